@@ -1,0 +1,57 @@
+"""Checkpoints: written atomically, read with ``weights_only=True``, checked before use.
+
+A checkpoint carries a fingerprint of the network and search space it belongs
+to, so that resuming with another space is refused with an explanation instead
+of a shape error deep inside ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import PresnetError
+from core.io import atomic_write
+
+FORMAT = 1
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    payload = {"format": FORMAT, **payload}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    data = buf.getvalue()
+    atomic_write(Path(path), lambda f: f.write(data))  # type: ignore[attr-defined]
+
+
+def load_checkpoint(path: Path, kind: str, fingerprint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load and validate; any problem is a :class:`PresnetError` and the file is left as it is."""
+    path = Path(path)
+    if not path.is_file():
+        raise PresnetError("checkpoint not found", where=str(path), hint="the run has no checkpoint to resume from")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as err:
+        raise PresnetError(f"checkpoint is truncated or corrupt ({err.__class__.__name__})", where=str(path),
+                           hint="the run directory was left untouched; restore the file or start a new run") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
+        raise PresnetError(f"not a presnet {kind} checkpoint", where=str(path),
+                           hint="pass the run directory the checkpoint was written in")
+    if fingerprint is not None:
+        check_fingerprint(payload, fingerprint, path)
+    return payload
+
+
+def check_fingerprint(payload: dict[str, Any], fingerprint: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint of another network or search space, naming what differs."""
+    theirs = payload.get("fingerprint") or {}
+    if theirs == fingerprint:
+        return
+    diff = sorted(k for k in set(fingerprint) | set(theirs) if theirs.get(k) != fingerprint.get(k))
+    raise PresnetError(f"checkpoint belongs to another search space or network (differs in: {', '.join(diff)})",
+                       where=str(path), hint="resume with the config the run was started with (its config.yaml)")

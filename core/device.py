@@ -1,0 +1,61 @@
+"""Where and how tensors run: device choice, mixed precision, memory format."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from core.config import RunConfig
+from core.errors import PresnetError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an unavailable explicit choice is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PresnetError("CUDA is not available on this machine", where="run.device", hint="use --device cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise PresnetError(f"no GPU {dev.index} (this machine has {torch.cuda.device_count()})", where="run.device")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise PresnetError("MPS is not available on this machine", where="run.device", hint="use --device cpu or auto")
+    return dev
+
+
+@dataclass(frozen=True)
+class Precision:
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    channels_last: bool
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    @property
+    def needs_scaler(self) -> bool:
+        return self.amp_dtype == torch.float16
+
+
+def precision_for(run: RunConfig, device: torch.device) -> Precision:
+    """AMP and channels_last are CUDA features here: on the CPU they only slow things down."""
+    amp: torch.dtype | None = None
+    if device.type == "cuda" and run.amp != "off":
+        if run.amp == "fp16" or (run.amp == "auto" and not torch.cuda.is_bf16_supported()):
+            amp = torch.float16
+        else:
+            amp = torch.bfloat16
+    channels_last = run.channels_last == "on" or (run.channels_last == "auto" and device.type == "cuda")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = run.cudnn_benchmark
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    return Precision(device, amp, channels_last)

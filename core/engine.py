@@ -1,0 +1,523 @@
+"""The search and retrain loops.
+
+Both loops follow the same discipline: no host sync in the step (metrics stay on
+the device until the epoch ends, divergence is tracked by a device-side flag),
+one ``stat`` of the control file per step, and a checkpoint that records the
+loaders' positions and the event file's length, so that a resume continues with
+the same batches and cuts the event file back to what the checkpoint knew.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.arch import Architecture, from_choices
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.config import Config
+from core.control import Control
+from core.convergence import ConvergenceTracker
+from core.data import SearchData
+from core.device import Precision, precision_for, resolve_device
+from core.errors import PresnetError
+from core.events import (Alphas, AlphaSnapshot, Converged, EpochEnd, EventBus, Progress, RetrainDone, RetrainEpochEnd,
+                         RetrainStarted, SearchStarted, State, Unstable)
+from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
+from core.pipeline import Loaders, make_loaders
+from core.proxyless import Mode, PathSampler
+from core.space import SearchSpace, block_stage
+
+PROGRESS_INTERVAL_S = 0.5
+
+
+class Interrupted(Exception):
+    """The run was interrupted (Ctrl+C, quitting the TUI): a resumable checkpoint was written."""
+
+
+class Diverged(PresnetError):
+    pass
+
+
+class Meter:
+    """Loss and top-1 sums kept on the device, read once per epoch."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.n = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += loss.detach().float() * y.shape[0]
+        self.correct += (logits.detach().argmax(dim=1) == y).sum()
+        self.n += int(y.shape[0])
+
+    def result(self) -> tuple[float | None, float | None]:
+        if self.n == 0:
+            return None, None
+        return float(self.loss) / self.n, float(self.correct) / self.n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"loss": float(self.loss), "correct": int(self.correct), "n": self.n}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.loss.fill_(s["loss"])
+        self.correct.fill_(s["correct"])
+        self.n = int(s["n"])
+
+
+class DivergenceWatch:
+    """Remembers the first step whose loss was not finite, without syncing each step."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.first_bad = torch.full((), -1, device=device, dtype=torch.long)
+
+    def observe(self, loss: torch.Tensor, step: int) -> None:
+        bad = ~torch.isfinite(loss.detach())
+        self.first_bad = torch.where(bad & (self.first_bad < 0), torch.full_like(self.first_bad, step), self.first_bad)
+
+    def check(self, where: str) -> None:
+        step = int(self.first_bad)
+        if step >= 0:
+            raise Diverged(f"loss became non-finite at global step {step}", where=where,
+                           hint="lower the learning rate; the last good checkpoint is kept")
+
+
+class ProgressClock:
+    """Rate-limited progress events with images/s and an ETA for the phase."""
+
+    def __init__(self, bus: EventBus, batch_size: int) -> None:
+        self.bus = bus
+        self.batch_size = batch_size
+        self.last = time.monotonic()
+        self.images = 0
+        self.rate = 0.0
+
+    def tick(self, phase: str, epoch: int, epochs: int, step: int, spe: int) -> None:
+        self.images += self.batch_size
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL_S and step != spe:
+            return
+        self.rate = self.images / max(now - self.last, 1e-9)
+        self.last, self.images = now, 0
+        remaining = (epochs - epoch) * spe + (spe - step)
+        eta = remaining * self.batch_size / self.rate if self.rate > 0 else None
+        self.bus.emit(Progress(phase=phase, epoch=epoch, epochs=epochs, step=step, steps_per_epoch=spe,
+                               images_per_s=round(self.rate, 1), eta_s=eta))
+
+
+def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, wd: float) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
+
+
+def net_spec(config: Config, num_classes: int) -> NetSpec:
+    n = config.network
+    return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
+
+
+def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
+    return {"num_classes": spec.num_classes, "stem": spec.stem, "width_mult": spec.width_mult,
+            "depths": list(spec.depths), "block_ids": list(space.block_ids), "kernels": list(space.kernels),
+            "activations": list(space.activations)}
+
+
+def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
+    return {"architecture": arch.model_dump(mode="json", exclude={"source"})}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, float]:
+    """Loss and top-1 of ``model`` in eval mode over a whole loader."""
+    was_training = model.training
+    model.eval()
+    meter = Meter(prec.device)
+    for x, y in loader:
+        with prec.autocast():
+            logits = model(x)
+        meter.add(F.cross_entropy(logits.float(), y), logits, y)
+    model.train(was_training)
+    loss, top1 = meter.result()
+    return float(loss or 0.0), float(top1 or 0.0)
+
+
+@dataclass
+class SearchOutcome:
+    epoch: int
+    reason: str
+    alphas: AlphaSnapshot
+    architecture: Architecture
+    elapsed_s: float
+
+
+def snapshot_to_choices(snapshot: AlphaSnapshot, space: SearchSpace) -> dict[int, BlockChoice]:
+    """The argmax path per block of an alpha snapshot (ties go to the first candidate)."""
+    out = {}
+    for bid in space.block_ids:
+        probs = snapshot[str(bid)]
+        k = max(space.kernels, key=lambda c: (probs["kernel"][str(c)], -space.kernels.index(c)))
+        a = max(space.activations, key=lambda c: (probs["activation"][c], -space.activations.index(c)))
+        out[bid] = BlockChoice(k, a)
+    return out
+
+
+class SearchEngine:
+    """Alternating ProxylessNAS optimisation: SGD on weights (train split), Adam on alphas (val split)."""
+
+    def __init__(self, config: Config, bus: EventBus, control: Control, ckpt_path: Any,
+                 events_offset: Callable[[], int], data: SearchData | None = None) -> None:
+        self.config = config
+        self.bus = bus
+        self.control = control
+        self.ckpt_path = ckpt_path
+        self.events_offset = events_offset
+        self.device = resolve_device(config.run.device)
+        self.prec = precision_for(config.run, self.device)
+        torch.manual_seed(config.run.seed)
+        self.loaders: Loaders = make_loaders(config.data, config.run.seed, self.device, self.prec.channels_last,
+                                             retrain=False, data=data)
+        self.space = config.search_space()
+        self.spec = net_spec(config, self.loaders.num_classes)
+        net = SearchNet(self.spec, self.space).to(self.device)
+        self.net = net.to(memory_format=torch.channels_last) if self.prec.channels_last else net
+        s = config.search
+        self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
+        self.a_opt = torch.optim.Adam(self.net.arch_parameters(), lr=s.arch_lr, betas=s.arch_betas,
+                                      weight_decay=s.arch_weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.prec.needs_scaler)
+        self.sampler = PathSampler(config.run.seed)
+        self.tracker = ConvergenceTracker(s.patience, s.threshold)
+        self.mode = Mode(s.estimator)
+        self.epoch_done = 0
+        self.step = 0
+        self.global_step = 0
+        self.arch_steps = 0
+        self.elapsed = 0.0
+        self.train_meter = Meter(self.device)
+        self.val_meter = Meter(self.device)
+        self.watch = DivergenceWatch(self.device)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        return search_fingerprint(self.spec, self.space)
+
+    def state(self, finished: str | None = None) -> dict[str, Any]:
+        return {"kind": "search", "fingerprint": self.fingerprint(), "epoch_done": self.epoch_done,
+                "step": self.step, "global_step": self.global_step, "arch_steps": self.arch_steps,
+                "elapsed": self.elapsed, "model": self.net.state_dict(), "w_opt": self.w_opt.state_dict(),
+                "a_opt": self.a_opt.state_dict(), "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
+                "sampler": self.sampler.state(), "train_loader": self.loaders.train.state_dict(),
+                "val_loader": self.loaders.val.state_dict(), "tracker": self.tracker.state_dict(),
+                "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
+                "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
+
+    def save(self, finished: str | None = None) -> None:
+        save_checkpoint(self.ckpt_path, self.state(finished))
+
+    def load(self, payload: dict[str, Any]) -> None:
+        self.net.load_state_dict(payload["model"])
+        self.w_opt.load_state_dict(payload["w_opt"])
+        self.a_opt.load_state_dict(payload["a_opt"])
+        self.sched.load_state_dict(payload["sched"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.sampler.load_state(payload["sampler"])
+        self.loaders.train.load_state_dict(payload["train_loader"])
+        self.loaders.val.load_state_dict(payload["val_loader"])
+        self.tracker.load_state_dict(payload["tracker"])
+        self.train_meter.load_state_dict(payload["meters"]["train"])
+        self.val_meter.load_state_dict(payload["meters"]["val"])
+        torch.set_rng_state(payload["torch_rng"])
+        for key in ("epoch_done", "step", "global_step", "arch_steps"):
+            setattr(self, key, int(payload[key]))
+        self.elapsed = float(payload["elapsed"])
+
+    # -- steps ---------------------------------------------------------------------------
+    def weight_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool) -> None:
+        self.net.sample_weight_paths(self.sampler, uniform=warmup)
+        with self.prec.autocast():
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), y)
+        self.w_opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.w_opt)
+        self.scaler.update()
+        self.train_meter.add(loss, logits, y)
+        self.watch.observe(loss, self.global_step)
+
+    def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        step = self.net.begin_arch_step(self.sampler, self.mode)
+        with self.prec.autocast():
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), y)
+        scale = self.scaler.get_scale() if self.prec.needs_scaler else 1.0
+        (loss * scale).backward(inputs=list(step.gates.values()))
+        if scale != 1.0:
+            for g in step.gates.values():
+                if g.grad is not None:
+                    g.grad.div_(scale)
+        self.net.finish_arch_backward(step)
+        self.a_opt.step()
+        self.a_opt.zero_grad(set_to_none=True)
+        self.net.after_arch_update(step, self.mode)
+        self.val_meter.add(loss, logits, y)
+        self.watch.observe(loss, self.global_step)
+        self.arch_steps += 1
+
+    # -- loop ------------------------------------------------------------------------------
+    def started_event(self, resumed: bool) -> SearchStarted:
+        return SearchStarted(config=self.config.model_dump(mode="json"), block_ids=list(self.space.block_ids),
+                             stages={str(b): block_stage(b, self.space.depths) for b in self.space.block_ids},
+                             candidates={"kernel": [str(k) for k in self.space.kernels],
+                                         "activation": list(self.space.activations)},
+                             params=count_params(self.net) - sum(p.numel() for p in self.net.arch_parameters()),
+                             num_classes=self.spec.num_classes,
+                             steps_per_epoch=self.loaders.train.steps_per_epoch, epochs=self.config.search.epochs,
+                             start_epoch=self.epoch_done + 1, resumed=resumed, device=str(self.device))
+
+    def run(self) -> SearchOutcome:
+        s = self.config.search
+        spe = self.loaders.train.steps_per_epoch
+        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        t0 = time.monotonic() - self.elapsed
+        self.net.train()
+        reason = "completed"
+        paused_events = lambda paused: self.bus.emit(State(state="paused" if paused else "running",
+                                                           epoch=self.epoch_done + 1))
+        while self.epoch_done < s.epochs:
+            epoch = self.epoch_done + 1
+            warmup = epoch <= s.warmup_epochs
+            phase = "warmup" if warmup else "search"
+            if self.step == 0:
+                self.loaders.train.start_epoch()
+                self.train_meter = Meter(self.device)
+                self.val_meter = Meter(self.device)
+            stop_now = False
+            while self.step < spe:
+                ctl = self.control.wait_while_paused(paused_events)
+                if ctl.interrupt:
+                    self.elapsed = time.monotonic() - t0
+                    self.save()
+                    raise Interrupted(f"search interrupted in epoch {epoch}")
+                if ctl.stop:
+                    stop_now = True
+                    break
+                batch = self.loaders.train.next()
+                assert batch is not None
+                self.weight_step(*batch, warmup=warmup)
+                if not warmup and self.global_step % s.arch_every == 0:
+                    self.arch_step(*self.loaders.val.cycle())
+                    if self.arch_steps % s.alphas_every == 0:
+                        self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=spe,
+                                             arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
+                self.step += 1
+                self.global_step += 1
+                clock.tick(phase, epoch, s.epochs, self.step, spe)
+            self.watch.check("search")
+            self.elapsed = time.monotonic() - t0
+            if stop_now:
+                reason = "user"
+                self.bus.emit(Alphas(epoch=epoch, step=self.step, steps_per_epoch=spe, arch_step=self.arch_steps,
+                                     alphas=self.alpha_snapshot()))
+                break
+            reason = self.end_epoch(epoch, phase)
+            if reason != "continue":
+                break
+        else:
+            reason = "completed"
+        snapshot = self.alpha_snapshot()
+        arch = from_choices(self.net.argmax_choices(), self.spec,
+                            source={"epoch": self.epoch_done, "stop_reason": reason})
+        return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
+
+    def end_epoch(self, epoch: int, phase: str) -> str:
+        """Epoch bookkeeping; returns why to stop, or 'continue'."""
+        s = self.config.search
+        self.sched.step()
+        train_loss, train_top1 = self.train_meter.result()
+        val_loss, val_top1 = self.val_meter.result()
+        snapshot = self.alpha_snapshot()
+        self.epoch_done, self.step = epoch, 0
+        self.bus.emit(EpochEnd(epoch=epoch, epochs=s.epochs, phase=phase, train_loss=train_loss or 0.0,
+                               train_top1=train_top1 or 0.0, val_loss=val_loss, val_top1=val_top1,
+                               lr=self.w_opt.param_groups[0]["lr"], elapsed_s=round(self.elapsed, 3), alphas=snapshot))
+        if phase == "search":
+            verdict = self.tracker.update(epoch, snapshot)
+            for block, decision, was, now in verdict.unstable:
+                self.bus.emit(Unstable(epoch=epoch, block=block, decision=decision, was=was, now=now))
+            if verdict.converged_now:
+                self.bus.emit(Converged(epoch=epoch, architecture={
+                    str(b): {"kernel": str(c.kernel), "activation": c.activation}
+                    for b, c in snapshot_to_choices(snapshot, self.space).items()}))
+        self.save()
+        ctl = self.control.poll()
+        stop_at = ctl.stop_at_epoch or s.stop_at_epoch
+        if ctl.stop or (stop_at is not None and epoch >= stop_at):
+            return "user"
+        if s.auto_stop and self.tracker.converged:
+            return "converged"
+        return "continue" if epoch < s.epochs else "completed"
+
+    def alpha_snapshot(self) -> AlphaSnapshot:
+        return {str(b): v for b, v in self.net.probabilities().items()}
+
+
+@dataclass
+class RetrainOutcome:
+    epochs: int
+    test_top1: float
+    best_top1: float
+    params: int
+    stopped: bool
+
+
+class RetrainEngine:
+    """Train the derived architecture from scratch on train + val; test every epoch."""
+
+    def __init__(self, config: Config, arch: Architecture, bus: EventBus, control: Control, ckpt_path: Any,
+                 weights_dir: Any, events_offset: Callable[[], int], data: SearchData | None = None) -> None:
+        self.config = config
+        self.arch = arch
+        self.bus = bus
+        self.control = control
+        self.ckpt_path = ckpt_path
+        self.weights_dir = weights_dir
+        self.events_offset = events_offset
+        self.device = resolve_device(config.run.device)
+        self.prec = precision_for(config.run, self.device)
+        torch.manual_seed(config.run.seed + 100)
+        self.loaders = make_loaders(config.data, config.run.seed, self.device, self.prec.channels_last,
+                                    retrain=True, data=data)
+        if arch.num_classes != self.loaders.num_classes:
+            raise PresnetError(f"architecture has {arch.num_classes} classes, the dataset {self.loaders.num_classes}",
+                               where="num_classes", hint="set num_classes in the architecture file to match the data")
+        model = arch.build().to(self.device)
+        self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
+        r = config.retrain
+        self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.prec.needs_scaler)
+        self.epoch_done = 0
+        self.step = 0
+        self.global_step = 0
+        self.best = 0.0
+        self.last_top1 = 0.0
+        self.elapsed = 0.0
+        self.meter = Meter(self.device)
+        self.watch = DivergenceWatch(self.device)
+        self.params = count_params(self.model)
+
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        return {"kind": "retrain", "fingerprint": retrain_fingerprint(self.arch), "epoch_done": self.epoch_done,
+                "step": self.step, "global_step": self.global_step, "best": self.best, "last_top1": self.last_top1,
+                "elapsed": self.elapsed, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
+                "train_loader": self.loaders.train.state_dict(), "meter": self.meter.state_dict(),
+                "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
+
+    def save(self, finished: bool = False) -> None:
+        save_checkpoint(self.ckpt_path, self.state(finished))
+
+    def load(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.opt.load_state_dict(payload["opt"])
+        self.sched.load_state_dict(payload["sched"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.loaders.train.load_state_dict(payload["train_loader"])
+        self.meter.load_state_dict(payload["meter"])
+        torch.set_rng_state(payload["torch_rng"])
+        for key in ("epoch_done", "step", "global_step"):
+            setattr(self, key, int(payload[key]))
+        self.best, self.last_top1, self.elapsed = float(payload["best"]), float(payload["last_top1"]), float(payload["elapsed"])
+
+    def started_event(self, resumed: bool) -> RetrainStarted:
+        baseline = count_params(build_plain(self.arch.spec()))
+        return RetrainStarted(epochs=self.config.retrain.epochs, params=self.params, baseline_params=baseline,
+                              steps_per_epoch=self.loaders.train.steps_per_epoch,
+                              architecture=self.arch.model_dump(mode="json"), start_epoch=self.epoch_done + 1,
+                              resumed=resumed)
+
+    def _save_weights(self, name: str) -> None:
+        save_checkpoint(self.weights_dir / name, {"kind": "weights", "architecture": self.arch.model_dump(mode="json"),
+                                                  "model": self.model.state_dict()})
+
+    def run(self) -> RetrainOutcome:
+        r = self.config.retrain
+        spe = self.loaders.train.steps_per_epoch
+        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        t0 = time.monotonic() - self.elapsed
+        stopped = False
+        self.model.train()
+        while self.epoch_done < r.epochs and not stopped:
+            epoch = self.epoch_done + 1
+            if self.step == 0:
+                self.loaders.train.start_epoch()
+                self.meter = Meter(self.device)
+            while self.step < spe:
+                ctl = self.control.wait_while_paused()
+                if ctl.interrupt:
+                    self.elapsed = time.monotonic() - t0
+                    self.save()
+                    raise Interrupted(f"retrain interrupted in epoch {epoch}")
+                if ctl.stop:
+                    stopped = True
+                    break
+                x, y = self.loaders.train.next()  # type: ignore[misc]
+                with self.prec.autocast():
+                    logits = self.model(x)
+                    loss = F.cross_entropy(logits.float(), y)
+                self.opt.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+                self.meter.add(loss, logits, y)
+                self.watch.observe(loss, self.global_step)
+                self.step += 1
+                self.global_step += 1
+                clock.tick("retrain", epoch, r.epochs, self.step, spe)
+            self.watch.check("retrain")
+            if stopped:
+                break
+            self.sched.step()
+            test_loss, test_top1 = evaluate(self.model, self.loaders.test, self.prec)
+            train_loss, train_top1 = self.meter.result()
+            self.epoch_done, self.step = epoch, 0
+            self.last_top1 = test_top1
+            self.elapsed = time.monotonic() - t0
+            if test_top1 > self.best or epoch == 1:
+                self.best = max(self.best, test_top1)
+                self._save_weights("best.pt")
+            self._save_weights("last.pt")
+            self.bus.emit(RetrainEpochEnd(epoch=epoch, epochs=r.epochs, train_loss=train_loss or 0.0,
+                                          train_top1=train_top1 or 0.0, test_loss=test_loss, test_top1=test_top1,
+                                          best_top1=self.best, lr=self.opt.param_groups[0]["lr"],
+                                          elapsed_s=round(self.elapsed, 3)))
+            self.save()
+            ctl = self.control.poll()
+            if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
+                stopped = epoch < r.epochs
+        if self.epoch_done == 0:
+            self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
+            self.best = self.last_top1
+            self._save_weights("best.pt")
+            self._save_weights("last.pt")
+        self.bus.emit(RetrainDone(epochs=self.epoch_done, test_top1=self.last_top1, best_top1=self.best,
+                                  params=self.params, stopped=stopped, weights=str(self.weights_dir)))
+        self.save(finished=True)
+        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, stopped)
+
+
+def load_search(engine: SearchEngine) -> dict[str, Any]:
+    payload = load_checkpoint(engine.ckpt_path, "search", engine.fingerprint())
+    engine.load(payload)
+    return payload
+
+
+def load_retrain(engine: RetrainEngine) -> dict[str, Any]:
+    payload = load_checkpoint(engine.ckpt_path, "retrain", retrain_fingerprint(engine.arch))
+    engine.load(payload)
+    return payload
+

@@ -1,0 +1,27 @@
+"""The one exception type a user is meant to read.
+
+Everything the CLI and the TUI show as "what is wrong, where, how to fix" is a
+:class:`PresnetError`; anything else escaping core is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class PresnetError(Exception):
+    """A problem with the user's input or environment, phrased for the user.
+
+    ``where`` names the field, file or path at fault; ``hint`` says how to fix it.
+    ``str(err)`` is a single line so front ends can print it as is.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        self.hint = hint
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        parts = [f"{self.where}: {self.message}" if self.where else self.message]
+        if self.hint:
+            parts.append(self.hint)
+        return " — ".join(parts).replace("\n", " ")

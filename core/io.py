@@ -1,0 +1,48 @@
+"""Atomic writes: a file on disk is always either the old version or the new one.
+
+A search runs for days; a kill, a full disk or a read-only mount at the wrong
+moment must never leave a half-written checkpoint, summary or architecture file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from core.errors import PresnetError
+
+
+def atomic_write(path: Path, write: Callable[[object], None], binary: bool = True) -> None:
+    """Write through ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise PresnetError(f"cannot write here: {err.strerror}", where=str(path.parent),
+                           hint="check free space and write permission") from None
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove_quietly(tmp)
+        raise PresnetError(f"cannot write: {err.strerror}", where=str(path),
+                           hint="check free space and write permission; the previous file is intact") from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        return
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text), binary=False)  # type: ignore[attr-defined]

@@ -1,0 +1,181 @@
+"""One run directory's work -- search, derive, retrain -- and how to resume it.
+
+A :class:`Job` is what a runner thread executes.  It owns the run's event file:
+on resume it first cuts ``events.jsonl`` back to the length the checkpoint
+recorded, so the history holds every epoch exactly once.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.arch import Architecture, from_choices, load_arch, save_arch
+from core.checkpoint import check_fingerprint, load_checkpoint
+from core.config import Config
+from core.control import Control
+from core.data import SearchData, load_search_data
+from core.engine import (Diverged, Interrupted, RetrainEngine, RetrainOutcome, SearchEngine, SearchOutcome,
+                         net_spec, retrain_fingerprint, snapshot_to_choices)
+from core.errors import PresnetError
+from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
+from core.network import count_params
+from core.pipeline import use_stream
+from core.rundir import RunDir
+
+
+@dataclass
+class JobResult:
+    status: Literal["done", "interrupted", "error"]
+    run_dir: str
+    search: SearchOutcome | None = None
+    retrain: RetrainOutcome | None = None
+    message: str | None = None
+
+
+def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
+    """The argmax architecture of any past epoch's alpha snapshot (default: the last)."""
+    history = run.epoch_history()
+    if not history:
+        raise PresnetError("the run has no finished search epoch yet", where=str(run.path),
+                           hint="wait for the first epoch to end")
+    if epoch is None:
+        chosen = history[-1]
+    else:
+        matches = [h for h in history if h.epoch == epoch]
+        if not matches:
+            raise PresnetError(f"no epoch {epoch} in the history (epochs {history[0].epoch}..{history[-1].epoch})",
+                               where="--epoch", hint="pick an epoch that has ended")
+        chosen = matches[0]
+    config = run.config()
+    space = config.search_space()
+    spec = net_spec(config, _num_classes(run))
+    return from_choices(snapshot_to_choices(chosen.alphas, space), spec,
+                        source={"run": str(run.path), "epoch": chosen.epoch})
+
+
+def _num_classes(run: RunDir) -> int:
+    for e in run.events():
+        if e.kind == "search_started":
+            return e.num_classes
+    raise PresnetError("the event file has no search_started event", where=str(run.events_file),
+                       hint="derive needs a run directory written by a search")
+
+
+class Job:
+    """Search and/or retrain in a run directory, emitting events on ``bus``."""
+
+    def __init__(self, config: Config, run: RunDir, bus: EventBus, control: Control, *, search: bool = True,
+                 retrain: bool = True, arch: Architecture | None = None, resume: bool = False) -> None:
+        self.config = config
+        self.run_dir = run
+        self.bus = bus
+        self.control = control
+        self.do_search = search
+        self.do_retrain = retrain
+        self.arch = arch
+        self.resume = resume
+        self._data: SearchData | None = None
+
+    def data(self) -> SearchData | None:
+        """Decoded once and shared by the search and the retrain."""
+        if self._data is None and not use_stream(self.config.data):
+            self._data = load_search_data(self.config.data, self.config.run.seed)
+        return self._data
+
+    def run(self) -> JobResult:
+        run = self.run_dir
+        try:
+            payloads = self._resume_payloads() if self.resume else {}
+        except PresnetError as err:
+            return JobResult("error", str(run.path), message=err.line())
+        sink = JsonlSink(run.events_file)
+        self.bus.subscribe(sink)
+        result = JobResult("done", str(run.path))
+        try:
+            self.control.attach(run.control_file)
+            search_payload = payloads.get("search")
+            search_finished = bool(search_payload and search_payload.get("finished"))
+            if self.do_search and not search_finished and "retrain" not in payloads:
+                result.search = self._search(search_payload, sink)
+            if self.do_retrain and result.status == "done":
+                if result.search is not None:
+                    self.control.clear_stop()
+                result.retrain = self._retrain(payloads.get("retrain"), sink)
+        except Interrupted as err:
+            result.status, result.message = "interrupted", str(err)
+        except PresnetError as err:
+            result.status, result.message = "error", err.line()
+            if isinstance(err, Diverged) and err.where == "search":
+                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason="error"))
+            self.bus.emit(Error(message=err.line(), where=err.where))
+        except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
+            log = run.path / "error.log"
+            log.write_text(traceback.format_exc())
+            result.status = "error"
+            result.message = f"{err.__class__.__name__}: {err} (traceback in {log})"
+            self.bus.emit(Error(message=result.message))
+        finally:
+            self.bus.unsubscribe(sink)
+            sink.close()
+        return result
+
+    def _epochs_done(self) -> int:
+        history = self.run_dir.epoch_history()
+        return history[-1].epoch if history else 0
+
+    def _resume_payloads(self) -> dict[str, dict[str, Any]]:
+        """Checkpoints to continue from; the event file is cut back to the newest one's view."""
+        run = self.run_dir
+        payloads: dict[str, dict[str, Any]] = {}
+        if run.search_ckpt.exists():
+            payloads["search"] = load_checkpoint(run.search_ckpt, "search")
+        if run.retrain_ckpt.exists():
+            payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain")
+        newest = payloads.get("retrain") or payloads.get("search")
+        repair_events(run.events_file, newest["events_offset"] if newest else 0)
+        return payloads
+
+    def _search(self, payload: dict[str, Any] | None, sink: JsonlSink) -> SearchOutcome:
+        run = self.run_dir
+        engine = SearchEngine(self.config, self.bus, self.control, run.search_ckpt, lambda: sink.offset, self.data())
+        if payload is not None:
+            check_fingerprint(payload, engine.fingerprint(), run.search_ckpt)
+            engine.load(payload)
+        self.bus.emit(engine.started_event(resumed=payload is not None))
+        outcome = engine.run()
+        self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
+        arch = outcome.architecture
+        params = count_params(arch.build())
+        save_arch(run.arch_file, arch)
+        self.bus.emit(ArchitectureDerived(epoch=outcome.epoch, architecture=arch.model_dump(mode="json"),
+                                          params=params, path=str(run.arch_file)))
+        run.update_summary(search={"epochs": outcome.epoch, "stop_reason": outcome.reason,
+                                   "elapsed_s": round(outcome.elapsed_s, 3), "scope": self.config.space.scope,
+                                   "block_ids": list(engine.space.block_ids)},
+                           architecture=arch.model_dump(mode="json"), params=params)
+        engine.save(finished=outcome.reason)
+        return outcome
+
+    def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:
+        run = self.run_dir
+        if self.arch is not None:
+            arch = self.arch
+            save_arch(run.arch_file, arch)
+        else:
+            arch = load_arch(run.arch_file)
+        if payload is not None and payload.get("finished"):
+            check_fingerprint(payload, retrain_fingerprint(arch), run.retrain_ckpt)
+            return None
+        engine = RetrainEngine(self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights,
+                               lambda: sink.offset, self.data())
+        if payload is not None:
+            check_fingerprint(payload, retrain_fingerprint(arch), run.retrain_ckpt)
+            engine.load(payload)
+        self.bus.emit(engine.started_event(resumed=payload is not None))
+        outcome = engine.run()
+        run.update_summary(architecture=arch.model_dump(mode="json"), params=outcome.params,
+                           retrain={"epochs": outcome.epochs, "test_top1": outcome.test_top1,
+                                    "best_top1": outcome.best_top1, "stopped": outcome.stopped})
+        return outcome

@@ -1,0 +1,334 @@
+"""ResNet-50 as torchvision lays it out, with search blocks inside a scope.
+
+The plain network keeps torchvision's parameter names (``conv1``, ``layer1.0.conv2``,
+``fc`` ...), so that with no block changed it *is* ``resnet50`` parameter for
+parameter.  The search network swaps the middle k x k conv + BN + activation of
+each in-scope bottleneck for two :class:`~core.proxyless.MixedOp` decisions and
+owns the architecture parameters of all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from core.proxyless import ARCH_MODES, MixedOp, Mode, PathSampler, alpha_grad_from_gates, path_mask, rescale_pair
+from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace, block_positions
+
+EXPANSION = 4
+STAGE_WIDTHS = (64, 128, 256, 512)
+
+_ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
+    "relu": lambda inplace: nn.ReLU(inplace=inplace),
+    "leakyrelu": lambda inplace: nn.LeakyReLU(0.01, inplace=inplace),
+    "mish": lambda inplace: nn.Mish(inplace=inplace),
+    "silu": lambda inplace: nn.SiLU(inplace=inplace),
+    "gelu": lambda inplace: nn.GELU(),
+    "hardswish": lambda inplace: nn.Hardswish(inplace=inplace),
+}
+
+
+def make_activation(name: str, inplace: bool = True) -> nn.Module:
+    return _ACTIVATIONS[name](inplace)
+
+
+def kernel_op(in_ch: int, out_ch: int, kernel: int, stride: int) -> nn.Sequential:
+    """A candidate middle op: k x k conv with its own BatchNorm, stride kept, padding k//2."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_ch),
+    )
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """The non-searched shape of the network (also stored in architecture files)."""
+
+    num_classes: int = 10
+    stem: str = "imagenet"
+    width_mult: float = 1.0
+    depths: tuple[int, ...] = RESNET50_DEPTHS
+
+    def widths(self) -> list[int]:
+        return [max(1, int(round(w * self.width_mult))) for w in STAGE_WIDTHS]
+
+
+class Bottleneck(nn.Module):
+    """torchvision's Bottleneck (stride on the middle conv) with a chosen kernel and activation."""
+
+    def __init__(self, in_ch: int, width: int, stride: int, kernel: int = BASE_KERNEL,
+                 activation: str = BASE_ACTIVATION) -> None:
+        super().__init__()
+        out_ch = width * EXPANSION
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, kernel, stride=stride, padding=kernel // 2, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.act2 = make_activation(activation)
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_ch, out_ch, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.act2(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class SearchBottleneck(nn.Module):
+    """A bottleneck whose middle op is a kernel decision followed by an activation decision."""
+
+    def __init__(self, in_ch: int, width: int, stride: int, kernels: Sequence[int],
+                 activations: Sequence[str]) -> None:
+        super().__init__()
+        out_ch = width * EXPANSION
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.kernel = MixedOp([kernel_op(width, width, k, stride) for k in kernels], "kernel")
+        # Not in place: in an architecture step every candidate reads the same input.
+        self.activation = MixedOp([make_activation(a, inplace=False) for a in activations], "activation")
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_ch, out_ch, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.activation(self.kernel(out))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+def _downsample(in_ch: int, out_ch: int, stride: int) -> nn.Module | None:
+    if stride == 1 and in_ch == out_ch:
+        return None
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+
+
+BlockFactory = Callable[[int, int, int, int], nn.Module]
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet skeleton; ``make_block(block_id, in_ch, width, stride)`` picks each block."""
+
+    def __init__(self, spec: NetSpec, make_block: BlockFactory) -> None:
+        super().__init__()
+        self.spec = spec
+        widths = spec.widths()
+        if spec.stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, widths[0], 7, stride=2, padding=3, bias=False)
+            self.maxpool: nn.Module = nn.MaxPool2d(3, stride=2, padding=1)
+        else:
+            self.conv1 = nn.Conv2d(3, widths[0], 3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        in_ch = widths[0]
+        positions = block_positions(spec.depths)
+        for stage, (width, depth) in enumerate(zip(widths, spec.depths)):
+            blocks = []
+            for pos in (p for p in positions if p.stage == stage):
+                stride = 2 if stage > 0 and pos.index == 0 else 1
+                blocks.append(make_block(pos.block_id, in_ch, width, stride))
+                in_ch = width * EXPANSION
+            self.add_module(f"layer{stage + 1}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, spec.num_classes)
+        _init_weights(self)
+
+    def stages(self) -> Iterator[nn.Sequential]:
+        for stage in range(len(self.spec.depths)):
+            yield getattr(self, f"layer{stage + 1}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for stage in self.stages():
+            x = stage(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _init_weights(model: nn.Module) -> None:
+    """torchvision's init: Kaiming-normal convs, unit BN."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+@dataclass(frozen=True)
+class BlockChoice:
+    kernel: int = BASE_KERNEL
+    activation: str = BASE_ACTIVATION
+
+
+def build_plain(spec: NetSpec, choices: Mapping[int, BlockChoice] | None = None) -> ResNet:
+    """A plain network: listed blocks get their choice, others stay 3x3/ReLU."""
+    choices = dict(choices or {})
+
+    def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
+        c = choices.get(block_id, BlockChoice())
+        return Bottleneck(in_ch, width, stride, c.kernel, c.activation)
+
+    return ResNet(spec, make_block)
+
+
+@dataclass
+class ArchStep:
+    """What an architecture step needs between forward and the optimizer step."""
+
+    gates: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor]
+    old_alpha: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class SearchNet(nn.Module):
+    """The over-parameterised network: plain blocks outside the scope, search blocks inside.
+
+    Architecture parameters are two ``(n_search_blocks, n_candidates)`` tensors,
+    ``alpha_kernel`` and ``alpha_activation``; row ``r`` belongs to ``space.block_ids[r]``
+    (deepest first).  Keeping them together makes sampling, the Adam step and the
+    two-path rescale one tensor operation each instead of one per block.
+    """
+
+    def __init__(self, spec: NetSpec, space: SearchSpace) -> None:
+        super().__init__()
+        if tuple(space.depths) != tuple(spec.depths):
+            raise ValueError("search space and network disagree on depths")
+        self.space = space
+        rows = {bid: r for r, bid in enumerate(space.block_ids)}
+
+        def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
+            if block_id in rows:
+                return SearchBottleneck(in_ch, width, stride, space.kernels, space.activations)
+            return Bottleneck(in_ch, width, stride)
+
+        self.net = ResNet(spec, make_block)
+        self.spec = spec
+        self.alpha_kernel = nn.Parameter(torch.zeros(len(space.block_ids), len(space.kernels)))
+        self.alpha_activation = nn.Parameter(torch.zeros(len(space.block_ids), len(space.activations)))
+        self.ops: dict[str, list[MixedOp]] = {d: [None] * len(rows) for d in DECISIONS}  # type: ignore[list-item]
+        for pos, block in zip(block_positions(spec.depths), (b for s in self.net.stages() for b in s)):
+            if isinstance(block, SearchBottleneck):
+                row = rows[pos.block_id]
+                for op in (block.kernel, block.activation):
+                    op.row = row
+                    self.ops[op.decision][row] = op
+        self.mode = Mode.FIXED
+        self.set_argmax()
+
+    # -- parameters -----------------------------------------------------------------
+    def alphas(self) -> dict[str, nn.Parameter]:
+        return {"kernel": self.alpha_kernel, "activation": self.alpha_activation}
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha_kernel, self.alpha_activation]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    # -- choosing paths ------------------------------------------------------------------
+    def _set_inplace(self, inplace: bool) -> None:
+        for op in self.ops["activation"]:
+            for cand in op.candidates:
+                if hasattr(cand, "inplace"):
+                    cand.inplace = inplace
+
+    def _assign(self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None,
+                gates: torch.Tensor | None) -> None:
+        for op in self.ops[decision]:
+            op.active = active[op.row]
+            op.paths = paths[op.row] if paths is not None else (op.active,)
+            op.gate = gates[op.row] if gates is not None else None
+            op.weights = None
+
+    def set_fixed(self, indices: Mapping[str, Sequence[int]]) -> None:
+        """Run the given candidate index per row and decision (argmax, pinned, or a sample)."""
+        self.mode = Mode.FIXED
+        self._set_inplace(True)
+        for d in DECISIONS:
+            self._assign(d, list(indices[d]), None, None)
+
+    def set_argmax(self) -> None:
+        self.set_fixed({d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()})
+
+    def sample_weight_paths(self, sampler: PathSampler, uniform: bool = False) -> dict[str, list[int]]:
+        """Weight step: one path per decision drawn from softmax(alpha) (uniform in warm-up)."""
+        drawn = {d: sampler.draw(a, Mode.WEIGHT, uniform).active for d, a in self.alphas().items()}
+        self.set_fixed(drawn)
+        self.mode = Mode.WEIGHT
+        return drawn
+
+    def begin_arch_step(self, sampler: PathSampler, mode: Mode) -> ArchStep:
+        """Arch step: draw paths, attach fresh binary gates; returns what backward fills in."""
+        if mode not in ARCH_MODES:
+            raise ValueError(f"not an architecture mode: {mode}")
+        self.mode = mode
+        self._set_inplace(False)
+        step = ArchStep({}, {})
+        for d, alpha in self.alphas().items():
+            draw = sampler.draw(alpha, mode)
+            gates = torch.zeros_like(alpha, requires_grad=True)
+            self._assign(d, draw.active, draw.paths, gates)
+            step.gates[d] = gates
+            step.masks[d] = path_mask(draw.paths, alpha.shape[1], alpha.device)
+        return step
+
+    def finish_arch_backward(self, step: ArchStep) -> None:
+        """Turn the gates' gradients into alpha gradients; detach the gates."""
+        for d, alpha in self.alphas().items():
+            gate_grad = step.gates[d].grad
+            if gate_grad is None:
+                gate_grad = torch.zeros_like(alpha)
+            alpha.grad = alpha_grad_from_gates(alpha, gate_grad, step.masks[d])
+            step.old_alpha[d] = alpha.detach().clone()
+        for ops in self.ops.values():
+            for op in ops:
+                op.gate = None
+
+    def after_arch_update(self, step: ArchStep, mode: Mode) -> None:
+        """Two-path mode: keep unsampled paths' probabilities (ProxylessNAS's rescale)."""
+        if mode == Mode.TWO_PATH:
+            for d, alpha in self.alphas().items():
+                rescale_pair(alpha.data, step.old_alpha[d], step.masks[d])
+
+    def set_softmax_weighted(self) -> None:
+        """DARTS-style: every op returns the softmax(alpha)-weighted sum of all its paths."""
+        self.mode = Mode.SOFTMAX
+        self._set_inplace(False)
+        for d, alpha in self.alphas().items():
+            probs = torch.softmax(alpha, dim=1)
+            for op in self.ops[d]:
+                op.gate = None
+                op.weights = probs[op.row]
+
+    # -- reading the architecture ---------------------------------------------------------
+    def probabilities(self) -> dict[int, dict[str, dict[str, float]]]:
+        """softmax(alpha) per block id and decision, keyed by candidate label."""
+        out: dict[int, dict[str, dict[str, float]]] = {}
+        probs = {d: torch.softmax(a.detach().float(), dim=1).cpu().tolist() for d, a in self.alphas().items()}
+        for row, bid in enumerate(self.space.block_ids):
+            out[bid] = {d: {str(c): round(p, 6) for c, p in zip(self.space.candidates(d), probs[d][row])}
+                        for d in DECISIONS}
+        return out
+
+    def argmax_choices(self) -> dict[int, BlockChoice]:
+        idx = {d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()}
+        return {bid: BlockChoice(self.space.kernels[idx["kernel"][r]], self.space.activations[idx["activation"][r]])
+                for r, bid in enumerate(self.space.block_ids)}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

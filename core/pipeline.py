@@ -1,0 +1,340 @@
+"""Batches for the search and the retrain.
+
+The fast path (:class:`DeviceLoader`) keeps the decoded uint8 set on the training
+device and augments whole batches there: one ``affine_grid`` + ``grid_sample``
+call does every sample's random crop, resize and flip at once, so a GPU never
+waits for a CPU worker.  Its position (permutation, cursor, generator state) is
+explicit so a checkpoint can resume mid-epoch with the very same batches.
+:class:`StreamLoader` is the plain ``DataLoader`` path for image folders too large
+to decode into memory.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from core.config import DataConfig
+from core.data import ImageSet, SearchData
+
+
+class BatchSource(Protocol):
+    """What the training loops need from a loader."""
+
+    steps_per_epoch: int
+
+    def start_epoch(self) -> None: ...
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | None: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def crop_thetas(n: int, cfg: DataConfig, height: int, width: int, generator: torch.Generator,
+                device: torch.device) -> torch.Tensor:
+    """(n, 2, 3) affine matrices mapping output to input coordinates, per sample.
+
+    crop_resize: area share U(crop_scale_min, 1), aspect exp(U(log 3/4, log 4/3)),
+    position uniform inside the image (torchvision's RandomResizedCrop law).
+    pad_crop: integer shifts in [-4, 4] with zero fill (pad 4 + random crop).
+    """
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator, device=device)
+
+    theta = torch.zeros(n, 2, 3, device=device)
+    if cfg.augment == "crop_resize":
+        area = cfg.crop_scale_min + (1 - cfg.crop_scale_min) * rand(n)
+        log_r = math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * rand(n)
+        ratio = torch.exp(log_r)
+        w = torch.sqrt(area * ratio).clamp(max=1.0)
+        h = torch.sqrt(area / ratio).clamp(max=1.0)
+        cx = (2 * rand(n) - 1) * (1 - w)
+        cy = (2 * rand(n) - 1) * (1 - h)
+    elif cfg.augment == "pad_crop":
+        w = torch.ones(n, device=device)
+        h = torch.ones(n, device=device)
+        shift = torch.floor(rand(2, n) * 9) - 4
+        cx, cy = shift[0] * 2 / width, shift[1] * 2 / height
+    else:
+        w = h = torch.ones(n, device=device)
+        cx = cy = torch.zeros(n, device=device)
+    flip = torch.where(rand(n) < 0.5, -1.0, 1.0) if cfg.flip and cfg.augment != "none" else torch.ones(n, device=device)
+    theta[:, 0, 0] = w * flip
+    theta[:, 0, 2] = cx
+    theta[:, 1, 1] = h
+    theta[:, 1, 2] = cy
+    return theta
+
+
+class DeviceLoader:
+    """Shuffled (or ordered) batches of an in-memory set, augmented on its device."""
+
+    def __init__(self, data: ImageSet, cfg: DataConfig, mean: tuple[float, ...], std: tuple[float, ...],
+                 device: torch.device, seed: int, shuffle: bool, augment: bool,
+                 channels_last: bool = False) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device)
+        self.shuffle = shuffle
+        self.augment = augment and cfg.augment != "none"
+        self.batch_size = cfg.batch_size
+        self.channels_last = channels_last
+        self.size = cfg.image_size
+        self.scale = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0
+        self.shift = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        n = len(data)
+        # Shuffled sets drop the ragged last batch (BatchNorm on a 1-image batch fails).
+        self.steps_per_epoch = n // self.batch_size if shuffle else math.ceil(n / self.batch_size)
+        self.perm: torch.Tensor | None = None
+        self.pos = 0
+        self.started = False
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def start_epoch(self) -> None:
+        n = len(self)
+        self.perm = torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle else None
+        self.pos = 0
+        self.started = True
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The next batch, or None at the end of the epoch."""
+        if self.pos >= self.steps_per_epoch:
+            return None
+        lo = self.pos * self.batch_size
+        hi = min(lo + self.batch_size, len(self))
+        self.pos += 1
+        if self.perm is not None:
+            idx = self.perm[lo:hi]
+            x, y = self.images[idx], self.labels[idx]
+        else:
+            x, y = self.images[lo:hi], self.labels[lo:hi]
+        return self.transform(x), y
+
+    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next batch, starting a new epoch when this one is used up (the alphas' loader)."""
+        if not self.started or self.pos >= self.steps_per_epoch:
+            self.start_epoch()
+        batch = self.next()
+        assert batch is not None
+        return batch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.start_epoch()
+        while (batch := self.next()) is not None:
+            yield batch
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 batch -> augmented (when training), normalised float batch."""
+        x = x.float()
+        if self.augment:
+            theta = crop_thetas(x.shape[0], self.cfg, x.shape[2], x.shape[3], self.generator, self.device)
+            grid = F.affine_grid(theta, [x.shape[0], 3, self.size, self.size], align_corners=False)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        elif x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        x = (x - self.shift) / self.scale
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": None if self.perm is None else self.perm.cpu(), "pos": self.pos,
+                "started": self.started, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm = None if state["perm"] is None else state["perm"].to(self.device)
+        self.pos = int(state["pos"])
+        self.started = bool(state["started"])
+        self.generator.set_state(state["generator"])
+
+
+class StreamLoader:
+    """torchvision transforms in DataLoader workers, for image folders too large for memory.
+
+    Resuming restores the epoch's order and position; the random crops of the
+    remaining batches are drawn afresh (workers keep their own generators).
+    """
+
+    def __init__(self, dataset: Any, indices: torch.Tensor, cfg: DataConfig, mean: tuple[float, ...],
+                 std: tuple[float, ...], device: torch.device, seed: int, shuffle: bool, augment: bool,
+                 channels_last: bool = False) -> None:
+        from torchvision import transforms as T
+
+        train = augment
+        steps = []
+        if train and cfg.augment == "crop_resize":
+            steps.append(T.RandomResizedCrop(cfg.image_size, scale=(cfg.crop_scale_min, 1.0)))
+        else:
+            steps.append(T.Resize((cfg.image_size, cfg.image_size)))
+            if train and cfg.augment == "pad_crop":
+                steps.append(T.RandomCrop(cfg.image_size, padding=4))
+        if train and cfg.flip and cfg.augment != "none":
+            steps.append(T.RandomHorizontalFlip())
+        steps += [T.ToTensor(), T.Normalize(mean, std)]
+        self.transform = T.Compose(steps)
+        self.dataset = dataset
+        self.indices = indices
+        self.cfg = cfg
+        self.device = device
+        self.shuffle = shuffle
+        self.channels_last = channels_last
+        self.generator = torch.Generator().manual_seed(seed)
+        n = len(indices)
+        self.steps_per_epoch = n // cfg.batch_size if shuffle else math.ceil(n / cfg.batch_size)
+        self.perm: torch.Tensor | None = None
+        self.pos = 0
+        self._it: Iterator | None = None
+
+    def start_epoch(self) -> None:
+        order = torch.randperm(len(self.indices), generator=self.generator) if self.shuffle else torch.arange(len(self.indices))
+        self.perm = self.indices[order]
+        self.pos = 0
+        self._it = None
+
+    def _iterator(self) -> Iterator:
+        from torch.utils.data import DataLoader, Subset
+
+        assert self.perm is not None
+        rest = self.perm[self.pos * self.cfg.batch_size:].tolist()
+        ds = _Transformed(Subset(self.dataset, rest), self.transform)
+        return iter(DataLoader(ds, batch_size=self.cfg.batch_size, shuffle=False, drop_last=self.shuffle,
+                               num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda"))
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.pos >= self.steps_per_epoch:
+            return None
+        if self._it is None:
+            self._it = self._iterator()
+        x, y = next(self._it)
+        self.pos += 1
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(self.device, non_blocking=True)
+
+    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.perm is None or self.pos >= self.steps_per_epoch:
+            self.start_epoch()
+        batch = self.next()
+        assert batch is not None
+        return batch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.start_epoch()
+        while (batch := self.next()) is not None:
+            yield batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm, "pos": self.pos, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm, self.pos = state["perm"], int(state["pos"])
+        self.generator.set_state(state["generator"])
+        self._it = None
+
+
+class _Transformed(torch.utils.data.Dataset):
+    def __init__(self, base: Any, transform: Any) -> None:
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        img, label = self.base[i]
+        return self.transform(img), label
+
+
+#: Decoded sets above this size stream from disk instead (pipeline: auto).
+IN_MEMORY_LIMIT_BYTES = 4 << 30
+
+
+class Loaders:
+    """The batch sources of one job: search (train, val, test) or retrain (train = train + val, test)."""
+
+    def __init__(self, train: BatchSource, val: BatchSource | None, test: BatchSource, classes: list[str]) -> None:
+        self.train, self.val, self.test, self.classes = train, val, test, classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def use_stream(cfg: DataConfig) -> bool:
+    if cfg.pipeline == "device":
+        return False
+    if cfg.pipeline == "stream":
+        if cfg.dataset != "imagefolder":
+            from core.errors import PresnetError
+
+            raise PresnetError(f"the stream pipeline reads image folders, not {cfg.dataset}",
+                               where="data.pipeline", hint="use pipeline: device (the set fits in memory)")
+        return True
+    if cfg.dataset != "imagefolder":
+        return False
+    from core.data import check_image_folder
+    from torchvision.datasets import ImageFolder
+
+    train_dir, _ = check_image_folder(cfg.data_dir)
+    n = len(ImageFolder(str(train_dir)).samples)
+    return n * 3 * cfg.image_size ** 2 > IN_MEMORY_LIMIT_BYTES
+
+
+def make_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool,
+                 retrain: bool, data: SearchData | None = None) -> Loaders:
+    """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``."""
+    from core.data import load_search_data
+
+    if use_stream(cfg):
+        return _stream_loaders(cfg, seed, device, channels_last, retrain)
+    data = data or load_search_data(cfg, seed)
+    common = dict(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
+    test = DeviceLoader(data.test, seed=seed + 3, shuffle=False, augment=False, **common)
+    if retrain:
+        train = DeviceLoader(data.full_train(), seed=seed + 4, shuffle=True, augment=True, **common)
+        return Loaders(train, None, test, data.classes)
+    train = DeviceLoader(data.train, seed=seed + 1, shuffle=True, augment=True, **common)
+    val = DeviceLoader(data.val, seed=seed + 2, shuffle=True, augment=False, **common)
+    return Loaders(train, val, test, data.classes)
+
+
+def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool,
+                    retrain: bool) -> Loaders:
+    from torchvision.datasets import ImageFolder
+
+    from core.data import channel_stats, check_image_folder, stratified_split
+
+    train_dir, test_dir = check_image_folder(cfg.data_dir)
+    train_ds, test_ds = ImageFolder(str(train_dir)), ImageFolder(str(test_dir))
+    labels = torch.tensor(train_ds.targets)
+    if cfg.limit_train is not None and cfg.limit_train < len(labels):
+        keep, _ = stratified_split(labels, 1 - cfg.limit_train / len(labels), seed + 2)
+    else:
+        keep = torch.arange(len(labels))
+    tr, va = stratified_split(labels[keep], cfg.val_fraction, seed)
+    train_idx, val_idx = keep[tr], keep[va]
+    sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
+    sample_set, _ = _read_folder_subset(train_ds, sample, cfg.image_size)
+    mean, std = channel_stats(sample_set)
+    common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
+    test = StreamLoader(test_ds, torch.arange(len(test_ds)), seed=seed + 3, shuffle=False, augment=False, **common)
+    if retrain:
+        full = torch.cat([train_idx, val_idx]).sort().values
+        return Loaders(StreamLoader(train_ds, full, seed=seed + 4, shuffle=True, augment=True, **common),
+                       None, test, train_ds.classes)
+    return Loaders(StreamLoader(train_ds, train_idx, seed=seed + 1, shuffle=True, augment=True, **common),
+                   StreamLoader(train_ds, val_idx, seed=seed + 2, shuffle=True, augment=False, **common),
+                   test, train_ds.classes)
+
+
+def _read_folder_subset(ds: Any, index: torch.Tensor, size: int) -> tuple[torch.Tensor, None]:
+    from torchvision.transforms.functional import pil_to_tensor
+
+    imgs = [pil_to_tensor(ds.loader(ds.samples[i][0]).convert("RGB").resize((size, size))) for i in index.tolist()]
+    return torch.stack(imgs), None

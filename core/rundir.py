@@ -1,0 +1,115 @@
+"""The run directory: everything a run leaves, and how to find it again.
+
+    runs/<timestamp>-<scope>/
+      config.yaml      the resolved config          control.json   stop/pause requests
+      events.jsonl     the event history            arch.json      the derived architecture
+      checkpoints/     search.pt, retrain.pt        summary.json   the result
+      weights/         retrain last.pt and best.pt (plain state_dicts)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from core.config import Config, dump_yaml, load_yaml, validate
+from core.errors import PresnetError
+from core.events import EpochEnd, read_events
+from core.io import atomic_write_text
+from core.space import scope_name
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # layout
+    @property
+    def config_file(self) -> Path: return self.path / "config.yaml"
+    @property
+    def events_file(self) -> Path: return self.path / "events.jsonl"
+    @property
+    def control_file(self) -> Path: return self.path / "control.json"
+    @property
+    def arch_file(self) -> Path: return self.path / "arch.json"
+    @property
+    def summary_file(self) -> Path: return self.path / "summary.json"
+    @property
+    def checkpoints(self) -> Path: return self.path / "checkpoints"
+    @property
+    def search_ckpt(self) -> Path: return self.checkpoints / "search.pt"
+    @property
+    def retrain_ckpt(self) -> Path: return self.checkpoints / "retrain.pt"
+    @property
+    def weights(self) -> Path: return self.path / "weights"
+
+    @classmethod
+    def create(cls, config: Config) -> "RunDir":
+        """A fresh run directory; refuses to reuse an existing run."""
+        if config.run.out is not None:
+            path = Path(config.run.out)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path(config.run.runs_dir) / f"{stamp}-{scope_name(config.space.scope)}"
+            n = 1
+            while path.exists():
+                n += 1
+                path = Path(config.run.runs_dir) / f"{stamp}-{scope_name(config.space.scope)}-{n}"
+        if (path / "config.yaml").exists() or (path / "events.jsonl").exists():
+            raise PresnetError("already holds a run", where=f"run.out ({path})",
+                               hint=f"resume it with `presnet resume {path}` or choose another --out")
+        if path.exists() and not path.is_dir():
+            raise PresnetError("exists and is not a directory", where=f"run.out ({path})", hint="choose another --out")
+        try:
+            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (path / "weights").mkdir(exist_ok=True)
+        except OSError as err:
+            raise PresnetError(f"cannot create run directory: {err.strerror}", where=str(path),
+                               hint="check the path and write permission") from None
+        run = cls(path)
+        atomic_write_text(run.config_file, dump_yaml(config))
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> "RunDir":
+        """An existing run directory, or a clear error saying why it is not one."""
+        path = Path(path)
+        if not path.exists():
+            raise PresnetError("no such directory", where=str(path), hint="pass a run directory, e.g. runs/<timestamp>-s")
+        if not path.is_dir() or not (path / "config.yaml").is_file():
+            raise PresnetError("not a presnet run directory (no config.yaml)", where=str(path),
+                               hint="pass a directory made by `presnet run`/`presnet search`")
+        return cls(path)
+
+    def config(self) -> Config:
+        return validate(load_yaml(self.config_file), str(self.config_file))
+
+    def events(self) -> list[Any]:
+        return read_events(self.events_file) if self.events_file.exists() else []
+
+    def epoch_history(self) -> list[EpochEnd]:
+        """The epoch_end events, deduplicated by epoch (the last write wins)."""
+        by_epoch: dict[int, EpochEnd] = {}
+        for e in self.events():
+            if e.kind == "epoch_end":
+                by_epoch[e.epoch] = e
+            elif e.kind == "search_started" and e.resumed:
+                for ep in [k for k in by_epoch if k >= e.start_epoch]:
+                    del by_epoch[ep]
+        return [by_epoch[k] for k in sorted(by_epoch)]
+
+    def summary(self) -> dict[str, Any]:
+        if not self.summary_file.exists():
+            return {}
+        try:
+            return json.loads(self.summary_file.read_text())
+        except json.JSONDecodeError as err:
+            raise PresnetError(f"summary.json is malformed: {err.msg}", where=str(self.summary_file)) from None
+
+    def update_summary(self, **sections: Any) -> dict[str, Any]:
+        data = self.summary()
+        data.update(sections)
+        atomic_write_text(self.summary_file, json.dumps(data, indent=2) + "\n")
+        return data

@@ -1,0 +1,139 @@
+"""The search space: which ResNet-50 blocks are searched, and over which choices.
+
+Block ids count from the deepest bottleneck (1 = last block of stage 4), as in the
+paper, so that an id names the same physical block whatever the scope.  Everything
+here is plain data; building modules is :mod:`core.network`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from core.errors import PresnetError
+
+RESNET50_DEPTHS: tuple[int, ...] = (3, 4, 6, 3)
+KERNELS: tuple[int, ...] = (1, 3, 5, 7)
+ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish", "silu", "gelu", "hardswish")
+PAPER_KERNELS: tuple[int, ...] = (3, 5)
+PAPER_ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish")
+BASE_KERNEL = 3
+BASE_ACTIVATION = "relu"
+DECISIONS: tuple[str, ...] = ("kernel", "activation")
+
+#: Scope letter -> number of deepest stages it covers.
+SCOPE_STAGES: dict[str, int] = {"s": 1, "m": 2, "l": 3, "f": 4}
+
+
+@dataclass(frozen=True)
+class BlockPosition:
+    """Where a block id sits in the network (0-based stage and index in stage)."""
+
+    block_id: int
+    stage: int
+    index: int
+
+
+def block_positions(depths: Sequence[int] = RESNET50_DEPTHS) -> list[BlockPosition]:
+    """All blocks in forward order, each with its deepest-first id."""
+    total = sum(depths)
+    positions: list[BlockPosition] = []
+    forward = 0
+    for stage, depth in enumerate(depths):
+        for index in range(depth):
+            positions.append(BlockPosition(total - forward, stage, index))
+            forward += 1
+    return positions
+
+
+def block_stage(block_id: int, depths: Sequence[int] = RESNET50_DEPTHS) -> int:
+    """1-based stage number of a block, for display."""
+    for pos in block_positions(depths):
+        if pos.block_id == block_id:
+            return pos.stage + 1
+    raise PresnetError(f"block id {block_id} does not exist", where="blocks",
+                       hint=f"ids run from 1 to {sum(depths)}")
+
+
+def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS) -> list[int]:
+    """Search block ids of a scope, deepest first.
+
+    ``scope`` is a letter (s/m/l/f) or an explicit list of block ids (custom scope).
+    """
+    total = sum(depths)
+    if isinstance(scope, str):
+        letter = scope.strip().lower()
+        if letter not in SCOPE_STAGES:
+            raise PresnetError(f"unknown scope {scope!r}", where="space.scope",
+                               hint="use one of s, m, l, f or a list of block ids")
+        n_stages = min(SCOPE_STAGES[letter], len(depths))
+        ids = [p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages]
+        return sorted(ids)
+    ids = sorted({int(i) for i in scope})
+    if not ids:
+        raise PresnetError("custom scope lists no block", where="space.scope",
+                           hint="give at least one block id, e.g. [1, 2, 3]")
+    bad = [i for i in ids if not 1 <= i <= total]
+    if bad:
+        raise PresnetError(f"block id {bad[0]} is out of range", where="space.scope",
+                           hint=f"ids run from 1 (deepest) to {total}")
+    return ids
+
+
+def scope_name(scope: str | Sequence[int]) -> str:
+    """Short label for run directories and tables."""
+    if isinstance(scope, str):
+        return scope
+    return "custom-" + "-".join(str(i) for i in sorted(scope))
+
+
+def validate_kernels(kernels: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(dict.fromkeys(int(k) for k in kernels))
+    if not ks:
+        raise PresnetError("no candidate kernel", where="space.kernels",
+                           hint=f"choose at least one of {list(KERNELS)}")
+    for k in ks:
+        if k not in KERNELS:
+            raise PresnetError(f"kernel {k} is not supported", where="space.kernels",
+                               hint=f"choose from {list(KERNELS)}")
+    return ks
+
+
+def validate_activations(activations: Sequence[str]) -> tuple[str, ...]:
+    acts = tuple(dict.fromkeys(str(a).strip().lower() for a in activations))
+    if not acts:
+        raise PresnetError("no candidate activation", where="space.activations",
+                           hint=f"choose at least one of {list(ACTIVATIONS)}")
+    for a in acts:
+        if a not in ACTIVATIONS:
+            raise PresnetError(f"unknown activation {a!r}", where="space.activations",
+                               hint=f"choose from {list(ACTIVATIONS)}")
+    return acts
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A scope and the candidates every search block chooses from."""
+
+    block_ids: tuple[int, ...]
+    kernels: tuple[int, ...] = PAPER_KERNELS
+    activations: tuple[str, ...] = PAPER_ACTIVATIONS
+    depths: tuple[int, ...] = RESNET50_DEPTHS
+
+    @classmethod
+    def build(cls, scope: str | Sequence[int], kernels: Sequence[int] = PAPER_KERNELS,
+              activations: Sequence[str] = PAPER_ACTIVATIONS,
+              depths: Sequence[int] = RESNET50_DEPTHS) -> "SearchSpace":
+        return cls(tuple(scope_block_ids(scope, depths)), validate_kernels(kernels),
+                   validate_activations(activations), tuple(depths))
+
+    def candidates(self, decision: str) -> tuple:
+        return self.kernels if decision == "kernel" else self.activations
+
+    @property
+    def size(self) -> int:
+        """Number of distinct architectures in the space."""
+        return (len(self.kernels) * len(self.activations)) ** len(self.block_ids)
+
+    def stages_covered(self) -> list[int]:
+        return sorted({block_stage(b, self.depths) for b in self.block_ids})
