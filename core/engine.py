@@ -29,7 +29,7 @@ from core.events import (Alphas, AlphaSnapshot, Converged, EpochEnd, EventBus, P
                          RetrainStarted, SearchStarted, State, Unstable)
 from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
 from core.pipeline import Loaders, make_loaders
-from core.proxyless import Mode, PathSampler
+from core.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.space import SearchSpace, block_stage
 
 PROGRESS_INTERVAL_S = 0.5
@@ -267,6 +267,22 @@ class SearchEngine:
         self.watch.observe(loss, self.global_step)
         self.arch_steps += 1
 
+    def search_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool, epoch: int) -> None:
+        """One weight step and, every ``arch_every`` steps after warm-up, one architecture step."""
+        s = self.config.search
+        try:
+            self.weight_step(x, y, warmup=warmup)
+            if warmup or self.global_step % s.arch_every != 0:
+                return
+            self.arch_step(*self.loaders.val.cycle())
+        except NonFiniteAlphas:
+            self.watch.check("search")
+            raise Diverged(f"architecture parameters became non-finite by global step {self.global_step}",
+                           where="search", hint="lower arch_lr; the last good checkpoint is kept") from None
+        if self.arch_steps % s.alphas_every == 0:
+            self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=self.loaders.train.steps_per_epoch,
+                                 arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
+
     # -- loop ------------------------------------------------------------------------------
     def started_event(self, resumed: bool) -> SearchStarted:
         return SearchStarted(config=self.config.model_dump(mode="json"), block_ids=list(self.space.block_ids),
@@ -307,12 +323,7 @@ class SearchEngine:
                     break
                 batch = self.loaders.train.next()
                 assert batch is not None
-                self.weight_step(*batch, warmup=warmup)
-                if not warmup and self.global_step % s.arch_every == 0:
-                    self.arch_step(*self.loaders.val.cycle())
-                    if self.arch_steps % s.alphas_every == 0:
-                        self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=spe,
-                                             arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
+                self.search_step(*batch, warmup=warmup, epoch=epoch)
                 self.step += 1
                 self.global_step += 1
                 clock.tick(phase, epoch, s.epochs, self.step, spe)

@@ -16,6 +16,7 @@ from core.checkpoint import check_fingerprint, load_checkpoint
 from core.config import Config
 from core.control import Control
 from core.data import SearchData, load_search_data
+from core.device import resolve_device
 from core.engine import (Diverged, Interrupted, RetrainEngine, RetrainOutcome, SearchEngine, SearchOutcome,
                          net_spec, retrain_fingerprint, snapshot_to_choices)
 from core.errors import PresnetError
@@ -77,6 +78,17 @@ class Job:
         self.arch = arch
         self.resume = resume
         self._data: SearchData | None = None
+        self._payloads: dict[str, dict[str, Any]] = {}
+        self._prepared = False
+
+    def prepare(self) -> "Job":
+        """Check the device and decode the data now, so input errors surface before any thread starts."""
+        resolve_device(self.config.run.device)
+        self.data()
+        if self.resume:
+            self._payloads = self._resume_payloads()
+        self._prepared = True
+        return self
 
     def data(self) -> SearchData | None:
         """Decoded once and shared by the search and the retrain."""
@@ -87,9 +99,12 @@ class Job:
     def run(self) -> JobResult:
         run = self.run_dir
         try:
-            payloads = self._resume_payloads() if self.resume else {}
+            if not self._prepared:
+                self.prepare()
         except PresnetError as err:
+            self.bus.emit(Error(message=err.line(), where=err.where))
             return JobResult("error", str(run.path), message=err.line())
+        payloads = self._payloads
         sink = JsonlSink(run.events_file)
         self.bus.subscribe(sink)
         result = JobResult("done", str(run.path))

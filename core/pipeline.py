@@ -68,6 +68,12 @@ def crop_thetas(n: int, cfg: DataConfig, height: int, width: int, generator: tor
     return theta
 
 
+def warp(x: torch.Tensor, theta: torch.Tensor, size: int) -> torch.Tensor:
+    """Every sample's crop + resize + flip in one bilinear resampling (zeros outside the image)."""
+    grid = F.affine_grid(theta, [x.shape[0], x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 class DeviceLoader:
     """Shuffled (or ordered) batches of an in-memory set, augmented on its device."""
 
@@ -134,8 +140,7 @@ class DeviceLoader:
         x = x.float()
         if self.augment:
             theta = crop_thetas(x.shape[0], self.cfg, x.shape[2], x.shape[3], self.generator, self.device)
-            grid = F.affine_grid(theta, [x.shape[0], 3, self.size, self.size], align_corners=False)
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            x = warp(x, theta, self.size)
         elif x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         x = (x - self.shift) / self.scale

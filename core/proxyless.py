@@ -113,6 +113,10 @@ class Draw:
     paths: list[tuple[int, ...]]
 
 
+class NonFiniteAlphas(ValueError):
+    """The architecture parameters hold inf/NaN: the search diverged."""
+
+
 class PathSampler:
     """Draws the paths of every mixed op, deterministically from its own generator.
 
@@ -125,6 +129,8 @@ class PathSampler:
 
     def draw(self, alpha: torch.Tensor, mode: Mode, uniform: bool = False) -> Draw:
         logits = alpha.detach().float().cpu()
+        if not torch.isfinite(logits).all():
+            raise NonFiniteAlphas("architecture parameters are not finite")
         n = logits.shape[1]
         if uniform:
             logits = torch.zeros_like(logits)

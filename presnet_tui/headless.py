@@ -1,0 +1,134 @@
+"""The headless run: rich progress bars, a line per epoch, a summary table.
+
+The engine runs in its runner thread; this (main) thread only drains the event
+queue and draws.  Ctrl+C asks the engine to checkpoint after the current step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.events import QueueSink
+from core.job import Job, JobResult
+from core.runner import Runner
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
+    parts = []
+    for block in sorted(alphas, key=int):
+        d = alphas[block]
+        k = max(d["kernel"].items(), key=lambda kv: kv[1])[0]
+        a = max(d["activation"].items(), key=lambda kv: kv[1])[0]
+        parts.append(f"{block}:{k}x{k}/{a}")
+    return " ".join(parts)
+
+
+class HeadlessView:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[ips]} img/s"), TextColumn("ETA {task.fields[eta]}"),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
+        self.last: dict[str, Any] = {}
+
+    def handle(self, e: Any) -> None:
+        p = self.console.print
+        if e.kind == "search_started":
+            verb = "resuming" if e.resumed else "searching"
+            p(f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
+              f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}")
+        elif e.kind == "progress":
+            self.progress.update(self.task, description=f"{e.phase} {e.epoch}/{e.epochs}", total=e.steps_per_epoch,
+                                 completed=e.step, ips=f"{e.images_per_s:,.0f}", eta=_eta(e.eta_s))
+        elif e.kind == "epoch_end":
+            val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
+            p(f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
+              f"  lr {e.lr:.4f}  │ {argmax_line(e.alphas)}")
+        elif e.kind == "converged":
+            p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
+        elif e.kind == "unstable":
+            p(f"[yellow]unstable:[/] block {e.block} {e.decision} {e.was} → {e.now} at epoch {e.epoch}")
+        elif e.kind == "state":
+            p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
+        elif e.kind == "search_stopped":
+            p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
+        elif e.kind == "architecture":
+            p(f"architecture → {e.path} ({e.params:,} params)")
+            self.last["architecture"] = e
+        elif e.kind == "retrain_started":
+            p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
+            self.last["retrain_started"] = e
+        elif e.kind == "retrain_epoch_end":
+            p(f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
+              f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}")
+        elif e.kind == "retrain_done":
+            self.last["retrain_done"] = e
+        elif e.kind == "error":
+            p(f"[red]error:[/] {e.message}")
+
+    def summary(self, result: JobResult) -> None:
+        table = Table(title="presnet run", show_header=False)
+        table.add_row("run directory", result.run_dir)
+        table.add_row("status", result.status + (f" — {result.message}" if result.message else ""))
+        if result.search is not None:
+            table.add_row("search", f"{result.search.epoch} epochs, stopped: {result.search.reason}, "
+                                    f"{result.search.elapsed_s:.0f} s")
+            blocks = result.search.architecture.blocks
+            table.add_row("architecture", ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}"
+                                                    for b, c in sorted(blocks.items())))
+        started = self.last.get("retrain_started")
+        if started is not None:
+            table.add_row("params", f"{started.params:,} (baseline ResNet-50: {started.baseline_params:,})")
+        if result.retrain is not None:
+            table.add_row("test top-1", f"{result.retrain.test_top1:.2%} (best {result.retrain.best_top1:.2%}, "
+                                        f"{result.retrain.epochs} epochs)")
+        self.console.print(table)
+
+
+def run_headless(job: Job, console: Console) -> int:
+    """Run a prepared job to the end; returns the process exit code."""
+    sink = QueueSink()
+    job.bus.subscribe(sink)
+    view = HeadlessView(console)
+    runner = Runner(job).start()
+    with view.progress:
+        try:
+            _pump(runner, sink, view)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted:[/] writing a checkpoint after the current step…")
+            runner.interrupt()
+            _pump(runner, sink, view)
+    result = runner.wait()
+    assert result is not None
+    view.summary(result)
+    if result.status == "interrupted":
+        console.print(f"resume with: [bold]presnet resume {result.run_dir} --headless[/]")
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.status == "done" else EXIT_FAILED
+
+
+def _pump(runner: Runner, sink: QueueSink, view: HeadlessView) -> None:
+    while True:
+        alive = runner.alive
+        for e in sink.drain():
+            view.handle(e)
+        if not alive:
+            return
+        time.sleep(0.1)

@@ -1,0 +1,98 @@
+"""Alpha trajectories as plotext figures, shared by ``presnet plot`` and the TUI.
+
+``plt`` is either the plotext module or a textual-plotext widget's ``plt``: both
+speak the same API, so the curves look the same in a terminal dump and live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+#: One colour per candidate position, stable across blocks.
+COLORS = ["cyan", "orange", "green", "magenta", "red", "blue", "yellow"]
+
+
+@dataclass
+class Trajectory:
+    """softmax(alpha) over (fractional) epochs for every block, decision and candidate."""
+
+    x: list[float] = field(default_factory=list)
+    series: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+
+    def add(self, x: float, alphas: dict[str, dict[str, dict[str, float]]]) -> None:
+        if self.x and x <= self.x[-1]:
+            self._cut(x)
+        self.x.append(x)
+        for block, decisions in alphas.items():
+            b = self.series.setdefault(block, {})
+            for decision, probs in decisions.items():
+                d = b.setdefault(decision, {})
+                for label, p in probs.items():
+                    d.setdefault(label, []).append(p)
+
+    def _cut(self, x: float) -> None:
+        """A resumed run re-emits points: keep the history strictly increasing in x."""
+        keep = sum(1 for v in self.x if v < x)
+        del self.x[keep:]
+        for b in self.series.values():
+            for d in b.values():
+                for label in d:
+                    del d[label][keep:]
+
+    def blocks(self) -> list[str]:
+        return sorted(self.series, key=int)
+
+
+def trajectory_from_events(events: Iterable[Any]) -> Trajectory:
+    traj = Trajectory()
+    for e in events:
+        point = event_point(e)
+        if point is not None:
+            traj.add(*point)
+    return traj
+
+
+def event_point(e: Any) -> tuple[float, dict] | None:
+    """(x in epochs, alphas) of an ``alphas`` or ``epoch_end`` event, else None."""
+    if e.kind == "alphas":
+        return (e.epoch - 1) + e.step / max(e.steps_per_epoch, 1), e.alphas
+    if e.kind == "epoch_end" and e.phase == "search":
+        return float(e.epoch), e.alphas
+    return None
+
+
+def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[float]]:
+    """At most ~width points, always keeping the newest: a plot never needs more."""
+    if len(x) <= width or width <= 0:
+        return x, y
+    step = len(x) / width
+    idx = sorted({int(i * step) for i in range(width)} | {len(x) - 1})
+    return [x[i] for i in idx], [y[i] for i in idx]
+
+
+def draw_decision(plt: Any, traj: Trajectory, block: str, decision: str, width: int = 200,
+                  title: str | None = None, marker: float | None = None) -> None:
+    """One panel: every candidate's probability of one decision of one block."""
+    plt.clear_data()
+    plt.title(title or f"block {block} · {decision}")
+    probs = traj.series.get(block, {}).get(decision, {})
+    for i, (label, ys) in enumerate(probs.items()):
+        xs, ys2 = thin(traj.x, ys, width)
+        if xs:
+            plt.plot(xs, ys2, label=label, color=COLORS[i % len(COLORS)], marker="braille")
+    plt.ylim(0, 1)
+    plt.xlabel("epoch")
+    if marker is not None:
+        plt.vline(marker, "white")
+
+
+def figure(plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per_block: int = 12) -> None:
+    """The paper's Fig. 3 layout: one row per block, kernel left and activation right."""
+    plt.clear_figure()
+    plt.subplots(len(blocks), 2)
+    plt.plotsize(width, height_per_block * len(blocks))
+    for row, block in enumerate(blocks, start=1):
+        for col, decision in enumerate(("kernel", "activation"), start=1):
+            plt.subplot(row, col)
+            draw_decision(plt, traj, block, decision, width=width // 2)

@@ -1,0 +1,162 @@
+"""Search and retrain loops: learning, stop control, pause, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from core.arch import load_arch
+from core.control import Control, ControlState, write_control
+from core.events import EventBus, read_events
+from core.job import Job, derive_at
+from core.rundir import RunDir
+from core.runner import Runner
+
+
+def synthetic(tiny, **search):
+    return tiny(data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
+                search={"epochs": 4, "warmup_epochs": 1, **search}, retrain={"epochs": 1})
+
+
+def start(cfg, on_event=None, **job_kw):
+    bus = EventBus()
+    seen = []
+    bus.subscribe(seen.append)
+    control = Control()
+    run = RunDir.create(cfg) if not job_kw.get("resume") else RunDir.open(cfg.run.out)
+    if on_event is not None:
+        bus.subscribe(lambda e: on_event(e, control, run))
+    runner = Runner(Job(cfg, run, bus, control, **job_kw)).start()
+    return runner, run, seen
+
+
+def kinds(events, kind):
+    return [e for e in events if e.kind == kind]
+
+
+def test_digits_search_moves_alphas_and_retrain_learns(tiny):
+    cfg = tiny(retrain={"epochs": 3})
+    runner, run, seen = start(cfg)
+    result = runner.wait(300)
+    assert result is not None and result.status == "done", result and result.message
+    history = run.epoch_history()
+    assert [h.epoch for h in history] == [1, 2, 3]
+    last = history[-1].alphas
+    drift = max(abs(p - 1 / len(probs)) for block in last.values() for probs in block.values() for p in probs.values())
+    assert drift > 0.1, last  # alphas left uniform
+    summary = json.loads(run.summary_file.read_text())
+    assert summary["search"]["epochs"] == 3 and summary["search"]["stop_reason"] == "completed"
+    assert summary["retrain"]["test_top1"] > 0.5  # chance is 0.1
+    assert summary["params"] == load_arch(run.arch_file).build().fc.in_features * 10 + 10 + sum(
+        p.numel() for n, p in load_arch(run.arch_file).build().named_parameters() if not n.startswith("fc"))
+    assert (run.weights / "best.pt").exists() and (run.weights / "last.pt").exists()
+    order = [e.kind for e in read_events(run.events_file)]
+    for kind in ("search_started", "epoch_end", "alphas", "search_stopped", "architecture", "retrain_started",
+                 "retrain_epoch_end", "retrain_done"):
+        assert kind in order
+    assert order.index("search_stopped") < order.index("architecture") < order.index("retrain_started")
+
+
+def test_stop_at_epoch_from_config_gives_exactly_n_epochs(tiny):
+    runner, run, _ = start(synthetic(tiny, stop_at_epoch=2))
+    assert runner.wait(120).status == "done"
+    assert [h.epoch for h in run.epoch_history()] == [1, 2]
+    assert len(kinds(read_events(run.events_file), "epoch_end")) == 2
+    summary = run.summary()
+    assert summary["search"] == {**summary["search"], "epochs": 2, "stop_reason": "user"}
+
+
+def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(tiny):
+    fired = threading.Event()
+
+    def on_event(e, control, run):
+        if e.kind == "alphas" and e.epoch == 3 and not fired.is_set():
+            fired.set()
+            control.request_stop()
+
+    runner, run, seen = start(synthetic(tiny, alphas_every=1), on_event)
+    result = runner.wait(120)
+    assert result.status == "done" and result.search.reason == "user"
+    assert result.search.epoch == 2  # epoch 3 was cut short
+    assert result.retrain is not None and result.retrain.epochs == 1  # the stop did not leak into the retrain
+    assert kinds(seen, "alphas")[-1].alphas == result.search.alphas
+
+
+def test_stop_at_epoch_through_the_control_file(tiny):
+    def on_event(e, control, run):  # as `presnet stop --at-epoch 2` from another process
+        if e.kind == "search_started":
+            write_control(run.control_file, ControlState(stop_at_epoch=2))
+
+    runner, run, _ = start(synthetic(tiny), on_event)
+    assert runner.wait(120).status == "done"
+    assert [h.epoch for h in run.epoch_history()] == [1, 2]
+
+
+def test_pause_and_resume(tiny):
+    paused = threading.Event()
+
+    def on_event(e, control, run):
+        if e.kind == "epoch_end" and e.epoch == 1:
+            control.pause()
+        if e.kind == "state" and e.state == "paused":
+            paused.set()
+
+    runner, run, seen = start(synthetic(tiny), on_event)
+    assert paused.wait(60)
+    epochs_while_paused = len(run.epoch_history())
+    assert runner.wait(0.5) is None  # still paused, not finished
+    assert len(run.epoch_history()) == epochs_while_paused
+    runner.resume()
+    assert runner.wait(120).status == "done"
+    states = [e.state for e in kinds(seen, "state")]
+    assert states == ["paused", "running"]
+    assert len(run.epoch_history()) == 4
+
+
+def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(tiny, tmp_path):
+    straight = synthetic(tiny)
+    straight.run.out = tmp_path / "straight"
+    runner, straight_run, _ = start(straight)
+    assert runner.wait(120).status == "done"
+
+    fired = threading.Event()
+
+    def on_event(e, control, run):
+        if e.kind == "alphas" and e.epoch == 3 and not fired.is_set():
+            fired.set()
+            control.interrupt()
+
+    cut = synthetic(tiny, alphas_every=1)
+    cut.run.out = tmp_path / "interrupted"
+    runner, run, _ = start(cut, on_event)
+    result = runner.wait(120)
+    assert result.status == "interrupted"
+    assert [h.epoch for h in run.epoch_history()] == [1, 2]
+    runner, run, _ = start(cut, resume=True)
+    assert runner.wait(120).status == "done"
+    lines = [e for e in read_events(run.events_file) if e.kind == "epoch_end"]
+    assert [e.epoch for e in lines] == [1, 2, 3, 4]  # no duplicate, none missing
+    straight_alphas = [h.alphas for h in straight_run.epoch_history()]
+    assert [h.alphas for h in run.epoch_history()] == straight_alphas
+
+
+def test_derive_at_any_past_epoch(tiny):
+    runner, run, _ = start(synthetic(tiny, arch_lr=0.5))
+    assert runner.wait(120).status == "done"
+    for h in run.epoch_history()[1:]:
+        arch = derive_at(run, h.epoch)
+        assert arch.source["epoch"] == h.epoch
+        for block, probs in h.alphas.items():
+            best_k = max(probs["kernel"], key=probs["kernel"].get)
+            assert str(arch.blocks[int(block)].kernel) == best_k
+
+
+def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tiny):
+    runner, run, seen = start(synthetic(tiny, lr=1e30, warmup_epochs=0))
+    result = runner.wait(120)
+    assert result.status == "error" and "non-finite" in result.message
+    stopped = kinds(seen, "search_stopped")
+    assert stopped and stopped[-1].reason == "error"
+    assert "step" in kinds(seen, "error")[-1].message
