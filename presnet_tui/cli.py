@@ -319,7 +319,12 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="run directory")],
                                hint=f"searched blocks: {', '.join(traj.blocks())}")
         figure(plt, traj, blocks, width)
         if save is not None:
-            plt.save_fig(str(save), keep_colors=save.suffix == ".html")
+            import contextlib
+            import io
+
+            plt.build()
+            with contextlib.redirect_stdout(io.StringIO()):  # plotext announces the save itself
+                plt.save_fig(str(save), keep_colors=save.suffix == ".html")
             console.print(f"saved {save}")
         else:
             plt.show()

@@ -1,0 +1,151 @@
+"""The `presnet` CLI: happy paths on tiny configs, and every bad input exits 2 naming the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from core.config import load_config, quickstart
+from presnet_tui.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+cli = CliRunner()
+
+
+def invoke(*args: str):
+    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path: Path) -> Path:
+    cfg = {
+        "space": {"scope": "s"},
+        "network": {"width_mult": 0.125, "depths": [1, 1, 2, 1]},
+        "data": {"dataset": "synthetic", "synthetic_size": 200, "batch_size": 16},
+        "search": {"epochs": 2, "warmup_epochs": 1, "alphas_every": 1},
+        "retrain": {"epochs": 1},
+        "run": {"device": "cpu", "runs_dir": "runs"},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_sample_configs_are_valid_and_quickstart_is_the_embedded_default():
+    for path in sorted((REPO / "sample_configs").glob("*.yaml")):
+        load_config(path)
+        assert invoke("config", "check", path).exit_code == 0
+    file_qs = load_config(REPO / "sample_configs" / "quickstart.yaml")
+    assert file_qs.model_dump(exclude={"run"}) == quickstart().model_dump(exclude={"run"})
+
+
+def test_inspect_scope_json():
+    res = invoke("inspect", "--scope", "s", "--json")
+    data = json.loads(res.stdout)
+    assert data["search_blocks"] == [1, 2, 3] and data["architectures"] == 6 ** 3
+    assert data["supernet_params"] > data["baseline_params"] == 23_528_522
+    res = invoke("inspect", "--scope", "1,5", "--kernels", "3,5,7", "--activations", "relu,gelu", "--json")
+    data = json.loads(res.stdout)
+    assert data["search_blocks"] == [1, 5] and data["architectures"] == 36
+
+
+def test_inspect_arch_file(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"blocks": {}}')
+    assert json.loads(invoke("inspect", path, "--json").stdout)["params"] == 23_528_522
+    path.write_text('{"blocks": {"1": {"kernel": 5, "activation": "mish"}}}')
+    res = invoke("inspect", path)
+    assert res.exit_code == 0 and "mish" in res.stdout
+
+
+@pytest.mark.parametrize("args,field", [
+    (["inspect", "--scope", "x"], "space.scope"),
+    (["inspect", "--scope", "17"], "space.scope"),
+    (["inspect", "--scope", "s", "--kernels", "4"], "space.kernels"),
+    (["inspect", "--scope", "s", "--kernels", "three"], "--kernels"),
+    (["inspect", "--scope", "s", "--activations", "tanh"], "space.activations"),
+    (["run", "--headless", "--device", "tpu"], "run.device"),
+    (["run", "--headless", "--dataset", "mnist"], "data.dataset"),
+])
+def test_bad_values_exit_2_naming_the_field(args, field):
+    res = invoke(*args)
+    assert res.exit_code == 2
+    assert field in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("content,field", [
+    ("{", "malformed JSON"),
+    ('{"blocks": {"17": {"kernel": 3}}}', "unknown block id 17"),
+    ('{"blocks": {"1": {"kernel": 4}}}', "blocks.1.kernel"),
+    ('{"blocks": {"1": {"activation": "tanh"}}}', "blocks.1.activation"),
+    ('{"blocks": {}, "colour": 1}', "colour"),
+])
+def test_bad_architecture_files(tmp_path, content, field):
+    path = tmp_path / "a.json"
+    path.write_text(content)
+    res = invoke("inspect", path)
+    assert res.exit_code == 2 and field in res.stderr
+
+
+def test_config_check_reports_every_problem(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("search:\n  epochs: 0\n  lr: -1\nspace:\n  kernels: [4]\n  scop: s\n")
+    res = invoke("config", "check", path)
+    assert res.exit_code == 2
+    for fieldpath in ("search.epochs", "search.lr", "space.kernels", "space.scop"):
+        assert fieldpath in res.stderr
+
+
+def test_config_show_resolves_paths_against_the_file(tiny_yaml):
+    res = invoke("config", "show", "--config", tiny_yaml)
+    shown = yaml.safe_load(res.stdout)
+    assert shown["run"]["runs_dir"] == str(tiny_yaml.parent / "runs")
+    assert shown["search"]["lr"] == 0.05  # a default filled in
+
+
+def test_full_workflow(tiny_yaml, tmp_path):
+    out = tmp_path / "r1"
+    res = invoke("run", "--headless", "--config", tiny_yaml, "--out", out)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "test top-1" in res.stdout and (out / "summary.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["epochs"] == 2 and "test_top1" in summary["retrain"]
+
+    arch = json.loads(invoke("derive", out, "--epoch", "2", "--json").stdout)
+    assert set(arch["blocks"]) == {"1"}  # depths [1, 1, 2, 1]: scope s (stage 4) is block 1 alone
+    res = invoke("derive", out, "--epoch", "9")
+    assert res.exit_code == 2 and "no epoch 9" in res.stderr
+
+    fig = tmp_path / "alphas.txt"
+    assert invoke("plot", out, "--save", fig).exit_code == 0 and fig.stat().st_size > 0
+    assert invoke("plot", out, "--block", "7").exit_code == 2
+
+    assert invoke("run", "--headless", "--config", tiny_yaml, "--out", out).exit_code == 2  # existing run refused
+    assert invoke("resume", out, "--headless").exit_code == 0  # already finished: nothing to redo
+
+    assert invoke("stop", out, "--at-epoch", "3").exit_code == 0
+    assert json.loads((out / "control.json").read_text())["stop_at_epoch"] == 3
+
+    base = tmp_path / "base"
+    assert invoke("baseline", "--config", tiny_yaml, "--out", base).exit_code == 0
+    table = json.loads(invoke("compare", out, base, "--json").stdout)
+    assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
+    assert table[0]["params"] < table[1]["params"] or table[0]["params"] == table[1]["params"]
+
+
+def test_search_and_retrain_commands(tiny_yaml, tmp_path):
+    assert invoke("search", "--config", tiny_yaml, "--out", tmp_path / "s").exit_code == 0
+    assert not (tmp_path / "s" / "weights" / "last.pt").exists()
+    res = invoke("retrain", tmp_path / "s" / "arch.json", "--config", tiny_yaml, "--out", tmp_path / "r")
+    assert res.exit_code == 0 and (tmp_path / "r" / "weights" / "best.pt").exists()
+
+
+def test_run_directory_commands_refuse_other_paths(tmp_path):
+    for cmd in (["resume", tmp_path], ["derive", tmp_path], ["stop", tmp_path], ["plot", tmp_path],
+                ["compare", tmp_path], ["resume", tmp_path / "nope"]):
+        res = invoke(*cmd)
+        assert res.exit_code == 2 and "run directory" in res.stderr or "no such directory" in res.stderr
