@@ -223,7 +223,7 @@ class SearchNet(nn.Module):
                     op.row = row
                     self.ops[op.decision][row] = op
         self.mode = Mode.FIXED
-        self.set_argmax()
+        self.set_fixed({d: [0] * len(rows) for d in DECISIONS})  # alphas start equal: argmax is path 0
 
     # -- parameters -----------------------------------------------------------------
     def alphas(self) -> dict[str, nn.Parameter]:

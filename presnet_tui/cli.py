@@ -190,16 +190,13 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory")],
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
         run_ = RunDir.open(run_dir)
-        cfg = run_.config()
-        retrain_only = bool(run_.summary().get("baseline")) or (not run_.search_ckpt.exists() and run_.arch_file.exists())
-        job = Job(cfg, run_, EventBus(), Control(), search=not retrain_only, resume=True)
-        if headless:
-            _start(job, headless=True)
-        else:
-            from presnet_tui.app import PresnetApp
+        if not headless:
+            from presnet_tui.app import PresnetApp, resume_job
 
-            job.prepare()
-            PresnetApp(job=job).run()
+            PresnetApp(job=resume_job(run_).prepare()).run()
+            return
+        retrain_only = bool(run_.summary().get("baseline")) or (not run_.search_ckpt.exists() and run_.arch_file.exists())
+        _start(Job(run_.config(), run_, EventBus(), Control(), search=not retrain_only, resume=True), headless=True)
 
 
 @app.command()

@@ -1,0 +1,146 @@
+"""What the screens show, folded from the event stream (no widgets here).
+
+Keeping this a plain object makes the UI a pure view: the same model is fed by a
+local runner's queue or by a followed ``events.jsonl`` (attach), and tests can
+feed it fixed events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.convergence import ConvergenceTracker
+from presnet_tui.plots import Trajectory, event_point
+
+
+@dataclass
+class Curves:
+    """Per-epoch scalar series, for the loss/top-1 plots."""
+
+    epochs: list[float] = field(default_factory=list)
+    values: dict[str, list[float | None]] = field(default_factory=dict)
+
+    def add(self, epoch: int, **values: float | None) -> None:
+        if self.epochs and epoch <= self.epochs[-1]:  # a resume re-emits: keep the last write
+            keep = sum(1 for e in self.epochs if e < epoch)
+            del self.epochs[keep:]
+            for v in self.values.values():
+                del v[keep:]
+        self.epochs.append(float(epoch))
+        for k, v in values.items():
+            self.values.setdefault(k, []).append(v)
+
+
+@dataclass
+class RunModel:
+    block_ids: list[int] = field(default_factory=list)
+    stages: dict[str, int] = field(default_factory=dict)
+    candidates: dict[str, list[str]] = field(default_factory=dict)
+    epochs: int = 0
+    device: str = ""
+    phase: str = "starting"
+    epoch: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+    images_per_s: float = 0.0
+    eta_s: float | None = None
+    paused: bool = False
+    search_done: bool = False
+    stop_reason: str | None = None
+    epochs_done: int = 0
+    converged_at: int | None = None
+    unstable: dict[tuple[int, str], int] = field(default_factory=dict)
+    alphas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    trajectory: Trajectory = field(default_factory=Trajectory)
+    search_curves: Curves = field(default_factory=Curves)
+    retrain_curves: Curves = field(default_factory=Curves)
+    architecture: dict[str, Any] | None = None
+    arch_params: int | None = None
+    baseline_params: int | None = None
+    retrain_epochs: int = 0
+    retrain_done: Any = None
+    errors: list[str] = field(default_factory=list)
+    tracker: ConvergenceTracker | None = None
+    dirty: bool = True
+
+    def apply(self, e: Any) -> None:
+        """Fold one event into the model."""
+        self.dirty = True
+        point = event_point(e)
+        if point is not None:
+            self.trajectory.add(*point)
+            self.alphas = point[1]
+        handler = getattr(self, f"_on_{e.kind}", None)
+        if handler is not None:
+            handler(e)
+
+    def _on_search_started(self, e: Any) -> None:
+        self.block_ids, self.stages, self.candidates = e.block_ids, e.stages, e.candidates
+        self.epochs, self.device = e.epochs, e.device
+        self.steps_per_epoch = e.steps_per_epoch
+        search = e.config.get("search", {})
+        self.tracker = ConvergenceTracker(search.get("patience", 10), search.get("threshold", 0.5))
+        self.search_done, self.stop_reason = False, None
+
+    def _on_progress(self, e: Any) -> None:
+        self.phase, self.epoch, self.step = e.phase, e.epoch, e.step
+        self.steps_per_epoch, self.images_per_s, self.eta_s = e.steps_per_epoch, e.images_per_s, e.eta_s
+        if e.phase == "retrain":
+            self.retrain_epochs = e.epochs
+
+    def _on_epoch_end(self, e: Any) -> None:
+        self.epochs_done, self.epochs = e.epoch, e.epochs
+        self.search_curves.add(e.epoch, train_loss=e.train_loss, val_loss=e.val_loss,
+                               train_top1=e.train_top1, val_top1=e.val_top1)
+        self.alphas = e.alphas
+        if self.tracker is not None and e.phase == "search":
+            self.tracker.update(e.epoch, e.alphas)
+
+    def _on_state(self, e: Any) -> None:
+        self.paused = e.state == "paused"
+
+    def _on_converged(self, e: Any) -> None:
+        self.converged_at = e.epoch
+
+    def _on_unstable(self, e: Any) -> None:
+        self.unstable[(e.block, e.decision)] = e.epoch
+
+    def _on_search_stopped(self, e: Any) -> None:
+        self.search_done, self.stop_reason, self.epochs_done = True, e.reason, e.epoch
+
+    def _on_architecture(self, e: Any) -> None:
+        self.architecture, self.arch_params = e.architecture, e.params
+
+    def _on_retrain_started(self, e: Any) -> None:
+        self.phase = "retrain"
+        self.architecture, self.arch_params = e.architecture, e.params
+        self.baseline_params, self.retrain_epochs = e.baseline_params, e.epochs
+        self.steps_per_epoch = e.steps_per_epoch
+
+    def _on_retrain_epoch_end(self, e: Any) -> None:
+        self.retrain_curves.add(e.epoch, train_loss=e.train_loss, test_loss=e.test_loss,
+                                train_top1=e.train_top1, test_top1=e.test_top1)
+
+    def _on_retrain_done(self, e: Any) -> None:
+        self.retrain_done = e
+
+    def _on_error(self, e: Any) -> None:
+        self.errors.append(e.message)
+
+    # -- derived views ---------------------------------------------------------------------
+    def argmax(self, block: str, decision: str) -> tuple[str, float]:
+        probs = self.alphas.get(block, {}).get(decision, {})
+        if not probs:
+            return "-", 0.0
+        label = max(probs, key=probs.get)
+        return label, probs[label]
+
+    def status(self, block: int) -> str:
+        marks = []
+        for d in ("kernel", "activation"):
+            if (block, d) in self.unstable:
+                marks.append(f"{d[0]}!")
+            elif self.tracker is not None and self.tracker.settled(block, d):
+                marks.append(f"{d[0]}✓")
+        return " ".join(marks)

@@ -1,0 +1,94 @@
+"""The retrain screen: progress, curves, the architecture against the baseline, the result."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from core.space import block_positions
+from presnet_tui.model import RunModel
+from presnet_tui.screens.search import DRAIN_S, REDRAW_S
+from presnet_tui.session import Session
+from presnet_tui.widgets.header import RunHeader
+from presnet_tui.widgets.plots import CurvesPlot
+
+
+class RetrainScreen(Screen):
+    BINDINGS = [("s", "stop", "Stop retrain")]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.model = RunModel()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunHeader(id="run-header")
+        with Horizontal(id="retrain-body"):
+            with Vertical(id="left"):
+                yield DataTable(id="arch-table")
+                yield Static(id="retrain-info")
+            with Vertical(id="retrain-plots"):
+                yield CurvesPlot("loss", ["train_loss", "test_loss"], id="retrain-loss")
+                yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"presnet · {self.session.run_dir.path}"
+        self.sub_title = "retrain"
+        table = self.query_one("#arch-table", DataTable)
+        table.add_columns("blk", "stg", "kernel", "activation")
+        self.set_interval(DRAIN_S, self.drain)
+        self.set_interval(REDRAW_S, self.redraw)
+
+    def drain(self) -> None:
+        for event in self.session.poll():
+            self.model.apply(event)
+            if event.kind == "retrain_started":
+                self.fill_architecture()
+            elif event.kind == "error":
+                self.notify(event.message, title="error", severity="error", timeout=15)
+            elif event.kind == "retrain_done":
+                self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
+
+    def fill_architecture(self) -> None:
+        arch = self.model.architecture or {}
+        blocks = arch.get("blocks", {})
+        table = self.query_one("#arch-table", DataTable)
+        table.clear()
+        for pos in sorted(block_positions(arch.get("depths", (3, 4, 6, 3))), key=lambda p: p.block_id):
+            b = blocks.get(str(pos.block_id)) or blocks.get(pos.block_id)
+            if b is None:
+                continue
+            table.add_row(str(pos.block_id), str(pos.stage + 1), f"{b['kernel']}x{b['kernel']}", b["activation"])
+
+    def redraw(self) -> None:
+        if not self.model.dirty:
+            return
+        self.model.dirty = False
+        m = self.model
+        self.query_one(RunHeader).show(m, retrain=True)
+        self.query_one("#retrain-loss", CurvesPlot).draw(m.retrain_curves)
+        self.query_one("#retrain-top1", CurvesPlot).draw(m.retrain_curves)
+        lines = []
+        if m.arch_params is not None and m.baseline_params:
+            lines.append(f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's "
+                         f"{m.baseline_params:,})")
+        tops = m.retrain_curves.values.get("test_top1", [])
+        if tops:
+            lines.append(f"test top-1 {tops[-1]:.2%} (best {max(t for t in tops if t is not None):.2%})")
+        if m.retrain_done is not None:
+            d = m.retrain_done
+            lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%}, best {d.best_top1:.2%}")
+            lines.append(f"weights: {d.weights}")
+            lines.append(f"architecture: {self.session.run_dir.arch_file}")
+            lines.append(f"summary: {self.session.run_dir.summary_file}")
+        if m.errors:
+            lines.append(f"[red]{m.errors[-1]}[/]")
+        self.query_one("#retrain-info", Static).update("\n".join(lines))
+
+    def action_stop(self) -> None:
+        self.session.stop_now()
+        self.notify("stopping the retrain after the current step; the test score is still measured")

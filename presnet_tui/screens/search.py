@@ -1,0 +1,190 @@
+"""The search screen: live alphas per block, all blocks at once, curves; stop, pause, derive."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from core.arch import Architecture
+from core.errors import PresnetError
+from core.job import derive_at
+from presnet_tui.model import RunModel
+from presnet_tui.screens.dialogs import NumberScreen
+from presnet_tui.session import Session
+from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.widgets.header import RunHeader
+from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
+
+#: Seconds between event drains and between redraws (redraws only when something changed).
+DRAIN_S = 0.1
+REDRAW_S = 0.25
+
+
+class SearchScreen(Screen):
+    BINDINGS = [
+        Binding("s", "stop_now", "Stop now"),
+        Binding("e", "stop_at", "Stop at epoch"),
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("left_square_bracket", "pick(-1)", "Epoch -", key_display="["),
+        Binding("right_square_bracket", "pick(1)", "Epoch +", key_display="]"),
+        Binding("d", "derive", "Derive"),
+        Binding("r", "retrain", "Retrain"),
+        Binding("o", "show_tab('overview')", "Overview", show=False),
+        Binding("b", "show_tab('block')", "Block", show=False),
+        Binding("c", "show_tab('curves')", "Curves", show=False),
+    ]
+
+    def __init__(self, session: Session, on_retrain: Callable[[Session, Architecture], None] | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.model = RunModel()
+        self.on_retrain = on_retrain
+        self.picked_epoch: int | None = None
+        self.derived: Architecture | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunHeader(id="run-header")
+        with Horizontal(id="search-body"):
+            with Vertical(id="left"):
+                yield BlockTable(id="blocks")
+                yield Static(id="search-info")
+            with TabbedContent(id="tabs", initial="block"):
+                with TabPane("Block", id="block"):
+                    yield BlockPlot(id="block-plot")
+                with TabPane("Overview", id="overview"):
+                    yield AlphaHeatmap(id="heatmap")
+                with TabPane("Curves", id="curves"):
+                    with Horizontal():
+                        yield CurvesPlot("loss", ["train_loss", "val_loss"], id="loss-plot")
+                        yield CurvesPlot("top-1", ["train_top1", "val_top1"], id="top1-plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"presnet · {self.session.run_dir.path}"
+        self.sub_title = "attached" if not self.session.local else "search"
+        self.set_interval(DRAIN_S, self.drain)
+        self.set_interval(REDRAW_S, self.redraw)
+        self.drain()
+
+    # -- events ------------------------------------------------------------------------------
+    def drain(self) -> None:
+        for event in self.session.poll():
+            self.model.apply(event)
+            if event.kind == "error":
+                self.notify(event.message, title="error", severity="error", timeout=15)
+            elif event.kind == "unstable":
+                self.notify(f"block {event.block} {event.decision}: {event.was} → {event.now}", title="unstable",
+                            severity="warning")
+            elif event.kind == "converged":
+                self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
+            elif event.kind == "search_stopped":
+                self.notify(f"search stopped after epoch {event.epoch} ({event.reason}); "
+                            "pick an epoch with [ ], d to derive, r to retrain", title="search stopped")
+
+    def redraw(self) -> None:
+        if not self.model.dirty:
+            return
+        self.model.dirty = False
+        model = self.model
+        self.query_one(RunHeader).show(model)
+        table = self.query_one(BlockTable)
+        table.show(model)
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == "block":
+            marker = float(self.picked_epoch) if self.picked_epoch is not None else None
+            self.query_one(BlockPlot).draw(model.trajectory, table.selected_block, marker)
+        elif tabs.active == "overview":
+            self.query_one(AlphaHeatmap).show(model)
+        else:
+            self.query_one("#loss-plot", CurvesPlot).draw(model.search_curves)
+            self.query_one("#top1-plot", CurvesPlot).draw(model.search_curves)
+        self.query_one("#search-info", Static).update(self.info_text())
+
+    def info_text(self) -> str:
+        m = self.model
+        lines = [f"epochs done {m.epochs_done}/{m.epochs}"]
+        if m.converged_at:
+            lines.append(f"[green]converged at epoch {m.converged_at}[/]")
+        if m.search_done:
+            lines.append(f"stopped: {m.stop_reason}")
+        if self.picked_epoch is not None:
+            lines.append(f"picked epoch {self.picked_epoch}")
+        if self.derived is not None:
+            arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
+            lines.append(f"derived @{self.derived.source['epoch']}: {arch}")
+        if m.errors:
+            lines.append(f"[red]{m.errors[-1]}[/]")
+        return "\n".join(lines)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.model.dirty = True
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.model.dirty = True
+        self.redraw()
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_stop_now(self) -> None:
+        if self.model.search_done:
+            self.notify("the search has already stopped")
+            return
+        self.session.stop_now()
+        self.notify("stopping after the current step…")
+
+    def action_stop_at(self) -> None:
+        def chosen(epoch: Any) -> None:
+            if epoch is not None:
+                self.session.stop_at(epoch)
+                self.notify(f"the search will stop after epoch {epoch}")
+
+        self.app.push_screen(NumberScreen("Stop the search after epoch:", default=max(self.model.epochs_done + 1, 1),
+                                          maximum=self.model.epochs or None), chosen)
+
+    def action_toggle_pause(self) -> None:
+        if self.model.paused:
+            self.session.resume()
+            self.notify("resuming")
+        else:
+            self.session.pause()
+            self.notify("pausing after the current step")
+
+    def action_pick(self, delta: int) -> None:
+        done = self.model.epochs_done
+        if not done:
+            return
+        current = self.picked_epoch if self.picked_epoch is not None else done
+        self.picked_epoch = min(max(current + delta, 1), done)
+        self.model.dirty = True
+
+    def action_derive(self) -> None:
+        try:
+            self.derived = derive_at(self.session.run_dir, self.picked_epoch)
+        except PresnetError as err:
+            self.notify(err.line(), severity="error")
+            return
+        self.notify(f"architecture derived from epoch {self.derived.source['epoch']}")
+        self.model.dirty = True
+
+    def action_retrain(self) -> None:
+        if not self.model.search_done:
+            self.notify("stop the search first (s, or e to stop at an epoch)", severity="warning")
+            return
+        if not self.session.local or self.on_retrain is None:
+            self.notify("the attached run retrains by itself; watch it here", severity="warning")
+            return
+        if self.session.running:
+            self.notify("the search is still finishing", severity="warning")
+            return
+        if self.derived is None:
+            self.action_derive()
+        if self.derived is not None:
+            self.on_retrain(self.session, self.derived)

@@ -1,0 +1,227 @@
+"""The setup screen: scope, candidates, data and run settings; load/save configs; start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+
+from core.config import Config, ConfigError, dump_yaml, load_config, validate
+from core.errors import PresnetError
+from core.io import atomic_write_text
+from core.network import NetSpec, SearchNet, build_plain, count_params
+from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace
+
+SCOPES = ["s", "m", "l", "f", "custom"]
+DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+#: Which error label shows a problem with which config field.
+ERROR_SLOTS = {"space.scope": "scope", "space.kernels": "kernels", "space.activations": "activations",
+               "search.epochs": "epochs", "search.warmup_epochs": "warmup", "search.stop_at_epoch": "epochs",
+               "run.seed": "seed", "run.device": "device", "data.dataset": "data", "data.data_dir": "data"}
+
+
+def space_facts(space: SearchSpace, spec: NetSpec) -> str:
+    """Facts about a choice of scope and candidates; the network is built on the meta device (no memory)."""
+    with torch.device("meta"):
+        net = SearchNet(spec, space)
+        base = count_params(build_plain(spec))
+    supernet = sum(p.numel() for p in net.weight_parameters())
+    return (f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
+            f"({', '.join(map(str, space.block_ids))})\n"
+            f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})")
+
+
+class SetupScreen(Screen):
+    BINDINGS = [Binding("ctrl+s", "start", "Start search"), Binding("ctrl+l", "load", "Load config"),
+                Binding("ctrl+w", "save", "Save config")]
+
+    def __init__(self, config: Config, config_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.config_dir = config_dir or Path("sample_configs")
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        c = self.config
+        scope = c.space.scope if isinstance(c.space.scope, str) else "custom"
+        yield Header()
+        with VerticalScroll(id="setup"):
+            yield Label("Search scope", classes="section")
+            with RadioSet(id="scope"):
+                for s in SCOPES:
+                    label = f"{s} ({SCOPE_STAGES[s]} deepest stage{'s' if SCOPE_STAGES[s] > 1 else ''})" if s != "custom" else "custom blocks"
+                    yield RadioButton(label, value=s == scope, id=f"scope-{s}")
+            custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
+            yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
+            yield Label("", id="err-scope", classes="error")
+            yield Static(id="facts")
+            yield Label("Candidate kernels", classes="section")
+            with Horizontal(classes="toggles"):
+                for k in KERNELS:
+                    yield Checkbox(f"{k}x{k}", value=k in c.space.kernels, id=f"k-{k}")
+            yield Label("", id="err-kernels", classes="error")
+            yield Label("Candidate activations", classes="section")
+            with Horizontal(classes="toggles"):
+                for a in ACTIVATIONS:
+                    yield Checkbox(a, value=a in c.space.activations, id=f"a-{a}")
+            yield Label("", id="err-activations", classes="error")
+            yield Label("Data and run", classes="section")
+            with Horizontal(classes="fields"):
+                yield self._field("dataset", Select([(d, d) for d in DATASETS], value=c.data.dataset,
+                                                   allow_blank=False, id="dataset"))
+                yield self._field("data dir", Input(str(c.data.data_dir), id="data-dir"))
+            yield Label("", id="err-data", classes="error")
+            with Horizontal(classes="fields"):
+                yield self._field("epochs", Input(str(c.search.epochs), type="integer", id="epochs"))
+                yield self._field("warm-up", Input(str(c.search.warmup_epochs), type="integer", id="warmup"))
+                yield self._field("device", Select([(d, d) for d in DEVICES], value=c.run.device.split(":")[0],
+                                                  allow_blank=False, id="device"))
+                yield self._field("seed", Input(str(c.run.seed), type="integer", id="seed"))
+            for slot in ("epochs", "warmup", "device", "seed"):
+                yield Label("", id=f"err-{slot}", classes="error")
+            yield Label("Config file", classes="section")
+            with Horizontal(classes="fields"):
+                yield Input(placeholder="path/to/config.yaml", id="config-path")
+                yield Button("Load", id="load")
+                yield Button("Save", id="save")
+            samples = sorted(self.config_dir.glob("*.yaml")) if self.config_dir.is_dir() else []
+            if samples:
+                yield Select([(p.name, str(p)) for p in samples], prompt="sample configs", id="samples")
+            yield Label("", id="err-general", classes="error")
+            yield Button("Start search", variant="primary", id="start")
+        yield Footer()
+
+    @staticmethod
+    def _field(label: str, widget: Any) -> Vertical:
+        return Vertical(Label(label), widget, classes="field")
+
+    def on_mount(self) -> None:
+        self.title = "presnet · setup"
+        self.update_facts()
+
+    # -- reading the form ----------------------------------------------------------------------
+    def form_values(self) -> dict[str, Any]:
+        """The form as config overrides; unreadable numbers become None and fail validation."""
+        scope_set = self.query_one("#scope", RadioSet)
+        pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else "s"
+        scope: Any = pressed
+        if pressed == "custom":
+            text = self.query_one("#custom-blocks", Input).value
+            scope = [int(t) for t in text.replace(" ", "").split(",") if t.isdigit()] if text.strip() else []
+            if any(t and not t.isdigit() for t in text.replace(" ", "").split(",")):
+                scope = "invalid block list"
+
+        def number(widget_id: str) -> int | None:
+            text = self.query_one(f"#{widget_id}", Input).value.strip()
+            return int(text) if text.lstrip("-").isdigit() else None
+
+        return {
+            "space.scope": scope,
+            "space.kernels": [k for k in KERNELS if self.query_one(f"#k-{k}", Checkbox).value],
+            "space.activations": [a for a in ACTIVATIONS if self.query_one(f"#a-{a}", Checkbox).value],
+            "data.dataset": self.query_one("#dataset", Select).value,
+            "data.data_dir": self.query_one("#data-dir", Input).value,
+            "search.epochs": number("epochs"),
+            "search.warmup_epochs": number("warmup"),
+            "run.device": self.query_one("#device", Select).value,
+            "run.seed": number("seed"),
+        }
+
+    def build_config(self) -> Config:
+        data = self.config.model_dump(mode="json")
+        for dotted, value in self.form_values().items():
+            section, key = dotted.split(".")
+            data[section][key] = value
+        return validate(data)
+
+    def show_problems(self, problems: list[str]) -> None:
+        slots: dict[str, list[str]] = {}
+        for line in problems:
+            field_path, _, message = line.partition(": ")
+            slots.setdefault(ERROR_SLOTS.get(field_path, "general"), []).append(
+                message if field_path in ERROR_SLOTS else line)
+        for label in self.query("Label.error"):
+            slot = (label.id or "").removeprefix("err-")
+            label.update("\n".join(slots.get(slot, [])))
+
+    @on(RadioSet.Changed)
+    @on(Checkbox.Changed)
+    @on(Input.Changed, "#custom-blocks")
+    def update_facts(self) -> None:
+        try:
+            cfg = self.build_config()
+        except ConfigError as err:
+            self.show_problems(err.problems)
+            self.query_one("#facts", Static).update("")
+            return
+        self.show_problems([])
+        n = cfg.network
+        spec = NetSpec(10, n.stem, n.width_mult, tuple(n.depths))
+        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), spec))
+
+    # -- actions -----------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        handler = {"start": self.action_start, "load": self.action_load, "save": self.action_save}.get(event.button.id or "")
+        if handler:
+            handler()
+
+    @on(Select.Changed, "#samples")
+    def sample_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one("#config-path", Input).value = event.value
+            self.action_load()
+
+    def action_load(self) -> None:
+        path = self.query_one("#config-path", Input).value.strip()
+        if not path:
+            self.show_problems(["config: type a path, or pick a sample config"])
+            return
+        try:
+            config = load_config(Path(path))
+        except ConfigError as err:
+            self.show_problems(err.problems)
+            return
+        except PresnetError as err:
+            self.show_problems([err.line()])
+            return
+        self.config = config
+        self.app.switch_screen(SetupScreen(config, self.config_dir))
+        self.notify(f"loaded {path}")
+
+    def action_save(self) -> None:
+        path = self.query_one("#config-path", Input).value.strip()
+        try:
+            config = self.build_config()
+            if not path:
+                raise PresnetError("no file name", where="config", hint="type a path to save to")
+            atomic_write_text(Path(path), dump_yaml(config))
+        except ConfigError as err:
+            self.show_problems(err.problems)
+            return
+        except PresnetError as err:
+            self.show_problems([err.line()])
+            return
+        self.notify(f"saved {path}")
+
+    def action_start(self) -> None:
+        try:
+            config = self.build_config()
+        except ConfigError as err:
+            self.show_problems(err.problems)
+            return
+        self.show_problems([])
+        self.query_one("#start", Button).disabled = True
+        self.app.start_search(config, on_error=self.start_failed)  # type: ignore[attr-defined]
+
+    def start_failed(self, message: str) -> None:
+        self.query_one("#start", Button).disabled = False
+        self.show_problems([message])

@@ -1,0 +1,36 @@
+"""The run header: phase, epoch/step progress, images/s and ETA."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+from presnet_tui.model import RunModel
+
+
+def fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class RunHeader(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-status")
+        yield ProgressBar(id="run-progress", show_eta=False)
+
+    def show(self, model: RunModel, retrain: bool = False) -> None:
+        total = model.retrain_epochs if retrain else model.epochs
+        state = "paused" if model.paused else ("done" if (model.retrain_done if retrain else model.search_done)
+                                                else model.phase)
+        text = (f"[b]{state}[/b] · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
+                f" · {model.images_per_s:,.0f} img/s · ETA {fmt_eta(model.eta_s)}")
+        if model.device:
+            text += f" · {model.device}"
+        self.query_one("#run-status", Static).update(text)
+        bar = self.query_one("#run-progress", ProgressBar)
+        bar.update(total=max(model.steps_per_epoch, 1), progress=model.step)

@@ -1,0 +1,91 @@
+"""Plot widgets: a block's alpha trajectories, scalar curves, and the all-block heat map."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from presnet_tui.model import Curves, RunModel
+from presnet_tui.plots import COLORS, Trajectory, draw_decision, thin
+
+
+class BlockPlot(Vertical):
+    """Kernel (top) and activation (bottom) probabilities of one block over (fractional) epochs.
+
+    Stacked, so each panel gets the full width: time series need width more than height.
+    """
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot(id="kernel-plot")
+        yield PlotextPlot(id="activation-plot")
+
+    def draw(self, traj: Trajectory, block: str | None, marker: float | None = None) -> None:
+        for decision in ("kernel", "activation"):
+            plot = self.query_one(f"#{decision}-plot", PlotextPlot)
+            if block is None:
+                plot.plt.clear_data()
+                plot.plt.title("waiting for alphas…")
+            else:
+                draw_decision(plot.plt, traj, block, decision, width=max(plot.size.width - 8, 10),
+                              title=f"block {block} · {decision}", marker=marker)
+            plot.refresh()
+
+
+class CurvesPlot(PlotextPlot):
+    """A few per-epoch series of one quantity (loss, or top-1)."""
+
+    def __init__(self, title: str, keys: list[str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title_text = title
+        self.keys = keys
+
+    def draw(self, curves: Curves) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.title(self.title_text)
+        for i, key in enumerate(self.keys):
+            pairs = [(x, y) for x, y in zip(curves.epochs, curves.values.get(key, [])) if y is not None]
+            if pairs:
+                xs, ys = thin([p[0] for p in pairs], [p[1] for p in pairs], max(self.size.width - 8, 10))
+                plt.plot(xs, ys, label=key.replace("_", " "), color=COLORS[i % len(COLORS)], marker="braille")
+        plt.xlabel("epoch")
+        self.refresh()
+
+
+SHORT = {"leakyrelu": "lrelu", "hardswish": "hswsh"}
+
+
+def _cell(p: float) -> Text:
+    """A probability as a shaded percentage: the brighter, the more certain."""
+    level = int(round(p * 255))
+    fg = "black" if level > 140 else "white"
+    return Text(f"{100 * p:3.0f}", style=f"{fg} on rgb({level // 3},{level // 2},{level})")
+
+
+class AlphaHeatmap(Static):
+    """Every block at once: one row per block, one shaded cell per candidate."""
+
+    def show(self, model: RunModel) -> None:
+        if not model.alphas:
+            self.update("waiting for alphas…")
+            return
+        table = Table(box=None, padding=(0, 1), show_edge=False, title="softmax(alpha) in %", title_justify="left")
+        table.add_column("blk", justify="right")
+        table.add_column("stg")
+        kernels = model.candidates.get("kernel", [])
+        acts = model.candidates.get("activation", [])
+        for k in kernels:
+            table.add_column(f"{k}x{k}", justify="right", no_wrap=True)
+        for a in acts:
+            table.add_column(SHORT.get(a, a), justify="right", no_wrap=True)
+        for block in model.block_ids:
+            probs = model.alphas.get(str(block), {})
+            row = [str(block), str(model.stages.get(str(block), ""))]
+            row += [_cell(probs.get("kernel", {}).get(k, 0.0)) for k in kernels]
+            row += [_cell(probs.get("activation", {}).get(a, 0.0)) for a in acts]
+            table.add_row(*row)
+        self.update(table)
