@@ -157,7 +157,7 @@ class Config(_Strict):
             if bad:
                 raise ValueError(f"space.scope: block id {bad[0]} is out of range 1..{total}")
         if self.search.stop_at_epoch is not None and self.search.stop_at_epoch > self.search.epochs:
-            raise ValueError("search.stop_at_epoch is after search.epochs; raise epochs or lower stop_at_epoch")
+            raise ValueError("search.stop_at_epoch: is after search.epochs; raise epochs or lower stop_at_epoch")
         return self
 
     def search_space(self) -> SearchSpace:
@@ -179,8 +179,10 @@ def format_validation_error(err: ValidationError, source: str | None = None) -> 
     """Every problem as ``field.path: message`` (one line each)."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(config)"
+        loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
+        if not loc:  # a cross-field check names its field itself: "section.key: message"
+            loc, _, msg = msg.partition(": ") if ": " in msg else ("(config)", "", msg)
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling; `presnet config show` lists the valid ones)"
         prefix = f"{source}: " if source else ""

@@ -86,9 +86,8 @@ class Control:
         self._update(paused=False)
 
     def interrupt(self) -> None:
-        with self._lock:
-            self._state.interrupt = True
-            self._state.paused = False
+        """Leave after the current step; the pause is lifted so that a resume runs at once."""
+        self._update(interrupt=True, paused=False)
 
     def clear_stop(self) -> None:
         """A finished phase's stop request must not stop the next phase (the retrain)."""

@@ -275,13 +275,13 @@ class SearchEngine:
             if warmup or self.global_step % s.arch_every != 0:
                 return
             self.arch_step(*self.loaders.val.cycle())
+            if self.arch_steps % s.alphas_every == 0:
+                self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=self.loaders.train.steps_per_epoch,
+                                     arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
         except NonFiniteAlphas:
             self.watch.check("search")
             raise Diverged(f"architecture parameters became non-finite by global step {self.global_step}",
                            where="search", hint="lower arch_lr; the last good checkpoint is kept") from None
-        if self.arch_steps % s.alphas_every == 0:
-            self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=self.loaders.train.steps_per_epoch,
-                                 arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
 
     # -- loop ------------------------------------------------------------------------------
     def started_event(self, resumed: bool) -> SearchStarted:
@@ -373,6 +373,9 @@ class SearchEngine:
         return "continue" if epoch < s.epochs else "completed"
 
     def alpha_snapshot(self) -> AlphaSnapshot:
+        """softmax(alpha) per block; non-finite alphas mean the search diverged."""
+        if not all(bool(torch.isfinite(a).all()) for a in self.net.arch_parameters()):
+            raise NonFiniteAlphas("architecture parameters are not finite")
         return {str(b): v for b, v in self.net.probabilities().items()}
 
 

@@ -119,6 +119,7 @@ class RunModel:
         self.steps_per_epoch = e.steps_per_epoch
 
     def _on_retrain_epoch_end(self, e: Any) -> None:
+        self.epoch, self.step, self.retrain_epochs = e.epoch, self.steps_per_epoch, e.epochs
         self.retrain_curves.add(e.epoch, train_loss=e.train_loss, test_loss=e.test_loss,
                                 train_top1=e.train_top1, test_top1=e.test_top1)
 
@@ -137,10 +138,13 @@ class RunModel:
         return label, probs[label]
 
     def status(self, block: int) -> str:
-        marks = []
+        """Two marks, kernel then activation: ✓ settled, ! unstable (changed after settling), · moving."""
+        marks = ""
         for d in ("kernel", "activation"):
             if (block, d) in self.unstable:
-                marks.append(f"{d[0]}!")
+                marks += "!"
             elif self.tracker is not None and self.tracker.settled(block, d):
-                marks.append(f"{d[0]}✓")
-        return " ".join(marks)
+                marks += "✓"
+            else:
+                marks += "·"
+        return marks

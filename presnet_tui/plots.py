@@ -6,6 +6,7 @@ speak the same API, so the curves look the same in a terminal dump and live.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -63,7 +64,9 @@ def event_point(e: Any) -> tuple[float, dict] | None:
 
 
 def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[float]]:
-    """At most ~width points, always keeping the newest: a plot never needs more."""
+    """Finite points only, at most ~width of them, always keeping the newest: a plot never needs more."""
+    pairs = [(a, b) for a, b in zip(x, y) if b is not None and math.isfinite(b)]
+    x, y = [p[0] for p in pairs], [p[1] for p in pairs]
     if len(x) <= width or width <= 0:
         return x, y
     step = len(x) / width
@@ -72,15 +75,19 @@ def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[
 
 
 def draw_decision(plt: Any, traj: Trajectory, block: str, decision: str, width: int = 200,
-                  title: str | None = None, marker: float | None = None) -> None:
-    """One panel: every candidate's probability of one decision of one block."""
+                  title: str | None = None, marker: float | None = None, height: int = 100) -> None:
+    """One panel: every candidate's probability of one decision of one block.
+
+    Legends need a row per candidate; in a panel too short for them the colours alone remain.
+    """
     plt.clear_data()
     plt.title(title or f"block {block} · {decision}")
     probs = traj.series.get(block, {}).get(decision, {})
+    legend = height >= len(probs) + 6
     for i, (label, ys) in enumerate(probs.items()):
         xs, ys2 = thin(traj.x, ys, width)
         if xs:
-            plt.plot(xs, ys2, label=label, color=COLORS[i % len(COLORS)], marker="braille")
+            plt.plot(xs, ys2, label=label if legend else None, color=COLORS[i % len(COLORS)], marker="braille")
     plt.ylim(0, 1)
     plt.xlabel("epoch")
     if marker is not None:

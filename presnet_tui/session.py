@@ -40,6 +40,10 @@ class Session:
     def running(self) -> bool:
         raise NotImplementedError
 
+    def pause_requested(self) -> bool:
+        """Whether a pause is asked for now (the engine confirms with a `state` event)."""
+        raise NotImplementedError
+
     def result(self) -> JobResult | None:
         return None
 
@@ -80,6 +84,9 @@ class LocalSession(Session):
     def interrupt(self) -> None:
         self.runner.interrupt()
 
+    def pause_requested(self) -> bool:
+        return self.runner.control.poll().paused
+
     @property
     def running(self) -> bool:
         return self.runner.alive
@@ -119,6 +126,9 @@ class AttachedSession(Session):
 
     def resume(self) -> None:
         self._update(paused=False)
+
+    def pause_requested(self) -> bool:
+        return read_control(self.run_dir.control_file).paused
 
     @property
     def running(self) -> bool:

@@ -43,6 +43,9 @@ class NumberScreen(ModalScreen[int | None]):
             yield Input(value="" if self.default is None else str(self.default), id="number")
             yield Label("", id="number-error", classes="error")
 
+    def on_mount(self) -> None:
+        self.query_one("#number", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text.isdigit() or int(text) < 1:

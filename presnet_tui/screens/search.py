@@ -150,7 +150,7 @@ class SearchScreen(Screen):
                                           maximum=self.model.epochs or None), chosen)
 
     def action_toggle_pause(self) -> None:
-        if self.model.paused:
+        if self.session.pause_requested():
             self.session.resume()
             self.notify("resuming")
         else:

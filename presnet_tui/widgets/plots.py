@@ -31,7 +31,7 @@ class BlockPlot(Vertical):
                 plot.plt.title("waiting for alphas…")
             else:
                 draw_decision(plot.plt, traj, block, decision, width=max(plot.size.width - 8, 10),
-                              title=f"block {block} · {decision}", marker=marker)
+                              title=f"block {block} · {decision}", marker=marker, height=plot.size.height)
             plot.refresh()
 
 
@@ -47,11 +47,12 @@ class CurvesPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.title(self.title_text)
+        legend = self.size.height >= len(self.keys) + 6
         for i, key in enumerate(self.keys):
-            pairs = [(x, y) for x, y in zip(curves.epochs, curves.values.get(key, [])) if y is not None]
-            if pairs:
-                xs, ys = thin([p[0] for p in pairs], [p[1] for p in pairs], max(self.size.width - 8, 10))
-                plt.plot(xs, ys, label=key.replace("_", " "), color=COLORS[i % len(COLORS)], marker="braille")
+            xs, ys = thin(curves.epochs, curves.values.get(key, []), max(self.size.width - 8, 10))
+            if xs:
+                plt.plot(xs, ys, label=key.replace("_", " ") if legend else None, color=COLORS[i % len(COLORS)],
+                         marker="braille")
         plt.xlabel("epoch")
         self.refresh()
 

@@ -1,0 +1,159 @@
+"""The Textual app driven by Textual's pilot: setup, live search, stop at an epoch, derive, retrain, attach."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Label
+
+from core.control import Control
+from core.events import EventBus
+from core.job import Job
+from core.rundir import RunDir
+from presnet_tui.app import PresnetApp
+from presnet_tui.screens.retrain import RetrainScreen
+from presnet_tui.screens.search import SearchScreen
+from presnet_tui.screens.setup import SetupScreen
+from presnet_tui.widgets.blocks import BlockTable
+
+
+def synthetic(tiny, **search):
+    return tiny(data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
+                search={"epochs": 6, "warmup_epochs": 1, "alphas_every": 1, **search}, retrain={"epochs": 1})
+
+
+def paused_factory(config):
+    """The real engine, started paused so the test can set a stop epoch without racing it."""
+    control = Control()
+    control.pause()
+    return Job(config, RunDir.create(config), EventBus(), control, retrain=False)
+
+
+async def wait_for(pilot, predicate, timeout=60.0):
+    for _ in range(int(timeout / 0.1)):
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_setup_start_watch_stop_at_epoch_derive_retrain(tiny):
+    cfg = synthetic(tiny)
+
+    async def scenario():
+        app = PresnetApp(config=cfg, job_factory=paused_factory)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert isinstance(app.screen, SetupScreen)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+            screen = app.screen
+            await pilot.press("e")
+            await pilot.press("end", "backspace", "backspace", "3", "enter")
+            await pilot.press("p")  # resume
+            await wait_for(pilot, lambda: screen.model.search_done and not screen.session.running)
+            await pilot.pause(0.3)
+            assert screen.model.epochs_done == 3 and screen.model.stop_reason == "user"
+            table = screen.query_one(BlockTable)
+            assert table.row_count == len(screen.model.block_ids) == 3
+            assert len(screen.model.trajectory.x) > 3  # curves moved within epochs
+            await pilot.press("left_square_bracket", "d")
+            assert screen.derived is not None and screen.derived.source["epoch"] == 2
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, RetrainScreen))
+            await wait_for(pilot, lambda: app.screen.model.retrain_done is not None)
+            assert app.screen.model.architecture["blocks"]
+            run = screen.session.run_dir
+            assert run.summary()["retrain"]["epochs"] == 1
+            assert run.summary()["search"]["epochs"] == 3
+
+    asyncio.run(scenario())
+
+
+def test_invalid_setup_input_shows_errors_and_does_not_start(tiny):
+    async def scenario():
+        app = PresnetApp(config=synthetic(tiny), job_factory=paused_factory)
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = app.screen
+            for k in (3, 5):
+                screen.query_one(f"#k-{k}").value = False
+            await pilot.pause()
+            assert "kernel" in str(screen.query_one("#err-kernels", Label).render())
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, SetupScreen)
+            screen.query_one("#k-3").value = True
+            screen.query_one("#scope-custom").value = True
+            screen.query_one("#custom-blocks").value = "2,99"
+            await pilot.pause()
+            assert "99" in str(screen.query_one("#err-scope", Label).render())
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, SetupScreen)
+            assert not (tiny().run.out).exists()
+
+    asyncio.run(scenario())
+
+
+def test_engine_error_reaches_the_ui_which_stays_usable(tiny):
+    cfg = synthetic(tiny, lr=1e30, warmup_epochs=0)
+
+    async def scenario():
+        app = PresnetApp(config=cfg)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+            screen = app.screen
+            await wait_for(pilot, lambda: bool(screen.model.errors))
+            await pilot.pause(0.5)
+            assert "non-finite" in str(screen.query_one("#search-info").render())
+            await pilot.press("o")  # still responsive
+            await pilot.pause(0.2)
+            assert screen.query_one("#tabs").active == "overview"
+
+    asyncio.run(scenario())
+
+
+def test_quit_during_search_asks_and_leaves_a_resumable_checkpoint(tiny):
+    cfg = synthetic(tiny)
+
+    async def scenario():
+        app = PresnetApp(config=cfg, job_factory=paused_factory)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "ConfirmScreen"
+            await pilot.press("y")
+            await pilot.pause(1.0)
+        return app
+
+    asyncio.run(scenario())
+    run = RunDir.open(cfg.run.out)
+    assert run.search_ckpt.exists()
+    job = Job(cfg, run, EventBus(), Control(), retrain=False, resume=True)
+    assert job.run().status == "done"
+    assert [h.epoch for h in run.epoch_history()] == list(range(1, 7))
+
+
+def test_attach_to_a_headless_run(tiny):
+    cfg = synthetic(tiny, epochs=3)
+    job = Job(cfg, RunDir.create(cfg), EventBus(), Control())
+    assert job.run().status == "done"
+
+    async def scenario():
+        app = PresnetApp(attach=cfg.run.out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.model.retrain_done is not None)
+            assert screen.model.epochs_done == 3 and screen.model.search_done
+            assert screen.query_one(BlockTable).row_count == 3
+            await pilot.press("e")
+            await pilot.press("end", "backspace", "backspace", "2", "enter")
+            await pilot.pause(0.2)
+            await pilot.press("q")  # detaching never stops the run
+
+    asyncio.run(scenario())
+    control = RunDir.open(cfg.run.out).control_file.read_text()
+    assert '"stop_at_epoch": 2' in control and '"stop": false' in control
