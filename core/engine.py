@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.arch import Architecture, from_choices
-from core.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.convergence import ConvergenceTracker
@@ -405,9 +405,6 @@ class RetrainEngine:
         torch.manual_seed(config.run.seed + 100)
         self.loaders = make_loaders(config.data, config.run.seed, self.device, self.prec.channels_last,
                                     retrain=True, data=data)
-        if arch.num_classes != self.loaders.num_classes:
-            raise PresnetError(f"architecture has {arch.num_classes} classes, the dataset {self.loaders.num_classes}",
-                               where="num_classes", hint="set num_classes in the architecture file to match the data")
         model = arch.build().to(self.device)
         self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
         r = config.retrain
@@ -522,16 +519,4 @@ class RetrainEngine:
                                   params=self.params, stopped=stopped, weights=str(self.weights_dir)))
         self.save(finished=True)
         return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, stopped)
-
-
-def load_search(engine: SearchEngine) -> dict[str, Any]:
-    payload = load_checkpoint(engine.ckpt_path, "search", engine.fingerprint())
-    engine.load(payload)
-    return payload
-
-
-def load_retrain(engine: RetrainEngine) -> dict[str, Any]:
-    payload = load_checkpoint(engine.ckpt_path, "retrain", retrain_fingerprint(engine.arch))
-    engine.load(payload)
-    return payload
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.arch import Architecture, from_choices, load_arch, save_arch
-from core.checkpoint import check_fingerprint, load_checkpoint
+from core.checkpoint import load_checkpoint
 from core.config import Config
 from core.control import Control
-from core.data import SearchData, load_search_data
+from core.data import SearchData, check_image_folder, load_search_data
 from core.device import resolve_device
 from core.engine import (Diverged, Interrupted, RetrainEngine, RetrainOutcome, SearchEngine, SearchOutcome,
-                         net_spec, retrain_fingerprint, snapshot_to_choices)
+                         net_spec, retrain_fingerprint, search_fingerprint, snapshot_to_choices)
 from core.errors import PresnetError
 from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
 from core.network import count_params
@@ -82,13 +82,24 @@ class Job:
         self._prepared = False
 
     def prepare(self) -> "Job":
-        """Check the device and decode the data now, so input errors surface before any thread starts."""
+        """Check the device, decode the data and vet the checkpoints now, so that input errors
+        surface before any thread starts -- and before anything in the run directory changes."""
         resolve_device(self.config.run.device)
-        self.data()
+        num_classes = self.num_classes()
+        if self.arch is not None and self.arch.num_classes != num_classes:
+            raise PresnetError(f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
+                               where="num_classes", hint="set num_classes in the architecture file to match the data")
         if self.resume:
-            self._payloads = self._resume_payloads()
+            self._payloads = self._resume_payloads(num_classes)
         self._prepared = True
         return self
+
+    def num_classes(self) -> int:
+        data = self.data()
+        if data is not None:
+            return data.num_classes
+        train_dir, _ = check_image_folder(self.config.data.data_dir)
+        return sum(1 for d in train_dir.iterdir() if d.is_dir())
 
     def data(self) -> SearchData | None:
         """Decoded once and shared by the search and the retrain."""
@@ -140,14 +151,17 @@ class Job:
         history = self.run_dir.epoch_history()
         return history[-1].epoch if history else 0
 
-    def _resume_payloads(self) -> dict[str, dict[str, Any]]:
-        """Checkpoints to continue from; the event file is cut back to the newest one's view."""
+    def _resume_payloads(self, num_classes: int) -> dict[str, dict[str, Any]]:
+        """Checkpoints to continue from, each checked against this run's network and space;
+        only then is the event file cut back to the newest checkpoint's view."""
         run = self.run_dir
         payloads: dict[str, dict[str, Any]] = {}
         if run.search_ckpt.exists():
-            payloads["search"] = load_checkpoint(run.search_ckpt, "search")
+            payloads["search"] = load_checkpoint(run.search_ckpt, "search", search_fingerprint(
+                net_spec(self.config, num_classes), self.config.search_space()))
         if run.retrain_ckpt.exists():
-            payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain")
+            arch = self.arch or load_arch(run.arch_file)
+            payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
         repair_events(run.events_file, newest["events_offset"] if newest else 0)
         return payloads
@@ -156,7 +170,6 @@ class Job:
         run = self.run_dir
         engine = SearchEngine(self.config, self.bus, self.control, run.search_ckpt, lambda: sink.offset, self.data())
         if payload is not None:
-            check_fingerprint(payload, engine.fingerprint(), run.search_ckpt)
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
@@ -181,12 +194,10 @@ class Job:
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
-            check_fingerprint(payload, retrain_fingerprint(arch), run.retrain_ckpt)
             return None
         engine = RetrainEngine(self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights,
                                lambda: sink.offset, self.data())
         if payload is not None:
-            check_fingerprint(payload, retrain_fingerprint(arch), run.retrain_ckpt)
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()

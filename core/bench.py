@@ -1,0 +1,421 @@
+"""``presnet bench``: search cost against its physical limit, memory against a DARTS-style step.
+
+All figures come from one process on one device, same batch and image size,
+after warm-up, as the median over repeats:
+
+1. plain ResNet-50 training step (images/s);
+2. search weight step pinned to the base choice (3x3, ReLU), as a ratio to (1):
+   the mixed-op machinery's own overhead;
+3. search weight step with uniform sampling, as a ratio to plain networks built
+   from the *same* sampled architectures stepped through the same sequence: the
+   overhead against the true limit (a 5x5 path costs more by nature, not by overhead);
+4. architecture step, two_path and all_paths (images/s, ratio to 1);
+5. a whole search epoch on the on-device pipeline, ratio to a plain epoch over
+   the same images (a search epoch does a weight step *and* an architecture step);
+6. memory beyond parameters and optimizer state -- CUDA: peak allocated during
+   the step minus what was allocated before it; CPU: bytes of the distinct tensors
+   autograd saves for backward, the bulk of activation memory -- for
+   ProxylessNAS, a DARTS-style softmax-weighted super-network, and the plain network;
+   totals add parameters, gradients' worth of optimizer state and that figure;
+7. the data pipeline alone (images/s), next to (1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.config import DataConfig, RunConfig
+from core.data import ImageSet, channel_stats
+from core.device import Precision, precision_for, resolve_device
+from core.network import BlockChoice, NetSpec, SearchNet, build_plain
+from core.pipeline import DeviceLoader
+from core.proxyless import Mode, PathSampler
+from core.space import DECISIONS, SearchSpace
+
+
+@dataclass
+class Setup:
+    device: torch.device
+    prec: Precision
+    spec: NetSpec
+    batch: int
+    size: int
+    repeats: int
+    warmup: int
+    epoch_images: int
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(setup: Setup, step: Callable[[], None], n: int | None = None) -> float:
+    """Median seconds of ``step`` after warm-up (synchronised around each call on CUDA)."""
+    for _ in range(setup.warmup):
+        step()
+    times = []
+    for _ in range(n or setup.repeats):
+        sync(setup.device)
+        t = time.perf_counter()
+        step()
+        sync(setup.device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]) -> tuple[float, float]:
+    """Median seconds of ``step`` and of ``reference``, timed alternately so that drifts in machine
+    speed (other load, clocks) hit both alike; ratios of these are what the targets are about."""
+    for _ in range(setup.warmup):
+        step()
+        reference()
+    a, b = [], []
+    for _ in range(setup.repeats):
+        for fn, out in ((step, a), (reference, b)):
+            sync(setup.device)
+            t = time.perf_counter()
+            fn()
+            sync(setup.device)
+            out.append(time.perf_counter() - t)
+    return statistics.median(a), statistics.median(b)
+
+
+def to_device(setup: Setup, model: nn.Module) -> nn.Module:
+    model = model.to(setup.device)
+    return model.to(memory_format=torch.channels_last) if setup.prec.channels_last else model
+
+
+def batch(setup: Setup, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(setup.batch, 3, setup.size, setup.size, generator=g)
+    y = torch.randint(0, setup.spec.num_classes, (setup.batch,), generator=g)
+    x = x.to(setup.device)
+    if setup.prec.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y.to(setup.device)
+
+
+def sgd(params: list) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=1e-3, momentum=0.9, nesterov=True, weight_decay=4e-5)
+
+
+def train_step(setup: Setup, model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    with setup.prec.autocast():
+        loss = F.cross_entropy(model(x).float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def arch_step(setup: Setup, net: SearchNet, sampler: PathSampler, opt: torch.optim.Optimizer, mode: Mode,
+              x: torch.Tensor, y: torch.Tensor) -> None:
+    """Exactly the engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
+    step = net.begin_arch_step(sampler, mode)
+    with setup.prec.autocast():
+        loss = F.cross_entropy(net(x).float(), y)
+    loss.backward(inputs=list(step.gates.values()))
+    net.finish_arch_backward(step)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    net.after_arch_update(step, mode)
+
+
+def base_indices(space: SearchSpace) -> dict[str, list[int]]:
+    """Pin every decision to 3x3 / ReLU (or the first candidate when those are not offered)."""
+    k = space.kernels.index(3) if 3 in space.kernels else 0
+    a = space.activations.index("relu") if "relu" in space.activations else 0
+    n = len(space.block_ids)
+    return {"kernel": [k] * n, "activation": [a] * n}
+
+
+# -- memory ------------------------------------------------------------------------------------
+def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Run a forward; return its output and the bytes of distinct storages autograd saved for backward."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if not isinstance(t, nn.Parameter):  # weights are counted as parameters, not activations
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(seen.values())
+
+
+def step_memory(setup: Setup, forward: Callable[[], torch.Tensor], backward: Callable[[torch.Tensor], None]) -> int:
+    """Memory of one step beyond what existed before it (see the module doc for the method per device)."""
+    if setup.device.type == "cuda":
+        sync(setup.device)
+        torch.cuda.reset_peak_memory_stats(setup.device)
+        before = torch.cuda.memory_allocated(setup.device)
+        backward(forward())
+        sync(setup.device)
+        return torch.cuda.max_memory_allocated(setup.device) - before
+    out, saved = saved_tensor_bytes(forward)
+    backward(out)
+    return saved
+
+
+def tensor_bytes(tensors: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def loss_of(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    with setup.prec.autocast():
+        return F.cross_entropy(model(x).float(), y)
+
+
+# -- the measurements ------------------------------------------------------------------------------
+def bench_plain(setup: Setup) -> dict[str, Any]:
+    model = to_device(setup, build_plain(setup.spec))
+    opt = sgd(list(model.parameters()))
+    x, y = batch(setup)
+    t = timed(setup, lambda: train_step(setup, model, opt, x, y))
+    opt.zero_grad(set_to_none=True)
+    act = step_memory(setup, lambda: loss_of(setup, model, x, y), lambda loss: loss.backward())
+    params = tensor_bytes(model.parameters())
+    state = tensor_bytes(v for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
+    return {"step_s": t, "images_per_s": setup.batch / t, "activation_bytes": act,
+            "total_bytes": params + state + act, "params": sum(p.numel() for p in model.parameters()),
+            "step": lambda: train_step(setup, model, opt, x, y)}
+
+
+def bench_pipeline(setup: Setup) -> dict[str, Any]:
+    n = max(setup.epoch_images, setup.batch * 4)
+    g = torch.Generator().manual_seed(0)
+    data = ImageSet(torch.randint(0, 256, (n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g),
+                    torch.arange(n) % setup.spec.num_classes)
+    mean, std = channel_stats(data.images)
+    cfg = DataConfig(dataset="synthetic", image_size=setup.size, batch_size=setup.batch, augment="crop_resize")
+    loader = DeviceLoader(data, cfg, mean, std, setup.device, 0, shuffle=True, augment=True,
+                          channels_last=setup.prec.channels_last)
+
+    def one_batch() -> None:
+        if loader.next() is None:
+            loader.start_epoch()
+            loader.next()
+
+    loader.start_epoch()
+    t = timed(setup, one_batch, n=max(setup.repeats * 4, 20))
+    return {"batch_s": t, "images_per_s": setup.batch / t}
+
+
+def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, Any]:
+    space = SearchSpace.build(scope, depths=setup.spec.depths)
+    net = to_device(setup, SearchNet(setup.spec, space))
+    assert isinstance(net, SearchNet)
+    w_opt = sgd(net.weight_parameters())
+    a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-3, betas=(0.0, 0.999))
+    x, y = batch(setup)
+    out: dict[str, Any] = {"scope": scope, "blocks": len(space.block_ids)}
+
+    # (2) pinned to the base choice
+    pinned = base_indices(space)
+
+    def pinned_step() -> None:
+        net.set_fixed(pinned)
+        train_step(setup, net, w_opt, x, y)
+
+    t_pinned, t_plain = paired(setup, pinned_step, plain["step"])
+    out["pinned_ratio"] = t_pinned / t_plain
+
+    # (3) uniform sampling against plain networks of the same sampled architectures
+    n = setup.warmup + setup.repeats
+    probe = PathSampler(123)
+    draws = [{d: probe.draw(a, Mode.WEIGHT, uniform=True).active for d, a in net.alphas().items()} for _ in range(n)]
+    plains = []
+    for drawn in draws:
+        choices = {bid: BlockChoice(space.kernels[drawn["kernel"][r]], space.activations[drawn["activation"][r]])
+                   for r, bid in enumerate(space.block_ids)}
+        m = to_device(setup, build_plain(setup.spec, choices))
+        plains.append((m, sgd(list(m.parameters()))))
+    sampler = PathSampler(123)
+    search_times, plain_times = [], []
+    for i in range(n):
+        sync(setup.device)
+        t0 = time.perf_counter()
+        net.sample_weight_paths(sampler, uniform=True)
+        train_step(setup, net, w_opt, x, y)
+        sync(setup.device)
+        t1 = time.perf_counter()
+        train_step(setup, plains[i][0], plains[i][1], x, y)
+        sync(setup.device)
+        t2 = time.perf_counter()
+        if i >= setup.warmup:
+            search_times.append(t1 - t0)
+            plain_times.append(t2 - t1)
+    out["uniform_ratio"] = sum(search_times) / sum(plain_times)
+    del plains
+
+    # (4) architecture steps
+    for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
+        t, t_plain = paired(setup, lambda: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
+        out[f"{mode.value}_images_per_s"] = setup.batch / t
+        out[f"{mode.value}_ratio"] = t / t_plain
+
+    # (5) a whole search epoch on the on-device pipeline, against a plain epoch over the same images
+    out.update(bench_epoch(setup, net, w_opt, a_opt, sampler))
+
+    # (6) memory beyond parameters and optimizer state
+    w_opt.zero_grad(set_to_none=True)
+    net.set_fixed(pinned)
+    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    w_opt.zero_grad(set_to_none=True)
+
+    def arch_fwd() -> torch.Tensor:
+        arch_fwd.step = net.begin_arch_step(sampler, Mode.TWO_PATH)  # type: ignore[attr-defined]
+        return loss_of(setup, net, x, y)
+
+    out["arch_bytes"] = step_memory(setup, arch_fwd,
+                                    lambda loss: loss.backward(inputs=list(arch_fwd.step.gates.values())))  # type: ignore[attr-defined]
+    net.finish_arch_backward(arch_fwd.step)  # type: ignore[attr-defined]
+    a_opt.zero_grad(set_to_none=True)
+    net.set_softmax_weighted()
+    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    w_opt.zero_grad(set_to_none=True)
+    a_opt.zero_grad(set_to_none=True)
+    net.set_argmax()
+    params = tensor_bytes(p for p in net.parameters())
+    out["weight_ratio_mem"] = out["weight_bytes"] / plain["activation_bytes"]
+    out["arch_ratio_mem"] = out["arch_bytes"] / plain["activation_bytes"]
+    out["darts_ratio_mem"] = out["darts_bytes"] / plain["activation_bytes"]
+    out["supernet_param_bytes"] = params
+    # SGD keeps one momentum buffer per parameter tensor: the total counts params, momentum, the step.
+    out["proxyless_total_bytes"] = 2 * params + max(out["weight_bytes"], out["arch_bytes"])
+    out["darts_total_bytes"] = 2 * params + out["darts_bytes"]
+    return out
+
+
+def bench_epoch(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer,
+                sampler: PathSampler) -> dict[str, Any]:
+    n = max(setup.epoch_images, setup.batch * 4)
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (2 * n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g)
+    labels = torch.arange(2 * n) % setup.spec.num_classes
+    train, val = ImageSet(images[:n], labels[:n]), ImageSet(images[n:], labels[n:])
+    mean, std = channel_stats(train.images)
+    cfg = DataConfig(dataset="synthetic", image_size=setup.size, batch_size=setup.batch)
+    common = dict(cfg=cfg, mean=mean, std=std, device=setup.device, channels_last=setup.prec.channels_last)
+    tl = DeviceLoader(train, seed=0, shuffle=True, augment=True, **common)  # type: ignore[arg-type]
+    vl = DeviceLoader(val, seed=1, shuffle=True, augment=False, **common)  # type: ignore[arg-type]
+
+    def search_epoch() -> None:
+        for xb, yb in tl:
+            net.sample_weight_paths(sampler)
+            train_step(setup, net, w_opt, xb, yb)
+            arch_step(setup, net, sampler, a_opt, Mode.TWO_PATH, *vl.cycle())
+
+    model = to_device(setup, build_plain(setup.spec))
+    opt = sgd(list(model.parameters()))
+
+    def plain_epoch() -> None:
+        for xb, yb in tl:
+            train_step(setup, model, opt, xb, yb)
+
+    saved = setup.warmup, setup.repeats
+    setup.warmup, setup.repeats = 1, max(1, setup.repeats // 3)
+    try:
+        t_search, t_plain = paired(setup, search_epoch, plain_epoch)
+    finally:
+        setup.warmup, setup.repeats = saved
+    images_seen = tl.steps_per_epoch * setup.batch
+    return {"epoch_images_per_s": images_seen / t_search, "epoch_ratio": t_search / t_plain}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    device = resolve_device(args.device)
+    run_cfg = RunConfig(device=args.device, amp=args.amp, channels_last=args.channels_last)
+    prec = precision_for(run_cfg, device)
+    torch.manual_seed(0)
+    depths = tuple(int(d) for d in args.depths.split(","))
+    spec = NetSpec(10, args.stem, args.width, depths)
+    setup = Setup(device, prec, spec, args.batch_size, args.image_size, args.repeats, args.warmup, args.epoch_images)
+    plain = bench_plain(setup)
+    pipeline = bench_pipeline(setup)
+    scopes = [bench_scope(setup, s, plain) for s in args.scopes.split(",")]
+    plain.pop("step")
+    return {
+        "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "amp": str(prec.amp_dtype) if prec.amp_dtype else "off", "channels_last": prec.channels_last,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "settings": {"width": args.width, "depths": list(depths), "stem": args.stem, "batch_size": args.batch_size,
+                     "image_size": args.image_size, "repeats": args.repeats, "warmup": args.warmup},
+        "plain": plain, "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
+        "scopes": scopes,
+    }
+
+
+def mib(b: float) -> str:
+    return f"{b / 2**20:,.1f}"
+
+
+def render(r: dict[str, Any]) -> str:
+    p = r["plain"]
+    lines = [
+        f"device {r['device']} ({r['device_name']}), amp {r['amp']}, channels_last {r['channels_last']}, "
+        f"torch {r['torch']}, {r['threads']} threads",
+        f"settings {r['settings']}",
+        f"(1) plain ResNet-50 step: {p['images_per_s']:,.1f} img/s ({p['params']:,} params)",
+        f"(7) data pipeline: {r['pipeline']['images_per_s']:,.1f} img/s = "
+        f"{r['pipeline']['ratio_to_model']:.1f}x the plain step (target >= 10x)",
+        "",
+        "scope blocks | (2) pinned | (3) uniform | (4) two-path   all-paths | (5) epoch img/s ratio"
+        " | (6) act MiB: plain  weight  arch  DARTS | ratios w/a/DARTS | total MiB proxyless/DARTS",
+    ]
+    for s in r["scopes"]:
+        lines.append(
+            f"{s['scope']:>5} {s['blocks']:>6} | {s['pinned_ratio']:10.3f} | {s['uniform_ratio']:11.3f} | "
+            f"{s['two_path_ratio']:12.3f} {s['all_paths_ratio']:11.3f} | "
+            f"{s['epoch_images_per_s']:9.1f} {s['epoch_ratio']:5.2f} | "
+            f"{mib(p['activation_bytes']):>17} {mib(s['weight_bytes']):>7} {mib(s['arch_bytes']):>5} "
+            f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
+            f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}")
+    lines += ["", "targets: (2) <= 1.05, (3) <= 1.05, (4) two-path <= 1.8, (6) ProxylessNAS activation <= 1.2x plain"]
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="presnet bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--width", type=float, default=None, help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)")
+    p.add_argument("--depths", default="3,4,6,3")
+    p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 64 on CUDA, 32 on CPU")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default: 20 on CUDA, 5 on CPU)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--epoch-images", type=int, default=None, help="images in the (5) epoch")
+    p.add_argument("--scopes", default="s,m,l,f")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    cuda = resolve_device(args.device).type == "cuda"
+    args.width = args.width if args.width is not None else (1.0 if cuda else 0.25)
+    args.batch_size = args.batch_size or (64 if cuda else 32)
+    args.repeats = args.repeats or (20 if cuda else 5)
+    args.epoch_images = args.epoch_images or (args.batch_size * (50 if cuda else 6))
+    result = run(args)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
