@@ -44,7 +44,7 @@ class HeadlessView:
         self.console = console
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[ips]} img/s"), TextColumn("ETA {task.fields[eta]}"),
-                                 TimeElapsedColumn(), console=console, transient=False)
+                                 TimeElapsedColumn(), console=console, transient=False, refresh_per_second=4)
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
         self.last: dict[str, Any] = {}
 
@@ -131,4 +131,4 @@ def _pump(runner: Runner, sink: QueueSink, view: HeadlessView) -> None:
             view.handle(e)
         if not alive:
             return
-        time.sleep(0.1)
+        time.sleep(0.25)

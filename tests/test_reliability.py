@@ -1,0 +1,262 @@
+"""Bad input gets one clear line and exit 2; faults lose nothing; nothing from a file is executed."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from core import io as core_io
+from core.checkpoint import load_checkpoint, save_checkpoint
+from core.control import Control
+from core.errors import PresnetError
+from core.events import EventBus, read_events
+from core.job import Job
+from core.rundir import RunDir
+from presnet_tui.cli import app
+
+cli = CliRunner()
+
+TINY = {
+    "space": {"scope": "s"},
+    "network": {"width_mult": 0.125, "depths": [1, 1, 2, 1]},
+    "data": {"dataset": "synthetic", "synthetic_size": 320, "batch_size": 16},
+    "search": {"epochs": 4, "warmup_epochs": 1, "alphas_every": 2},
+    "retrain": {"epochs": 3},
+    "run": {"device": "cpu"},
+}
+
+
+def write_yaml(path: Path, data) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def merged(**changes) -> dict:
+    data = json.loads(json.dumps(TINY))
+    for dotted, value in changes.items():
+        section, key = dotted.split(".")
+        data[section][key] = value
+    return data
+
+
+def one_error_line(res, *needles: str) -> None:
+    assert res.exit_code == 2, res.stdout + res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+# -- bad config --------------------------------------------------------------------------------
+@pytest.mark.parametrize("changes,needle", [
+    ({"search.epochz": 3}, "search.epochz"),
+    ({"search.epochs": "many"}, "search.epochs"),
+    ({"search.lr": -0.1}, "search.lr"),
+    ({"search.epochs": 0}, "search.epochs"),
+    ({"space.kernels": [4]}, "space.kernels"),
+    ({"space.activations": ["tanh"]}, "space.activations"),
+    ({"space.kernels": []}, "space.kernels"),
+    ({"space.activations": []}, "space.activations"),
+    ({"space.scope": "xl"}, "space.scope"),
+    ({"space.scope": [17]}, "space.scope"),
+    ({"data.val_fraction": 1.0}, "data.val_fraction"),
+])
+def test_bad_config_values(tmp_path, changes, needle):
+    path = write_yaml(tmp_path / "c.yaml", merged(**changes))
+    one_error_line(cli.invoke(app, ["config", "check", str(path)]), needle)
+    one_error_line(cli.invoke(app, ["run", "--headless", "--config", str(path)]), needle)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("space:\n  scope: s\nsearch:\n  epochs: [1,\n")
+    one_error_line(cli.invoke(app, ["config", "check", str(path)]), "line", "YAML syntax error", str(path))
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p.write_text(""), "empty"),
+    (lambda p: p.mkdir(), "directory"),
+    (lambda p: None, "not found"),
+    (lambda p: p.write_text("- a\n- b\n"), "mapping"),
+])
+def test_unusable_config_files(tmp_path, make, needle):
+    path = tmp_path / "c.yaml"
+    make(path)
+    one_error_line(cli.invoke(app, ["run", "--headless", "--config", str(path)]), needle)
+
+
+# -- bad data ----------------------------------------------------------------------------------
+def test_bad_data_inputs(tmp_path):
+    cases = []
+    cases.append((merged(**{"data.dataset": "imagefolder", "data.data_dir": str(tmp_path / "nope")}), "does not exist"))
+    cases.append((merged(**{"data.dataset": "cifar10", "data.data_dir": str(tmp_path)}), "--download"))
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    (empty / "test").mkdir()
+    cases.append((merged(**{"data.dataset": "imagefolder", "data.data_dir": str(empty)}), "no class folders"))
+    differ = tmp_path / "differ"
+    (differ / "train" / "cat").mkdir(parents=True)
+    (differ / "test" / "dog").mkdir(parents=True)
+    cases.append((merged(**{"data.dataset": "imagefolder", "data.data_dir": str(differ)}), "classes differ"))
+    broken = tmp_path / "broken"
+    for part in ("train", "test"):
+        (broken / part / "cat").mkdir(parents=True)
+        (broken / part / "cat" / "0.png").write_bytes(b"\x89PNG not really")
+    cases.append((merged(**{"data.dataset": "imagefolder", "data.data_dir": str(broken)}), "cannot read image"))
+    for i, (data, needle) in enumerate(cases):
+        path = write_yaml(tmp_path / f"c{i}.yaml", data)
+        out = tmp_path / f"run{i}"
+        one_error_line(cli.invoke(app, ["run", "--headless", "--config", str(path), "--out", str(out)]), needle)
+
+
+# -- architecture files -------------------------------------------------------------------------
+def test_architecture_that_does_not_match_the_data(tmp_path):
+    arch = tmp_path / "a.json"
+    arch.write_text('{"blocks": {}, "num_classes": 7}')
+    path = write_yaml(tmp_path / "c.yaml", TINY)
+    one_error_line(cli.invoke(app, ["retrain", str(arch), "--config", str(path), "--out", str(tmp_path / "r")]),
+                   "num_classes", "7")
+
+
+# -- run directories ------------------------------------------------------------------------------
+def finished_run(tmp_path: Path, name: str = "run", **changes) -> Path:
+    path = write_yaml(tmp_path / f"{name}.yaml", merged(**changes))
+    out = tmp_path / name
+    res = cli.invoke(app, ["run", "--headless", "--config", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    return out
+
+
+def snapshot_dir(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
+    out = finished_run(tmp_path)
+    ckpt = out / "checkpoints" / "search.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    (out / "checkpoints" / "retrain.pt").unlink()
+    before = snapshot_dir(out)
+    one_error_line(cli.invoke(app, ["resume", str(out), "--headless"]), "truncated or corrupt", "search.pt")
+    assert snapshot_dir(out) == before
+
+
+def test_checkpoint_from_another_space_is_refused_untouched(tmp_path):
+    out = finished_run(tmp_path)
+    (out / "checkpoints" / "retrain.pt").unlink()
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    cfg["space"]["kernels"] = [3, 5, 7]
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    before = snapshot_dir(out)
+    one_error_line(cli.invoke(app, ["resume", str(out), "--headless"]), "another search space", "kernels")
+    assert snapshot_dir(out) == before
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": 1, "kind": "search", "payload": Path("x")}, path)  # a pickled custom object
+    with pytest.raises(PresnetError, match="truncated or corrupt"):
+        load_checkpoint(path, "search")
+
+
+def test_yaml_objects_are_not_constructed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "c.yaml"
+    path.write_text(f"space: !!python/object/apply:os.system ['touch {marker}']\n")
+    one_error_line(cli.invoke(app, ["config", "check", str(path)]), "YAML")
+    assert not marker.exists()
+
+
+# -- faults -----------------------------------------------------------------------------------------
+def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    cfg_path = write_yaml(tmp_path / "c.yaml", TINY)
+    from core.config import load_config
+
+    cfg = load_config(cfg_path, {"run.out": str(tmp_path / "run")})
+    run = RunDir.create(cfg)
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def replace(src, dst):
+        if str(dst).endswith("search.pt"):
+            calls["n"] += 1
+            if calls["n"] >= 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(core_io.os, "replace", replace)
+    result = Job(cfg, run, EventBus(), Control()).run()
+    assert result.status == "error" and "No space left" in result.message and "search.pt" in result.message
+    payload = load_checkpoint(run.search_ckpt, "search")
+    assert payload["epoch_done"] == 1  # the last good one
+    assert not [p for p in run.checkpoints.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_failure_leaves_old_file(tmp_path):
+    target = tmp_path / "x.json"
+    target.write_text("old")
+
+    def boom(f):
+        f.write("new, half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(PresnetError, match="previous file is intact"):
+        core_io.atomic_write(target, boom, binary=False)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_torn_event_line_is_repaired_on_resume(tmp_path):
+    out = finished_run(tmp_path)
+    (out / "checkpoints" / "retrain.pt").unlink()
+    with open(out / "events.jsonl", "ab") as f:
+        f.write(b'{"kind": "epoch_end", "epo')
+    assert cli.invoke(app, ["resume", str(out), "--headless"]).exit_code == 0
+    raw = (out / "events.jsonl").read_bytes()
+    assert raw.endswith(b"\n") and b'"epo\n' not in raw
+    assert [e.epoch for e in read_events(out / "events.jsonl") if e.kind == "epoch_end"] == [1, 2, 3, 4]
+
+
+def _spawn(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
+    return subprocess.Popen([sys.executable, "-m", "presnet_tui.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+
+
+def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_path):
+    """A real headless run in a subprocess, SIGKILLed several times at seeded random moments."""
+    cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 5, "retrain.epochs": 3}))
+    out = tmp_path / "run"
+    rng = random.Random(1234)
+    proc = _spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
+    kills = 0
+    for _ in range(12):
+        time.sleep(rng.uniform(0.5, 3.0))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        proc = _spawn(["resume", str(out), "--headless"])
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert kills >= 2
+    events = read_events(out / "events.jsonl")
+    assert [e.epoch for e in events if e.kind == "epoch_end"] == [1, 2, 3, 4, 5]
+    assert [e.epoch for e in events if e.kind == "retrain_epoch_end"] == [1, 2, 3]
+    assert len([e for e in events if e.kind == "search_stopped"]) == 1
+    assert len([e for e in events if e.kind == "retrain_done"]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["epochs"] == 5 and summary["retrain"]["epochs"] == 3
