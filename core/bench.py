@@ -39,7 +39,7 @@ from core.data import ImageSet, channel_stats
 from core.device import Precision, precision_for, resolve_device
 from core.network import BlockChoice, NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
-from core.proxyless import Mode, PathSampler
+from core.proxyless import Mode, PathSampler, host_logits
 from core.space import DECISIONS, SearchSpace
 
 
@@ -235,7 +235,8 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     # (3) uniform sampling against plain networks of the same sampled architectures
     n = setup.warmup + setup.repeats
     probe = PathSampler(123)
-    draws = [{d: probe.draw(a, Mode.WEIGHT, uniform=True).active for d, a in net.alphas().items()} for _ in range(n)]
+    logits = dict(zip(DECISIONS, host_logits(net.arch_parameters())))
+    draws = [{d: probe.draw(lg, Mode.WEIGHT, uniform=True).active for d, lg in logits.items()} for _ in range(n)]
     plains = []
     for drawn in draws:
         choices = {bid: BlockChoice(space.kernels[drawn["kernel"][r]], space.activations[drawn["activation"][r]])

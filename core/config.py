@@ -194,8 +194,12 @@ class ConfigError(PresnetError):
     """Invalid configuration; ``problems`` holds one ``field.path: message`` line each."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
+        self._problems = problems
         super().__init__("; ".join(problems))
+
+    @property
+    def problems(self) -> list[str]:
+        return self._problems
 
 
 def validate(data: dict[str, Any], source: str | None = None) -> Config:

@@ -20,6 +20,11 @@ class PresnetError(Exception):
         self.hint = hint
         super().__init__(self.line())
 
+    @property
+    def problems(self) -> list[str]:
+        """One line per problem (a config error can hold several)."""
+        return [self.line()]
+
     def line(self) -> str:
         parts = [f"{self.where}: {self.message}" if self.where else self.message]
         if self.hint:

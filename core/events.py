@@ -7,7 +7,6 @@ directory (the durable record the user steers by) and the console.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading

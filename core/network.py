@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from core.proxyless import ARCH_MODES, MixedOp, Mode, PathSampler, alpha_grad_from_gates, path_mask, rescale_pair
+from core.proxyless import (ARCH_MODES, MixedOp, Mode, PathSampler, alpha_grad_from_gates, host_logits, path_mask,
+                            rescale_pair)
 from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace, block_positions
 
 EXPANSION = 4
@@ -223,6 +224,7 @@ class SearchNet(nn.Module):
                     op.row = row
                     self.ops[op.decision][row] = op
         self.mode = Mode.FIXED
+        self._inplace = False  # as built: the activation candidates are not in place
         self.set_fixed({d: [0] * len(rows) for d in DECISIONS})  # alphas start equal: argmax is path 0
 
     # -- parameters -----------------------------------------------------------------
@@ -241,6 +243,9 @@ class SearchNet(nn.Module):
 
     # -- choosing paths ------------------------------------------------------------------
     def _set_inplace(self, inplace: bool) -> None:
+        if inplace == self._inplace:
+            return
+        self._inplace = inplace
         for op in self.ops["activation"]:
             for cand in op.candidates:
                 if hasattr(cand, "inplace"):
@@ -266,7 +271,8 @@ class SearchNet(nn.Module):
 
     def sample_weight_paths(self, sampler: PathSampler, uniform: bool = False) -> dict[str, list[int]]:
         """Weight step: one path per decision drawn from softmax(alpha) (uniform in warm-up)."""
-        drawn = {d: sampler.draw(a, Mode.WEIGHT, uniform).active for d, a in self.alphas().items()}
+        logits = host_logits(self.arch_parameters())
+        drawn = {d: sampler.draw(lg, Mode.WEIGHT, uniform).active for d, lg in zip(DECISIONS, logits)}
         self.set_fixed(drawn)
         self.mode = Mode.WEIGHT
         return drawn
@@ -278,8 +284,8 @@ class SearchNet(nn.Module):
         self.mode = mode
         self._set_inplace(False)
         step = ArchStep({}, {})
-        for d, alpha in self.alphas().items():
-            draw = sampler.draw(alpha, mode)
+        for (d, alpha), logits in zip(self.alphas().items(), host_logits(self.arch_parameters())):
+            draw = sampler.draw(logits, mode)
             gates = torch.zeros_like(alpha, requires_grad=True)
             self._assign(d, draw.active, draw.paths, gates)
             step.gates[d] = gates

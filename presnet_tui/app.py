@@ -16,7 +16,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from core.arch import Architecture
-from core.config import Config, ConfigError, load_config, quickstart
+from core.config import Config, load_config, quickstart
 from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus
@@ -84,11 +84,8 @@ class PresnetApp(App):
         """Create the run directory and decode the data off the UI thread."""
         try:
             job = make().prepare()
-        except ConfigError as err:
-            self.call_from_thread(on_error, "; ".join(err.problems))
-            return
         except PresnetError as err:
-            self.call_from_thread(on_error, err.line())
+            self.call_from_thread(on_error, "; ".join(err.problems))
             return
         self.call_from_thread(then, job)
 
@@ -142,12 +139,9 @@ def tui(config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML
             PresnetApp(job=resume_job(RunDir.open(resume)).prepare()).run()
             return
         PresnetApp(config=load_config(config) if config else None).run()
-    except ConfigError as err:
+    except PresnetError as err:
         for line in err.problems:
             typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2)
-    except PresnetError as err:
-        typer.echo(f"error: {err.line()}", err=True)
         raise typer.Exit(2)
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.arch import Architecture, load_arch, save_arch
-from core.config import Config, ConfigError, dump_yaml, load_config
+from core.config import Config, dump_yaml, load_config
 from core.control import Control, read_control, write_control
 from core.errors import PresnetError
 from core.events import EventBus
@@ -46,10 +46,8 @@ def fail(lines: list[str]) -> NoReturn:
 def user_errors() -> Iterator[None]:
     try:
         yield
-    except ConfigError as err:
-        fail(err.problems)
     except PresnetError as err:
-        fail([err.line()])
+        fail(err.problems)
 
 
 # -- shared options -------------------------------------------------------------------------

@@ -16,17 +16,9 @@ from rich.table import Table
 from core.events import QueueSink
 from core.job import Job, JobResult
 from core.runner import Runner
+from presnet_tui.widgets.header import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -56,7 +48,7 @@ class HeadlessView:
               f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}")
         elif e.kind == "progress":
             self.progress.update(self.task, description=f"{e.phase} {e.epoch}/{e.epochs}", total=e.steps_per_epoch,
-                                 completed=e.step, ips=f"{e.images_per_s:,.0f}", eta=_eta(e.eta_s))
+                                 completed=e.step, ips=f"{e.images_per_s:,.0f}", eta=fmt_eta(e.eta_s))
         elif e.kind == "epoch_end":
             val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
             p(f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"

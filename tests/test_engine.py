@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
 
 from core.arch import load_arch
 from core.control import Control, ControlState, write_control

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,9 +95,33 @@ def test_weight_step_leaves_unsampled_candidates_untouched():
 
 
 def test_sampler_is_deterministic_and_two_paths_are_distinct():
-    alpha = torch.randn(5, 3)
+    logits = torch.randn(5, 3).double().numpy()
     a, b = PathSampler(7), PathSampler(7)
     for _ in range(20):
-        da, db = a.draw(alpha, Mode.TWO_PATH), b.draw(alpha, Mode.TWO_PATH)
+        da, db = a.draw(logits, Mode.TWO_PATH), b.draw(logits, Mode.TWO_PATH)
         assert da == db
         assert all(len(set(p)) == 2 and act in p for p, act in zip(da.paths, da.active))
+    state = a.state()
+    expected = [a.draw(logits, Mode.TWO_PATH) for _ in range(5)]
+    c = PathSampler(99)
+    c.load_state(state)
+    assert [c.draw(logits, Mode.TWO_PATH) for _ in range(5)] == expected
+
+
+def test_sampler_frequencies_follow_softmax():
+    """One path with p = softmax(alpha); a pair drawn without replacement, then its active path by q."""
+    logits = np.array([[0.0, 1.0, -1.0]])
+    p = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    sampler = PathSampler(0)
+    n = 20_000
+    single = np.bincount([sampler.draw(logits, Mode.WEIGHT).active[0] for _ in range(n)], minlength=3) / n
+    assert np.allclose(single, p, atol=0.015)
+    pairs: dict[tuple[int, int], int] = {}
+    for _ in range(n):
+        d = sampler.draw(logits, Mode.TWO_PATH)
+        key = tuple(sorted(d.paths[0]))
+        pairs[key] = pairs.get(key, 0) + 1
+    # P({i, j}) = p_i p_j / (1 - p_i) + p_j p_i / (1 - p_j)
+    for (i, j), count in pairs.items():
+        expected = p[i] * p[j] / (1 - p[i]) + p[j] * p[i] / (1 - p[j])
+        assert abs(count / n - expected) < 0.015

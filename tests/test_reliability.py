@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from core import io as core_io
-from core.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint import load_checkpoint
 from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus, read_events

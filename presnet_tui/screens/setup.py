@@ -187,11 +187,8 @@ class SetupScreen(Screen):
             return
         try:
             config = load_config(Path(path))
-        except ConfigError as err:
-            self.show_problems(err.problems)
-            return
         except PresnetError as err:
-            self.show_problems([err.line()])
+            self.show_problems(err.problems)
             return
         self.config = config
         self.app.switch_screen(SetupScreen(config, self.config_dir))
@@ -204,11 +201,8 @@ class SetupScreen(Screen):
             if not path:
                 raise PresnetError("no file name", where="config", hint="type a path to save to")
             atomic_write_text(Path(path), dump_yaml(config))
-        except ConfigError as err:
-            self.show_problems(err.problems)
-            return
         except PresnetError as err:
-            self.show_problems([err.line()])
+            self.show_problems(err.problems)
             return
         self.notify(f"saved {path}")
 
