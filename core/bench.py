@@ -74,9 +74,11 @@ def timed(setup: Setup, step: Callable[[], None], n: int | None = None) -> float
     return statistics.median(times)
 
 
-def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]) -> tuple[float, float]:
-    """Median seconds of ``step`` and of ``reference``, timed alternately so that drifts in machine
-    speed (other load, clocks) hit both alike; ratios of these are what the targets are about."""
+def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]) -> tuple[float, float, float]:
+    """Median seconds of ``step`` and of ``reference``, and the median of their per-pair ratios.
+
+    The two are timed alternately, and each ratio compares neighbours in time, so that drifts in
+    machine speed (other load, clocks) cancel out of the ratios the targets are about."""
     for _ in range(setup.warmup):
         step()
         reference()
@@ -88,7 +90,7 @@ def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]
             fn()
             sync(setup.device)
             out.append(time.perf_counter() - t)
-    return statistics.median(a), statistics.median(b)
+    return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
 def to_device(setup: Setup, model: nn.Module) -> nn.Module:
@@ -229,8 +231,7 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         net.set_fixed(pinned)
         train_step(setup, net, w_opt, x, y)
 
-    t_pinned, t_plain = paired(setup, pinned_step, plain["step"])
-    out["pinned_ratio"] = t_pinned / t_plain
+    out["pinned_ratio"] = paired(setup, pinned_step, plain["step"])[2]
 
     # (3) uniform sampling against plain networks of the same sampled architectures
     n = setup.warmup + setup.repeats
@@ -258,14 +259,14 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         if i >= setup.warmup:
             search_times.append(t1 - t0)
             plain_times.append(t2 - t1)
-    out["uniform_ratio"] = sum(search_times) / sum(plain_times)
+    out["uniform_ratio"] = statistics.median(a / b for a, b in zip(search_times, plain_times))
     del plains
 
     # (4) architecture steps
     for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
-        t, t_plain = paired(setup, lambda: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
+        t, _, ratio = paired(setup, lambda: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
         out[f"{mode.value}_images_per_s"] = setup.batch / t
-        out[f"{mode.value}_ratio"] = t / t_plain
+        out[f"{mode.value}_ratio"] = ratio
 
     # (5) a whole search epoch on the on-device pipeline, against a plain epoch over the same images
     out.update(bench_epoch(setup, net, w_opt, a_opt, sampler))
@@ -329,11 +330,11 @@ def bench_epoch(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_op
     saved = setup.warmup, setup.repeats
     setup.warmup, setup.repeats = 1, max(1, setup.repeats // 3)
     try:
-        t_search, t_plain = paired(setup, search_epoch, plain_epoch)
+        t_search, _, ratio = paired(setup, search_epoch, plain_epoch)
     finally:
         setup.warmup, setup.repeats = saved
     images_seen = tl.steps_per_epoch * setup.batch
-    return {"epoch_images_per_s": images_seen / t_search, "epoch_ratio": t_search / t_plain}
+    return {"epoch_images_per_s": images_seen / t_search, "epoch_ratio": ratio}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -396,22 +397,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=None, help="default: 64 on CUDA, 32 on CPU")
-    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default: 20 on CUDA, 5 on CPU)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default: 20 on CUDA, 9 on CPU)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--epoch-images", type=int, default=None, help="images in the (5) epoch")
     p.add_argument("--scopes", default="s,m,l,f")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (1 gives steadier CPU ratios)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = resolve_device(args.device).type == "cuda"
     args.width = args.width if args.width is not None else (1.0 if cuda else 0.25)
     args.batch_size = args.batch_size or (64 if cuda else 32)
-    args.repeats = args.repeats or (20 if cuda else 5)
+    args.repeats = args.repeats or (20 if cuda else 9)
     args.epoch_images = args.epoch_images or (args.batch_size * (50 if cuda else 6))
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else render(result))

@@ -373,12 +373,13 @@ def config_check(path: Annotated[Path, typer.Argument(help="YAML config")]) -> N
         console.print(f"{path}: ok")
 
 
-@app.command()
-def bench(args: Annotated[Optional[list[str]], typer.Argument(help="options of `python -m core.bench`")] = None) -> None:
-    """Search cost against its physical limit, and memory against a DARTS-style step."""
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Search cost against its physical limit, and memory against a DARTS-style step (--help for options)."""
     from core.bench import main as bench_main
 
-    raise typer.Exit(bench_main(args or []))
+    with user_errors():
+        raise typer.Exit(bench_main(list(ctx.args)))
 
 
 def main() -> None:
