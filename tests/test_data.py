@@ -144,3 +144,25 @@ def test_bad_image_folders(tmp_path):
         (bad / part / "cat" / "x.jpg").write_bytes(b"not an image")
     with pytest.raises(PresnetError, match="cannot read image"):
         load_search_data(DataConfig(dataset="imagefolder", data_dir=bad), seed=0)
+
+
+def test_stream_pipeline_reads_the_folder_in_batches(cifar_subset):
+    cfg = DataConfig(dataset="imagefolder", data_dir=cifar_subset, pipeline="stream", workers=0, limit_train=400,
+                     batch_size=32)
+    loaders = make_loaders(cfg, 0, CPU, False, retrain=False)
+    assert loaders.num_classes == 10
+    assert loaders.train.steps_per_epoch == 360 // 32  # 400 kept, 10 % held out for the alphas
+    loaders.train.start_epoch()
+    x, y = loaders.train.next()
+    assert x.shape == (32, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (32,)
+    loaders.train.next()
+    state = loaders.train.state_dict()
+    following = loaders.train.next()[1]
+    again = make_loaders(cfg, 0, CPU, False, retrain=False).train
+    again.load_state_dict(state)
+    assert torch.equal(again.next()[1], following)  # same images (labels) after a resume
+
+
+def test_stream_pipeline_is_for_image_folders_only():
+    with pytest.raises(PresnetError, match="image folders"):
+        make_loaders(DataConfig(dataset="digits", pipeline="stream"), 0, CPU, False, retrain=False)

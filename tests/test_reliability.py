@@ -260,3 +260,23 @@ def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_pa
     assert len([e for e in events if e.kind == "retrain_done"]) == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["search"]["epochs"] == 5 and summary["retrain"]["epochs"] == 3
+
+
+def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
+    cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 30}))
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "presnet_tui.cli", "run", "--headless", "--config", str(cfg),
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        events = out / "events.jsonl"
+        if events.exists() and b'"epoch_end"' in events.read_bytes():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130, output
+    assert f"presnet resume {out}" in output
+    payload = load_checkpoint(out / "checkpoints" / "search.pt", "search")
+    assert payload["epoch_done"] >= 1 and payload["finished"] is None
