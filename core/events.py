@@ -293,18 +293,3 @@ class EventFollower:
                 except ValueError:
                     continue
         return out
-
-
-def console_printer(write: Callable[[str], None]) -> Subscriber:
-    """A plain-text subscriber (one line per epoch), for logs and pipes."""
-
-    def on_event(event: Any) -> None:
-        if event.kind == "epoch_end":
-            val = f" val {event.val_loss:.3f}/{event.val_top1:.1%}" if event.val_loss is not None else ""
-            write(f"epoch {event.epoch}/{event.epochs} [{event.phase}] train {event.train_loss:.3f}/{event.train_top1:.1%}{val}")
-        elif event.kind in ("search_stopped", "retrain_done", "error", "converged", "unstable"):
-            write(event.model_dump_json(exclude={"time"}))
-        elif event.kind == "retrain_epoch_end":
-            write(f"retrain {event.epoch}/{event.epochs} train {event.train_loss:.3f}/{event.train_top1:.1%} test {event.test_top1:.1%}")
-
-    return on_event

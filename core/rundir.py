@@ -46,17 +46,18 @@ class RunDir:
     def weights(self) -> Path: return self.path / "weights"
 
     @classmethod
-    def create(cls, config: Config) -> "RunDir":
-        """A fresh run directory; refuses to reuse an existing run."""
+    def create(cls, config: Config, label: str | None = None) -> "RunDir":
+        """A fresh run directory (default name ``<timestamp>-<label or scope>``); refuses to reuse a run."""
         if config.run.out is not None:
             path = Path(config.run.out)
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = Path(config.run.runs_dir) / f"{stamp}-{scope_name(config.space.scope)}"
+            name = f"{stamp}-{label or scope_name(config.space.scope)}"
+            path = Path(config.run.runs_dir) / name
             n = 1
             while path.exists():
                 n += 1
-                path = Path(config.run.runs_dir) / f"{stamp}-{scope_name(config.space.scope)}-{n}"
+                path = Path(config.run.runs_dir) / f"{name}-{n}"
         if (path / "config.yaml").exists() or (path / "events.jsonl").exists():
             raise PresnetError("already holds a run", where=f"run.out ({path})",
                                hint=f"resume it with `presnet resume {path}` or choose another --out")
@@ -71,6 +72,20 @@ class RunDir:
         run = cls(path)
         atomic_write_text(run.config_file, dump_yaml(config))
         return run
+
+    def discard_if_unused(self) -> None:
+        """Remove a directory that :meth:`create` made and nothing ran in (input errors found
+        before the start), so that the same ``--out`` can be used once the input is fixed."""
+        made = {"config.yaml", "summary.json", "checkpoints", "weights"}
+        entries = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
+        if not entries <= made or any(any(d.iterdir()) for d in (self.checkpoints, self.weights) if d.is_dir()):
+            return
+        for name in ("config.yaml", "summary.json"):
+            (self.path / name).unlink(missing_ok=True)
+        for d in (self.checkpoints, self.weights):
+            if d.is_dir():
+                d.rmdir()
+        self.path.rmdir()
 
     @classmethod
     def open(cls, path: Path) -> "RunDir":

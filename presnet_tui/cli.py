@@ -103,7 +103,12 @@ def resolve_config(config: Path | None, *, scope: str | None = None, kernels: st
 def _start(job: Job, headless: bool) -> None:
     from presnet_tui.headless import run_headless
 
-    job.prepare()
+    try:
+        job.prepare()
+    except PresnetError:
+        if not job.resume:
+            job.run_dir.discard_if_unused()
+        raise
     if headless:
         raise typer.Exit(run_headless(job, console))
     from presnet_tui.app import PresnetApp
@@ -166,20 +171,11 @@ def baseline(config: ConfigOpt = None, dataset: DatasetOpt = None, data_dir: Dat
     with user_errors():
         cfg = resolve_config(config, dataset=dataset, data_dir=data_dir, download=download, device=device,
                              seed=seed, out=out, retrain_epochs=retrain_epochs)
-        if cfg.run.out is None:
-            cfg.space.scope = "f"
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
-        run_dir = RunDir.create(cfg.model_copy(update={"run": cfg.run.model_copy(
-            update={"out": cfg.run.out or _baseline_dir(cfg)})}))
+        run_dir = RunDir.create(cfg, label="baseline")
         run_dir.update_summary(baseline=True)
         _start(Job(cfg, run_dir, EventBus(), Control(), search=False, arch=arch), headless=True)
-
-
-def _baseline_dir(cfg: Config) -> Path:
-    import time
-
-    return Path(cfg.run.runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-baseline"
 
 
 @app.command()

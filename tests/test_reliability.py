@@ -121,6 +121,7 @@ def test_bad_data_inputs(tmp_path):
         path = write_yaml(tmp_path / f"c{i}.yaml", data)
         out = tmp_path / f"run{i}"
         one_error_line(cli.invoke(app, ["run", "--headless", "--config", str(path), "--out", str(out)]), needle)
+        assert not out.exists()  # nothing ran: the same --out works once the input is fixed
 
 
 # -- architecture files -------------------------------------------------------------------------
@@ -130,6 +131,7 @@ def test_architecture_that_does_not_match_the_data(tmp_path):
     path = write_yaml(tmp_path / "c.yaml", TINY)
     one_error_line(cli.invoke(app, ["retrain", str(arch), "--config", str(path), "--out", str(tmp_path / "r")]),
                    "num_classes", "7")
+    assert not (tmp_path / "r").exists()
 
 
 # -- run directories ------------------------------------------------------------------------------
@@ -242,6 +244,9 @@ def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_pa
     out = tmp_path / "run"
     rng = random.Random(1234)
     proc = _spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
+    deadline = time.time() + 120
+    while not (out / "config.yaml").exists() and time.time() < deadline:  # `resume` needs the run to exist
+        time.sleep(0.05)
     kills = 0
     for _ in range(12):
         time.sleep(rng.uniform(0.5, 3.0))
