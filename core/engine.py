@@ -40,7 +40,7 @@ class Interrupted(Exception):
 
 
 class Diverged(PresnetError):
-    pass
+    """The loss or the alphas became non-finite: the search or retrain stops with reason ``error``."""
 
 
 class Meter:

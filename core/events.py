@@ -16,6 +16,8 @@ from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from core.errors import PresnetError
+
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
 
@@ -237,16 +239,17 @@ class JsonlSink:
 
 
 def read_events(path: Path) -> list[Any]:
-    """All complete, valid events of a file; a torn last line (a kill mid-write) is ignored."""
+    """All events of a file; a torn last line (a kill mid-write) is left out, any other bad line is an error."""
     events = []
     with open(path, "rb") as f:
-        for raw in f:
+        for number, raw in enumerate(f, start=1):
             if not raw.endswith(b"\n"):
                 break
             try:
                 events.append(parse_event(raw.decode()))
-            except ValueError:
-                continue
+            except ValueError as err:
+                raise PresnetError(f"line {number} is not a presnet event ({err.__class__.__name__})",
+                                   where=str(path), hint="the file was edited or damaged; restore it") from None
     return events
 
 
@@ -271,6 +274,7 @@ class EventFollower:
         self.path = Path(path)
         self._pos = 0
         self._partial = b""
+        self.bad_lines = 0
 
     def poll(self) -> list[Any]:
         if not self.path.exists():
@@ -291,5 +295,5 @@ class EventFollower:
                 try:
                     out.append(parse_event(line.decode()))
                 except ValueError:
-                    continue
+                    self.bad_lines += 1  # counted, not fatal: a watcher must not die of one damaged line
         return out

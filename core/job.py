@@ -83,7 +83,17 @@ class Job:
 
     def prepare(self) -> "Job":
         """Check the device, decode the data and vet the checkpoints now, so that input errors
-        surface before any thread starts -- and before anything in the run directory changes."""
+        surface before any thread starts -- and before anything in the run directory changes.
+        A run directory made for this job and not used yet is removed again on such an error,
+        so the same ``--out`` works once the input is fixed."""
+        try:
+            return self._prepare()
+        except PresnetError:
+            if not self.resume:
+                self.run_dir.discard_if_unused()
+            raise
+
+    def _prepare(self) -> "Job":
         resolve_device(self.config.run.device)
         num_classes = self.num_classes()
         if self.arch is not None and self.arch.num_classes != num_classes:
@@ -126,7 +136,7 @@ class Job:
             if self.do_search and not search_finished and "retrain" not in payloads:
                 result.search = self._search(search_payload, sink)
             if self.do_retrain and result.status == "done":
-                if result.search is not None:
+                if "retrain" not in payloads:  # the search's stop requests are not the retrain's
                     self.control.clear_stop()
                 result.retrain = self._retrain(payloads.get("retrain"), sink)
         except Interrupted as err:

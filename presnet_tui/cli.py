@@ -103,12 +103,7 @@ def resolve_config(config: Path | None, *, scope: str | None = None, kernels: st
 def _start(job: Job, headless: bool) -> None:
     from presnet_tui.headless import run_headless
 
-    try:
-        job.prepare()
-    except PresnetError:
-        if not job.resume:
-            job.run_dir.discard_if_unused()
-        raise
+    job.prepare()
     if headless:
         raise typer.Exit(run_headless(job, console))
     from presnet_tui.app import PresnetApp

@@ -41,7 +41,9 @@ class HeadlessView:
         self.last: dict[str, Any] = {}
 
     def handle(self, e: Any) -> None:
-        p = self.console.print
+        def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
+            self.console.print(text, soft_wrap=True, highlight=False)
+
         if e.kind == "search_started":
             verb = "resuming" if e.resumed else "searching"
             p(f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "

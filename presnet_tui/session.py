@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.control import read_control, write_control
-from core.events import EventFollower, QueueSink
+from core.events import Error, EventFollower, QueueSink
 from core.job import Job, JobResult
 from core.rundir import RunDir
 from core.runner import Runner
@@ -104,9 +104,13 @@ class AttachedSession(Session):
         self._finished = False
 
     def poll(self) -> list[Any]:
+        bad_before = self.follower.bad_lines
         events = self.follower.poll()
         if any(e.kind in ("retrain_done", "error") for e in events):
             self._finished = True
+        if self.follower.bad_lines > bad_before:
+            events.append(Error(message=f"skipped {self.follower.bad_lines - bad_before} damaged line(s) of "
+                                        f"{self.run_dir.events_file}"))
         return events
 
     def _update(self, **changes: Any) -> None:

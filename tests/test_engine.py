@@ -159,3 +159,19 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tiny):
     stopped = kinds(seen, "search_stopped")
     assert stopped and stopped[-1].reason == "error"
     assert "step" in kinds(seen, "error")[-1].message
+
+
+def test_a_stopped_search_does_not_stop_the_retrain_started_after_it(tiny):
+    """The TUI's flow: a search-only job stopped by the user, then a retrain job in the same run."""
+    def on_event(e, control, run):
+        if e.kind == "epoch_end" and e.epoch == 2:
+            control.request_stop()
+
+    cfg = synthetic(tiny)
+    cfg.retrain.epochs = 2
+    runner, run, _ = start(cfg, on_event, retrain=False)
+    assert runner.wait(120).search.reason == "user"
+    assert '"stop": true' in run.control_file.read_text()
+    job = Job(cfg, run, EventBus(), Control(), search=False, arch=derive_at(run, 1))
+    result = job.run()
+    assert result.status == "done" and result.retrain.epochs == 2 and not result.retrain.stopped

@@ -285,3 +285,15 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     assert f"presnet resume {out}" in output
     payload = load_checkpoint(out / "checkpoints" / "search.pt", "search")
     assert payload["epoch_done"] >= 1 and payload["finished"] is None
+
+
+def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
+    from core.events import EventFollower
+
+    out = finished_run(tmp_path)
+    lines = (out / "events.jsonl").read_bytes().splitlines(keepends=True)
+    lines[3] = b'{"kind": "epoch_end", "garbage": true}\n'
+    (out / "events.jsonl").write_bytes(b"".join(lines))
+    one_error_line(cli.invoke(app, ["derive", str(out)]), "line 4", "events.jsonl")
+    follower = EventFollower(out / "events.jsonl")
+    assert len(follower.poll()) == len(lines) - 1 and follower.bad_lines == 1
