@@ -215,3 +215,15 @@ class Job:
                            retrain={"epochs": outcome.epochs, "test_top1": outcome.test_top1,
                                     "best_top1": outcome.best_top1, "stopped": outcome.stopped})
         return outcome
+
+
+def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:
+    """A job continuing a run where it stopped: its search (then, if asked, the retrain), or its retrain.
+
+    A run is in its retrain phase once it has a retrain checkpoint, or when it never searched
+    (``presnet retrain``/``baseline``: an architecture file and no search checkpoint).
+    """
+    in_retrain = (run.retrain_ckpt.exists() or bool(run.summary().get("baseline"))
+                  or (run.arch_file.exists() and not run.search_ckpt.exists()))
+    return Job(run.config(), run, EventBus(), Control(), search=not in_retrain,
+               retrain=in_retrain or retrain_after_search, resume=True)

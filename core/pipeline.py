@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from core.config import DataConfig
-from core.data import ImageSet, SearchData
+from core.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
+from core.errors import PresnetError
 
 
 class BatchSource(Protocol):
@@ -276,14 +277,11 @@ def use_stream(cfg: DataConfig) -> bool:
         return False
     if cfg.pipeline == "stream":
         if cfg.dataset != "imagefolder":
-            from core.errors import PresnetError
-
             raise PresnetError(f"the stream pipeline reads image folders, not {cfg.dataset}",
                                where="data.pipeline", hint="use pipeline: device (the set fits in memory)")
         return True
     if cfg.dataset != "imagefolder":
         return False
-    from core.data import check_image_folder
     from torchvision.datasets import ImageFolder
 
     train_dir, _ = check_image_folder(cfg.data_dir)
@@ -294,8 +292,6 @@ def use_stream(cfg: DataConfig) -> bool:
 def make_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool,
                  retrain: bool, data: SearchData | None = None) -> Loaders:
     """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``."""
-    from core.data import load_search_data
-
     if use_stream(cfg):
         return _stream_loaders(cfg, seed, device, channels_last, retrain)
     data = data or load_search_data(cfg, seed)
@@ -313,8 +309,6 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
                     retrain: bool) -> Loaders:
     from torchvision.datasets import ImageFolder
 
-    from core.data import channel_stats, check_image_folder, stratified_split
-
     train_dir, test_dir = check_image_folder(cfg.data_dir)
     train_ds, test_ds = ImageFolder(str(train_dir)), ImageFolder(str(test_dir))
     labels = torch.tensor(train_ds.targets)
@@ -325,8 +319,7 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
     tr, va = stratified_split(labels[keep], cfg.val_fraction, seed)
     train_idx, val_idx = keep[tr], keep[va]
     sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
-    sample_set, _ = _read_folder_subset(train_ds, sample, cfg.image_size)
-    mean, std = channel_stats(sample_set)
+    mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
     common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
     test = StreamLoader(test_ds, torch.arange(len(test_ds)), seed=seed + 3, shuffle=False, augment=False, **common)
     if retrain:
@@ -338,8 +331,9 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
                    test, train_ds.classes)
 
 
-def _read_folder_subset(ds: Any, index: torch.Tensor, size: int) -> tuple[torch.Tensor, None]:
+def _decode(ds: Any, index: torch.Tensor, size: int) -> torch.Tensor:
+    """A few images of a folder dataset as a uint8 batch (for the normalisation statistics)."""
     from torchvision.transforms.functional import pil_to_tensor
 
-    imgs = [pil_to_tensor(ds.loader(ds.samples[i][0]).convert("RGB").resize((size, size))) for i in index.tolist()]
-    return torch.stack(imgs), None
+    return torch.stack([pil_to_tensor(ds.loader(ds.samples[i][0]).convert("RGB").resize((size, size)))
+                        for i in index.tolist()])

@@ -20,7 +20,7 @@ from core.config import Config, load_config, quickstart
 from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus
-from core.job import Job
+from core.job import Job, resume_job
 from core.rundir import RunDir
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
@@ -34,12 +34,6 @@ JobFactory = Callable[[Config], Job]
 def default_job_factory(config: Config) -> Job:
     """A search-only job in a fresh run directory: the TUI retrains on the user's word."""
     return Job(config, RunDir.create(config), EventBus(), Control(), retrain=False)
-
-
-def resume_job(run: RunDir) -> Job:
-    """Continue where the run stopped: its search (retrain on the user's word), or its retrain."""
-    in_retrain = run.retrain_ckpt.exists() or (run.arch_file.exists() and not run.search_ckpt.exists())
-    return Job(run.config(), run, EventBus(), Control(), search=not in_retrain, retrain=in_retrain, resume=True)
 
 
 class PresnetApp(App):
@@ -136,7 +130,7 @@ def tui(config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML
             PresnetApp(attach=attach).run()
             return
         if resume is not None:
-            PresnetApp(job=resume_job(RunDir.open(resume)).prepare()).run()
+            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
             return
         PresnetApp(config=load_config(config) if config else None).run()
     except PresnetError as err:

@@ -21,7 +21,7 @@ from core.config import Config, dump_yaml, load_config
 from core.control import Control, read_control, write_control
 from core.errors import PresnetError
 from core.events import EventBus
-from core.job import Job, derive_at
+from core.job import Job, derive_at, resume_job
 from core.network import NetSpec, SearchNet, build_plain, count_params
 from core.rundir import RunDir
 from core.space import ACTIVATIONS, KERNELS, SearchSpace, block_positions, block_stage
@@ -178,14 +178,13 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory")],
            headless: Annotated[bool, typer.Option(help="no TUI")] = False) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
-        run_ = RunDir.open(run_dir)
-        if not headless:
-            from presnet_tui.app import PresnetApp, resume_job
-
-            PresnetApp(job=resume_job(run_).prepare()).run()
+        job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
+        if headless:
+            _start(job, headless=True)
             return
-        retrain_only = bool(run_.summary().get("baseline")) or (not run_.search_ckpt.exists() and run_.arch_file.exists())
-        _start(Job(run_.config(), run_, EventBus(), Control(), search=not retrain_only, resume=True), headless=True)
+        from presnet_tui.app import PresnetApp
+
+        PresnetApp(job=job.prepare()).run()
 
 
 @app.command()
