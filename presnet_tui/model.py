@@ -91,6 +91,7 @@ class RunModel:
 
     def _on_epoch_end(self, e: Any) -> None:
         self.epochs_done, self.epochs = e.epoch, e.epochs
+        self.phase, self.epoch, self.step = e.phase, e.epoch, self.steps_per_epoch
         self.search_curves.add(e.epoch, train_loss=e.train_loss, val_loss=e.val_loss,
                                train_top1=e.train_top1, val_top1=e.val_top1)
         self.alphas = e.alphas

@@ -22,7 +22,7 @@ from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
 #: Seconds between event drains and between redraws (redraws only when something changed).
 DRAIN_S = 0.1
-REDRAW_S = 0.25
+REDRAW_S = 0.5
 
 
 class SearchScreen(Screen):
