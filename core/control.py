@@ -65,8 +65,24 @@ class Control:
             self._state = _merge(self._state, file_state)
             write_control(self._path, self._state)
 
+    def _refresh(self) -> None:
+        """(Lock held.) Take in the control file if another process changed it; one stat otherwise."""
+        if self._path is None:
+            return
+        try:
+            mtime = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = 0
+        if mtime and mtime != self._mtime:
+            self._mtime = mtime
+            interrupt = self._state.interrupt
+            self._state = read_control(self._path)
+            self._state.interrupt = interrupt
+
     def _update(self, **changes: object) -> None:
+        """Change requests on top of the file's current state (another process may have written it)."""
         with self._lock:
+            self._refresh()
             for k, v in changes.items():
                 setattr(self._state, k, v)
             if self._path is not None:
@@ -94,18 +110,9 @@ class Control:
         self._update(stop=False, stop_at_epoch=None, paused=False)
 
     def poll(self) -> ControlState:
-        """Re-read the control file if it changed (one stat when it did not)."""
+        """The current requests, re-reading the control file if it changed (one stat when it did not)."""
         with self._lock:
-            if self._path is not None:
-                try:
-                    mtime = self._path.stat().st_mtime_ns
-                except FileNotFoundError:
-                    mtime = 0
-                if mtime and mtime != self._mtime:
-                    self._mtime = mtime
-                    interrupt = self._state.interrupt
-                    self._state = read_control(self._path)
-                    self._state.interrupt = interrupt
+            self._refresh()
             return ControlState(**asdict(self._state))
 
     def wait_while_paused(self, on_pause: Callable[[bool], None] | None = None, interval: float = 0.2) -> ControlState:

@@ -10,42 +10,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.control import read_control, write_control
+from core.control import Control
 from core.events import Error, EventFollower, QueueSink
-from core.job import Job, JobResult
+from core.job import Job
 from core.rundir import RunDir
 from core.runner import Runner
 
 
 class Session:
+    """Events in, requests out; requests go through a :class:`~core.control.Control` either way."""
+
     run_dir: RunDir
+    control: Control
     local: bool = False
 
     def poll(self) -> list[Any]:
-        raise NotImplementedError
-
-    def stop_now(self) -> None:
-        raise NotImplementedError
-
-    def stop_at(self, epoch: int) -> None:
-        raise NotImplementedError
-
-    def pause(self) -> None:
-        raise NotImplementedError
-
-    def resume(self) -> None:
         raise NotImplementedError
 
     @property
     def running(self) -> bool:
         raise NotImplementedError
 
+    def stop_now(self) -> None:
+        self.control.request_stop()
+
+    def stop_at(self, epoch: int) -> None:
+        self.control.stop_at_epoch(epoch)
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
     def pause_requested(self) -> bool:
         """Whether a pause is asked for now (the engine confirms with a `state` event)."""
-        raise NotImplementedError
-
-    def result(self) -> JobResult | None:
-        return None
+        return self.control.poll().paused
 
 
 class LocalSession(Session):
@@ -56,6 +56,7 @@ class LocalSession(Session):
     def __init__(self, job: Job) -> None:
         self.job = job
         self.run_dir = job.run_dir
+        self.control = job.control
         self.sink = QueueSink()
         self._backlog = list(job.run_dir.events()) if job.resume else []
         job.bus.subscribe(self.sink)
@@ -69,30 +70,12 @@ class LocalSession(Session):
         backlog, self._backlog = self._backlog, []
         return backlog + self.sink.drain()
 
-    def stop_now(self) -> None:
-        self.runner.request_stop()
-
-    def stop_at(self, epoch: int) -> None:
-        self.runner.stop_at_epoch(epoch)
-
-    def pause(self) -> None:
-        self.runner.pause()
-
-    def resume(self) -> None:
-        self.runner.resume()
-
     def interrupt(self) -> None:
         self.runner.interrupt()
-
-    def pause_requested(self) -> bool:
-        return self.runner.control.poll().paused
 
     @property
     def running(self) -> bool:
         return self.runner.alive
-
-    def result(self) -> JobResult | None:
-        return self.runner.wait(0) if not self.runner.alive else self.runner.result
 
 
 class AttachedSession(Session):
@@ -100,6 +83,7 @@ class AttachedSession(Session):
 
     def __init__(self, path: Path) -> None:
         self.run_dir = RunDir.open(path)
+        self.control = Control(self.run_dir.control_file)
         self.follower = EventFollower(self.run_dir.events_file)
         self._finished = False
 
@@ -112,27 +96,6 @@ class AttachedSession(Session):
             events.append(Error(message=f"skipped {self.follower.bad_lines - bad_before} damaged line(s) of "
                                         f"{self.run_dir.events_file}"))
         return events
-
-    def _update(self, **changes: Any) -> None:
-        state = read_control(self.run_dir.control_file)
-        for k, v in changes.items():
-            setattr(state, k, v)
-        write_control(self.run_dir.control_file, state)
-
-    def stop_now(self) -> None:
-        self._update(stop=True, paused=False)
-
-    def stop_at(self, epoch: int) -> None:
-        self._update(stop_at_epoch=epoch)
-
-    def pause(self) -> None:
-        self._update(paused=True)
-
-    def resume(self) -> None:
-        self._update(paused=False)
-
-    def pause_requested(self) -> bool:
-        return read_control(self.run_dir.control_file).paused
 
     @property
     def running(self) -> bool:
