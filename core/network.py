@@ -223,7 +223,6 @@ class SearchNet(nn.Module):
                 for op in (block.kernel, block.activation):
                     op.row = row
                     self.ops[op.decision][row] = op
-        self.mode = Mode.FIXED
         self._inplace = False  # as built: the activation candidates are not in place
         self.set_fixed({d: [0] * len(rows) for d in DECISIONS})  # alphas start equal: argmax is path 0
 
@@ -261,7 +260,6 @@ class SearchNet(nn.Module):
 
     def set_fixed(self, indices: Mapping[str, Sequence[int]]) -> None:
         """Run the given candidate index per row and decision (argmax, pinned, or a sample)."""
-        self.mode = Mode.FIXED
         self._set_inplace(True)
         for d in DECISIONS:
             self._assign(d, list(indices[d]), None, None)
@@ -274,14 +272,12 @@ class SearchNet(nn.Module):
         logits = host_logits(self.arch_parameters())
         drawn = {d: sampler.draw(lg, Mode.WEIGHT, uniform).active for d, lg in zip(DECISIONS, logits)}
         self.set_fixed(drawn)
-        self.mode = Mode.WEIGHT
         return drawn
 
     def begin_arch_step(self, sampler: PathSampler, mode: Mode) -> ArchStep:
         """Arch step: draw paths, attach fresh binary gates; returns what backward fills in."""
         if mode not in ARCH_MODES:
             raise ValueError(f"not an architecture mode: {mode}")
-        self.mode = mode
         self._set_inplace(False)
         step = ArchStep({}, {})
         for (d, alpha), logits in zip(self.alphas().items(), host_logits(self.arch_parameters())):
@@ -311,8 +307,7 @@ class SearchNet(nn.Module):
                 rescale_pair(alpha.data, step.old_alpha[d], step.masks[d])
 
     def set_softmax_weighted(self) -> None:
-        """DARTS-style: every op returns the softmax(alpha)-weighted sum of all its paths."""
-        self.mode = Mode.SOFTMAX
+        """DARTS-style: every op returns the softmax(alpha)-weighted sum of all its paths (benchmark only)."""
         self._set_inplace(False)
         for d, alpha in self.alphas().items():
             probs = torch.softmax(alpha, dim=1)

@@ -23,13 +23,11 @@ from torch import nn
 
 
 class Mode(str, enum.Enum):
-    """How every mixed op of a network runs in the current step."""
+    """How paths are drawn for a step."""
 
     WEIGHT = "weight"        #: one sampled path, plain autograd (weight step)
     TWO_PATH = "two_path"    #: gates over two sampled paths (ProxylessNAS)
     ALL_PATHS = "all_paths"  #: gates over every path (NNI's estimator)
-    FIXED = "fixed"          #: one given path (argmax for eval/derive, or pinned)
-    SOFTMAX = "softmax"      #: DARTS-style weighted sum of all paths (benchmark only)
 
 
 ARCH_MODES = (Mode.TWO_PATH, Mode.ALL_PATHS)
@@ -93,7 +91,6 @@ class MixedOp(nn.Module):
         self.candidates = nn.ModuleList(candidates)
         self.decision = decision
         self.row = -1
-        self.mode = Mode.FIXED
         self.active = 0
         self.paths: tuple[int, ...] = (0,)
         self.gate: torch.Tensor | None = None
