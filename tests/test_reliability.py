@@ -297,3 +297,20 @@ def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
     one_error_line(cli.invoke(app, ["derive", str(out)]), "line 4", "events.jsonl")
     follower = EventFollower(out / "events.jsonl")
     assert len(follower.poll()) == len(lines) - 1 and follower.bad_lines == 1
+
+
+def test_presnet_stop_from_another_process_stops_a_headless_search(tmp_path):
+    cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 200, "retrain.epochs": 1}))
+    out = tmp_path / "run"
+    proc = _spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "events.jsonl").exists() and b'"epoch_end"' in (out / "events.jsonl").read_bytes():
+            break
+        time.sleep(0.2)
+    res = cli.invoke(app, ["stop", str(out)])  # this process is not the one running the search
+    assert res.exit_code == 0
+    assert proc.wait(timeout=300) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["stop_reason"] == "user" and 1 <= summary["search"]["epochs"] < 200
+    assert summary["retrain"]["epochs"] == 1  # the stop ended the search, not the run
