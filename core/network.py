@@ -224,6 +224,7 @@ class SearchNet(nn.Module):
                     op.row = row
                     self.ops[op.decision][row] = op
         self._inplace = False  # as built: the activation candidates are not in place
+        self._host_alphas: tuple[tuple[int, ...], list] | None = None
         self.set_fixed({d: [0] * len(rows) for d in DECISIONS})  # alphas start equal: argmax is path 0
 
     # -- parameters -----------------------------------------------------------------
@@ -239,6 +240,19 @@ class SearchNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def host_alphas(self) -> list:
+        """The alphas as host arrays, copied from the device only when they changed.
+
+        A search iteration samples twice (weight step, architecture step) from the same
+        alphas; the key is the tensors' version counters (bumped by every in-place change:
+        the optimizer step, the two-path rescale, loading a checkpoint) and storage.
+        """
+        params = self.arch_parameters()
+        key = tuple(v for a in params for v in (a._version, a.data_ptr()))
+        if self._host_alphas is None or self._host_alphas[0] != key:
+            self._host_alphas = (key, host_logits(params))
+        return self._host_alphas[1]
 
     # -- choosing paths ------------------------------------------------------------------
     def _set_inplace(self, inplace: bool) -> None:
@@ -269,7 +283,7 @@ class SearchNet(nn.Module):
 
     def sample_weight_paths(self, sampler: PathSampler, uniform: bool = False) -> dict[str, list[int]]:
         """Weight step: one path per decision drawn from softmax(alpha) (uniform in warm-up)."""
-        logits = host_logits(self.arch_parameters())
+        logits = self.host_alphas()
         drawn = {d: sampler.draw(lg, Mode.WEIGHT, uniform).active for d, lg in zip(DECISIONS, logits)}
         self.set_fixed(drawn)
         return drawn
@@ -280,7 +294,7 @@ class SearchNet(nn.Module):
             raise ValueError(f"not an architecture mode: {mode}")
         self._set_inplace(False)
         step = ArchStep({}, {})
-        for (d, alpha), logits in zip(self.alphas().items(), host_logits(self.arch_parameters())):
+        for (d, alpha), logits in zip(self.alphas().items(), self.host_alphas()):
             draw = sampler.draw(logits, mode)
             gates = torch.zeros_like(alpha, requires_grad=True)
             self._assign(d, draw.active, draw.paths, gates)
@@ -304,7 +318,7 @@ class SearchNet(nn.Module):
         """Two-path mode: keep unsampled paths' probabilities (ProxylessNAS's rescale)."""
         if mode == Mode.TWO_PATH:
             for d, alpha in self.alphas().items():
-                rescale_pair(alpha.data, step.old_alpha[d], step.masks[d])
+                rescale_pair(alpha, step.old_alpha[d], step.masks[d])  # in place: bumps the version
 
     def set_softmax_weighted(self) -> None:
         """DARTS-style: every op returns the softmax(alpha)-weighted sum of all its paths (benchmark only)."""

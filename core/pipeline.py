@@ -75,7 +75,34 @@ def warp(x: torch.Tensor, theta: torch.Tensor, size: int) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-class DeviceLoader:
+class EpochBatches:
+    """Epoch iteration shared by the loaders: ``start_epoch`` + ``next`` until None."""
+
+    started = False
+    steps_per_epoch: int
+    pos: int
+
+    def start_epoch(self) -> None:
+        raise NotImplementedError
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        raise NotImplementedError
+
+    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next batch, starting a new epoch when this one is used up (the alphas' loader)."""
+        if not self.started or self.pos >= self.steps_per_epoch:
+            self.start_epoch()
+        batch = self.next()
+        assert batch is not None
+        return batch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.start_epoch()
+        while (batch := self.next()) is not None:
+            yield batch
+
+
+class DeviceLoader(EpochBatches):
     """Shuffled (or ordered) batches of an in-memory set, augmented on its device."""
 
     def __init__(self, data: ImageSet, cfg: DataConfig, mean: tuple[float, ...], std: tuple[float, ...],
@@ -123,19 +150,6 @@ class DeviceLoader:
             x, y = self.images[lo:hi], self.labels[lo:hi]
         return self.transform(x), y
 
-    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next batch, starting a new epoch when this one is used up (the alphas' loader)."""
-        if not self.started or self.pos >= self.steps_per_epoch:
-            self.start_epoch()
-        batch = self.next()
-        assert batch is not None
-        return batch
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        self.start_epoch()
-        while (batch := self.next()) is not None:
-            yield batch
-
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 batch -> augmented (when training), normalised float batch."""
         x = x.float()
@@ -160,7 +174,7 @@ class DeviceLoader:
         self.generator.set_state(state["generator"])
 
 
-class StreamLoader:
+class StreamLoader(EpochBatches):
     """torchvision transforms in DataLoader workers, for image folders too large for memory.
 
     Resuming restores the epoch's order and position; the random crops of the
@@ -201,6 +215,7 @@ class StreamLoader:
         order = torch.randperm(len(self.indices), generator=self.generator) if self.shuffle else torch.arange(len(self.indices))
         self.perm = self.indices[order]
         self.pos = 0
+        self.started = True
         self._it = None
 
     def _iterator(self) -> Iterator:
@@ -224,23 +239,11 @@ class StreamLoader:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y.to(self.device, non_blocking=True)
 
-    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.perm is None or self.pos >= self.steps_per_epoch:
-            self.start_epoch()
-        batch = self.next()
-        assert batch is not None
-        return batch
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        self.start_epoch()
-        while (batch := self.next()) is not None:
-            yield batch
-
     def state_dict(self) -> dict[str, Any]:
-        return {"perm": self.perm, "pos": self.pos, "generator": self.generator.get_state()}
+        return {"perm": self.perm, "pos": self.pos, "started": self.started, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.perm, self.pos = state["perm"], int(state["pos"])
+        self.perm, self.pos, self.started = state["perm"], int(state["pos"]), bool(state["started"])
         self.generator.set_state(state["generator"])
         self._it = None
 

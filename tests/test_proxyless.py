@@ -125,3 +125,20 @@ def test_sampler_frequencies_follow_softmax():
     for (i, j), count in pairs.items():
         expected = p[i] * p[j] / (1 - p[i]) + p[j] * p[i] / (1 - p[j])
         assert abs(count / n - expected) < 0.015
+
+
+def test_host_copy_of_alphas_is_reused_until_they_change():
+    net = SearchNet(NetSpec(width_mult=0.125, depths=(1, 1, 2, 1)), SearchSpace.build("m", depths=(1, 1, 2, 1)))
+    first = net.host_alphas()
+    assert net.host_alphas() is first  # no second device-to-host copy for the same alphas
+    opt = torch.optim.Adam(net.arch_parameters(), lr=0.1)
+    net.alpha_kernel.grad = torch.ones_like(net.alpha_kernel)
+    net.alpha_activation.grad = torch.zeros_like(net.alpha_activation)
+    opt.step()
+    after_step = net.host_alphas()
+    assert after_step is not first and np.allclose(after_step[0], net.alpha_kernel.detach().numpy())
+    mask = torch.zeros_like(net.alpha_kernel, dtype=torch.bool)
+    mask[:, 0] = True
+    old = net.alpha_kernel.detach().clone() - 1.0
+    rescale_pair(net.alpha_kernel, old, mask)  # what after_arch_update does
+    assert np.allclose(net.host_alphas()[0], net.alpha_kernel.detach().numpy())
