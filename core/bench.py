@@ -27,17 +27,17 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from core import step as steps
 from core.config import DataConfig, RunConfig
 from core.data import ImageSet, channel_stats
 from core.device import Precision, precision_for, resolve_device
-from core.network import BlockChoice, NetSpec, SearchNet, build_plain
+from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
 from core.space import DECISIONS, SearchSpace
@@ -53,6 +53,12 @@ class Setup:
     repeats: int
     warmup: int
     epoch_images: int
+    scaler: torch.amp.GradScaler = field(init=False)
+    arch_scaler: torch.amp.GradScaler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scaler = steps.grad_scaler(self.prec)
+        self.arch_scaler = steps.grad_scaler(self.prec)
 
 
 def sync(device: torch.device) -> None:
@@ -74,22 +80,26 @@ def timed(setup: Setup, step: Callable[[], None], n: int | None = None) -> float
     return statistics.median(times)
 
 
-def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]) -> tuple[float, float, float]:
-    """Median seconds of ``step`` and of ``reference``, and the median of their per-pair ratios.
-
-    The two are timed alternately, and each ratio compares neighbours in time, so that drifts in
-    machine speed (other load, clocks) cancel out of the ratios the targets are about."""
-    for _ in range(setup.warmup):
-        step()
-        reference()
+def time_pairs(setup: Setup, pairs: Sequence[tuple[Callable[[], None], Callable[[], None]]]) -> tuple[list[float], list[float]]:
+    """Seconds of each ``(step, reference)`` pair, the two run back to back."""
     a, b = [], []
-    for _ in range(setup.repeats):
+    for step, reference in pairs:
         for fn, out in ((step, a), (reference, b)):
             sync(setup.device)
             t = time.perf_counter()
             fn()
             sync(setup.device)
             out.append(time.perf_counter() - t)
+    return a, b
+
+
+def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]) -> tuple[float, float, float]:
+    """Median seconds of ``step`` and of ``reference``, and the median of their per-pair ratios.
+
+    The two are timed alternately, and each ratio compares neighbours in time, so that drifts in
+    machine speed (other load, clocks) cancel out of the ratios the targets are about."""
+    time_pairs(setup, [(step, reference)] * setup.warmup)
+    a, b = time_pairs(setup, [(step, reference)] * setup.repeats)
     return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
@@ -113,24 +123,14 @@ def sgd(params: list) -> torch.optim.SGD:
 
 
 def train_step(setup: Setup, model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    with setup.prec.autocast():
-        loss = F.cross_entropy(model(x).float(), y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    """The engine's training step (a weight step on whatever paths the ops are set to)."""
+    steps.train_step(model, opt, setup.scaler, setup.prec, x, y)
 
 
 def arch_step(setup: Setup, net: SearchNet, sampler: PathSampler, opt: torch.optim.Optimizer, mode: Mode,
               x: torch.Tensor, y: torch.Tensor) -> None:
-    """Exactly the engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
-    step = net.begin_arch_step(sampler, mode)
-    with setup.prec.autocast():
-        loss = F.cross_entropy(net(x).float(), y)
-    loss.backward(inputs=list(step.gates.values()))
-    net.finish_arch_backward(step)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    net.after_arch_update(step, mode)
+    """The engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
+    steps.arch_step(net, sampler, mode, opt, setup.arch_scaler, setup.prec, x, y)
 
 
 def base_indices(space: SearchSpace) -> dict[str, list[int]]:
@@ -176,8 +176,7 @@ def tensor_bytes(tensors: Any) -> int:
 
 
 def loss_of(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    with setup.prec.autocast():
-        return F.cross_entropy(model(x).float(), y)
+    return steps.forward_loss(model, x, y, setup.prec)[0]
 
 
 # -- the measurements ------------------------------------------------------------------------------
@@ -234,33 +233,8 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     out["pinned_ratio"] = paired(setup, pinned_step, plain["step"])[2]
 
     # (3) uniform sampling against plain networks of the same sampled architectures
-    n = setup.warmup + setup.repeats
-    probe = PathSampler(123)
-    logits = dict(zip(DECISIONS, host_logits(net.arch_parameters())))
-    draws = [{d: probe.draw(lg, Mode.WEIGHT, uniform=True).active for d, lg in logits.items()} for _ in range(n)]
-    plains = []
-    for drawn in draws:
-        choices = {bid: BlockChoice(space.kernels[drawn["kernel"][r]], space.activations[drawn["activation"][r]])
-                   for r, bid in enumerate(space.block_ids)}
-        m = to_device(setup, build_plain(setup.spec, choices))
-        plains.append((m, sgd(list(m.parameters()))))
+    out["uniform_ratio"] = bench_uniform(setup, net, w_opt, x, y)
     sampler = PathSampler(123)
-    search_times, plain_times = [], []
-    for i in range(n):
-        sync(setup.device)
-        t0 = time.perf_counter()
-        net.sample_weight_paths(sampler, uniform=True)
-        train_step(setup, net, w_opt, x, y)
-        sync(setup.device)
-        t1 = time.perf_counter()
-        train_step(setup, plains[i][0], plains[i][1], x, y)
-        sync(setup.device)
-        t2 = time.perf_counter()
-        if i >= setup.warmup:
-            search_times.append(t1 - t0)
-            plain_times.append(t2 - t1)
-    out["uniform_ratio"] = statistics.median(a / b for a, b in zip(search_times, plain_times))
-    del plains
 
     # (4) architecture steps
     for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
@@ -299,6 +273,37 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     out["proxyless_total_bytes"] = 2 * params + max(out["weight_bytes"], out["arch_bytes"])
     out["darts_total_bytes"] = 2 * params + out["darts_bytes"]
     return out
+
+
+def bench_uniform(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, x: torch.Tensor,
+                  y: torch.Tensor) -> float:
+    """(3): uniformly sampled weight steps over plain networks built from the same draws.
+
+    The sequence of draws is stepped twice with the same seed: first untimed, so that every
+    plain network and every newly sampled candidate has made its first-step allocations
+    (momentum buffers) -- otherwise each fresh plain network would pay them in the timed
+    pass and flatter the search step -- then timed, pair by pair.
+    """
+    probe = PathSampler(123)
+    logits = dict(zip(DECISIONS, host_logits(net.arch_parameters())))
+    plains = []
+    for _ in range(setup.repeats):
+        drawn = {d: probe.draw(lg, Mode.WEIGHT, uniform=True).active for d, lg in logits.items()}
+        model = to_device(setup, build_plain(setup.spec, net.choices_for(drawn)))
+        plains.append((model, sgd(list(model.parameters()))))
+
+    def sequence() -> list[tuple[Callable[[], None], Callable[[], None]]]:
+        sampler = PathSampler(123)  # the probe's draws, again
+
+        def search_step() -> None:
+            net.sample_weight_paths(sampler, uniform=True)
+            train_step(setup, net, w_opt, x, y)
+
+        return [(search_step, lambda m=m, o=o: train_step(setup, m, o, x, y)) for m, o in plains]
+
+    time_pairs(setup, sequence())
+    a, b = time_pairs(setup, sequence())
+    return statistics.median(p / q for p, q in zip(a, b))
 
 
 def bench_epoch(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer,

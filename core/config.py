@@ -126,7 +126,7 @@ class RunConfig(_Strict):
     seed: int = Field(0, ge=0, description="seed for the split, the data order and the sampled paths")
     out: Path | None = Field(None, description="run directory (default: runs_dir/<timestamp>-<scope>)")
     runs_dir: Path = Field(Path("runs"), description="parent of default run directories")
-    amp: Literal["auto", "bf16", "fp16", "off"] = Field("auto", description="mixed precision on CUDA (auto: bf16 where supported)")
+    amp: Literal["auto", "bf16", "fp16", "off"] = Field("auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)")
     channels_last: Literal["auto", "on", "off"] = Field("auto", description="channels_last memory format (auto: on for CUDA)")
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")

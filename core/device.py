@@ -46,13 +46,16 @@ class Precision:
 
 
 def precision_for(run: RunConfig, device: torch.device) -> Precision:
-    """AMP and channels_last are CUDA features here: on the CPU they only slow things down."""
+    """``auto`` turns AMP and channels_last on for CUDA only: on a CPU they mostly slow things down.
+
+    An explicit ``bf16``/``fp16``/``on`` is honoured on any device, which also lets the GPU's
+    precision paths be exercised on a CPU-only machine.
+    """
     amp: torch.dtype | None = None
-    if device.type == "cuda" and run.amp != "off":
-        if run.amp == "fp16" or (run.amp == "auto" and not torch.cuda.is_bf16_supported()):
-            amp = torch.float16
-        else:
-            amp = torch.bfloat16
+    if run.amp in ("bf16", "fp16"):
+        amp = torch.bfloat16 if run.amp == "bf16" else torch.float16
+    elif run.amp == "auto" and device.type == "cuda":
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     channels_last = run.channels_last == "on" or (run.channels_last == "auto" and device.type == "cuda")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = run.cudnn_benchmark

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from core.arch import Architecture, from_choices
@@ -31,6 +30,7 @@ from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_par
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.space import SearchSpace, block_stage
+from core.step import arch_step, forward_loss, grad_scaler, train_step
 
 PROGRESS_INTERVAL_S = 0.5
 
@@ -136,9 +136,7 @@ def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, flo
     model.eval()
     meter = Meter(prec.device)
     for x, y in loader:
-        with prec.autocast():
-            logits = model(x)
-        meter.add(F.cross_entropy(logits.float(), y), logits, y)
+        meter.add(*forward_loss(model, x, y, prec), y)
     model.train(was_training)
     loss, top1 = meter.result()
     return float(loss or 0.0), float(top1 or 0.0)
@@ -188,7 +186,8 @@ class SearchEngine:
         self.a_opt = torch.optim.Adam(self.net.arch_parameters(), lr=s.arch_lr, betas=s.arch_betas,
                                       weight_decay=s.arch_weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.prec.needs_scaler)
+        self.scaler = grad_scaler(self.prec)
+        self.arch_scaler = grad_scaler(self.prec)
         self.sampler = PathSampler(config.run.seed)
         self.tracker = ConvergenceTracker(s.patience, s.threshold)
         self.mode = Mode(s.estimator)
@@ -210,7 +209,7 @@ class SearchEngine:
                 "step": self.step, "global_step": self.global_step, "arch_steps": self.arch_steps,
                 "elapsed": self.elapsed, "model": self.net.state_dict(), "w_opt": self.w_opt.state_dict(),
                 "a_opt": self.a_opt.state_dict(), "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
-                "sampler": self.sampler.state(), "train_loader": self.loaders.train.state_dict(),
+                "arch_scaler": self.arch_scaler.state_dict(), "sampler": self.sampler.state(), "train_loader": self.loaders.train.state_dict(),
                 "val_loader": self.loaders.val.state_dict(), "tracker": self.tracker.state_dict(),
                 "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
                 "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
@@ -224,6 +223,8 @@ class SearchEngine:
         self.a_opt.load_state_dict(payload["a_opt"])
         self.sched.load_state_dict(payload["sched"])
         self.scaler.load_state_dict(payload["scaler"])
+        if "arch_scaler" in payload:  # older checkpoints lack it: a fresh scaler recalibrates in a few steps
+            self.arch_scaler.load_state_dict(payload["arch_scaler"])
         self.sampler.load_state(payload["sampler"])
         self.loaders.train.load_state_dict(payload["train_loader"])
         self.loaders.val.load_state_dict(payload["val_loader"])
@@ -238,31 +239,12 @@ class SearchEngine:
     # -- steps ---------------------------------------------------------------------------
     def weight_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool) -> None:
         self.net.sample_weight_paths(self.sampler, uniform=warmup)
-        with self.prec.autocast():
-            logits = self.net(x)
-            loss = F.cross_entropy(logits.float(), y)
-        self.w_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.w_opt)
-        self.scaler.update()
+        loss, logits = train_step(self.net, self.w_opt, self.scaler, self.prec, x, y)
         self.train_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
 
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        step = self.net.begin_arch_step(self.sampler, self.mode)
-        with self.prec.autocast():
-            logits = self.net(x)
-            loss = F.cross_entropy(logits.float(), y)
-        scale = self.scaler.get_scale() if self.prec.needs_scaler else 1.0
-        (loss * scale).backward(inputs=list(step.gates.values()))
-        if scale != 1.0:
-            for g in step.gates.values():
-                if g.grad is not None:
-                    g.grad.div_(scale)
-        self.net.finish_arch_backward(step)
-        self.a_opt.step()
-        self.a_opt.zero_grad(set_to_none=True)
-        self.net.after_arch_update(step, self.mode)
+        loss, logits = arch_step(self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y)
         self.val_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
         self.arch_steps += 1
@@ -410,7 +392,7 @@ class RetrainEngine:
         r = config.retrain
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.prec.needs_scaler)
+        self.scaler = grad_scaler(self.prec)
         self.epoch_done = 0
         self.step = 0
         self.global_step = 0
@@ -477,13 +459,7 @@ class RetrainEngine:
                     stopped = True
                     break
                 x, y = self.loaders.train.next()  # type: ignore[misc]
-                with self.prec.autocast():
-                    logits = self.model(x)
-                    loss = F.cross_entropy(logits.float(), y)
-                self.opt.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.opt)
-                self.scaler.update()
+                loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y)
                 self.meter.add(loss, logits, y)
                 self.watch.observe(loss, self.global_step)
                 self.step += 1

@@ -340,8 +340,12 @@ class SearchNet(nn.Module):
         return out
 
     def argmax_choices(self) -> dict[int, BlockChoice]:
-        idx = {d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()}
-        return {bid: BlockChoice(self.space.kernels[idx["kernel"][r]], self.space.activations[idx["activation"][r]])
+        return self.choices_for({d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()})
+
+    def choices_for(self, indices: Mapping[str, Sequence[int]]) -> dict[int, BlockChoice]:
+        """Candidate indices per decision (rows deepest first) as the block choices of a plain network."""
+        return {bid: BlockChoice(self.space.kernels[indices["kernel"][r]],
+                                 self.space.activations[indices["activation"][r]])
                 for r, bid in enumerate(self.space.block_ids)}
 
 

@@ -1,0 +1,65 @@
+"""One optimisation step of each kind: weights (plain or sampled path) and architecture.
+
+The search, the retrain and the benchmark all call these, so that the benchmark
+times exactly the steps a run performs.  Mixed precision is handled here once:
+autocast for the forward, and, with fp16, a :class:`torch.amp.GradScaler` that
+skips a step whose gradients overflowed.  The architecture step needs that as much
+as the weight step -- one overflowed gate gradient would otherwise turn the alphas
+into inf/NaN and end the search as "diverged" -- so it gets its own scaler: the
+architecture loss is a different loss, on other data, with its own safe scale.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.device import Precision
+from core.network import SearchNet
+from core.proxyless import Mode, PathSampler
+
+
+def grad_scaler(prec: Precision) -> torch.amp.GradScaler:
+    """A loss scaler, active only for fp16 (bf16 and fp32 have fp32's range)."""
+    return torch.amp.GradScaler(prec.device.type, enabled=prec.needs_scaler)
+
+
+def forward_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 prec: Precision) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy under autocast, computed in fp32; returns (loss, logits)."""
+    with prec.autocast():
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+    return loss, logits
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, prec: Precision,
+               x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training step; on a search network it updates the one path each op was set to."""
+    loss, logits = forward_loss(model, x, y, prec)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    return loss, logits
+
+
+def arch_step(net: SearchNet, sampler: PathSampler, mode: Mode, opt: torch.optim.Optimizer,
+              scaler: torch.amp.GradScaler, prec: Precision, x: torch.Tensor,
+              y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gates -> alpha gradients -> optimizer -> (two-path) rescale.
+
+    The backward reaches only the gates (``inputs=``): no weight gradient is computed.
+    The alpha gradient is linear in the gate gradients, so the scaler can unscale it
+    after the conversion and skip the update when it is not finite.
+    """
+    step = net.begin_arch_step(sampler, mode)
+    loss, logits = forward_loss(net, x, y, prec)
+    scaler.scale(loss).backward(inputs=list(step.gates.values()))
+    net.finish_arch_backward(step)
+    scaler.step(opt)
+    scaler.update()
+    opt.zero_grad(set_to_none=True)
+    net.after_arch_update(step, mode)
+    return loss, logits
