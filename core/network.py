@@ -266,11 +266,11 @@ class SearchNet(nn.Module):
 
     def _assign(self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None,
                 gates: torch.Tensor | None) -> None:
+        rows = gates.unbind(0) if gates is not None else None  # one view op instead of one per row
         for op in self.ops[decision]:
-            op.active = active[op.row]
-            op.paths = paths[op.row] if paths is not None else (op.active,)
-            op.gate = gates[op.row] if gates is not None else None
-            op.weights = None
+            row = op.row
+            op.set_route(active[row], paths[row] if paths is not None else None,
+                         rows[row] if rows is not None else None)
 
     def set_fixed(self, indices: Mapping[str, Sequence[int]]) -> None:
         """Run the given candidate index per row and decision (argmax, pinned, or a sample)."""
@@ -312,7 +312,7 @@ class SearchNet(nn.Module):
             step.old_alpha[d] = alpha.detach().clone()
         for ops in self.ops.values():
             for op in ops:
-                op.gate = None
+                op.route.gate = None
 
     def after_arch_update(self, step: ArchStep, mode: Mode) -> None:
         """Two-path mode: keep unsampled paths' probabilities (ProxylessNAS's rescale)."""
@@ -326,8 +326,7 @@ class SearchNet(nn.Module):
         for d, alpha in self.alphas().items():
             probs = torch.softmax(alpha, dim=1)
             for op in self.ops[d]:
-                op.gate = None
-                op.weights = probs[op.row]
+                op.set_route(op.route.active, weights=probs[op.row])
 
     # -- reading the architecture ---------------------------------------------------------
     def probabilities(self) -> dict[int, dict[str, dict[str, float]]]:

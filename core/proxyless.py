@@ -40,10 +40,10 @@ class _BinaryGate(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: "MixedOp") -> torch.Tensor:  # type: ignore[override]
         detached = x.detach().requires_grad_(x.requires_grad)
         with torch.enable_grad():
-            out = op.candidates[op.active](detached)
+            out = op.candidates[op.route.active](detached)
         ctx.op = op
-        ctx.active = op.active
-        ctx.paths = op.paths
+        ctx.active = op.route.active
+        ctx.paths = op.route.paths
         ctx.autocast = _autocast_state(x)
         ctx.save_for_backward(detached, out)
         return out.detach()
@@ -79,6 +79,21 @@ def _autocast_state(x: torch.Tensor) -> dict:
             "dtype": torch.get_autocast_dtype(device_type)}
 
 
+@dataclass(slots=True)
+class Route:
+    """What a :class:`MixedOp` runs in the current step.
+
+    A plain object, not module attributes: every op's route is set before every step,
+    and ``nn.Module.__setattr__`` (which checks each value for parameters, buffers and
+    modules) made that most of the sampling time.
+    """
+
+    active: int = 0                         #: the path whose output is used
+    paths: tuple[int, ...] = (0,)           #: the paths an architecture step weighs
+    gate: torch.Tensor | None = None        #: binary gates (architecture step)
+    weights: torch.Tensor | None = None     #: softmax weights (DARTS-style benchmark)
+
+
 class MixedOp(nn.Module):
     """One decision of a search block: candidates, and the path chosen for this step.
 
@@ -91,17 +106,20 @@ class MixedOp(nn.Module):
         self.candidates = nn.ModuleList(candidates)
         self.decision = decision
         self.row = -1
-        self.active = 0
-        self.paths: tuple[int, ...] = (0,)
-        self.gate: torch.Tensor | None = None
-        self.weights: torch.Tensor | None = None
+        self.route = Route()
+
+    def set_route(self, active: int, paths: tuple[int, ...] | None = None, gate: torch.Tensor | None = None,
+                  weights: torch.Tensor | None = None) -> None:
+        r = self.route
+        r.active, r.paths, r.gate, r.weights = active, paths or (active,), gate, weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gate is not None:
-            return _BinaryGate.apply(x, self.gate, self)
-        if self.weights is not None:
-            return sum(w * cand(x) for w, cand in zip(self.weights.unbind(0), self.candidates))
-        return self.candidates[self.active](x)
+        r = self.route
+        if r.gate is not None:
+            return _BinaryGate.apply(x, r.gate, self)
+        if r.weights is not None:
+            return sum(w * cand(x) for w, cand in zip(r.weights.unbind(0), self.candidates))
+        return self.candidates[r.active](x)
 
 
 @dataclass
@@ -178,10 +196,10 @@ class PathSampler:
 
 def path_mask(paths: Sequence[tuple[int, ...]], n: int, device: torch.device) -> torch.Tensor:
     """Boolean (rows, n) mask of the paths that took part in an architecture step."""
-    mask = torch.zeros(len(paths), n, dtype=torch.bool)
-    for row, p in enumerate(paths):
-        mask[row, list(p)] = True
-    return mask.to(device, non_blocking=True)
+    rows = np.repeat(np.arange(len(paths)), [len(p) for p in paths])
+    mask = np.zeros((len(paths), n), dtype=bool)
+    mask[rows, np.concatenate(paths)] = True
+    return torch.from_numpy(mask).to(device, non_blocking=True)
 
 
 def alpha_grad_from_gates(alpha: torch.Tensor, gate_grad: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -24,9 +24,9 @@ class Scale(nn.Module):
 
 def toy(active: int, paths: tuple[int, ...]):
     op = MixedOp([Scale(1.0), Scale(2.0), Scale(-1.0)], "kernel")
-    op.row, op.active, op.paths = 0, active, paths
+    op.row = 0
     gates = torch.zeros(1, 3, requires_grad=True)
-    op.gate = gates[0]
+    op.set_route(active, paths, gates[0])
     x = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
     w = torch.tensor([[0.5, -1.0, 2.0]])  # L = <w, y>, so dL/dy = w and <w, x> = 4.5
     y = op(x)
