@@ -80,7 +80,10 @@ def timed(setup: Setup, step: Callable[[], None], n: int | None = None) -> float
     return statistics.median(times)
 
 
-def time_pairs(setup: Setup, pairs: Sequence[tuple[Callable[[], None], Callable[[], None]]]) -> tuple[list[float], list[float]]:
+Pair = tuple[Callable[[], None], Callable[[], None]]
+
+
+def time_pairs(setup: Setup, pairs: Sequence[Pair]) -> tuple[list[float], list[float]]:
     """Seconds of each ``(step, reference)`` pair, the two run back to back."""
     a, b = [], []
     for step, reference in pairs:
@@ -292,7 +295,7 @@ def bench_uniform(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, x:
         model = to_device(setup, build_plain(setup.spec, net.choices_for(drawn)))
         plains.append((model, sgd(list(model.parameters()))))
 
-    def sequence() -> list[tuple[Callable[[], None], Callable[[], None]]]:
+    def sequence() -> list[Pair]:
         sampler = PathSampler(123)  # the probe's draws, again
 
         def search_step() -> None:

@@ -209,8 +209,9 @@ class SearchEngine:
                 "step": self.step, "global_step": self.global_step, "arch_steps": self.arch_steps,
                 "elapsed": self.elapsed, "model": self.net.state_dict(), "w_opt": self.w_opt.state_dict(),
                 "a_opt": self.a_opt.state_dict(), "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
-                "arch_scaler": self.arch_scaler.state_dict(), "sampler": self.sampler.state(), "train_loader": self.loaders.train.state_dict(),
-                "val_loader": self.loaders.val.state_dict(), "tracker": self.tracker.state_dict(),
+                "arch_scaler": self.arch_scaler.state_dict(), "sampler": self.sampler.state(),
+                "train_loader": self.loaders.train.state_dict(), "val_loader": self.loaders.val.state_dict(),
+                "tracker": self.tracker.state_dict(),
                 "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
                 "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
 
