@@ -31,16 +31,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from core import step as steps
-from core.config import DataConfig, RunConfig
+from core.config import DataConfig, RunConfig, format_validation_error
 from core.data import ImageSet, channel_stats
 from core.device import Precision, precision_for, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import DECISIONS, SearchSpace
+from core.space import DECISIONS, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace
 
 
 @dataclass
@@ -350,12 +351,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     run_cfg = RunConfig(device=args.device, amp=args.amp, channels_last=args.channels_last)
     prec = precision_for(run_cfg, device)
     torch.manual_seed(0)
-    depths = tuple(int(d) for d in args.depths.split(","))
+    depths = args.depths
     spec = NetSpec(10, args.stem, args.width, depths)
     setup = Setup(device, prec, spec, args.batch_size, args.image_size, args.repeats, args.warmup, args.epoch_images)
     plain = bench_plain(setup)
     pipeline = bench_pipeline(setup)
-    scopes = [bench_scope(setup, s, plain) for s in args.scopes.split(",")]
+    scopes = [bench_scope(setup, s, plain) for s in args.scopes]
     plain.pop("step")
     return {
         "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -397,21 +398,71 @@ def render(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- arguments: bad values are one-line argparse errors (exit 2) before anything is built -------
+def count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
+        return value
+    return parse
+
+
+def width_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 4:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 4]; 1.0 is ResNet-50's width")
+    return value
+
+
+def depths_arg(text: str) -> tuple[int, ...]:
+    hint = "give four comma-separated block counts of at least 1, e.g. 3,4,6,3"
+    try:
+        depths = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {hint}") from None
+    if len(depths) != 4 or min(depths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
+    return depths
+
+
+def device_arg(text: str) -> str:
+    """The engine's own device check (auto, cpu, cuda, cuda:N, mps)."""
+    try:
+        return RunConfig(device=text).device
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(format_validation_error(err)[0].removeprefix("device: ")) from None
+
+
+def scopes_arg(text: str) -> list[str]:
+    scopes = [s.strip().lower() for s in text.split(",")]
+    unknown = [s for s in scopes if s not in SCOPE_STAGES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown scope {unknown[0]!r}: use letters from s, m, l, f, e.g. s,f")
+    return scopes
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="presnet bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--width", type=float, default=None, help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)")
-    p.add_argument("--depths", default="3,4,6,3")
+    p.add_argument("--device", type=device_arg, default="auto")
+    p.add_argument("--width", type=width_arg, default=None, help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)")
+    p.add_argument("--depths", type=depths_arg, default=RESNET50_DEPTHS, help="blocks per stage (default 3,4,6,3)")
     p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=None, help="default: 64 on CUDA, 32 on CPU")
-    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default: 20 on CUDA, 9 on CPU)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--epoch-images", type=int, default=None, help="images in the (5) epoch")
-    p.add_argument("--scopes", default="s,m,l,f")
+    p.add_argument("--image-size", type=count(8), default=32)
+    p.add_argument("--batch-size", type=count(1), default=None, help="default: 64 on CUDA, 32 on CPU")
+    p.add_argument("--repeats", type=count(1), default=None, help="timed repeats (default: 20 on CUDA, 9 on CPU)")
+    p.add_argument("--warmup", type=count(0), default=2)
+    p.add_argument("--epoch-images", type=count(1), default=None, help="images in the (5) epoch")
+    p.add_argument("--scopes", type=scopes_arg, default=["s", "m", "l", "f"])
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (1 gives steadier CPU ratios)")
+    p.add_argument("--threads", type=count(1), default=None, help="CPU threads for torch (1 gives steadier CPU ratios)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return p
 

@@ -7,19 +7,16 @@ CPU, where torch implements them too.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from core.bench import main as bench_main
+from core.checkpoint import load_checkpoint
 from core.device import Precision
 from core.network import NetSpec, SearchNet
 from core.proxyless import Mode, PathSampler
 from core.space import SearchSpace
 from core.step import arch_step, forward_loss, grad_scaler
-from core.checkpoint import load_checkpoint
 from tests.test_engine import start, synthetic
 
 CPU = torch.device("cpu")
@@ -100,12 +97,3 @@ def test_fp16_search_with_loss_scaling_completes(tiny):
     assert alpha_drift(run) > 0.01  # not every architecture step was skipped
     scalers = load_checkpoint(run.search_ckpt, "search")
     assert scalers["scaler"]["scale"] > 0 and scalers["arch_scaler"]["scale"] > 0  # both were on and saved
-
-
-def test_bench_runs_with_the_gpu_defaults(capsys):
-    assert bench_main(["--device", "cpu", "--width", "0.125", "--depths", "1,1,1,1", "--batch-size", "8",
-                       "--repeats", "1", "--warmup", "1", "--epoch-images", "32", "--scopes", "s",
-                       "--amp", "bf16", "--channels-last", "on", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["amp"] == "torch.bfloat16" and result["channels_last"] is True
-    assert result["scopes"][0]["two_path_ratio"] > 0
