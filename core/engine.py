@@ -78,7 +78,7 @@ class DivergenceWatch:
 
     def observe(self, loss: torch.Tensor, step: int) -> None:
         bad = ~torch.isfinite(loss.detach())
-        self.first_bad = torch.where(bad & (self.first_bad < 0), torch.full_like(self.first_bad, step), self.first_bad)
+        self.first_bad = torch.where(bad & (self.first_bad < 0), step, self.first_bad)
 
     def check(self, where: str) -> None:
         step = int(self.first_bad)

@@ -37,7 +37,8 @@ class JobResult:
 
 def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     """The argmax architecture of any past epoch's alpha snapshot (default: the last)."""
-    history = run.epoch_history()
+    events = run.events()
+    history = run.epoch_history(events)
     if not history:
         raise PresnetError("the run has no finished search epoch yet", where=str(run.path),
                            hint="wait for the first epoch to end")
@@ -51,13 +52,13 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
         chosen = matches[0]
     config = run.config()
     space = config.search_space()
-    spec = net_spec(config, _num_classes(run))
+    spec = net_spec(config, _num_classes(run, events))
     return from_choices(snapshot_to_choices(chosen.alphas, space), spec,
                         source={"run": str(run.path), "epoch": chosen.epoch})
 
 
-def _num_classes(run: RunDir) -> int:
-    for e in run.events():
+def _num_classes(run: RunDir, events: list[Any]) -> int:
+    for e in events:
         if e.kind == "search_started":
             return e.num_classes
     raise PresnetError("the event file has no search_started event", where=str(run.events_file),

@@ -104,10 +104,13 @@ class RunDir:
     def events(self) -> list[Any]:
         return read_events(self.events_file) if self.events_file.exists() else []
 
-    def epoch_history(self) -> list[EpochEnd]:
-        """The epoch_end events, deduplicated by epoch (the last write wins)."""
+    def epoch_history(self, events: list[Any] | None = None) -> list[EpochEnd]:
+        """The epoch_end events, deduplicated by epoch (the last write wins).
+
+        ``events``: the run's events when the caller has read them already (the file can be large).
+        """
         by_epoch: dict[int, EpochEnd] = {}
-        for e in self.events():
+        for e in self.events() if events is None else events:
             if e.kind == "epoch_end":
                 by_epoch[e.epoch] = e
             elif e.kind == "search_started" and e.resumed:

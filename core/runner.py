@@ -1,7 +1,8 @@
-"""A job in a background thread, behind a small control API.
+"""A job in a background thread.
 
-Front ends (the TUI, the headless CLI) call these methods from their own thread
-and read events from a queue; nothing here blocks them except :meth:`wait`.
+Front ends (the TUI, the headless CLI) steer it through its shared :class:`Control`
+(stop, stop at an epoch, pause, interrupt) from their own thread and read events from
+a queue; nothing here blocks them except :meth:`wait`.
 """
 
 from __future__ import annotations
@@ -31,18 +32,6 @@ class Runner:
     def start(self) -> "Runner":
         self._thread.start()
         return self
-
-    def request_stop(self) -> None:
-        self.control.request_stop()
-
-    def stop_at_epoch(self, epoch: int | None) -> None:
-        self.control.stop_at_epoch(epoch)
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
 
     def interrupt(self) -> None:
         """Checkpoint after the current step and leave; the run stays resumable."""

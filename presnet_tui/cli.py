@@ -24,7 +24,7 @@ from core.events import EventBus
 from core.job import Job, derive_at, resume_job
 from core.network import NetSpec, SearchNet, build_plain, count_params
 from core.rundir import RunDir
-from core.space import ACTIVATIONS, KERNELS, SearchSpace, block_positions, block_stage
+from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions, block_stage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Search-space-scoped ProxylessNAS on ResNet-50.")
@@ -77,7 +77,7 @@ def _csv(value: str | None, cast: type, where: str) -> list | None:
 
 
 def _scope(value: str | None) -> str | list[int] | None:
-    if value is None or value.strip().lower() in ("s", "m", "l", "f"):
+    if value is None or value.strip().lower() in SCOPE_STAGES:
         return value.strip().lower() if value else None
     if any(c.isdigit() for c in value):
         return _csv(value, int, "--scope")

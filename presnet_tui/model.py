@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.convergence import ConvergenceTracker
-from presnet_tui.plots import Trajectory, event_point
+from presnet_tui.plots import Trajectory, cut_back, event_point
 
 
 @dataclass
@@ -22,11 +22,7 @@ class Curves:
     values: dict[str, list[float | None]] = field(default_factory=dict)
 
     def add(self, epoch: int, **values: float | None) -> None:
-        if self.epochs and epoch <= self.epochs[-1]:  # a resume re-emits: keep the last write
-            keep = sum(1 for e in self.epochs if e < epoch)
-            del self.epochs[keep:]
-            for v in self.values.values():
-                del v[keep:]
+        cut_back(self.epochs, epoch, self.values.values())  # a resume re-emits: keep the last write
         self.epochs.append(float(epoch))
         for k, v in values.items():
             self.values.setdefault(k, []).append(v)

@@ -7,6 +7,7 @@ speak the same API, so the curves look the same in a terminal dump and live.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -22,8 +23,7 @@ class Trajectory:
     series: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
 
     def add(self, x: float, alphas: dict[str, dict[str, dict[str, float]]]) -> None:
-        if self.x and x <= self.x[-1]:
-            self._cut(x)
+        cut_back(self.x, x, (col for b in self.series.values() for d in b.values() for col in d.values()))
         self.x.append(x)
         for block, decisions in alphas.items():
             b = self.series.setdefault(block, {})
@@ -32,17 +32,18 @@ class Trajectory:
                 for label, p in probs.items():
                     d.setdefault(label, []).append(p)
 
-    def _cut(self, x: float) -> None:
-        """A resumed run re-emits points: keep the history strictly increasing in x."""
-        keep = sum(1 for v in self.x if v < x)
-        del self.x[keep:]
-        for b in self.series.values():
-            for d in b.values():
-                for label in d:
-                    del d[label][keep:]
-
     def blocks(self) -> list[str]:
         return sorted(self.series, key=int)
+
+
+def cut_back(xs: list[float], x: float, columns: Iterable[list]) -> None:
+    """A resumed run re-emits points: before adding ``x``, drop every point at or after it,
+    so that ``xs`` (and the columns of values beside it) stay strictly increasing in x."""
+    if xs and x <= xs[-1]:
+        keep = bisect_left(xs, x)
+        del xs[keep:]
+        for column in columns:
+            del column[keep:]
 
 
 def trajectory_from_events(events: Iterable[Any]) -> Trajectory:

@@ -107,7 +107,7 @@ def test_pause_and_resume(tiny):
     epochs_while_paused = len(run.epoch_history())
     assert runner.wait(0.5) is None  # still paused, not finished
     assert len(run.epoch_history()) == epochs_while_paused
-    runner.resume()
+    runner.control.resume()
     assert runner.wait(120).status == "done"
     states = [e.state for e in kinds(seen, "state")]
     assert states == ["paused", "running"]
