@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.network import BlockChoice, NetSpec, ResNet, build_plain
-from core.space import ACTIVATIONS, BASE_ACTIVATION, BASE_KERNEL, KERNELS, RESNET50_DEPTHS
+from core.space import ACTIVATIONS, BASE_ACTIVATION, BASE_KERNEL, DEPTHS_RULE, KERNELS, RESNET50_DEPTHS, depths_ok
 
 
 class BlockArch(BaseModel):
@@ -52,8 +52,8 @@ class Architecture(BaseModel):
     @field_validator("depths")
     @classmethod
     def _depths(cls, v: list[int]) -> list[int]:
-        if len(v) != 4 or any(d < 1 for d in v):
-            raise ValueError("depths needs four stages of at least one block each")
+        if not depths_ok(v):
+            raise ValueError(DEPTHS_RULE)
         return v
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ from core.device import Precision, precision_for, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import DECISIONS, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace
+from core.space import DECISIONS, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace, depths_ok
 
 
 @dataclass
@@ -427,7 +427,7 @@ def depths_arg(text: str) -> tuple[int, ...]:
         depths = tuple(int(d) for d in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: {hint}") from None
-    if len(depths) != 4 or min(depths) < 1:
+    if not depths_ok(depths):
         raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
     return depths
 

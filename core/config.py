@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import PresnetError
-from core.space import (ACTIVATIONS, KERNELS, PAPER_ACTIVATIONS, PAPER_KERNELS, RESNET50_DEPTHS,
-                        SCOPE_STAGES, SearchSpace)
+from core.space import (ACTIVATIONS, DEPTHS_RULE, KERNELS, PAPER_ACTIVATIONS, PAPER_KERNELS, RESNET50_DEPTHS,
+                        SCOPE_STAGES, SearchSpace, depths_ok)
 
 
 class _Strict(BaseModel):
@@ -70,8 +70,8 @@ class NetworkConfig(_Strict):
     @field_validator("depths")
     @classmethod
     def _depths(cls, v: list[int]) -> list[int]:
-        if len(v) != 4 or any(d < 1 for d in v):
-            raise ValueError("depths needs four stages of at least one block each, e.g. [3, 4, 6, 3]")
+        if not depths_ok(v):
+            raise ValueError(DEPTHS_RULE)
         return v
 
 

@@ -170,7 +170,11 @@ Subscriber = Callable[[Any], None]
 
 
 class EventBus:
-    """Fan-out to any number of subscribers; a failing subscriber never stops the run."""
+    """Fan-out to any number of subscribers, called in the emitting (engine) thread.
+
+    A subscriber's exception reaches the emitter: a failed write to ``events.jsonl``
+    (a full disk) must end the run with an error, not lose history silently.
+    """
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []

@@ -80,6 +80,14 @@ def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50
     return ids
 
 
+DEPTHS_RULE = "depths needs four stages of at least one block each, e.g. [3, 4, 6, 3]"
+
+
+def depths_ok(depths: Sequence[int]) -> bool:
+    """The stage layouts presnet builds: four stages (ResNet-50's skeleton), none empty."""
+    return len(depths) == 4 and all(d >= 1 for d in depths)
+
+
 def scope_name(scope: str | Sequence[int]) -> str:
     """Short label for run directories and tables."""
     if isinstance(scope, str):

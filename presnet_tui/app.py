@@ -49,7 +49,7 @@ class PresnetApp(App):
         self.attach = attach
         self.job_factory = job_factory
         self.config_dir = config_dir
-        self.sessions: list[Session] = []
+        self.sessions: list[LocalSession] = []  # the runs this app started (not an attached one)
 
     def on_mount(self) -> None:
         if self.attach is not None:
@@ -95,7 +95,7 @@ class PresnetApp(App):
 
     # -- quitting ------------------------------------------------------------------------------------
     def action_quit_app(self) -> None:
-        running = [s for s in self.sessions if s.local and s.running]
+        running = [s for s in self.sessions if s.running]
         if not running:
             self.exit()
             return
@@ -103,16 +103,16 @@ class PresnetApp(App):
         def answer(yes: bool | None) -> None:
             if yes:
                 for s in running:
-                    s.interrupt()  # type: ignore[attr-defined]
+                    s.interrupt()
                 self._wait_and_exit(running)
 
         self.push_screen(ConfirmScreen("A run is in progress. Quit? It stops after the current step and leaves "
                                        "a checkpoint (presnet resume RUN_DIR)."), answer)
 
     @work(thread=True)
-    def _wait_and_exit(self, sessions: list[Session]) -> None:
+    def _wait_and_exit(self, sessions: list[LocalSession]) -> None:
         for s in sessions:
-            s.runner.wait()  # type: ignore[attr-defined]
+            s.runner.wait()
         self.call_from_thread(self.exit)
 
 

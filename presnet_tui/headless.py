@@ -38,7 +38,7 @@ class HeadlessView:
                                  TextColumn("{task.fields[ips]} img/s"), TextColumn("ETA {task.fields[eta]}"),
                                  TimeElapsedColumn(), console=console, transient=False, refresh_per_second=4)
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
-        self.last: dict[str, Any] = {}
+        self.retrain_started: Any = None  # its parameter counts go into the summary
 
     def handle(self, e: Any) -> None:
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
@@ -65,15 +65,12 @@ class HeadlessView:
             p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
         elif e.kind == "architecture":
             p(f"architecture → {e.path} ({e.params:,} params)")
-            self.last["architecture"] = e
         elif e.kind == "retrain_started":
             p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
-            self.last["retrain_started"] = e
+            self.retrain_started = e
         elif e.kind == "retrain_epoch_end":
             p(f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
               f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}")
-        elif e.kind == "retrain_done":
-            self.last["retrain_done"] = e
         elif e.kind == "error":
             p(f"[red]error:[/] {e.message}")
 
@@ -87,7 +84,7 @@ class HeadlessView:
             blocks = result.search.architecture.blocks
             table.add_row("architecture", ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}"
                                                     for b, c in sorted(blocks.items())))
-        started = self.last.get("retrain_started")
+        started = self.retrain_started
         if started is not None:
             table.add_row("params", f"{started.params:,} (baseline ResNet-50: {started.baseline_params:,})")
         if result.retrain is not None:

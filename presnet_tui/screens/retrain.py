@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.space import block_positions
+from core.space import RESNET50_DEPTHS, block_positions
 from presnet_tui.model import RunModel
 from presnet_tui.screens.search import DRAIN_S, REDRAW_S
 from presnet_tui.session import Session
@@ -58,7 +58,7 @@ class RetrainScreen(Screen):
         blocks = arch.get("blocks", {})
         table = self.query_one("#arch-table", DataTable)
         table.clear()
-        for pos in sorted(block_positions(arch.get("depths", (3, 4, 6, 3))), key=lambda p: p.block_id):
+        for pos in sorted(block_positions(arch.get("depths", RESNET50_DEPTHS)), key=lambda p: p.block_id):
             b = blocks.get(str(pos.block_id)) or blocks.get(pos.block_id)
             if b is None:
                 continue
