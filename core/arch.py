@@ -8,8 +8,9 @@ is torchvision's ResNet-50 (10 classes) exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -57,7 +58,7 @@ class Architecture(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _ids(self) -> "Architecture":
+    def _ids(self) -> Architecture:
         total = sum(self.depths)
         for bid in self.blocks:
             if not 1 <= bid <= total:
@@ -79,10 +80,17 @@ class Architecture(BaseModel):
         return json.dumps(data, indent=2) + "\n"
 
 
-def from_choices(choices: Mapping[int, BlockChoice], spec: NetSpec, source: dict[str, Any] | None = None) -> Architecture:
-    return Architecture(blocks={b: BlockArch(kernel=c.kernel, activation=c.activation) for b, c in choices.items()},
-                        stem=spec.stem, width_mult=spec.width_mult, depths=list(spec.depths),  # type: ignore[arg-type]
-                        num_classes=spec.num_classes, source=source)
+def from_choices(
+    choices: Mapping[int, BlockChoice], spec: NetSpec, source: dict[str, Any] | None = None
+) -> Architecture:
+    return Architecture(
+        blocks={b: BlockArch(kernel=c.kernel, activation=c.activation) for b, c in choices.items()},
+        stem=spec.stem,
+        width_mult=spec.width_mult,
+        depths=list(spec.depths),  # type: ignore[arg-type]
+        num_classes=spec.num_classes,
+        source=source,
+    )
 
 
 def parse_arch(data: Any, where: str) -> Architecture:
@@ -94,20 +102,27 @@ def parse_arch(data: Any, where: str) -> Architecture:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
-        raise PresnetError(f"{loc}: {msg}" if loc else msg, where=where,
-                           hint="see README, 'Architecture files'") from None
+        raise PresnetError(
+            f"{loc}: {msg}" if loc else msg, where=where, hint="see README, 'Architecture files'"
+        ) from None
 
 
 def load_arch(path: Path) -> Architecture:
     path = Path(path)
     if not path.is_file():
-        raise PresnetError("architecture file not found" if not path.exists() else "not a file",
-                           where=str(path), hint="pass the path of an arch.json")
+        raise PresnetError(
+            "architecture file not found" if not path.exists() else "not a file",
+            where=str(path),
+            hint="pass the path of an arch.json",
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise PresnetError(f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}",
-                           where=str(path), hint="fix the JSON syntax") from None
+        raise PresnetError(
+            f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}",
+            where=str(path),
+            hint="fix the JSON syntax",
+        ) from None
     return parse_arch(data, str(path))
 
 

@@ -27,8 +27,9 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -131,8 +132,15 @@ def train_step(setup: Setup, model: nn.Module, opt: torch.optim.Optimizer, x: to
     steps.train_step(model, opt, setup.scaler, setup.prec, x, y)
 
 
-def arch_step(setup: Setup, net: SearchNet, sampler: PathSampler, opt: torch.optim.Optimizer, mode: Mode,
-              x: torch.Tensor, y: torch.Tensor) -> None:
+def arch_step(
+    setup: Setup,
+    net: SearchNet,
+    sampler: PathSampler,
+    opt: torch.optim.Optimizer,
+    mode: Mode,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> None:
     """The engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
     steps.arch_step(net, sampler, mode, opt, setup.arch_scaler, setup.prec, x, y)
 
@@ -193,20 +201,28 @@ def bench_plain(setup: Setup) -> dict[str, Any]:
     act = step_memory(setup, lambda: loss_of(setup, model, x, y), lambda loss: loss.backward())
     params = tensor_bytes(model.parameters())
     state = tensor_bytes(v for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
-    return {"step_s": t, "images_per_s": setup.batch / t, "activation_bytes": act,
-            "total_bytes": params + state + act, "params": sum(p.numel() for p in model.parameters()),
-            "step": lambda: train_step(setup, model, opt, x, y)}
+    return {
+        "step_s": t,
+        "images_per_s": setup.batch / t,
+        "activation_bytes": act,
+        "total_bytes": params + state + act,
+        "params": sum(p.numel() for p in model.parameters()),
+        "step": lambda: train_step(setup, model, opt, x, y),
+    }
 
 
 def bench_pipeline(setup: Setup) -> dict[str, Any]:
     n = max(setup.epoch_images, setup.batch * 4)
     g = torch.Generator().manual_seed(0)
-    data = ImageSet(torch.randint(0, 256, (n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g),
-                    torch.arange(n) % setup.spec.num_classes)
+    data = ImageSet(
+        torch.randint(0, 256, (n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g),
+        torch.arange(n) % setup.spec.num_classes,
+    )
     mean, std = channel_stats(data.images)
     cfg = DataConfig(dataset="synthetic", image_size=setup.size, batch_size=setup.batch, augment="crop_resize")
-    loader = DeviceLoader(data, cfg, mean, std, setup.device, 0, shuffle=True, augment=True,
-                          channels_last=setup.prec.channels_last)
+    loader = DeviceLoader(
+        data, cfg, mean, std, setup.device, 0, shuffle=True, augment=True, channels_last=setup.prec.channels_last
+    )
 
     def one_batch() -> None:
         if loader.next() is None:
@@ -242,7 +258,7 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
 
     # (4) architecture steps
     for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
-        t, _, ratio = paired(setup, lambda: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
+        t, _, ratio = paired(setup, lambda mode=mode: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
         out[f"{mode.value}_images_per_s"] = setup.batch / t
         out[f"{mode.value}_ratio"] = ratio
 
@@ -259,8 +275,9 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         arch_fwd.step = net.begin_arch_step(sampler, Mode.TWO_PATH)  # type: ignore[attr-defined]
         return loss_of(setup, net, x, y)
 
-    out["arch_bytes"] = step_memory(setup, arch_fwd,
-                                    lambda loss: loss.backward(inputs=list(arch_fwd.step.gates.values())))  # type: ignore[attr-defined]
+    out["arch_bytes"] = step_memory(
+        setup, arch_fwd, lambda loss: loss.backward(inputs=list(arch_fwd.step.gates.values()))
+    )  # type: ignore[attr-defined]
     net.finish_arch_backward(arch_fwd.step)  # type: ignore[attr-defined]
     a_opt.zero_grad(set_to_none=True)
     net.set_softmax_weighted()
@@ -279,8 +296,9 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     return out
 
 
-def bench_uniform(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, x: torch.Tensor,
-                  y: torch.Tensor) -> float:
+def bench_uniform(
+    setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> float:
     """(3): uniformly sampled weight steps over plain networks built from the same draws.
 
     The sequence of draws is stepped twice with the same seed: first untimed, so that every
@@ -310,8 +328,9 @@ def bench_uniform(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, x:
     return statistics.median(p / q for p, q in zip(a, b))
 
 
-def bench_epoch(setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer,
-                sampler: PathSampler) -> dict[str, Any]:
+def bench_epoch(
+    setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer, sampler: PathSampler
+) -> dict[str, Any]:
     n = max(setup.epoch_images, setup.batch * 4)
     g = torch.Generator().manual_seed(1)
     images = torch.randint(0, 256, (2 * n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g)
@@ -359,12 +378,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scopes = [bench_scope(setup, s, plain) for s in args.scopes]
     plain.pop("step")
     return {
-        "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "amp": str(prec.amp_dtype) if prec.amp_dtype else "off", "channels_last": prec.channels_last,
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "settings": {"width": args.width, "depths": list(depths), "stem": args.stem, "batch_size": args.batch_size,
-                     "image_size": args.image_size, "repeats": args.repeats, "warmup": args.warmup},
-        "plain": plain, "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "amp": str(prec.amp_dtype) if prec.amp_dtype else "off",
+        "channels_last": prec.channels_last,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "settings": {
+            "width": args.width,
+            "depths": list(depths),
+            "stem": args.stem,
+            "batch_size": args.batch_size,
+            "image_size": args.image_size,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+        },
+        "plain": plain,
+        "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
         "scopes": scopes,
     }
 
@@ -393,7 +423,8 @@ def render(r: dict[str, Any]) -> str:
             f"{s['epoch_images_per_s']:9.1f} {s['epoch_ratio']:5.2f} | "
             f"{mib(p['activation_bytes']):>17} {mib(s['weight_bytes']):>7} {mib(s['arch_bytes']):>5} "
             f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
-            f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}")
+            f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}"
+        )
     lines += ["", "targets: (2) <= 1.05, (3) <= 1.05, (4) two-path <= 1.8, (6) ProxylessNAS activation <= 1.2x plain"]
     return "\n".join(lines)
 
@@ -408,6 +439,7 @@ def count(minimum: int) -> Callable[[str], int]:
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
         return value
+
     return parse
 
 

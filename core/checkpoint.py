@@ -37,11 +37,17 @@ def load_checkpoint(path: Path, kind: str, fingerprint: dict[str, Any] | None = 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as err:
-        raise PresnetError(f"checkpoint is truncated or corrupt ({err.__class__.__name__})", where=str(path),
-                           hint="the run directory was left untouched; restore the file or start a new run") from None
+        raise PresnetError(
+            f"checkpoint is truncated or corrupt ({err.__class__.__name__})",
+            where=str(path),
+            hint="the run directory was left untouched; restore the file or start a new run",
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
-        raise PresnetError(f"not a presnet {kind} checkpoint", where=str(path),
-                           hint="pass the run directory the checkpoint was written in")
+        raise PresnetError(
+            f"not a presnet {kind} checkpoint",
+            where=str(path),
+            hint="pass the run directory the checkpoint was written in",
+        )
     if fingerprint is not None:
         check_fingerprint(payload, fingerprint, path)
     return payload
@@ -53,5 +59,8 @@ def check_fingerprint(payload: dict[str, Any], fingerprint: dict[str, Any], path
     if theirs == fingerprint:
         return
     diff = sorted(k for k in set(fingerprint) | set(theirs) if theirs.get(k) != fingerprint.get(k))
-    raise PresnetError(f"checkpoint belongs to another search space or network (differs in: {', '.join(diff)})",
-                       where=str(path), hint="resume with the config the run was started with (its config.yaml)")
+    raise PresnetError(
+        f"checkpoint belongs to another search space or network (differs in: {', '.join(diff)})",
+        where=str(path),
+        hint="resume with the config the run was started with (its config.yaml)",
+    )

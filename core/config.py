@@ -9,14 +9,23 @@ arguments (a small ResNet-50 on scikit-learn's digits, a few minutes on a CPU).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import PresnetError
-from core.space import (ACTIVATIONS, DEPTHS_RULE, KERNELS, PAPER_ACTIVATIONS, PAPER_KERNELS, RESNET50_DEPTHS,
-                        SCOPE_STAGES, SearchSpace, depths_ok)
+from core.space import (
+    ACTIVATIONS,
+    DEPTHS_RULE,
+    KERNELS,
+    PAPER_ACTIVATIONS,
+    PAPER_KERNELS,
+    RESNET50_DEPTHS,
+    SCOPE_STAGES,
+    SearchSpace,
+    depths_ok,
+)
 
 
 class _Strict(BaseModel):
@@ -24,13 +33,15 @@ class _Strict(BaseModel):
 
 
 class SpaceConfig(_Strict):
-    scope: Union[str, list[int]] = Field("s", description="search scope: s, m, l, f, or a list of block ids (1 = deepest)")
+    scope: str | list[int] = Field("s", description="search scope: s, m, l, f, or a list of block ids (1 = deepest)")
     kernels: list[int] = Field(list(PAPER_KERNELS), description=f"candidate kernel sizes, from {list(KERNELS)}")
-    activations: list[str] = Field(list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}")
+    activations: list[str] = Field(
+        list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}"
+    )
 
     @field_validator("scope")
     @classmethod
-    def _scope(cls, v: Union[str, list[int]]) -> Union[str, list[int]]:
+    def _scope(cls, v: str | list[int]) -> str | list[int]:
         if isinstance(v, str):
             letter = v.strip().lower()
             if letter not in SCOPE_STAGES:
@@ -63,7 +74,10 @@ class SpaceConfig(_Strict):
 
 
 class NetworkConfig(_Strict):
-    stem: Literal["cifar", "imagenet"] = Field("imagenet", description="imagenet: torchvision's 7x7/2 + max-pool (the paper's 23.53M); cifar: 3x3/1 conv, no max-pool")
+    stem: Literal["cifar", "imagenet"] = Field(
+        "imagenet",
+        description="imagenet: torchvision's 7x7/2 + max-pool (the paper's 23.53M); cifar: 3x3/1 conv, no max-pool",
+    )
     width_mult: float = Field(1.0, gt=0, le=4, description="channel width multiplier (1.0 = ResNet-50)")
     depths: list[int] = Field(list(RESNET50_DEPTHS), description="bottlenecks per stage ([3, 4, 6, 3] = ResNet-50)")
 
@@ -77,19 +91,30 @@ class NetworkConfig(_Strict):
 
 class DataConfig(_Strict):
     dataset: Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"] = Field(
-        "cifar10", description="cifar10/cifar100 (torchvision), imagefolder (train/ and test/ class folders), digits (bundled), synthetic")
+        "cifar10",
+        description="cifar10/cifar100 (torchvision), imagefolder (train/ and test/ class folders), "
+        "digits (bundled), synthetic",
+    )
     data_dir: Path = Field(Path("data"), description="where the dataset lives (relative to the config file)")
     download: bool = Field(False, description="let torchvision download CIFAR if it is missing (needs network)")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the training data held out to train the alphas")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="digits/synthetic only: share carved out as the test set")
     image_size: int = Field(32, ge=8, le=512, description="side of the network's input images")
-    augment: Literal["crop_resize", "pad_crop", "none"] = Field("crop_resize", description="crop_resize: random crop + resize (the paper); pad_crop: pad 4 + random crop")
-    crop_scale_min: float = Field(0.35, gt=0, le=1, description="smallest crop area for crop_resize, as a share of the image")
+    augment: Literal["crop_resize", "pad_crop", "none"] = Field(
+        "crop_resize", description="crop_resize: random crop + resize (the paper); pad_crop: pad 4 + random crop"
+    )
+    crop_scale_min: float = Field(
+        0.35, gt=0, le=1, description="smallest crop area for crop_resize, as a share of the image"
+    )
     flip: bool = Field(True, description="random horizontal flip with p = 0.5")
     batch_size: int = Field(64, ge=2, le=8192, description="batch size for both the training and the validation split")
-    pipeline: Literal["auto", "device", "stream"] = Field("auto", description="device: decode once, augment on the device; stream: DataLoader (imagefolder only)")
+    pipeline: Literal["auto", "device", "stream"] = Field(
+        "auto", description="device: decode once, augment on the device; stream: DataLoader (imagefolder only)"
+    )
     workers: int = Field(2, ge=0, le=64, description="DataLoader workers for the stream pipeline")
-    limit_train: int | None = Field(None, ge=10, description="use only this many training images (stratified), for quick trials")
+    limit_train: int | None = Field(
+        None, ge=10, description="use only this many training images (stratified), for quick trials"
+    )
     synthetic_size: int = Field(512, ge=20, description="synthetic: number of images")
     synthetic_classes: int = Field(10, ge=2, description="synthetic: number of classes")
 
@@ -109,7 +134,9 @@ class SearchConfig(_Strict):
     alphas_every: int = Field(10, ge=1, description="emit an alphas event every N architecture steps")
     stop_at_epoch: int | None = Field(None, ge=1, description="stop after this epoch (keeps the schedule of `epochs`)")
     patience: int = Field(10, ge=1, description="stop criterion: epochs a decision's argmax must hold to be settled")
-    threshold: float = Field(0.5, gt=0, le=1, description="stop criterion: smallest argmax probability of a settled decision")
+    threshold: float = Field(
+        0.5, gt=0, le=1, description="stop criterion: smallest argmax probability of a settled decision"
+    )
     auto_stop: bool = Field(False, description="stop the search when every decision is settled")
 
 
@@ -126,8 +153,12 @@ class RunConfig(_Strict):
     seed: int = Field(0, ge=0, description="seed for the split, the data order and the sampled paths")
     out: Path | None = Field(None, description="run directory (default: runs_dir/<timestamp>-<scope>)")
     runs_dir: Path = Field(Path("runs"), description="parent of default run directories")
-    amp: Literal["auto", "bf16", "fp16", "off"] = Field("auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)")
-    channels_last: Literal["auto", "on", "off"] = Field("auto", description="channels_last memory format (auto: on for CUDA)")
+    amp: Literal["auto", "bf16", "fp16", "off"] = Field(
+        "auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)"
+    )
+    channels_last: Literal["auto", "on", "off"] = Field(
+        "auto", description="channels_last memory format (auto: on for CUDA)"
+    )
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
 
@@ -150,7 +181,7 @@ class Config(_Strict):
     run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="after")
-    def _cross(self) -> "Config":
+    def _cross(self) -> Config:
         total = sum(self.network.depths)
         if isinstance(self.space.scope, list):
             bad = [b for b in self.space.scope if not 1 <= b <= total]
@@ -166,13 +197,15 @@ class Config(_Strict):
 
 def quickstart() -> Config:
     """The embedded default: a real search + retrain on digits in a few CPU minutes."""
-    return Config.model_validate({
-        "space": {"scope": "s"},
-        "network": {"width_mult": 0.25},
-        "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
-        "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},
-        "retrain": {"epochs": 20},
-    })
+    return Config.model_validate(
+        {
+            "space": {"scope": "s"},
+            "network": {"width_mult": 0.25},
+            "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
+            "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},
+            "retrain": {"epochs": 20},
+        }
+    )
 
 
 def format_validation_error(err: ValidationError, source: str | None = None) -> list[str]:
@@ -226,14 +259,19 @@ def load_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(err, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise PresnetError(f"{line}YAML syntax error: {problem}", where=str(path),
-                           hint="fix the YAML syntax at that line") from None
+        raise PresnetError(
+            f"{line}YAML syntax error: {problem}", where=str(path), hint="fix the YAML syntax at that line"
+        ) from None
     if data is None:
-        raise PresnetError("config file is empty", where=str(path),
-                           hint="write at least one section, e.g. `space: {scope: s}`")
+        raise PresnetError(
+            "config file is empty", where=str(path), hint="write at least one section, e.g. `space: {scope: s}`"
+        )
     if not isinstance(data, dict):
-        raise PresnetError("config must be a mapping of sections", where=str(path),
-                           hint="top-level keys: space, network, data, search, retrain, run")
+        raise PresnetError(
+            "config must be a mapping of sections",
+            where=str(path),
+            hint="top-level keys: space, network, data, search, retrain, run",
+        )
     return data
 
 

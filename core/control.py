@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from core.errors import PresnetError
 from core.io import atomic_write_text
@@ -36,8 +36,9 @@ def read_control(path: Path) -> ControlState:
     except FileNotFoundError:
         return ControlState()
     except (json.JSONDecodeError, OSError) as err:
-        raise PresnetError(f"unreadable control file: {err}", where=str(path),
-                           hint="delete it; `presnet stop` writes a fresh one") from None
+        raise PresnetError(
+            f"unreadable control file: {err}", where=str(path), hint="delete it; `presnet stop` writes a fresh one"
+        ) from None
     return ControlState(bool(data.get("stop", False)), data.get("stop_at_epoch"), bool(data.get("paused", False)))
 
 
@@ -129,5 +130,9 @@ class Control:
 
 
 def _merge(a: ControlState, b: ControlState) -> ControlState:
-    return ControlState(a.stop or b.stop, a.stop_at_epoch if a.stop_at_epoch is not None else b.stop_at_epoch,
-                        a.paused or b.paused, a.interrupt)
+    return ControlState(
+        a.stop or b.stop,
+        a.stop_at_epoch if a.stop_at_epoch is not None else b.stop_at_epoch,
+        a.paused or b.paused,
+        a.interrupt,
+    )

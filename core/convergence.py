@@ -58,8 +58,10 @@ class ConvergenceTracker:
         return bool(t and t.settled)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"converged": self.converged,
-                "tracks": [[b, d, t.argmax, t.since, t.settled] for (b, d), t in self.tracks.items()]}
+        return {
+            "converged": self.converged,
+            "tracks": [[b, d, t.argmax, t.since, t.settled] for (b, d), t in self.tracks.items()],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.converged = bool(state["converged"])

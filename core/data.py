@@ -27,7 +27,7 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, index: torch.Tensor) -> "ImageSet":
+    def subset(self, index: torch.Tensor) -> ImageSet:
         return ImageSet(self.images[index], self.labels[index])
 
 
@@ -48,7 +48,9 @@ class SearchData:
 
     def full_train(self) -> ImageSet:
         """train + val: what the retrain uses."""
-        return ImageSet(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
+        return ImageSet(
+            torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels])
+        )
 
 
 def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,17 +96,26 @@ def _cifar(cfg: DataConfig, name: str) -> tuple[ImageSet, ImageSet, list[str]]:
     root = Path(cfg.data_dir).expanduser()
     folder = root / ("cifar-10-batches-py" if name == "cifar10" else "cifar-100-python")
     if not cfg.download and not folder.is_dir():
-        raise PresnetError(f"{name} not found (looked for {folder})", where="data.data_dir",
-                           hint="pass --download (needs network) or point --data-dir at the folder holding it")
+        raise PresnetError(
+            f"{name} not found (looked for {folder})",
+            where="data.data_dir",
+            hint="pass --download (needs network) or point --data-dir at the folder holding it",
+        )
     try:
         train = cls(str(root), train=True, download=cfg.download)
         test = cls(str(root), train=False, download=cfg.download)
     except RuntimeError as err:
-        raise PresnetError(f"{name} in {root} is unusable: {err}", where="data.data_dir",
-                           hint="delete the folder and rerun with --download") from None
+        raise PresnetError(
+            f"{name} in {root} is unusable: {err}",
+            where="data.data_dir",
+            hint="delete the folder and rerun with --download",
+        ) from None
     except OSError as err:
-        raise PresnetError(f"could not fetch {name}: {err}", where="data.download",
-                           hint="check the network, or download it by hand into data_dir") from None
+        raise PresnetError(
+            f"could not fetch {name}: {err}",
+            where="data.download",
+            hint="check the network, or download it by hand into data_dir",
+        ) from None
 
     def to_set(ds) -> ImageSet:
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -121,16 +132,18 @@ def _read_folder(root: Path, size: int) -> tuple[ImageSet, list[str]]:
     try:
         ds = ImageFolder(str(root))
     except FileNotFoundError as err:
-        raise PresnetError(f"no usable image classes: {err}", where=str(root),
-                           hint="lay images out as <class>/<image>.jpg") from None
+        raise PresnetError(
+            f"no usable image classes: {err}", where=str(root), hint="lay images out as <class>/<image>.jpg"
+        ) from None
     images = []
     for path, _ in ds.samples:
         try:
             with Image.open(path) as im:
                 img = im.convert("RGB")
         except (UnidentifiedImageError, OSError) as err:
-            raise PresnetError(f"cannot read image: {err.__class__.__name__}", where=path,
-                               hint="remove or replace the file") from None
+            raise PresnetError(
+                f"cannot read image: {err.__class__.__name__}", where=path, hint="remove or replace the file"
+            ) from None
         if img.size != (size, size):
             img = img.resize((size, size), Image.BILINEAR)
         images.append(pil_to_tensor(img))
@@ -142,20 +155,29 @@ def check_image_folder(root: Path) -> tuple[Path, Path]:
     """The train/ and test/ folders of an imagefolder dataset, with matching classes."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise PresnetError("data_dir does not exist", where=f"data.data_dir ({root})",
-                           hint="point --data-dir at a folder with train/<class>/ and test/<class>/")
+        raise PresnetError(
+            "data_dir does not exist",
+            where=f"data.data_dir ({root})",
+            hint="point --data-dir at a folder with train/<class>/ and test/<class>/",
+        )
     train, test = root / "train", root / "test"
     for part in (train, test):
         if not part.is_dir():
-            raise PresnetError(f"missing {part.name}/ folder", where=f"data.data_dir ({root})",
-                               hint="an imagefolder dataset needs train/<class>/* and test/<class>/*")
+            raise PresnetError(
+                f"missing {part.name}/ folder",
+                where=f"data.data_dir ({root})",
+                hint="an imagefolder dataset needs train/<class>/* and test/<class>/*",
+            )
     classes = {p: sorted(d.name for d in p.iterdir() if d.is_dir()) for p in (train, test)}
     if not classes[train]:
         raise PresnetError("no class folders", where=str(train), hint="put each class's images in train/<class>/")
     if classes[train] != classes[test]:
         only = sorted(set(classes[train]) ^ set(classes[test]))
-        raise PresnetError(f"train and test classes differ ({', '.join(only)})", where=str(root),
-                           hint="give train/ and test/ the same class folders")
+        raise PresnetError(
+            f"train and test classes differ ({', '.join(only)})",
+            where=str(root),
+            hint="give train/ and test/ the same class folders",
+        )
     return train, test
 
 
@@ -209,7 +231,10 @@ def load_search_data(cfg: DataConfig, seed: int) -> SearchData:
     train_idx, val_idx = stratified_split(train_full.labels, cfg.val_fraction, seed)
     train, val = train_full.subset(train_idx), train_full.subset(val_idx)
     if len(train) < cfg.batch_size or len(val) < 1:
-        raise PresnetError(f"only {len(train)} training images for batch size {cfg.batch_size}",
-                           where="data.batch_size", hint="lower batch_size or val_fraction")
+        raise PresnetError(
+            f"only {len(train)} training images for batch size {cfg.batch_size}",
+            where="data.batch_size",
+            hint="lower batch_size or val_fraction",
+        )
     mean, std = channel_stats(train.images)
     return SearchData(train, val, test, classes, mean, std)

@@ -10,8 +10,9 @@ the same batches and cuts the event file back to what the checkpoint knew.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,8 +25,20 @@ from core.convergence import ConvergenceTracker
 from core.data import SearchData
 from core.device import Precision, precision_for, resolve_device
 from core.errors import PresnetError
-from core.events import (Alphas, AlphaSnapshot, Converged, EpochEnd, EventBus, Progress, RetrainDone, RetrainEpochEnd,
-                         RetrainStarted, SearchStarted, State, Unstable)
+from core.events import (
+    Alphas,
+    AlphaSnapshot,
+    Converged,
+    EpochEnd,
+    EventBus,
+    Progress,
+    RetrainDone,
+    RetrainEpochEnd,
+    RetrainStarted,
+    SearchStarted,
+    State,
+    Unstable,
+)
 from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
@@ -83,8 +96,11 @@ class DivergenceWatch:
     def check(self, where: str) -> None:
         step = int(self.first_bad)
         if step >= 0:
-            raise Diverged(f"loss became non-finite at global step {step}", where=where,
-                           hint="lower the learning rate; the last good checkpoint is kept")
+            raise Diverged(
+                f"loss became non-finite at global step {step}",
+                where=where,
+                hint="lower the learning rate; the last good checkpoint is kept",
+            )
 
 
 class ProgressClock:
@@ -106,8 +122,17 @@ class ProgressClock:
         self.last, self.images = now, 0
         remaining = (epochs - epoch) * spe + (spe - step)
         eta = remaining * self.batch_size / self.rate if self.rate > 0 else None
-        self.bus.emit(Progress(phase=phase, epoch=epoch, epochs=epochs, step=step, steps_per_epoch=spe,
-                               images_per_s=round(self.rate, 1), eta_s=eta))
+        self.bus.emit(
+            Progress(
+                phase=phase,
+                epoch=epoch,
+                epochs=epochs,
+                step=step,
+                steps_per_epoch=spe,
+                images_per_s=round(self.rate, 1),
+                eta_s=eta,
+            )
+        )
 
 
 def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, wd: float) -> torch.optim.SGD:
@@ -120,9 +145,15 @@ def net_spec(config: Config, num_classes: int) -> NetSpec:
 
 
 def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
-    return {"num_classes": spec.num_classes, "stem": spec.stem, "width_mult": spec.width_mult,
-            "depths": list(spec.depths), "block_ids": list(space.block_ids), "kernels": list(space.kernels),
-            "activations": list(space.activations)}
+    return {
+        "num_classes": spec.num_classes,
+        "stem": spec.stem,
+        "width_mult": spec.width_mult,
+        "depths": list(spec.depths),
+        "block_ids": list(space.block_ids),
+        "kernels": list(space.kernels),
+        "activations": list(space.activations),
+    }
 
 
 def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
@@ -165,8 +196,15 @@ def snapshot_to_choices(snapshot: AlphaSnapshot, space: SearchSpace) -> dict[int
 class SearchEngine:
     """Alternating ProxylessNAS optimisation: SGD on weights (train split), Adam on alphas (val split)."""
 
-    def __init__(self, config: Config, bus: EventBus, control: Control, ckpt_path: Any,
-                 events_offset: Callable[[], int], data: SearchData | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        bus: EventBus,
+        control: Control,
+        ckpt_path: Any,
+        events_offset: Callable[[], int],
+        data: SearchData | None = None,
+    ) -> None:
         self.config = config
         self.bus = bus
         self.control = control
@@ -175,16 +213,18 @@ class SearchEngine:
         self.device = resolve_device(config.run.device)
         self.prec = precision_for(config.run, self.device)
         torch.manual_seed(config.run.seed)
-        self.loaders: Loaders = make_loaders(config.data, config.run.seed, self.device, self.prec.channels_last,
-                                             retrain=False, data=data)
+        self.loaders: Loaders = make_loaders(
+            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=False, data=data
+        )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
         net = SearchNet(self.spec, self.space).to(self.device)
         self.net = net.to(memory_format=torch.channels_last) if self.prec.channels_last else net
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
-        self.a_opt = torch.optim.Adam(self.net.arch_parameters(), lr=s.arch_lr, betas=s.arch_betas,
-                                      weight_decay=s.arch_weight_decay)
+        self.a_opt = torch.optim.Adam(
+            self.net.arch_parameters(), lr=s.arch_lr, betas=s.arch_betas, weight_decay=s.arch_weight_decay
+        )
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
         self.scaler = grad_scaler(self.prec)
         self.arch_scaler = grad_scaler(self.prec)
@@ -205,15 +245,29 @@ class SearchEngine:
         return search_fingerprint(self.spec, self.space)
 
     def state(self, finished: str | None = None) -> dict[str, Any]:
-        return {"kind": "search", "fingerprint": self.fingerprint(), "epoch_done": self.epoch_done,
-                "step": self.step, "global_step": self.global_step, "arch_steps": self.arch_steps,
-                "elapsed": self.elapsed, "model": self.net.state_dict(), "w_opt": self.w_opt.state_dict(),
-                "a_opt": self.a_opt.state_dict(), "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
-                "arch_scaler": self.arch_scaler.state_dict(), "sampler": self.sampler.state(),
-                "train_loader": self.loaders.train.state_dict(), "val_loader": self.loaders.val.state_dict(),
-                "tracker": self.tracker.state_dict(),
-                "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
-                "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
+        return {
+            "kind": "search",
+            "fingerprint": self.fingerprint(),
+            "epoch_done": self.epoch_done,
+            "step": self.step,
+            "global_step": self.global_step,
+            "arch_steps": self.arch_steps,
+            "elapsed": self.elapsed,
+            "model": self.net.state_dict(),
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "arch_scaler": self.arch_scaler.state_dict(),
+            "sampler": self.sampler.state(),
+            "train_loader": self.loaders.train.state_dict(),
+            "val_loader": self.loaders.val.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
+            "events_offset": self.events_offset(),
+            "finished": finished,
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def save(self, finished: str | None = None) -> None:
         save_checkpoint(self.ckpt_path, self.state(finished))
@@ -259,23 +313,38 @@ class SearchEngine:
                 return
             self.arch_step(*self.loaders.val.cycle())
             if self.arch_steps % s.alphas_every == 0:
-                self.bus.emit(Alphas(epoch=epoch, step=self.step + 1, steps_per_epoch=self.loaders.train.steps_per_epoch,
-                                     arch_step=self.arch_steps, alphas=self.alpha_snapshot()))
+                self.bus.emit(
+                    Alphas(
+                        epoch=epoch,
+                        step=self.step + 1,
+                        steps_per_epoch=self.loaders.train.steps_per_epoch,
+                        arch_step=self.arch_steps,
+                        alphas=self.alpha_snapshot(),
+                    )
+                )
         except NonFiniteAlphas:
             self.watch.check("search")
-            raise Diverged(f"architecture parameters became non-finite by global step {self.global_step}",
-                           where="search", hint="lower arch_lr; the last good checkpoint is kept") from None
+            raise Diverged(
+                f"architecture parameters became non-finite by global step {self.global_step}",
+                where="search",
+                hint="lower arch_lr; the last good checkpoint is kept",
+            ) from None
 
     # -- loop ------------------------------------------------------------------------------
     def started_event(self, resumed: bool) -> SearchStarted:
-        return SearchStarted(config=self.config.model_dump(mode="json"), block_ids=list(self.space.block_ids),
-                             stages={str(b): block_stage(b, self.space.depths) for b in self.space.block_ids},
-                             candidates={"kernel": [str(k) for k in self.space.kernels],
-                                         "activation": list(self.space.activations)},
-                             params=count_params(self.net) - sum(p.numel() for p in self.net.arch_parameters()),
-                             num_classes=self.spec.num_classes,
-                             steps_per_epoch=self.loaders.train.steps_per_epoch, epochs=self.config.search.epochs,
-                             start_epoch=self.epoch_done + 1, resumed=resumed, device=str(self.device))
+        return SearchStarted(
+            config=self.config.model_dump(mode="json"),
+            block_ids=list(self.space.block_ids),
+            stages={str(b): block_stage(b, self.space.depths) for b in self.space.block_ids},
+            candidates={"kernel": [str(k) for k in self.space.kernels], "activation": list(self.space.activations)},
+            params=count_params(self.net) - sum(p.numel() for p in self.net.arch_parameters()),
+            num_classes=self.spec.num_classes,
+            steps_per_epoch=self.loaders.train.steps_per_epoch,
+            epochs=self.config.search.epochs,
+            start_epoch=self.epoch_done + 1,
+            resumed=resumed,
+            device=str(self.device),
+        )
 
     def run(self) -> SearchOutcome:
         s = self.config.search
@@ -284,8 +353,10 @@ class SearchEngine:
         t0 = time.monotonic() - self.elapsed
         self.net.train()
         reason = "completed"
-        paused_events = lambda paused: self.bus.emit(State(state="paused" if paused else "running",
-                                                           epoch=self.epoch_done + 1))
+
+        def paused_events(paused: bool) -> None:
+            self.bus.emit(State(state="paused" if paused else "running", epoch=self.epoch_done + 1))
+
         while self.epoch_done < s.epochs:
             epoch = self.epoch_done + 1
             warmup = epoch <= s.warmup_epochs
@@ -314,8 +385,15 @@ class SearchEngine:
             self.elapsed = time.monotonic() - t0
             if stop_now:
                 reason = "user"
-                self.bus.emit(Alphas(epoch=epoch, step=self.step, steps_per_epoch=spe, arch_step=self.arch_steps,
-                                     alphas=self.alpha_snapshot()))
+                self.bus.emit(
+                    Alphas(
+                        epoch=epoch,
+                        step=self.step,
+                        steps_per_epoch=spe,
+                        arch_step=self.arch_steps,
+                        alphas=self.alpha_snapshot(),
+                    )
+                )
                 break
             reason = self.end_epoch(epoch, phase)
             if reason != "continue":
@@ -323,8 +401,9 @@ class SearchEngine:
         else:
             reason = "completed"
         snapshot = self.alpha_snapshot()
-        arch = from_choices(self.net.argmax_choices(), self.spec,
-                            source={"epoch": self.epoch_done, "stop_reason": reason})
+        arch = from_choices(
+            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason}
+        )
         return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
 
     def end_epoch(self, epoch: int, phase: str) -> str:
@@ -335,17 +414,34 @@ class SearchEngine:
         val_loss, val_top1 = self.val_meter.result()
         snapshot = self.alpha_snapshot()
         self.epoch_done, self.step = epoch, 0
-        self.bus.emit(EpochEnd(epoch=epoch, epochs=s.epochs, phase=phase, train_loss=train_loss or 0.0,
-                               train_top1=train_top1 or 0.0, val_loss=val_loss, val_top1=val_top1,
-                               lr=self.w_opt.param_groups[0]["lr"], elapsed_s=round(self.elapsed, 3), alphas=snapshot))
+        self.bus.emit(
+            EpochEnd(
+                epoch=epoch,
+                epochs=s.epochs,
+                phase=phase,
+                train_loss=train_loss or 0.0,
+                train_top1=train_top1 or 0.0,
+                val_loss=val_loss,
+                val_top1=val_top1,
+                lr=self.w_opt.param_groups[0]["lr"],
+                elapsed_s=round(self.elapsed, 3),
+                alphas=snapshot,
+            )
+        )
         if phase == "search":
             verdict = self.tracker.update(epoch, snapshot)
             for block, decision, was, now in verdict.unstable:
                 self.bus.emit(Unstable(epoch=epoch, block=block, decision=decision, was=was, now=now))
             if verdict.converged_now:
-                self.bus.emit(Converged(epoch=epoch, architecture={
-                    str(b): {"kernel": str(c.kernel), "activation": c.activation}
-                    for b, c in snapshot_to_choices(snapshot, self.space).items()}))
+                self.bus.emit(
+                    Converged(
+                        epoch=epoch,
+                        architecture={
+                            str(b): {"kernel": str(c.kernel), "activation": c.activation}
+                            for b, c in snapshot_to_choices(snapshot, self.space).items()
+                        },
+                    )
+                )
         self.save()
         ctl = self.control.poll()
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
@@ -374,8 +470,17 @@ class RetrainOutcome:
 class RetrainEngine:
     """Train the derived architecture from scratch on train + val; test every epoch."""
 
-    def __init__(self, config: Config, arch: Architecture, bus: EventBus, control: Control, ckpt_path: Any,
-                 weights_dir: Any, events_offset: Callable[[], int], data: SearchData | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        arch: Architecture,
+        bus: EventBus,
+        control: Control,
+        ckpt_path: Any,
+        weights_dir: Any,
+        events_offset: Callable[[], int],
+        data: SearchData | None = None,
+    ) -> None:
         self.config = config
         self.arch = arch
         self.bus = bus
@@ -386,8 +491,9 @@ class RetrainEngine:
         self.device = resolve_device(config.run.device)
         self.prec = precision_for(config.run, self.device)
         torch.manual_seed(config.run.seed + 100)
-        self.loaders = make_loaders(config.data, config.run.seed, self.device, self.prec.channels_last,
-                                    retrain=True, data=data)
+        self.loaders = make_loaders(
+            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data
+        )
         model = arch.build().to(self.device)
         self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
         r = config.retrain
@@ -405,12 +511,25 @@ class RetrainEngine:
         self.params = count_params(self.model)
 
     def state(self, finished: bool = False) -> dict[str, Any]:
-        return {"kind": "retrain", "fingerprint": retrain_fingerprint(self.arch), "epoch_done": self.epoch_done,
-                "step": self.step, "global_step": self.global_step, "best": self.best, "last_top1": self.last_top1,
-                "elapsed": self.elapsed, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                "sched": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
-                "train_loader": self.loaders.train.state_dict(), "meter": self.meter.state_dict(),
-                "events_offset": self.events_offset(), "finished": finished, "torch_rng": torch.get_rng_state()}
+        return {
+            "kind": "retrain",
+            "fingerprint": retrain_fingerprint(self.arch),
+            "epoch_done": self.epoch_done,
+            "step": self.step,
+            "global_step": self.global_step,
+            "best": self.best,
+            "last_top1": self.last_top1,
+            "elapsed": self.elapsed,
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "train_loader": self.loaders.train.state_dict(),
+            "meter": self.meter.state_dict(),
+            "events_offset": self.events_offset(),
+            "finished": finished,
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def save(self, finished: bool = False) -> None:
         save_checkpoint(self.ckpt_path, self.state(finished))
@@ -425,18 +544,29 @@ class RetrainEngine:
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))
-        self.best, self.last_top1, self.elapsed = float(payload["best"]), float(payload["last_top1"]), float(payload["elapsed"])
+        self.best, self.last_top1, self.elapsed = (
+            float(payload["best"]),
+            float(payload["last_top1"]),
+            float(payload["elapsed"]),
+        )
 
     def started_event(self, resumed: bool) -> RetrainStarted:
         baseline = count_params(build_plain(self.arch.spec()))
-        return RetrainStarted(epochs=self.config.retrain.epochs, params=self.params, baseline_params=baseline,
-                              steps_per_epoch=self.loaders.train.steps_per_epoch,
-                              architecture=self.arch.model_dump(mode="json"), start_epoch=self.epoch_done + 1,
-                              resumed=resumed)
+        return RetrainStarted(
+            epochs=self.config.retrain.epochs,
+            params=self.params,
+            baseline_params=baseline,
+            steps_per_epoch=self.loaders.train.steps_per_epoch,
+            architecture=self.arch.model_dump(mode="json"),
+            start_epoch=self.epoch_done + 1,
+            resumed=resumed,
+        )
 
     def _save_weights(self, name: str) -> None:
-        save_checkpoint(self.weights_dir / name, {"kind": "weights", "architecture": self.arch.model_dump(mode="json"),
-                                                  "model": self.model.state_dict()})
+        save_checkpoint(
+            self.weights_dir / name,
+            {"kind": "weights", "architecture": self.arch.model_dump(mode="json"), "model": self.model.state_dict()},
+        )
 
     def run(self) -> RetrainOutcome:
         r = self.config.retrain
@@ -479,10 +609,19 @@ class RetrainEngine:
                 self.best = max(self.best, test_top1)
                 self._save_weights("best.pt")
             self._save_weights("last.pt")
-            self.bus.emit(RetrainEpochEnd(epoch=epoch, epochs=r.epochs, train_loss=train_loss or 0.0,
-                                          train_top1=train_top1 or 0.0, test_loss=test_loss, test_top1=test_top1,
-                                          best_top1=self.best, lr=self.opt.param_groups[0]["lr"],
-                                          elapsed_s=round(self.elapsed, 3)))
+            self.bus.emit(
+                RetrainEpochEnd(
+                    epoch=epoch,
+                    epochs=r.epochs,
+                    train_loss=train_loss or 0.0,
+                    train_top1=train_top1 or 0.0,
+                    test_loss=test_loss,
+                    test_top1=test_top1,
+                    best_top1=self.best,
+                    lr=self.opt.param_groups[0]["lr"],
+                    elapsed_s=round(self.elapsed, 3),
+                )
+            )
             self.save()
             ctl = self.control.poll()
             if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
@@ -492,8 +631,15 @@ class RetrainEngine:
             self.best = self.last_top1
             self._save_weights("best.pt")
             self._save_weights("last.pt")
-        self.bus.emit(RetrainDone(epochs=self.epoch_done, test_top1=self.last_top1, best_top1=self.best,
-                                  params=self.params, stopped=stopped, weights=str(self.weights_dir)))
+        self.bus.emit(
+            RetrainDone(
+                epochs=self.epoch_done,
+                test_top1=self.last_top1,
+                best_top1=self.best,
+                params=self.params,
+                stopped=stopped,
+                weights=str(self.weights_dir),
+            )
+        )
         self.save(finished=True)
         return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, stopped)
-

@@ -11,8 +11,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -49,7 +50,7 @@ class Progress(_Event):
     step: int
     steps_per_epoch: int
     images_per_s: float
-    eta_s: Optional[float] = None
+    eta_s: float | None = None
 
 
 class Alphas(_Event):
@@ -68,8 +69,8 @@ class EpochEnd(_Event):
     phase: Literal["warmup", "search"]
     train_loss: float
     train_top1: float
-    val_loss: Optional[float] = None
-    val_top1: Optional[float] = None
+    val_loss: float | None = None
+    val_top1: float | None = None
     lr: float
     elapsed_s: float
     alphas: AlphaSnapshot
@@ -148,12 +149,25 @@ class RetrainDone(_Event):
 class Error(_Event):
     kind: Literal["error"] = "error"
     message: str
-    where: Optional[str] = None
+    where: str | None = None
 
 
-Event = Annotated[Union[SearchStarted, Progress, Alphas, EpochEnd, Converged, Unstable, State, SearchStopped,
-                        ArchitectureDerived, RetrainStarted, RetrainEpochEnd, RetrainDone, Error],
-                  Field(discriminator="kind")]
+Event = Annotated[
+    SearchStarted
+    | Progress
+    | Alphas
+    | EpochEnd
+    | Converged
+    | Unstable
+    | State
+    | SearchStopped
+    | ArchitectureDerived
+    | RetrainStarted
+    | RetrainEpochEnd
+    | RetrainDone
+    | Error,
+    Field(discriminator="kind"),
+]
 _ADAPTER: TypeAdapter = TypeAdapter(Event)
 
 #: Events after which the event file is fsynced: losing them would lose history.
@@ -252,8 +266,11 @@ def read_events(path: Path) -> list[Any]:
             try:
                 events.append(parse_event(raw.decode()))
             except ValueError as err:
-                raise PresnetError(f"line {number} is not a presnet event ({err.__class__.__name__})",
-                                   where=str(path), hint="the file was edited or damaged; restore it") from None
+                raise PresnetError(
+                    f"line {number} is not a presnet event ({err.__class__.__name__})",
+                    where=str(path),
+                    hint="the file was edited or damaged; restore it",
+                ) from None
     return events
 
 

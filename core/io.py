@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.errors import PresnetError
 
@@ -20,8 +20,9 @@ def atomic_write(path: Path, write: Callable[[object], None], binary: bool = Tru
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise PresnetError(f"cannot write here: {err.strerror}", where=str(path.parent),
-                           hint="check free space and write permission") from None
+        raise PresnetError(
+            f"cannot write here: {err.strerror}", where=str(path.parent), hint="check free space and write permission"
+        ) from None
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
@@ -30,8 +31,11 @@ def atomic_write(path: Path, write: Callable[[object], None], binary: bool = Tru
         os.replace(tmp, path)
     except OSError as err:
         _remove_quietly(tmp)
-        raise PresnetError(f"cannot write: {err.strerror}", where=str(path),
-                           hint="check free space and write permission; the previous file is intact") from None
+        raise PresnetError(
+            f"cannot write: {err.strerror}",
+            where=str(path),
+            hint="check free space and write permission; the previous file is intact",
+        ) from None
     except BaseException:
         _remove_quietly(tmp)
         raise

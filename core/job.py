@@ -17,8 +17,18 @@ from core.config import Config
 from core.control import Control
 from core.data import SearchData, check_image_folder, load_search_data
 from core.device import resolve_device
-from core.engine import (Diverged, Interrupted, RetrainEngine, RetrainOutcome, SearchEngine, SearchOutcome,
-                         net_spec, retrain_fingerprint, search_fingerprint, snapshot_to_choices)
+from core.engine import (
+    Diverged,
+    Interrupted,
+    RetrainEngine,
+    RetrainOutcome,
+    SearchEngine,
+    SearchOutcome,
+    net_spec,
+    retrain_fingerprint,
+    search_fingerprint,
+    snapshot_to_choices,
+)
 from core.errors import PresnetError
 from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
 from core.network import count_params
@@ -40,36 +50,54 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     events = run.events()
     history = run.epoch_history(events)
     if not history:
-        raise PresnetError("the run has no finished search epoch yet", where=str(run.path),
-                           hint="wait for the first epoch to end")
+        raise PresnetError(
+            "the run has no finished search epoch yet", where=str(run.path), hint="wait for the first epoch to end"
+        )
     if epoch is None:
         chosen = history[-1]
     else:
         matches = [h for h in history if h.epoch == epoch]
         if not matches:
-            raise PresnetError(f"no epoch {epoch} in the history (epochs {history[0].epoch}..{history[-1].epoch})",
-                               where="--epoch", hint="pick an epoch that has ended")
+            raise PresnetError(
+                f"no epoch {epoch} in the history (epochs {history[0].epoch}..{history[-1].epoch})",
+                where="--epoch",
+                hint="pick an epoch that has ended",
+            )
         chosen = matches[0]
     config = run.config()
     space = config.search_space()
     spec = net_spec(config, _num_classes(run, events))
-    return from_choices(snapshot_to_choices(chosen.alphas, space), spec,
-                        source={"run": str(run.path), "epoch": chosen.epoch})
+    return from_choices(
+        snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
+    )
 
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
     for e in events:
         if e.kind == "search_started":
             return e.num_classes
-    raise PresnetError("the event file has no search_started event", where=str(run.events_file),
-                       hint="derive needs a run directory written by a search")
+    raise PresnetError(
+        "the event file has no search_started event",
+        where=str(run.events_file),
+        hint="derive needs a run directory written by a search",
+    )
 
 
 class Job:
     """Search and/or retrain in a run directory, emitting events on ``bus``."""
 
-    def __init__(self, config: Config, run: RunDir, bus: EventBus, control: Control, *, search: bool = True,
-                 retrain: bool = True, arch: Architecture | None = None, resume: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        run: RunDir,
+        bus: EventBus,
+        control: Control,
+        *,
+        search: bool = True,
+        retrain: bool = True,
+        arch: Architecture | None = None,
+        resume: bool = False,
+    ) -> None:
         self.config = config
         self.run_dir = run
         self.bus = bus
@@ -82,7 +110,7 @@ class Job:
         self._payloads: dict[str, dict[str, Any]] = {}
         self._prepared = False
 
-    def prepare(self) -> "Job":
+    def prepare(self) -> Job:
         """Check the device, decode the data and vet the checkpoints now, so that input errors
         surface before any thread starts -- and before anything in the run directory changes.
         A run directory made for this job and not used yet is removed again on such an error,
@@ -94,12 +122,15 @@ class Job:
                 self.run_dir.discard_if_unused()
             raise
 
-    def _prepare(self) -> "Job":
+    def _prepare(self) -> Job:
         resolve_device(self.config.run.device)
         num_classes = self.num_classes()
         if self.arch is not None and self.arch.num_classes != num_classes:
-            raise PresnetError(f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
-                               where="num_classes", hint="set num_classes in the architecture file to match the data")
+            raise PresnetError(
+                f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
+                where="num_classes",
+                hint="set num_classes in the architecture file to match the data",
+            )
         if self.resume:
             self._payloads = self._resume_payloads(num_classes)
         self._prepared = True
@@ -168,8 +199,11 @@ class Job:
         run = self.run_dir
         payloads: dict[str, dict[str, Any]] = {}
         if run.search_ckpt.exists():
-            payloads["search"] = load_checkpoint(run.search_ckpt, "search", search_fingerprint(
-                net_spec(self.config, num_classes), self.config.search_space()))
+            payloads["search"] = load_checkpoint(
+                run.search_ckpt,
+                "search",
+                search_fingerprint(net_spec(self.config, num_classes), self.config.search_space()),
+            )
         if run.retrain_ckpt.exists():
             arch = self.arch or load_arch(run.arch_file)
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
@@ -188,12 +222,22 @@ class Job:
         arch = outcome.architecture
         params = count_params(arch.build())
         save_arch(run.arch_file, arch)
-        self.bus.emit(ArchitectureDerived(epoch=outcome.epoch, architecture=arch.model_dump(mode="json"),
-                                          params=params, path=str(run.arch_file)))
-        run.update_summary(search={"epochs": outcome.epoch, "stop_reason": outcome.reason,
-                                   "elapsed_s": round(outcome.elapsed_s, 3), "scope": self.config.space.scope,
-                                   "block_ids": list(engine.space.block_ids)},
-                           architecture=arch.model_dump(mode="json"), params=params)
+        self.bus.emit(
+            ArchitectureDerived(
+                epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
+            )
+        )
+        run.update_summary(
+            search={
+                "epochs": outcome.epoch,
+                "stop_reason": outcome.reason,
+                "elapsed_s": round(outcome.elapsed_s, 3),
+                "scope": self.config.space.scope,
+                "block_ids": list(engine.space.block_ids),
+            },
+            architecture=arch.model_dump(mode="json"),
+            params=params,
+        )
         engine.save(finished=outcome.reason)
         return outcome
 
@@ -206,15 +250,23 @@ class Job:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
             return None
-        engine = RetrainEngine(self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights,
-                               lambda: sink.offset, self.data())
+        engine = RetrainEngine(
+            self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights, lambda: sink.offset, self.data()
+        )
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
-        run.update_summary(architecture=arch.model_dump(mode="json"), params=outcome.params,
-                           retrain={"epochs": outcome.epochs, "test_top1": outcome.test_top1,
-                                    "best_top1": outcome.best_top1, "stopped": outcome.stopped})
+        run.update_summary(
+            architecture=arch.model_dump(mode="json"),
+            params=outcome.params,
+            retrain={
+                "epochs": outcome.epochs,
+                "test_top1": outcome.test_top1,
+                "best_top1": outcome.best_top1,
+                "stopped": outcome.stopped,
+            },
+        )
         return outcome
 
 
@@ -224,7 +276,17 @@ def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:
     A run is in its retrain phase once it has a retrain checkpoint, or when it never searched
     (``presnet retrain``/``baseline``: an architecture file and no search checkpoint).
     """
-    in_retrain = (run.retrain_ckpt.exists() or bool(run.summary().get("baseline"))
-                  or (run.arch_file.exists() and not run.search_ckpt.exists()))
-    return Job(run.config(), run, EventBus(), Control(), search=not in_retrain,
-               retrain=in_retrain or retrain_after_search, resume=True)
+    in_retrain = (
+        run.retrain_ckpt.exists()
+        or bool(run.summary().get("baseline"))
+        or (run.arch_file.exists() and not run.search_ckpt.exists())
+    )
+    return Job(
+        run.config(),
+        run,
+        EventBus(),
+        Control(),
+        search=not in_retrain,
+        retrain=in_retrain or retrain_after_search,
+        resume=True,
+    )

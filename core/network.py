@@ -9,14 +9,22 @@ owns the architecture parameters of all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from core.proxyless import (ARCH_MODES, MixedOp, Mode, PathSampler, alpha_grad_from_gates, host_logits, path_mask,
-                            rescale_pair)
+from core.proxyless import (
+    ARCH_MODES,
+    MixedOp,
+    Mode,
+    PathSampler,
+    alpha_grad_from_gates,
+    host_logits,
+    path_mask,
+    rescale_pair,
+)
 from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace, block_positions
 
 EXPANSION = 4
@@ -60,8 +68,9 @@ class NetSpec:
 class Bottleneck(nn.Module):
     """torchvision's Bottleneck (stride on the middle conv) with a chosen kernel and activation."""
 
-    def __init__(self, in_ch: int, width: int, stride: int, kernel: int = BASE_KERNEL,
-                 activation: str = BASE_ACTIVATION) -> None:
+    def __init__(
+        self, in_ch: int, width: int, stride: int, kernel: int = BASE_KERNEL, activation: str = BASE_ACTIVATION
+    ) -> None:
         super().__init__()
         out_ch = width * EXPANSION
         self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
@@ -85,8 +94,7 @@ class Bottleneck(nn.Module):
 class SearchBottleneck(nn.Module):
     """A bottleneck whose middle op is a kernel decision followed by an activation decision."""
 
-    def __init__(self, in_ch: int, width: int, stride: int, kernels: Sequence[int],
-                 activations: Sequence[str]) -> None:
+    def __init__(self, in_ch: int, width: int, stride: int, kernels: Sequence[int], activations: Sequence[str]) -> None:
         super().__init__()
         out_ch = width * EXPANSION
         self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
@@ -133,7 +141,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         in_ch = widths[0]
         positions = block_positions(spec.depths)
-        for stage, (width, depth) in enumerate(zip(widths, spec.depths)):
+        for stage, width in enumerate(widths):
             blocks = []
             for pos in (p for p in positions if p.stage == stage):
                 stride = 2 if stage > 0 and pos.index == 0 else 1
@@ -264,13 +272,15 @@ class SearchNet(nn.Module):
                 if hasattr(cand, "inplace"):
                     cand.inplace = inplace
 
-    def _assign(self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None,
-                gates: torch.Tensor | None) -> None:
+    def _assign(
+        self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None, gates: torch.Tensor | None
+    ) -> None:
         rows = gates.unbind(0) if gates is not None else None  # one view op instead of one per row
         for op in self.ops[decision]:
             row = op.row
-            op.set_route(active[row], paths[row] if paths is not None else None,
-                         rows[row] if rows is not None else None)
+            op.set_route(
+                active[row], paths[row] if paths is not None else None, rows[row] if rows is not None else None
+            )
 
     def set_fixed(self, indices: Mapping[str, Sequence[int]]) -> None:
         """Run the given candidate index per row and decision (argmax, pinned, or a sample)."""
@@ -334,8 +344,9 @@ class SearchNet(nn.Module):
         out: dict[int, dict[str, dict[str, float]]] = {}
         probs = {d: torch.softmax(a.detach().float(), dim=1).cpu().tolist() for d, a in self.alphas().items()}
         for row, bid in enumerate(self.space.block_ids):
-            out[bid] = {d: {str(c): round(p, 6) for c, p in zip(self.space.candidates(d), probs[d][row])}
-                        for d in DECISIONS}
+            out[bid] = {
+                d: {str(c): round(p, 6) for c, p in zip(self.space.candidates(d), probs[d][row])} for d in DECISIONS
+            }
         return out
 
     def argmax_choices(self) -> dict[int, BlockChoice]:
@@ -343,9 +354,10 @@ class SearchNet(nn.Module):
 
     def choices_for(self, indices: Mapping[str, Sequence[int]]) -> dict[int, BlockChoice]:
         """Candidate indices per decision (rows deepest first) as the block choices of a plain network."""
-        return {bid: BlockChoice(self.space.kernels[indices["kernel"][r]],
-                                 self.space.activations[indices["activation"][r]])
-                for r, bid in enumerate(self.space.block_ids)}
+        return {
+            bid: BlockChoice(self.space.kernels[indices["kernel"][r]], self.space.activations[indices["activation"][r]])
+            for r, bid in enumerate(self.space.block_ids)
+        }
 
 
 def count_params(model: nn.Module) -> int:

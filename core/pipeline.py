@@ -12,7 +12,8 @@ to decode into memory.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -33,14 +34,16 @@ class BatchSource(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-def crop_thetas(n: int, cfg: DataConfig, height: int, width: int, generator: torch.Generator,
-                device: torch.device) -> torch.Tensor:
+def crop_thetas(
+    n: int, cfg: DataConfig, height: int, width: int, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """(n, 2, 3) affine matrices mapping output to input coordinates, per sample.
 
     crop_resize: area share U(crop_scale_min, 1), aspect exp(U(log 3/4, log 4/3)),
     position uniform inside the image (torchvision's RandomResizedCrop law).
     pad_crop: integer shifts in [-4, 4] with zero fill (pad 4 + random crop).
     """
+
     def rand(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, device=device)
 
@@ -105,9 +108,18 @@ class EpochBatches:
 class DeviceLoader(EpochBatches):
     """Shuffled (or ordered) batches of an in-memory set, augmented on its device."""
 
-    def __init__(self, data: ImageSet, cfg: DataConfig, mean: tuple[float, ...], std: tuple[float, ...],
-                 device: torch.device, seed: int, shuffle: bool, augment: bool,
-                 channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        data: ImageSet,
+        cfg: DataConfig,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        device: torch.device,
+        seed: int,
+        shuffle: bool,
+        augment: bool,
+        channels_last: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.device = device
         self.images = data.images.to(device)
@@ -164,8 +176,12 @@ class DeviceLoader(EpochBatches):
         return x
 
     def state_dict(self) -> dict[str, Any]:
-        return {"perm": None if self.perm is None else self.perm.cpu(), "pos": self.pos,
-                "started": self.started, "generator": self.generator.get_state()}
+        return {
+            "perm": None if self.perm is None else self.perm.cpu(),
+            "pos": self.pos,
+            "started": self.started,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.perm = None if state["perm"] is None else state["perm"].to(self.device)
@@ -181,9 +197,19 @@ class StreamLoader(EpochBatches):
     remaining batches are drawn afresh (workers keep their own generators).
     """
 
-    def __init__(self, dataset: Any, indices: torch.Tensor, cfg: DataConfig, mean: tuple[float, ...],
-                 std: tuple[float, ...], device: torch.device, seed: int, shuffle: bool, augment: bool,
-                 channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        indices: torch.Tensor,
+        cfg: DataConfig,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        device: torch.device,
+        seed: int,
+        shuffle: bool,
+        augment: bool,
+        channels_last: bool = False,
+    ) -> None:
         from torchvision import transforms as T
 
         train = augment
@@ -212,7 +238,11 @@ class StreamLoader(EpochBatches):
         self._it: Iterator | None = None
 
     def start_epoch(self) -> None:
-        order = torch.randperm(len(self.indices), generator=self.generator) if self.shuffle else torch.arange(len(self.indices))
+        order = (
+            torch.randperm(len(self.indices), generator=self.generator)
+            if self.shuffle
+            else torch.arange(len(self.indices))
+        )
         self.perm = self.indices[order]
         self.pos = 0
         self.started = True
@@ -222,10 +252,18 @@ class StreamLoader(EpochBatches):
         from torch.utils.data import DataLoader, Subset
 
         assert self.perm is not None
-        rest = self.perm[self.pos * self.cfg.batch_size:].tolist()
+        rest = self.perm[self.pos * self.cfg.batch_size :].tolist()
         ds = _Transformed(Subset(self.dataset, rest), self.transform)
-        return iter(DataLoader(ds, batch_size=self.cfg.batch_size, shuffle=False, drop_last=self.shuffle,
-                               num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda"))
+        return iter(
+            DataLoader(
+                ds,
+                batch_size=self.cfg.batch_size,
+                shuffle=False,
+                drop_last=self.shuffle,
+                num_workers=self.cfg.workers,
+                pin_memory=self.device.type == "cuda",
+            )
+        )
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         if self.pos >= self.steps_per_epoch:
@@ -280,8 +318,11 @@ def use_stream(cfg: DataConfig) -> bool:
         return False
     if cfg.pipeline == "stream":
         if cfg.dataset != "imagefolder":
-            raise PresnetError(f"the stream pipeline reads image folders, not {cfg.dataset}",
-                               where="data.pipeline", hint="use pipeline: device (the set fits in memory)")
+            raise PresnetError(
+                f"the stream pipeline reads image folders, not {cfg.dataset}",
+                where="data.pipeline",
+                hint="use pipeline: device (the set fits in memory)",
+            )
         return True
     if cfg.dataset != "imagefolder":
         return False
@@ -289,11 +330,12 @@ def use_stream(cfg: DataConfig) -> bool:
 
     train_dir, _ = check_image_folder(cfg.data_dir)
     n = len(ImageFolder(str(train_dir)).samples)
-    return n * 3 * cfg.image_size ** 2 > IN_MEMORY_LIMIT_BYTES
+    return n * 3 * cfg.image_size**2 > IN_MEMORY_LIMIT_BYTES
 
 
-def make_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool,
-                 retrain: bool, data: SearchData | None = None) -> Loaders:
+def make_loaders(
+    cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, data: SearchData | None = None
+) -> Loaders:
     """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``."""
     if use_stream(cfg):
         return _stream_loaders(cfg, seed, device, channels_last, retrain)
@@ -308,8 +350,7 @@ def make_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last
     return Loaders(train, val, test, data.classes)
 
 
-def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool,
-                    retrain: bool) -> Loaders:
+def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool) -> Loaders:
     from torchvision.datasets import ImageFolder
 
     train_dir, test_dir = check_image_folder(cfg.data_dir)
@@ -327,16 +368,24 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
     test = StreamLoader(test_ds, torch.arange(len(test_ds)), seed=seed + 3, shuffle=False, augment=False, **common)
     if retrain:
         full = torch.cat([train_idx, val_idx]).sort().values
-        return Loaders(StreamLoader(train_ds, full, seed=seed + 4, shuffle=True, augment=True, **common),
-                       None, test, train_ds.classes)
-    return Loaders(StreamLoader(train_ds, train_idx, seed=seed + 1, shuffle=True, augment=True, **common),
-                   StreamLoader(train_ds, val_idx, seed=seed + 2, shuffle=True, augment=False, **common),
-                   test, train_ds.classes)
+        return Loaders(
+            StreamLoader(train_ds, full, seed=seed + 4, shuffle=True, augment=True, **common),
+            None,
+            test,
+            train_ds.classes,
+        )
+    return Loaders(
+        StreamLoader(train_ds, train_idx, seed=seed + 1, shuffle=True, augment=True, **common),
+        StreamLoader(train_ds, val_idx, seed=seed + 2, shuffle=True, augment=False, **common),
+        test,
+        train_ds.classes,
+    )
 
 
 def _decode(ds: Any, index: torch.Tensor, size: int) -> torch.Tensor:
     """A few images of a folder dataset as a uint8 batch (for the normalisation statistics)."""
     from torchvision.transforms.functional import pil_to_tensor
 
-    return torch.stack([pil_to_tensor(ds.loader(ds.samples[i][0]).convert("RGB").resize((size, size)))
-                        for i in index.tolist()])
+    return torch.stack(
+        [pil_to_tensor(ds.loader(ds.samples[i][0]).convert("RGB").resize((size, size))) for i in index.tolist()]
+    )

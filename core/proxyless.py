@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ from torch import nn
 class Mode(str, enum.Enum):
     """How paths are drawn for a step."""
 
-    WEIGHT = "weight"        #: one sampled path, plain autograd (weight step)
-    TWO_PATH = "two_path"    #: gates over two sampled paths (ProxylessNAS)
+    WEIGHT = "weight"  #: one sampled path, plain autograd (weight step)
+    TWO_PATH = "two_path"  #: gates over two sampled paths (ProxylessNAS)
     ALL_PATHS = "all_paths"  #: gates over every path (NNI's estimator)
 
 
@@ -37,7 +37,7 @@ class _BinaryGate(torch.autograd.Function):
     """y = o_active(x); d y / d gate_k = o_k(x) for the paths in ``op.paths``."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: "MixedOp") -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: MixedOp) -> torch.Tensor:  # type: ignore[override]
         detached = x.detach().requires_grad_(x.requires_grad)
         with torch.enable_grad():
             out = op.candidates[op.route.active](detached)
@@ -75,8 +75,11 @@ def _autocast_state(x: torch.Tensor) -> dict:
     device_type = x.device.type if x.device.type in ("cuda", "cpu", "mps") else "cpu"
     if device_type == "mps":
         return {"device_type": "cpu", "enabled": False}
-    return {"device_type": device_type, "enabled": torch.is_autocast_enabled(device_type),
-            "dtype": torch.get_autocast_dtype(device_type)}
+    return {
+        "device_type": device_type,
+        "enabled": torch.is_autocast_enabled(device_type),
+        "dtype": torch.get_autocast_dtype(device_type),
+    }
 
 
 @dataclass(slots=True)
@@ -88,10 +91,10 @@ class Route:
     modules) made that most of the sampling time.
     """
 
-    active: int = 0                         #: the path whose output is used
-    paths: tuple[int, ...] = (0,)           #: the paths an architecture step weighs
-    gate: torch.Tensor | None = None        #: binary gates (architecture step)
-    weights: torch.Tensor | None = None     #: softmax weights (DARTS-style benchmark)
+    active: int = 0  #: the path whose output is used
+    paths: tuple[int, ...] = (0,)  #: the paths an architecture step weighs
+    gate: torch.Tensor | None = None  #: binary gates (architecture step)
+    weights: torch.Tensor | None = None  #: softmax weights (DARTS-style benchmark)
 
 
 class MixedOp(nn.Module):
@@ -108,8 +111,13 @@ class MixedOp(nn.Module):
         self.row = -1
         self.route = Route()
 
-    def set_route(self, active: int, paths: tuple[int, ...] | None = None, gate: torch.Tensor | None = None,
-                  weights: torch.Tensor | None = None) -> None:
+    def set_route(
+        self,
+        active: int,
+        paths: tuple[int, ...] | None = None,
+        gate: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> None:
         r = self.route
         r.active, r.paths, r.gate, r.weights = active, paths or (active,), gate, weights
 
@@ -139,7 +147,7 @@ def host_logits(alphas: Sequence[torch.Tensor]) -> list[np.ndarray]:
     flat = torch.cat([a.detach().reshape(-1) for a in alphas]).double().cpu().numpy()
     out, start = [], 0
     for a in alphas:
-        out.append(flat[start:start + a.numel()].reshape(a.shape))
+        out.append(flat[start : start + a.numel()].reshape(a.shape))
         start += a.numel()
     if not np.isfinite(flat).all():
         raise NonFiniteAlphas("architecture parameters are not finite")

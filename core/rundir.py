@@ -1,10 +1,10 @@
 """The run directory: everything a run leaves, and how to find it again.
 
-    runs/<timestamp>-<scope>/
-      config.yaml      the resolved config          control.json   stop/pause requests
-      events.jsonl     the event history            arch.json      the derived architecture
-      checkpoints/     search.pt, retrain.pt        summary.json   the result
-      weights/         retrain last.pt and best.pt (plain state_dicts)
+runs/<timestamp>-<scope>/
+  config.yaml      the resolved config          control.json   stop/pause requests
+  events.jsonl     the event history            arch.json      the derived architecture
+  checkpoints/     search.pt, retrain.pt        summary.json   the result
+  weights/         retrain last.pt and best.pt (plain state_dicts)
 """
 
 from __future__ import annotations
@@ -27,26 +27,43 @@ class RunDir:
 
     # layout
     @property
-    def config_file(self) -> Path: return self.path / "config.yaml"
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
     @property
-    def events_file(self) -> Path: return self.path / "events.jsonl"
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
     @property
-    def control_file(self) -> Path: return self.path / "control.json"
+    def control_file(self) -> Path:
+        return self.path / "control.json"
+
     @property
-    def arch_file(self) -> Path: return self.path / "arch.json"
+    def arch_file(self) -> Path:
+        return self.path / "arch.json"
+
     @property
-    def summary_file(self) -> Path: return self.path / "summary.json"
+    def summary_file(self) -> Path:
+        return self.path / "summary.json"
+
     @property
-    def checkpoints(self) -> Path: return self.path / "checkpoints"
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
     @property
-    def search_ckpt(self) -> Path: return self.checkpoints / "search.pt"
+    def search_ckpt(self) -> Path:
+        return self.checkpoints / "search.pt"
+
     @property
-    def retrain_ckpt(self) -> Path: return self.checkpoints / "retrain.pt"
+    def retrain_ckpt(self) -> Path:
+        return self.checkpoints / "retrain.pt"
+
     @property
-    def weights(self) -> Path: return self.path / "weights"
+    def weights(self) -> Path:
+        return self.path / "weights"
 
     @classmethod
-    def create(cls, config: Config, label: str | None = None) -> "RunDir":
+    def create(cls, config: Config, label: str | None = None) -> RunDir:
         """A fresh run directory (default name ``<timestamp>-<label or scope>``); refuses to reuse a run."""
         if config.run.out is not None:
             path = Path(config.run.out)
@@ -59,16 +76,22 @@ class RunDir:
                 n += 1
                 path = Path(config.run.runs_dir) / f"{name}-{n}"
         if (path / "config.yaml").exists() or (path / "events.jsonl").exists():
-            raise PresnetError("already holds a run", where=f"run.out ({path})",
-                               hint=f"resume it with `presnet resume {path}` or choose another --out")
+            raise PresnetError(
+                "already holds a run",
+                where=f"run.out ({path})",
+                hint=f"resume it with `presnet resume {path}` or choose another --out",
+            )
         if path.exists() and not path.is_dir():
             raise PresnetError("exists and is not a directory", where=f"run.out ({path})", hint="choose another --out")
         try:
             (path / "checkpoints").mkdir(parents=True, exist_ok=True)
             (path / "weights").mkdir(exist_ok=True)
         except OSError as err:
-            raise PresnetError(f"cannot create run directory: {err.strerror}", where=str(path),
-                               hint="check the path and write permission") from None
+            raise PresnetError(
+                f"cannot create run directory: {err.strerror}",
+                where=str(path),
+                hint="check the path and write permission",
+            ) from None
         run = cls(path)
         atomic_write_text(run.config_file, dump_yaml(config))
         return run
@@ -88,14 +111,19 @@ class RunDir:
         self.path.rmdir()
 
     @classmethod
-    def open(cls, path: Path) -> "RunDir":
+    def open(cls, path: Path) -> RunDir:
         """An existing run directory, or a clear error saying why it is not one."""
         path = Path(path)
         if not path.exists():
-            raise PresnetError("no such directory", where=str(path), hint="pass a run directory, e.g. runs/<timestamp>-s")
+            raise PresnetError(
+                "no such directory", where=str(path), hint="pass a run directory, e.g. runs/<timestamp>-s"
+            )
         if not path.is_dir() or not (path / "config.yaml").is_file():
-            raise PresnetError("not a presnet run directory (no config.yaml)", where=str(path),
-                               hint="pass a directory made by `presnet run`/`presnet search`")
+            raise PresnetError(
+                "not a presnet run directory (no config.yaml)",
+                where=str(path),
+                hint="pass a directory made by `presnet run`/`presnet search`",
+            )
         return cls(path)
 
     def config(self) -> Config:

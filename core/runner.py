@@ -29,7 +29,7 @@ class Runner:
             self.result = JobResult("error", str(self.job.run_dir.path), message=f"{err.__class__.__name__}: {err}")
             self.bus.emit(Error(message=self.result.message or ""))
 
-    def start(self) -> "Runner":
+    def start(self) -> Runner:
         self._thread.start()
         return self
 

@@ -7,8 +7,8 @@ here is plain data; building modules is :mod:`core.network`'s job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from core.errors import PresnetError
 
@@ -51,8 +51,7 @@ def block_stage(block_id: int, depths: Sequence[int] = RESNET50_DEPTHS) -> int:
     for pos in block_positions(depths):
         if pos.block_id == block_id:
             return pos.stage + 1
-    raise PresnetError(f"block id {block_id} does not exist", where="blocks",
-                       hint=f"ids run from 1 to {sum(depths)}")
+    raise PresnetError(f"block id {block_id} does not exist", where="blocks", hint=f"ids run from 1 to {sum(depths)}")
 
 
 def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS) -> list[int]:
@@ -64,19 +63,22 @@ def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50
     if isinstance(scope, str):
         letter = scope.strip().lower()
         if letter not in SCOPE_STAGES:
-            raise PresnetError(f"unknown scope {scope!r}", where="space.scope",
-                               hint="use one of s, m, l, f or a list of block ids")
+            raise PresnetError(
+                f"unknown scope {scope!r}", where="space.scope", hint="use one of s, m, l, f or a list of block ids"
+            )
         n_stages = min(SCOPE_STAGES[letter], len(depths))
         ids = [p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages]
         return sorted(ids)
     ids = sorted({int(i) for i in scope})
     if not ids:
-        raise PresnetError("custom scope lists no block", where="space.scope",
-                           hint="give at least one block id, e.g. [1, 2, 3]")
+        raise PresnetError(
+            "custom scope lists no block", where="space.scope", hint="give at least one block id, e.g. [1, 2, 3]"
+        )
     bad = [i for i in ids if not 1 <= i <= total]
     if bad:
-        raise PresnetError(f"block id {bad[0]} is out of range", where="space.scope",
-                           hint=f"ids run from 1 (deepest) to {total}")
+        raise PresnetError(
+            f"block id {bad[0]} is out of range", where="space.scope", hint=f"ids run from 1 (deepest) to {total}"
+        )
     return ids
 
 
@@ -98,24 +100,26 @@ def scope_name(scope: str | Sequence[int]) -> str:
 def validate_kernels(kernels: Sequence[int]) -> tuple[int, ...]:
     ks = tuple(dict.fromkeys(int(k) for k in kernels))
     if not ks:
-        raise PresnetError("no candidate kernel", where="space.kernels",
-                           hint=f"choose at least one of {list(KERNELS)}")
+        raise PresnetError("no candidate kernel", where="space.kernels", hint=f"choose at least one of {list(KERNELS)}")
     for k in ks:
         if k not in KERNELS:
-            raise PresnetError(f"kernel {k} is not supported", where="space.kernels",
-                               hint=f"choose from {list(KERNELS)}")
+            raise PresnetError(
+                f"kernel {k} is not supported", where="space.kernels", hint=f"choose from {list(KERNELS)}"
+            )
     return ks
 
 
 def validate_activations(activations: Sequence[str]) -> tuple[str, ...]:
     acts = tuple(dict.fromkeys(str(a).strip().lower() for a in activations))
     if not acts:
-        raise PresnetError("no candidate activation", where="space.activations",
-                           hint=f"choose at least one of {list(ACTIVATIONS)}")
+        raise PresnetError(
+            "no candidate activation", where="space.activations", hint=f"choose at least one of {list(ACTIVATIONS)}"
+        )
     for a in acts:
         if a not in ACTIVATIONS:
-            raise PresnetError(f"unknown activation {a!r}", where="space.activations",
-                               hint=f"choose from {list(ACTIVATIONS)}")
+            raise PresnetError(
+                f"unknown activation {a!r}", where="space.activations", hint=f"choose from {list(ACTIVATIONS)}"
+            )
     return acts
 
 
@@ -129,11 +133,19 @@ class SearchSpace:
     depths: tuple[int, ...] = RESNET50_DEPTHS
 
     @classmethod
-    def build(cls, scope: str | Sequence[int], kernels: Sequence[int] = PAPER_KERNELS,
-              activations: Sequence[str] = PAPER_ACTIVATIONS,
-              depths: Sequence[int] = RESNET50_DEPTHS) -> "SearchSpace":
-        return cls(tuple(scope_block_ids(scope, depths)), validate_kernels(kernels),
-                   validate_activations(activations), tuple(depths))
+    def build(
+        cls,
+        scope: str | Sequence[int],
+        kernels: Sequence[int] = PAPER_KERNELS,
+        activations: Sequence[str] = PAPER_ACTIVATIONS,
+        depths: Sequence[int] = RESNET50_DEPTHS,
+    ) -> SearchSpace:
+        return cls(
+            tuple(scope_block_ids(scope, depths)),
+            validate_kernels(kernels),
+            validate_activations(activations),
+            tuple(depths),
+        )
 
     def candidates(self, decision: str) -> tuple:
         return self.kernels if decision == "kernel" else self.activations

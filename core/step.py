@@ -25,8 +25,9 @@ def grad_scaler(prec: Precision) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(prec.device.type, enabled=prec.needs_scaler)
 
 
-def forward_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 prec: Precision) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, prec: Precision
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy under autocast, computed in fp32; returns (loss, logits)."""
     with prec.autocast():
         logits = model(x)
@@ -34,8 +35,14 @@ def forward_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss, logits
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, prec: Precision,
-               x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    prec: Precision,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A training step; on a search network it updates the one path each op was set to."""
     loss, logits = forward_loss(model, x, y, prec)
     opt.zero_grad(set_to_none=True)
@@ -45,9 +52,16 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.G
     return loss, logits
 
 
-def arch_step(net: SearchNet, sampler: PathSampler, mode: Mode, opt: torch.optim.Optimizer,
-              scaler: torch.amp.GradScaler, prec: Precision, x: torch.Tensor,
-              y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def arch_step(
+    net: SearchNet,
+    sampler: PathSampler,
+    mode: Mode,
+    opt: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    prec: Precision,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gates -> alpha gradients -> optimizer -> (two-path) rescale.
 
     The backward reaches only the gates (``inputs=``): no weight gradient is computed.

@@ -7,8 +7,8 @@ never touch widgets from another thread.  :class:`PresnetApp` takes a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 from textual import work
@@ -41,8 +41,14 @@ class PresnetApp(App):
     TITLE = "presnet"
     BINDINGS = [Binding("q", "quit_app", "Quit"), Binding("ctrl+c", "quit_app", "Quit", show=False)]
 
-    def __init__(self, config: Config | None = None, job: Job | None = None, attach: Path | None = None,
-                 job_factory: JobFactory = default_job_factory, config_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        job: Job | None = None,
+        attach: Path | None = None,
+        job_factory: JobFactory = default_job_factory,
+        config_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.config = config or quickstart()
         self.job = job
@@ -106,8 +112,13 @@ class PresnetApp(App):
                     s.interrupt()
                 self._wait_and_exit(running)
 
-        self.push_screen(ConfirmScreen("A run is in progress. Quit? It stops after the current step and leaves "
-                                       "a checkpoint (presnet resume RUN_DIR)."), answer)
+        self.push_screen(
+            ConfirmScreen(
+                "A run is in progress. Quit? It stops after the current step and leaves "
+                "a checkpoint (presnet resume RUN_DIR)."
+            ),
+            answer,
+        )
 
     @work(thread=True)
     def _wait_and_exit(self, sessions: list[LocalSession]) -> None:
@@ -120,9 +131,11 @@ cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 @cli.command()
-def tui(config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config to load"),
-        attach: Optional[Path] = typer.Option(None, "--attach", help="watch a headless run directory"),
-        resume: Optional[Path] = typer.Option(None, "--resume", help="resume a run directory's search")) -> None:
+def tui(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config to load"),
+    attach: Path | None = typer.Option(None, "--attach", help="watch a headless run directory"),
+    resume: Path | None = typer.Option(None, "--resume", help="resume a run directory's search"),
+) -> None:
     """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain."""
     try:
         if attach is not None:
@@ -136,7 +149,7 @@ def tui(config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML
     except PresnetError as err:
         for line in err.problems:
             typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

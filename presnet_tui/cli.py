@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Iterator, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,8 +27,12 @@ from core.network import NetSpec, SearchNet, build_plain, count_params
 from core.rundir import RunDir
 from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions, block_stage
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Search-space-scoped ProxylessNAS on ResNet-50.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Search-space-scoped ProxylessNAS on ResNet-50.",
+)
 config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
 app.add_typer(config_app, name="config")
 
@@ -51,19 +56,21 @@ def user_errors() -> Iterator[None]:
 
 
 # -- shared options -------------------------------------------------------------------------
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")]
-ScopeOpt = Annotated[Optional[str], typer.Option(help="s, m, l, f, or block ids like 1,2,5")]
-KernelsOpt = Annotated[Optional[str], typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]
-ActsOpt = Annotated[Optional[str], typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
-EpochsOpt = Annotated[Optional[int], typer.Option(help="search epochs")]
-StopAtOpt = Annotated[Optional[int], typer.Option("--stop-at-epoch", help="stop the search after this epoch")]
-DatasetOpt = Annotated[Optional[str], typer.Option(help="cifar10, cifar100, imagefolder, digits or synthetic")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="dataset folder")]
-DownloadOpt = Annotated[Optional[bool], typer.Option("--download/--no-download", help="download CIFAR if missing")]
-DeviceOpt = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N, mps")]
-SeedOpt = Annotated[Optional[int], typer.Option(help="random seed")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="run directory to create")]
-RetrainEpochsOpt = Annotated[Optional[int], typer.Option("--retrain-epochs", help="retraining epochs")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
+]
+ScopeOpt = Annotated[str | None, typer.Option(help="s, m, l, f, or block ids like 1,2,5")]
+KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]
+ActsOpt = Annotated[str | None, typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
+EpochsOpt = Annotated[int | None, typer.Option(help="search epochs")]
+StopAtOpt = Annotated[int | None, typer.Option("--stop-at-epoch", help="stop the search after this epoch")]
+DatasetOpt = Annotated[str | None, typer.Option(help="cifar10, cifar100, imagefolder, digits or synthetic")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="dataset folder")]
+DownloadOpt = Annotated[bool | None, typer.Option("--download/--no-download", help="download CIFAR if missing")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mps")]
+SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
+RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
 
 
 def _csv(value: str | None, cast: type, where: str) -> list | None:
@@ -72,8 +79,11 @@ def _csv(value: str | None, cast: type, where: str) -> list | None:
     try:
         return [cast(v.strip()) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise PresnetError(f"cannot read {value!r} as a comma-separated list of {cast.__name__}", where=where,
-                           hint="e.g. --kernels 3,5") from None
+        raise PresnetError(
+            f"cannot read {value!r} as a comma-separated list of {cast.__name__}",
+            where=where,
+            hint="e.g. --kernels 3,5",
+        ) from None
 
 
 def _scope(value: str | None) -> str | list[int] | None:
@@ -84,17 +94,34 @@ def _scope(value: str | None) -> str | list[int] | None:
     return value
 
 
-def resolve_config(config: Path | None, *, scope: str | None = None, kernels: str | None = None,
-                   activations: str | None = None, epochs: int | None = None, stop_at_epoch: int | None = None,
-                   dataset: str | None = None, data_dir: Path | None = None, download: bool | None = None,
-                   device: str | None = None, seed: int | None = None, out: Path | None = None,
-                   retrain_epochs: int | None = None) -> Config:
+def resolve_config(
+    config: Path | None,
+    *,
+    scope: str | None = None,
+    kernels: str | None = None,
+    activations: str | None = None,
+    epochs: int | None = None,
+    stop_at_epoch: int | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    download: bool | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    retrain_epochs: int | None = None,
+) -> Config:
     overrides: dict[str, Any] = {
-        "space.scope": _scope(scope), "space.kernels": _csv(kernels, int, "--kernels"),
-        "space.activations": _csv(activations, str, "--activations"), "search.epochs": epochs,
-        "search.stop_at_epoch": stop_at_epoch, "data.dataset": dataset,
-        "data.data_dir": str(data_dir.resolve()) if data_dir else None, "data.download": download,
-        "run.device": device, "run.seed": seed, "run.out": str(out.resolve()) if out else None,
+        "space.scope": _scope(scope),
+        "space.kernels": _csv(kernels, int, "--kernels"),
+        "space.activations": _csv(activations, str, "--activations"),
+        "search.epochs": epochs,
+        "search.stop_at_epoch": stop_at_epoch,
+        "data.dataset": dataset,
+        "data.data_dir": str(data_dir.resolve()) if data_dir else None,
+        "data.download": download,
+        "run.device": device,
+        "run.seed": seed,
+        "run.out": str(out.resolve()) if out else None,
         "retrain.epochs": retrain_epochs,
     }
     return load_config(config, overrides)
@@ -113,16 +140,39 @@ def _start(job: Job, headless: bool) -> None:
 
 # -- commands -------------------------------------------------------------------------------
 @app.command()
-def run(config: ConfigOpt = None, headless: Annotated[bool, typer.Option(help="no TUI: progress bars and logs")] = False,
-        scope: ScopeOpt = None, kernels: KernelsOpt = None, activations: ActsOpt = None, epochs: EpochsOpt = None,
-        stop_at_epoch: StopAtOpt = None, dataset: DatasetOpt = None, data_dir: DataDirOpt = None,
-        download: DownloadOpt = None, device: DeviceOpt = None, seed: SeedOpt = None, out: OutOpt = None,
-        retrain_epochs: RetrainEpochsOpt = None) -> None:
+def run(
+    config: ConfigOpt = None,
+    headless: Annotated[bool, typer.Option(help="no TUI: progress bars and logs")] = False,
+    scope: ScopeOpt = None,
+    kernels: KernelsOpt = None,
+    activations: ActsOpt = None,
+    epochs: EpochsOpt = None,
+    stop_at_epoch: StopAtOpt = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    retrain_epochs: RetrainEpochsOpt = None,
+) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     with user_errors():
-        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, epochs=epochs,
-                             stop_at_epoch=stop_at_epoch, dataset=dataset, data_dir=data_dir, download=download,
-                             device=device, seed=seed, out=out, retrain_epochs=retrain_epochs)
+        cfg = resolve_config(
+            config,
+            scope=scope,
+            kernels=kernels,
+            activations=activations,
+            epochs=epochs,
+            stop_at_epoch=stop_at_epoch,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            seed=seed,
+            out=out,
+            retrain_epochs=retrain_epochs,
+        )
         if not headless:
             from presnet_tui.app import PresnetApp
 
@@ -133,39 +183,90 @@ def run(config: ConfigOpt = None, headless: Annotated[bool, typer.Option(help="n
 
 
 @app.command()
-def search(config: ConfigOpt = None, scope: ScopeOpt = None, kernels: KernelsOpt = None,
-           activations: ActsOpt = None, epochs: EpochsOpt = None, stop_at_epoch: StopAtOpt = None,
-           dataset: DatasetOpt = None, data_dir: DataDirOpt = None, download: DownloadOpt = None,
-           device: DeviceOpt = None, seed: SeedOpt = None, out: OutOpt = None) -> None:
+def search(
+    config: ConfigOpt = None,
+    scope: ScopeOpt = None,
+    kernels: KernelsOpt = None,
+    activations: ActsOpt = None,
+    epochs: EpochsOpt = None,
+    stop_at_epoch: StopAtOpt = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+) -> None:
     """Search and derive the architecture (no retrain), headless."""
     with user_errors():
-        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, epochs=epochs,
-                             stop_at_epoch=stop_at_epoch, dataset=dataset, data_dir=data_dir, download=download,
-                             device=device, seed=seed, out=out)
+        cfg = resolve_config(
+            config,
+            scope=scope,
+            kernels=kernels,
+            activations=activations,
+            epochs=epochs,
+            stop_at_epoch=stop_at_epoch,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            seed=seed,
+            out=out,
+        )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), retrain=False), headless=True)
 
 
 @app.command()
-def retrain(arch_file: Annotated[Path, typer.Argument(help="architecture JSON")], config: ConfigOpt = None,
-            dataset: DatasetOpt = None, data_dir: DataDirOpt = None, download: DownloadOpt = None,
-            device: DeviceOpt = None, seed: SeedOpt = None, out: OutOpt = None,
-            retrain_epochs: RetrainEpochsOpt = None) -> None:
+def retrain(
+    arch_file: Annotated[Path, typer.Argument(help="architecture JSON")],
+    config: ConfigOpt = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    retrain_epochs: RetrainEpochsOpt = None,
+) -> None:
     """Train an architecture file from scratch and test it, headless."""
     with user_errors():
         arch = load_arch(arch_file)
-        cfg = resolve_config(config, dataset=dataset, data_dir=data_dir, download=download, device=device,
-                             seed=seed, out=out, retrain_epochs=retrain_epochs)
+        cfg = resolve_config(
+            config,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            seed=seed,
+            out=out,
+            retrain_epochs=retrain_epochs,
+        )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
 @app.command()
-def baseline(config: ConfigOpt = None, dataset: DatasetOpt = None, data_dir: DataDirOpt = None,
-             download: DownloadOpt = None, device: DeviceOpt = None, seed: SeedOpt = None, out: OutOpt = None,
-             retrain_epochs: RetrainEpochsOpt = None) -> None:
+def baseline(
+    config: ConfigOpt = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    retrain_epochs: RetrainEpochsOpt = None,
+) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
     with user_errors():
-        cfg = resolve_config(config, dataset=dataset, data_dir=data_dir, download=download, device=device,
-                             seed=seed, out=out, retrain_epochs=retrain_epochs)
+        cfg = resolve_config(
+            config,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+            seed=seed,
+            out=out,
+            retrain_epochs=retrain_epochs,
+        )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
         run_dir = RunDir.create(cfg, label="baseline")
@@ -174,8 +275,10 @@ def baseline(config: ConfigOpt = None, dataset: DatasetOpt = None, data_dir: Dat
 
 
 @app.command()
-def resume(run_dir: Annotated[Path, typer.Argument(help="run directory")],
-           headless: Annotated[bool, typer.Option(help="no TUI")] = False) -> None:
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    headless: Annotated[bool, typer.Option(help="no TUI")] = False,
+) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
@@ -188,10 +291,12 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="run directory")],
 
 
 @app.command()
-def stop(run_dir: Annotated[Path, typer.Argument(help="run directory")],
-         at_epoch: Annotated[Optional[int], typer.Option("--at-epoch", min=1, help="stop after this epoch")] = None,
-         pause: Annotated[bool, typer.Option("--pause", help="pause instead of stopping")] = False,
-         unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False) -> None:
+def stop(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    at_epoch: Annotated[int | None, typer.Option("--at-epoch", min=1, help="stop after this epoch")] = None,
+    pause: Annotated[bool, typer.Option("--pause", help="pause instead of stopping")] = False,
+    unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False,
+) -> None:
     """Ask a running search (another process) to stop now, after an epoch, or to pause."""
     with user_errors():
         run_ = RunDir.open(run_dir)
@@ -208,10 +313,12 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="run directory")],
 
 
 @app.command()
-def derive(run_dir: Annotated[Path, typer.Argument(help="run directory")],
-           epoch: Annotated[Optional[int], typer.Option(min=1, help="epoch whose alphas to use (default: last)")] = None,
-           out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write the architecture here")] = None,
-           as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False) -> None:
+def derive(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    epoch: Annotated[int | None, typer.Option(min=1, help="epoch whose alphas to use (default: last)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the architecture here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
+) -> None:
     """The argmax architecture of any past epoch of a search."""
     with user_errors():
         arch = derive_at(RunDir.open(run_dir), epoch)
@@ -232,8 +339,12 @@ def _arch_table(arch: Architecture, title: str) -> int:
     for pos in sorted(block_positions(arch.depths), key=lambda p: p.block_id):
         b = arch.blocks.get(pos.block_id)
         mark = "" if b else " (plain)"
-        table.add_row(str(pos.block_id), str(pos.stage + 1), f"{(b.kernel if b else 3)}x{(b.kernel if b else 3)}",
-                      (b.activation if b else "relu") + mark)
+        table.add_row(
+            str(pos.block_id),
+            str(pos.stage + 1),
+            f"{(b.kernel if b else 3)}x{(b.kernel if b else 3)}",
+            (b.activation if b else "relu") + mark,
+        )
     params = count_params(arch.build())
     console.print(table)
     console.print(f"trainable parameters: {params:,}")
@@ -241,9 +352,13 @@ def _arch_table(arch: Architecture, title: str) -> int:
 
 
 @app.command()
-def inspect(arch_file: Annotated[Optional[Path], typer.Argument(help="architecture JSON")] = None,
-            scope: ScopeOpt = None, kernels: KernelsOpt = None, activations: ActsOpt = None,
-            as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+def inspect(
+    arch_file: Annotated[Path | None, typer.Argument(help="architecture JSON")] = None,
+    scope: ScopeOpt = None,
+    kernels: KernelsOpt = None,
+    activations: ActsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
     """An architecture file's blocks and size, or a search space's blocks, choices and size."""
     with user_errors():
         if arch_file is not None:
@@ -255,18 +370,25 @@ def inspect(arch_file: Annotated[Optional[Path], typer.Argument(help="architectu
                 _arch_table(arch, str(arch_file))
             return
         if scope is None:
-            raise PresnetError("give an architecture file or --scope", where="inspect",
-                               hint="e.g. presnet inspect --scope s")
+            raise PresnetError(
+                "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
+            )
         cfg = resolve_config(None, scope=scope, kernels=kernels, activations=activations)
         # The space as the paper defines it: full-width ResNet-50, 10 classes.
         space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
         net = SearchNet(NetSpec(), space)
         supernet = sum(p.numel() for p in net.weight_parameters())
-        data = {"scope": cfg.space.scope, "search_blocks": list(space.block_ids),
-                "stages": space.stages_covered(), "kernels": list(space.kernels),
-                "activations": list(space.activations), "choices_per_block": len(space.kernels) * len(space.activations),
-                "architectures": space.size, "supernet_params": supernet,
-                "baseline_params": count_params(build_plain(NetSpec()))}
+        data = {
+            "scope": cfg.space.scope,
+            "search_blocks": list(space.block_ids),
+            "stages": space.stages_covered(),
+            "kernels": list(space.kernels),
+            "activations": list(space.activations),
+            "choices_per_block": len(space.kernels) * len(space.activations),
+            "architectures": space.size,
+            "supernet_params": supernet,
+            "baseline_params": count_params(build_plain(NetSpec())),
+        }
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
@@ -274,19 +396,24 @@ def inspect(arch_file: Annotated[Optional[Path], typer.Argument(help="architectu
         for col in ("block", "stage", "kernel choices", "activation choices"):
             table.add_column(col)
         for b in space.block_ids:
-            table.add_row(str(b), str(block_stage(b)), ", ".join(f"{k}x{k}" for k in space.kernels),
-                          ", ".join(space.activations))
+            table.add_row(
+                str(b), str(block_stage(b)), ", ".join(f"{k}x{k}" for k in space.kernels), ", ".join(space.activations)
+            )
         console.print(table)
-        console.print(f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
-                      f"{space.size:,} architectures; super-network {supernet:,} params "
-                      f"(ResNet-50: {data['baseline_params']:,})")
+        console.print(
+            f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
+            f"{space.size:,} architectures; super-network {supernet:,} params "
+            f"(ResNet-50: {data['baseline_params']:,})"
+        )
 
 
 @app.command()
-def plot(run_dir: Annotated[Path, typer.Argument(help="run directory")],
-         block: Annotated[Optional[list[int]], typer.Option("--block", "-b", help="block id (repeatable)")] = None,
-         save: Annotated[Optional[Path], typer.Option(help="write the figure to this file (.txt or .html)")] = None,
-         width: Annotated[int, typer.Option(help="figure width in characters")] = 120) -> None:
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    block: Annotated[list[int] | None, typer.Option("--block", "-b", help="block id (repeatable)")] = None,
+    save: Annotated[Path | None, typer.Option(help="write the figure to this file (.txt or .html)")] = None,
+    width: Annotated[int, typer.Option(help="figure width in characters")] = 120,
+) -> None:
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3), in the terminal."""
     import plotext as plt
 
@@ -300,8 +427,11 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="run directory")],
         blocks = [str(b) for b in block] if block else traj.blocks()
         unknown = [b for b in blocks if b not in traj.series]
         if unknown:
-            raise PresnetError(f"block {unknown[0]} was not searched in this run", where="--block",
-                               hint=f"searched blocks: {', '.join(traj.blocks())}")
+            raise PresnetError(
+                f"block {unknown[0]} was not searched in this run",
+                where="--block",
+                hint=f"searched blocks: {', '.join(traj.blocks())}",
+            )
         figure(plt, traj, blocks, width)
         if save is not None:
             import contextlib
@@ -316,8 +446,10 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="run directory")],
 
 
 @app.command()
-def compare(run_dirs: Annotated[list[Path], typer.Argument(help="run directories (a baseline run adds its row)")],
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="run directories (a baseline run adds its row)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """The paper's Table I for the given runs: model, scope, params, test top-1, search time."""
     with user_errors():
         rows = [_compare_row(RunDir.open(p)) for p in run_dirs]
@@ -331,8 +463,14 @@ def compare(run_dirs: Annotated[list[Path], typer.Argument(help="run directories
         for r in rows:
             top1 = f"{100 * r['test_top1']:.2f}" if r["test_top1"] is not None else "-"
             search = f"{r['search_s']:.0f} s" if r["search_s"] is not None else "-"
-            table.add_row(r["model"], str(r["scope"] or "-"), f"{r['params'] / 1e6:.2f}M" if r["params"] else "-",
-                          top1, search, r["run"])
+            table.add_row(
+                r["model"],
+                str(r["scope"] or "-"),
+                f"{r['params'] / 1e6:.2f}M" if r["params"] else "-",
+                top1,
+                search,
+                r["run"],
+            )
         console.print(table)
 
 
@@ -343,9 +481,14 @@ def _compare_row(run_: RunDir) -> dict[str, Any]:
     baseline_run = bool(s.get("baseline"))
     scope = None if baseline_run else s.get("search", {}).get("scope")
     label = scope if isinstance(scope, str) else "custom"
-    return {"model": "ResNet-50 (baseline)" if baseline_run else f"PResNet-50-{label}", "scope": scope,
-            "params": s.get("params"), "test_top1": s.get("retrain", {}).get("test_top1"),
-            "search_s": s.get("search", {}).get("elapsed_s"), "run": str(run_.path)}
+    return {
+        "model": "ResNet-50 (baseline)" if baseline_run else f"PResNet-50-{label}",
+        "scope": scope,
+        "params": s.get("params"),
+        "test_top1": s.get("retrain", {}).get("test_top1"),
+        "search_s": s.get("search", {}).get("elapsed_s"),
+        "run": str(run_.path),
+    }
 
 
 @config_app.command("show")

@@ -34,9 +34,17 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
 class HeadlessView:
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[ips]} img/s"), TextColumn("ETA {task.fields[eta]}"),
-                                 TimeElapsedColumn(), console=console, transient=False, refresh_per_second=4)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[ips]} img/s"),
+            TextColumn("ETA {task.fields[eta]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            refresh_per_second=4,
+        )
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
         self.retrain_started: Any = None  # its parameter counts go into the summary
 
@@ -46,15 +54,25 @@ class HeadlessView:
 
         if e.kind == "search_started":
             verb = "resuming" if e.resumed else "searching"
-            p(f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
-              f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}")
+            p(
+                f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
+                f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}"
+            )
         elif e.kind == "progress":
-            self.progress.update(self.task, description=f"{e.phase} {e.epoch}/{e.epochs}", total=e.steps_per_epoch,
-                                 completed=e.step, ips=f"{e.images_per_s:,.0f}", eta=fmt_eta(e.eta_s))
+            self.progress.update(
+                self.task,
+                description=f"{e.phase} {e.epoch}/{e.epochs}",
+                total=e.steps_per_epoch,
+                completed=e.step,
+                ips=f"{e.images_per_s:,.0f}",
+                eta=fmt_eta(e.eta_s),
+            )
         elif e.kind == "epoch_end":
             val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
-            p(f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-              f"  lr {e.lr:.4f}  │ {argmax_line(e.alphas)}")
+            p(
+                f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
+                f"  lr {e.lr:.4f}  │ {argmax_line(e.alphas)}"
+            )
         elif e.kind == "converged":
             p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
         elif e.kind == "unstable":
@@ -69,8 +87,10 @@ class HeadlessView:
             p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
             self.retrain_started = e
         elif e.kind == "retrain_epoch_end":
-            p(f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-              f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}")
+            p(
+                f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
+                f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}"
+            )
         elif e.kind == "error":
             p(f"[red]error:[/] {e.message}")
 
@@ -79,17 +99,23 @@ class HeadlessView:
         table.add_row("run directory", result.run_dir)
         table.add_row("status", result.status + (f" — {result.message}" if result.message else ""))
         if result.search is not None:
-            table.add_row("search", f"{result.search.epoch} epochs, stopped: {result.search.reason}, "
-                                    f"{result.search.elapsed_s:.0f} s")
+            table.add_row(
+                "search",
+                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s",
+            )
             blocks = result.search.architecture.blocks
-            table.add_row("architecture", ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}"
-                                                    for b, c in sorted(blocks.items())))
+            table.add_row(
+                "architecture",
+                ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}" for b, c in sorted(blocks.items())),
+            )
         started = self.retrain_started
         if started is not None:
             table.add_row("params", f"{started.params:,} (baseline ResNet-50: {started.baseline_params:,})")
         if result.retrain is not None:
-            table.add_row("test top-1", f"{result.retrain.test_top1:.2%} (best {result.retrain.best_top1:.2%}, "
-                                        f"{result.retrain.epochs} epochs)")
+            table.add_row(
+                "test top-1",
+                f"{result.retrain.test_top1:.2%} (best {result.retrain.best_top1:.2%}, {result.retrain.epochs} epochs)",
+            )
         self.console.print(table)
 
 

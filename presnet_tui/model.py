@@ -88,8 +88,9 @@ class RunModel:
     def _on_epoch_end(self, e: Any) -> None:
         self.epochs_done, self.epochs = e.epoch, e.epochs
         self.phase, self.epoch, self.step = e.phase, e.epoch, self.steps_per_epoch
-        self.search_curves.add(e.epoch, train_loss=e.train_loss, val_loss=e.val_loss,
-                               train_top1=e.train_top1, val_top1=e.val_top1)
+        self.search_curves.add(
+            e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
+        )
         self.alphas = e.alphas
         if self.tracker is not None and e.phase == "search":
             self.tracker.update(e.epoch, e.alphas)
@@ -117,8 +118,9 @@ class RunModel:
 
     def _on_retrain_epoch_end(self, e: Any) -> None:
         self.epoch, self.step, self.retrain_epochs = e.epoch, self.steps_per_epoch, e.epochs
-        self.retrain_curves.add(e.epoch, train_loss=e.train_loss, test_loss=e.test_loss,
-                                train_top1=e.train_top1, test_top1=e.test_top1)
+        self.retrain_curves.add(
+            e.epoch, train_loss=e.train_loss, test_loss=e.test_loss, train_top1=e.train_top1, test_top1=e.test_top1
+        )
 
     def _on_retrain_done(self, e: Any) -> None:
         self.retrain_done = e

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 #: One colour per candidate position, stable across blocks.
 COLORS = ["cyan", "orange", "green", "magenta", "red", "blue", "yellow"]
@@ -75,8 +76,16 @@ def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[
     return [x[i] for i in idx], [y[i] for i in idx]
 
 
-def draw_decision(plt: Any, traj: Trajectory, block: str, decision: str, width: int = 200,
-                  title: str | None = None, marker: float | None = None, height: int = 100) -> None:
+def draw_decision(
+    plt: Any,
+    traj: Trajectory,
+    block: str,
+    decision: str,
+    width: int = 200,
+    title: str | None = None,
+    marker: float | None = None,
+    height: int = 100,
+) -> None:
     """One panel: every candidate's probability of one decision of one block.
 
     Legends need a row per candidate; in a panel too short for them the colours alone remain.

@@ -62,7 +62,7 @@ class LocalSession(Session):
         job.bus.subscribe(self.sink)
         self.runner = Runner(job)
 
-    def start(self) -> "LocalSession":
+    def start(self) -> LocalSession:
         self.runner.start()
         return self
 
@@ -93,8 +93,12 @@ class AttachedSession(Session):
         if any(e.kind in ("retrain_done", "error") for e in events):
             self._finished = True
         if self.follower.bad_lines > bad_before:
-            events.append(Error(message=f"skipped {self.follower.bad_lines - bad_before} damaged line(s) of "
-                                        f"{self.run_dir.events_file}"))
+            events.append(
+                Error(
+                    message=f"skipped {self.follower.bad_lines - bad_before} damaged line(s) of "
+                    f"{self.run_dir.events_file}"
+                )
+            )
         return events
 
     @property

@@ -9,30 +9,72 @@ import pytest
 from core.bench import main
 
 
-@pytest.mark.parametrize("precision,scopes", [
-    ([], ["s", "f"]),
-    (["--amp", "bf16", "--channels-last", "on"], ["s"]),  # the CUDA defaults, run on the CPU
-])
+@pytest.mark.parametrize(
+    "precision,scopes",
+    [
+        ([], ["s", "f"]),
+        (["--amp", "bf16", "--channels-last", "on"], ["s"]),  # the CUDA defaults, run on the CPU
+    ],
+)
 def test_bench_json_smoke(capsys, precision, scopes):
-    assert main(["--device", "cpu", "--width", "0.125", "--depths", "1,1,1,1", "--batch-size", "8", "--repeats", "1",
-                 "--warmup", "1", "--epoch-images", "32", "--scopes", ",".join(scopes), "--json", *precision]) == 0
+    assert (
+        main(
+            [
+                "--device",
+                "cpu",
+                "--width",
+                "0.125",
+                "--depths",
+                "1,1,1,1",
+                "--batch-size",
+                "8",
+                "--repeats",
+                "1",
+                "--warmup",
+                "1",
+                "--epoch-images",
+                "32",
+                "--scopes",
+                ",".join(scopes),
+                "--json",
+                *precision,
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert [s["scope"] for s in result["scopes"]] == scopes
     assert result["amp"] == ("torch.bfloat16" if precision else "off") and result["channels_last"] == bool(precision)
     for s in result["scopes"]:
-        for key in ("pinned_ratio", "uniform_ratio", "two_path_ratio", "all_paths_ratio", "epoch_ratio",
-                    "weight_bytes", "arch_bytes", "darts_bytes"):
+        for key in (
+            "pinned_ratio",
+            "uniform_ratio",
+            "two_path_ratio",
+            "all_paths_ratio",
+            "epoch_ratio",
+            "weight_bytes",
+            "arch_bytes",
+            "darts_bytes",
+        ):
             assert s[key] > 0
         # DARTS-style keeps every path's activations: never less than the one-path step
         assert s["darts_bytes"] >= s["weight_bytes"]
     assert result["pipeline"]["images_per_s"] > 0 and result["plain"]["activation_bytes"] > 0
 
 
-@pytest.mark.parametrize("args,named", [
-    (["--depths", "3,x"], "--depths"), (["--depths", "3,4"], "--depths"), (["--scopes", "s,q"], "--scopes"),
-    (["--repeats", "0"], "--repeats"), (["--width", "-1"], "--width"), (["--batch-size", "abc"], "--batch-size"),
-    (["--image-size", "4"], "--image-size"), (["--device", "foo"], "--device"),
-])
+@pytest.mark.parametrize(
+    "args,named",
+    [
+        (["--depths", "3,x"], "--depths"),
+        (["--depths", "3,4"], "--depths"),
+        (["--scopes", "s,q"], "--scopes"),
+        (["--repeats", "0"], "--repeats"),
+        (["--width", "-1"], "--width"),
+        (["--batch-size", "abc"], "--batch-size"),
+        (["--image-size", "4"], "--image-size"),
+        (["--device", "foo"], "--device"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors_before_any_work(capsys, args, named):
     with pytest.raises(SystemExit) as exit_info:
         main(args)

@@ -46,7 +46,7 @@ def test_sample_configs_are_valid_and_quickstart_is_the_embedded_default():
 def test_inspect_scope_json():
     res = invoke("inspect", "--scope", "s", "--json")
     data = json.loads(res.stdout)
-    assert data["search_blocks"] == [1, 2, 3] and data["architectures"] == 6 ** 3
+    assert data["search_blocks"] == [1, 2, 3] and data["architectures"] == 6**3
     assert data["supernet_params"] > data["baseline_params"] == 23_528_522
     res = invoke("inspect", "--scope", "1,5", "--kernels", "3,5,7", "--activations", "relu,gelu", "--json")
     data = json.loads(res.stdout)
@@ -62,28 +62,34 @@ def test_inspect_arch_file(tmp_path):
     assert res.exit_code == 0 and "mish" in res.stdout
 
 
-@pytest.mark.parametrize("args,field", [
-    (["inspect", "--scope", "x"], "space.scope"),
-    (["inspect", "--scope", "17"], "space.scope"),
-    (["inspect", "--scope", "s", "--kernels", "4"], "space.kernels"),
-    (["inspect", "--scope", "s", "--kernels", "three"], "--kernels"),
-    (["inspect", "--scope", "s", "--activations", "tanh"], "space.activations"),
-    (["run", "--headless", "--device", "tpu"], "run.device"),
-    (["run", "--headless", "--dataset", "mnist"], "data.dataset"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["inspect", "--scope", "x"], "space.scope"),
+        (["inspect", "--scope", "17"], "space.scope"),
+        (["inspect", "--scope", "s", "--kernels", "4"], "space.kernels"),
+        (["inspect", "--scope", "s", "--kernels", "three"], "--kernels"),
+        (["inspect", "--scope", "s", "--activations", "tanh"], "space.activations"),
+        (["run", "--headless", "--device", "tpu"], "run.device"),
+        (["run", "--headless", "--dataset", "mnist"], "data.dataset"),
+    ],
+)
 def test_bad_values_exit_2_naming_the_field(args, field):
     res = invoke(*args)
     assert res.exit_code == 2
     assert field in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.parametrize("content,field", [
-    ("{", "malformed JSON"),
-    ('{"blocks": {"17": {"kernel": 3}}}', "unknown block id 17"),
-    ('{"blocks": {"1": {"kernel": 4}}}', "blocks.1.kernel"),
-    ('{"blocks": {"1": {"activation": "tanh"}}}', "blocks.1.activation"),
-    ('{"blocks": {}, "colour": 1}', "colour"),
-])
+@pytest.mark.parametrize(
+    "content,field",
+    [
+        ("{", "malformed JSON"),
+        ('{"blocks": {"17": {"kernel": 3}}}', "unknown block id 17"),
+        ('{"blocks": {"1": {"kernel": 4}}}', "blocks.1.kernel"),
+        ('{"blocks": {"1": {"activation": "tanh"}}}', "blocks.1.activation"),
+        ('{"blocks": {}, "colour": 1}', "colour"),
+    ],
+)
 def test_bad_architecture_files(tmp_path, content, field):
     path = tmp_path / "a.json"
     path.write_text(content)
@@ -145,7 +151,13 @@ def test_search_and_retrain_commands(tiny_yaml, tmp_path):
 
 
 def test_run_directory_commands_refuse_other_paths(tmp_path):
-    for cmd in (["resume", tmp_path], ["derive", tmp_path], ["stop", tmp_path], ["plot", tmp_path],
-                ["compare", tmp_path], ["resume", tmp_path / "nope"]):
+    for cmd in (
+        ["resume", tmp_path],
+        ["derive", tmp_path],
+        ["stop", tmp_path],
+        ["plot", tmp_path],
+        ["compare", tmp_path],
+        ["resume", tmp_path / "nope"],
+    ):
         res = invoke(*cmd)
         assert res.exit_code == 2 and "run directory" in res.stderr or "no such directory" in res.stderr

@@ -40,8 +40,10 @@ def test_split_indices_do_not_overlap_and_cover_everything():
 
 def test_train_val_test_images_are_different_files(subset_data):
     _, data = subset_data
+
     def keys(s):
         return {hash(img.numpy().tobytes()) for img in s.images}
+
     tr, va = keys(data.train), keys(data.val)
     assert not (tr & va)
 
@@ -147,8 +149,9 @@ def test_bad_image_folders(tmp_path):
 
 
 def test_stream_pipeline_reads_the_folder_in_batches(cifar_subset):
-    cfg = DataConfig(dataset="imagefolder", data_dir=cifar_subset, pipeline="stream", workers=0, limit_train=400,
-                     batch_size=32)
+    cfg = DataConfig(
+        dataset="imagefolder", data_dir=cifar_subset, pipeline="stream", workers=0, limit_train=400, batch_size=32
+    )
     loaders = make_loaders(cfg, 0, CPU, False, retrain=False)
     assert loaders.num_classes == 10
     assert loaders.train.steps_per_epoch == 360 // 32  # 400 kept, 10 % held out for the alphas

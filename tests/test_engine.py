@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 
-
 from core.arch import load_arch
 from core.control import Control, ControlState, write_control
 from core.events import EventBus, read_events
@@ -15,8 +14,11 @@ from core.runner import Runner
 
 
 def synthetic(tiny, **search):
-    return tiny(data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
-                search={"epochs": 4, "warmup_epochs": 1, **search}, retrain={"epochs": 1})
+    return tiny(
+        data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
+        search={"epochs": 4, "warmup_epochs": 1, **search},
+        retrain={"epochs": 1},
+    )
 
 
 def start(cfg, on_event=None, **job_kw):
@@ -49,11 +51,20 @@ def test_digits_search_moves_alphas_and_retrain_learns(tiny):
     assert summary["search"]["epochs"] == 3 and summary["search"]["stop_reason"] == "completed"
     assert summary["retrain"]["test_top1"] > 0.5  # chance is 0.1
     assert summary["params"] == load_arch(run.arch_file).build().fc.in_features * 10 + 10 + sum(
-        p.numel() for n, p in load_arch(run.arch_file).build().named_parameters() if not n.startswith("fc"))
+        p.numel() for n, p in load_arch(run.arch_file).build().named_parameters() if not n.startswith("fc")
+    )
     assert (run.weights / "best.pt").exists() and (run.weights / "last.pt").exists()
     order = [e.kind for e in read_events(run.events_file)]
-    for kind in ("search_started", "epoch_end", "alphas", "search_stopped", "architecture", "retrain_started",
-                 "retrain_epoch_end", "retrain_done"):
+    for kind in (
+        "search_started",
+        "epoch_end",
+        "alphas",
+        "search_stopped",
+        "architecture",
+        "retrain_started",
+        "retrain_epoch_end",
+        "retrain_done",
+    ):
         assert kind in order
     assert order.index("search_stopped") < order.index("architecture") < order.index("retrain_started")
 
@@ -163,6 +174,7 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tiny):
 
 def test_a_stopped_search_does_not_stop_the_retrain_started_after_it(tiny):
     """The TUI's flow: a search-only job stopped by the user, then a retrain job in the same run."""
+
     def on_event(e, control, run):
         if e.kind == "epoch_end" and e.epoch == 2:
             control.request_stop()

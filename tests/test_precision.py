@@ -62,12 +62,12 @@ def test_fp16_overflowing_architecture_step_is_skipped_not_diverged():
     sampler = PathSampler(0)
     x, y = data()
     assert grad_scaler(prec).is_enabled()  # the engine's fp16 scaler is on
-    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 60)  # a scale that overflows fp16 (max 65504)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**60)  # a scale that overflows fp16 (max 65504)
     before = [a.detach().clone() for a in net.arch_parameters()]
     arch_step(net, sampler, Mode.TWO_PATH, opt, scaler, prec, x, y)
     for old, new in zip(before, net.arch_parameters()):
         assert torch.equal(old, new.detach())  # skipped, not applied
-    assert scaler.get_scale() < 2.0 ** 60  # and the scale backed off
+    assert scaler.get_scale() < 2.0**60  # and the scale backed off
     scaler.update(256.0)
     arch_step(net, sampler, Mode.TWO_PATH, opt, scaler, prec, x, y)
     alphas = torch.cat([a.detach().flatten() for a in net.arch_parameters()])

@@ -36,7 +36,7 @@ def toy(active: int, paths: tuple[int, ...]):
 
 def test_two_path_gate_and_alpha_gradients():
     y, x, gates = toy(active=1, paths=(0, 1))
-    assert torch.allclose(y, 2 * x.detach())                       # only the active path's output
+    assert torch.allclose(y, 2 * x.detach())  # only the active path's output
     assert torch.allclose(x.grad, 2 * torch.tensor([[0.5, -1.0, 2.0]]))  # and its input gradient
     assert torch.allclose(gates.grad, torch.tensor([[4.5, 9.0, 0.0]]))  # <dL/dy, o_k(x)> for the pair only
     alpha = torch.tensor([[0.1, 0.5, -0.3]])
@@ -80,8 +80,13 @@ def test_weight_step_leaves_unsampled_candidates_untouched():
     sampler = PathSampler(1)
     x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
     drawn = net.sample_weight_paths(sampler)
-    unsampled = [p for op in net.ops["kernel"] for k, cand in enumerate(op.candidates) if k != drawn["kernel"][op.row]
-                 for p in cand.parameters()]
+    unsampled = [
+        p
+        for op in net.ops["kernel"]
+        for k, cand in enumerate(op.candidates)
+        if k != drawn["kernel"][op.row]
+        for p in cand.parameters()
+    ]
     sampled = [p for op in net.ops["kernel"] for p in op.candidates[drawn["kernel"][op.row]].parameters()]
     before = [p.detach().clone() for p in unsampled]
     opt.zero_grad(set_to_none=True)

@@ -61,19 +61,22 @@ def one_error_line(res, *needles: str) -> None:
 
 
 # -- bad config --------------------------------------------------------------------------------
-@pytest.mark.parametrize("changes,needle", [
-    ({"search.epochz": 3}, "search.epochz"),
-    ({"search.epochs": "many"}, "search.epochs"),
-    ({"search.lr": -0.1}, "search.lr"),
-    ({"search.epochs": 0}, "search.epochs"),
-    ({"space.kernels": [4]}, "space.kernels"),
-    ({"space.activations": ["tanh"]}, "space.activations"),
-    ({"space.kernels": []}, "space.kernels"),
-    ({"space.activations": []}, "space.activations"),
-    ({"space.scope": "xl"}, "space.scope"),
-    ({"space.scope": [17]}, "space.scope"),
-    ({"data.val_fraction": 1.0}, "data.val_fraction"),
-])
+@pytest.mark.parametrize(
+    "changes,needle",
+    [
+        ({"search.epochz": 3}, "search.epochz"),
+        ({"search.epochs": "many"}, "search.epochs"),
+        ({"search.lr": -0.1}, "search.lr"),
+        ({"search.epochs": 0}, "search.epochs"),
+        ({"space.kernels": [4]}, "space.kernels"),
+        ({"space.activations": ["tanh"]}, "space.activations"),
+        ({"space.kernels": []}, "space.kernels"),
+        ({"space.activations": []}, "space.activations"),
+        ({"space.scope": "xl"}, "space.scope"),
+        ({"space.scope": [17]}, "space.scope"),
+        ({"data.val_fraction": 1.0}, "data.val_fraction"),
+    ],
+)
 def test_bad_config_values(tmp_path, changes, needle):
     path = write_yaml(tmp_path / "c.yaml", merged(**changes))
     one_error_line(cli.invoke(app, ["config", "check", str(path)]), needle)
@@ -87,12 +90,15 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     one_error_line(cli.invoke(app, ["config", "check", str(path)]), "line", "YAML syntax error", str(path))
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda p: p.write_text(""), "empty"),
-    (lambda p: p.mkdir(), "directory"),
-    (lambda p: None, "not found"),
-    (lambda p: p.write_text("- a\n- b\n"), "mapping"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda p: p.write_text(""), "empty"),
+        (lambda p: p.mkdir(), "directory"),
+        (lambda p: None, "not found"),
+        (lambda p: p.write_text("- a\n- b\n"), "mapping"),
+    ],
+)
 def test_unusable_config_files(tmp_path, make, needle):
     path = tmp_path / "c.yaml"
     make(path)
@@ -129,8 +135,9 @@ def test_architecture_that_does_not_match_the_data(tmp_path):
     arch = tmp_path / "a.json"
     arch.write_text('{"blocks": {}, "num_classes": 7}')
     path = write_yaml(tmp_path / "c.yaml", TINY)
-    one_error_line(cli.invoke(app, ["retrain", str(arch), "--config", str(path), "--out", str(tmp_path / "r")]),
-                   "num_classes", "7")
+    one_error_line(
+        cli.invoke(app, ["retrain", str(arch), "--config", str(path), "--out", str(tmp_path / "r")]), "num_classes", "7"
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -234,8 +241,9 @@ def test_torn_event_line_is_repaired_on_resume(tmp_path):
 
 def _spawn(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
-    return subprocess.Popen([sys.executable, "-m", "presnet_tui.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "presnet_tui.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
 
 
 def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_path):
@@ -271,8 +279,12 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 30}))
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "presnet_tui.cli", "run", "--headless", "--config", str(cfg),
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "presnet_tui.cli", "run", "--headless", "--config", str(cfg), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         events = out / "events.jsonl"

@@ -23,8 +23,9 @@ def test_plain_network_is_torchvision_resnet50():
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
 
 
-@pytest.mark.parametrize("scope,ids", [("s", [1, 2, 3]), ("m", list(range(1, 10))), ("l", list(range(1, 14))),
-                                       ("f", list(range(1, 17)))])
+@pytest.mark.parametrize(
+    "scope,ids", [("s", [1, 2, 3]), ("m", list(range(1, 10))), ("l", list(range(1, 14))), ("f", list(range(1, 17)))]
+)
 def test_scopes(scope, ids):
     assert scope_block_ids(scope) == ids
 
@@ -81,8 +82,10 @@ def test_argmax_network_matches_plain_build():
 
 
 def test_core_imports_without_ui_libraries():
-    code = ("import sys, core, core.engine, core.job, core.runner, core.pipeline, core.arch, core.config;"
-            "bad = [m for m in ('textual', 'typer', 'rich', 'plotext') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, core, core.engine, core.job, core.runner, core.pipeline, core.arch, core.config;"
+        "bad = [m for m in ('textual', 'typer', 'rich', 'plotext') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -18,8 +18,11 @@ from presnet_tui.widgets.blocks import BlockTable
 
 
 def synthetic(tiny, **search):
-    return tiny(data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
-                search={"epochs": 6, "warmup_epochs": 1, "alphas_every": 1, **search}, retrain={"epochs": 1})
+    return tiny(
+        data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
+        search={"epochs": 6, "warmup_epochs": 1, "alphas_every": 1, **search},
+        retrain={"epochs": 1},
+    )
 
 
 def paused_factory(config):

@@ -74,8 +74,9 @@ class RetrainScreen(Screen):
         self.query_one("#retrain-top1", CurvesPlot).draw(m.retrain_curves)
         lines = []
         if m.arch_params is not None and m.baseline_params:
-            lines.append(f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's "
-                         f"{m.baseline_params:,})")
+            lines.append(
+                f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's {m.baseline_params:,})"
+            )
         tops = m.retrain_curves.values.get("test_top1", [])
         if tops:
             lines.append(f"test top-1 {tops[-1]:.2%} (best {max(t for t in tops if t is not None):.2%})")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -79,13 +80,19 @@ class SearchScreen(Screen):
             if event.kind == "error":
                 self.notify(event.message, title="error", severity="error", timeout=15)
             elif event.kind == "unstable":
-                self.notify(f"block {event.block} {event.decision}: {event.was} → {event.now}", title="unstable",
-                            severity="warning")
+                self.notify(
+                    f"block {event.block} {event.decision}: {event.was} → {event.now}",
+                    title="unstable",
+                    severity="warning",
+                )
             elif event.kind == "converged":
                 self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
             elif event.kind == "search_stopped":
-                self.notify(f"search stopped after epoch {event.epoch} ({event.reason}); "
-                            "pick an epoch with [ ], d to derive, r to retrain", title="search stopped")
+                self.notify(
+                    f"search stopped after epoch {event.epoch} ({event.reason}); "
+                    "pick an epoch with [ ], d to derive, r to retrain",
+                    title="search stopped",
+                )
 
     def redraw(self) -> None:
         if not self.model.dirty:
@@ -146,8 +153,14 @@ class SearchScreen(Screen):
                 self.session.stop_at(epoch)
                 self.notify(f"the search will stop after epoch {epoch}")
 
-        self.app.push_screen(NumberScreen("Stop the search after epoch:", default=max(self.model.epochs_done + 1, 1),
-                                          maximum=self.model.epochs or None), chosen)
+        self.app.push_screen(
+            NumberScreen(
+                "Stop the search after epoch:",
+                default=max(self.model.epochs_done + 1, 1),
+                maximum=self.model.epochs or None,
+            ),
+            chosen,
+        )
 
     def action_toggle_pause(self) -> None:
         if self.session.pause_requested():

@@ -24,9 +24,18 @@ DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 #: Which error label shows a problem with which config field.
-ERROR_SLOTS = {"space.scope": "scope", "space.kernels": "kernels", "space.activations": "activations",
-               "search.epochs": "epochs", "search.warmup_epochs": "warmup", "search.stop_at_epoch": "epochs",
-               "run.seed": "seed", "run.device": "device", "data.dataset": "data", "data.data_dir": "data"}
+ERROR_SLOTS = {
+    "space.scope": "scope",
+    "space.kernels": "kernels",
+    "space.activations": "activations",
+    "search.epochs": "epochs",
+    "search.warmup_epochs": "warmup",
+    "search.stop_at_epoch": "epochs",
+    "run.seed": "seed",
+    "run.device": "device",
+    "data.dataset": "data",
+    "data.data_dir": "data",
+}
 
 
 def space_facts(space: SearchSpace, spec: NetSpec) -> str:
@@ -35,14 +44,19 @@ def space_facts(space: SearchSpace, spec: NetSpec) -> str:
         net = SearchNet(spec, space)
         base = count_params(build_plain(spec))
     supernet = sum(p.numel() for p in net.weight_parameters())
-    return (f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
-            f"({', '.join(map(str, space.block_ids))})\n"
-            f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})")
+    return (
+        f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
+        f"({', '.join(map(str, space.block_ids))})\n"
+        f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})"
+    )
 
 
 class SetupScreen(Screen):
-    BINDINGS = [Binding("ctrl+s", "start", "Start search"), Binding("ctrl+l", "load", "Load config"),
-                Binding("ctrl+w", "save", "Save config")]
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start search"),
+        Binding("ctrl+l", "load", "Load config"),
+        Binding("ctrl+w", "save", "Save config"),
+    ]
 
     def __init__(self, config: Config, config_dir: Path | None = None) -> None:
         super().__init__()
@@ -58,7 +72,11 @@ class SetupScreen(Screen):
             yield Label("Search scope", classes="section")
             with RadioSet(id="scope"):
                 for s in SCOPES:
-                    label = f"{s} ({SCOPE_STAGES[s]} deepest stage{'s' if SCOPE_STAGES[s] > 1 else ''})" if s != "custom" else "custom blocks"
+                    label = (
+                        f"{s} ({SCOPE_STAGES[s]} deepest stage{'s' if SCOPE_STAGES[s] > 1 else ''})"
+                        if s != "custom"
+                        else "custom blocks"
+                    )
                     yield RadioButton(label, value=s == scope, id=f"scope-{s}")
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
             yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
@@ -76,15 +94,18 @@ class SetupScreen(Screen):
             yield Label("", id="err-activations", classes="error")
             yield Label("Data and run", classes="section")
             with Horizontal(classes="fields"):
-                yield self._field("dataset", Select([(d, d) for d in DATASETS], value=c.data.dataset,
-                                                   allow_blank=False, id="dataset"))
+                yield self._field(
+                    "dataset", Select([(d, d) for d in DATASETS], value=c.data.dataset, allow_blank=False, id="dataset")
+                )
                 yield self._field("data dir", Input(str(c.data.data_dir), id="data-dir"))
             yield Label("", id="err-data", classes="error")
             with Horizontal(classes="fields"):
                 yield self._field("epochs", Input(str(c.search.epochs), type="integer", id="epochs"))
                 yield self._field("warm-up", Input(str(c.search.warmup_epochs), type="integer", id="warmup"))
-                yield self._field("device", Select([(d, d) for d in DEVICES], value=c.run.device.split(":")[0],
-                                                  allow_blank=False, id="device"))
+                yield self._field(
+                    "device",
+                    Select([(d, d) for d in DEVICES], value=c.run.device.split(":")[0], allow_blank=False, id="device"),
+                )
                 yield self._field("seed", Input(str(c.run.seed), type="integer", id="seed"))
             for slot in ("epochs", "warmup", "device", "seed"):
                 yield Label("", id=f"err-{slot}", classes="error")
@@ -148,7 +169,8 @@ class SetupScreen(Screen):
         for line in problems:
             field_path, _, message = line.partition(": ")
             slots.setdefault(ERROR_SLOTS.get(field_path, "general"), []).append(
-                message if field_path in ERROR_SLOTS else line)
+                message if field_path in ERROR_SLOTS else line
+            )
         for label in self.query("Label.error"):
             slot = (label.id or "").removeprefix("err-")
             label.update("\n".join(slots.get(slot, [])))
@@ -170,7 +192,9 @@ class SetupScreen(Screen):
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        handler = {"start": self.action_start, "load": self.action_load, "save": self.action_save}.get(event.button.id or "")
+        handler = {"start": self.action_start, "load": self.action_load, "save": self.action_save}.get(
+            event.button.id or ""
+        )
         if handler:
             handler()
 

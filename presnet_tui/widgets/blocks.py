@@ -12,8 +12,13 @@ class BlockTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for label, key in (("blk", "block"), ("st", "stage"), ("kernel", "kernel"), ("act", "activation"),
-                           ("", "status")):
+        for label, key in (
+            ("blk", "block"),
+            ("st", "stage"),
+            ("kernel", "kernel"),
+            ("act", "activation"),
+            ("", "status"),
+        ):
             self.add_column(label, key=key)
 
     def show(self, model: RunModel) -> None:
@@ -21,12 +26,15 @@ class BlockTable(DataTable):
             key = str(block)
             k, pk = model.argmax(key, "kernel")
             a, pa = model.argmax(key, "activation")
-            cells = {"kernel": f"{k}x{k} {100 * pk:3.0f}%" if k != "-" else "-",
-                     "activation": f"{SHORT.get(a, a)} {100 * pa:3.0f}%" if a != "-" else "-",
-                     "status": model.status(block)}
+            cells = {
+                "kernel": f"{k}x{k} {100 * pk:3.0f}%" if k != "-" else "-",
+                "activation": f"{SHORT.get(a, a)} {100 * pa:3.0f}%" if a != "-" else "-",
+                "status": model.status(block),
+            }
             if key not in self.rows:
-                self.add_row(key, str(model.stages.get(key, "")), cells["kernel"], cells["activation"],
-                             cells["status"], key=key)
+                self.add_row(
+                    key, str(model.stages.get(key, "")), cells["kernel"], cells["activation"], cells["status"], key=key
+                )
             else:
                 for column, value in cells.items():
                     self.update_cell(key, column, value, update_width=True)

@@ -30,8 +30,16 @@ class BlockPlot(Vertical):
                 plot.plt.clear_data()
                 plot.plt.title("waiting for alphas…")
             else:
-                draw_decision(plot.plt, traj, block, decision, width=max(plot.size.width - 8, 10),
-                              title=f"block {block} · {decision}", marker=marker, height=plot.size.height)
+                draw_decision(
+                    plot.plt,
+                    traj,
+                    block,
+                    decision,
+                    width=max(plot.size.width - 8, 10),
+                    title=f"block {block} · {decision}",
+                    marker=marker,
+                    height=plot.size.height,
+                )
             plot.refresh()
 
 
@@ -51,8 +59,13 @@ class CurvesPlot(PlotextPlot):
         for i, key in enumerate(self.keys):
             xs, ys = thin(curves.epochs, curves.values.get(key, []), max(self.size.width - 8, 10))
             if xs:
-                plt.plot(xs, ys, label=key.replace("_", " ") if legend else None, color=COLORS[i % len(COLORS)],
-                         marker="braille")
+                plt.plot(
+                    xs,
+                    ys,
+                    label=key.replace("_", " ") if legend else None,
+                    color=COLORS[i % len(COLORS)],
+                    marker="braille",
+                )
         plt.xlabel("epoch")
         self.refresh()
 
