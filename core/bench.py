@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,6 +40,7 @@ from core import step as steps
 from core.config import DataConfig, RunConfig, format_validation_error
 from core.data import ImageSet, channel_stats
 from core.device import Precision, precision_for, resolve_device
+from core.io import atomic_write_text
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
@@ -496,11 +498,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--threads", type=count(1), default=None, help="CPU threads for torch (1 gives steadier CPU ratios)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--suite", default="default", choices=["default", "gpu"], help="gpu: see BENCHMARKS.md")
+    p.add_argument("--out", type=Path, default=None, help="folder for the JSON results (gpu suite: its runs too)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.suite == "gpu":  # sizes of its own: only --device and --out apply
+        from core import gpu_suite
+
+        report = gpu_suite.run_suite(args.device, args.out or gpu_suite.default_out(), log=print)
+        print(gpu_suite.render(report))
+        return 0 if report.passed else 1
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = resolve_device(args.device).type == "cuda"
@@ -510,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     args.epoch_images = args.epoch_images or (args.batch_size * (50 if cuda else 6))
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else render(result))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out / "bench.json", json.dumps(result, indent=2) + "\n")
     return 0
 
 
