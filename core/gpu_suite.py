@@ -188,10 +188,11 @@ class SuiteReport:
     wall_s: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # part -> traceback of a part that crashed
+    complete: bool = False  # every part ran (a report rewritten mid-suite says False)
 
     @property
     def passed(self) -> bool:
-        return not self.errors and all(c.passed for c in self.checks)
+        return self.complete and not self.errors and all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
@@ -735,6 +736,7 @@ def run_suite(
             {r["scope"]: r["status"] for r in report.runs},
         )
     )
+    report.complete = True
     save()
     return report
 
