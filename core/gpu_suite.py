@@ -706,6 +706,22 @@ def run_suite(
             _free(dev)
             save()
 
+    # The checks first and the benchmark last: a run cut short by its time limit loses timings, not verdicts.
+    for name, check in (
+        ("check bf16", lambda: check_bf16_alphas(dev, s)),
+        ("check fp16", lambda: check_fp16_scaler(dev, s)),
+    ):
+        result = phase(name, check)
+        if result is not None:
+            report.checks.append(result)
+    for scope in s.run_scopes:
+        run_dir = out / "runs" / f"search-{scope}"
+        row = phase(f"search+retrain {scope}", lambda d=run_dir, sc=scope: search_and_retrain(str(dev), s, sc, d, log))
+        if row is not None:
+            report.runs.append(row)
+    result = phase("check kill-resume", lambda: check_kill_resume(str(dev), s, out / "runs"))
+    if result is not None:
+        report.checks.append(result)
     for size in s.bench_sizes:
         result = phase(f"bench {size}px", lambda size=size: bench_at(dev, prec, s, size))
         if result is not None:
@@ -714,20 +730,8 @@ def run_suite(
             atomic_write_text(path, json.dumps(result, indent=2) + "\n")
             report.files[f"bench {size}px"] = str(path)
     run_bench = report.bench.get(f"{s.run_size}px")
-    for scope in s.run_scopes:
-        run_dir = out / "runs" / f"search-{scope}"
-        row = phase(f"search+retrain {scope}", lambda d=run_dir, sc=scope: search_and_retrain(str(dev), s, sc, d, log))
-        if row is not None:
-            row["memory"] = memory_ratio(run_bench, scope) if run_bench else None
-            report.runs.append(row)
-    for name, check in (
-        ("check bf16", lambda: check_bf16_alphas(dev, s)),
-        ("check fp16", lambda: check_fp16_scaler(dev, s)),
-        ("check kill-resume", lambda: check_kill_resume(str(dev), s, out / "runs")),
-    ):
-        result = phase(name, check)
-        if result is not None:
-            report.checks.append(result)
+    for row in report.runs:
+        row["memory"] = memory_ratio(run_bench, row["scope"]) if run_bench else None
     report.checks.append(
         Check(
             "search and retrain runs complete",
