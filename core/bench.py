@@ -505,14 +505,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.suite == "gpu":  # sizes of its own: only --device and --out apply
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.suite == "gpu":  # sizes of its own: only --device, --out and --threads apply
         from core import gpu_suite
 
         report = gpu_suite.run_suite(args.device, args.out or gpu_suite.default_out(), log=print)
         print(gpu_suite.render(report))
         return 0 if report.passed else 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
     cuda = resolve_device(args.device).type == "cuda"
     args.width = args.width if args.width is not None else (1.0 if cuda else 0.25)
     args.batch_size = args.batch_size or (64 if cuda else 32)
