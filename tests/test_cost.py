@@ -150,3 +150,31 @@ def test_a_strong_flops_weight_derives_cheaper_architectures(tiny, tmp_path):
     tags = set(acc.Tags()["scalars"])
     assert {"search/train_loss", "search/val_top1", "search/expected_cost", "lr", "alpha/1/kernel/3"} <= tags
     assert [e.step for e in acc.Scalars("search/expected_cost")] == [h.epoch for h in history]
+
+
+def test_the_tui_shows_flops_and_the_expected_cost():
+    from core.arch import Architecture
+    from core.cost import human
+    from core.events import EpochEnd
+    from presnet_tui.model import RunModel
+    from presnet_tui.screens.retrain import architecture_flops
+
+    arch = Architecture(blocks={1: {"kernel": 7}}, width_mult=0.125, depths=[1, 1, 2, 1])
+    line = architecture_flops(arch.model_dump(mode="json"), 32)
+    assert line == f"FLOPs at 32 px: {human(count_flops(arch.build(), 32))}"
+    model = RunModel()
+    model.apply(
+        EpochEnd(
+            epoch=1,
+            epochs=2,
+            phase="search",
+            train_loss=1.0,
+            train_top1=0.5,
+            lr=0.1,
+            elapsed_s=1.0,
+            alphas={},
+            expected_cost=1.5e6,
+            cost_metric="flops",
+        )  # fmt: skip
+    )
+    assert model.expected_cost == (1.5e6, "flops")
