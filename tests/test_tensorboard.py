@@ -53,3 +53,20 @@ def test_a_run_without_events_is_a_clear_error(tiny):
     run = RunDir.create(tiny())
     res = CliRunner().invoke(app, ["tensorboard", str(run.path)])
     assert res.exit_code == 2 and "no events.jsonl yet" in res.output
+
+
+def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
+    import sys
+
+    import torch
+
+    from core.errors import PresnetError
+    from core.export import export_onnx
+    from core.tensorboard import require_tensorboard
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard -> ImportError
+    with pytest.raises(PresnetError, match=r"\.\[tensorboard\]"):
+        require_tensorboard()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(PresnetError, match=r"\.\[export\]"):
+        export_onnx(torch.nn.Identity(), tmp_path / "m.onnx", 8)
