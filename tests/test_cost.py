@@ -149,6 +149,7 @@ def test_a_strong_flops_weight_derives_cheaper_architectures(tiny, tmp_path):
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"search/train_loss", "search/val_top1", "search/expected_cost", "lr", "alpha/1/kernel/3"} <= tags
+    assert "images_per_s" in tags  # live only: progress events are not kept in events.jsonl
     assert [e.step for e in acc.Scalars("search/expected_cost")] == [h.epoch for h in history]
 
 
