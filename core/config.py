@@ -119,6 +119,30 @@ class DataConfig(_Strict):
     synthetic_classes: int = Field(10, ge=2, description="synthetic: number of classes")
 
 
+class CostConfig(_Strict):
+    """Cost-aware search (beyond the paper): the architecture loss gains a term in the expected cost."""
+
+    metric: Literal["flops", "params", "latency"] = Field("flops", description="what to pay for")
+    target: float = Field(
+        ..., gt=0, description="reference cost: FLOPs, params, or microseconds (latency) of one image"
+    )
+    weight: float | None = Field(
+        None, gt=0, description="add: lambda (default 0.2); mul_log: exponent beta (default 0.6)"
+    )
+    form: Literal["add", "mul_log"] = Field(
+        "add", description="add: CE + W*(E-target)/target; mul_log: CE*(log E/log target)^W (ProxylessNAS)"
+    )
+    table: Path | None = Field(None, description="latency: the `presnet latency` table (JSON) to read costs from")
+
+    @model_validator(mode="after")
+    def _table(self) -> CostConfig:
+        if self.metric == "latency" and self.table is None:
+            raise ValueError("latency needs a table file (table: FILE); measure one with `presnet latency -o FILE`")
+        if self.form == "mul_log" and self.target <= 1:
+            raise ValueError("mul_log needs a target above 1 (its log must be positive)")
+        return self
+
+
 class SearchConfig(_Strict):
     epochs: int = Field(150, ge=1, description="planned search epochs (the cosine schedule spans them)")
     warmup_epochs: int = Field(10, ge=0, description="epochs of weight steps only, paths sampled uniformly")
@@ -138,6 +162,9 @@ class SearchConfig(_Strict):
         0.5, gt=0, le=1, description="stop criterion: smallest argmax probability of a settled decision"
     )
     auto_stop: bool = Field(False, description="stop the search when every decision is settled")
+    cost: CostConfig | None = Field(
+        None, description="cost-aware search (off by default): metric, target, weight, form"
+    )
 
 
 class RetrainConfig(_Strict):
@@ -161,6 +188,7 @@ class RunConfig(_Strict):
     )
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory")
 
     @field_validator("device")
     @classmethod

@@ -22,6 +22,7 @@ from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.convergence import ConvergenceTracker
+from core.cost import build_cost_term
 from core.data import SearchData
 from core.device import Precision, precision_for, resolve_device
 from core.errors import PresnetError
@@ -239,6 +240,7 @@ class SearchEngine:
         self.train_meter = Meter(self.device)
         self.val_meter = Meter(self.device)
         self.watch = DivergenceWatch(self.device)
+        self.cost = build_cost_term(s.cost, self.net, config.data.image_size) if s.cost is not None else None
 
     # -- checkpoints -------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
@@ -299,7 +301,9 @@ class SearchEngine:
         self.watch.observe(loss, self.global_step)
 
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        loss, logits = arch_step(self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y)
+        loss, logits = arch_step(
+            self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y, cost=self.cost
+        )
         self.val_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
         self.arch_steps += 1
@@ -426,6 +430,8 @@ class SearchEngine:
                 lr=self.w_opt.param_groups[0]["lr"],
                 elapsed_s=round(self.elapsed, 3),
                 alphas=snapshot,
+                expected_cost=self.cost.expected_value(self.net.alphas()) if self.cost else None,
+                cost_metric=self.cost.costs.metric if self.cost else None,
             )
         )
         if phase == "search":

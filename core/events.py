@@ -74,6 +74,9 @@ class EpochEnd(_Event):
     lr: float
     elapsed_s: float
     alphas: AlphaSnapshot
+    #: cost-aware search only: E[c] under softmax(alpha) at the epoch's end, in ``cost_metric`` units
+    expected_cost: float | None = None
+    cost_metric: str | None = None
 
 
 class Converged(_Event):

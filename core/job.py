@@ -124,6 +124,10 @@ class Job:
 
     def _prepare(self) -> Job:
         resolve_device(self.config.run.device)
+        if self.config.run.tensorboard:
+            from core.tensorboard import require_tensorboard
+
+            require_tensorboard()
         num_classes = self.num_classes()
         if self.arch is not None and self.arch.num_classes != num_classes:
             raise PresnetError(
@@ -160,6 +164,11 @@ class Job:
         payloads = self._payloads
         sink = JsonlSink(run.events_file)
         self.bus.subscribe(sink)
+        tb = None
+        if self.config.run.tensorboard:
+            from core.tensorboard import TB_DIR, TensorBoardSink
+
+            tb = self.bus.subscribe(TensorBoardSink(run.path / TB_DIR))
         result = JobResult("done", str(run.path))
         try:
             self.control.attach(run.control_file)
@@ -187,6 +196,9 @@ class Job:
         finally:
             self.bus.unsubscribe(sink)
             sink.close()
+            if tb is not None:
+                self.bus.unsubscribe(tb)
+                tb.close()
         return result
 
     def _epochs_done(self) -> int:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.cost import CostTerm
 from core.device import Precision
 from core.network import SearchNet
 from core.proxyless import Mode, PathSampler
@@ -61,8 +62,9 @@ def arch_step(
     prec: Precision,
     x: torch.Tensor,
     y: torch.Tensor,
+    cost: CostTerm | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gates -> alpha gradients -> optimizer -> (two-path) rescale.
+    """Gates -> alpha gradients (+ the cost term's, when searching under a budget) -> optimizer -> rescale.
 
     The backward reaches only the gates (``inputs=``): no weight gradient is computed.
     The alpha gradient is linear in the gate gradients, so the scaler can unscale it
@@ -72,6 +74,8 @@ def arch_step(
     loss, logits = forward_loss(net, x, y, prec)
     scaler.scale(loss).backward(inputs=list(step.gates.values()))
     net.finish_arch_backward(step)
+    if cost is not None:
+        cost.apply(net.alphas(), loss, scaler.get_scale() if scaler.is_enabled() else 1.0)
     scaler.step(opt)
     scaler.update()
     opt.zero_grad(set_to_none=True)

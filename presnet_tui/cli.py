@@ -357,27 +357,43 @@ def inspect(
     scope: ScopeOpt = None,
     kernels: KernelsOpt = None,
     activations: ActsOpt = None,
+    config: ConfigOpt = None,
+    image_size: Annotated[
+        int | None, typer.Option("--image-size", min=8, help="input side for FLOPs (default: the config's)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """An architecture file's blocks and size, or a search space's blocks, choices and size."""
+    """An architecture file's blocks, params and FLOPs, or a search space's blocks, choices and costs."""
+    from core.cost import count_flops, human, measure_candidates
+
     with user_errors():
+        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations)
+        size = image_size or cfg.data.image_size
         if arch_file is not None:
             arch = load_arch(arch_file)
+            flops = count_flops(arch.build(), size)
             if as_json:
-                data = {"params": count_params(arch.build()), "architecture": arch.model_dump(mode="json")}
+                data = {
+                    "params": count_params(arch.build()),
+                    "flops": flops,
+                    "image_size": size,
+                    "architecture": arch.model_dump(mode="json"),
+                }
                 sys.stdout.write(json.dumps(data, indent=2) + "\n")
             else:
                 _arch_table(arch, str(arch_file))
+                console.print(f"FLOPs at {size} px: {human(flops)} ({flops:,}; a multiply-add = 2)")
             return
         if scope is None:
             raise PresnetError(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
-        cfg = resolve_config(None, scope=scope, kernels=kernels, activations=activations)
         # The space as the paper defines it: full-width ResNet-50, 10 classes.
         space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
         net = SearchNet(NetSpec(), space)
         supernet = sum(p.numel() for p in net.weight_parameters())
+        costs = measure_candidates(net, "flops", size)
+        kernel_flops = {bid: costs.per_row["kernel"][r] for r, bid in enumerate(space.block_ids)}
         data = {
             "scope": cfg.space.scope,
             "search_blocks": list(space.block_ids),
@@ -388,22 +404,34 @@ def inspect(
             "architectures": space.size,
             "supernet_params": supernet,
             "baseline_params": count_params(build_plain(NetSpec())),
+            "image_size": size,
+            "baseline_flops": count_flops(build_plain(NetSpec()), size),
+            "flops": {
+                "min": int(costs.fixed + sum(min(r) for d in costs.per_row for r in costs.per_row[d])),
+                "max": int(costs.fixed + sum(max(r) for d in costs.per_row for r in costs.per_row[d])),
+                "kernel_per_block": {
+                    str(b): dict(zip(map(str, space.kernels), map(int, v))) for b, v in kernel_flops.items()
+                },
+            },
         }
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
         table = Table(title=f"search space, scope {cfg.space.scope}")
-        for col in ("block", "stage", "kernel choices", "activation choices"):
+        for col in ("block", "stage", "kernel choices (FLOPs of the k x k conv)", "activation choices"):
             table.add_column(col)
         for b in space.block_ids:
-            table.add_row(
-                str(b), str(block_stage(b)), ", ".join(f"{k}x{k}" for k in space.kernels), ", ".join(space.activations)
-            )
+            kernels_cell = ", ".join(f"{k}x{k} {human(f)}" for k, f in zip(space.kernels, kernel_flops[b]))
+            table.add_row(str(b), str(block_stage(b)), kernels_cell, ", ".join(space.activations))
         console.print(table)
         console.print(
             f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
             f"{space.size:,} architectures; super-network {supernet:,} params "
             f"(ResNet-50: {data['baseline_params']:,})"
+        )
+        console.print(
+            f"FLOPs at {size} px: {human(data['flops']['min'])} to {human(data['flops']['max'])} "
+            f"(ResNet-50: {human(data['baseline_flops'])})"
         )
 
 
@@ -458,7 +486,7 @@ def compare(
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
         table = Table(title="Performance comparison")
-        for col in ("model", "scope", "params", "top-1 (%)", "search time", "run"):
+        for col in ("model", "scope", "params", "FLOPs", "top-1 (%)", "search time", "run"):
             table.add_column(col)
         for r in rows:
             top1 = f"{100 * r['test_top1']:.2f}" if r["test_top1"] is not None else "-"
@@ -467,6 +495,7 @@ def compare(
                 r["model"],
                 str(r["scope"] or "-"),
                 f"{r['params'] / 1e6:.2f}M" if r["params"] else "-",
+                f"{r['flops'] / 1e9:.3f}G @{r['image_size']}px" if r.get("flops") else "-",
                 top1,
                 search,
                 r["run"],
@@ -488,7 +517,107 @@ def _compare_row(run_: RunDir) -> dict[str, Any]:
         "test_top1": s.get("retrain", {}).get("test_top1"),
         "search_s": s.get("search", {}).get("elapsed_s"),
         "run": str(run_.path),
+        **_run_flops(run_),
     }
+
+
+def _run_flops(run_: RunDir) -> dict[str, Any]:
+    """FLOPs of the run's architecture at its configured input size (none without an arch.json)."""
+    from core.cost import count_flops
+
+    if not run_.arch_file.is_file():
+        return {"flops": None, "image_size": None}
+    size = run_.config().data.image_size
+    return {"flops": count_flops(load_arch(run_.arch_file).build(), size), "image_size": size}
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="run directory with retrained weights")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx or pt2 (torch.export)")] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write (default: RUN/model.<format>)")] = None,
+    image_size: Annotated[
+        int | None, typer.Option("--image-size", min=8, help="input side (default: the run's data.image_size)")
+    ] = None,
+    batch: Annotated[str, typer.Option(help="'dynamic' or a fixed batch size")] = "dynamic",
+    weights: Annotated[str, typer.Option(help="best (best test epoch), last, or a weights file")] = "best",
+) -> None:
+    """Export a run's retrained network to ONNX or a torch.export program, checked against PyTorch."""
+    with user_errors():
+        from core.export import export_run, resolve_weights
+
+        if batch != "dynamic" and not batch.isdigit():
+            raise PresnetError(f"cannot read batch {batch!r}", where="--batch", hint="use dynamic or a number, e.g. 1")
+        size_batch: Any = batch if batch == "dynamic" else int(batch)
+        result = export_run(run_dir, fmt.lower(), out, image_size, size_batch, weights)
+        used = resolve_weights(RunDir.open(run_dir), weights)
+        console.print(f"wrote {result.path} ({result.format}, weights {used})")
+        console.print(f"checked on a test batch: max |logit diff| {result.max_abs_diff:.2e} ({result.tolerance})")
+
+
+@app.command()
+def latency(
+    config: ConfigOpt = None,
+    scope: ScopeOpt = None,
+    kernels: KernelsOpt = None,
+    activations: ActsOpt = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    image_size: Annotated[
+        int | None, typer.Option("--image-size", min=8, help="input side (default: the config's)")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="images per timed call")] = 1,
+    repeats: Annotated[int, typer.Option(min=3, help="timed calls per candidate (the median is kept)")] = 20,
+    num_classes: Annotated[int, typer.Option("--num-classes", min=2, help="classifier outputs")] = 10,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the lookup table (JSON) here")] = None,
+) -> None:
+    """Time each candidate of each search block in place: a lookup table for `search.cost.metric: latency`."""
+    with user_errors():
+        import torch
+
+        from core.cost import human, latency_table, save_latency_table
+        from core.device import resolve_device
+
+        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, device=device)
+        dev = resolve_device(cfg.run.device)
+        n = cfg.network
+        size = image_size or cfg.data.image_size
+        torch.manual_seed(cfg.run.seed)
+        net = SearchNet(NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths)), cfg.search_space()).to(dev)
+        table = latency_table(net, size, batch=batch, repeats=repeats)
+        if out is not None:
+            save_latency_table(out, table)
+        grid = Table(title=f"latency per candidate, {table['device']}, {size} px, batch {batch} (median of {repeats})")
+        for col in ("block", "kernel", "activation"):
+            grid.add_column(col)
+        for bid, row in sorted(table["blocks"].items(), key=lambda kv: int(kv[0])):
+            grid.add_row(
+                bid,
+                ", ".join(f"{k}: {human(v, 'latency')}" for k, v in row["kernel"].items()),
+                ", ".join(f"{a}: {human(v, 'latency')}" for a, v in row["activation"].items()),
+            )
+        console.print(grid)
+        console.print(
+            f"whole network {human(table['whole_us'], 'latency')}; fixed part {human(table['fixed_us'], 'latency')}"
+        )
+        if out is not None:
+            console.print(f"written to {out}")
+
+
+@app.command()
+def tensorboard(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="log folder (default: RUN/tensorboard)")] = None,
+) -> None:
+    """Convert a run's events.jsonl into TensorBoard event files (`tensorboard --logdir RUN/tensorboard`)."""
+    with user_errors():
+        from core.tensorboard import TB_DIR, convert_events
+
+        run_ = RunDir.open(run_dir)
+        if not run_.events_file.is_file():
+            raise PresnetError("the run has no events.jsonl yet", where=str(run_.path), hint="start the run first")
+        log_dir = out or run_.path / TB_DIR
+        n = convert_events(run_.events_file, log_dir)
+        console.print(f"{n} events written to {log_dir}; view with `tensorboard --logdir {log_dir}`")
 
 
 @config_app.command("show")

@@ -69,9 +69,14 @@ class HeadlessView:
             )
         elif e.kind == "epoch_end":
             val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
+            cost = ""
+            if e.expected_cost is not None:
+                from core.cost import human
+
+                cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
             p(
                 f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-                f"  lr {e.lr:.4f}  │ {argmax_line(e.alphas)}"
+                f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas)}"
             )
         elif e.kind == "converged":
             p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")

@@ -58,6 +58,7 @@ class RunModel:
     retrain_done: Any = None
     errors: list[str] = field(default_factory=list)
     tracker: ConvergenceTracker | None = None
+    expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
     dirty: bool = True
 
     def apply(self, e: Any) -> None:
@@ -92,6 +93,8 @@ class RunModel:
             e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self.alphas = e.alphas
+        if e.expected_cost is not None:
+            self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
         if self.tracker is not None and e.phase == "search":
             self.tracker.update(e.epoch, e.alphas)
 

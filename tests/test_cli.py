@@ -141,6 +141,10 @@ def test_full_workflow(tiny_yaml, tmp_path):
     table = json.loads(invoke("compare", out, base, "--json").stdout)
     assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
     assert table[0]["params"] < table[1]["params"] or table[0]["params"] == table[1]["params"]
+    assert table[0]["flops"] > 0 and table[1]["image_size"] == 32
+    assert (
+        invoke("export", out, "--format", "pt2", "--weights", "last").exit_code == 0 and (out / "model.pt2").is_file()
+    )
 
 
 def test_search_and_retrain_commands(tiny_yaml, tmp_path):
@@ -161,3 +165,21 @@ def test_run_directory_commands_refuse_other_paths(tmp_path):
     ):
         res = invoke(*cmd)
         assert res.exit_code == 2 and "run directory" in res.stderr or "no such directory" in res.stderr
+
+
+def test_inspect_reports_flops_at_the_image_size(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"blocks": {"1": {"kernel": 7}}}))
+    at32 = json.loads(invoke("inspect", path, "--json").stdout)
+    at64 = json.loads(invoke("inspect", path, "--json", "--image-size", "64").stdout)
+    assert at32["image_size"] == 32 and at64["flops"] > 3 * at32["flops"]  # FLOPs grow with the pixels
+    space = json.loads(invoke("inspect", "--scope", "s", "--kernels", "3,7", "--json").stdout)
+    assert space["flops"]["min"] == space["baseline_flops"] < space["flops"]["max"]
+
+
+def test_latency_table_command(tmp_path, tiny_yaml):
+    out = tmp_path / "lat.json"
+    res = invoke("latency", "-c", tiny_yaml, "--repeats", "3", "-o", out)
+    assert res.exit_code == 0, res.output
+    table = json.loads(out.read_text())
+    assert table["device"] == "cpu" and table["blocks"] and all(v > 0 for v in table["blocks"]["1"]["kernel"].values())

@@ -15,6 +15,20 @@ from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import CurvesPlot
 
 
+def architecture_flops(arch: dict, image_size: int) -> str | None:
+    """``FLOPs at N px: ...`` for an architecture (as events carry it), counted on the meta device."""
+    import torch
+
+    from core.arch import parse_arch
+    from core.cost import count_flops, human
+
+    if not arch:
+        return None
+    with torch.device("meta"):
+        model = parse_arch({k: v for k, v in arch.items() if k != "source"}, "architecture").build()
+    return f"FLOPs at {image_size} px: {human(count_flops(model, image_size))}"
+
+
 class RetrainScreen(Screen):
     BINDINGS = [("s", "stop", "Stop retrain")]
 
@@ -22,6 +36,7 @@ class RetrainScreen(Screen):
         super().__init__()
         self.session = session
         self.model = RunModel()
+        self.flops: str | None = None  #: the retrained architecture's FLOPs at the run's input size
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,6 +78,9 @@ class RetrainScreen(Screen):
             if b is None:
                 continue
             table.add_row(str(pos.block_id), str(pos.stage + 1), f"{b['kernel']}x{b['kernel']}", b["activation"])
+        run_dir = self.session.run_dir
+        if run_dir.config_file.is_file():  # the input size is the run's; without its config, no FLOPs line
+            self.flops = architecture_flops(arch, run_dir.config().data.image_size)
 
     def redraw(self) -> None:
         if not self.model.dirty:
@@ -77,6 +95,8 @@ class RetrainScreen(Screen):
             lines.append(
                 f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's {m.baseline_params:,})"
             )
+        if self.flops is not None:
+            lines.append(self.flops)
         tops = m.retrain_curves.values.get("test_top1", [])
         if tops:
             lines.append(f"test top-1 {tops[-1]:.2%} (best {max(t for t in tops if t is not None):.2%})")

@@ -116,6 +116,10 @@ class SearchScreen(Screen):
     def info_text(self) -> str:
         m = self.model
         lines = [f"epochs done {m.epochs_done}/{m.epochs}"]
+        if m.expected_cost is not None:
+            from core.cost import human
+
+            lines.append(f"expected cost {human(*m.expected_cost)}")
         if m.converged_at:
             lines.append(f"[green]converged at epoch {m.converged_at}[/]")
         if m.search_done:

@@ -38,17 +38,31 @@ ERROR_SLOTS = {
 }
 
 
-def space_facts(space: SearchSpace, spec: NetSpec) -> str:
-    """Facts about a choice of scope and candidates; the network is built on the meta device (no memory)."""
+def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None) -> str:
+    """Facts about a choice of scope and candidates; the network is built on the meta device (no memory).
+
+    With ``image_size``, also the FLOPs range of the space's architectures at that input size
+    (counted on the meta device too: shapes only, no arithmetic)."""
     with torch.device("meta"):
         net = SearchNet(spec, space)
-        base = count_params(build_plain(spec))
+        plain = build_plain(spec)
+        base = count_params(plain)
     supernet = sum(p.numel() for p in net.weight_parameters())
-    return (
+    text = (
         f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
         f"({', '.join(map(str, space.block_ids))})\n"
         f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})"
     )
+    if image_size is not None:
+        from core.cost import count_flops, human, measure_candidates
+
+        costs = measure_candidates(net, "flops", image_size)
+        lo = costs.fixed + sum(min(r) for rows in costs.per_row.values() for r in rows)
+        hi = costs.fixed + sum(max(r) for rows in costs.per_row.values() for r in rows)
+        text += (
+            f"\nFLOPs at {image_size} px: {human(lo)} to {human(hi)} (plain {human(count_flops(plain, image_size))})"
+        )
+    return text
 
 
 class SetupScreen(Screen):
@@ -188,7 +202,7 @@ class SetupScreen(Screen):
         self.show_problems([])
         n = cfg.network
         spec = NetSpec(10, n.stem, n.width_mult, tuple(n.depths))
-        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), spec))
+        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), spec, cfg.data.image_size))
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

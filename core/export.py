@@ -1,0 +1,175 @@
+"""Getting the model out of a run: a plain ``nn.Module``, ONNX, or a ``torch.export`` program.
+
+A retrained network keeps torchvision's parameter names, so its state dict is also a
+``torchvision.models.resnet50`` state dict when every block is 3x3/ReLU.  Exports are checked
+before they are reported as written: the ONNX file is run in onnxruntime and the ``.pt2``
+program reloaded with ``torch.export.load``, both on a test batch, against the PyTorch logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from core.arch import Architecture, load_arch
+from core.checkpoint import load_checkpoint
+from core.errors import PresnetError
+from core.rundir import RunDir
+
+FORMATS = ("onnx", "pt2")
+WEIGHTS = ("best", "last")
+#: Largest |onnxruntime - PyTorch| accepted, relative to the largest |logit| (fp32 on the CPU).
+RTOL = 1e-4
+ATOL = 1e-4
+
+
+def run_architecture(run: RunDir) -> Architecture:
+    """The run's architecture file (written by the search, or copied by a retrain)."""
+    if not run.arch_file.is_file():
+        raise PresnetError(
+            "the run has no architecture yet (no arch.json)",
+            where=str(run.path),
+            hint="wait for the search to end, or `presnet derive RUN -o arch.json`",
+        )
+    return load_arch(run.arch_file)
+
+
+def resolve_weights(run: RunDir, weights: str | Path | None) -> Path:
+    """``best`` (default: the epoch with the best test top-1), ``last``, or a weights file's path."""
+    name = "best" if weights is None else str(weights)
+    path = run.weights / f"{name}.pt" if name in WEIGHTS else Path(name)
+    if not path.is_file():
+        raise PresnetError(
+            f"no {name} weights in the run yet" if name in WEIGHTS else "weights file not found",
+            where=str(path),
+            hint="retrain the architecture first (`presnet retrain RUN/arch.json`), or let the retrain run an epoch",
+        )
+    return path
+
+
+def load_model(run_dir_or_arch: str | Path, weights: str | Path | None = None) -> nn.Module:
+    """The network of a run, or of an architecture file, as a plain ``nn.Module`` in eval mode.
+
+    ``run_dir_or_arch``: a run directory -- the retrained weights are loaded, ``weights`` =
+    ``"best"`` (default, the best test epoch) or ``"last"`` (the last epoch) or a path -- or an
+    ``arch.json`` -- freshly initialised, unless ``weights`` names a weights file.
+    """
+    source = Path(run_dir_or_arch)
+    if source.is_dir():
+        run = RunDir.open(source)
+        arch = run_architecture(run)
+        path: Path | None = resolve_weights(run, weights)
+    else:
+        arch = load_arch(source)
+        path = None if weights is None else Path(weights)
+        if path is not None and not path.is_file():
+            raise PresnetError("weights file not found", where=str(path), hint="pass a run's weights/best.pt")
+    model = arch.build()
+    if path is not None:
+        payload = load_checkpoint(path, "weights")
+        if Architecture.model_validate(payload["architecture"]).model_dump(exclude={"source"}) != arch.model_dump(
+            exclude={"source"}
+        ):
+            raise PresnetError(
+                "the weights belong to another architecture", where=str(path), hint="pass the run they were trained in"
+            )
+        model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    max_abs_diff: float
+    tolerance: str
+
+
+def _batch(batch: int | Literal["dynamic"]) -> int:
+    return 2 if batch == "dynamic" else int(batch)
+
+
+def _check(reference: torch.Tensor, got: torch.Tensor, where: str) -> float:
+    diff = float((reference - got).abs().max())
+    limit = ATOL + RTOL * float(reference.abs().max())
+    if not diff <= limit:
+        raise PresnetError(
+            f"exported logits differ from PyTorch's by {diff:.3g} (allowed {limit:.3g})",
+            where=where,
+            hint="report it: the exporter changed the network",
+        )
+    return diff
+
+
+def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Literal["dynamic"] = "dynamic") -> float:
+    """ONNX through torch's exporter (needs ``onnxscript``), then checked in onnxruntime."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise PresnetError("onnxruntime is not installed", where="export", hint='pip install -e ".[export]"') from None
+    x = torch.randn(_batch(batch), 3, image_size, image_size)
+    dynamic = {"x": {0: torch.export.Dim("batch", min=1)}} if batch == "dynamic" else None
+    try:
+        program = torch.onnx.export(
+            model,
+            (x,),
+            dynamo=True,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_shapes=dynamic,
+            verbose=False,
+        )
+    except ImportError:
+        raise PresnetError(
+            "onnx/onnxscript are not installed", where="export", hint='pip install -e ".[export]"'
+        ) from None
+    program.save(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    test = torch.randn(_batch(batch) + (1 if batch == "dynamic" else 0), 3, image_size, image_size)
+    with torch.no_grad():
+        reference = model(test)
+    (got,) = session.run(["logits"], {"x": test.numpy()})
+    return _check(reference, torch.from_numpy(got), str(path))
+
+
+def export_pt2(model: nn.Module, path: Path, image_size: int, batch: int | Literal["dynamic"] = "dynamic") -> float:
+    """A ``torch.export`` program saved as ``.pt2``, reloaded with ``torch.export.load`` and checked."""
+    x = torch.randn(_batch(batch), 3, image_size, image_size)
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if batch == "dynamic" else None
+    program = torch.export.export(model, (x,), dynamic_shapes=dynamic)
+    torch.export.save(program, str(path))
+    loaded = torch.export.load(str(path)).module()
+    test = torch.randn(_batch(batch) + (1 if batch == "dynamic" else 0), 3, image_size, image_size)
+    with torch.no_grad():
+        return _check(model(test), loaded(test), str(path))
+
+
+def export_run(
+    run_dir: Path,
+    fmt: str,
+    out: Path | None = None,
+    image_size: int | None = None,
+    batch: int | Literal["dynamic"] = "dynamic",
+    weights: str | Path | None = None,
+) -> ExportResult:
+    """Export a run's retrained network; the file is checked against PyTorch before it is reported."""
+    if fmt not in FORMATS:
+        raise PresnetError(f"unsupported format {fmt!r}", where="--format", hint=f"use one of {', '.join(FORMATS)}")
+    if batch != "dynamic" and int(batch) < 1:
+        raise PresnetError(f"batch {batch} is not positive", where="--batch", hint="use dynamic or a number >= 1")
+    run = RunDir.open(Path(run_dir))
+    model = load_model(run.path, weights)
+    size = image_size or run.config().data.image_size
+    path = Path(out) if out is not None else run.path / f"model.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")  # written, checked, then renamed: no half-written model
+    try:
+        diff = (export_onnx if fmt == "onnx" else export_pt2)(model, tmp, size, batch)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(path, fmt, diff, f"max |diff| <= {ATOL:g} + {RTOL:g} * max |logit|")

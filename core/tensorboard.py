@@ -1,0 +1,105 @@
+"""TensorBoard event files from presnet's event stream (live, or converted from ``events.jsonl``).
+
+A subscriber of the event bus like any other: it maps typed events to scalars, so the
+engine knows nothing of TensorBoard.  Tags:
+
+* ``search/train_loss``, ``search/train_top1``, ``search/val_loss``, ``search/val_top1``, ``lr``,
+  ``search/expected_cost`` (cost-aware search) -- x axis: search epoch;
+* ``alpha/<block>/<decision>/<choice>``: softmax(alpha) of every candidate -- x: search epoch;
+* ``retrain/train_loss``, ``retrain/test_loss``, ``retrain/test_top1``, ``retrain/lr`` -- x: retrain epoch;
+* ``images_per_s`` (live only: progress events are not kept in ``events.jsonl``) -- x: report count.
+
+``torch.utils.tensorboard`` needs the ``tensorboard`` package; it is imported only here, on use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.errors import PresnetError
+from core.events import EpochEnd, Progress, RetrainEpochEnd, read_events
+
+#: The folder of a run directory that holds the TensorBoard event files.
+TB_DIR = "tensorboard"
+
+
+def _summary_writer(log_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise PresnetError(
+            "the tensorboard package is not installed", where="run.tensorboard", hint='pip install -e ".[tensorboard]"'
+        ) from None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def require_tensorboard() -> None:
+    """Fail before a run starts, not at its first event, when ``run.tensorboard`` cannot be honoured."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise PresnetError(
+            "the tensorboard package is not installed", where="run.tensorboard", hint='pip install -e ".[tensorboard]"'
+        ) from None
+
+
+def alpha_tags(alphas: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
+    """``alpha/<block>/<decision>/<choice>`` -> probability, for one alpha snapshot."""
+    return {
+        f"alpha/{block}/{decision}/{choice}": p
+        for block, decisions in alphas.items()
+        for decision, probs in decisions.items()
+        for choice, p in probs.items()
+    }
+
+
+class TensorBoardSink:
+    """Writes the scalars of each event it is handed; call :meth:`close` at the end."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = Path(log_dir)
+        self.writer = _summary_writer(self.log_dir)
+        self._progress = 0
+
+    def __call__(self, event: Any) -> None:
+        w = self.writer
+        if isinstance(event, EpochEnd):
+            step = event.epoch
+            w.add_scalar("search/train_loss", event.train_loss, step)
+            w.add_scalar("search/train_top1", event.train_top1, step)
+            if event.val_loss is not None:
+                w.add_scalar("search/val_loss", event.val_loss, step)
+            if event.val_top1 is not None:
+                w.add_scalar("search/val_top1", event.val_top1, step)
+            w.add_scalar("lr", event.lr, step)
+            if event.expected_cost is not None:
+                w.add_scalar("search/expected_cost", event.expected_cost, step)
+            for tag, p in alpha_tags(event.alphas).items():
+                w.add_scalar(tag, p, step)
+            w.flush()
+        elif isinstance(event, RetrainEpochEnd):
+            step = event.epoch
+            w.add_scalar("retrain/train_loss", event.train_loss, step)
+            w.add_scalar("retrain/test_loss", event.test_loss, step)
+            w.add_scalar("retrain/test_top1", event.test_top1, step)
+            w.add_scalar("retrain/lr", event.lr, step)
+            w.flush()
+        elif isinstance(event, Progress):
+            self._progress += 1
+            w.add_scalar("images_per_s", event.images_per_s, self._progress)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def convert_events(events_file: Path, log_dir: Path) -> int:
+    """Write TensorBoard files for a past run's ``events.jsonl``; returns the number of events read."""
+    events = read_events(Path(events_file))
+    sink = TensorBoardSink(log_dir)
+    try:
+        for e in events:
+            sink(e)
+    finally:
+        sink.close()
+    return len(events)
