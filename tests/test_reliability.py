@@ -151,7 +151,9 @@ def finished_run(tmp_path: Path, name: str = "run", **changes) -> Path:
 
 
 def snapshot_dir(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    """Every file of a run but run.lock (who held the run last, rewritten by each writer that starts)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "run.lock")
+    return {str(p.relative_to(path)): p.read_bytes() for p in files}
 
 
 def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
