@@ -118,7 +118,7 @@ class Job:
         starts -- and before anything in the run directory changes.  A run directory made
         for this job and not used yet is removed again on such an error, so the same
         ``--out`` works once the input is fixed.  The lock is held until :meth:`run` ends."""
-        self.run_dir.take_lock()  # a live run's directory is refused here, untouched
+        self.run_dir.take_lock(self)  # a live run's directory is refused here, untouched
         try:
             return self._prepare()
         except BaseException:

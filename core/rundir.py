@@ -19,7 +19,7 @@ from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
 from core.events import EpochEnd, read_events
 from core.io import atomic_write_text
-from core.lock import LOCK_FILE, RunLock, acquire
+from core.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
 
 
@@ -40,6 +40,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock: RunLock | None = None
+        self._writer: object | None = None
 
     # layout
     @property
@@ -118,12 +119,19 @@ class RunDir:
         return run
 
     # ownership (core.lock): one writer at a time
-    def take_lock(self) -> None:
-        """Become this directory's only writer, or raise :class:`~core.lock.RunIsLive` at once."""
+    def take_lock(self, writer: object | None = None) -> None:
+        """Become this directory's only writer, or raise :class:`~core.lock.RunIsLive` at once.
+
+        ``writer`` (a job) also keeps a second job of this process out while the first holds it."""
         if self._lock is None or not self._lock.held:
             self._lock = acquire(self.path)
+        elif writer is not None and self._writer not in (None, writer):
+            raise live_error(self.path)
+        if writer is not None:
+            self._writer = writer
 
     def release_lock(self) -> None:
+        self._writer = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None

@@ -274,3 +274,14 @@ def test_two_resumes_at_once_then_kill_9_then_stop_a_paused_run(tmp_path):
     history = epochs_of(run, "epoch_end")
     assert history == sorted(set(history)) and history[0] == 1  # strictly increasing, never interleaved
     print(f"next owner took the lock {took:.1f} s after its start")
+
+
+def test_a_second_job_of_the_same_process_is_refused_too(tmp_path):
+    """The TUI holds one RunDir per session: a second job on it must not write alongside the first."""
+    cfg = Config.model_validate({**TINY, "run": {**TINY["run"], "out": str(tmp_path / "run")}})
+    run = RunDir.create(cfg)
+    first = Job(cfg, run, EventBus(), Control()).prepare()
+    with pytest.raises(lock.RunIsLive):
+        Job(cfg, run, EventBus(), Control(), search=False).prepare()
+    assert first.run_dir is run and lock.read_owner(run.path).pid == os.getpid()
+    run.release_lock()
