@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from core.errors import PresnetError
+from core.faults import fault_point
 from core.io import atomic_write
 
 FORMAT = 1
@@ -26,7 +27,16 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save(payload, buf)
     data = buf.getvalue()
-    atomic_write(Path(path), lambda f: f.write(data))  # type: ignore[attr-defined]
+    label = f"{payload.get('kind')}-{payload.get('epoch_done')}" + ("-final" if payload.get("finished") else "")
+
+    def write(f) -> None:
+        half = len(data) // 2
+        f.write(data[:half])
+        f.flush()
+        fault_point("checkpoint", label)  # test-only: a kill in mid-write (core.faults)
+        f.write(data[half:])
+
+    atomic_write(Path(path), write)
 
 
 def load_checkpoint(path: Path, kind: str, fingerprint: dict[str, Any] | None = None) -> dict[str, Any]:

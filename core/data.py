@@ -230,11 +230,11 @@ def load_search_data(cfg: DataConfig, seed: int) -> SearchData:
         train_full = train_full.subset(keep)
     train_idx, val_idx = stratified_split(train_full.labels, cfg.val_fraction, seed)
     train, val = train_full.subset(train_idx), train_full.subset(val_idx)
-    if len(train) < cfg.batch_size or len(val) < 1:
+    if len(train) < 1 or len(val) < 1:  # batch sizes against each split: core.preflight, per phase
         raise PresnetError(
-            f"only {len(train)} training images for batch size {cfg.batch_size}",
-            where="data.batch_size",
-            hint="lower batch_size or val_fraction",
+            f"{len(train_full)} training images cannot be split into train and validation",
+            where="data",
+            hint="use more training data",
         )
     mean, std = channel_stats(train.images)
     return SearchData(train, val, test, classes, mean, std)

@@ -40,6 +40,7 @@ from core.events import (
     State,
     Unstable,
 )
+from core.faults import fault_point
 from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
@@ -379,6 +380,7 @@ class SearchEngine:
                 if ctl.stop:
                     stop_now = True
                     break
+                fault_point("search_step", self.global_step)  # test-only (core.faults)
                 batch = self.loaders.train.next()
                 assert batch is not None
                 self.search_step(*batch, warmup=warmup, epoch=epoch)
@@ -595,6 +597,7 @@ class RetrainEngine:
                 if ctl.stop:
                     stopped = True
                     break
+                fault_point("retrain_step", self.global_step)  # test-only (core.faults)
                 x, y = self.loaders.train.next()  # type: ignore[misc]
                 loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y)
                 self.meter.add(loss, logits, y)

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from core.errors import PresnetError
+from core.faults import ENV as FAULT_ENV
+from core.faults import fault_point
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
@@ -249,6 +251,12 @@ class JsonlSink:
         if event.kind in self.skip:
             return
         data = (event.model_dump_json() + "\n").encode()
+        if os.environ.get(FAULT_ENV) is not None:  # test-only: a kill in mid-line (core.faults)
+            epoch = getattr(event, "epoch", None)
+            self._f.write(data[: len(data) // 2])
+            self._f.flush()
+            fault_point("event", event.kind if epoch is None else f"{event.kind}-{epoch}")
+            data = data[len(data) // 2 :]
         self._f.write(data)
         self._f.flush()
         if event.kind in DURABLE:

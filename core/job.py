@@ -16,7 +16,7 @@ from core.checkpoint import load_checkpoint
 from core.config import Config
 from core.control import Control
 from core.data import SearchData, check_image_folder, load_search_data
-from core.device import resolve_device
+from core.device import precision_for, resolve_device
 from core.engine import (
     Diverged,
     Interrupted,
@@ -31,8 +31,10 @@ from core.engine import (
 )
 from core.errors import PresnetError
 from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
+from core.faults import fault_point
 from core.network import count_params
 from core.pipeline import use_stream
+from core.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
 from core.rundir import RunDir
 
 
@@ -111,24 +113,31 @@ class Job:
         self._prepared = False
 
     def prepare(self) -> Job:
-        """Check the device, decode the data and vet the checkpoints now, so that input errors
-        surface before any thread starts -- and before anything in the run directory changes.
-        A run directory made for this job and not used yet is removed again on such an error,
-        so the same ``--out`` works once the input is fixed."""
+        """Take the run directory's lock, then check the device, decode the data, size the
+        splits and vet the checkpoints now, so that input errors surface before any thread
+        starts -- and before anything in the run directory changes.  A run directory made
+        for this job and not used yet is removed again on such an error, so the same
+        ``--out`` works once the input is fixed.  The lock is held until :meth:`run` ends."""
+        self.run_dir.take_lock(self)  # a live run's directory is refused here, untouched
         try:
             return self._prepare()
-        except PresnetError:
+        except BaseException:
             if not self.resume:
                 self.run_dir.discard_if_unused()
+            self.run_dir.release_lock()
             raise
 
     def _prepare(self) -> Job:
-        resolve_device(self.config.run.device)
+        check_writable(self.run_dir.path)
+        check_precision(precision_for(self.config.run, resolve_device(self.config.run.device)))
         if self.config.run.tensorboard:
             from core.tensorboard import require_tensorboard
 
             require_tensorboard()
         num_classes = self.num_classes()
+        data, seed = self.data(), self.config.run.seed
+        splits = splits_of(data) if data is not None else stream_splits(self.config.data, seed)
+        check_splits(splits, self.config.data, seed, search=self.do_search and not self._search_finished())
         if self.arch is not None and self.arch.num_classes != num_classes:
             raise PresnetError(
                 f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
@@ -147,6 +156,11 @@ class Job:
         train_dir, _ = check_image_folder(self.config.data.data_dir)
         return sum(1 for d in train_dir.iterdir() if d.is_dir())
 
+    def _search_finished(self) -> bool:
+        """(Resume) whether the search is over and only the retrain is left: the validation
+        split no longer matters then.  Read without loading the checkpoint's tensors."""
+        return self.resume and (self.run_dir.retrain_ckpt.exists() or "search" in self.run_dir.summary())
+
     def data(self) -> SearchData | None:
         """Decoded once and shared by the search and the retrain."""
         if self._data is None and not use_stream(self.config.data):
@@ -154,6 +168,13 @@ class Job:
         return self._data
 
     def run(self) -> JobResult:
+        """Do the work; the run directory's lock is let go at the end, whatever happened."""
+        try:
+            return self._run()
+        finally:
+            self.run_dir.release_lock()
+
+    def _run(self) -> JobResult:
         run = self.run_dir
         try:
             if not self._prepared:
@@ -221,6 +242,9 @@ class Job:
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
         repair_events(run.events_file, newest["events_offset"] if newest else 0)
+        for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
         return payloads
 
     def _search(self, payload: dict[str, Any] | None, sink: JsonlSink) -> SearchOutcome:
@@ -234,6 +258,7 @@ class Job:
         arch = outcome.architecture
         params = count_params(arch.build())
         save_arch(run.arch_file, arch)
+        fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
                 epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)

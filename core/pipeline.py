@@ -350,7 +350,8 @@ def make_loaders(
     return Loaders(train, val, test, data.classes)
 
 
-def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool) -> Loaders:
+def stream_split(cfg: DataConfig, seed: int) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
+    """An image folder's datasets and its seeded train/val indices, without decoding an image."""
     from torchvision.datasets import ImageFolder
 
     train_dir, test_dir = check_image_folder(cfg.data_dir)
@@ -361,7 +362,11 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
     else:
         keep = torch.arange(len(labels))
     tr, va = stratified_split(labels[keep], cfg.val_fraction, seed)
-    train_idx, val_idx = keep[tr], keep[va]
+    return train_ds, test_ds, keep[tr], keep[va]
+
+
+def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool) -> Loaders:
+    train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
     sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
     common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)

@@ -5,6 +5,7 @@ runs/<timestamp>-<scope>/
   events.jsonl     the event history            arch.json      the derived architecture
   checkpoints/     search.pt, retrain.pt        summary.json   the result
   weights/         retrain last.pt and best.pt (plain state_dicts)
+  run.lock         held by the one process writing the run (core.lock)
 """
 
 from __future__ import annotations
@@ -18,12 +19,28 @@ from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
 from core.events import EpochEnd, read_events
 from core.io import atomic_write_text
+from core.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
+
+
+def _mkdir(path: Path, exist_ok: bool) -> bool:
+    """Make ``path`` (and its parents); False if it exists and ``exist_ok`` is not set."""
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        raise PresnetError(
+            f"cannot create run directory: {err.strerror}", where=str(path), hint="check the path and write permission"
+        ) from None
+    return True
 
 
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock: RunLock | None = None
+        self._writer: object | None = None
 
     # layout
     @property
@@ -64,47 +81,74 @@ class RunDir:
 
     @classmethod
     def create(cls, config: Config, label: str | None = None) -> RunDir:
-        """A fresh run directory (default name ``<timestamp>-<label or scope>``); refuses to reuse a run."""
+        """A fresh run directory (default name ``<timestamp>-<label or scope>``); refuses to reuse a run.
+
+        The directory's lock is taken before anything is written in it, so two writers
+        racing for the same ``--out`` cannot both start: the second is refused at once.
+        """
         if config.run.out is not None:
             path = Path(config.run.out)
+            if path.exists() and not path.is_dir():
+                raise PresnetError(
+                    "exists and is not a directory", where=f"run.out ({path})", hint="choose another --out"
+                )
+            _mkdir(path, exist_ok=True)
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{stamp}-{label or scope_name(config.space.scope)}"
             path = Path(config.run.runs_dir) / name
             n = 1
-            while path.exists():
+            while not _mkdir(path, exist_ok=False):  # another run took this name this very second
                 n += 1
                 path = Path(config.run.runs_dir) / f"{name}-{n}"
-        if (path / "config.yaml").exists() or (path / "events.jsonl").exists():
-            raise PresnetError(
-                "already holds a run",
-                where=f"run.out ({path})",
-                hint=f"resume it with `presnet resume {path}` or choose another --out",
-            )
-        if path.exists() and not path.is_dir():
-            raise PresnetError("exists and is not a directory", where=f"run.out ({path})", hint="choose another --out")
-        try:
-            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
-            (path / "weights").mkdir(exist_ok=True)
-        except OSError as err:
-            raise PresnetError(
-                f"cannot create run directory: {err.strerror}",
-                where=str(path),
-                hint="check the path and write permission",
-            ) from None
         run = cls(path)
-        atomic_write_text(run.config_file, dump_yaml(config))
+        run.take_lock()
+        try:
+            if run.config_file.exists() or run.events_file.exists():
+                raise PresnetError(
+                    "already holds a run",
+                    where=f"run.out ({path})",
+                    hint=f"resume it with `presnet resume {path}` or choose another --out",
+                )
+            _mkdir(run.checkpoints, exist_ok=True)
+            _mkdir(run.weights, exist_ok=True)
+            atomic_write_text(run.config_file, dump_yaml(config))
+        except BaseException:
+            run.release_lock()
+            raise
         return run
+
+    # ownership (core.lock): one writer at a time
+    def take_lock(self, writer: object | None = None) -> None:
+        """Become this directory's only writer, or raise :class:`~core.lock.RunIsLive` at once.
+
+        ``writer`` (a job) also keeps a second job of this process out while the first holds it."""
+        if self._lock is None or not self._lock.held:
+            self._lock = acquire(self.path)
+        elif writer is not None and self._writer not in (None, writer):
+            raise live_error(self.path)
+        if writer is not None:
+            self._writer = writer
+
+    def release_lock(self) -> None:
+        self._writer = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def discard_if_unused(self) -> None:
         """Remove a directory that :meth:`create` made and nothing ran in (input errors found
-        before the start), so that the same ``--out`` can be used once the input is fixed."""
-        made = {"config.yaml", "summary.json", "checkpoints", "weights"}
+        before the start), so that the same ``--out`` can be used once the input is fixed.
+        Only the lock's holder may do this; the lock file goes last, while still held."""
+        if self._lock is None:
+            return
+        made = {"config.yaml", "summary.json", "checkpoints", "weights", LOCK_FILE}
         entries = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
         if not entries <= made or any(any(d.iterdir()) for d in (self.checkpoints, self.weights) if d.is_dir()):
             return
-        for name in ("config.yaml", "summary.json"):
+        for name in ("config.yaml", "summary.json", LOCK_FILE):
             (self.path / name).unlink(missing_ok=True)
+        self.release_lock()
         for d in (self.checkpoints, self.weights):
             if d.is_dir():
                 d.rmdir()

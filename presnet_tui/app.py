@@ -137,6 +137,15 @@ def tui(
     resume: Path | None = typer.Option(None, "--resume", help="resume a run directory's search"),
 ) -> None:
     """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain."""
+    from presnet_tui.terminal import has_terminal
+
+    if not has_terminal():
+        typer.echo(
+            "error: presnet-tui needs a terminal on stdin and stdout — "
+            "use `presnet run --headless` or `presnet resume RUN --headless` here",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         if attach is not None:
             RunDir.open(attach)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from core.arch import Architecture, load_arch, save_arch
 from core.config import Config, dump_yaml, load_config
-from core.control import Control, read_control, write_control
+from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus
 from core.job import Job, derive_at, resume_job
@@ -127,10 +127,20 @@ def resolve_config(
     return load_config(config, overrides)
 
 
-def _start(job: Job, headless: bool) -> None:
+def _no_terminal() -> bool:
+    """No TTY on stdin/stdout: the TUI would hang there, so such a run goes headless."""
+    from presnet_tui.terminal import has_terminal
+
+    return not has_terminal()
+
+
+def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
     from presnet_tui.headless import run_headless
+    from presnet_tui.terminal import NO_TTY_NOTICE
 
     job.prepare()
+    if no_tty:  # said once the input has passed its checks, so a refusal stays one line
+        err_console.print(NO_TTY_NOTICE, highlight=False, soft_wrap=True)
     if headless:
         raise typer.Exit(run_headless(job, console))
     from presnet_tui.app import PresnetApp
@@ -173,13 +183,14 @@ def run(
             out=out,
             retrain_epochs=retrain_epochs,
         )
-        if not headless:
+        no_tty = not headless and _no_terminal()
+        if not (headless or no_tty):
             from presnet_tui.app import PresnetApp
 
             PresnetApp(config=cfg).run()
             return
         job = Job(cfg, RunDir.create(cfg), EventBus(), Control())
-        _start(job, headless=True)
+        _start(job, headless=True, no_tty=no_tty)
 
 
 @app.command()
@@ -281,9 +292,10 @@ def resume(
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
-        job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
-        if headless:
-            _start(job, headless=True)
+        no_tty = not headless and _no_terminal()
+        job = resume_job(RunDir.open(run_dir), retrain_after_search=headless or no_tty)
+        if headless or no_tty:
+            _start(job, headless=True, no_tty=no_tty)
             return
         from presnet_tui.app import PresnetApp
 
@@ -300,14 +312,15 @@ def stop(
     """Ask a running search (another process) to stop now, after an epoch, or to pause."""
     with user_errors():
         run_ = RunDir.open(run_dir)
-        state = read_control(run_.control_file)
-        if pause or unpause:
-            state.paused = pause
+        control = Control(run_.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
+        if pause:
+            control.pause()
+        elif unpause:
+            control.resume()
         elif at_epoch is not None:
-            state.stop_at_epoch = at_epoch
+            control.stop_at_epoch(at_epoch)
         else:
-            state.stop = True
-        write_control(run_.control_file, state)
+            control.request_stop()
         what = "pause" if pause else "resume" if unpause else f"stop after epoch {at_epoch}" if at_epoch else "stop now"
         console.print(f"asked {run_.path} to {what}")
 

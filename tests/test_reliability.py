@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -151,7 +150,9 @@ def finished_run(tmp_path: Path, name: str = "run", **changes) -> Path:
 
 
 def snapshot_dir(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    """Every file of a run but run.lock (who held the run last, rewritten by each writer that starts)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "run.lock")
+    return {str(p.relative_to(path)): p.read_bytes() for p in files}
 
 
 def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
@@ -244,35 +245,6 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "presnet_tui.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
-
-
-def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_path):
-    """A real headless run in a subprocess, SIGKILLed several times at seeded random moments."""
-    cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 5, "retrain.epochs": 3}))
-    out = tmp_path / "run"
-    rng = random.Random(1234)
-    proc = _spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
-    deadline = time.time() + 120
-    while not (out / "config.yaml").exists() and time.time() < deadline:  # `resume` needs the run to exist
-        time.sleep(0.05)
-    kills = 0
-    for _ in range(12):
-        time.sleep(rng.uniform(0.5, 3.0))
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-        proc = _spawn(["resume", str(out), "--headless"])
-    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode() if proc.stderr else ""
-    assert kills >= 2
-    events = read_events(out / "events.jsonl")
-    assert [e.epoch for e in events if e.kind == "epoch_end"] == [1, 2, 3, 4, 5]
-    assert [e.epoch for e in events if e.kind == "retrain_epoch_end"] == [1, 2, 3]
-    assert len([e for e in events if e.kind == "search_stopped"]) == 1
-    assert len([e for e in events if e.kind == "retrain_done"]) == 1
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["search"]["epochs"] == 5 and summary["retrain"]["epochs"] == 3
 
 
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):

@@ -1,0 +1,153 @@
+"""One writer per run directory: an OS lock on ``<run>/run.lock``.
+
+Two processes writing one run directory interleave their events and overwrite each
+other's checkpoints, so every writer (run, search, resume, retrain, baseline, the TUI)
+takes an exclusive ``flock`` on the lock file before it changes anything, and records
+its pid, host and start time in it.  The kernel drops the lock when the owner's last
+descriptor closes -- normal exit, a crash or ``kill -9`` alike -- so a dead run never
+leaves a stale lock behind, and nobody has to delete the file.  Readers (attach, plot,
+derive, compare, inspect, stop) never take it.
+
+The file is rewritten in place, never replaced by a rename: a rename would give the
+path a new inode that the next writer could lock while the old one is still held.
+
+On a network filesystem ``flock`` holds only where the client maps it onto real
+network locks (Linux NFS does; a ``nolock`` mount, some FUSE and SMB mounts keep it
+local to one machine).  Where the filesystem refuses locks outright, writers are
+refused too, unless ``PRESNET_UNLOCKED=1`` says the user takes that risk.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import PresnetError
+
+LOCK_FILE = "run.lock"
+UNLOCKED_ENV = "PRESNET_UNLOCKED"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who holds (or last held) a run directory."""
+
+    pid: int
+    host: str
+    since: str
+    command: str = ""
+
+    @classmethod
+    def me(cls) -> Owner:
+        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
+        command = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))
+        return cls(os.getpid(), socket.gethostname(), since, command)
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}, since {self.since}"
+
+
+class RunIsLive(PresnetError):
+    """Another process writes this run directory now."""
+
+
+class RunLock:
+    """A held lock; :meth:`release` (or garbage collection, or process death) lets it go."""
+
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the only descriptor drops the flock
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def lock_path(run_dir: Path) -> Path:
+    return Path(run_dir) / LOCK_FILE
+
+
+def read_owner(run_dir: Path) -> Owner | None:
+    """What the lock file says (the live owner if the run is live, else the last one); never locks."""
+    try:
+        data = json.loads(lock_path(run_dir).read_text())
+        return Owner(int(data["pid"]), str(data["host"]), str(data["since"]), str(data.get("command", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent, or being rewritten this very moment
+
+
+def acquire(run_dir: Path) -> RunLock:
+    """Take the run directory's lock now or raise :class:`RunIsLive` at once (never waits)."""
+    run_dir = Path(run_dir)
+    path = lock_path(run_dir)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise PresnetError(
+            f"cannot open the lock file: {err.strerror}", where=str(path), hint="check the path and write permission"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise live_error(run_dir) from None
+        if os.environ.get(UNLOCKED_ENV) == "1":
+            return RunLock(path, None)  # the user took the risk: hold nothing
+        raise PresnetError(
+            f"this filesystem refuses file locks ({err.strerror}), so a second writer could not be kept out",
+            where=str(path),
+            hint=f"put the run on a local disk (--out), or set {UNLOCKED_ENV}=1 to write without the guard",
+        ) from None
+    me = Owner.me()
+    record = json.dumps({"pid": me.pid, "host": me.host, "since": me.since, "command": me.command}) + "\n"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record.encode(), 0)
+    return RunLock(path, fd)
+
+
+def _alive(owner: Owner | None) -> bool:
+    """Whether the record can be the live holder's (another host's pid cannot be checked)."""
+    if owner is None:
+        return False
+    if owner.host != socket.gethostname():
+        return True
+    try:
+        os.kill(owner.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_error(run_dir: Path) -> RunIsLive:
+    """The refusal, naming the holder.  A holder that took the lock a moment ago may not have
+    written its record yet (the file still names the dead previous owner): wait briefly for it."""
+    owner = read_owner(run_dir)
+    for _ in range(40):
+        if _alive(owner):
+            break
+        time.sleep(0.025)
+        owner = read_owner(run_dir)
+    who = owner.describe() if owner else "another process"
+    return RunIsLive(
+        f"the run is live ({who}); a second writer would corrupt it",
+        where=str(run_dir),
+        hint=f"watch it with `presnet-tui --attach {run_dir}`, stop it with `presnet stop {run_dir}`",
+    )
