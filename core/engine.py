@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.arch import Architecture, from_choices
+from core.arch import Architecture, from_choices, snapshot_to_choices
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.convergence import ConvergenceTracker
 from core.data import SearchData
-from core.device import Precision, precision_for, resolve_device
+from core.device import Precision, configure_torch, resolve_device
 from core.errors import PresnetError
 from core.events import (
     Alphas,
@@ -39,7 +39,7 @@ from core.events import (
     State,
     Unstable,
 )
-from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
+from core.network import NetSpec, SearchNet, build_plain, count_params, net_spec
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.space import SearchSpace, block_stage
@@ -139,11 +139,6 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
 
 
-def net_spec(config: Config, num_classes: int) -> NetSpec:
-    n = config.network
-    return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
-
-
 def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
     return {
         "num_classes": spec.num_classes,
@@ -182,17 +177,6 @@ class SearchOutcome:
     elapsed_s: float
 
 
-def snapshot_to_choices(snapshot: AlphaSnapshot, space: SearchSpace) -> dict[int, BlockChoice]:
-    """The argmax path per block of an alpha snapshot (ties go to the first candidate)."""
-    out = {}
-    for bid in space.block_ids:
-        probs = snapshot[str(bid)]
-        k = max(space.kernels, key=lambda c: (probs["kernel"][str(c)], -space.kernels.index(c)))
-        a = max(space.activations, key=lambda c: (probs["activation"][c], -space.activations.index(c)))
-        out[bid] = BlockChoice(k, a)
-    return out
-
-
 class SearchEngine:
     """Alternating ProxylessNAS optimisation: SGD on weights (train split), Adam on alphas (val split)."""
 
@@ -211,7 +195,7 @@ class SearchEngine:
         self.ckpt_path = ckpt_path
         self.events_offset = events_offset
         self.device = resolve_device(config.run.device)
-        self.prec = precision_for(config.run, self.device)
+        self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(config.run.seed)
         self.loaders: Loaders = make_loaders(
             config.data, config.run.seed, self.device, self.prec.channels_last, retrain=False, data=data
@@ -489,7 +473,7 @@ class RetrainEngine:
         self.weights_dir = weights_dir
         self.events_offset = events_offset
         self.device = resolve_device(config.run.device)
-        self.prec = precision_for(config.run, self.device)
+        self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(config.run.seed + 100)
         self.loaders = make_loaders(
             config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data

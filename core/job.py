@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.arch import Architecture, from_choices, load_arch, save_arch
+from core.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
 from core.checkpoint import load_checkpoint
 from core.config import Config
 from core.control import Control
@@ -24,14 +24,12 @@ from core.engine import (
     RetrainOutcome,
     SearchEngine,
     SearchOutcome,
-    net_spec,
     retrain_fingerprint,
     search_fingerprint,
-    snapshot_to_choices,
 )
 from core.errors import PresnetError
 from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
-from core.network import count_params
+from core.network import count_params, net_spec
 from core.pipeline import use_stream
 from core.rundir import RunDir
 

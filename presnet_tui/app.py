@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import typer
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from core.arch import Architecture
-from core.config import Config, load_config, quickstart
+from core.config import Config, quickstart
 from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus
-from core.job import Job, resume_job
+from core.job import Job
 from core.rundir import RunDir
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
@@ -127,30 +126,8 @@ class PresnetApp(App):
         self.call_from_thread(self.exit)
 
 
-cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@cli.command()
-def tui(
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config to load"),
-    attach: Path | None = typer.Option(None, "--attach", help="watch a headless run directory"),
-    resume: Path | None = typer.Option(None, "--resume", help="resume a run directory's search"),
-) -> None:
-    """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain."""
-    try:
-        if attach is not None:
-            RunDir.open(attach)
-            PresnetApp(attach=attach).run()
-            return
-        if resume is not None:
-            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
-            return
-        PresnetApp(config=load_config(config) if config else None).run()
-    except PresnetError as err:
-        for line in err.problems:
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2) from None
-
-
 def main() -> None:
-    cli()
+    """The ``presnet-tui`` entry point: ``presnet tui``."""
+    from presnet_tui.cli import tui_main
+
+    tui_main()

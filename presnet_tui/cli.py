@@ -11,30 +11,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
-from core.arch import Architecture, load_arch, save_arch
-from core.config import Config, dump_yaml, load_config
-from core.control import Control, read_control, write_control
 from core.errors import PresnetError
-from core.events import EventBus
-from core.job import Job, derive_at, resume_job
-from core.network import NetSpec, SearchNet, build_plain, count_params
-from core.rundir import RunDir
-from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions, block_stage
+from core.space import ACTIVATIONS, KERNELS
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Search-space-scoped ProxylessNAS on ResNet-50.",
-)
-config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
-app.add_typer(config_app, name="config")
+if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.arch import Architecture
+    from core.config import Config
+    from core.job import Job
+    from core.rundir import RunDir
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,6 +45,62 @@ def user_errors() -> Iterator[None]:
         fail(err.problems)
 
 
+class OneLineErrors(TyperGroup):
+    """The one error-to-exit path: a bad option value (Click's usage errors) or a :class:`PresnetError`
+    escaping a command is one ``error:`` line on stderr and exit 2, like :func:`user_errors`."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+        try:
+            with user_errors():
+                code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as err:
+            where = err.ctx.command_path if err.ctx else "presnet"
+            try:
+                fail([f"{err.format_message()} — see `{where} --help`"])
+            except typer.Exit as exit_:
+                code = exit_.exit_code
+        except typer.Exit as exit_:
+            code = exit_.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"presnet {version('presnet')}")
+        except PackageNotFoundError:
+            console.print("presnet (not installed: run `pip install -e .`)")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Search-space-scoped ProxylessNAS on ResNet-50.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Search-space-scoped ProxylessNAS on ResNet-50."""
+
+
 # -- shared options -------------------------------------------------------------------------
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
@@ -73,27 +119,6 @@ OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory 
 RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
 
 
-def _csv(value: str | None, cast: type, where: str) -> list | None:
-    if value is None:
-        return None
-    try:
-        return [cast(v.strip()) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise PresnetError(
-            f"cannot read {value!r} as a comma-separated list of {cast.__name__}",
-            where=where,
-            hint="e.g. --kernels 3,5",
-        ) from None
-
-
-def _scope(value: str | None) -> str | list[int] | None:
-    if value is None or value.strip().lower() in SCOPE_STAGES:
-        return value.strip().lower() if value else None
-    if any(c.isdigit() for c in value):
-        return _csv(value, int, "--scope")
-    return value
-
-
 def resolve_config(
     config: Path | None,
     *,
@@ -110,10 +135,12 @@ def resolve_config(
     out: Path | None = None,
     retrain_epochs: int | None = None,
 ) -> Config:
+    from core.config import load_config
+
     overrides: dict[str, Any] = {
-        "space.scope": _scope(scope),
-        "space.kernels": _csv(kernels, int, "--kernels"),
-        "space.activations": _csv(activations, str, "--activations"),
+        "space.scope": scope,  # text as typed: core.space reads "s" and "1,2,5" alike
+        "space.kernels": kernels,
+        "space.activations": activations,
         "search.epochs": epochs,
         "search.stop_at_epoch": stop_at_epoch,
         "data.dataset": dataset,
@@ -157,6 +184,11 @@ def run(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -198,6 +230,11 @@ def search(
     out: OutOpt = None,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -229,6 +266,12 @@ def retrain(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
+    from core.arch import load_arch
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         arch = load_arch(arch_file)
         cfg = resolve_config(
@@ -256,6 +299,12 @@ def baseline(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
+    from core.arch import Architecture
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -280,6 +329,9 @@ def resume(
     headless: Annotated[bool, typer.Option(help="no TUI")] = False,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
+    from core.job import resume_job
+    from core.rundir import RunDir
+
     with user_errors():
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
         if headless:
@@ -298,6 +350,9 @@ def stop(
     unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, or to pause."""
+    from core.control import read_control, write_control
+    from core.rundir import RunDir
+
     with user_errors():
         run_ = RunDir.open(run_dir)
         state = read_control(run_.control_file)
@@ -320,6 +375,10 @@ def derive(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
 ) -> None:
     """The argmax architecture of any past epoch of a search."""
+    from core.arch import save_arch
+    from core.job import derive_at
+    from core.rundir import RunDir
+
     with user_errors():
         arch = derive_at(RunDir.open(run_dir), epoch)
         if out is not None:
@@ -333,6 +392,11 @@ def derive(
 
 
 def _arch_table(arch: Architecture, title: str) -> int:
+    from rich.table import Table
+
+    from core.network import count_params
+    from core.space import block_positions
+
     table = Table(title=title)
     for col in ("block", "stage", "kernel", "activation"):
         table.add_column(col)
@@ -360,6 +424,10 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An architecture file's blocks and size, or a search space's blocks, choices and size."""
+    from core.arch import load_arch
+    from core.network import count_params, supernet_facts
+    from core.space import SearchSpace, block_stage
+
     with user_errors():
         if arch_file is not None:
             arch = load_arch(arch_file)
@@ -376,22 +444,23 @@ def inspect(
         cfg = resolve_config(None, scope=scope, kernels=kernels, activations=activations)
         # The space as the paper defines it: full-width ResNet-50, 10 classes.
         space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
-        net = SearchNet(NetSpec(), space)
-        supernet = sum(p.numel() for p in net.weight_parameters())
+        facts = supernet_facts(space)
         data = {
             "scope": cfg.space.scope,
-            "search_blocks": list(space.block_ids),
-            "stages": space.stages_covered(),
-            "kernels": list(space.kernels),
-            "activations": list(space.activations),
-            "choices_per_block": len(space.kernels) * len(space.activations),
-            "architectures": space.size,
-            "supernet_params": supernet,
-            "baseline_params": count_params(build_plain(NetSpec())),
+            "search_blocks": list(facts.block_ids),
+            "stages": facts.stages,
+            "kernels": list(facts.kernels),
+            "activations": list(facts.activations),
+            "choices_per_block": facts.choices_per_block,
+            "architectures": facts.architectures,
+            "supernet_params": facts.supernet_params,
+            "baseline_params": facts.baseline_params,
         }
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
+        from rich.table import Table
+
         table = Table(title=f"search space, scope {cfg.space.scope}")
         for col in ("block", "stage", "kernel choices", "activation choices"):
             table.add_column(col)
@@ -402,7 +471,7 @@ def inspect(
         console.print(table)
         console.print(
             f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
-            f"{space.size:,} architectures; super-network {supernet:,} params "
+            f"{facts.architectures:,} architectures; super-network {facts.supernet_params:,} params "
             f"(ResNet-50: {data['baseline_params']:,})"
         )
 
@@ -417,6 +486,7 @@ def plot(
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3), in the terminal."""
     import plotext as plt
 
+    from core.rundir import RunDir
     from presnet_tui.plots import figure, trajectory_from_events
 
     with user_errors():
@@ -451,6 +521,10 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The paper's Table I for the given runs: model, scope, params, test top-1, search time."""
+    from rich.table import Table
+
+    from core.rundir import RunDir
+
     with user_errors():
         rows = [_compare_row(RunDir.open(p)) for p in run_dirs]
         rows.sort(key=lambda r: (r["model"] != "ResNet-50 (baseline)", r["model"]))
@@ -494,6 +568,8 @@ def _compare_row(run_: RunDir) -> dict[str, Any]:
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
     """Print the resolved config (defaults filled in)."""
+    from core.config import dump_yaml, load_config
+
     with user_errors():
         sys.stdout.write(dump_yaml(load_config(config)))
 
@@ -501,18 +577,103 @@ def config_show(config: ConfigOpt = None) -> None:
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="YAML config")]) -> None:
     """Validate a config; prints every problem as field.path: message."""
+    from core.config import load_config
+
     with user_errors():
         load_config(path)
         console.print(f"{path}: ok")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
-def bench(ctx: typer.Context) -> None:
-    """Search cost against its physical limit, and memory against a DARTS-style step (--help for options)."""
-    from core.bench import main as bench_main
+def _one_of(value: str, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise PresnetError(f"unknown value {value!r}", where=where, hint=f"use one of {', '.join(allowed)}")
+    return value
+
+
+@app.command()
+def bench(
+    device: DeviceOpt = "auto",
+    width: Annotated[
+        float | None,
+        typer.Option(help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)"),
+    ] = None,
+    depths: Annotated[str, typer.Option(help="blocks per stage, comma-separated")] = "3,4,6,3",
+    stem: Annotated[str, typer.Option(help="imagenet or cifar")] = "imagenet",
+    image_size: Annotated[int, typer.Option("--image-size", min=8, help="side of the input images")] = 32,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="default: 64 on CUDA, 32 on CPU")
+    ] = None,
+    repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats (default: 20 on CUDA, 9 on CPU)")] = None,
+    warmup: Annotated[int, typer.Option(min=0, help="untimed steps before timing")] = 2,
+    epoch_images: Annotated[int | None, typer.Option("--epoch-images", min=1, help="images in the (5) epoch")] = None,
+    scopes: Annotated[str, typer.Option(help="scope letters to measure, comma-separated")] = "s,m,l,f",
+    amp: Annotated[str, typer.Option(help="auto, bf16, fp16 or off")] = "auto",
+    channels_last: Annotated[str, typer.Option("--channels-last", help="auto, on or off")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for torch (1 gives steadier CPU ratios)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
+) -> None:
+    """Search cost against its physical limit, and memory against a DARTS-style step."""
+    with user_errors():
+        from core.config import ConfigError, validate
+        from core.space import scope_letters, validate_depths
+
+        try:
+            device = validate({"run": {"device": device}}).run.device
+        except ConfigError as err:
+            raise PresnetError(err.problems[0].removeprefix("run.device: "), where="--device") from None
+        if width is not None and not 0 < width <= 4:
+            raise PresnetError(f"{width} is outside (0, 4]", where="--width", hint="1.0 is ResNet-50's width")
+        settings_kw = dict(
+            device=device,
+            width=width,
+            depths=validate_depths(depths, where="--depths"),
+            stem=_one_of(stem, ("imagenet", "cifar"), "--stem"),
+            image_size=image_size,
+            batch_size=batch_size,
+            repeats=repeats,
+            warmup=warmup,
+            epoch_images=epoch_images,
+            scopes=scope_letters(scopes, where="--scopes"),
+            amp=_one_of(amp, ("auto", "bf16", "fp16", "off"), "--amp"),
+            channels_last=_one_of(channels_last, ("auto", "on", "off"), "--channels-last"),
+            threads=threads,
+        )
+        from core.bench import BenchSettings
+        from core.bench import run as run_bench
+        from presnet_tui.bench_view import render
+
+        result = run_bench(BenchSettings(**settings_kw))  # type: ignore[arg-type]
+    sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else render(result) + "\n")
+
+
+@app.command()
+def tui(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config to load")] = None,
+    attach: Annotated[Path | None, typer.Option("--attach", help="watch a headless run directory")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="resume a run directory's search")] = None,
+) -> None:
+    """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain (the Textual app)."""
+    from core.config import load_config
+    from core.job import resume_job
+    from core.rundir import RunDir
+    from presnet_tui.app import PresnetApp
 
     with user_errors():
-        raise typer.Exit(bench_main(list(ctx.args)))
+        if attach is not None:
+            RunDir.open(attach)
+            PresnetApp(attach=attach).run()
+            return
+        if resume is not None:
+            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
+            return
+        PresnetApp(config=load_config(config) if config else None).run()
+
+
+def tui_main() -> None:
+    """``presnet-tui``: an alias of ``presnet tui``."""
+    app(["tui", *sys.argv[1:]], prog_name="presnet")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.arch import decision_argmax
 from core.events import QueueSink
 from core.job import Job, JobResult
 from core.runner import Runner
@@ -25,8 +26,7 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
     parts = []
     for block in sorted(alphas, key=int):
         d = alphas[block]
-        k = max(d["kernel"].items(), key=lambda kv: kv[1])[0]
-        a = max(d["activation"].items(), key=lambda kv: kv[1])[0]
+        k, a = decision_argmax(d["kernel"])[0], decision_argmax(d["activation"])[0]
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.arch import decision_argmax
 from core.convergence import ConvergenceTracker
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
@@ -133,8 +134,7 @@ class RunModel:
         probs = self.alphas.get(block, {}).get(decision, {})
         if not probs:
             return "-", 0.0
-        label = max(probs, key=probs.get)
-        return label, probs[label]
+        return decision_argmax(probs)
 
     def status(self, block: int) -> str:
         """Two marks, kernel then activation: ✓ settled, ! unstable (changed after settling), · moving."""

@@ -68,7 +68,8 @@ def test_inspect_arch_file(tmp_path):
         (["inspect", "--scope", "x"], "space.scope"),
         (["inspect", "--scope", "17"], "space.scope"),
         (["inspect", "--scope", "s", "--kernels", "4"], "space.kernels"),
-        (["inspect", "--scope", "s", "--kernels", "three"], "--kernels"),
+        (["inspect", "--scope", "s", "--kernels", "three"], "space.kernels"),
+        (["inspect", "--scope", "1,x"], "space.scope"),
         (["inspect", "--scope", "s", "--activations", "tanh"], "space.activations"),
         (["run", "--headless", "--device", "tpu"], "run.device"),
         (["run", "--headless", "--dataset", "mnist"], "data.dataset"),
@@ -84,7 +85,7 @@ def test_bad_values_exit_2_naming_the_field(args, field):
     "content,field",
     [
         ("{", "malformed JSON"),
-        ('{"blocks": {"17": {"kernel": 3}}}', "unknown block id 17"),
+        ('{"blocks": {"17": {"kernel": 3}}}', "block id 17 is out of range"),
         ('{"blocks": {"1": {"kernel": 4}}}', "blocks.1.kernel"),
         ('{"blocks": {"1": {"activation": "tanh"}}}', "blocks.1.activation"),
         ('{"blocks": {}, "colour": 1}', "colour"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +15,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.network import NetSpec, SearchNet, build_plain, count_params
+from core.network import NetSpec, net_spec, supernet_facts
 from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace
 
 SCOPES = ["s", "m", "l", "f", "custom"]
@@ -39,15 +38,12 @@ ERROR_SLOTS = {
 
 
 def space_facts(space: SearchSpace, spec: NetSpec) -> str:
-    """Facts about a choice of scope and candidates; the network is built on the meta device (no memory)."""
-    with torch.device("meta"):
-        net = SearchNet(spec, space)
-        base = count_params(build_plain(spec))
-    supernet = sum(p.numel() for p in net.weight_parameters())
+    """Facts about a choice of scope and candidates, as one short paragraph."""
+    f = supernet_facts(space, spec)
     return (
-        f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
-        f"({', '.join(map(str, space.block_ids))})\n"
-        f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})"
+        f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
+        f"({', '.join(map(str, f.block_ids))})\n"
+        f"{f.architectures:,} architectures · super-network {f.supernet_params:,} params (plain {f.baseline_params:,})"
     )
 
 
@@ -135,11 +131,8 @@ class SetupScreen(Screen):
         scope_set = self.query_one("#scope", RadioSet)
         pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else "s"
         scope: Any = pressed
-        if pressed == "custom":
-            text = self.query_one("#custom-blocks", Input).value
-            scope = [int(t) for t in text.replace(" ", "").split(",") if t.isdigit()] if text.strip() else []
-            if any(t and not t.isdigit() for t in text.replace(" ", "").split(",")):
-                scope = "invalid block list"
+        if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
+            scope = self.query_one("#custom-blocks", Input).value
 
         def number(widget_id: str) -> int | None:
             text = self.query_one(f"#{widget_id}", Input).value.strip()
@@ -186,9 +179,7 @@ class SetupScreen(Screen):
             self.query_one("#facts", Static).update("")
             return
         self.show_problems([])
-        n = cfg.network
-        spec = NetSpec(10, n.stem, n.width_mult, tuple(n.depths))
-        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), spec))
+        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), net_spec(cfg)))
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
