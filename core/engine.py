@@ -37,6 +37,7 @@ from core.events import (
     RetrainStarted,
     SearchStarted,
     State,
+    StopReason,
     Unstable,
 )
 from core.network import NetSpec, SearchNet, build_plain, count_params, net_spec
@@ -171,7 +172,7 @@ def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, flo
 @dataclass
 class SearchOutcome:
     epoch: int
-    reason: str
+    reason: StopReason
     alphas: AlphaSnapshot
     architecture: Architecture
     elapsed_s: float
@@ -228,7 +229,8 @@ class SearchEngine:
     def fingerprint(self) -> dict[str, Any]:
         return search_fingerprint(self.spec, self.space)
 
-    def state(self, finished: str | None = None) -> dict[str, Any]:
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        """The checkpoint; ``finished`` (as in the retrain's): the phase ran to its end, nothing is left to redo."""
         return {
             "kind": "search",
             "fingerprint": self.fingerprint(),
@@ -253,7 +255,7 @@ class SearchEngine:
             "torch_rng": torch.get_rng_state(),
         }
 
-    def save(self, finished: str | None = None) -> None:
+    def save(self, finished: bool = False) -> None:
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -336,7 +338,7 @@ class SearchEngine:
         clock = ProgressClock(self.bus, self.config.data.batch_size)
         t0 = time.monotonic() - self.elapsed
         self.net.train()
-        reason = "completed"
+        reason = StopReason.COMPLETED
 
         def paused_events(paused: bool) -> None:
             self.bus.emit(State(state="paused" if paused else "running", epoch=self.epoch_done + 1))
@@ -368,7 +370,7 @@ class SearchEngine:
             self.watch.check("search")
             self.elapsed = time.monotonic() - t0
             if stop_now:
-                reason = "user"
+                reason = StopReason.USER
                 self.bus.emit(
                     Alphas(
                         epoch=epoch,
@@ -379,19 +381,18 @@ class SearchEngine:
                     )
                 )
                 break
-            reason = self.end_epoch(epoch, phase)
-            if reason != "continue":
+            stop = self.end_epoch(epoch, phase)
+            if stop is not None:
+                reason = stop
                 break
-        else:
-            reason = "completed"
         snapshot = self.alpha_snapshot()
         arch = from_choices(
-            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason}
+            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason.value}
         )
         return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
 
-    def end_epoch(self, epoch: int, phase: str) -> str:
-        """Epoch bookkeeping; returns why to stop, or 'continue'."""
+    def end_epoch(self, epoch: int, phase: str) -> StopReason | None:
+        """Epoch bookkeeping; returns why to stop, or None to go on."""
         s = self.config.search
         self.sched.step()
         train_loss, train_top1 = self.train_meter.result()
@@ -430,10 +431,10 @@ class SearchEngine:
         ctl = self.control.poll()
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
         if ctl.stop or (stop_at is not None and epoch >= stop_at):
-            return "user"
+            return StopReason.USER
         if s.auto_stop and self.tracker.converged:
-            return "converged"
-        return "continue" if epoch < s.epochs else "completed"
+            return StopReason.CONVERGED
+        return None if epoch < s.epochs else StopReason.COMPLETED
 
     def alpha_snapshot(self) -> AlphaSnapshot:
         """softmax(alpha) per block; non-finite alphas mean the search diverged."""

@@ -28,7 +28,16 @@ from core.engine import (
     search_fingerprint,
 )
 from core.errors import PresnetError
-from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
+from core.events import (
+    ArchitectureDerived,
+    Error,
+    EventBus,
+    JsonlSink,
+    SearchStarted,
+    SearchStopped,
+    StopReason,
+    repair_events,
+)
 from core.network import count_params, net_spec
 from core.pipeline import use_stream
 from core.rundir import RunDir
@@ -72,7 +81,7 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
     for e in events:
-        if e.kind == "search_started":
+        if isinstance(e, SearchStarted):
             return e.num_classes
     raise PresnetError(
         "the event file has no search_started event",
@@ -174,7 +183,7 @@ class Job:
         except PresnetError as err:
             result.status, result.message = "error", err.line()
             if isinstance(err, Diverged) and err.where == "search":
-                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason="error"))
+                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
             log = run.path / "error.log"
@@ -228,7 +237,7 @@ class Job:
         run.update_summary(
             search={
                 "epochs": outcome.epoch,
-                "stop_reason": outcome.reason,
+                "stop_reason": outcome.reason.value,
                 "elapsed_s": round(outcome.elapsed_s, 3),
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
@@ -236,7 +245,7 @@ class Job:
             architecture=arch.model_dump(mode="json"),
             params=params,
         )
-        engine.save(finished=outcome.reason)
+        engine.save(finished=True)
         return outcome
 
     def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:

@@ -58,13 +58,16 @@ class PresnetApp(App):
 
     def on_mount(self) -> None:
         if self.attach is not None:
-            self.push_screen(SearchScreen(AttachedSession(self.attach)))
+            self.push_screen(SearchScreen(AttachedSession(self.attach).start()))
         elif self.job is not None:
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)
         else:
             self.push_screen(SetupScreen(self.config, self.config_dir))
 
     # -- starting work ---------------------------------------------------------------------------
+    def on_setup_screen_start_requested(self, message: SetupScreen.StartRequested) -> None:
+        self.start_search(message.config, on_error=message.on_error)
+
     def start_search(self, config: Config, on_error: Callable[[str], None]) -> None:
         self.config = config
         self._prepare(lambda: self.job_factory(config), self.show_search, on_error)

@@ -296,7 +296,7 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, output
     assert f"presnet resume {out}" in output
     payload = load_checkpoint(out / "checkpoints" / "search.pt", "search")
-    assert payload["epoch_done"] >= 1 and payload["finished"] is None
+    assert payload["epoch_done"] >= 1 and payload["finished"] is False
 
 
 def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):

@@ -150,7 +150,7 @@ def test_attach_to_a_headless_run(tiny):
             screen = app.screen
             await wait_for(pilot, lambda: screen.model.retrain_done is not None)
             assert screen.model.epochs_done == 3 and screen.model.search_done
-            assert screen.query_one(BlockTable).row_count == 3
+            await wait_for(pilot, lambda: screen.query_one(BlockTable).row_count == 3)  # redraws are throttled
             await pilot.press("e")
             await pilot.press("end", "backspace", "backspace", "2", "enter")
             await pilot.pause(0.2)

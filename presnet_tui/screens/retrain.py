@@ -7,9 +7,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from core.events import Error, RetrainDone, RetrainStarted
 from core.space import RESNET50_DEPTHS, block_positions
+from presnet_tui.messages import EventsArrived, Throttle
 from presnet_tui.model import RunModel
-from presnet_tui.screens.search import DRAIN_S, REDRAW_S
 from presnet_tui.session import Session
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import CurvesPlot
@@ -22,6 +23,7 @@ class RetrainScreen(Screen):
         super().__init__()
         self.session = session
         self.model = RunModel()
+        self.redraws = Throttle(self, self.redraw)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -31,7 +33,7 @@ class RetrainScreen(Screen):
                 yield DataTable(id="arch-table")
                 yield Static(id="retrain-info")
             with Vertical(id="retrain-plots"):
-                yield CurvesPlot("loss", ["train_loss", "test_loss"], id="retrain-loss")
+                yield CurvesPlot("loss", ["train_loss", "test_loss"], log=True, id="retrain-loss")
                 yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
         yield Footer()
 
@@ -40,18 +42,23 @@ class RetrainScreen(Screen):
         self.sub_title = "retrain"
         table = self.query_one("#arch-table", DataTable)
         table.add_columns("blk", "stg", "kernel", "activation")
-        self.set_interval(DRAIN_S, self.drain)
-        self.set_interval(REDRAW_S, self.redraw)
+        self.session.connect(lambda: self.post_message(EventsArrived()))
+        self.redraws.request()
 
-    def drain(self) -> None:
-        for event in self.session.poll():
+    def on_unmount(self) -> None:
+        self.session.close()
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        for event in self.session.take():
             self.model.apply(event)
-            if event.kind == "retrain_started":
-                self.fill_architecture()
-            elif event.kind == "error":
-                self.notify(event.message, title="error", severity="error", timeout=15)
-            elif event.kind == "retrain_done":
-                self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
+            match event:
+                case RetrainStarted():
+                    self.fill_architecture()
+                case Error():
+                    self.notify(event.message, title="error", severity="error", timeout=15)
+                case RetrainDone():
+                    self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
+        self.redraws.request()
 
     def fill_architecture(self) -> None:
         arch = self.model.architecture or {}
@@ -65,9 +72,6 @@ class RetrainScreen(Screen):
             table.add_row(str(pos.block_id), str(pos.stage + 1), f"{b['kernel']}x{b['kernel']}", b["activation"])
 
     def redraw(self) -> None:
-        if not self.model.dirty:
-            return
-        self.model.dirty = False
         m = self.model
         self.query_one(RunHeader).show(m, retrain=True)
         self.query_one("#retrain-loss", CurvesPlot).draw(m.retrain_curves)

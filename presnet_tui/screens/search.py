@@ -13,17 +13,15 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from core.arch import Architecture
 from core.errors import PresnetError
+from core.events import Converged, Error, SearchStopped, Unstable
 from core.job import derive_at
+from presnet_tui.messages import EventsArrived, Throttle
 from presnet_tui.model import RunModel
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.blocks import BlockTable
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
-
-#: Seconds between event drains and between redraws (redraws only when something changed).
-DRAIN_S = 0.1
-REDRAW_S = 0.5
 
 
 class SearchScreen(Screen):
@@ -47,6 +45,7 @@ class SearchScreen(Screen):
         self.on_retrain = on_retrain
         self.picked_epoch: int | None = None
         self.derived: Architecture | None = None
+        self.redraws = Throttle(self, self.redraw)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -62,42 +61,43 @@ class SearchScreen(Screen):
                     yield AlphaHeatmap(id="heatmap")
                 with TabPane("Curves", id="curves"):
                     with Horizontal():
-                        yield CurvesPlot("loss", ["train_loss", "val_loss"], id="loss-plot")
+                        yield CurvesPlot("loss", ["train_loss", "val_loss"], log=True, id="loss-plot")
                         yield CurvesPlot("top-1", ["train_top1", "val_top1"], id="top1-plot")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"presnet · {self.session.run_dir.path}"
         self.sub_title = "attached" if not self.session.local else "search"
-        self.set_interval(DRAIN_S, self.drain)
-        self.set_interval(REDRAW_S, self.redraw)
-        self.drain()
+        self.session.connect(lambda: self.post_message(EventsArrived()))
+        self.redraws.request()
+
+    def on_unmount(self) -> None:
+        self.session.close()
 
     # -- events ------------------------------------------------------------------------------
-    def drain(self) -> None:
-        for event in self.session.poll():
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        for event in self.session.take():
             self.model.apply(event)
-            if event.kind == "error":
-                self.notify(event.message, title="error", severity="error", timeout=15)
-            elif event.kind == "unstable":
-                self.notify(
-                    f"block {event.block} {event.decision}: {event.was} → {event.now}",
-                    title="unstable",
-                    severity="warning",
-                )
-            elif event.kind == "converged":
-                self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
-            elif event.kind == "search_stopped":
-                self.notify(
-                    f"search stopped after epoch {event.epoch} ({event.reason}); "
-                    "pick an epoch with [ ], d to derive, r to retrain",
-                    title="search stopped",
-                )
+            match event:
+                case Error():
+                    self.notify(event.message, title="error", severity="error", timeout=15)
+                case Unstable():
+                    self.notify(
+                        f"block {event.block} {event.decision}: {event.was} → {event.now}",
+                        title="unstable",
+                        severity="warning",
+                    )
+                case Converged():
+                    self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
+                case SearchStopped():
+                    self.notify(
+                        f"search stopped after epoch {event.epoch} ({event.reason}); "
+                        "pick an epoch with [ ], d to derive, r to retrain",
+                        title="search stopped",
+                    )
+        self.redraws.request()
 
     def redraw(self) -> None:
-        if not self.model.dirty:
-            return
-        self.model.dirty = False
         model = self.model
         self.query_one(RunHeader).show(model)
         table = self.query_one(BlockTable)
@@ -130,11 +130,10 @@ class SearchScreen(Screen):
         return "\n".join(lines)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.model.dirty = True
+        self.redraws.request()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.model.dirty = True
-        self.redraw()
+        self.redraws.now()
 
     # -- actions -----------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
@@ -176,7 +175,7 @@ class SearchScreen(Screen):
             return
         current = self.picked_epoch if self.picked_epoch is not None else done
         self.picked_epoch = min(max(current + delta, 1), done)
-        self.model.dirty = True
+        self.redraws.request()
 
     def action_derive(self) -> None:
         try:
@@ -185,7 +184,7 @@ class SearchScreen(Screen):
             self.notify(err.line(), severity="error")
             return
         self.notify(f"architecture derived from epoch {self.derived.source['epoch']}")
-        self.model.dirty = True
+        self.redraws.request()
 
     def action_retrain(self) -> None:
         if not self.model.search_done:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
 
@@ -48,6 +50,14 @@ def space_facts(space: SearchSpace, spec: NetSpec) -> str:
 
 
 class SetupScreen(Screen):
+    class StartRequested(Message):
+        """The form holds a valid config: the app starts a search with it (or calls ``on_error``)."""
+
+        def __init__(self, config: Config, on_error: Callable[[str], None]) -> None:
+            super().__init__()
+            self.config = config
+            self.on_error = on_error
+
     BINDINGS = [
         Binding("ctrl+s", "start", "Start search"),
         Binding("ctrl+l", "load", "Load config"),
@@ -229,7 +239,7 @@ class SetupScreen(Screen):
             return
         self.show_problems([])
         self.query_one("#start", Button).disabled = True
-        self.app.start_search(config, on_error=self.start_failed)  # type: ignore[attr-defined]
+        self.post_message(self.StartRequested(config, on_error=self.start_failed))
 
     def start_failed(self, message: str) -> None:
         self.query_one("#start", Button).disabled = False
