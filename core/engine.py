@@ -43,6 +43,7 @@ from core.events import (
 from core.network import NetSpec, SearchNet, build_plain, count_params, net_spec
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
+from core.seeds import RETRAIN_INIT, stream_seed
 from core.space import SearchSpace, block_stage
 from core.step import arch_step, forward_loss, grad_scaler, train_step
 
@@ -475,7 +476,7 @@ class RetrainEngine:
         self.events_offset = events_offset
         self.device = resolve_device(config.run.device)
         self.prec = configure_torch(config.run, self.device)
-        torch.manual_seed(config.run.seed + 100)
+        torch.manual_seed(stream_seed(config.run.seed, RETRAIN_INIT))
         self.loaders = make_loaders(
             config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data
         )

@@ -7,6 +7,7 @@ and exit code 2; a run that fails exits 1; success exits 0.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,11 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code or 0)
+
+
+def _colour(stream: Any) -> bool:
+    """ANSI colour only for a terminal, and never under ``NO_COLOR`` (https://no-color.org)."""
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
 
 
 def _version(value: bool) -> None:
@@ -354,17 +360,17 @@ def stop(
     from core.rundir import RunDir
 
     with user_errors():
-        run_ = RunDir.open(run_dir)
-        state = read_control(run_.control_file)
+        rundir = RunDir.open(run_dir)
+        state = read_control(rundir.control_file)
         if pause or unpause:
             state.paused = pause
         elif at_epoch is not None:
             state.stop_at_epoch = at_epoch
         else:
             state.stop = True
-        write_control(run_.control_file, state)
+        write_control(rundir.control_file, state)
         what = "pause" if pause else "resume" if unpause else f"stop after epoch {at_epoch}" if at_epoch else "stop now"
-        console.print(f"asked {run_.path} to {what}")
+        console.print(f"asked {rundir.path} to {what}")
 
 
 @app.command()
@@ -490,8 +496,8 @@ def plot(
     from presnet_tui.plots import figure, trajectory_from_events
 
     with user_errors():
-        run_ = RunDir.open(run_dir)
-        traj = trajectory_from_events(run_.events())
+        rundir = RunDir.open(run_dir)
+        traj = trajectory_from_events(rundir.events())
         if not traj.x:
             raise PresnetError("no alpha history yet", where=str(run_dir), hint="wait for the first search epoch")
         blocks = [str(b) for b in block] if block else traj.blocks()
@@ -512,7 +518,8 @@ def plot(
                 plt.save_fig(str(save), keep_colors=save.suffix == ".html")
             console.print(f"saved {save}")
         else:
-            plt.show()
+            text = plt.build()
+            sys.stdout.write((text if _colour(sys.stdout) else plt.uncolorize(text)) + "\n")
 
 
 @app.command()
@@ -548,10 +555,10 @@ def compare(
         console.print(table)
 
 
-def _compare_row(run_: RunDir) -> dict[str, Any]:
-    s = run_.summary()
+def _compare_row(rundir: RunDir) -> dict[str, Any]:
+    s = rundir.summary()
     if not s:
-        raise PresnetError("run has no summary.json yet", where=str(run_.path), hint="let the run finish first")
+        raise PresnetError("run has no summary.json yet", where=str(rundir.path), hint="let the run finish first")
     baseline_run = bool(s.get("baseline"))
     scope = None if baseline_run else s.get("search", {}).get("scope")
     label = scope if isinstance(scope, str) else "custom"
@@ -561,7 +568,7 @@ def _compare_row(run_: RunDir) -> dict[str, Any]:
         "params": s.get("params"),
         "test_top1": s.get("retrain", {}).get("test_top1"),
         "search_s": s.get("search", {}).get("elapsed_s"),
-        "run": str(run_.path),
+        "run": str(rundir.path),
     }
 
 

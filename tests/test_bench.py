@@ -22,6 +22,7 @@ def main(args: list[str]):
         (["--amp", "bf16", "--channels-last", "on"], ["s"]),  # the CUDA defaults, run on the CPU
     ],
 )
+@pytest.mark.slow
 def test_bench_json_smoke(precision, scopes):
     res = main(
         [
@@ -87,3 +88,10 @@ def test_bad_arguments_are_one_line_errors_before_any_work(args, named, monkeypa
     assert res.exit_code == 2
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and named in err[0], err
+
+
+def test_bench_help_lists_its_options_like_every_command():
+    res = main(["--help"])
+    assert res.exit_code == 0
+    for option in ("--device", "--depths", "--scopes", "--repeats", "--json"):
+        assert option in res.stdout

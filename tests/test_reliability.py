@@ -154,6 +154,7 @@ def snapshot_dir(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
     out = finished_run(tmp_path)
     ckpt = out / "checkpoints" / "search.pt"
@@ -164,6 +165,7 @@ def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
     assert snapshot_dir(out) == before
 
 
+@pytest.mark.slow
 def test_checkpoint_from_another_space_is_refused_untouched(tmp_path):
     out = finished_run(tmp_path)
     (out / "checkpoints" / "retrain.pt").unlink()
@@ -191,6 +193,7 @@ def test_yaml_objects_are_not_constructed(tmp_path):
 
 
 # -- faults -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     cfg_path = write_yaml(tmp_path / "c.yaml", TINY)
     from core.config import load_config
@@ -228,6 +231,7 @@ def test_atomic_write_failure_leaves_old_file(tmp_path):
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
 
+@pytest.mark.slow
 def test_torn_event_line_is_repaired_on_resume(tmp_path):
     out = finished_run(tmp_path)
     (out / "checkpoints" / "retrain.pt").unlink()
@@ -246,6 +250,7 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_path):
     """A real headless run in a subprocess, SIGKILLed several times at seeded random moments."""
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 5, "retrain.epochs": 3}))
@@ -275,6 +280,7 @@ def test_kill_9_at_random_points_then_resume_completes_without_duplicates(tmp_pa
     assert summary["search"]["epochs"] == 5 and summary["retrain"]["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 30}))
     out = tmp_path / "run"
@@ -299,6 +305,7 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     assert payload["epoch_done"] >= 1 and payload["finished"] is False
 
 
+@pytest.mark.slow
 def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
     from core.events import EventFollower
 
@@ -311,6 +318,7 @@ def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
     assert len(follower.poll()) == len(lines) - 1 and follower.bad_lines == 1
 
 
+@pytest.mark.slow
 def test_presnet_stop_from_another_process_stops_a_headless_search(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 200, "retrain.epochs": 1}))
     out = tmp_path / "run"
