@@ -182,24 +182,9 @@ AnyEvent = (
     | RetrainDone
     | Error
 )
-"""Any event, for type checkers and ``match``; :data:`Event` is the same union tagged for parsing."""
+"""Any event, for type checkers and ``match``; :data:`Event` is the same union, tagged by ``kind`` for parsing."""
 
-Event = Annotated[
-    SearchStarted
-    | Progress
-    | Alphas
-    | EpochEnd
-    | Converged
-    | Unstable
-    | State
-    | SearchStopped
-    | ArchitectureDerived
-    | RetrainStarted
-    | RetrainEpochEnd
-    | RetrainDone
-    | Error,
-    Field(discriminator="kind"),
-]
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter = TypeAdapter(Event)
 
 #: Events after which the event file is fsynced: losing them would lose history.

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.events import Error, RetrainDone, RetrainStarted
+from core.events import AnyEvent, Error, RetrainDone, RetrainStarted
 from core.space import RESNET50_DEPTHS, block_positions
-from presnet_tui.messages import EventsArrived, Throttle
-from presnet_tui.model import RunModel
-from presnet_tui.session import Session
+from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import CurvesPlot
 
 
-class RetrainScreen(Screen):
+class RetrainScreen(RunScreen):
     BINDINGS = [("s", "stop", "Stop retrain")]
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.session = session
-        self.model = RunModel()
-        self.redraws = Throttle(self, self.redraw)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -38,27 +29,18 @@ class RetrainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"presnet · {self.session.run_dir.path}"
         self.sub_title = "retrain"
         table = self.query_one("#arch-table", DataTable)
         table.add_columns("blk", "stg", "kernel", "activation")
-        self.session.connect(lambda: self.post_message(EventsArrived()))
-        self.redraws.request()
 
-    def on_unmount(self) -> None:
-        self.session.close()
-
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        for event in self.session.take():
-            self.model.apply(event)
-            match event:
-                case RetrainStarted():
-                    self.fill_architecture()
-                case Error():
-                    self.notify(event.message, title="error", severity="error", timeout=15)
-                case RetrainDone():
-                    self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
-        self.redraws.request()
+    def on_run_event(self, event: AnyEvent) -> None:
+        match event:
+            case RetrainStarted():
+                self.fill_architecture()
+            case Error():
+                self.notify(event.message, title="error", severity="error", timeout=15)
+            case RetrainDone():
+                self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
 
     def fill_architecture(self) -> None:
         arch = self.model.architecture or {}

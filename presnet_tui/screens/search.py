@@ -8,23 +8,21 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from core.arch import Architecture
 from core.errors import PresnetError
-from core.events import Converged, Error, SearchStopped, Unstable
+from core.events import AnyEvent, Converged, Error, SearchStopped, Unstable
 from core.job import derive_at
-from presnet_tui.messages import EventsArrived, Throttle
-from presnet_tui.model import RunModel
 from presnet_tui.screens.dialogs import NumberScreen
+from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.blocks import BlockTable
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
 
-class SearchScreen(Screen):
+class SearchScreen(RunScreen):
     BINDINGS = [
         Binding("s", "stop_now", "Stop now"),
         Binding("e", "stop_at", "Stop at epoch"),
@@ -39,13 +37,10 @@ class SearchScreen(Screen):
     ]
 
     def __init__(self, session: Session, on_retrain: Callable[[Session, Architecture], None] | None = None) -> None:
-        super().__init__()
-        self.session = session
-        self.model = RunModel()
+        super().__init__(session)
         self.on_retrain = on_retrain
         self.picked_epoch: int | None = None
         self.derived: Architecture | None = None
-        self.redraws = Throttle(self, self.redraw)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,36 +61,27 @@ class SearchScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"presnet · {self.session.run_dir.path}"
         self.sub_title = "attached" if not self.session.local else "search"
-        self.session.connect(lambda: self.post_message(EventsArrived()))
-        self.redraws.request()
-
-    def on_unmount(self) -> None:
-        self.session.close()
 
     # -- events ------------------------------------------------------------------------------
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        for event in self.session.take():
-            self.model.apply(event)
-            match event:
-                case Error():
-                    self.notify(event.message, title="error", severity="error", timeout=15)
-                case Unstable():
-                    self.notify(
-                        f"block {event.block} {event.decision}: {event.was} → {event.now}",
-                        title="unstable",
-                        severity="warning",
-                    )
-                case Converged():
-                    self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
-                case SearchStopped():
-                    self.notify(
-                        f"search stopped after epoch {event.epoch} ({event.reason}); "
-                        "pick an epoch with [ ], d to derive, r to retrain",
-                        title="search stopped",
-                    )
-        self.redraws.request()
+    def on_run_event(self, event: AnyEvent) -> None:
+        match event:
+            case Error():
+                self.notify(event.message, title="error", severity="error", timeout=15)
+            case Unstable():
+                self.notify(
+                    f"block {event.block} {event.decision}: {event.was} → {event.now}",
+                    title="unstable",
+                    severity="warning",
+                )
+            case Converged():
+                self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
+            case SearchStopped():
+                self.notify(
+                    f"search stopped after epoch {event.epoch} ({event.reason}); "
+                    "pick an epoch with [ ], d to derive, r to retrain",
+                    title="search stopped",
+                )
 
     def redraw(self) -> None:
         model = self.model
