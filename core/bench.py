@@ -38,7 +38,7 @@ from core.device import Precision, configure_torch, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import DECISIONS, RESNET50_DEPTHS, SearchSpace
+from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace
 
 
 @dataclass
@@ -143,8 +143,8 @@ def arch_step(
 
 def base_indices(space: SearchSpace) -> dict[str, list[int]]:
     """Pin every decision to 3x3 / ReLU (or the first candidate when those are not offered)."""
-    k = space.kernels.index(3) if 3 in space.kernels else 0
-    a = space.activations.index("relu") if "relu" in space.activations else 0
+    k = space.kernels.index(BASE_KERNEL) if BASE_KERNEL in space.kernels else 0
+    a = space.activations.index(BASE_ACTIVATION) if BASE_ACTIVATION in space.activations else 0
     n = len(space.block_ids)
     return {"kernel": [k] * n, "activation": [a] * n}
 

@@ -401,7 +401,7 @@ def _arch_table(arch: Architecture, title: str) -> int:
     from rich.table import Table
 
     from core.network import count_params
-    from core.space import block_positions
+    from core.space import BASE_ACTIVATION, BASE_KERNEL, block_positions
 
     table = Table(title=title)
     for col in ("block", "stage", "kernel", "activation"):
@@ -412,8 +412,8 @@ def _arch_table(arch: Architecture, title: str) -> int:
         table.add_row(
             str(pos.block_id),
             str(pos.stage + 1),
-            f"{(b.kernel if b else 3)}x{(b.kernel if b else 3)}",
-            (b.activation if b else "relu") + mark,
+            f"{(b.kernel if b else BASE_KERNEL)}x{(b.kernel if b else BASE_KERNEL)}",
+            (b.activation if b else BASE_ACTIVATION) + mark,
         )
     params = count_params(arch.build())
     console.print(table)
