@@ -1,7 +1,7 @@
-"""``presnet-tui``: the Textual app -- set up a search, watch it, stop it, retrain.
+"""``presnet tui``: the Textual app -- set up a search, watch it, stop it, retrain.
 
-The engine runs on its runner thread; screens drain its events on a timer and
-never touch widgets from another thread.  :class:`PresnetApp` takes a
+The engine runs on its runner thread; its events reach the screens as Textual messages
+(:mod:`presnet_tui.messages`), so no widget is touched from another thread.  :class:`PresnetApp` takes a
 ``job_factory`` so tests (or other front ends) can hand it a tiny engine.
 """
 

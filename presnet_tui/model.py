@@ -1,7 +1,7 @@
 """What the screens show, folded from the event stream (no widgets here).
 
 Keeping this a plain object makes the UI a pure view: the same model is fed by a
-local runner's queue or by a followed ``events.jsonl`` (attach), and tests can
+local runner's events or by a followed ``events.jsonl`` (attach), and tests can
 feed it fixed events.
 """
 
