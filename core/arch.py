@@ -14,10 +14,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.errors import PresnetError
+from core.errors import PresnetError, as_field_error
 from core.io import atomic_write_text
 from core.network import BlockChoice, NetSpec, ResNet, build_plain
-from core.space import ACTIVATIONS, BASE_ACTIVATION, BASE_KERNEL, DEPTHS_RULE, KERNELS, RESNET50_DEPTHS, depths_ok
+from core.space import (
+    BASE_ACTIVATION,
+    BASE_KERNEL,
+    RESNET50_DEPTHS,
+    SearchSpace,
+    validate_activations,
+    validate_block_ids,
+    validate_depths,
+    validate_kernels,
+)
 
 
 class BlockArch(BaseModel):
@@ -28,17 +37,14 @@ class BlockArch(BaseModel):
     @field_validator("kernel")
     @classmethod
     def _kernel(cls, v: int) -> int:
-        if v not in KERNELS:
-            raise ValueError(f"kernel {v} cannot be built; use one of {list(KERNELS)}")
-        return v
+        with as_field_error():
+            return validate_kernels([v])[0]
 
     @field_validator("activation")
     @classmethod
     def _activation(cls, v: str) -> str:
-        v = v.strip().lower()
-        if v not in ACTIVATIONS:
-            raise ValueError(f"activation {v!r} cannot be built; use one of {list(ACTIVATIONS)}")
-        return v
+        with as_field_error():
+            return validate_activations([v])[0]
 
 
 class Architecture(BaseModel):
@@ -50,19 +56,16 @@ class Architecture(BaseModel):
     num_classes: int = Field(10, ge=2)
     source: dict[str, Any] | None = None
 
-    @field_validator("depths")
+    @field_validator("depths", mode="before")
     @classmethod
-    def _depths(cls, v: list[int]) -> list[int]:
-        if not depths_ok(v):
-            raise ValueError(DEPTHS_RULE)
-        return v
+    def _depths(cls, v: Any) -> list[int]:
+        with as_field_error():
+            return list(validate_depths(v, where="depths"))
 
     @model_validator(mode="after")
     def _ids(self) -> Architecture:
-        total = sum(self.depths)
-        for bid in self.blocks:
-            if not 1 <= bid <= total:
-                raise ValueError(f"unknown block id {bid}: ids run from 1 (deepest) to {total}")
+        with as_field_error():
+            validate_block_ids(list(self.blocks), self.depths, where="blocks")
         return self
 
     def spec(self) -> NetSpec:
@@ -91,6 +94,28 @@ def from_choices(
         num_classes=spec.num_classes,
         source=source,
     )
+
+
+def decision_argmax(probs: Mapping[str, float]) -> tuple[str, float]:
+    """The leading candidate of one decision and its probability.
+
+    A tie goes to the first candidate: snapshots list candidates in the space's order, and
+    ``max`` keeps the first of equals.
+    """
+    label = max(probs, key=probs.__getitem__)
+    return label, probs[label]
+
+
+def snapshot_to_choices(
+    snapshot: Mapping[str, Mapping[str, Mapping[str, float]]], space: SearchSpace
+) -> dict[int, BlockChoice]:
+    """The argmax path per block of an alpha snapshot (an ``alphas`` event's probabilities)."""
+    return {
+        bid: BlockChoice(
+            int(decision_argmax(snapshot[str(bid)]["kernel"])[0]), decision_argmax(snapshot[str(bid)]["activation"])[0]
+        )
+        for bid in space.block_ids
+    }
 
 
 def parse_arch(data: Any, where: str) -> Architecture:

@@ -1,4 +1,4 @@
-"""``presnet bench``: search cost against its physical limit, memory against a DARTS-style step.
+"""The measurements behind ``presnet bench``: search cost against its physical limit, memory against a DARTS-style step.
 
 All figures come from one process on one device, same batch and image size,
 after warm-up, as the median over repeats:
@@ -22,29 +22,23 @@ after warm-up, as the median over repeats:
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 from torch import nn
 
 from core import step as steps
-from core.config import DataConfig, RunConfig, format_validation_error
+from core.config import DataConfig, RunConfig
 from core.data import ImageSet, channel_stats
-from core.device import Precision, precision_for, resolve_device
-from core.io import atomic_write_text
+from core.device import Precision, configure_torch, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import DECISIONS, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace, depths_ok
+from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace
 
 
 @dataclass
@@ -149,8 +143,8 @@ def arch_step(
 
 def base_indices(space: SearchSpace) -> dict[str, list[int]]:
     """Pin every decision to 3x3 / ReLU (or the first candidate when those are not offered)."""
-    k = space.kernels.index(3) if 3 in space.kernels else 0
-    a = space.activations.index("relu") if "relu" in space.activations else 0
+    k = space.kernels.index(BASE_KERNEL) if BASE_KERNEL in space.kernels else 0
+    a = space.activations.index(BASE_ACTIVATION) if BASE_ACTIVATION in space.activations else 0
     n = len(space.block_ids)
     return {"kernel": [k] * n, "activation": [a] * n}
 
@@ -367,10 +361,44 @@ def bench_epoch(
     return {"epoch_images_per_s": images_seen / t_search, "epoch_ratio": ratio}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    device = resolve_device(args.device)
-    run_cfg = RunConfig(device=args.device, amp=args.amp, channels_last=args.channels_last)
-    prec = precision_for(run_cfg, device)
+@dataclass
+class BenchSettings:
+    """What to measure; ``None`` means the device's default (filled in by :meth:`resolved`)."""
+
+    device: str = "auto"
+    width: float | None = None
+    depths: tuple[int, ...] = RESNET50_DEPTHS
+    stem: str = "imagenet"
+    image_size: int = 32
+    batch_size: int | None = None
+    repeats: int | None = None
+    warmup: int = 2
+    epoch_images: int | None = None
+    scopes: list[str] = field(default_factory=lambda: ["s", "m", "l", "f"])
+    amp: str = "auto"
+    channels_last: str = "auto"
+    threads: int | None = None
+
+    def resolved(self, cuda: bool) -> BenchSettings:
+        """Defaults sized for the device: full width and longer runs on a GPU, a quarter width on a CPU."""
+        batch = self.batch_size or (64 if cuda else 32)
+        return replace(
+            self,
+            width=self.width if self.width is not None else (1.0 if cuda else 0.25),
+            batch_size=batch,
+            repeats=self.repeats or (20 if cuda else 9),
+            epoch_images=self.epoch_images or batch * (50 if cuda else 6),
+        )
+
+
+def run(settings: BenchSettings) -> dict[str, Any]:
+    """Every measurement of the module doc, as one JSON-ready dict (front ends render it)."""
+    run_cfg = RunConfig(
+        device=settings.device, amp=settings.amp, channels_last=settings.channels_last, threads=settings.threads
+    )
+    device = resolve_device(run_cfg.device)
+    args = settings.resolved(device.type == "cuda")
+    prec = configure_torch(run_cfg, device)
     torch.manual_seed(0)
     depths = args.depths
     spec = NetSpec(10, args.stem, args.width, depths)
@@ -399,132 +427,3 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
         "scopes": scopes,
     }
-
-
-def mib(b: float) -> str:
-    return f"{b / 2**20:,.1f}"
-
-
-def render(r: dict[str, Any]) -> str:
-    p = r["plain"]
-    lines = [
-        f"device {r['device']} ({r['device_name']}), amp {r['amp']}, channels_last {r['channels_last']}, "
-        f"torch {r['torch']}, {r['threads']} threads",
-        f"settings {r['settings']}",
-        f"(1) plain ResNet-50 step: {p['images_per_s']:,.1f} img/s ({p['params']:,} params)",
-        f"(7) data pipeline: {r['pipeline']['images_per_s']:,.1f} img/s = "
-        f"{r['pipeline']['ratio_to_model']:.1f}x the plain step (target >= 10x)",
-        "",
-        "scope blocks | (2) pinned | (3) uniform | (4) two-path   all-paths | (5) epoch img/s ratio"
-        " | (6) act MiB: plain  weight  arch  DARTS | ratios w/a/DARTS | total MiB proxyless/DARTS",
-    ]
-    for s in r["scopes"]:
-        lines.append(
-            f"{s['scope']:>5} {s['blocks']:>6} | {s['pinned_ratio']:10.3f} | {s['uniform_ratio']:11.3f} | "
-            f"{s['two_path_ratio']:12.3f} {s['all_paths_ratio']:11.3f} | "
-            f"{s['epoch_images_per_s']:9.1f} {s['epoch_ratio']:5.2f} | "
-            f"{mib(p['activation_bytes']):>17} {mib(s['weight_bytes']):>7} {mib(s['arch_bytes']):>5} "
-            f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
-            f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}"
-        )
-    lines += ["", "targets: (2) <= 1.05, (3) <= 1.05, (4) two-path <= 1.8, (6) ProxylessNAS activation <= 1.2x plain"]
-    return "\n".join(lines)
-
-
-# -- arguments: bad values are one-line argparse errors (exit 2) before anything is built -------
-def count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
-        return value
-
-    return parse
-
-
-def width_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 4:
-        raise argparse.ArgumentTypeError(f"{value} is outside (0, 4]; 1.0 is ResNet-50's width")
-    return value
-
-
-def depths_arg(text: str) -> tuple[int, ...]:
-    hint = "give four comma-separated block counts of at least 1, e.g. 3,4,6,3"
-    try:
-        depths = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: {hint}") from None
-    if not depths_ok(depths):
-        raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
-    return depths
-
-
-def device_arg(text: str) -> str:
-    """The engine's own device check (auto, cpu, cuda, cuda:N, mps)."""
-    try:
-        return RunConfig(device=text).device
-    except ValidationError as err:
-        raise argparse.ArgumentTypeError(format_validation_error(err)[0].removeprefix("device: ")) from None
-
-
-def scopes_arg(text: str) -> list[str]:
-    scopes = [s.strip().lower() for s in text.split(",")]
-    unknown = [s for s in scopes if s not in SCOPE_STAGES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown scope {unknown[0]!r}: use letters from s, m, l, f, e.g. s,f")
-    return scopes
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="presnet bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", type=device_arg, default="auto")
-    p.add_argument("--width", type=width_arg, default=None, help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)")
-    p.add_argument("--depths", type=depths_arg, default=RESNET50_DEPTHS, help="blocks per stage (default 3,4,6,3)")
-    p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
-    p.add_argument("--image-size", type=count(8), default=32)
-    p.add_argument("--batch-size", type=count(1), default=None, help="default: 64 on CUDA, 32 on CPU")
-    p.add_argument("--repeats", type=count(1), default=None, help="timed repeats (default: 20 on CUDA, 9 on CPU)")
-    p.add_argument("--warmup", type=count(0), default=2)
-    p.add_argument("--epoch-images", type=count(1), default=None, help="images in the (5) epoch")
-    p.add_argument("--scopes", type=scopes_arg, default=["s", "m", "l", "f"])
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
-    p.add_argument("--threads", type=count(1), default=None, help="CPU threads for torch (1 gives steadier CPU ratios)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.add_argument("--suite", default="default", choices=["default", "gpu"], help="gpu: see BENCHMARKS.md")
-    p.add_argument("--out", type=Path, default=None, help="folder for the JSON results (gpu suite: its runs too)")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.suite == "gpu":  # sizes of its own: only --device, --out and --threads apply
-        from core import gpu_suite
-
-        report = gpu_suite.run_suite(args.device, args.out or gpu_suite.default_out(), log=print)
-        print(gpu_suite.render(report))
-        return 0 if report.passed else 1
-    cuda = resolve_device(args.device).type == "cuda"
-    args.width = args.width if args.width is not None else (1.0 if cuda else 0.25)
-    args.batch_size = args.batch_size or (64 if cuda else 32)
-    args.repeats = args.repeats or (20 if cuda else 9)
-    args.epoch_images = args.epoch_images or (args.batch_size * (50 if cuda else 6))
-    result = run(args)
-    print(json.dumps(result, indent=2) if args.json else render(result))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "bench.json", json.dumps(result, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,28 +8,41 @@ arguments (a small ResNet-50 on scikit-learn's digits, a few minutes on a CPU).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.errors import PresnetError
+from core.errors import PresnetError, as_field_error
 from core.space import (
     ACTIVATIONS,
-    DEPTHS_RULE,
     KERNELS,
     PAPER_ACTIVATIONS,
     PAPER_KERNELS,
     RESNET50_DEPTHS,
-    SCOPE_STAGES,
     SearchSpace,
-    depths_ok,
+    validate_activations,
+    validate_block_ids,
+    validate_depths,
+    validate_kernels,
+    validate_scope,
 )
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _vocabulary(rule: Callable[[Any], Any], value: Any) -> Any:
+    """Apply one of core.space's rules to a list or comma-separated text; anything else is left to
+    pydantic's type check (so ``kernels: 3`` reads "Input should be a valid list")."""
+    if not isinstance(value, str | list | tuple):
+        return value
+    with as_field_error():
+        out = rule(value)
+    return list(out) if isinstance(out, tuple) else out
 
 
 class SpaceConfig(_Strict):
@@ -39,38 +52,20 @@ class SpaceConfig(_Strict):
         list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}"
     )
 
-    @field_validator("scope")
+    @field_validator("scope", mode="before")
     @classmethod
-    def _scope(cls, v: str | list[int]) -> str | list[int]:
-        if isinstance(v, str):
-            letter = v.strip().lower()
-            if letter not in SCOPE_STAGES:
-                raise ValueError(f"unknown scope {v!r}; use s, m, l, f or a list of block ids")
-            return letter
-        if not v:
-            raise ValueError("a custom scope needs at least one block id")
-        return sorted(set(v))
+    def _scope(cls, v: Any) -> str | list[int]:
+        return _vocabulary(validate_scope, v)
 
-    @field_validator("kernels")
+    @field_validator("kernels", mode="before")
     @classmethod
-    def _kernels(cls, v: list[int]) -> list[int]:
-        if not v:
-            raise ValueError(f"choose at least one kernel from {list(KERNELS)}")
-        for k in v:
-            if k not in KERNELS:
-                raise ValueError(f"kernel {k} is not supported; choose from {list(KERNELS)}")
-        return list(dict.fromkeys(v))
+    def _kernels(cls, v: Any) -> list[int]:
+        return _vocabulary(validate_kernels, v)
 
-    @field_validator("activations")
+    @field_validator("activations", mode="before")
     @classmethod
-    def _activations(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError(f"choose at least one activation from {list(ACTIVATIONS)}")
-        out = [a.strip().lower() for a in v]
-        for a in out:
-            if a not in ACTIVATIONS:
-                raise ValueError(f"unknown activation {a!r}; choose from {list(ACTIVATIONS)}")
-        return list(dict.fromkeys(out))
+    def _activations(cls, v: Any) -> list[str]:
+        return _vocabulary(validate_activations, v)
 
 
 class NetworkConfig(_Strict):
@@ -81,12 +76,10 @@ class NetworkConfig(_Strict):
     width_mult: float = Field(1.0, gt=0, le=4, description="channel width multiplier (1.0 = ResNet-50)")
     depths: list[int] = Field(list(RESNET50_DEPTHS), description="bottlenecks per stage ([3, 4, 6, 3] = ResNet-50)")
 
-    @field_validator("depths")
+    @field_validator("depths", mode="before")
     @classmethod
-    def _depths(cls, v: list[int]) -> list[int]:
-        if not depths_ok(v):
-            raise ValueError(DEPTHS_RULE)
-        return v
+    def _depths(cls, v: Any) -> list[int]:
+        return _vocabulary(validate_depths, v)
 
 
 class DataConfig(_Strict):
@@ -210,11 +203,11 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> Config:
-        total = sum(self.network.depths)
         if isinstance(self.space.scope, list):
-            bad = [b for b in self.space.scope if not 1 <= b <= total]
-            if bad:
-                raise ValueError(f"space.scope: block id {bad[0]} is out of range 1..{total}")
+            try:
+                validate_block_ids(self.space.scope, self.network.depths)
+            except PresnetError as err:
+                raise ValueError(f"space.scope: {err.detail()}") from None
         if self.search.stop_at_epoch is not None and self.search.stop_at_epoch > self.search.epochs:
             raise ValueError("search.stop_at_epoch: is after search.epochs; raise epochs or lower stop_at_epoch")
         return self

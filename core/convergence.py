@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.arch import decision_argmax
 from core.events import AlphaSnapshot
 
 
@@ -40,7 +41,7 @@ class ConvergenceTracker:
             for decision, probs in decisions.items():
                 if len(probs) < 2:
                     continue
-                best, p = max(probs.items(), key=lambda kv: kv[1])
+                best, p = decision_argmax(probs)
                 track = self.tracks.setdefault((int(block), decision), DecisionTrack(best, epoch))
                 if best != track.argmax:
                     if track.settled:

@@ -57,8 +57,16 @@ def precision_for(run: RunConfig, device: torch.device) -> Precision:
     elif run.amp == "auto" and device.type == "cuda":
         amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     channels_last = run.channels_last == "on" or (run.channels_last == "auto" and device.type == "cuda")
+    return Precision(device, amp, channels_last)
+
+
+def configure_torch(run: RunConfig, device: torch.device) -> Precision:
+    """Apply the run's process-wide torch settings (cuDNN autotuning, CPU threads) and return its precision.
+
+    Kept apart from :func:`precision_for`, a pure query, because these settings are global state.
+    """
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = run.cudnn_benchmark
     if run.threads:
         torch.set_num_threads(run.threads)
-    return Precision(device, amp, channels_last)
+    return precision_for(run, device)

@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.arch import Architecture, from_choices
+from core.arch import Architecture, from_choices, snapshot_to_choices
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.convergence import ConvergenceTracker
 from core.cost import build_cost_term
 from core.data import SearchData
-from core.device import Precision, precision_for, resolve_device
+from core.device import Precision, configure_torch, resolve_device
 from core.errors import PresnetError
 from core.events import (
     Alphas,
@@ -38,12 +38,14 @@ from core.events import (
     RetrainStarted,
     SearchStarted,
     State,
+    StopReason,
     Unstable,
 )
 from core.faults import fault_point
-from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
+from core.network import NetSpec, SearchNet, build_plain, count_params, net_spec
 from core.pipeline import Loaders, make_loaders
 from core.proxyless import Mode, NonFiniteAlphas, PathSampler
+from core.seeds import RETRAIN_INIT, stream_seed
 from core.space import SearchSpace, block_stage
 from core.step import arch_step, forward_loss, grad_scaler, train_step
 
@@ -141,11 +143,6 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
 
 
-def net_spec(config: Config, num_classes: int) -> NetSpec:
-    n = config.network
-    return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
-
-
 def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
     return {
         "num_classes": spec.num_classes,
@@ -178,21 +175,10 @@ def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, flo
 @dataclass
 class SearchOutcome:
     epoch: int
-    reason: str
+    reason: StopReason
     alphas: AlphaSnapshot
     architecture: Architecture
     elapsed_s: float
-
-
-def snapshot_to_choices(snapshot: AlphaSnapshot, space: SearchSpace) -> dict[int, BlockChoice]:
-    """The argmax path per block of an alpha snapshot (ties go to the first candidate)."""
-    out = {}
-    for bid in space.block_ids:
-        probs = snapshot[str(bid)]
-        k = max(space.kernels, key=lambda c: (probs["kernel"][str(c)], -space.kernels.index(c)))
-        a = max(space.activations, key=lambda c: (probs["activation"][c], -space.activations.index(c)))
-        out[bid] = BlockChoice(k, a)
-    return out
 
 
 class SearchEngine:
@@ -213,7 +199,7 @@ class SearchEngine:
         self.ckpt_path = ckpt_path
         self.events_offset = events_offset
         self.device = resolve_device(config.run.device)
-        self.prec = precision_for(config.run, self.device)
+        self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(config.run.seed)
         self.loaders: Loaders = make_loaders(
             config.data, config.run.seed, self.device, self.prec.channels_last, retrain=False, data=data
@@ -247,7 +233,8 @@ class SearchEngine:
     def fingerprint(self) -> dict[str, Any]:
         return search_fingerprint(self.spec, self.space)
 
-    def state(self, finished: str | None = None) -> dict[str, Any]:
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        """The checkpoint; ``finished`` (as in the retrain's): the phase ran to its end, nothing is left to redo."""
         return {
             "kind": "search",
             "fingerprint": self.fingerprint(),
@@ -272,7 +259,7 @@ class SearchEngine:
             "torch_rng": torch.get_rng_state(),
         }
 
-    def save(self, finished: str | None = None) -> None:
+    def save(self, finished: bool = False) -> None:
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -357,7 +344,7 @@ class SearchEngine:
         clock = ProgressClock(self.bus, self.config.data.batch_size)
         t0 = time.monotonic() - self.elapsed
         self.net.train()
-        reason = "completed"
+        reason = StopReason.COMPLETED
 
         def paused_events(paused: bool) -> None:
             self.bus.emit(State(state="paused" if paused else "running", epoch=self.epoch_done + 1))
@@ -390,7 +377,7 @@ class SearchEngine:
             self.watch.check("search")
             self.elapsed = time.monotonic() - t0
             if stop_now:
-                reason = "user"
+                reason = StopReason.USER
                 self.bus.emit(
                     Alphas(
                         epoch=epoch,
@@ -401,19 +388,18 @@ class SearchEngine:
                     )
                 )
                 break
-            reason = self.end_epoch(epoch, phase)
-            if reason != "continue":
+            stop = self.end_epoch(epoch, phase)
+            if stop is not None:
+                reason = stop
                 break
-        else:
-            reason = "completed"
         snapshot = self.alpha_snapshot()
         arch = from_choices(
-            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason}
+            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason.value}
         )
         return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
 
-    def end_epoch(self, epoch: int, phase: str) -> str:
-        """Epoch bookkeeping; returns why to stop, or 'continue'."""
+    def end_epoch(self, epoch: int, phase: str) -> StopReason | None:
+        """Epoch bookkeeping; returns why to stop, or None to go on."""
         s = self.config.search
         self.sched.step()
         train_loss, train_top1 = self.train_meter.result()
@@ -454,10 +440,10 @@ class SearchEngine:
         ctl = self.control.poll()
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
         if ctl.stop or (stop_at is not None and epoch >= stop_at):
-            return "user"
+            return StopReason.USER
         if s.auto_stop and self.tracker.converged:
-            return "converged"
-        return "continue" if epoch < s.epochs else "completed"
+            return StopReason.CONVERGED
+        return None if epoch < s.epochs else StopReason.COMPLETED
 
     def alpha_snapshot(self) -> AlphaSnapshot:
         """softmax(alpha) per block; non-finite alphas mean the search diverged."""
@@ -497,8 +483,8 @@ class RetrainEngine:
         self.weights_dir = weights_dir
         self.events_offset = events_offset
         self.device = resolve_device(config.run.device)
-        self.prec = precision_for(config.run, self.device)
-        torch.manual_seed(config.run.seed + 100)
+        self.prec = configure_torch(config.run, self.device)
+        torch.manual_seed(stream_seed(config.run.seed, RETRAIN_INIT))
         self.loaders = make_loaders(
             config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data
         )

@@ -6,6 +6,9 @@ Everything the CLI and the TUI show as "what is wrong, where, how to fix" is a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class PresnetError(Exception):
     """A problem with the user's input or environment, phrased for the user.
@@ -25,8 +28,24 @@ class PresnetError(Exception):
         """One line per problem (a config error can hold several)."""
         return [self.line()]
 
+    def detail(self) -> str:
+        """The message and the hint without ``where`` (for a pydantic field error, which names its field)."""
+        return " — ".join(p for p in (self.message, self.hint) if p)
+
     def line(self) -> str:
         parts = [f"{self.where}: {self.message}" if self.where else self.message]
         if self.hint:
             parts.append(self.hint)
         return " — ".join(parts).replace("\n", " ")
+
+
+@contextmanager
+def as_field_error() -> Iterator[None]:
+    """Inside a pydantic validator: a :class:`PresnetError` becomes the ``ValueError`` pydantic reports.
+
+    So that a config, an architecture file and the command line share one wording per rule.
+    """
+    try:
+        yield
+    except PresnetError as err:
+        raise ValueError(err.detail()) from None

@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,20 @@ from core.faults import fault_point
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
+
+
+class StopReason(str, Enum):
+    """Why a search ended; str-valued, so ``events.jsonl`` and summaries keep the plain words."""
+
+    COMPLETED = "completed"
+    USER = "user"
+    CONVERGED = "converged"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
 
 
 class _Event(BaseModel):
@@ -105,7 +120,7 @@ class State(_Event):
 class SearchStopped(_Event):
     kind: Literal["search_stopped"] = "search_stopped"
     epoch: int
-    reason: Literal["completed", "user", "converged", "error"]
+    reason: StopReason
     elapsed_s: float = 0.0
 
 
@@ -157,7 +172,7 @@ class Error(_Event):
     where: str | None = None
 
 
-Event = Annotated[
+AnyEvent = (
     SearchStarted
     | Progress
     | Alphas
@@ -170,22 +185,32 @@ Event = Annotated[
     | RetrainStarted
     | RetrainEpochEnd
     | RetrainDone
-    | Error,
-    Field(discriminator="kind"),
-]
+    | Error
+)
+"""Any event, for type checkers and ``match``; :data:`Event` is the same union, tagged by ``kind`` for parsing."""
+
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter = TypeAdapter(Event)
 
 #: Events after which the event file is fsynced: losing them would lose history.
-DURABLE = {"epoch_end", "search_stopped", "architecture", "retrain_epoch_end", "retrain_done", "error", "converged"}
+DURABLE: tuple[type[_Event], ...] = (
+    EpochEnd,
+    SearchStopped,
+    ArchitectureDerived,
+    RetrainEpochEnd,
+    RetrainDone,
+    Error,
+    Converged,
+)
 
 
-def parse_event(line: str | dict) -> Any:
+def parse_event(line: str | dict) -> AnyEvent:
     if isinstance(line, dict):
         return _ADAPTER.validate_python(line)
     return _ADAPTER.validate_json(line)
 
 
-Subscriber = Callable[[Any], None]
+Subscriber = Callable[[AnyEvent], None]
 
 
 class EventBus:
@@ -208,7 +233,7 @@ class EventBus:
         with self._lock:
             self._subscribers.remove(fn)
 
-    def emit(self, event: Any) -> None:
+    def emit(self, event: AnyEvent) -> None:
         with self._lock:
             subs = list(self._subscribers)
         for fn in subs:
@@ -221,10 +246,10 @@ class QueueSink:
     def __init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: AnyEvent) -> None:
         self.queue.put(event)
 
-    def drain(self, limit: int = 10_000) -> list[Any]:
+    def drain(self, limit: int = 10_000) -> list[AnyEvent]:
         out = []
         while len(out) < limit:
             try:
@@ -241,14 +266,14 @@ class JsonlSink:
     records so a resume can cut the file back to exactly what the checkpoint knew.
     """
 
-    def __init__(self, path: Path, skip: tuple[str, ...] = ("progress",)) -> None:
+    def __init__(self, path: Path, skip: tuple[type[_Event], ...] = (Progress,)) -> None:
         self.path = Path(path)
-        self.skip = set(skip)
+        self.skip = skip
         self._f = open(self.path, "ab")
         self.offset = self._f.tell()
 
-    def __call__(self, event: Any) -> None:
-        if event.kind in self.skip:
+    def __call__(self, event: AnyEvent) -> None:
+        if isinstance(event, self.skip):
             return
         data = (event.model_dump_json() + "\n").encode()
         if os.environ.get(FAULT_ENV) is not None:  # test-only: a kill in mid-line (core.faults)
@@ -259,7 +284,7 @@ class JsonlSink:
             data = data[len(data) // 2 :]
         self._f.write(data)
         self._f.flush()
-        if event.kind in DURABLE:
+        if isinstance(event, DURABLE):
             os.fsync(self._f.fileno())
         self.offset = self._f.tell()
 
@@ -267,7 +292,7 @@ class JsonlSink:
         self._f.close()
 
 
-def read_events(path: Path) -> list[Any]:
+def read_events(path: Path) -> list[AnyEvent]:
     """All events of a file; a torn last line (a kill mid-write) is left out, any other bad line is an error."""
     events = []
     with open(path, "rb") as f:
@@ -308,7 +333,7 @@ class EventFollower:
         self._partial = b""
         self.bad_lines = 0
 
-    def poll(self) -> list[Any]:
+    def poll(self) -> list[AnyEvent]:
         if not self.path.exists():
             return []
         size = self.path.stat().st_size

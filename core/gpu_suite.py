@@ -37,7 +37,7 @@ import torch
 from core import bench
 from core.config import Config, RunConfig, dump_yaml, load_config
 from core.control import Control
-from core.device import Precision, precision_for, resolve_device
+from core.device import Precision, configure_torch, resolve_device
 from core.errors import PresnetError
 from core.events import (
     Alphas,
@@ -673,7 +673,7 @@ def run_suite(
     check_out(out)
     dev = resolve_device(device)
     s = settings or settings_for(dev)
-    prec = precision_for(RunConfig(device=device, amp=s.amp, channels_last=s.channels_last), dev)
+    prec = configure_torch(RunConfig(device=device, amp=s.amp, channels_last=s.channels_last), dev)
     report = SuiteReport(
         device=str(dev),
         device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",

@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.arch import Architecture, from_choices, load_arch, save_arch
+from core.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
 from core.checkpoint import load_checkpoint
 from core.config import Config
 from core.control import Control
@@ -24,15 +24,22 @@ from core.engine import (
     RetrainOutcome,
     SearchEngine,
     SearchOutcome,
-    net_spec,
     retrain_fingerprint,
     search_fingerprint,
-    snapshot_to_choices,
 )
 from core.errors import PresnetError
-from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
+from core.events import (
+    ArchitectureDerived,
+    Error,
+    EventBus,
+    JsonlSink,
+    SearchStarted,
+    SearchStopped,
+    StopReason,
+    repair_events,
+)
 from core.faults import fault_point
-from core.network import count_params
+from core.network import count_params, net_spec
 from core.pipeline import use_stream
 from core.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
 from core.rundir import RunDir
@@ -76,7 +83,7 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
     for e in events:
-        if e.kind == "search_started":
+        if isinstance(e, SearchStarted):
             return e.num_classes
     raise PresnetError(
         "the event file has no search_started event",
@@ -206,7 +213,7 @@ class Job:
         except PresnetError as err:
             result.status, result.message = "error", err.line()
             if isinstance(err, Diverged) and err.where == "search":
-                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason="error"))
+                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
             log = run.path / "error.log"
@@ -267,7 +274,7 @@ class Job:
         run.update_summary(
             search={
                 "epochs": outcome.epoch,
-                "stop_reason": outcome.reason,
+                "stop_reason": outcome.reason.value,
                 "elapsed_s": round(outcome.elapsed_s, 3),
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
@@ -275,7 +282,7 @@ class Job:
             architecture=arch.model_dump(mode="json"),
             params=params,
         )
-        engine.save(finished=outcome.reason)
+        engine.save(finished=True)
         return outcome
 
     def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:

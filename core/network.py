@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -26,6 +27,9 @@ from core.proxyless import (
     rescale_pair,
 )
 from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace, block_positions
+
+if TYPE_CHECKING:
+    from core.config import Config
 
 EXPANSION = 4
 STAGE_WIDTHS = (64, 128, 256, 512)
@@ -63,6 +67,12 @@ class NetSpec:
 
     def widths(self) -> list[int]:
         return [max(1, int(round(w * self.width_mult))) for w in STAGE_WIDTHS]
+
+
+def net_spec(config: Config, num_classes: int = 10) -> NetSpec:
+    """The one reading of a config's ``network`` section as a network shape."""
+    n = config.network
+    return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
 
 
 class Bottleneck(nn.Module):
@@ -362,3 +372,35 @@ class SearchNet(nn.Module):
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass(frozen=True)
+class SupernetFacts:
+    """What a choice of scope and candidates costs: the facts ``presnet inspect`` and the setup screen show."""
+
+    block_ids: tuple[int, ...]
+    stages: list[int]
+    kernels: tuple[int, ...]
+    activations: tuple[str, ...]
+    choices_per_block: int
+    architectures: int
+    supernet_params: int
+    baseline_params: int
+
+
+def supernet_facts(space: SearchSpace, spec: NetSpec | None = None) -> SupernetFacts:
+    """Sizes of the super-network and the plain network, built on the meta device (no memory, no time)."""
+    spec = spec or NetSpec()
+    with torch.device("meta"):
+        supernet = sum(p.numel() for p in SearchNet(spec, space).weight_parameters())
+        baseline = count_params(build_plain(spec))
+    return SupernetFacts(
+        block_ids=space.block_ids,
+        stages=space.stages_covered(),
+        kernels=space.kernels,
+        activations=space.activations,
+        choices_per_block=len(space.kernels) * len(space.activations),
+        architectures=space.size,
+        supernet_params=supernet,
+        baseline_params=baseline,
+    )

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from core.config import DataConfig
 from core.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
 from core.errors import PresnetError
+from core.seeds import LOADER_FULL_TRAIN, LOADER_TEST, LOADER_TRAIN, LOADER_VAL, SPLIT_LIMIT, stream_seed
 
 
 class BatchSource(Protocol):
@@ -341,12 +342,14 @@ def make_loaders(
         return _stream_loaders(cfg, seed, device, channels_last, retrain)
     data = data or load_search_data(cfg, seed)
     common = dict(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
-    test = DeviceLoader(data.test, seed=seed + 3, shuffle=False, augment=False, **common)
+    test = DeviceLoader(data.test, seed=stream_seed(seed, LOADER_TEST), shuffle=False, augment=False, **common)
     if retrain:
-        train = DeviceLoader(data.full_train(), seed=seed + 4, shuffle=True, augment=True, **common)
+        train = DeviceLoader(
+            data.full_train(), seed=stream_seed(seed, LOADER_FULL_TRAIN), shuffle=True, augment=True, **common
+        )
         return Loaders(train, None, test, data.classes)
-    train = DeviceLoader(data.train, seed=seed + 1, shuffle=True, augment=True, **common)
-    val = DeviceLoader(data.val, seed=seed + 2, shuffle=True, augment=False, **common)
+    train = DeviceLoader(data.train, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, **common)
+    val = DeviceLoader(data.val, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, **common)
     return Loaders(train, val, test, data.classes)
 
 
@@ -358,7 +361,7 @@ def stream_split(cfg: DataConfig, seed: int) -> tuple[Any, Any, torch.Tensor, to
     train_ds, test_ds = ImageFolder(str(train_dir)), ImageFolder(str(test_dir))
     labels = torch.tensor(train_ds.targets)
     if cfg.limit_train is not None and cfg.limit_train < len(labels):
-        keep, _ = stratified_split(labels, 1 - cfg.limit_train / len(labels), seed + 2)
+        keep, _ = stratified_split(labels, 1 - cfg.limit_train / len(labels), stream_seed(seed, SPLIT_LIMIT))
     else:
         keep = torch.arange(len(labels))
     tr, va = stratified_split(labels[keep], cfg.val_fraction, seed)
@@ -370,18 +373,22 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
     sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
     common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
-    test = StreamLoader(test_ds, torch.arange(len(test_ds)), seed=seed + 3, shuffle=False, augment=False, **common)
+    test = StreamLoader(
+        test_ds, torch.arange(len(test_ds)), seed=stream_seed(seed, LOADER_TEST), shuffle=False, augment=False, **common
+    )
     if retrain:
         full = torch.cat([train_idx, val_idx]).sort().values
         return Loaders(
-            StreamLoader(train_ds, full, seed=seed + 4, shuffle=True, augment=True, **common),
+            StreamLoader(
+                train_ds, full, seed=stream_seed(seed, LOADER_FULL_TRAIN), shuffle=True, augment=True, **common
+            ),
             None,
             test,
             train_ds.classes,
         )
     return Loaders(
-        StreamLoader(train_ds, train_idx, seed=seed + 1, shuffle=True, augment=True, **common),
-        StreamLoader(train_ds, val_idx, seed=seed + 2, shuffle=True, augment=False, **common),
+        StreamLoader(train_ds, train_idx, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, **common),
+        StreamLoader(train_ds, val_idx, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, **common),
         test,
         train_ds.classes,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
-from core.events import EpochEnd, read_events
+from core.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.io import atomic_write_text
 from core.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
@@ -173,19 +173,19 @@ class RunDir:
     def config(self) -> Config:
         return validate(load_yaml(self.config_file), str(self.config_file))
 
-    def events(self) -> list[Any]:
+    def events(self) -> list[AnyEvent]:
         return read_events(self.events_file) if self.events_file.exists() else []
 
-    def epoch_history(self, events: list[Any] | None = None) -> list[EpochEnd]:
+    def epoch_history(self, events: list[AnyEvent] | None = None) -> list[EpochEnd]:
         """The epoch_end events, deduplicated by epoch (the last write wins).
 
         ``events``: the run's events when the caller has read them already (the file can be large).
         """
         by_epoch: dict[int, EpochEnd] = {}
         for e in self.events() if events is None else events:
-            if e.kind == "epoch_end":
+            if isinstance(e, EpochEnd):
                 by_epoch[e.epoch] = e
-            elif e.kind == "search_started" and e.resumed:
+            elif isinstance(e, SearchStarted) and e.resumed:
                 for ep in [k for k in by_epoch if k >= e.start_epoch]:
                     del by_epoch[ep]
         return [by_epoch[k] for k in sorted(by_epoch)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from core.control import Control
-from core.events import Error, EventBus
+from core.events import Error
 from core.job import Job, JobResult
 
 
@@ -18,7 +18,6 @@ class Runner:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.control: Control = job.control
-        self.bus: EventBus = job.bus
         self.result: JobResult | None = None
         self._thread = threading.Thread(target=self._main, name="presnet-engine", daemon=True)
 
@@ -27,7 +26,7 @@ class Runner:
             self.result = self.job.run()
         except BaseException as err:  # Job.run reports its own errors; this is the last line of defence
             self.result = JobResult("error", str(self.job.run_dir.path), message=f"{err.__class__.__name__}: {err}")
-            self.bus.emit(Error(message=self.result.message or ""))
+            self.job.bus.emit(Error(message=self.result.message or ""))
 
     def start(self) -> Runner:
         self._thread.start()

@@ -48,10 +48,81 @@ def block_positions(depths: Sequence[int] = RESNET50_DEPTHS) -> list[BlockPositi
 
 def block_stage(block_id: int, depths: Sequence[int] = RESNET50_DEPTHS) -> int:
     """1-based stage number of a block, for display."""
-    for pos in block_positions(depths):
-        if pos.block_id == block_id:
-            return pos.stage + 1
-    raise PresnetError(f"block id {block_id} does not exist", where="blocks", hint=f"ids run from 1 to {sum(depths)}")
+    validate_block_ids([block_id], depths, where="blocks")
+    return next(p.stage + 1 for p in block_positions(depths) if p.block_id == block_id)
+
+
+Scope = str | list[int]
+"""A scope as configs hold it: a letter (s/m/l/f) or a sorted list of block ids (custom)."""
+
+
+def _ints(text: str, what: str, where: str, example: str) -> list[int]:
+    """A comma-separated list of whole numbers, as typed on a command line or in a form."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if not t.lstrip("-").isdigit()]
+    if bad:
+        raise PresnetError(
+            f"cannot read {bad[0]!r} as {what}", where=where, hint=f"give comma-separated numbers, e.g. {example}"
+        )
+    return [int(t) for t in items]
+
+
+def validate_block_ids(
+    ids: Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS, where: str = "space.scope"
+) -> list[int]:
+    """Block ids sorted and de-duplicated; each must exist in a network of ``depths``."""
+    total = sum(depths)
+    out = sorted({int(i) for i in ids})
+    bad = [i for i in out if not 1 <= i <= total]
+    if bad:
+        raise PresnetError(
+            f"block id {bad[0]} is out of range", where=where, hint=f"ids run from 1 (deepest) to {total}"
+        )
+    return out
+
+
+def validate_scope(scope: str | Sequence[int], depths: Sequence[int] | None = None) -> Scope:
+    """The one reading of a scope: a letter, a list of block ids, or such a list as text ("1,2,5").
+
+    Returns the lower-case letter or the sorted ids.  Without ``depths`` the ids are only checked
+    to be a non-empty list (a config checks their range once it knows the network's depths).
+    """
+    if isinstance(scope, str):
+        letter = scope.strip().lower()
+        if letter in SCOPE_STAGES:
+            return letter
+        if not any(c.isdigit() for c in letter) and letter:
+            raise PresnetError(
+                f"unknown scope {scope!r}", where="space.scope", hint="use one of s, m, l, f or a list of block ids"
+            )
+        scope = _ints(scope, "a block id", "space.scope", "1,2,5")
+    ids = sorted({int(i) for i in scope})
+    if not ids:
+        raise PresnetError(
+            "custom scope lists no block", where="space.scope", hint="give at least one block id, e.g. 1,2,3"
+        )
+    if depths is not None:
+        return validate_block_ids(ids, depths)
+    if ids[0] < 1:
+        raise PresnetError(f"block id {ids[0]} is out of range", where="space.scope", hint="ids count from 1 (deepest)")
+    return ids
+
+
+def scope_letters(text: str | Sequence[str], where: str = "space.scope") -> list[str]:
+    """A list of scope letters (e.g. ``"s,f"``), for commands that take whole stages only."""
+    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
+    out = []
+    for item in items:
+        try:
+            scope = validate_scope(item)
+        except PresnetError as err:
+            raise PresnetError(err.message, where=where, hint=err.hint) from None
+        if not isinstance(scope, str):
+            raise PresnetError(
+                f"{item!r} is not a scope letter", where=where, hint="use letters from s, m, l, f, e.g. s,f"
+            )
+        out.append(scope)
+    return out
 
 
 def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS) -> list[int]:
@@ -59,27 +130,11 @@ def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50
 
     ``scope`` is a letter (s/m/l/f) or an explicit list of block ids (custom scope).
     """
-    total = sum(depths)
-    if isinstance(scope, str):
-        letter = scope.strip().lower()
-        if letter not in SCOPE_STAGES:
-            raise PresnetError(
-                f"unknown scope {scope!r}", where="space.scope", hint="use one of s, m, l, f or a list of block ids"
-            )
-        n_stages = min(SCOPE_STAGES[letter], len(depths))
-        ids = [p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages]
-        return sorted(ids)
-    ids = sorted({int(i) for i in scope})
-    if not ids:
-        raise PresnetError(
-            "custom scope lists no block", where="space.scope", hint="give at least one block id, e.g. [1, 2, 3]"
-        )
-    bad = [i for i in ids if not 1 <= i <= total]
-    if bad:
-        raise PresnetError(
-            f"block id {bad[0]} is out of range", where="space.scope", hint=f"ids run from 1 (deepest) to {total}"
-        )
-    return ids
+    scope = validate_scope(scope, depths)
+    if isinstance(scope, list):
+        return scope
+    n_stages = min(SCOPE_STAGES[scope], len(depths))
+    return sorted(p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages)
 
 
 DEPTHS_RULE = "depths needs four stages of at least one block each, e.g. [3, 4, 6, 3]"
@@ -90,6 +145,14 @@ def depths_ok(depths: Sequence[int]) -> bool:
     return len(depths) == 4 and all(d >= 1 for d in depths)
 
 
+def validate_depths(depths: str | Sequence[int], where: str = "network.depths") -> tuple[int, ...]:
+    """Blocks per stage, from a list or text like ``"3,4,6,3"``."""
+    values = _ints(depths, "a block count", where, "3,4,6,3") if isinstance(depths, str) else [int(d) for d in depths]
+    if not depths_ok(values):
+        raise PresnetError(f"{values} is not a stage layout", where=where, hint=DEPTHS_RULE)
+    return tuple(values)
+
+
 def scope_name(scope: str | Sequence[int]) -> str:
     """Short label for run directories and tables."""
     if isinstance(scope, str):
@@ -97,7 +160,10 @@ def scope_name(scope: str | Sequence[int]) -> str:
     return "custom-" + "-".join(str(i) for i in sorted(scope))
 
 
-def validate_kernels(kernels: Sequence[int]) -> tuple[int, ...]:
+def validate_kernels(kernels: str | Sequence[int]) -> tuple[int, ...]:
+    """Candidate kernel sizes, from a list or text like ``"3,5"``; duplicates dropped, order kept."""
+    if isinstance(kernels, str):
+        kernels = _ints(kernels, "a kernel size", "space.kernels", "3,5")
     ks = tuple(dict.fromkeys(int(k) for k in kernels))
     if not ks:
         raise PresnetError("no candidate kernel", where="space.kernels", hint=f"choose at least one of {list(KERNELS)}")
@@ -109,7 +175,10 @@ def validate_kernels(kernels: Sequence[int]) -> tuple[int, ...]:
     return ks
 
 
-def validate_activations(activations: Sequence[str]) -> tuple[str, ...]:
+def validate_activations(activations: str | Sequence[str]) -> tuple[str, ...]:
+    """Candidate activations, from a list or text like ``"relu,mish"``; case and spaces ignored."""
+    if isinstance(activations, str):
+        activations = [a for a in activations.split(",") if a.strip()]
     acts = tuple(dict.fromkeys(str(a).strip().lower() for a in activations))
     if not acts:
         raise PresnetError(

@@ -1,7 +1,7 @@
-"""``presnet-tui``: the Textual app -- set up a search, watch it, stop it, retrain.
+"""``presnet tui``: the Textual app -- set up a search, watch it, stop it, retrain.
 
-The engine runs on its runner thread; screens drain its events on a timer and
-never touch widgets from another thread.  :class:`PresnetApp` takes a
+The engine runs on its runner thread; its events reach the screens as Textual messages
+(:mod:`presnet_tui.messages`), so no widget is touched from another thread.  :class:`PresnetApp` takes a
 ``job_factory`` so tests (or other front ends) can hand it a tiny engine.
 """
 
@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import typer
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from core.arch import Architecture
-from core.config import Config, load_config, quickstart
+from core.config import Config, quickstart
 from core.control import Control
 from core.errors import PresnetError
 from core.events import EventBus
-from core.job import Job, resume_job
+from core.job import Job
 from core.rundir import RunDir
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
@@ -59,13 +58,16 @@ class PresnetApp(App):
 
     def on_mount(self) -> None:
         if self.attach is not None:
-            self.push_screen(SearchScreen(AttachedSession(self.attach)))
+            self.push_screen(SearchScreen(AttachedSession(self.attach).start()))
         elif self.job is not None:
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)
         else:
             self.push_screen(SetupScreen(self.config, self.config_dir))
 
     # -- starting work ---------------------------------------------------------------------------
+    def on_setup_screen_start_requested(self, message: SetupScreen.StartRequested) -> None:
+        self.start_search(message.config, on_error=message.on_error)
+
     def start_search(self, config: Config, on_error: Callable[[str], None]) -> None:
         self.config = config
         self._prepare(lambda: self.job_factory(config), self.show_search, on_error)
@@ -127,39 +129,8 @@ class PresnetApp(App):
         self.call_from_thread(self.exit)
 
 
-cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@cli.command()
-def tui(
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config to load"),
-    attach: Path | None = typer.Option(None, "--attach", help="watch a headless run directory"),
-    resume: Path | None = typer.Option(None, "--resume", help="resume a run directory's search"),
-) -> None:
-    """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain."""
-    from presnet_tui.terminal import has_terminal
-
-    if not has_terminal():
-        typer.echo(
-            "error: presnet-tui needs a terminal on stdin and stdout — "
-            "use `presnet run --headless` or `presnet resume RUN --headless` here",
-            err=True,
-        )
-        raise typer.Exit(2)
-    try:
-        if attach is not None:
-            RunDir.open(attach)
-            PresnetApp(attach=attach).run()
-            return
-        if resume is not None:
-            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
-            return
-        PresnetApp(config=load_config(config) if config else None).run()
-    except PresnetError as err:
-        for line in err.problems:
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2) from None
-
-
 def main() -> None:
-    cli()
+    """The ``presnet-tui`` entry point: ``presnet tui``."""
+    from presnet_tui.cli import tui_main
+
+    tui_main()

@@ -7,34 +7,25 @@ and exit code 2; a run that fails exits 1; success exits 0.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
-from core.arch import Architecture, load_arch, save_arch
-from core.config import Config, dump_yaml, load_config
-from core.control import Control
 from core.errors import PresnetError
-from core.events import EventBus
-from core.job import Job, derive_at, resume_job
-from core.network import NetSpec, SearchNet, build_plain, count_params
-from core.rundir import RunDir
-from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions, block_stage
+from core.space import ACTIVATIONS, KERNELS
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Search-space-scoped ProxylessNAS on ResNet-50.",
-)
-config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
-app.add_typer(config_app, name="config")
+if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.arch import Architecture
+    from core.config import Config
+    from core.job import Job
+    from core.rundir import RunDir
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,6 +46,67 @@ def user_errors() -> Iterator[None]:
         fail(err.problems)
 
 
+class OneLineErrors(TyperGroup):
+    """The one error-to-exit path: a bad option value (Click's usage errors) or a :class:`PresnetError`
+    escaping a command is one ``error:`` line on stderr and exit 2, like :func:`user_errors`."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+        try:
+            with user_errors():
+                code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as err:
+            where = err.ctx.command_path if err.ctx else "presnet"
+            try:
+                fail([f"{err.format_message()} — see `{where} --help`"])
+            except typer.Exit as exit_:
+                code = exit_.exit_code
+        except typer.Exit as exit_:
+            code = exit_.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)
+
+
+def _colour(stream: Any) -> bool:
+    """ANSI colour only for a terminal, and never under ``NO_COLOR`` (https://no-color.org)."""
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"presnet {version('presnet')}")
+        except PackageNotFoundError:
+            console.print("presnet (not installed: run `pip install -e .`)")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Search-space-scoped ProxylessNAS on ResNet-50.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Search-space-scoped ProxylessNAS on ResNet-50."""
+
+
 # -- shared options -------------------------------------------------------------------------
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
@@ -73,27 +125,6 @@ OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory 
 RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
 
 
-def _csv(value: str | None, cast: type, where: str) -> list | None:
-    if value is None:
-        return None
-    try:
-        return [cast(v.strip()) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise PresnetError(
-            f"cannot read {value!r} as a comma-separated list of {cast.__name__}",
-            where=where,
-            hint="e.g. --kernels 3,5",
-        ) from None
-
-
-def _scope(value: str | None) -> str | list[int] | None:
-    if value is None or value.strip().lower() in SCOPE_STAGES:
-        return value.strip().lower() if value else None
-    if any(c.isdigit() for c in value):
-        return _csv(value, int, "--scope")
-    return value
-
-
 def resolve_config(
     config: Path | None,
     *,
@@ -110,10 +141,12 @@ def resolve_config(
     out: Path | None = None,
     retrain_epochs: int | None = None,
 ) -> Config:
+    from core.config import load_config
+
     overrides: dict[str, Any] = {
-        "space.scope": _scope(scope),
-        "space.kernels": _csv(kernels, int, "--kernels"),
-        "space.activations": _csv(activations, str, "--activations"),
+        "space.scope": scope,  # text as typed: core.space reads "s" and "1,2,5" alike
+        "space.kernels": kernels,
+        "space.activations": activations,
         "search.epochs": epochs,
         "search.stop_at_epoch": stop_at_epoch,
         "data.dataset": dataset,
@@ -167,6 +200,11 @@ def run(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -209,6 +247,11 @@ def search(
     out: OutOpt = None,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -240,6 +283,12 @@ def retrain(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
+    from core.arch import load_arch
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         arch = load_arch(arch_file)
         cfg = resolve_config(
@@ -267,6 +316,12 @@ def baseline(
     retrain_epochs: RetrainEpochsOpt = None,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
+    from core.arch import Architecture
+    from core.control import Control
+    from core.events import EventBus
+    from core.job import Job
+    from core.rundir import RunDir
+
     with user_errors():
         cfg = resolve_config(
             config,
@@ -291,6 +346,9 @@ def resume(
     headless: Annotated[bool, typer.Option(help="no TUI")] = False,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
+    from core.job import resume_job
+    from core.rundir import RunDir
+
     with user_errors():
         no_tty = not headless and _no_terminal()
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless or no_tty)
@@ -310,9 +368,12 @@ def stop(
     unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, or to pause."""
+    from core.control import Control
+    from core.rundir import RunDir
+
     with user_errors():
-        run_ = RunDir.open(run_dir)
-        control = Control(run_.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
+        rundir = RunDir.open(run_dir)
+        control = Control(rundir.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
         if pause:
             control.pause()
         elif unpause:
@@ -322,7 +383,7 @@ def stop(
         else:
             control.request_stop()
         what = "pause" if pause else "resume" if unpause else f"stop after epoch {at_epoch}" if at_epoch else "stop now"
-        console.print(f"asked {run_.path} to {what}")
+        console.print(f"asked {rundir.path} to {what}")
 
 
 @app.command()
@@ -333,6 +394,10 @@ def derive(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
 ) -> None:
     """The argmax architecture of any past epoch of a search."""
+    from core.arch import save_arch
+    from core.job import derive_at
+    from core.rundir import RunDir
+
     with user_errors():
         arch = derive_at(RunDir.open(run_dir), epoch)
         if out is not None:
@@ -346,6 +411,11 @@ def derive(
 
 
 def _arch_table(arch: Architecture, title: str) -> int:
+    from rich.table import Table
+
+    from core.network import count_params
+    from core.space import BASE_ACTIVATION, BASE_KERNEL, block_positions
+
     table = Table(title=title)
     for col in ("block", "stage", "kernel", "activation"):
         table.add_column(col)
@@ -355,8 +425,8 @@ def _arch_table(arch: Architecture, title: str) -> int:
         table.add_row(
             str(pos.block_id),
             str(pos.stage + 1),
-            f"{(b.kernel if b else 3)}x{(b.kernel if b else 3)}",
-            (b.activation if b else "relu") + mark,
+            f"{(b.kernel if b else BASE_KERNEL)}x{(b.kernel if b else BASE_KERNEL)}",
+            (b.activation if b else BASE_ACTIVATION) + mark,
         )
     params = count_params(arch.build())
     console.print(table)
@@ -377,7 +447,12 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, choices and costs."""
+    import torch
+
+    from core.arch import load_arch
     from core.cost import count_flops, human, measure_candidates
+    from core.network import NetSpec, SearchNet, build_plain, count_params, supernet_facts
+    from core.space import SearchSpace, block_stage
 
     with user_errors():
         cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations)
@@ -403,22 +478,23 @@ def inspect(
             )
         # The space as the paper defines it: full-width ResNet-50, 10 classes.
         space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
-        net = SearchNet(NetSpec(), space)
-        supernet = sum(p.numel() for p in net.weight_parameters())
-        costs = measure_candidates(net, "flops", size)
+        facts = supernet_facts(space)
+        with torch.device("meta"):  # shapes only: FLOPs need no arithmetic and no memory
+            costs = measure_candidates(SearchNet(NetSpec(), space), "flops", size)
+            baseline_flops = count_flops(build_plain(NetSpec()), size)
         kernel_flops = {bid: costs.per_row["kernel"][r] for r, bid in enumerate(space.block_ids)}
         data = {
             "scope": cfg.space.scope,
-            "search_blocks": list(space.block_ids),
-            "stages": space.stages_covered(),
-            "kernels": list(space.kernels),
-            "activations": list(space.activations),
-            "choices_per_block": len(space.kernels) * len(space.activations),
-            "architectures": space.size,
-            "supernet_params": supernet,
-            "baseline_params": count_params(build_plain(NetSpec())),
+            "search_blocks": list(facts.block_ids),
+            "stages": facts.stages,
+            "kernels": list(facts.kernels),
+            "activations": list(facts.activations),
+            "choices_per_block": facts.choices_per_block,
+            "architectures": facts.architectures,
+            "supernet_params": facts.supernet_params,
+            "baseline_params": facts.baseline_params,
             "image_size": size,
-            "baseline_flops": count_flops(build_plain(NetSpec()), size),
+            "baseline_flops": baseline_flops,
             "flops": {
                 "min": int(costs.fixed + sum(min(r) for d in costs.per_row for r in costs.per_row[d])),
                 "max": int(costs.fixed + sum(max(r) for d in costs.per_row for r in costs.per_row[d])),
@@ -430,6 +506,8 @@ def inspect(
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
+        from rich.table import Table
+
         table = Table(title=f"search space, scope {cfg.space.scope}")
         for col in ("block", "stage", "kernel choices (FLOPs of the k x k conv)", "activation choices"):
             table.add_column(col)
@@ -439,7 +517,7 @@ def inspect(
         console.print(table)
         console.print(
             f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
-            f"{space.size:,} architectures; super-network {supernet:,} params "
+            f"{facts.architectures:,} architectures; super-network {facts.supernet_params:,} params "
             f"(ResNet-50: {data['baseline_params']:,})"
         )
         console.print(
@@ -458,11 +536,12 @@ def plot(
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3), in the terminal."""
     import plotext as plt
 
+    from core.rundir import RunDir
     from presnet_tui.plots import figure, trajectory_from_events
 
     with user_errors():
-        run_ = RunDir.open(run_dir)
-        traj = trajectory_from_events(run_.events())
+        rundir = RunDir.open(run_dir)
+        traj = trajectory_from_events(rundir.events())
         if not traj.x:
             raise PresnetError("no alpha history yet", where=str(run_dir), hint="wait for the first search epoch")
         blocks = [str(b) for b in block] if block else traj.blocks()
@@ -483,7 +562,8 @@ def plot(
                 plt.save_fig(str(save), keep_colors=save.suffix == ".html")
             console.print(f"saved {save}")
         else:
-            plt.show()
+            text = plt.build()
+            sys.stdout.write((text if _colour(sys.stdout) else plt.uncolorize(text)) + "\n")
 
 
 @app.command()
@@ -492,6 +572,10 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The paper's Table I for the given runs: model, scope, params, test top-1, search time."""
+    from rich.table import Table
+
+    from core.rundir import RunDir
+
     with user_errors():
         rows = [_compare_row(RunDir.open(p)) for p in run_dirs]
         rows.sort(key=lambda r: (r["model"] != "ResNet-50 (baseline)", r["model"]))
@@ -516,10 +600,10 @@ def compare(
         console.print(table)
 
 
-def _compare_row(run_: RunDir) -> dict[str, Any]:
-    s = run_.summary()
+def _compare_row(rundir: RunDir) -> dict[str, Any]:
+    s = rundir.summary()
     if not s:
-        raise PresnetError("run has no summary.json yet", where=str(run_.path), hint="let the run finish first")
+        raise PresnetError("run has no summary.json yet", where=str(rundir.path), hint="let the run finish first")
     baseline_run = bool(s.get("baseline"))
     scope = None if baseline_run else s.get("search", {}).get("scope")
     label = scope if isinstance(scope, str) else "custom"
@@ -529,19 +613,20 @@ def _compare_row(run_: RunDir) -> dict[str, Any]:
         "params": s.get("params"),
         "test_top1": s.get("retrain", {}).get("test_top1"),
         "search_s": s.get("search", {}).get("elapsed_s"),
-        "run": str(run_.path),
-        **_run_flops(run_),
+        "run": str(rundir.path),
+        **_run_flops(rundir),
     }
 
 
-def _run_flops(run_: RunDir) -> dict[str, Any]:
+def _run_flops(rundir: RunDir) -> dict[str, Any]:
     """FLOPs of the run's architecture at its configured input size (none without an arch.json)."""
+    from core.arch import load_arch
     from core.cost import count_flops
 
-    if not run_.arch_file.is_file():
+    if not rundir.arch_file.is_file():
         return {"flops": None, "image_size": None}
-    size = run_.config().data.image_size
-    return {"flops": count_flops(load_arch(run_.arch_file).build(), size), "image_size": size}
+    size = rundir.config().data.image_size
+    return {"flops": count_flops(load_arch(rundir.arch_file).build(), size), "image_size": size}
 
 
 @app.command()
@@ -558,6 +643,7 @@ def export(
     """Export a run's retrained network to ONNX or a torch.export program, checked against PyTorch."""
     with user_errors():
         from core.export import export_run, resolve_weights
+        from core.rundir import RunDir
 
         if batch != "dynamic" and not batch.isdigit():
             raise PresnetError(f"cannot read batch {batch!r}", where="--batch", hint="use dynamic or a number, e.g. 1")
@@ -586,16 +672,17 @@ def latency(
     """Time each candidate of each search block in place: a lookup table for `search.cost.metric: latency`."""
     with user_errors():
         import torch
+        from rich.table import Table
 
         from core.cost import human, latency_table, save_latency_table
         from core.device import resolve_device
+        from core.network import SearchNet, net_spec
 
         cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, device=device)
         dev = resolve_device(cfg.run.device)
-        n = cfg.network
         size = image_size or cfg.data.image_size
         torch.manual_seed(cfg.run.seed)
-        net = SearchNet(NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths)), cfg.search_space()).to(dev)
+        net = SearchNet(net_spec(cfg, num_classes), cfg.search_space()).to(dev)
         table = latency_table(net, size, batch=batch, repeats=repeats)
         if out is not None:
             save_latency_table(out, table)
@@ -623,19 +710,22 @@ def tensorboard(
 ) -> None:
     """Convert a run's events.jsonl into TensorBoard event files (`tensorboard --logdir RUN/tensorboard`)."""
     with user_errors():
+        from core.rundir import RunDir
         from core.tensorboard import TB_DIR, convert_events
 
-        run_ = RunDir.open(run_dir)
-        if not run_.events_file.is_file():
-            raise PresnetError("the run has no events.jsonl yet", where=str(run_.path), hint="start the run first")
-        log_dir = out or run_.path / TB_DIR
-        n = convert_events(run_.events_file, log_dir)
+        rundir = RunDir.open(run_dir)
+        if not rundir.events_file.is_file():
+            raise PresnetError("the run has no events.jsonl yet", where=str(rundir.path), hint="start the run first")
+        log_dir = out or rundir.path / TB_DIR
+        n = convert_events(rundir.events_file, log_dir)
         console.print(f"{n} events written to {log_dir}; view with `tensorboard --logdir {log_dir}`")
 
 
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
     """Print the resolved config (defaults filled in)."""
+    from core.config import dump_yaml, load_config
+
     with user_errors():
         sys.stdout.write(dump_yaml(load_config(config)))
 
@@ -643,18 +733,133 @@ def config_show(config: ConfigOpt = None) -> None:
 @config_app.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="YAML config")]) -> None:
     """Validate a config; prints every problem as field.path: message."""
+    from core.config import load_config
+
     with user_errors():
         load_config(path)
         console.print(f"{path}: ok")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
-def bench(ctx: typer.Context) -> None:
-    """Search cost against its physical limit, and memory against a DARTS-style step (--help for options)."""
-    from core.bench import main as bench_main
+def _one_of(value: str, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise PresnetError(f"unknown value {value!r}", where=where, hint=f"use one of {', '.join(allowed)}")
+    return value
+
+
+@app.command()
+def bench(
+    device: DeviceOpt = "auto",
+    width: Annotated[
+        float | None,
+        typer.Option(help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)"),
+    ] = None,
+    depths: Annotated[str, typer.Option(help="blocks per stage, comma-separated")] = "3,4,6,3",
+    stem: Annotated[str, typer.Option(help="imagenet or cifar")] = "imagenet",
+    image_size: Annotated[int, typer.Option("--image-size", min=8, help="side of the input images")] = 32,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="default: 64 on CUDA, 32 on CPU")
+    ] = None,
+    repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats (default: 20 on CUDA, 9 on CPU)")] = None,
+    warmup: Annotated[int, typer.Option(min=0, help="untimed steps before timing")] = 2,
+    epoch_images: Annotated[int | None, typer.Option("--epoch-images", min=1, help="images in the (5) epoch")] = None,
+    scopes: Annotated[str, typer.Option(help="scope letters to measure, comma-separated")] = "s,m,l,f",
+    amp: Annotated[str, typer.Option(help="auto, bf16, fp16 or off")] = "auto",
+    channels_last: Annotated[str, typer.Option("--channels-last", help="auto, on or off")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for torch (1 gives steadier CPU ratios)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
+    suite: Annotated[
+        str, typer.Option(help="default, or gpu: the CUDA validation suite of BENCHMARKS.md (uses --device, --out)")
+    ] = "default",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="folder for the JSON results (gpu suite: its runs too)")
+    ] = None,
+) -> None:
+    """Search cost against its physical limit, and memory against a DARTS-style step."""
+    with user_errors():
+        from core.config import ConfigError, validate
+        from core.space import scope_letters, validate_depths
+
+        try:
+            device = validate({"run": {"device": device}}).run.device
+        except ConfigError as err:
+            raise PresnetError(err.problems[0].removeprefix("run.device: "), where="--device") from None
+        if _one_of(suite, ("default", "gpu"), "--suite") == "gpu":  # sizes of its own: --device, --out, --threads
+            import torch
+
+            from core import gpu_suite
+
+            if threads:
+                torch.set_num_threads(threads)
+            report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
+            console.print(gpu_suite.render(report), highlight=False)
+            raise typer.Exit(0 if report.passed else 1)
+        if width is not None and not 0 < width <= 4:
+            raise PresnetError(f"{width} is outside (0, 4]", where="--width", hint="1.0 is ResNet-50's width")
+        settings_kw = dict(
+            device=device,
+            width=width,
+            depths=validate_depths(depths, where="--depths"),
+            stem=_one_of(stem, ("imagenet", "cifar"), "--stem"),
+            image_size=image_size,
+            batch_size=batch_size,
+            repeats=repeats,
+            warmup=warmup,
+            epoch_images=epoch_images,
+            scopes=scope_letters(scopes, where="--scopes"),
+            amp=_one_of(amp, ("auto", "bf16", "fp16", "off"), "--amp"),
+            channels_last=_one_of(channels_last, ("auto", "on", "off"), "--channels-last"),
+            threads=threads,
+        )
+        from core.bench import BenchSettings
+        from core.bench import run as run_bench
+        from presnet_tui.bench_view import render
+
+        result = run_bench(BenchSettings(**settings_kw))  # type: ignore[arg-type]
+        if out is not None:
+            from core.io import atomic_write_text
+
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n" if as_json else render(result) + "\n")
+
+
+@app.command()
+def tui(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config to load")] = None,
+    attach: Annotated[Path | None, typer.Option("--attach", help="watch a headless run directory")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="resume a run directory's search")] = None,
+) -> None:
+    """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain (the Textual app)."""
+    from presnet_tui.terminal import has_terminal
+
+    if not has_terminal():
+        fail(
+            [
+                "presnet-tui needs a terminal on stdin and stdout — use `presnet run --headless` or "
+                "`presnet resume RUN --headless` here"
+            ]
+        )
+    from core.config import load_config
+    from core.job import resume_job
+    from core.rundir import RunDir
+    from presnet_tui.app import PresnetApp
 
     with user_errors():
-        raise typer.Exit(bench_main(list(ctx.args)))
+        if attach is not None:
+            RunDir.open(attach)
+            PresnetApp(attach=attach).run()
+            return
+        if resume is not None:
+            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
+            return
+        PresnetApp(config=load_config(config) if config else None).run()
+
+
+def tui_main() -> None:
+    """``presnet-tui``: an alias of ``presnet tui``."""
+    app(["tui", *sys.argv[1:]], prog_name="presnet")
 
 
 def main() -> None:

@@ -7,16 +7,31 @@ queue and draws.  Ctrl+C asks the engine to checkpoint after the current step.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from core.events import QueueSink
+from core.arch import decision_argmax
+from core.events import (
+    AnyEvent,
+    ArchitectureDerived,
+    Converged,
+    EpochEnd,
+    Error,
+    Progress,
+    QueueSink,
+    RetrainEpochEnd,
+    RetrainStarted,
+    SearchStarted,
+    SearchStopped,
+    State,
+    Unstable,
+)
 from core.job import Job, JobResult
 from core.runner import Runner
-from presnet_tui.widgets.header import fmt_eta
+from presnet_tui.model import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -25,8 +40,7 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
     parts = []
     for block in sorted(alphas, key=int):
         d = alphas[block]
-        k = max(d["kernel"].items(), key=lambda kv: kv[1])[0]
-        a = max(d["activation"].items(), key=lambda kv: kv[1])[0]
+        k, a = decision_argmax(d["kernel"])[0], decision_argmax(d["activation"])[0]
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
 
@@ -34,7 +48,7 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
 class HeadlessView:
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(
+        self.progress = ProgressBars(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -46,58 +60,59 @@ class HeadlessView:
             refresh_per_second=4,
         )
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
-        self.retrain_started: Any = None  # its parameter counts go into the summary
+        self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
 
-    def handle(self, e: Any) -> None:
+    def handle(self, e: AnyEvent) -> None:
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
             self.console.print(text, soft_wrap=True, highlight=False)
 
-        if e.kind == "search_started":
-            verb = "resuming" if e.resumed else "searching"
-            p(
-                f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
-                f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}"
-            )
-        elif e.kind == "progress":
-            self.progress.update(
-                self.task,
-                description=f"{e.phase} {e.epoch}/{e.epochs}",
-                total=e.steps_per_epoch,
-                completed=e.step,
-                ips=f"{e.images_per_s:,.0f}",
-                eta=fmt_eta(e.eta_s),
-            )
-        elif e.kind == "epoch_end":
-            val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
-            cost = ""
-            if e.expected_cost is not None:
-                from core.cost import human
+        match e:
+            case SearchStarted():
+                verb = "resuming" if e.resumed else "searching"
+                p(
+                    f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
+                    f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}"
+                )
+            case Progress():
+                self.progress.update(
+                    self.task,
+                    description=f"{e.phase} {e.epoch}/{e.epochs}",
+                    total=e.steps_per_epoch,
+                    completed=e.step,
+                    ips=f"{e.images_per_s:,.0f}",
+                    eta=fmt_eta(e.eta_s),
+                )
+            case EpochEnd():
+                val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
+                cost = ""
+                if e.expected_cost is not None:
+                    from core.cost import human
 
-                cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
-            p(
-                f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-                f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas)}"
-            )
-        elif e.kind == "converged":
-            p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
-        elif e.kind == "unstable":
-            p(f"[yellow]unstable:[/] block {e.block} {e.decision} {e.was} → {e.now} at epoch {e.epoch}")
-        elif e.kind == "state":
-            p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
-        elif e.kind == "search_stopped":
-            p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
-        elif e.kind == "architecture":
-            p(f"architecture → {e.path} ({e.params:,} params)")
-        elif e.kind == "retrain_started":
-            p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
-            self.retrain_started = e
-        elif e.kind == "retrain_epoch_end":
-            p(
-                f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-                f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}"
-            )
-        elif e.kind == "error":
-            p(f"[red]error:[/] {e.message}")
+                    cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
+                p(
+                    f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
+                    f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas)}"
+                )
+            case Converged():
+                p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
+            case Unstable():
+                p(f"[yellow]unstable:[/] block {e.block} {e.decision} {e.was} → {e.now} at epoch {e.epoch}")
+            case State():
+                p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
+            case SearchStopped():
+                p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
+            case ArchitectureDerived():
+                p(f"architecture → {e.path} ({e.params:,} params)")
+            case RetrainStarted():
+                p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
+                self.retrain_started = e
+            case RetrainEpochEnd():
+                p(
+                    f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
+                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}"
+                )
+            case Error():
+                p(f"[red]error:[/] {e.message}")
 
     def summary(self, result: JobResult) -> None:
         table = Table(title="presnet run", show_header=False)
@@ -148,7 +163,7 @@ def run_headless(job: Job, console: Console) -> int:
 
 def _pump(runner: Runner, sink: QueueSink, view: HeadlessView) -> None:
     while True:
-        alive = runner.alive
+        alive = runner.alive  # read before draining: events emitted before the runner ended are all drained
         for e in sink.drain():
             view.handle(e)
         if not alive:

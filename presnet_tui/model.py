@@ -1,7 +1,7 @@
 """What the screens show, folded from the event stream (no widgets here).
 
 Keeping this a plain object makes the UI a pure view: the same model is fed by a
-local runner's queue or by a followed ``events.jsonl`` (attach), and tests can
+local runner's events or by a followed ``events.jsonl`` (attach), and tests can
 feed it fixed events.
 """
 
@@ -10,8 +10,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.arch import decision_argmax
 from core.convergence import ConvergenceTracker
+from core.events import (
+    AnyEvent,
+    ArchitectureDerived,
+    Converged,
+    EpochEnd,
+    Error,
+    Progress,
+    RetrainDone,
+    RetrainEpochEnd,
+    RetrainStarted,
+    SearchStarted,
+    SearchStopped,
+    State,
+    StopReason,
+    Unstable,
+)
 from presnet_tui.plots import Trajectory, cut_back, event_point
+
+
+def fmt_eta(seconds: float | None) -> str:
+    """``mm:ss`` or ``h:mm:ss``; ``--:--`` while unknown."""
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 @dataclass
@@ -43,7 +70,7 @@ class RunModel:
     eta_s: float | None = None
     paused: bool = False
     search_done: bool = False
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
     epochs_done: int = 0
     converged_at: int | None = None
     unstable: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -55,38 +82,64 @@ class RunModel:
     arch_params: int | None = None
     baseline_params: int | None = None
     retrain_epochs: int = 0
-    retrain_done: Any = None
+    retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
     tracker: ConvergenceTracker | None = None
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
-    dirty: bool = True
+    batch_size: int = 0
+    live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
+    _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
 
-    def apply(self, e: Any) -> None:
+    def apply(self, e: AnyEvent) -> None:
         """Fold one event into the model."""
-        self.dirty = True
         point = event_point(e)
         if point is not None:
             self.trajectory.add(*point)
             self.alphas = point[1]
-        handler = getattr(self, f"_on_{e.kind}", None)
-        if handler is not None:
-            handler(e)
+        match e:
+            case SearchStarted():
+                self._search_started(e)
+            case Progress():
+                self._progress(e)
+            case EpochEnd():
+                self._epoch_end(e)
+            case State():
+                self.paused = e.state == "paused"
+            case Converged():
+                self.converged_at = e.epoch
+            case Unstable():
+                self.unstable[(e.block, e.decision)] = e.epoch
+            case SearchStopped():
+                self.search_done, self.stop_reason, self.epochs_done = True, e.reason, e.epoch
+            case ArchitectureDerived():
+                self.architecture, self.arch_params = e.architecture, e.params
+            case RetrainStarted():
+                self._retrain_started(e)
+            case RetrainEpochEnd():
+                self._retrain_epoch_end(e)
+            case RetrainDone():
+                self.retrain_done = e
+            case Error():
+                self.errors.append(e.message)
 
-    def _on_search_started(self, e: Any) -> None:
+    def _search_started(self, e: SearchStarted) -> None:
         self.block_ids, self.stages, self.candidates = e.block_ids, e.stages, e.candidates
         self.epochs, self.device = e.epochs, e.device
         self.steps_per_epoch = e.steps_per_epoch
+        self.batch_size = e.config.get("data", {}).get("batch_size", 0)
         search = e.config.get("search", {})
         self.tracker = ConvergenceTracker(search.get("patience", 10), search.get("threshold", 0.5))
         self.search_done, self.stop_reason = False, None
+        self._epoch_clock = None
 
-    def _on_progress(self, e: Any) -> None:
+    def _progress(self, e: Progress) -> None:
+        self.live_progress = True
         self.phase, self.epoch, self.step = e.phase, e.epoch, e.step
         self.steps_per_epoch, self.images_per_s, self.eta_s = e.steps_per_epoch, e.images_per_s, e.eta_s
         if e.phase == "retrain":
             self.retrain_epochs = e.epochs
 
-    def _on_epoch_end(self, e: Any) -> None:
+    def _epoch_end(self, e: EpochEnd) -> None:
         self.epochs_done, self.epochs = e.epoch, e.epochs
         self.phase, self.epoch, self.step = e.phase, e.epoch, self.steps_per_epoch
         self.search_curves.add(
@@ -97,47 +150,41 @@ class RunModel:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
         if self.tracker is not None and e.phase == "search":
             self.tracker.update(e.epoch, e.alphas)
+        self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
 
-    def _on_state(self, e: Any) -> None:
-        self.paused = e.state == "paused"
-
-    def _on_converged(self, e: Any) -> None:
-        self.converged_at = e.epoch
-
-    def _on_unstable(self, e: Any) -> None:
-        self.unstable[(e.block, e.decision)] = e.epoch
-
-    def _on_search_stopped(self, e: Any) -> None:
-        self.search_done, self.stop_reason, self.epochs_done = True, e.reason, e.epoch
-
-    def _on_architecture(self, e: Any) -> None:
-        self.architecture, self.arch_params = e.architecture, e.params
-
-    def _on_retrain_started(self, e: Any) -> None:
+    def _retrain_started(self, e: RetrainStarted) -> None:
         self.phase = "retrain"
         self.architecture, self.arch_params = e.architecture, e.params
         self.baseline_params, self.retrain_epochs = e.baseline_params, e.epochs
         self.steps_per_epoch = e.steps_per_epoch
+        self._epoch_clock = None
 
-    def _on_retrain_epoch_end(self, e: Any) -> None:
+    def _retrain_epoch_end(self, e: RetrainEpochEnd) -> None:
         self.epoch, self.step, self.retrain_epochs = e.epoch, self.steps_per_epoch, e.epochs
         self.retrain_curves.add(
             e.epoch, train_loss=e.train_loss, test_loss=e.test_loss, train_top1=e.train_top1, test_top1=e.test_top1
         )
+        self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
 
-    def _on_retrain_done(self, e: Any) -> None:
-        self.retrain_done = e
+    def _rate_from_epochs(self, epoch: int, epochs: int, elapsed_s: float) -> None:
+        """Rate and ETA from two epoch ends' elapsed times, for a view with no progress events.
 
-    def _on_error(self, e: Any) -> None:
-        self.errors.append(e.message)
+        ``events.jsonl`` leaves progress events out, so an attached TUI would show "0 img/s" forever.
+        """
+        previous, self._epoch_clock = self._epoch_clock, (epoch, elapsed_s)
+        if self.live_progress or previous is None or epoch <= previous[0] or elapsed_s <= previous[1]:
+            return
+        per_epoch = (elapsed_s - previous[1]) / (epoch - previous[0])
+        if self.batch_size and self.steps_per_epoch:
+            self.images_per_s = self.steps_per_epoch * self.batch_size / per_epoch
+        self.eta_s = per_epoch * max(0, epochs - epoch)
 
     # -- derived views ---------------------------------------------------------------------
     def argmax(self, block: str, decision: str) -> tuple[str, float]:
         probs = self.alphas.get(block, {}).get(decision, {})
         if not probs:
             return "-", 0.0
-        label = max(probs, key=probs.get)
-        return label, probs[label]
+        return decision_argmax(probs)
 
     def status(self, block: int) -> str:
         """Two marks, kernel then activation: ✓ settled, ! unstable (changed after settling), · moving."""

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.events import Alphas, EpochEnd
+
 #: One colour per candidate position, stable across blocks.
 COLORS = ["cyan", "orange", "green", "magenta", "red", "blue", "yellow"]
 
@@ -58,9 +60,9 @@ def trajectory_from_events(events: Iterable[Any]) -> Trajectory:
 
 def event_point(e: Any) -> tuple[float, dict] | None:
     """(x in epochs, alphas) of an ``alphas`` or ``epoch_end`` event, else None."""
-    if e.kind == "alphas":
+    if isinstance(e, Alphas):
         return (e.epoch - 1) + e.step / max(e.steps_per_epoch, 1), e.alphas
-    if e.kind == "epoch_end" and e.phase == "search":
+    if isinstance(e, EpochEnd) and e.phase == "search":
         return float(e.epoch), e.alphas
     return None
 

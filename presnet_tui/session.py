@@ -1,20 +1,59 @@
 """The UI's handle on a run: where its events come from, where its commands go.
 
-:class:`LocalSession` drives a job in this process (runner thread + queue);
-:class:`AttachedSession` watches a headless run by following its event file and
-steers it through its control file -- detaching leaves that run untouched.
+:class:`LocalSession` drives a job in this process (runner thread);
+:class:`AttachedSession` watches a headless run by following its event file on a
+thread and steers it through its control file -- detaching leaves that run untouched.
+Either way events collect in an :class:`Inbox` that tells the UI when there is news.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from core.control import Control
-from core.events import Error, EventFollower, QueueSink
+from core.events import AnyEvent, Error, EventFollower, RetrainDone
 from core.job import Job
 from core.rundir import RunDir
 from core.runner import Runner
+
+#: Seconds between reads of an attached run's event file.
+FOLLOW_S = 0.25
+
+
+class Inbox:
+    """Events from another thread, and one notification per batch.
+
+    ``notify`` is called (on the producing thread) when the first event lands in an empty,
+    untaken inbox; more events pile up silently until the UI calls :meth:`take`. So a burst
+    of progress events costs the UI one message, not one each.
+    """
+
+    def __init__(self, backlog: list[AnyEvent] | None = None) -> None:
+        self._events: list[AnyEvent] = list(backlog or [])
+        self._lock = threading.Lock()
+        self._notify: Callable[[], None] | None = None
+        self._pending = False
+
+    def connect(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            self._notify, self._pending = notify, bool(self._events)
+        if self._pending:
+            notify()
+
+    def put(self, event: AnyEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+            notify = self._notify if not self._pending else None
+            self._pending = self._pending or notify is not None
+        if notify is not None:
+            notify()
+
+    def take(self) -> list[AnyEvent]:
+        with self._lock:
+            out, self._events, self._pending = self._events, [], False
+        return out
 
 
 class Session:
@@ -24,8 +63,18 @@ class Session:
     control: Control
     local: bool = False
 
-    def poll(self) -> list[Any]:
-        raise NotImplementedError
+    inbox: Inbox
+
+    def connect(self, notify: Callable[[], None]) -> None:
+        """Have ``notify`` called (from any thread) when events wait in :meth:`take`."""
+        self.inbox.connect(notify)
+
+    def take(self) -> list[AnyEvent]:
+        """The events that arrived since the last call (on the UI thread)."""
+        return self.inbox.take()
+
+    def close(self) -> None:
+        """The UI stops watching (a local run goes on; its runner is the app's to stop)."""
 
     @property
     def running(self) -> bool:
@@ -57,18 +106,13 @@ class LocalSession(Session):
         self.job = job
         self.run_dir = job.run_dir
         self.control = job.control
-        self.sink = QueueSink()
-        self._backlog = list(job.run_dir.events()) if job.resume else []
-        job.bus.subscribe(self.sink)
+        self.inbox = Inbox(job.run_dir.events() if job.resume else [])
+        job.bus.subscribe(self.inbox.put)
         self.runner = Runner(job)
 
     def start(self) -> LocalSession:
         self.runner.start()
         return self
-
-    def poll(self) -> list[Any]:
-        backlog, self._backlog = self._backlog, []
-        return backlog + self.sink.drain()
 
     def interrupt(self) -> None:
         self.runner.interrupt()
@@ -79,18 +123,34 @@ class LocalSession(Session):
 
 
 class AttachedSession(Session):
-    """A run in another process: read its events.jsonl as it grows, write its control.json."""
+    """A run in another process: read its events.jsonl as it grows (on a thread), write its control.json."""
 
     def __init__(self, path: Path) -> None:
         self.run_dir = RunDir.open(path)
         self.control = Control(self.run_dir.control_file)
         self.follower = EventFollower(self.run_dir.events_file)
+        self.inbox = Inbox()
         self._finished = False
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="presnet-follow", daemon=True)
 
-    def poll(self) -> list[Any]:
+    def start(self) -> AttachedSession:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _follow(self) -> None:
+        while not self._closed.is_set():
+            self.read()
+            self._closed.wait(FOLLOW_S)
+
+    def read(self) -> None:
+        """Move what the file gained into the inbox (the follower thread's step)."""
         bad_before = self.follower.bad_lines
         events = self.follower.poll()
-        if any(e.kind in ("retrain_done", "error") for e in events):
+        if any(isinstance(e, RetrainDone | Error) for e in events):
             self._finished = True
         if self.follower.bad_lines > bad_before:
             events.append(
@@ -99,7 +159,8 @@ class AttachedSession(Session):
                     f"{self.run_dir.events_file}"
                 )
             )
-        return events
+        for e in events:
+            self.inbox.put(e)
 
     @property
     def running(self) -> bool:

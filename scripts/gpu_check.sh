@@ -44,7 +44,7 @@ fi
 echo "== presnet bench --suite gpu --device ${DEVICE:-cuda}"
 rm -rf "$SUITE"
 start=$(date +%s)
-timeout -s INT -k 30 "${SUITE_LIMIT_S:-480}" "$PY" -m core.bench --suite gpu --device "${DEVICE:-cuda}" --out "$SUITE"
+timeout -s INT -k 30 "${SUITE_LIMIT_S:-480}" "$PY" -m presnet_tui.cli bench --suite gpu --device "${DEVICE:-cuda}" --out "$SUITE"
 rc=$?
 echo "== suite exit code $rc after $(($(date +%s) - start)) s (0: every check passed, 1: a check failed, 124: time limit)"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,21 +21,6 @@ cli = CliRunner()
 
 def invoke(*args: str):
     return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture
-def tiny_yaml(tmp_path: Path) -> Path:
-    cfg = {
-        "space": {"scope": "s"},
-        "network": {"width_mult": 0.125, "depths": [1, 1, 2, 1]},
-        "data": {"dataset": "synthetic", "synthetic_size": 200, "batch_size": 16},
-        "search": {"epochs": 2, "warmup_epochs": 1, "alphas_every": 1},
-        "retrain": {"epochs": 1},
-        "run": {"device": "cpu", "runs_dir": "runs"},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_sample_configs_are_valid_and_quickstart_is_the_embedded_default():
@@ -68,13 +56,14 @@ def test_inspect_arch_file(tmp_path):
         (["inspect", "--scope", "x"], "space.scope"),
         (["inspect", "--scope", "17"], "space.scope"),
         (["inspect", "--scope", "s", "--kernels", "4"], "space.kernels"),
-        (["inspect", "--scope", "s", "--kernels", "three"], "--kernels"),
+        (["inspect", "--scope", "s", "--kernels", "three"], "space.kernels"),
+        (["inspect", "--scope", "1,x"], "space.scope"),
         (["inspect", "--scope", "s", "--activations", "tanh"], "space.activations"),
         (["run", "--headless", "--device", "tpu"], "run.device"),
         (["run", "--headless", "--dataset", "mnist"], "data.dataset"),
     ],
 )
-def test_bad_values_exit_2_naming_the_field(args, field):
+def test_bad_values_exit_2_naming_the_field(args, field, no_run):
     res = invoke(*args)
     assert res.exit_code == 2
     assert field in res.stderr and "Traceback" not in res.stderr
@@ -84,7 +73,7 @@ def test_bad_values_exit_2_naming_the_field(args, field):
     "content,field",
     [
         ("{", "malformed JSON"),
-        ('{"blocks": {"17": {"kernel": 3}}}', "unknown block id 17"),
+        ('{"blocks": {"17": {"kernel": 3}}}', "block id 17 is out of range"),
         ('{"blocks": {"1": {"kernel": 4}}}', "blocks.1.kernel"),
         ('{"blocks": {"1": {"activation": "tanh"}}}', "blocks.1.activation"),
         ('{"blocks": {}, "colour": 1}', "colour"),
@@ -113,6 +102,7 @@ def test_config_show_resolves_paths_against_the_file(tiny_yaml):
     assert shown["search"]["lr"] == 0.05  # a default filled in
 
 
+@pytest.mark.slow
 def test_full_workflow(tiny_yaml, tmp_path):
     out = tmp_path / "r1"
     res = invoke("run", "--headless", "--config", tiny_yaml, "--out", out)
@@ -126,6 +116,8 @@ def test_full_workflow(tiny_yaml, tmp_path):
     res = invoke("derive", out, "--epoch", "9")
     assert res.exit_code == 2 and "no epoch 9" in res.stderr
 
+    res = invoke("plot", out)
+    assert res.exit_code == 0 and "kernel" in res.stdout and "\x1b[" not in res.stdout  # not a terminal: no colour
     fig = tmp_path / "alphas.txt"
     assert invoke("plot", out, "--save", fig).exit_code == 0 and fig.stat().st_size > 0
     assert invoke("plot", out, "--block", "7").exit_code == 2
@@ -147,6 +139,7 @@ def test_full_workflow(tiny_yaml, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_search_and_retrain_commands(tiny_yaml, tmp_path):
     assert invoke("search", "--config", tiny_yaml, "--out", tmp_path / "s").exit_code == 0
     assert not (tmp_path / "s" / "weights" / "last.pt").exists()
@@ -183,3 +176,38 @@ def test_latency_table_command(tmp_path, tiny_yaml):
     assert res.exit_code == 0, res.output
     table = json.loads(out.read_text())
     assert table["device"] == "cpu" and table["blocks"] and all(v > 0 for v in table["blocks"]["1"]["kernel"].values())
+
+
+def test_cli_imports_without_torch_and_has_a_version():
+    code = "import presnet_tui.cli, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    res = invoke("--version")
+    assert res.exit_code == 0 and res.stdout.startswith("presnet ")
+
+
+def test_tui_is_a_command_beside_run():
+    res = invoke("--help")
+    assert "tui" in res.stdout and "run" in res.stdout and "bench" in res.stdout
+    assert invoke("tui", "--help").exit_code == 0
+
+
+def test_bad_option_values_are_one_line_too(no_run):
+    res = invoke("stop", "somewhere", "--at-epoch", "0")
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "--at-epoch" in lines[0], res.stderr
+
+
+@pytest.mark.parametrize(
+    "isatty,no_color,expected", [(False, None, False), (True, None, True), (True, "1", False), (True, "", True)]
+)
+def test_colour_only_on_a_terminal_and_not_under_no_color(monkeypatch, isatty, no_color, expected):
+    from presnet_tui.cli import _colour
+
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    stream = io.StringIO()
+    stream.isatty = lambda: isatty  # type: ignore[method-assign]
+    assert _colour(stream) is expected

@@ -5,39 +5,21 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from core.arch import load_arch
 from core.control import Control, ControlState, write_control
 from core.events import EventBus, read_events
 from core.job import Job, derive_at
-from core.rundir import RunDir
-from core.runner import Runner
 
-
-def synthetic(tiny, **search):
-    return tiny(
-        data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
-        search={"epochs": 4, "warmup_epochs": 1, **search},
-        retrain={"epochs": 1},
-    )
-
-
-def start(cfg, on_event=None, **job_kw):
-    bus = EventBus()
-    seen = []
-    bus.subscribe(seen.append)
-    control = Control()
-    run = RunDir.create(cfg) if not job_kw.get("resume") else RunDir.open(cfg.run.out)
-    if on_event is not None:
-        bus.subscribe(lambda e: on_event(e, control, run))
-    runner = Runner(Job(cfg, run, bus, control, **job_kw)).start()
-    return runner, run, seen
+pytestmark = pytest.mark.slow  # every test here trains a (tiny) network for real
 
 
 def kinds(events, kind):
     return [e for e in events if e.kind == kind]
 
 
-def test_digits_search_moves_alphas_and_retrain_learns(tiny):
+def test_digits_search_moves_alphas_and_retrain_learns(tiny, start):
     cfg = tiny(retrain={"epochs": 3})
     runner, run, seen = start(cfg)
     result = runner.wait(300)
@@ -69,8 +51,8 @@ def test_digits_search_moves_alphas_and_retrain_learns(tiny):
     assert order.index("search_stopped") < order.index("architecture") < order.index("retrain_started")
 
 
-def test_stop_at_epoch_from_config_gives_exactly_n_epochs(tiny):
-    runner, run, _ = start(synthetic(tiny, stop_at_epoch=2))
+def test_stop_at_epoch_from_config_gives_exactly_n_epochs(synthetic, start):
+    runner, run, _ = start(synthetic(stop_at_epoch=2))
     assert runner.wait(120).status == "done"
     assert [h.epoch for h in run.epoch_history()] == [1, 2]
     assert len(kinds(read_events(run.events_file), "epoch_end")) == 2
@@ -78,7 +60,7 @@ def test_stop_at_epoch_from_config_gives_exactly_n_epochs(tiny):
     assert summary["search"] == {**summary["search"], "epochs": 2, "stop_reason": "user"}
 
 
-def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(tiny):
+def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(synthetic, start):
     fired = threading.Event()
 
     def on_event(e, control, run):
@@ -86,7 +68,7 @@ def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(tiny):
             fired.set()
             control.request_stop()
 
-    runner, run, seen = start(synthetic(tiny, alphas_every=1), on_event)
+    runner, run, seen = start(synthetic(alphas_every=1), on_event)
     result = runner.wait(120)
     assert result.status == "done" and result.search.reason == "user"
     assert result.search.epoch == 2  # epoch 3 was cut short
@@ -94,17 +76,17 @@ def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(tiny):
     assert kinds(seen, "alphas")[-1].alphas == result.search.alphas
 
 
-def test_stop_at_epoch_through_the_control_file(tiny):
+def test_stop_at_epoch_through_the_control_file(synthetic, start):
     def on_event(e, control, run):  # as `presnet stop --at-epoch 2` from another process
         if e.kind == "search_started":
             write_control(run.control_file, ControlState(stop_at_epoch=2))
 
-    runner, run, _ = start(synthetic(tiny), on_event)
+    runner, run, _ = start(synthetic(), on_event)
     assert runner.wait(120).status == "done"
     assert [h.epoch for h in run.epoch_history()] == [1, 2]
 
 
-def test_pause_and_resume(tiny):
+def test_pause_and_resume(synthetic, start):
     paused = threading.Event()
 
     def on_event(e, control, run):
@@ -113,7 +95,7 @@ def test_pause_and_resume(tiny):
         if e.kind == "state" and e.state == "paused":
             paused.set()
 
-    runner, run, seen = start(synthetic(tiny), on_event)
+    runner, run, seen = start(synthetic(), on_event)
     assert paused.wait(60)
     epochs_while_paused = len(run.epoch_history())
     assert runner.wait(0.5) is None  # still paused, not finished
@@ -125,8 +107,8 @@ def test_pause_and_resume(tiny):
     assert len(run.epoch_history()) == 4
 
 
-def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(tiny, tmp_path):
-    straight = synthetic(tiny)
+def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(synthetic, start, tmp_path):
+    straight = synthetic()
     straight.run.out = tmp_path / "straight"
     runner, straight_run, _ = start(straight)
     assert runner.wait(120).status == "done"
@@ -138,7 +120,7 @@ def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(tiny, tmp_pa
             fired.set()
             control.interrupt()
 
-    cut = synthetic(tiny, alphas_every=1)
+    cut = synthetic(alphas_every=1)
     cut.run.out = tmp_path / "interrupted"
     runner, run, _ = start(cut, on_event)
     result = runner.wait(120)
@@ -152,8 +134,8 @@ def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(tiny, tmp_pa
     assert [h.alphas for h in run.epoch_history()] == straight_alphas
 
 
-def test_derive_at_any_past_epoch(tiny):
-    runner, run, _ = start(synthetic(tiny, arch_lr=0.5))
+def test_derive_at_any_past_epoch(synthetic, start):
+    runner, run, _ = start(synthetic(arch_lr=0.5))
     assert runner.wait(120).status == "done"
     for h in run.epoch_history()[1:]:
         arch = derive_at(run, h.epoch)
@@ -163,8 +145,8 @@ def test_derive_at_any_past_epoch(tiny):
             assert str(arch.blocks[int(block)].kernel) == best_k
 
 
-def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tiny):
-    runner, run, seen = start(synthetic(tiny, lr=1e30, warmup_epochs=0))
+def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(synthetic, start):
+    runner, run, seen = start(synthetic(lr=1e30, warmup_epochs=0))
     result = runner.wait(120)
     assert result.status == "error" and "non-finite" in result.message
     stopped = kinds(seen, "search_stopped")
@@ -172,14 +154,14 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(tiny):
     assert "step" in kinds(seen, "error")[-1].message
 
 
-def test_a_stopped_search_does_not_stop_the_retrain_started_after_it(tiny):
+def test_a_stopped_search_does_not_stop_the_retrain_started_after_it(synthetic, start):
     """The TUI's flow: a search-only job stopped by the user, then a retrain job in the same run."""
 
     def on_event(e, control, run):
         if e.kind == "epoch_end" and e.epoch == 2:
             control.request_stop()
 
-    cfg = synthetic(tiny)
+    cfg = synthetic()
     cfg.retrain.epochs = 2
     runner, run, _ = start(cfg, on_event, retrain=False)
     assert runner.wait(120).search.reason == "user"

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core.bench import main
 from core.gpu_suite import REPORT_FILE, ReplaySampler
 from core.proxyless import Mode, PathSampler
 from presnet_tui.cli import app
 
 
 @pytest.mark.slow
-def test_gpu_suite_runs_on_the_cpu_and_every_check_passes(tmp_path, capsys):
+def test_gpu_suite_runs_on_the_cpu_and_every_check_passes(tmp_path):
     out = tmp_path / "suite"
-    assert main(["--suite", "gpu", "--device", "cpu", "--out", str(out)]) == 0, capsys.readouterr().out
-    printed = capsys.readouterr().out
+    res = CliRunner().invoke(app, ["bench", "--suite", "gpu", "--device", "cpu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    printed = res.stdout
     assert "all checks passed" in printed and "search+retrain" in printed
     report = json.loads((out / REPORT_FILE).read_text())
     assert report["passed"] and not report["errors"] and report["device"] == "cpu"

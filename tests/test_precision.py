@@ -17,7 +17,6 @@ from core.network import NetSpec, SearchNet
 from core.proxyless import Mode, PathSampler
 from core.space import SearchSpace
 from core.step import arch_step, forward_loss, grad_scaler
-from tests.test_engine import start, synthetic
 
 CPU = torch.device("cpu")
 SPEC = NetSpec(10, "cifar", 0.125, (1, 1, 2, 1))
@@ -79,7 +78,8 @@ def alpha_drift(run) -> float:
     return max(abs(p - 1 / len(probs)) for block in last.values() for probs in block.values() for p in probs.values())
 
 
-def test_bf16_channels_last_search_and_retrain_learn(tiny):
+@pytest.mark.slow
+def test_bf16_channels_last_search_and_retrain_learn(tiny, start):
     runner, run, _ = start(tiny(run={"amp": "bf16", "channels_last": "on"}, retrain={"epochs": 2}))
     result = runner.wait(300)
     assert result is not None and result.status == "done", result and result.message
@@ -87,9 +87,10 @@ def test_bf16_channels_last_search_and_retrain_learn(tiny):
     assert run.summary()["retrain"]["test_top1"] > 0.3  # chance is 0.1
 
 
-def test_fp16_search_with_loss_scaling_completes(tiny):
+@pytest.mark.slow
+def test_fp16_search_with_loss_scaling_completes(synthetic, start):
     """fp16 convolutions are slow on a CPU: a short run on small synthetic images."""
-    cfg = synthetic(tiny, epochs=3, alphas_every=1)
+    cfg = synthetic(epochs=3, alphas_every=1)
     cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"amp": "fp16"})})
     runner, run, _ = start(cfg)
     result = runner.wait(300)

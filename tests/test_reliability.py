@@ -155,6 +155,7 @@ def snapshot_dir(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in files}
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
     out = finished_run(tmp_path)
     ckpt = out / "checkpoints" / "search.pt"
@@ -165,6 +166,7 @@ def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
     assert snapshot_dir(out) == before
 
 
+@pytest.mark.slow
 def test_checkpoint_from_another_space_is_refused_untouched(tmp_path):
     out = finished_run(tmp_path)
     (out / "checkpoints" / "retrain.pt").unlink()
@@ -192,6 +194,7 @@ def test_yaml_objects_are_not_constructed(tmp_path):
 
 
 # -- faults -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     cfg_path = write_yaml(tmp_path / "c.yaml", TINY)
     from core.config import load_config
@@ -229,6 +232,7 @@ def test_atomic_write_failure_leaves_old_file(tmp_path):
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
 
+@pytest.mark.slow
 def test_torn_event_line_is_repaired_on_resume(tmp_path):
     out = finished_run(tmp_path)
     (out / "checkpoints" / "retrain.pt").unlink()
@@ -247,6 +251,7 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 30}))
     out = tmp_path / "run"
@@ -268,9 +273,10 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, output
     assert f"presnet resume {out}" in output
     payload = load_checkpoint(out / "checkpoints" / "search.pt", "search")
-    assert payload["epoch_done"] >= 1 and payload["finished"] is None
+    assert payload["epoch_done"] >= 1 and payload["finished"] is False
 
 
+@pytest.mark.slow
 def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
     from core.events import EventFollower
 
@@ -283,6 +289,7 @@ def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
     assert len(follower.poll()) == len(lines) - 1 and follower.bad_lines == 1
 
 
+@pytest.mark.slow
 def test_presnet_stop_from_another_process_stops_a_headless_search(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 200, "retrain.epochs": 1}))
     out = tmp_path / "run"

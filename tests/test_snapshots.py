@@ -28,7 +28,7 @@ from core.rundir import RunDir
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
-from presnet_tui.session import Session
+from presnet_tui.session import Inbox, Session
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKS = [1, 2, 3]
@@ -96,12 +96,8 @@ class FixedSession(Session):
     local = False
 
     def __init__(self, events: list) -> None:
-        self.events = events
+        self.inbox = Inbox(events)
         self.run_dir = RunDir(Path("runs/demo"))
-
-    def poll(self) -> list:
-        events, self.events = self.events, []
-        return events
 
     @property
     def running(self) -> bool:

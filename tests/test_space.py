@@ -13,7 +13,14 @@ import torchvision
 from core.errors import PresnetError
 from core.network import NetSpec, SearchNet, build_plain, count_params
 from core.proxyless import Mode, PathSampler
-from core.space import SearchSpace, block_positions, scope_block_ids
+from core.space import (
+    SearchSpace,
+    block_positions,
+    scope_block_ids,
+    validate_activations,
+    validate_kernels,
+    validate_scope,
+)
 
 
 def test_plain_network_is_torchvision_resnet50():
@@ -89,3 +96,63 @@ def test_core_imports_without_ui_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "given,expected", [(" M ", "m"), ("1,2,5", [1, 2, 5]), ("5, 1,1", [1, 5]), ([3, 1], [1, 3]), ((2,), [2])]
+)
+def test_scope_reads_letters_lists_and_text_alike(given, expected):
+    assert validate_scope(given) == expected
+
+
+def test_kernels_and_activations_from_text_or_lists():
+    assert validate_kernels("5,3,5") == validate_kernels([5, 3]) == (5, 3)
+    assert validate_activations(" ReLU,mish") == validate_activations(["relu", "MISH"]) == ("relu", "mish")
+
+
+@pytest.mark.parametrize(
+    "field,value,config_value",
+    [("kernels", "4", [4]), ("activations", "tanh", ["tanh"]), ("scope", "17", [17]), ("scope", "1,x", "1,x")],
+)
+def test_one_wording_per_rule_in_the_space_a_config_and_an_architecture(field, value, config_value):
+    """The command line, a config file and core.space give the same message for the same mistake."""
+    from core.config import ConfigError, validate
+
+    rule = {"kernels": validate_kernels, "activations": validate_activations, "scope": validate_scope}[field]
+    with pytest.raises(PresnetError) as direct:
+        rule(value) if field != "scope" else scope_block_ids(validate_scope(value))
+    with pytest.raises(ConfigError) as from_config:
+        validate({"space": {field: config_value}})
+    assert direct.value.message in from_config.value.problems[0]
+    assert from_config.value.problems[0].startswith(f"space.{field}")
+
+
+def test_architecture_files_share_the_space_wording():
+    from core.arch import parse_arch
+
+    with pytest.raises(PresnetError) as arch_err:
+        parse_arch({"blocks": {"1": {"kernel": 4}}}, "a.json")
+    with pytest.raises(PresnetError) as space_err:
+        validate_kernels([4])
+    assert space_err.value.message in arch_err.value.line()
+
+
+def test_snapshot_argmax_breaks_ties_towards_the_first_candidate():
+    from core.arch import decision_argmax, snapshot_to_choices
+
+    assert decision_argmax({"3": 0.5, "5": 0.5}) == ("3", 0.5)
+    space = SearchSpace.build([1], kernels=[3, 5], activations=["relu", "mish"])
+    snap = {"1": {"kernel": {"3": 0.4, "5": 0.6}, "activation": {"relu": 0.5, "mish": 0.5}}}
+    choice = snapshot_to_choices(snap, space)[1]
+    assert (choice.kernel, choice.activation) == (5, "relu")
+
+
+def test_supernet_facts_match_a_real_build():
+    from core.network import supernet_facts
+
+    spec = NetSpec(width_mult=0.125, depths=(1, 1, 2, 1))
+    space = SearchSpace.build("m", depths=spec.depths)
+    facts = supernet_facts(space, spec)  # on the meta device
+    assert facts.supernet_params == sum(p.numel() for p in SearchNet(spec, space).weight_parameters())
+    assert facts.baseline_params == count_params(build_plain(spec))
+    assert facts.architectures == space.size and facts.block_ids == space.block_ids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from textual.widgets import Label
 
 from core.control import Control
@@ -16,13 +17,7 @@ from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
 from presnet_tui.widgets.blocks import BlockTable
 
-
-def synthetic(tiny, **search):
-    return tiny(
-        data={"dataset": "synthetic", "synthetic_size": 256, "batch_size": 16},
-        search={"epochs": 6, "warmup_epochs": 1, "alphas_every": 1, **search},
-        retrain={"epochs": 1},
-    )
+pytestmark = pytest.mark.slow  # every test here runs the real engine behind the app
 
 
 def paused_factory(config):
@@ -40,8 +35,8 @@ async def wait_for(pilot, predicate, timeout=60.0):
     raise AssertionError("condition not reached in time")
 
 
-def test_setup_start_watch_stop_at_epoch_derive_retrain(tiny):
-    cfg = synthetic(tiny)
+def test_setup_start_watch_stop_at_epoch_derive_retrain(synthetic):
+    cfg = synthetic(epochs=6, alphas_every=1)
 
     async def scenario():
         app = PresnetApp(config=cfg, job_factory=paused_factory)
@@ -57,7 +52,8 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(tiny):
             await pilot.pause(0.3)
             assert screen.model.epochs_done == 3 and screen.model.stop_reason == "user"
             table = screen.query_one(BlockTable)
-            assert table.row_count == len(screen.model.block_ids) == 3
+            await wait_for(pilot, lambda: table.row_count == 3)  # redraws are throttled to 2/s
+            assert len(screen.model.block_ids) == 3
             assert len(screen.model.trajectory.x) > 3  # curves moved within epochs
             await pilot.press("left_square_bracket", "d")
             assert screen.derived is not None and screen.derived.source["epoch"] == 2
@@ -72,9 +68,11 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(tiny):
     asyncio.run(scenario())
 
 
-def test_invalid_setup_input_shows_errors_and_does_not_start(tiny):
+def test_invalid_setup_input_shows_errors_and_does_not_start(synthetic):
+    cfg = synthetic(epochs=6, alphas_every=1)
+
     async def scenario():
-        app = PresnetApp(config=synthetic(tiny), job_factory=paused_factory)
+        app = PresnetApp(config=cfg, job_factory=paused_factory)
         async with app.run_test(size=(100, 40)) as pilot:
             screen = app.screen
             for k in (3, 5):
@@ -92,13 +90,13 @@ def test_invalid_setup_input_shows_errors_and_does_not_start(tiny):
             await pilot.press("ctrl+s")
             await pilot.pause(0.3)
             assert isinstance(app.screen, SetupScreen)
-            assert not (tiny().run.out).exists()
+            assert not cfg.run.out.exists()
 
     asyncio.run(scenario())
 
 
-def test_engine_error_reaches_the_ui_which_stays_usable(tiny):
-    cfg = synthetic(tiny, lr=1e30, warmup_epochs=0)
+def test_engine_error_reaches_the_ui_which_stays_usable(synthetic):
+    cfg = synthetic(epochs=6, alphas_every=1, lr=1e30, warmup_epochs=0)
 
     async def scenario():
         app = PresnetApp(config=cfg)
@@ -107,8 +105,7 @@ def test_engine_error_reaches_the_ui_which_stays_usable(tiny):
             await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
             screen = app.screen
             await wait_for(pilot, lambda: bool(screen.model.errors))
-            await pilot.pause(0.5)
-            assert "non-finite" in str(screen.query_one("#search-info").render())
+            await wait_for(pilot, lambda: "non-finite" in str(screen.query_one("#search-info").render()))
             await pilot.press("o")  # still responsive
             await pilot.pause(0.2)
             assert screen.query_one("#tabs").active == "overview"
@@ -116,8 +113,8 @@ def test_engine_error_reaches_the_ui_which_stays_usable(tiny):
     asyncio.run(scenario())
 
 
-def test_quit_during_search_asks_and_leaves_a_resumable_checkpoint(tiny):
-    cfg = synthetic(tiny)
+def test_quit_during_search_asks_and_leaves_a_resumable_checkpoint(synthetic):
+    cfg = synthetic(epochs=6, alphas_every=1)
 
     async def scenario():
         app = PresnetApp(config=cfg, job_factory=paused_factory)
@@ -139,8 +136,8 @@ def test_quit_during_search_asks_and_leaves_a_resumable_checkpoint(tiny):
     assert [h.epoch for h in run.epoch_history()] == list(range(1, 7))
 
 
-def test_attach_to_a_headless_run(tiny):
-    cfg = synthetic(tiny, epochs=3)
+def test_attach_to_a_headless_run(synthetic):
+    cfg = synthetic(epochs=3, alphas_every=1)
     job = Job(cfg, RunDir.create(cfg), EventBus(), Control())
     assert job.run().status == "done"
 
@@ -150,7 +147,7 @@ def test_attach_to_a_headless_run(tiny):
             screen = app.screen
             await wait_for(pilot, lambda: screen.model.retrain_done is not None)
             assert screen.model.epochs_done == 3 and screen.model.search_done
-            assert screen.query_one(BlockTable).row_count == 3
+            await wait_for(pilot, lambda: screen.query_one(BlockTable).row_count == 3)  # redraws are throttled
             await pilot.press("e")
             await pilot.press("end", "backspace", "backspace", "2", "enter")
             await pilot.pause(0.2)

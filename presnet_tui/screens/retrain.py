@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from core.events import AnyEvent, Error, RetrainDone, RetrainStarted
 from core.space import RESNET50_DEPTHS, block_positions
-from presnet_tui.model import RunModel
-from presnet_tui.screens.search import DRAIN_S, REDRAW_S
+from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import CurvesPlot
@@ -29,13 +28,11 @@ def architecture_flops(arch: dict, image_size: int) -> str | None:
     return f"FLOPs at {image_size} px: {human(count_flops(model, image_size))}"
 
 
-class RetrainScreen(Screen):
+class RetrainScreen(RunScreen):
     BINDINGS = [("s", "stop", "Stop retrain")]
 
     def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.session = session
-        self.model = RunModel()
+        super().__init__(session)
         self.flops: str | None = None  #: the retrained architecture's FLOPs at the run's input size
 
     def compose(self) -> ComposeResult:
@@ -46,26 +43,22 @@ class RetrainScreen(Screen):
                 yield DataTable(id="arch-table")
                 yield Static(id="retrain-info")
             with Vertical(id="retrain-plots"):
-                yield CurvesPlot("loss", ["train_loss", "test_loss"], id="retrain-loss")
+                yield CurvesPlot("loss", ["train_loss", "test_loss"], log=True, id="retrain-loss")
                 yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"presnet · {self.session.run_dir.path}"
         self.sub_title = "retrain"
         table = self.query_one("#arch-table", DataTable)
         table.add_columns("blk", "stg", "kernel", "activation")
-        self.set_interval(DRAIN_S, self.drain)
-        self.set_interval(REDRAW_S, self.redraw)
 
-    def drain(self) -> None:
-        for event in self.session.poll():
-            self.model.apply(event)
-            if event.kind == "retrain_started":
+    def on_run_event(self, event: AnyEvent) -> None:
+        match event:
+            case RetrainStarted():
                 self.fill_architecture()
-            elif event.kind == "error":
+            case Error():
                 self.notify(event.message, title="error", severity="error", timeout=15)
-            elif event.kind == "retrain_done":
+            case RetrainDone():
                 self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
 
     def fill_architecture(self) -> None:
@@ -83,9 +76,6 @@ class RetrainScreen(Screen):
             self.flops = architecture_flops(arch, run_dir.config().data.image_size)
 
     def redraw(self) -> None:
-        if not self.model.dirty:
-            return
-        self.model.dirty = False
         m = self.model
         self.query_one(RunHeader).show(m, retrain=True)
         self.query_one("#retrain-loss", CurvesPlot).draw(m.retrain_curves)

@@ -8,25 +8,21 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from core.arch import Architecture
 from core.errors import PresnetError
+from core.events import AnyEvent, Converged, Error, SearchStopped, Unstable
 from core.job import derive_at
-from presnet_tui.model import RunModel
 from presnet_tui.screens.dialogs import NumberScreen
+from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.blocks import BlockTable
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
-#: Seconds between event drains and between redraws (redraws only when something changed).
-DRAIN_S = 0.1
-REDRAW_S = 0.5
 
-
-class SearchScreen(Screen):
+class SearchScreen(RunScreen):
     BINDINGS = [
         Binding("s", "stop_now", "Stop now"),
         Binding("e", "stop_at", "Stop at epoch"),
@@ -41,9 +37,7 @@ class SearchScreen(Screen):
     ]
 
     def __init__(self, session: Session, on_retrain: Callable[[Session, Architecture], None] | None = None) -> None:
-        super().__init__()
-        self.session = session
-        self.model = RunModel()
+        super().__init__(session)
         self.on_retrain = on_retrain
         self.picked_epoch: int | None = None
         self.derived: Architecture | None = None
@@ -62,32 +56,27 @@ class SearchScreen(Screen):
                     yield AlphaHeatmap(id="heatmap")
                 with TabPane("Curves", id="curves"):
                     with Horizontal():
-                        yield CurvesPlot("loss", ["train_loss", "val_loss"], id="loss-plot")
+                        yield CurvesPlot("loss", ["train_loss", "val_loss"], log=True, id="loss-plot")
                         yield CurvesPlot("top-1", ["train_top1", "val_top1"], id="top1-plot")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"presnet · {self.session.run_dir.path}"
         self.sub_title = "attached" if not self.session.local else "search"
-        self.set_interval(DRAIN_S, self.drain)
-        self.set_interval(REDRAW_S, self.redraw)
-        self.drain()
 
     # -- events ------------------------------------------------------------------------------
-    def drain(self) -> None:
-        for event in self.session.poll():
-            self.model.apply(event)
-            if event.kind == "error":
+    def on_run_event(self, event: AnyEvent) -> None:
+        match event:
+            case Error():
                 self.notify(event.message, title="error", severity="error", timeout=15)
-            elif event.kind == "unstable":
+            case Unstable():
                 self.notify(
                     f"block {event.block} {event.decision}: {event.was} → {event.now}",
                     title="unstable",
                     severity="warning",
                 )
-            elif event.kind == "converged":
+            case Converged():
                 self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
-            elif event.kind == "search_stopped":
+            case SearchStopped():
                 self.notify(
                     f"search stopped after epoch {event.epoch} ({event.reason}); "
                     "pick an epoch with [ ], d to derive, r to retrain",
@@ -95,9 +84,6 @@ class SearchScreen(Screen):
                 )
 
     def redraw(self) -> None:
-        if not self.model.dirty:
-            return
-        self.model.dirty = False
         model = self.model
         self.query_one(RunHeader).show(model)
         table = self.query_one(BlockTable)
@@ -134,11 +120,10 @@ class SearchScreen(Screen):
         return "\n".join(lines)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.model.dirty = True
+        self.redraws.request()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.model.dirty = True
-        self.redraw()
+        self.redraws.now()
 
     # -- actions -----------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
@@ -180,7 +165,7 @@ class SearchScreen(Screen):
             return
         current = self.picked_epoch if self.picked_epoch is not None else done
         self.picked_epoch = min(max(current + delta, 1), done)
-        self.model.dirty = True
+        self.redraws.request()
 
     def action_derive(self) -> None:
         try:
@@ -189,7 +174,7 @@ class SearchScreen(Screen):
             self.notify(err.line(), severity="error")
             return
         self.notify(f"architecture derived from epoch {self.derived.source['epoch']}")
-        self.model.dirty = True
+        self.redraws.request()
 
     def action_retrain(self) -> None:
         if not self.model.search_done:

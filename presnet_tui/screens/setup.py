@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
 
 from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.network import NetSpec, SearchNet, build_plain, count_params
+from core.network import NetSpec, net_spec, supernet_facts
 from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace
 
 SCOPES = ["s", "m", "l", "f", "custom"]
@@ -39,23 +40,24 @@ ERROR_SLOTS = {
 
 
 def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None) -> str:
-    """Facts about a choice of scope and candidates; the network is built on the meta device (no memory).
+    """Facts about a choice of scope and candidates, as one short paragraph.
 
     With ``image_size``, also the FLOPs range of the space's architectures at that input size
-    (counted on the meta device too: shapes only, no arithmetic)."""
-    with torch.device("meta"):
-        net = SearchNet(spec, space)
-        plain = build_plain(spec)
-        base = count_params(plain)
-    supernet = sum(p.numel() for p in net.weight_parameters())
+    (counted on the meta device: shapes only, no arithmetic, no memory)."""
+    f = supernet_facts(space, spec)
     text = (
-        f"stages {', '.join(map(str, space.stages_covered()))} · {len(space.block_ids)} search blocks "
-        f"({', '.join(map(str, space.block_ids))})\n"
-        f"{space.size:,} architectures · super-network {supernet:,} params (plain {base:,})"
+        f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
+        f"({', '.join(map(str, f.block_ids))})\n"
+        f"{f.architectures:,} architectures · super-network {f.supernet_params:,} params (plain {f.baseline_params:,})"
     )
     if image_size is not None:
-        from core.cost import count_flops, human, measure_candidates
+        import torch
 
+        from core.cost import count_flops, human, measure_candidates
+        from core.network import SearchNet, build_plain
+
+        with torch.device("meta"):
+            net, plain = SearchNet(spec, space), build_plain(spec)
         costs = measure_candidates(net, "flops", image_size)
         lo = costs.fixed + sum(min(r) for rows in costs.per_row.values() for r in rows)
         hi = costs.fixed + sum(max(r) for rows in costs.per_row.values() for r in rows)
@@ -66,6 +68,14 @@ def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None
 
 
 class SetupScreen(Screen):
+    class StartRequested(Message):
+        """The form holds a valid config: the app starts a search with it (or calls ``on_error``)."""
+
+        def __init__(self, config: Config, on_error: Callable[[str], None]) -> None:
+            super().__init__()
+            self.config = config
+            self.on_error = on_error
+
     BINDINGS = [
         Binding("ctrl+s", "start", "Start search"),
         Binding("ctrl+l", "load", "Load config"),
@@ -149,11 +159,8 @@ class SetupScreen(Screen):
         scope_set = self.query_one("#scope", RadioSet)
         pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else "s"
         scope: Any = pressed
-        if pressed == "custom":
-            text = self.query_one("#custom-blocks", Input).value
-            scope = [int(t) for t in text.replace(" ", "").split(",") if t.isdigit()] if text.strip() else []
-            if any(t and not t.isdigit() for t in text.replace(" ", "").split(",")):
-                scope = "invalid block list"
+        if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
+            scope = self.query_one("#custom-blocks", Input).value
 
         def number(widget_id: str) -> int | None:
             text = self.query_one(f"#{widget_id}", Input).value.strip()
@@ -200,9 +207,7 @@ class SetupScreen(Screen):
             self.query_one("#facts", Static).update("")
             return
         self.show_problems([])
-        n = cfg.network
-        spec = NetSpec(10, n.stem, n.width_mult, tuple(n.depths))
-        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), spec, cfg.data.image_size))
+        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), net_spec(cfg), cfg.data.image_size))
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -252,7 +257,7 @@ class SetupScreen(Screen):
             return
         self.show_problems([])
         self.query_one("#start", Button).disabled = True
-        self.app.start_search(config, on_error=self.start_failed)  # type: ignore[attr-defined]
+        self.post_message(self.StartRequested(config, on_error=self.start_failed))
 
     def start_failed(self, message: str) -> None:
         self.query_one("#start", Button).disabled = False

@@ -44,20 +44,32 @@ class BlockPlot(Vertical):
 
 
 class CurvesPlot(PlotextPlot):
-    """A few per-epoch series of one quantity (loss, or top-1)."""
+    """A few per-epoch series of one quantity (loss, or top-1).
 
-    def __init__(self, title: str, keys: list[str], *, id: str | None = None) -> None:
+    ``log``: a logarithmic y axis, for losses -- a first retrain epoch's test loss can be
+    263,518 and later ones ~0.3, which flattens a linear axis into one line.
+    """
+
+    def __init__(self, title: str, keys: list[str], *, log: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.title_text = title
         self.keys = keys
+        self.log_scale = log
 
     def draw(self, curves: Curves) -> None:
         plt = self.plt
         plt.clear_data()
         plt.title(self.title_text)
         legend = self.size.height >= len(self.keys) + 6
-        for i, key in enumerate(self.keys):
-            xs, ys = thin(curves.epochs, curves.values.get(key, []), max(self.size.width - 8, 10))
+        series = []
+        for key in self.keys:
+            values = curves.values.get(key, [])
+            if self.log_scale:  # a log axis has no place for 0 or below
+                values = [v if v is not None and v > 0 else None for v in values]
+            series.append((key, *thin(curves.epochs, values, max(self.size.width - 8, 10))))
+        # plotext cannot scale an empty log axis: linear until there is a point
+        plt.yscale("log" if self.log_scale and any(xs for _, xs, _ in series) else "linear")
+        for i, (key, xs, ys) in enumerate(series):
             if xs:
                 plt.plot(
                     xs,

@@ -1,0 +1,35 @@
+"""The text table of ``presnet bench`` (the measurements themselves are :mod:`core.bench`'s)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def mib(b: float) -> str:
+    return f"{b / 2**20:,.1f}"
+
+
+def render(r: dict[str, Any]) -> str:
+    p = r["plain"]
+    lines = [
+        f"device {r['device']} ({r['device_name']}), amp {r['amp']}, channels_last {r['channels_last']}, "
+        f"torch {r['torch']}, {r['threads']} threads",
+        f"settings {r['settings']}",
+        f"(1) plain ResNet-50 step: {p['images_per_s']:,.1f} img/s ({p['params']:,} params)",
+        f"(7) data pipeline: {r['pipeline']['images_per_s']:,.1f} img/s = "
+        f"{r['pipeline']['ratio_to_model']:.1f}x the plain step (target >= 10x)",
+        "",
+        "scope blocks | (2) pinned | (3) uniform | (4) two-path   all-paths | (5) epoch img/s ratio"
+        " | (6) act MiB: plain  weight  arch  DARTS | ratios w/a/DARTS | total MiB proxyless/DARTS",
+    ]
+    for s in r["scopes"]:
+        lines.append(
+            f"{s['scope']:>5} {s['blocks']:>6} | {s['pinned_ratio']:10.3f} | {s['uniform_ratio']:11.3f} | "
+            f"{s['two_path_ratio']:12.3f} {s['all_paths_ratio']:11.3f} | "
+            f"{s['epoch_images_per_s']:9.1f} {s['epoch_ratio']:5.2f} | "
+            f"{mib(p['activation_bytes']):>17} {mib(s['weight_bytes']):>7} {mib(s['arch_bytes']):>5} "
+            f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
+            f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}"
+        )
+    lines += ["", "targets: (2) <= 1.05, (3) <= 1.05, (4) two-path <= 1.8, (6) ProxylessNAS activation <= 1.2x plain"]
+    return "\n".join(lines)
