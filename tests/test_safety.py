@@ -178,7 +178,7 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
     from presnet_tui import terminal
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)
-    res = cli.invoke(tui_app.cli, ["--resume", str(run)])
+    res = cli.invoke(app, ["tui", "--resume", str(run)])
     assert res.exit_code == 2 and "run is live" in res.stderr, res.stderr
     with pytest.raises(lock.RunIsLive):
         tui_app.default_job_factory(RunDir.open(run).config().model_copy(deep=True))
@@ -189,7 +189,9 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
     assert cli.invoke(app, ["inspect", str(arch)]).exit_code == 0
     from presnet_tui.session import AttachedSession
 
-    assert AttachedSession(run).poll() == []
+    attached = AttachedSession(run)
+    attached.read()
+    assert attached.take() == []
     assert lock.read_owner(run).pid == os.getpid()
     held.release()
 
@@ -205,9 +207,7 @@ def test_stop_lifts_a_pause(tmp_path):
 
 # -- no terminal --------------------------------------------------------------------------------------
 def test_presnet_tui_without_a_terminal_refuses(tmp_path):
-    from presnet_tui.app import cli as tui_cli
-
-    res = cli.invoke(tui_cli, [])
+    res = cli.invoke(app, ["tui"])
     assert res.exit_code == 2 and "--headless" in res.stderr and len(error_lines(res.stderr)) == 1
 
 
