@@ -42,7 +42,7 @@ from core.device import Precision, precision_for, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import DECISIONS, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace, depths_ok
+from core.space import JOINT_DECISION, RESNET50_DEPTHS, SCOPE_STAGES, SearchSpace, depths_ok
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Setup:
     repeats: int
     warmup: int
     epoch_images: int
+    joint: bool = False  #: joint candidates: one decision over (kernel, activation) pairs
     scaler: torch.amp.GradScaler = field(init=False)
     arch_scaler: torch.amp.GradScaler = field(init=False)
 
@@ -150,6 +151,8 @@ def base_indices(space: SearchSpace) -> dict[str, list[int]]:
     k = space.kernels.index(3) if 3 in space.kernels else 0
     a = space.activations.index("relu") if "relu" in space.activations else 0
     n = len(space.block_ids)
+    if space.joint:
+        return {JOINT_DECISION: [k * len(space.activations) + a] * n}
     return {"kernel": [k] * n, "activation": [a] * n}
 
 
@@ -235,7 +238,7 @@ def bench_pipeline(setup: Setup) -> dict[str, Any]:
 
 
 def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, Any]:
-    space = SearchSpace.build(scope, depths=setup.spec.depths)
+    space = SearchSpace.build(scope, depths=setup.spec.depths, joint=setup.joint)
     net = to_device(setup, SearchNet(setup.spec, space))
     assert isinstance(net, SearchNet)
     w_opt = sgd(net.weight_parameters())
@@ -307,7 +310,7 @@ def bench_uniform(
     pass and flatter the search step -- then timed, pair by pair.
     """
     probe = PathSampler(123)
-    logits = dict(zip(DECISIONS, host_logits(net.arch_parameters())))
+    logits = dict(zip(net.decisions, host_logits(net.arch_parameters())))
     plains = []
     for _ in range(setup.repeats):
         drawn = {d: probe.draw(lg, Mode.WEIGHT, uniform=True).active for d, lg in logits.items()}
@@ -372,7 +375,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(0)
     depths = args.depths
     spec = NetSpec(10, args.stem, args.width, depths)
-    setup = Setup(device, prec, spec, args.batch_size, args.image_size, args.repeats, args.warmup, args.epoch_images)
+    setup = Setup(
+        device,
+        prec,
+        spec,
+        args.batch_size,
+        args.image_size,
+        args.repeats,
+        args.warmup,
+        args.epoch_images,
+        joint=getattr(args, "candidates", "factorized") == "joint",
+    )
     plain = bench_plain(setup)
     pipeline = bench_pipeline(setup)
     scopes = [bench_scope(setup, s, plain) for s in args.scopes]
@@ -388,6 +401,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "width": args.width,
             "depths": list(depths),
             "stem": args.stem,
+            "candidates": getattr(args, "candidates", "factorized"),
             "batch_size": args.batch_size,
             "image_size": args.image_size,
             "repeats": args.repeats,
@@ -487,6 +501,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--depths", type=depths_arg, default=RESNET50_DEPTHS, help="blocks per stage (default 3,4,6,3)")
     p.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
     p.add_argument("--image-size", type=count(8), default=32)
+    p.add_argument("--candidates", default="factorized", choices=["factorized", "joint"])
     p.add_argument("--batch-size", type=count(1), default=None, help="default: 64 on CUDA, 32 on CPU")
     p.add_argument("--repeats", type=count(1), default=None, help="timed repeats (default: 20 on CUDA, 9 on CPU)")
     p.add_argument("--warmup", type=count(0), default=2)

@@ -74,6 +74,8 @@ class EpochEnd(_Event):
     lr: float
     elapsed_s: float
     alphas: AlphaSnapshot
+    #: per block and decision, the total variation between this epoch's distribution and the last one's
+    alpha_change: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class Converged(_Event):
@@ -89,6 +91,15 @@ class Unstable(_Event):
     decision: str
     was: str
     now: str
+    reason: Literal["flip", "margin"] = "flip"  #: the argmax changed, or it kept the lead but lost the margin
+
+
+class SpaceWarning(_Event):
+    """Something the user should know before trusting the result (e.g. a void kernel choice)."""
+
+    kind: Literal["warning"] = "warning"
+    message: str
+    where: str | None = None
 
 
 class State(_Event):
@@ -159,6 +170,7 @@ Event = Annotated[
     | EpochEnd
     | Converged
     | Unstable
+    | SpaceWarning
     | State
     | SearchStopped
     | ArchitectureDerived

@@ -30,7 +30,8 @@ from core.engine import (
     snapshot_to_choices,
 )
 from core.errors import PresnetError
-from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, repair_events
+from core.events import ArchitectureDerived, Error, EventBus, JsonlSink, SearchStopped, SpaceWarning, repair_events
+from core.geometry import check_void_kernels
 from core.network import count_params
 from core.pipeline import use_stream
 from core.rundir import RunDir
@@ -109,6 +110,7 @@ class Job:
         self._data: SearchData | None = None
         self._payloads: dict[str, dict[str, Any]] = {}
         self._prepared = False
+        self.warning: str | None = None  # a void kernel choice (space.void_kernels: warn)
 
     def prepare(self) -> Job:
         """Check the device, decode the data and vet the checkpoints now, so that input errors
@@ -123,6 +125,8 @@ class Job:
             raise
 
     def _prepare(self) -> Job:
+        if self.do_search:  # space.void_kernels: error refuses here, before any data is read
+            self.warning = check_void_kernels(self.config)
         resolve_device(self.config.run.device)
         num_classes = self.num_classes()
         if self.arch is not None and self.arch.num_classes != num_classes:
@@ -217,6 +221,8 @@ class Job:
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
+        if self.warning:
+            self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
         arch = outcome.architecture

@@ -25,7 +25,7 @@ from core.events import EventBus
 from core.job import Job, derive_at, resume_job
 from core.network import NetSpec, SearchNet, build_plain, count_params
 from core.rundir import RunDir
-from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions, block_stage
+from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace, block_positions
 
 app = typer.Typer(
     add_completion=False,
@@ -71,6 +71,12 @@ DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mp
 SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
 RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
+ImageSizeOpt = Annotated[
+    int | None, typer.Option("--image-size", help="side of the input images (data.image_size); sets map sizes")
+]
+CandidatesOpt = Annotated[
+    str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
+]
 
 
 def _csv(value: str | None, cast: type, where: str) -> list | None:
@@ -109,6 +115,8 @@ def resolve_config(
     seed: int | None = None,
     out: Path | None = None,
     retrain_epochs: int | None = None,
+    image_size: int | None = None,
+    candidates: str | None = None,
 ) -> Config:
     overrides: dict[str, Any] = {
         "space.scope": _scope(scope),
@@ -123,6 +131,8 @@ def resolve_config(
         "run.seed": seed,
         "run.out": str(out.resolve()) if out else None,
         "retrain.epochs": retrain_epochs,
+        "data.image_size": image_size,
+        "space.candidates": candidates,
     }
     return load_config(config, overrides)
 
@@ -155,6 +165,8 @@ def run(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     with user_errors():
@@ -172,6 +184,8 @@ def run(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
+            candidates=candidates,
         )
         if not headless:
             from presnet_tui.app import PresnetApp
@@ -196,6 +210,8 @@ def search(
     device: DeviceOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
     with user_errors():
@@ -212,6 +228,8 @@ def search(
             device=device,
             seed=seed,
             out=out,
+            image_size=image_size,
+            candidates=candidates,
         )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), retrain=False), headless=True)
 
@@ -227,6 +245,7 @@ def retrain(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
     with user_errors():
@@ -240,6 +259,7 @@ def retrain(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
         )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
@@ -254,6 +274,7 @@ def baseline(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
     with user_errors():
@@ -266,6 +287,7 @@ def baseline(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
         )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
@@ -357,9 +379,11 @@ def inspect(
     scope: ScopeOpt = None,
     kernels: KernelsOpt = None,
     activations: ActsOpt = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """An architecture file's blocks and size, or a search space's blocks, choices and size."""
+    """An architecture file's blocks and size, or a search space's blocks, map sizes, choices and size."""
     with user_errors():
         if arch_file is not None:
             arch = load_arch(arch_file)
@@ -373,31 +397,54 @@ def inspect(
             raise PresnetError(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
-        cfg = resolve_config(None, scope=scope, kernels=kernels, activations=activations)
-        # The space as the paper defines it: full-width ResNet-50, 10 classes.
-        space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
-        net = SearchNet(NetSpec(), space)
+        from core.geometry import space_geometry
+
+        cfg = resolve_config(
+            None, scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
+        )
+        # The space as the paper defines it: full-width ResNet-50 (torchvision's stem), 10 classes.
+        space = SearchSpace.build(
+            cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
+        )
+        spec = NetSpec()
+        net = SearchNet(spec, space)
         supernet = sum(p.numel() for p in net.weight_parameters())
+        size = cfg.data.image_size
+        geometry = space_geometry(space, size, spec.stem)
         data = {
             "scope": cfg.space.scope,
             "search_blocks": list(space.block_ids),
             "stages": space.stages_covered(),
             "kernels": list(space.kernels),
             "activations": list(space.activations),
+            "candidates": cfg.space.candidates,
+            "decisions": {d: list(space.labels(d)) for d in space.decisions},
             "choices_per_block": len(space.kernels) * len(space.activations),
             "architectures": space.size,
             "supernet_params": supernet,
             "baseline_params": count_params(build_plain(NetSpec())),
+            "image_size": size,
+            "stem": spec.stem,
+            "blocks": [g.to_json() for g in geometry],
         }
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
-        table = Table(title=f"search space, scope {cfg.space.scope}")
-        for col in ("block", "stage", "kernel choices", "activation choices"):
+        table = Table(title=f"search space, scope {cfg.space.scope}, {size} px input")
+        for col in ("block", "stage", "map", "kernel choices", "activation choices"):
             table.add_column(col)
-        for b in space.block_ids:
+        for g in geometry:
+            kernel_cells = ", ".join(
+                f"{k}x{k}" + (f"(={e}x{e})" if e != k else "") for k, e in g.effective_kernels.items()
+            )
+            if g.kernel_choice_void:
+                kernel_cells += " [yellow]void[/]"
             table.add_row(
-                str(b), str(block_stage(b)), ", ".join(f"{k}x{k}" for k in space.kernels), ", ".join(space.activations)
+                str(g.block_id),
+                str(g.stage),
+                f"{g.input_size}x{g.input_size}",
+                kernel_cells,
+                ", ".join(space.activations),
             )
         console.print(table)
         console.print(
@@ -405,6 +452,13 @@ def inspect(
             f"{space.size:,} architectures; super-network {supernet:,} params "
             f"(ResNet-50: {data['baseline_params']:,})"
         )
+        void = [g.block_id for g in geometry if g.kernel_choice_void]
+        if void:
+            console.print(
+                f"[yellow]void kernel choice[/] in blocks {void}: at {size} px their middle conv sees a map too small "
+                "to tell the kernels apart (see README, 'What the kernel choice means at your input size')",
+                soft_wrap=True,
+            )
 
 
 @app.command()

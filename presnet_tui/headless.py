@@ -16,6 +16,7 @@ from rich.table import Table
 from core.events import QueueSink
 from core.job import Job, JobResult
 from core.runner import Runner
+from core.space import block_choice
 from presnet_tui.widgets.header import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -24,9 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
     parts = []
     for block in sorted(alphas, key=int):
-        d = alphas[block]
-        k = max(d["kernel"].items(), key=lambda kv: kv[1])[0]
-        a = max(d["activation"].items(), key=lambda kv: kv[1])[0]
+        k, a = block_choice(alphas[block])
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
 
@@ -54,10 +53,8 @@ class HeadlessView:
 
         if e.kind == "search_started":
             verb = "resuming" if e.resumed else "searching"
-            p(
-                f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
-                f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}"
-            )
+            what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
+            p(f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}")
         elif e.kind == "progress":
             self.progress.update(
                 self.task,
@@ -76,7 +73,10 @@ class HeadlessView:
         elif e.kind == "converged":
             p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
         elif e.kind == "unstable":
-            p(f"[yellow]unstable:[/] block {e.block} {e.decision} {e.was} → {e.now} at epoch {e.epoch}")
+            how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
+            p(f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}")
+        elif e.kind == "warning":
+            p(f"[yellow]warning:[/] {e.message}")
         elif e.kind == "state":
             p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
         elif e.kind == "search_stopped":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.convergence import ConvergenceTracker
+from core.space import JOINT_DECISION, marginals
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
 
@@ -48,6 +49,9 @@ class RunModel:
     converged_at: int | None = None
     unstable: dict[tuple[int, str], int] = field(default_factory=dict)
     alphas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: the last epoch's per-decision change (total variation), block -> decision -> tv
+    change: dict[str, dict[str, float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     trajectory: Trajectory = field(default_factory=Trajectory)
     search_curves: Curves = field(default_factory=Curves)
     retrain_curves: Curves = field(default_factory=Curves)
@@ -76,7 +80,9 @@ class RunModel:
         self.epochs, self.device = e.epochs, e.device
         self.steps_per_epoch = e.steps_per_epoch
         search = e.config.get("search", {})
-        self.tracker = ConvergenceTracker(search.get("patience", 10), search.get("threshold", 0.5))
+        self.tracker = ConvergenceTracker(
+            search.get("patience", 10), search.get("margin", 0.1), search.get("threshold")
+        )
         self.search_done, self.stop_reason = False, None
 
     def _on_progress(self, e: Any) -> None:
@@ -92,6 +98,7 @@ class RunModel:
             e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self.alphas = e.alphas
+        self.change = getattr(e, "alpha_change", {}) or {}
         if self.tracker is not None and e.phase == "search":
             self.tracker.update(e.epoch, e.alphas)
 
@@ -100,6 +107,9 @@ class RunModel:
 
     def _on_converged(self, e: Any) -> None:
         self.converged_at = e.epoch
+
+    def _on_warning(self, e: Any) -> None:
+        self.warnings.append(e.message)
 
     def _on_unstable(self, e: Any) -> None:
         self.unstable[(e.block, e.decision)] = e.epoch
@@ -129,17 +139,29 @@ class RunModel:
         self.errors.append(e.message)
 
     # -- derived views ---------------------------------------------------------------------
+    @property
+    def joint(self) -> bool:
+        return JOINT_DECISION in self.candidates
+
+    def block_probs(self, block: str) -> dict[str, dict[str, float]]:
+        """A block's distributions; in joint mode the kernel and activation marginals are added."""
+        probs = dict(self.alphas.get(block, {}))
+        if JOINT_DECISION in probs:
+            probs.update(marginals(probs[JOINT_DECISION]))
+        return probs
+
     def argmax(self, block: str, decision: str) -> tuple[str, float]:
-        probs = self.alphas.get(block, {}).get(decision, {})
+        probs = self.block_probs(block).get(decision, {})
         if not probs:
             return "-", 0.0
         label = max(probs, key=probs.get)
         return label, probs[label]
 
     def status(self, block: int) -> str:
-        """Two marks, kernel then activation: ✓ settled, ! unstable (changed after settling), · moving."""
+        """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable
+        (lost its lead or margin after settling), · moving."""
         marks = ""
-        for d in ("kernel", "activation"):
+        for d in self.candidates or ("kernel", "activation"):
             if (block, d) in self.unstable:
                 marks += "!"
             elif self.tracker is not None and self.tracker.settled(block, d):
