@@ -271,8 +271,9 @@ class SearchNet(nn.Module):
         #: (rows, n) bool per decision, only where pruning removed a candidate (None: all take part).
         self.allowed: dict[str, torch.Tensor | None] = {}
         for d in self.decisions:
-            mask = torch.tensor(space.allowed(d), dtype=torch.bool).reshape(len(rows), -1)
-            self.allowed[d] = None if bool(mask.all()) else mask
+            ok = space.allowed(d)
+            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
+            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
         self._inplace = False  # as built: the activation candidates are not in place
         self._host_alphas: tuple[tuple[int, ...], list] | None = None
         # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")

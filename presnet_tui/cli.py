@@ -406,9 +406,12 @@ def inspect(
         space = SearchSpace.build(
             cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
         )
+        import torch
+
         spec = NetSpec()
-        net = SearchNet(spec, space)
-        supernet = sum(p.numel() for p in net.weight_parameters())
+        with torch.device("meta"):  # counting parameters needs no memory and no init
+            supernet = sum(p.numel() for p in SearchNet(spec, space).weight_parameters())
+            baseline_params = count_params(build_plain(spec))
         size = cfg.data.image_size
         geometry = space_geometry(space, size, spec.stem)
         data = {
@@ -422,7 +425,7 @@ def inspect(
             "choices_per_block": len(space.kernels) * len(space.activations),
             "architectures": space.size,
             "supernet_params": supernet,
-            "baseline_params": count_params(build_plain(NetSpec())),
+            "baseline_params": baseline_params,
             "image_size": size,
             "stem": spec.stem,
             "blocks": [g.to_json() for g in geometry],
