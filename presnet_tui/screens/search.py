@@ -80,11 +80,10 @@ class SearchScreen(Screen):
             if event.kind == "error":
                 self.notify(event.message, title="error", severity="error", timeout=15)
             elif event.kind == "unstable":
-                self.notify(
-                    f"block {event.block} {event.decision}: {event.was} → {event.now}",
-                    title="unstable",
-                    severity="warning",
-                )
+                how = f"{event.was} → {event.now}" if event.reason == "flip" else f"{event.now} lost its margin"
+                self.notify(f"block {event.block} {event.decision}: {how}", title="unstable", severity="warning")
+            elif event.kind == "warning":
+                self.notify(event.message, title="warning", severity="warning", timeout=15)
             elif event.kind == "converged":
                 self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
             elif event.kind == "search_stopped":
@@ -105,7 +104,9 @@ class SearchScreen(Screen):
         tabs = self.query_one(TabbedContent)
         if tabs.active == "block":
             marker = float(self.picked_epoch) if self.picked_epoch is not None else None
-            self.query_one(BlockPlot).draw(model.trajectory, table.selected_block, marker)
+            block = table.selected_block
+            change = model.change.get(block, {}) if block is not None else {}
+            self.query_one(BlockPlot).draw(model.trajectory, block, marker, change)
         elif tabs.active == "overview":
             self.query_one(AlphaHeatmap).show(model)
         else:
@@ -116,6 +117,11 @@ class SearchScreen(Screen):
     def info_text(self) -> str:
         m = self.model
         lines = [f"epochs done {m.epochs_done}/{m.epochs}"]
+        if m.change:  # the paper's "erratic" signal: how far each decision moved in the last epoch
+            block, decision, tv = max(
+                ((b, d, v) for b, ds in m.change.items() for d, v in ds.items()), key=lambda t: t[2]
+            )
+            lines.append(f"Δ/epoch max {100 * tv:.1f} pts (block {block} {decision})")
         if m.converged_at:
             lines.append(f"[green]converged at epoch {m.converged_at}[/]")
         if m.search_done:
@@ -125,6 +131,8 @@ class SearchScreen(Screen):
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             lines.append(f"derived @{self.derived.source['epoch']}: {arch}")
+        if m.warnings:
+            lines.append(f"[yellow]{m.warnings[-1]}[/]")
         if m.errors:
             lines.append(f"[red]{m.errors[-1]}[/]")
         return "\n".join(lines)

@@ -27,8 +27,16 @@ class BlockPlot(Vertical):
         yield PlotextPlot(id="kernel-plot")
         yield PlotextPlot(id="activation-plot")
 
-    def draw(self, traj: Trajectory, block: str | None, marker: float | None = None) -> None:
+    def draw(
+        self,
+        traj: Trajectory,
+        block: str | None,
+        marker: float | None = None,
+        change: dict[str, float] | None = None,
+    ) -> None:
+        """``change``: the block's last per-epoch total variation per decision, shown in the titles."""
         decisions = traj.decisions()
+        change = change or {}
         self.query_one("#op-plot", PlotextPlot).display = "op" in decisions
         for decision in decisions:
             plot = self.query_one(f"#{decision}-plot", PlotextPlot)
@@ -43,7 +51,8 @@ class BlockPlot(Vertical):
                     decision,
                     width=max(plot.size.width - 8, 10),
                     title=f"block {block} · {decision if decision != 'op' else 'kernel/activation pairs'}"
-                    + (" (marginal)" if "op" in decisions and decision != "op" else ""),
+                    + (" (marginal)" if "op" in decisions and decision != "op" else "")
+                    + (f" · Δ {100 * change[decision]:.1f} pts/epoch" if decision in change else ""),
                     marker=marker,
                     height=plot.size.height,
                 )
