@@ -160,3 +160,14 @@ def test_joint_search_derive_retrain_and_resume(tiny, tmp_path):
     assert invoke("plot", run.path, "--save", fig).exit_code == 0
     text = fig.read_text()
     assert all(f"block {b} · {d}" in text for b in (1, 2, 3) for d in ("op", "kernel", "activation"))
+
+
+def test_bench_runs_with_joint_candidates(capsys):
+    from core.bench import main
+
+    args = "--device cpu --width 0.125 --depths 1,1,1,1 --batch-size 8 --repeats 1 --warmup 1 --epoch-images 32"
+    assert main([*args.split(), "--scopes", "s", "--candidates", "joint", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["settings"]["candidates"] == "joint"
+    (scope,) = result["scopes"]
+    assert scope["two_path_ratio"] > 0 and scope["darts_bytes"] >= scope["weight_bytes"]
