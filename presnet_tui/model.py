@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.convergence import ConvergenceTracker
-from core.space import JOINT_DECISION, marginals
+from core.space import JOINT_DECISION, block_choice, marginals
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
 
@@ -151,6 +151,14 @@ class RunModel:
         return probs
 
     def argmax(self, block: str, decision: str) -> tuple[str, float]:
+        """The derived choice of a decision and its probability. Joint candidates: the kernel or the
+        activation of the most probable pair (what derive picks), with that kernel's or activation's
+        marginal probability."""
+        pairs = self.alphas.get(block, {}).get(JOINT_DECISION)
+        if pairs and decision in ("kernel", "activation"):
+            k, a = block_choice({JOINT_DECISION: pairs})
+            label = str(k) if decision == "kernel" else a
+            return label, self.block_probs(block)[decision].get(label, 0.0)
         probs = self.block_probs(block).get(decision, {})
         if not probs:
             return "-", 0.0
