@@ -117,6 +117,8 @@ def figure(plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per
     """The paper's Fig. 3 layout: one row per block, kernel left and activation right
     (joint candidates: the pair probabilities first, then the two marginals)."""
     decisions = traj.decisions()
+    if hasattr(plt, "main"):  # plotext clears only the active subplot: go back to the whole figure first
+        plt.main()
     plt.clear_figure()
     plt.subplots(len(blocks), len(decisions))
     plt.plotsize(width, height_per_block * len(blocks))

@@ -159,7 +159,8 @@ def test_joint_search_derive_retrain_and_resume(tiny, tmp_path):
     fig = tmp_path / "joint.txt"
     assert invoke("plot", run.path, "--save", fig).exit_code == 0
     text = fig.read_text()
-    assert all(f"block {b} · {d}" in text for b in (1, 2, 3) for d in ("op", "kernel", "activation"))
+    missing = [(b, d) for b in (1, 2, 3) for d in ("op", "kernel", "activation") if f"block {b} · {d}" not in text]
+    assert not missing, text
 
 
 def test_bench_runs_with_joint_candidates(capsys):
