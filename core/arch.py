@@ -22,6 +22,7 @@ from core.space import (
     BASE_KERNEL,
     RESNET50_DEPTHS,
     SearchSpace,
+    argmax_label,
     validate_activations,
     validate_block_ids,
     validate_depths,
@@ -97,25 +98,18 @@ def from_choices(
 
 
 def decision_argmax(probs: Mapping[str, float]) -> tuple[str, float]:
-    """The leading candidate of one decision and its probability.
-
-    A tie goes to the first candidate: snapshots list candidates in the space's order, and
-    ``max`` keeps the first of equals.
-    """
-    label = max(probs, key=probs.__getitem__)
+    """The leading candidate of one decision (the one derive rule, :func:`core.space.argmax_label`)
+    and its probability."""
+    label = argmax_label(probs)
     return label, probs[label]
 
 
 def snapshot_to_choices(
     snapshot: Mapping[str, Mapping[str, Mapping[str, float]]], space: SearchSpace
 ) -> dict[int, BlockChoice]:
-    """The argmax path per block of an alpha snapshot (an ``alphas`` event's probabilities)."""
-    return {
-        bid: BlockChoice(
-            int(decision_argmax(snapshot[str(bid)]["kernel"])[0]), decision_argmax(snapshot[str(bid)]["activation"])[0]
-        )
-        for bid in space.block_ids
-    }
+    """The argmax path per block of an alpha snapshot (an ``alphas`` event's probabilities), factorized
+    or joint: derive-at-epoch and the end of a search both come here."""
+    return {bid: BlockChoice(*space.choice(snapshot[str(bid)])) for bid in space.block_ids}
 
 
 def parse_arch(data: Any, where: str) -> Architecture:

@@ -38,7 +38,7 @@ from core.device import Precision, configure_torch, resolve_device
 from core.network import NetSpec, SearchNet, build_plain
 from core.pipeline import DeviceLoader
 from core.proxyless import Mode, PathSampler, host_logits
-from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace
+from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DEPTHS, SearchSpace
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Setup:
     repeats: int
     warmup: int
     epoch_images: int
+    joint: bool = False  #: joint candidates: one decision over (kernel, activation) pairs
     scaler: torch.amp.GradScaler = field(init=False)
     arch_scaler: torch.amp.GradScaler = field(init=False)
 
@@ -146,6 +147,8 @@ def base_indices(space: SearchSpace) -> dict[str, list[int]]:
     k = space.kernels.index(BASE_KERNEL) if BASE_KERNEL in space.kernels else 0
     a = space.activations.index(BASE_ACTIVATION) if BASE_ACTIVATION in space.activations else 0
     n = len(space.block_ids)
+    if space.joint:
+        return {JOINT_DECISION: [k * len(space.activations) + a] * n}
     return {"kernel": [k] * n, "activation": [a] * n}
 
 
@@ -231,7 +234,7 @@ def bench_pipeline(setup: Setup) -> dict[str, Any]:
 
 
 def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, Any]:
-    space = SearchSpace.build(scope, depths=setup.spec.depths)
+    space = SearchSpace.build(scope, depths=setup.spec.depths, joint=setup.joint)
     net = to_device(setup, SearchNet(setup.spec, space))
     assert isinstance(net, SearchNet)
     w_opt = sgd(net.weight_parameters())
@@ -303,7 +306,7 @@ def bench_uniform(
     pass and flatter the search step -- then timed, pair by pair.
     """
     probe = PathSampler(123)
-    logits = dict(zip(DECISIONS, host_logits(net.arch_parameters())))
+    logits = dict(zip(net.decisions, host_logits(net.arch_parameters())))
     plains = []
     for _ in range(setup.repeats):
         drawn = {d: probe.draw(lg, Mode.WEIGHT, uniform=True).active for d, lg in logits.items()}
@@ -369,6 +372,7 @@ class BenchSettings:
     width: float | None = None
     depths: tuple[int, ...] = RESNET50_DEPTHS
     stem: str = "imagenet"
+    candidates: str = "factorized"  #: or joint: one decision over every (kernel, activation) pair
     image_size: int = 32
     batch_size: int | None = None
     repeats: int | None = None
@@ -402,7 +406,17 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     torch.manual_seed(0)
     depths = args.depths
     spec = NetSpec(10, args.stem, args.width, depths)
-    setup = Setup(device, prec, spec, args.batch_size, args.image_size, args.repeats, args.warmup, args.epoch_images)
+    setup = Setup(
+        device,
+        prec,
+        spec,
+        args.batch_size,
+        args.image_size,
+        args.repeats,
+        args.warmup,
+        args.epoch_images,
+        joint=args.candidates == "joint",
+    )
     plain = bench_plain(setup)
     pipeline = bench_pipeline(setup)
     scopes = [bench_scope(setup, s, plain) for s in args.scopes]
@@ -418,6 +432,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
             "width": args.width,
             "depths": list(depths),
             "stem": args.stem,
+            "candidates": args.candidates,
             "batch_size": args.batch_size,
             "image_size": args.image_size,
             "repeats": args.repeats,

@@ -8,6 +8,7 @@ arguments (a small ResNet-50 on scikit-learn's digits, a few minutes on a CPU).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,16 @@ class SpaceConfig(_Strict):
     kernels: list[int] = Field(list(PAPER_KERNELS), description=f"candidate kernel sizes, from {list(KERNELS)}")
     activations: list[str] = Field(
         list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}"
+    )
+    candidates: Literal["factorized", "joint"] = Field(
+        "factorized",
+        description="factorized: kernel and activation are two decisions per block; "
+        "joint: one decision `op` over every <k>x<k>/<activation> pair",
+    )
+    void_kernels: Literal["warn", "prune", "error"] = Field(
+        "warn",
+        description="a kernel choice that is void at the input size (the map is too small to tell the kernels "
+        "apart): warn, prune (keep the smallest kernel of each equivalent group there), or error",
     )
 
     @field_validator("scope", mode="before")
@@ -151,8 +162,14 @@ class SearchConfig(_Strict):
     alphas_every: int = Field(10, ge=1, description="emit an alphas event every N architecture steps")
     stop_at_epoch: int | None = Field(None, ge=1, description="stop after this epoch (keeps the schedule of `epochs`)")
     patience: int = Field(10, ge=1, description="stop criterion: epochs a decision's argmax must hold to be settled")
-    threshold: float = Field(
-        0.5, gt=0, le=1, description="stop criterion: smallest argmax probability of a settled decision"
+    margin: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="stop criterion: least probability gap between a settled argmax and the runner-up",
+    )
+    threshold: float | None = Field(
+        None, gt=0, le=1, description="deprecated (kept so old configs load): also require this argmax probability"
     )
     auto_stop: bool = Field(False, description="stop the search when every decision is settled")
     cost: CostConfig | None = Field(
@@ -213,14 +230,30 @@ class Config(_Strict):
         return self
 
     def search_space(self) -> SearchSpace:
-        return SearchSpace.build(self.space.scope, self.space.kernels, self.space.activations, self.network.depths)
+        space = SearchSpace.build(
+            self.space.scope,
+            self.space.kernels,
+            self.space.activations,
+            self.network.depths,
+            joint=self.space.candidates == "joint",
+        )
+        if self.space.void_kernels != "prune":
+            return space
+        from core.geometry import prunable  # geometry depends on space only; kept out of import time
+
+        return dataclasses.replace(space, pruned=prunable(space, self.data.image_size, self.network.stem))
 
 
 def quickstart() -> Config:
-    """The embedded default: a real search + retrain on digits in a few CPU minutes."""
+    """The embedded default: a real search + retrain on digits in a few CPU minutes.
+
+    Its blocks are stage 2's (ids 10-13): at 32 px with torchvision's stem their middle
+    convs see 8x8 and 4x4 maps, where 3x3 and 5x5 differ; stage 4 (scope s) sees 2x2 and
+    1x1 maps there, where the kernel choice is void (see :mod:`core.geometry`).
+    """
     return Config.model_validate(
         {
-            "space": {"scope": "s"},
+            "space": {"scope": [10, 11, 12, 13]},
             "network": {"width_mult": 0.25},
             "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
             "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},

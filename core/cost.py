@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.network import BlockChoice, SearchNet, count_params
-from core.space import DECISIONS
+from core.space import JOINT_DECISION
 
 METRICS = ("flops", "params", "latency")
 #: Default weight per form: ProxylessNAS's lambda (add) and beta (mul_log).
@@ -99,20 +99,20 @@ class CandidateCosts:
     per_row: dict[str, list[list[float]]]
 
     def tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
-        return {d: torch.tensor(self.per_row[d], dtype=torch.float64, device=device) for d in DECISIONS}
+        return {d: torch.tensor(rows, dtype=torch.float64, device=device) for d, rows in self.per_row.items()}
 
     def expected(self, alphas: Mapping[str, torch.Tensor], costs: Mapping[str, torch.Tensor] | None = None):
         """E[c] as a differentiable function of the alphas (a 0-d float64 tensor)."""
         device = next(iter(alphas.values())).device
         costs = costs or self.tensors(device)
         total = torch.tensor(self.fixed, dtype=torch.float64, device=device)
-        for d in DECISIONS:
+        for d in self.per_row:
             total = total + (torch.softmax(alphas[d].double(), dim=1) * costs[d]).sum()
         return total
 
     def of_indices(self, indices: Mapping[str, Sequence[int]]) -> float:
         """The cost of one architecture, given its candidate index per row and decision."""
-        return self.fixed + sum(self.per_row[d][r][i] for d in DECISIONS for r, i in enumerate(indices[d]))
+        return self.fixed + sum(self.per_row[d][r][i] for d in self.per_row for r, i in enumerate(indices[d]))
 
 
 def _op_input_shapes(net: SearchNet, image_size: int) -> tuple[dict[int, tuple[int, ...]], int]:
@@ -128,7 +128,7 @@ def _op_input_shapes(net: SearchNet, image_size: int) -> tuple[dict[int, tuple[i
 
     hooks = [op.register_forward_pre_hook(record) for ops in net.ops.values() for op in ops]
     try:
-        net.set_fixed({d: [0] * len(net.space.block_ids) for d in DECISIONS})
+        net.set_fixed({d: [0] * len(net.space.block_ids) for d in net.decisions})
         whole = count_flops(net, image_size)
     finally:
         for h in hooks:
@@ -143,15 +143,15 @@ def measure_candidates(net: SearchNet, metric: str, image_size: int) -> Candidat
     device = _device_of(net)
     per_row: dict[str, list[list[float]]] = {}
     if metric == "params":
-        for d in DECISIONS:
+        for d in net.decisions:
             per_row[d] = [[float(count_params(c)) for c in op.candidates] for op in net.ops[d]]
         total = float(sum(p.numel() for p in net.weight_parameters()))
-        every = sum(sum(sum(row) for row in per_row[d]) for d in DECISIONS)
+        every = sum(sum(sum(row) for row in per_row[d]) for d in net.decisions)
         return CandidateCosts("params", total - every, per_row)
     shapes, whole = _op_input_shapes(net, image_size)
-    for d in DECISIONS:
+    for d in net.decisions:
         per_row[d] = [[float(_op_flops(c, shapes[id(op)], device)) for c in op.candidates] for op in net.ops[d]]
-    path0 = sum(per_row[d][r][0] for d in DECISIONS for r in range(len(per_row[d])))
+    path0 = sum(per_row[d][r][0] for d in net.decisions for r in range(len(per_row[d])))
     return CandidateCosts("flops", float(whole) - path0, per_row)
 
 
@@ -189,7 +189,7 @@ def latency_table(
     shapes, _ = _op_input_shapes(net, image_size)
     blocks: dict[str, dict[str, dict[str, float]]] = {}
     path0 = 0.0
-    for d in DECISIONS:
+    for d in net.decisions:
         for op in net.ops[d]:
             bid = net.space.block_ids[op.row]
             x = torch.randn(batch, *shapes[id(op)][1:], device=device)
@@ -236,9 +236,9 @@ def costs_from_table(path: Path, net: SearchNet, image_size: int) -> CandidateCo
             where=str(path),
             hint=hint,
         )
-    per_row: dict[str, list[list[float]]] = {d: [] for d in DECISIONS}
+    per_row: dict[str, list[list[float]]] = {d: [] for d in net.decisions}
     for bid in net.space.block_ids:
-        for d in DECISIONS:
+        for d in net.decisions:
             try:
                 row = table["blocks"][str(bid)][d]
                 per_row[d].append([float(row[str(c)]) for c in net.space.candidates(d)])
@@ -260,8 +260,17 @@ class CostTerm:
     L with CE held as a leaf: no form's derivative is written by hand.
     """
 
-    def __init__(self, costs: CandidateCosts, form: str, target: float, weight: float | None) -> None:
+    def __init__(
+        self,
+        costs: CandidateCosts,
+        form: str,
+        target: float,
+        weight: float | None,
+        allowed: Mapping[str, torch.Tensor | None] | None = None,
+    ) -> None:
         self.costs = costs
+        #: per decision, which candidates take part (None: all); pruned ones get probability 0 in E[c]
+        self.allowed = dict(allowed or {})
         self.form = form
         self.target = float(target)
         self.weight = float(DEFAULT_WEIGHT[form] if weight is None else weight)
@@ -270,7 +279,11 @@ class CostTerm:
     def expected(self, alphas: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if self._tensors is None:
             self._tensors = self.costs.tensors(next(iter(alphas.values())).device)
-        return self.costs.expected(alphas, self._tensors)
+        masked = {
+            d: a if self.allowed.get(d) is None else a.masked_fill(~self.allowed[d].to(a.device), float("-inf"))
+            for d, a in alphas.items()
+        }
+        return self.costs.expected(masked, self._tensors)
 
     def loss(self, ce: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
         """ProxylessNAS's forms (see the module docstring)."""
@@ -302,7 +315,7 @@ def build_cost_term(cost_cfg: Any, net: SearchNet, image_size: int) -> CostTerm:
         costs = costs_from_table(Path(cost_cfg.table), net, image_size)
     else:
         costs = measure_candidates(net, cost_cfg.metric, image_size)
-    return CostTerm(costs, cost_cfg.form, cost_cfg.target, cost_cfg.weight)
+    return CostTerm(costs, cost_cfg.form, cost_cfg.target, cost_cfg.weight, net.allowed)
 
 
 def architecture_costs(model: nn.Module, image_size: int) -> dict[str, int]:
@@ -313,8 +326,12 @@ def architecture_costs(model: nn.Module, image_size: int) -> dict[str, int]:
 def choices_cost(costs: CandidateCosts, net: SearchNet, choices: Mapping[int, BlockChoice]) -> float:
     """The cost of a derived architecture under per-candidate costs (blocks in the space)."""
     rows = {bid: r for r, bid in enumerate(net.space.block_ids)}
-    idx = {d: [0] * len(rows) for d in DECISIONS}
+    space = net.space
+    idx = {d: [0] * len(rows) for d in space.decisions}
     for bid, c in choices.items():
-        idx["kernel"][rows[bid]] = net.space.kernels.index(c.kernel)
-        idx["activation"][rows[bid]] = net.space.activations.index(c.activation)
+        if space.joint:
+            idx[JOINT_DECISION][rows[bid]] = space.pairs().index((c.kernel, c.activation))
+        else:
+            idx["kernel"][rows[bid]] = space.kernels.index(c.kernel)
+            idx["activation"][rows[bid]] = space.activations.index(c.activation)
     return costs.of_indices(idx)

@@ -21,7 +21,7 @@ from core.arch import Architecture, from_choices, snapshot_to_choices
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
-from core.convergence import ConvergenceTracker
+from core.convergence import ConvergenceTracker, snapshot_change
 from core.cost import build_cost_term
 from core.data import SearchData
 from core.device import Precision, configure_torch, resolve_device
@@ -144,7 +144,12 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
 
 
 def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
-    return {
+    extra: dict[str, Any] = {}  # only when set, so that checkpoints written before these options still match
+    if space.joint:
+        extra["candidates"] = "joint"
+    if space.pruned:
+        extra["pruned"] = [list(p) for p in space.pruned]
+    return extra | {
         "num_classes": spec.num_classes,
         "stem": spec.stem,
         "width_mult": spec.width_mult,
@@ -217,7 +222,8 @@ class SearchEngine:
         self.scaler = grad_scaler(self.prec)
         self.arch_scaler = grad_scaler(self.prec)
         self.sampler = PathSampler(config.run.seed)
-        self.tracker = ConvergenceTracker(s.patience, s.threshold)
+        self.tracker = ConvergenceTracker(s.patience, s.margin, s.threshold)
+        self.prev_alphas: AlphaSnapshot | None = None  # last epoch's snapshot, for the per-epoch change
         self.mode = Mode(s.estimator)
         self.epoch_done = 0
         self.step = 0
@@ -253,6 +259,7 @@ class SearchEngine:
             "train_loader": self.loaders.train.state_dict(),
             "val_loader": self.loaders.val.state_dict(),
             "tracker": self.tracker.state_dict(),
+            "prev_alphas": self.prev_alphas,
             "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
             "events_offset": self.events_offset(),
             "finished": finished,
@@ -274,6 +281,7 @@ class SearchEngine:
         self.loaders.train.load_state_dict(payload["train_loader"])
         self.loaders.val.load_state_dict(payload["val_loader"])
         self.tracker.load_state_dict(payload["tracker"])
+        self.prev_alphas = payload.get("prev_alphas")
         self.train_meter.load_state_dict(payload["meters"]["train"])
         self.val_meter.load_state_dict(payload["meters"]["val"])
         torch.set_rng_state(payload["torch_rng"])
@@ -328,7 +336,7 @@ class SearchEngine:
             config=self.config.model_dump(mode="json"),
             block_ids=list(self.space.block_ids),
             stages={str(b): block_stage(b, self.space.depths) for b in self.space.block_ids},
-            candidates={"kernel": [str(k) for k in self.space.kernels], "activation": list(self.space.activations)},
+            candidates={d: list(self.space.labels(d)) for d in self.space.decisions},
             params=count_params(self.net) - sum(p.numel() for p in self.net.arch_parameters()),
             num_classes=self.spec.num_classes,
             steps_per_epoch=self.loaders.train.steps_per_epoch,
@@ -393,8 +401,10 @@ class SearchEngine:
                 reason = stop
                 break
         snapshot = self.alpha_snapshot()
-        arch = from_choices(
-            self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason.value}
+        arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
+            snapshot_to_choices(snapshot, self.space),
+            self.spec,
+            source={"epoch": self.epoch_done, "stop_reason": reason.value},
         )
         return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
 
@@ -405,6 +415,8 @@ class SearchEngine:
         train_loss, train_top1 = self.train_meter.result()
         val_loss, val_top1 = self.val_meter.result()
         snapshot = self.alpha_snapshot()
+        change = snapshot_change(self.prev_alphas, snapshot)
+        self.prev_alphas = snapshot
         self.epoch_done, self.step = epoch, 0
         self.bus.emit(
             EpochEnd(
@@ -420,12 +432,13 @@ class SearchEngine:
                 alphas=snapshot,
                 expected_cost=self.cost.expected_value(self.net.alphas()) if self.cost else None,
                 cost_metric=self.cost.costs.metric if self.cost else None,
+                alpha_change=change,
             )
         )
         if phase == "search":
             verdict = self.tracker.update(epoch, snapshot)
-            for block, decision, was, now in verdict.unstable:
-                self.bus.emit(Unstable(epoch=epoch, block=block, decision=decision, was=was, now=now))
+            for block, decision, was, now, why in verdict.unstable:
+                self.bus.emit(Unstable(epoch=epoch, block=block, decision=decision, was=was, now=now, reason=why))
             if verdict.converged_now:
                 self.bus.emit(
                     Converged(

@@ -94,6 +94,8 @@ class EpochEnd(_Event):
     #: cost-aware search only: E[c] under softmax(alpha) at the epoch's end, in ``cost_metric`` units
     expected_cost: float | None = None
     cost_metric: str | None = None
+    #: per block and decision, the total variation between this epoch's distribution and the last one's
+    alpha_change: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class Converged(_Event):
@@ -109,6 +111,15 @@ class Unstable(_Event):
     decision: str
     was: str
     now: str
+    reason: Literal["flip", "margin"] = "flip"  #: the argmax changed, or it kept the lead but lost the margin
+
+
+class SpaceWarning(_Event):
+    """Something the user should know before trusting the result (e.g. a void kernel choice)."""
+
+    kind: Literal["warning"] = "warning"
+    message: str
+    where: str | None = None
 
 
 class State(_Event):
@@ -179,6 +190,7 @@ AnyEvent = (
     | EpochEnd
     | Converged
     | Unstable
+    | SpaceWarning
     | State
     | SearchStopped
     | ArchitectureDerived

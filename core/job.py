@@ -35,10 +35,12 @@ from core.events import (
     JsonlSink,
     SearchStarted,
     SearchStopped,
+    SpaceWarning,
     StopReason,
     repair_events,
 )
 from core.faults import fault_point
+from core.geometry import check_void_kernels
 from core.network import count_params, net_spec
 from core.pipeline import use_stream
 from core.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
@@ -118,6 +120,7 @@ class Job:
         self._data: SearchData | None = None
         self._payloads: dict[str, dict[str, Any]] = {}
         self._prepared = False
+        self.warning: str | None = None  # a void kernel choice (space.void_kernels: warn)
 
     def prepare(self) -> Job:
         """Take the run directory's lock, then check the device, decode the data, size the
@@ -135,6 +138,8 @@ class Job:
             raise
 
     def _prepare(self) -> Job:
+        if self.do_search:  # space.void_kernels: error refuses here, before any data is read
+            self.warning = check_void_kernels(self.config)
         check_writable(self.run_dir.path)
         check_precision(precision_for(self.config.run, resolve_device(self.config.run.device)))
         if self.config.run.tensorboard:
@@ -260,6 +265,8 @@ class Job:
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
+        if self.warning:
+            self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
         arch = outcome.architecture

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,7 +27,15 @@ from core.proxyless import (
     path_mask,
     rescale_pair,
 )
-from core.space import BASE_ACTIVATION, BASE_KERNEL, DECISIONS, RESNET50_DEPTHS, SearchSpace, block_positions
+from core.space import (
+    BASE_ACTIVATION,
+    BASE_KERNEL,
+    JOINT_DECISION,
+    RESNET50_DEPTHS,
+    SearchSpace,
+    block_positions,
+    parse_joint,
+)
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -42,6 +51,10 @@ _ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
     "gelu": lambda inplace: nn.GELU(),
     "hardswish": lambda inplace: nn.Hardswish(inplace=inplace),
 }
+
+
+#: Activation module types with an ``inplace`` switch (toggled between weight and architecture steps).
+_INPLACE = (nn.ReLU, nn.LeakyReLU, nn.Mish, nn.SiLU, nn.Hardswish)
 
 
 def make_activation(name: str, inplace: bool = True) -> nn.Module:
@@ -102,16 +115,35 @@ class Bottleneck(nn.Module):
 
 
 class SearchBottleneck(nn.Module):
-    """A bottleneck whose middle op is a kernel decision followed by an activation decision."""
+    """A bottleneck whose middle op is a kernel decision followed by an activation decision,
+    or (joint mode) one decision over every (kernel, activation) pair."""
 
-    def __init__(self, in_ch: int, width: int, stride: int, kernels: Sequence[int], activations: Sequence[str]) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        width: int,
+        stride: int,
+        kernels: Sequence[int],
+        activations: Sequence[str],
+        pairs: Sequence[tuple[int, str]] | None = None,
+    ) -> None:
         super().__init__()
         out_ch = width * EXPANSION
         self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.kernel = MixedOp([kernel_op(width, width, k, stride) for k in kernels], "kernel")
-        # Not in place: in an architecture step every candidate reads the same input.
-        self.activation = MixedOp([make_activation(a, inplace=False) for a in activations], "activation")
+        self.mixed: list[MixedOp] = []
+        if pairs is not None:
+            # One path = one k x k conv + BN + activation; the activations are not in place (see below).
+            self.op = MixedOp(
+                [nn.Sequential(*kernel_op(width, width, k, stride), make_activation(a, False)) for k, a in pairs],
+                JOINT_DECISION,
+            )
+            self.mixed = [self.op]
+        else:
+            self.kernel = MixedOp([kernel_op(width, width, k, stride) for k in kernels], "kernel")
+            # Not in place: in an architecture step every candidate reads the same input.
+            self.activation = MixedOp([make_activation(a, inplace=False) for a in activations], "activation")
+            self.mixed = [self.kernel, self.activation]
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
@@ -120,7 +152,8 @@ class SearchBottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.activation(self.kernel(out))
+        for op in self.mixed:
+            out = op(out)
         out = self.bn3(self.conv3(out))
         return self.relu(out + identity)
 
@@ -212,10 +245,12 @@ class ArchStep:
 class SearchNet(nn.Module):
     """The over-parameterised network: plain blocks outside the scope, search blocks inside.
 
-    Architecture parameters are two ``(n_search_blocks, n_candidates)`` tensors,
-    ``alpha_kernel`` and ``alpha_activation``; row ``r`` belongs to ``space.block_ids[r]``
-    (deepest first).  Keeping them together makes sampling, the Adam step and the
-    two-path rescale one tensor operation each instead of one per block.
+    Architecture parameters are one ``(n_search_blocks, n_candidates)`` tensor per
+    decision, ``alpha_kernel`` and ``alpha_activation`` (or ``alpha_op`` in joint mode);
+    row ``r`` belongs to ``space.block_ids[r]`` (deepest first).  Keeping them together
+    makes sampling, the Adam step and the two-path rescale one tensor operation each
+    instead of one per block.  Pruned candidates (``space.pruned``) keep their alpha
+    but are masked out of sampling, gradients, probabilities and the argmax.
     """
 
     def __init__(self, spec: NetSpec, space: SearchSpace) -> None:
@@ -227,30 +262,47 @@ class SearchNet(nn.Module):
 
         def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
             if block_id in rows:
-                return SearchBottleneck(in_ch, width, stride, space.kernels, space.activations)
+                pairs = space.pairs() if space.joint else None
+                return SearchBottleneck(in_ch, width, stride, space.kernels, space.activations, pairs)
             return Bottleneck(in_ch, width, stride)
 
         self.net = ResNet(spec, make_block)
         self.spec = spec
-        self.alpha_kernel = nn.Parameter(torch.zeros(len(space.block_ids), len(space.kernels)))
-        self.alpha_activation = nn.Parameter(torch.zeros(len(space.block_ids), len(space.activations)))
-        self.ops: dict[str, list[MixedOp]] = {d: [None] * len(rows) for d in DECISIONS}  # type: ignore[list-item]
+        self.decisions = space.decisions
+        for d in self.decisions:  # attribute names kept: checkpoints hold alpha_kernel / alpha_activation
+            setattr(self, f"alpha_{d}", nn.Parameter(torch.zeros(len(space.block_ids), len(space.candidates(d)))))
+        self.ops: dict[str, list[MixedOp]] = {d: [None] * len(rows) for d in self.decisions}  # type: ignore[list-item]
         for pos, block in zip(block_positions(spec.depths), (b for s in self.net.stages() for b in s)):
             if isinstance(block, SearchBottleneck):
                 row = rows[pos.block_id]
-                for op in (block.kernel, block.activation):
+                for op in block.mixed:
                     op.row = row
                     self.ops[op.decision][row] = op
+        #: (rows, n) bool per decision, only where pruning removed a candidate (None: all take part).
+        self.allowed: dict[str, torch.Tensor | None] = {}
+        for d in self.decisions:
+            ok = space.allowed(d)
+            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
+            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
         self._inplace = False  # as built: the activation candidates are not in place
         self._host_alphas: tuple[tuple[int, ...], list] | None = None
-        self.set_fixed({d: [0] * len(rows) for d in DECISIONS})  # alphas start equal: argmax is path 0
+        # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")
+        self.set_fixed({d: [row.index(True) for row in space.allowed(d)] for d in self.decisions})
 
     # -- parameters -----------------------------------------------------------------
     def alphas(self) -> dict[str, nn.Parameter]:
-        return {"kernel": self.alpha_kernel, "activation": self.alpha_activation}
+        return {d: getattr(self, f"alpha_{d}") for d in self.decisions}
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        return [self.alpha_kernel, self.alpha_activation]
+        return list(self.alphas().values())
+
+    def masked_alphas(self) -> dict[str, torch.Tensor]:
+        """The alphas (detached) with pruned candidates at -inf: what probabilities and argmax read."""
+        out = {}
+        for d, a in self.alphas().items():
+            mask = self.allowed[d]
+            out[d] = a.detach() if mask is None else a.detach().masked_fill(~mask.to(a.device), float("-inf"))
+        return out
 
     def weight_parameters(self) -> list[nn.Parameter]:
         arch = {id(p) for p in self.arch_parameters()}
@@ -269,7 +321,12 @@ class SearchNet(nn.Module):
         params = self.arch_parameters()
         key = tuple(v for a in params for v in (a._version, a.data_ptr()))
         if self._host_alphas is None or self._host_alphas[0] != key:
-            self._host_alphas = (key, host_logits(params))
+            logits = host_logits(params)
+            for i, d in enumerate(self.decisions):
+                mask = self.allowed[d]
+                if mask is not None:  # pruned paths are never drawn: -inf after the finiteness check
+                    logits[i] = np.where(mask.numpy(), logits[i], -np.inf)
+            self._host_alphas = (key, logits)
         return self._host_alphas[1]
 
     # -- choosing paths ------------------------------------------------------------------
@@ -277,10 +334,13 @@ class SearchNet(nn.Module):
         if inplace == self._inplace:
             return
         self._inplace = inplace
-        for op in self.ops["activation"]:
-            for cand in op.candidates:
-                if hasattr(cand, "inplace"):
-                    cand.inplace = inplace
+        for d in self.decisions:
+            if d == "kernel":
+                continue
+            for op in self.ops[d]:
+                for m in op.candidates.modules():
+                    if isinstance(m, tuple(_INPLACE)):
+                        m.inplace = inplace
 
     def _assign(
         self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None, gates: torch.Tensor | None
@@ -295,16 +355,16 @@ class SearchNet(nn.Module):
     def set_fixed(self, indices: Mapping[str, Sequence[int]]) -> None:
         """Run the given candidate index per row and decision (argmax, pinned, or a sample)."""
         self._set_inplace(True)
-        for d in DECISIONS:
+        for d in self.decisions:
             self._assign(d, list(indices[d]), None, None)
 
     def set_argmax(self) -> None:
-        self.set_fixed({d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()})
+        self.set_fixed({d: a.argmax(dim=1).tolist() for d, a in self.masked_alphas().items()})
 
     def sample_weight_paths(self, sampler: PathSampler, uniform: bool = False) -> dict[str, list[int]]:
         """Weight step: one path per decision drawn from softmax(alpha) (uniform in warm-up)."""
         logits = self.host_alphas()
-        drawn = {d: sampler.draw(lg, Mode.WEIGHT, uniform).active for d, lg in zip(DECISIONS, logits)}
+        drawn = {d: sampler.draw(lg, Mode.WEIGHT, uniform).active for d, lg in zip(self.decisions, logits)}
         self.set_fixed(drawn)
         return drawn
 
@@ -316,6 +376,9 @@ class SearchNet(nn.Module):
         step = ArchStep({}, {})
         for (d, alpha), logits in zip(self.alphas().items(), self.host_alphas()):
             draw = sampler.draw(logits, mode)
+            if self.allowed[d] is not None:  # a pruned path never takes part in the estimate
+                ok = self.allowed[d].tolist()
+                draw.paths = [tuple(i for i in p if ok[r][i]) for r, p in enumerate(draw.paths)]
             gates = torch.zeros_like(alpha, requires_grad=True)
             self._assign(d, draw.active, draw.paths, gates)
             step.gates[d] = gates
@@ -344,30 +407,40 @@ class SearchNet(nn.Module):
         """DARTS-style: every op returns the softmax(alpha)-weighted sum of all its paths (benchmark only)."""
         self._set_inplace(False)
         for d, alpha in self.alphas().items():
-            probs = torch.softmax(alpha, dim=1)
+            mask = self.allowed[d]
+            probs = torch.softmax(alpha if mask is None else alpha.masked_fill(~mask.to(alpha.device), -1e9), dim=1)
             for op in self.ops[d]:
                 op.set_route(op.route.active, weights=probs[op.row])
 
     # -- reading the architecture ---------------------------------------------------------
     def probabilities(self) -> dict[int, dict[str, dict[str, float]]]:
-        """softmax(alpha) per block id and decision, keyed by candidate label."""
+        """softmax(alpha) per block id and decision, keyed by candidate label (pruned candidates left out)."""
         out: dict[int, dict[str, dict[str, float]]] = {}
-        probs = {d: torch.softmax(a.detach().float(), dim=1).cpu().tolist() for d, a in self.alphas().items()}
+        probs = {d: torch.softmax(a.float(), dim=1).cpu().tolist() for d, a in self.masked_alphas().items()}
         for row, bid in enumerate(self.space.block_ids):
-            out[bid] = {
-                d: {str(c): round(p, 6) for c, p in zip(self.space.candidates(d), probs[d][row])} for d in DECISIONS
-            }
+            out[bid] = {}
+            for d in self.decisions:
+                ok = self.allowed[d][row].tolist() if self.allowed[d] is not None else None
+                out[bid][d] = {
+                    lbl: round(p, 6)
+                    for i, (lbl, p) in enumerate(zip(self.space.labels(d), probs[d][row]))
+                    if ok is None or ok[i]
+                }
         return out
 
     def argmax_choices(self) -> dict[int, BlockChoice]:
-        return self.choices_for({d: a.detach().argmax(dim=1).tolist() for d, a in self.alphas().items()})
+        return self.choices_for({d: a.argmax(dim=1).tolist() for d, a in self.masked_alphas().items()})
 
     def choices_for(self, indices: Mapping[str, Sequence[int]]) -> dict[int, BlockChoice]:
         """Candidate indices per decision (rows deepest first) as the block choices of a plain network."""
-        return {
-            bid: BlockChoice(self.space.kernels[indices["kernel"][r]], self.space.activations[indices["activation"][r]])
-            for r, bid in enumerate(self.space.block_ids)
-        }
+        out = {}
+        for r, bid in enumerate(self.space.block_ids):
+            if self.space.joint:
+                out[bid] = BlockChoice(*parse_joint(self.space.candidates(JOINT_DECISION)[indices[JOINT_DECISION][r]]))
+            else:
+                k, a = indices["kernel"][r], indices["activation"][r]
+                out[bid] = BlockChoice(self.space.kernels[k], self.space.activations[a])
+        return out
 
 
 def count_params(model: nn.Module) -> int:

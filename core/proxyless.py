@@ -175,8 +175,8 @@ class PathSampler:
         rows, n = logits.shape
         if n == 1:
             return Draw([0] * rows, [(0,)] * rows)
-        if uniform:
-            logits = np.zeros_like(logits)
+        if uniform:  # uniform over the paths that take part (a pruned path's logit is -inf)
+            logits = np.where(np.isneginf(logits), -np.inf, 0.0)
         if mode in (Mode.WEIGHT, Mode.ALL_PATHS):
             active = self._categorical(_softmax(logits))
             paths = [(a,) for a in active] if mode == Mode.WEIGHT else [tuple(range(n))] * rows

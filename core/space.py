@@ -7,7 +7,7 @@ here is plain data; building modules is :mod:`core.network`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.errors import PresnetError
@@ -20,6 +20,10 @@ PAPER_ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish")
 BASE_KERNEL = 3
 BASE_ACTIVATION = "relu"
 DECISIONS: tuple[str, ...] = ("kernel", "activation")
+#: The one decision of a block in joint mode: a (kernel, activation) pair named by :func:`joint_name`.
+JOINT_DECISION = "op"
+#: factorized: kernel and activation are two independent decisions; joint: one decision over every pair.
+CANDIDATE_MODES: tuple[str, ...] = ("factorized", "joint")
 
 #: Scope letter -> number of deepest stages it covers.
 SCOPE_STAGES: dict[str, int] = {"s": 1, "m": 2, "l": 3, "f": 4}
@@ -192,6 +196,45 @@ def validate_activations(activations: str | Sequence[str]) -> tuple[str, ...]:
     return acts
 
 
+def joint_name(kernel: int, activation: str) -> str:
+    """The name of a joint candidate, e.g. ``5x5/mish`` (the one place it is spelled)."""
+    return f"{int(kernel)}x{int(kernel)}/{activation}"
+
+
+def parse_joint(name: str) -> tuple[int, str]:
+    """``5x5/mish`` -> (5, "mish")."""
+    shape, _, activation = name.partition("/")
+    return int(shape.partition("x")[0]), activation
+
+
+def marginals(op_probs: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Kernel and activation marginals of a joint decision's pair probabilities."""
+    out: dict[str, dict[str, float]] = {"kernel": {}, "activation": {}}
+    for name, p in op_probs.items():
+        k, a = parse_joint(name)
+        out["kernel"][str(k)] = out["kernel"].get(str(k), 0.0) + p
+        out["activation"][a] = out["activation"].get(a, 0.0) + p
+    return out
+
+
+def argmax_label(probs: Mapping[str, float], labels: Sequence[str] | None = None) -> str:
+    """THE derive rule, used at any epoch, at the end of a search and by the stop criterion alike: the
+    most probable candidate of a snapshot (probabilities as recorded in events), ties to the first in
+    candidate order (``labels``; default the snapshot's own order, which is the space's).
+    Candidates absent from ``probs`` (pruned) are never chosen."""
+    present = [c for c in (probs if labels is None else labels) if c in probs]
+    return max(present, key=lambda c: (probs[c], -present.index(c)))
+
+
+def block_choice(probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+    """(kernel, activation) of one block's snapshot, factorized or joint, under :func:`argmax_label`
+    (candidate order: the snapshot's, which is the space's)."""
+    if JOINT_DECISION in probs:
+        return parse_joint(argmax_label(probs[JOINT_DECISION], list(probs[JOINT_DECISION])))
+    kernel = argmax_label(probs["kernel"], list(probs["kernel"]))
+    return int(kernel), argmax_label(probs["activation"], list(probs["activation"]))
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """A scope and the candidates every search block chooses from."""
@@ -200,6 +243,8 @@ class SearchSpace:
     kernels: tuple[int, ...] = PAPER_KERNELS
     activations: tuple[str, ...] = PAPER_ACTIVATIONS
     depths: tuple[int, ...] = RESNET50_DEPTHS
+    joint: bool = False  #: one decision over (kernel, activation) pairs instead of two
+    pruned: tuple[tuple[int, int], ...] = ()  #: (block id, kernel) candidates removed as void
 
     @classmethod
     def build(
@@ -208,21 +253,59 @@ class SearchSpace:
         kernels: Sequence[int] = PAPER_KERNELS,
         activations: Sequence[str] = PAPER_ACTIVATIONS,
         depths: Sequence[int] = RESNET50_DEPTHS,
+        joint: bool = False,
+        pruned: Sequence[tuple[int, int]] = (),
     ) -> SearchSpace:
         return cls(
             tuple(scope_block_ids(scope, depths)),
             validate_kernels(kernels),
             validate_activations(activations),
             tuple(depths),
+            joint,
+            tuple(sorted((int(b), int(k)) for b, k in pruned)),
         )
 
+    @property
+    def decisions(self) -> tuple[str, ...]:
+        return (JOINT_DECISION,) if self.joint else DECISIONS
+
+    def pairs(self) -> list[tuple[int, str]]:
+        """The joint candidates as (kernel, activation), in the order of the ``op`` alphas."""
+        return [(k, a) for k in self.kernels for a in self.activations]
+
     def candidates(self, decision: str) -> tuple:
+        if decision == JOINT_DECISION:
+            return tuple(joint_name(k, a) for k, a in self.pairs())
         return self.kernels if decision == "kernel" else self.activations
+
+    def labels(self, decision: str) -> tuple[str, ...]:
+        """Candidate names as they appear in events and snapshots."""
+        return tuple(str(c) for c in self.candidates(decision))
+
+    def allowed(self, decision: str) -> list[list[bool]]:
+        """Per search block (rows deepest first), which candidates take part (pruning removes void kernels)."""
+        pruned = set(self.pruned)
+        if decision == "activation":
+            return [[True] * len(self.activations) for _ in self.block_ids]
+        kernels = [k for k, _ in self.pairs()] if decision == JOINT_DECISION else list(self.kernels)
+        return [[(b, k) not in pruned for k in kernels] for b in self.block_ids]
+
+    def choice(self, probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+        """(kernel, activation) of one block's snapshot under :func:`argmax_label`."""
+        if self.joint:
+            return parse_joint(argmax_label(probs[JOINT_DECISION], self.labels(JOINT_DECISION)))
+        return int(argmax_label(probs["kernel"], self.labels("kernel"))), argmax_label(
+            probs["activation"], self.labels("activation")
+        )
 
     @property
     def size(self) -> int:
-        """Number of distinct architectures in the space."""
-        return (len(self.kernels) * len(self.activations)) ** len(self.block_ids)
+        """Number of distinct architectures in the space (pruned candidates left out)."""
+        pruned = set(self.pruned)
+        total = 1
+        for b in self.block_ids:
+            total *= sum(1 for k in self.kernels if (b, k) not in pruned) * len(self.activations)
+        return total
 
     def stages_covered(self) -> list[int]:
         return sorted({block_stage(b, self.depths) for b in self.block_ids})

@@ -123,6 +123,12 @@ DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mp
 SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
 RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
+ImageSizeOpt = Annotated[
+    int | None, typer.Option("--image-size", help="side of the input images (data.image_size); sets map sizes")
+]
+CandidatesOpt = Annotated[
+    str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
+]
 
 
 def resolve_config(
@@ -140,6 +146,8 @@ def resolve_config(
     seed: int | None = None,
     out: Path | None = None,
     retrain_epochs: int | None = None,
+    image_size: int | None = None,
+    candidates: str | None = None,
 ) -> Config:
     from core.config import load_config
 
@@ -156,6 +164,8 @@ def resolve_config(
         "run.seed": seed,
         "run.out": str(out.resolve()) if out else None,
         "retrain.epochs": retrain_epochs,
+        "data.image_size": image_size,
+        "space.candidates": candidates,
     }
     return load_config(config, overrides)
 
@@ -198,6 +208,8 @@ def run(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     from core.control import Control
@@ -220,6 +232,8 @@ def run(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
+            candidates=candidates,
         )
         no_tty = not headless and _no_terminal()
         if not (headless or no_tty):
@@ -245,6 +259,8 @@ def search(
     device: DeviceOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
     from core.control import Control
@@ -266,6 +282,8 @@ def search(
             device=device,
             seed=seed,
             out=out,
+            image_size=image_size,
+            candidates=candidates,
         )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), retrain=False), headless=True)
 
@@ -281,6 +299,7 @@ def retrain(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
     from core.arch import load_arch
@@ -300,6 +319,7 @@ def retrain(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
         )
         _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
@@ -314,6 +334,7 @@ def baseline(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    image_size: ImageSizeOpt = None,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
     from core.arch import Architecture
@@ -332,6 +353,7 @@ def baseline(
             seed=seed,
             out=out,
             retrain_epochs=retrain_epochs,
+            image_size=image_size,
         )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
@@ -441,22 +463,24 @@ def inspect(
     kernels: KernelsOpt = None,
     activations: ActsOpt = None,
     config: ConfigOpt = None,
-    image_size: Annotated[
-        int | None, typer.Option("--image-size", min=8, help="input side for FLOPs (default: the config's)")
-    ] = None,
+    image_size: ImageSizeOpt = None,
+    candidates: CandidatesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """An architecture file's blocks, params and FLOPs, or a search space's blocks, choices and costs."""
+    """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
     import torch
 
     from core.arch import load_arch
     from core.cost import count_flops, human, measure_candidates
+    from core.geometry import space_geometry
     from core.network import NetSpec, SearchNet, build_plain, count_params, supernet_facts
-    from core.space import SearchSpace, block_stage
+    from core.space import SearchSpace
 
     with user_errors():
-        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations)
-        size = image_size or cfg.data.image_size
+        cfg = resolve_config(
+            config, scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
+        )
+        size = cfg.data.image_size
         if arch_file is not None:
             arch = load_arch(arch_file)
             flops = count_flops(arch.build(), size)
@@ -476,30 +500,38 @@ def inspect(
             raise PresnetError(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
-        # The space as the paper defines it: full-width ResNet-50, 10 classes.
-        space = SearchSpace.build(cfg.space.scope, cfg.space.kernels, cfg.space.activations)
-        facts = supernet_facts(space)
+        # The space as the paper defines it: full-width ResNet-50 (torchvision's stem), 10 classes.
+        space = SearchSpace.build(
+            cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
+        )
+        spec = NetSpec()
+        facts = supernet_facts(space, spec)
         with torch.device("meta"):  # shapes only: FLOPs need no arithmetic and no memory
-            costs = measure_candidates(SearchNet(NetSpec(), space), "flops", size)
-            baseline_flops = count_flops(build_plain(NetSpec()), size)
-        kernel_flops = {bid: costs.per_row["kernel"][r] for r, bid in enumerate(space.block_ids)}
+            costs = measure_candidates(SearchNet(spec, space), "flops", size)
+            baseline_flops = count_flops(build_plain(spec), size)
+        geometry = space_geometry(space, size, spec.stem)
         data = {
             "scope": cfg.space.scope,
             "search_blocks": list(facts.block_ids),
             "stages": facts.stages,
             "kernels": list(facts.kernels),
             "activations": list(facts.activations),
+            "candidates": cfg.space.candidates,
+            "decisions": {d: list(space.labels(d)) for d in space.decisions},
             "choices_per_block": facts.choices_per_block,
             "architectures": facts.architectures,
             "supernet_params": facts.supernet_params,
             "baseline_params": facts.baseline_params,
             "image_size": size,
+            "stem": spec.stem,
+            "blocks": [g.to_json() for g in geometry],
             "baseline_flops": baseline_flops,
             "flops": {
-                "min": int(costs.fixed + sum(min(r) for d in costs.per_row for r in costs.per_row[d])),
-                "max": int(costs.fixed + sum(max(r) for d in costs.per_row for r in costs.per_row[d])),
-                "kernel_per_block": {
-                    str(b): dict(zip(map(str, space.kernels), map(int, v))) for b, v in kernel_flops.items()
+                "min": int(costs.fixed + sum(min(r) for rows in costs.per_row.values() for r in rows)),
+                "max": int(costs.fixed + sum(max(r) for rows in costs.per_row.values() for r in rows)),
+                "per_block": {
+                    str(b): {d: dict(zip(space.labels(d), map(int, costs.per_row[d][r]))) for d in space.decisions}
+                    for r, b in enumerate(space.block_ids)
                 },
             },
         }
@@ -508,12 +540,25 @@ def inspect(
             return
         from rich.table import Table
 
-        table = Table(title=f"search space, scope {cfg.space.scope}")
-        for col in ("block", "stage", "kernel choices (FLOPs of the k x k conv)", "activation choices"):
+        flops_of = data["flops"]["per_block"]
+        table = Table(title=f"search space, scope {cfg.space.scope}, {size} px input")
+        for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs of its choices"):
             table.add_column(col)
-        for b in space.block_ids:
-            kernels_cell = ", ".join(f"{k}x{k} {human(f)}" for k, f in zip(space.kernels, kernel_flops[b]))
-            table.add_row(str(b), str(block_stage(b)), kernels_cell, ", ".join(space.activations))
+        for g in geometry:
+            kernel_cells = ", ".join(
+                f"{k}x{k}" + (f"(={e}x{e})" if e != k else "") for k, e in g.effective_kernels.items()
+            )
+            if g.kernel_choice_void:
+                kernel_cells += " [yellow]void[/]"
+            block_flops = [f for d in flops_of[str(g.block_id)].values() for f in d.values()]
+            table.add_row(
+                str(g.block_id),
+                str(g.stage),
+                f"{g.input_size}x{g.input_size}",
+                kernel_cells,
+                ", ".join(space.activations),
+                f"{human(min(block_flops))} to {human(max(block_flops))}",
+            )
         console.print(table)
         console.print(
             f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
@@ -524,6 +569,13 @@ def inspect(
             f"FLOPs at {size} px: {human(data['flops']['min'])} to {human(data['flops']['max'])} "
             f"(ResNet-50: {human(data['baseline_flops'])})"
         )
+        void = [g.block_id for g in geometry if g.kernel_choice_void]
+        if void:
+            console.print(
+                f"[yellow]void kernel choice[/] in blocks {void}: at {size} px their middle conv sees a map too small "
+                "to tell the kernels apart (see README, 'What the kernel choice means at your input size')",
+                soft_wrap=True,
+            )
 
 
 @app.command()
@@ -755,6 +807,7 @@ def bench(
     ] = None,
     depths: Annotated[str, typer.Option(help="blocks per stage, comma-separated")] = "3,4,6,3",
     stem: Annotated[str, typer.Option(help="imagenet or cifar")] = "imagenet",
+    candidates: Annotated[str, typer.Option(help="factorized or joint")] = "factorized",
     image_size: Annotated[int, typer.Option("--image-size", min=8, help="side of the input images")] = 32,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, help="default: 64 on CUDA, 32 on CPU")
@@ -802,6 +855,7 @@ def bench(
             width=width,
             depths=validate_depths(depths, where="--depths"),
             stem=_one_of(stem, ("imagenet", "cifar"), "--stem"),
+            candidates=_one_of(candidates, ("factorized", "joint"), "--candidates"),
             image_size=image_size,
             batch_size=batch_size,
             repeats=repeats,

@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from core.arch import decision_argmax
 from core.events import (
     AnyEvent,
     ArchitectureDerived,
@@ -26,11 +25,13 @@ from core.events import (
     RetrainStarted,
     SearchStarted,
     SearchStopped,
+    SpaceWarning,
     State,
     Unstable,
 )
 from core.job import Job, JobResult
 from core.runner import Runner
+from core.space import block_choice
 from presnet_tui.model import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -39,8 +40,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
     parts = []
     for block in sorted(alphas, key=int):
-        d = alphas[block]
-        k, a = decision_argmax(d["kernel"])[0], decision_argmax(d["activation"])[0]
+        k, a = block_choice(alphas[block])
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
 
@@ -69,10 +69,8 @@ class HeadlessView:
         match e:
             case SearchStarted():
                 verb = "resuming" if e.resumed else "searching"
-                p(
-                    f"[bold]{verb}[/] blocks {e.block_ids} · kernels {e.candidates['kernel']} · "
-                    f"activations {e.candidates['activation']} · {e.params:,} params · {e.device}"
-                )
+                what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
+                p(f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}")
             case Progress():
                 self.progress.update(
                     self.task,
@@ -96,7 +94,10 @@ class HeadlessView:
             case Converged():
                 p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
             case Unstable():
-                p(f"[yellow]unstable:[/] block {e.block} {e.decision} {e.was} → {e.now} at epoch {e.epoch}")
+                how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
+                p(f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}")
+            case SpaceWarning():
+                p(f"[yellow]warning:[/] {e.message}")
             case State():
                 p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
             case SearchStopped():

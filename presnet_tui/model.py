@@ -24,10 +24,12 @@ from core.events import (
     RetrainStarted,
     SearchStarted,
     SearchStopped,
+    SpaceWarning,
     State,
     StopReason,
     Unstable,
 )
+from core.space import JOINT_DECISION, block_choice, marginals
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
 
@@ -75,6 +77,9 @@ class RunModel:
     converged_at: int | None = None
     unstable: dict[tuple[int, str], int] = field(default_factory=dict)
     alphas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: the last epoch's per-decision change (total variation), block -> decision -> tv
+    change: dict[str, dict[str, float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     trajectory: Trajectory = field(default_factory=Trajectory)
     search_curves: Curves = field(default_factory=Curves)
     retrain_curves: Curves = field(default_factory=Curves)
@@ -109,6 +114,8 @@ class RunModel:
                 self.converged_at = e.epoch
             case Unstable():
                 self.unstable[(e.block, e.decision)] = e.epoch
+            case SpaceWarning():
+                self.warnings.append(e.message)
             case SearchStopped():
                 self.search_done, self.stop_reason, self.epochs_done = True, e.reason, e.epoch
             case ArchitectureDerived():
@@ -128,7 +135,9 @@ class RunModel:
         self.steps_per_epoch = e.steps_per_epoch
         self.batch_size = e.config.get("data", {}).get("batch_size", 0)
         search = e.config.get("search", {})
-        self.tracker = ConvergenceTracker(search.get("patience", 10), search.get("threshold", 0.5))
+        self.tracker = ConvergenceTracker(
+            search.get("patience", 10), search.get("margin", 0.1), search.get("threshold")
+        )
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
 
@@ -148,6 +157,7 @@ class RunModel:
         self.alphas = e.alphas
         if e.expected_cost is not None:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
+        self.change = e.alpha_change
         if self.tracker is not None and e.phase == "search":
             self.tracker.update(e.epoch, e.alphas)
         self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
@@ -180,16 +190,36 @@ class RunModel:
         self.eta_s = per_epoch * max(0, epochs - epoch)
 
     # -- derived views ---------------------------------------------------------------------
+    @property
+    def joint(self) -> bool:
+        return JOINT_DECISION in self.candidates
+
+    def block_probs(self, block: str) -> dict[str, dict[str, float]]:
+        """A block's distributions; in joint mode the kernel and activation marginals are added."""
+        probs = dict(self.alphas.get(block, {}))
+        if JOINT_DECISION in probs:
+            probs.update(marginals(probs[JOINT_DECISION]))
+        return probs
+
     def argmax(self, block: str, decision: str) -> tuple[str, float]:
-        probs = self.alphas.get(block, {}).get(decision, {})
+        """The derived choice of a decision and its probability. Joint candidates: the kernel or the
+        activation of the most probable pair (what derive picks), with that kernel's or activation's
+        marginal probability."""
+        pairs = self.alphas.get(block, {}).get(JOINT_DECISION)
+        if pairs and decision in ("kernel", "activation"):
+            k, a = block_choice({JOINT_DECISION: pairs})
+            label = str(k) if decision == "kernel" else a
+            return label, self.block_probs(block)[decision].get(label, 0.0)
+        probs = self.block_probs(block).get(decision, {})
         if not probs:
             return "-", 0.0
         return decision_argmax(probs)
 
     def status(self, block: int) -> str:
-        """Two marks, kernel then activation: ✓ settled, ! unstable (changed after settling), · moving."""
+        """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable
+        (lost its lead or margin after settling), · moving."""
         marks = ""
-        for d in ("kernel", "activation"):
+        for d in self.candidates or ("kernel", "activation"):
             if (block, d) in self.unstable:
                 marks += "!"
             elif self.tracker is not None and self.tracker.settled(block, d):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.events import Alphas, EpochEnd
+from core.space import JOINT_DECISION, marginals
 
 #: One colour per candidate position, stable across blocks.
 COLORS = ["cyan", "orange", "green", "magenta", "red", "blue", "yellow"]
@@ -30,6 +31,8 @@ class Trajectory:
         self.x.append(x)
         for block, decisions in alphas.items():
             b = self.series.setdefault(block, {})
+            if JOINT_DECISION in decisions:  # joint: the pair probabilities, and their two marginals
+                decisions = {**decisions, **marginals(decisions[JOINT_DECISION])}
             for decision, probs in decisions.items():
                 d = b.setdefault(decision, {})
                 for label, p in probs.items():
@@ -37,6 +40,11 @@ class Trajectory:
 
     def blocks(self) -> list[str]:
         return sorted(self.series, key=int)
+
+    def decisions(self) -> list[str]:
+        """What to draw per block: kernel and activation, with the pairs first in joint mode."""
+        joint = any(JOINT_DECISION in b for b in self.series.values())
+        return [JOINT_DECISION, "kernel", "activation"] if joint else ["kernel", "activation"]
 
 
 def cut_back(xs: list[float], x: float, columns: Iterable[list]) -> None:
@@ -107,11 +115,15 @@ def draw_decision(
 
 
 def figure(plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per_block: int = 12) -> None:
-    """The paper's Fig. 3 layout: one row per block, kernel left and activation right."""
+    """The paper's Fig. 3 layout: one row per block, kernel left and activation right
+    (joint candidates: the pair probabilities first, then the two marginals)."""
+    decisions = traj.decisions()
+    if hasattr(plt, "main"):  # plotext clears only the active subplot: go back to the whole figure first
+        plt.main()
     plt.clear_figure()
-    plt.subplots(len(blocks), 2)
+    plt.subplots(len(blocks), len(decisions))
     plt.plotsize(width, height_per_block * len(blocks))
     for row, block in enumerate(blocks, start=1):
-        for col, decision in enumerate(("kernel", "activation"), start=1):
+        for col, decision in enumerate(decisions, start=1):
             plt.subplot(row, col)
-            draw_decision(plt, traj, block, decision, width=width // 2)
+            draw_decision(plt, traj, block, decision, width=width // len(decisions))

@@ -12,7 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.arch import load_arch
 from core.config import load_config, quickstart
+from core.network import build_plain, count_params
 from presnet_tui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +134,13 @@ def test_full_workflow(tiny_yaml, tmp_path):
     assert invoke("baseline", "--config", tiny_yaml, "--out", base).exit_code == 0
     table = json.loads(invoke("compare", out, base, "--json").stdout)
     assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
-    assert table[0]["params"] < table[1]["params"] or table[0]["params"] == table[1]["params"]
+    # Each row's params are those of the network it trained, counted independently here.
+    arch = load_arch(out / "arch.json")
+    assert table[1]["params"] == count_params(arch.build())
+    assert table[0]["params"] == count_params(build_plain(arch.spec()))
+    # A 5x5 block carries more weights than the plain 3x3 one; a 3x3 block exactly as many.
+    bigger = any(b.kernel > 3 for b in arch.blocks.values())
+    assert (table[1]["params"] > table[0]["params"]) == bigger
     assert table[0]["flops"] > 0 and table[1]["image_size"] == 32
     assert (
         invoke("export", out, "--format", "pt2", "--weights", "last").exit_code == 0 and (out / "model.pt2").is_file()
@@ -157,7 +165,9 @@ def test_run_directory_commands_refuse_other_paths(tmp_path):
         ["resume", tmp_path / "nope"],
     ):
         res = invoke(*cmd)
-        assert res.exit_code == 2 and "run directory" in res.stderr or "no such directory" in res.stderr
+        assert res.exit_code == 2, (cmd, res.exit_code)
+        assert "run directory" in res.stderr or "no such directory" in res.stderr, (cmd, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
 
 
 def test_inspect_reports_flops_at_the_image_size(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from core.arch import load_arch
 from core.control import Control, ControlState, write_control
-from core.events import EventBus, read_events
+from core.events import EpochEnd, EventBus, SearchStopped, read_events
 from core.job import Job, derive_at
 
 pytestmark = pytest.mark.slow  # every test here trains a (tiny) network for real
@@ -135,14 +135,37 @@ def test_interrupt_then_resume_is_identical_to_an_uninterrupted_run(synthetic, s
 
 
 def test_derive_at_any_past_epoch(synthetic, start):
-    runner, run, _ = start(synthetic(arch_lr=0.5))
+    """derive --epoch E against the raw alphas the search held at the end of epoch E (read from
+    that epoch's checkpoint, not from the event file derive reads), kernel and activation; and the
+    last epoch's derive is the architecture the search itself wrote (one rule)."""
+    import torch
+
+    raw: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_event(e, control, run):
+        # epoch_end E is emitted before epoch E's checkpoint: the file on disk is epoch E-1's
+        if isinstance(e, EpochEnd | SearchStopped) and run.search_ckpt.exists():
+            payload = torch.load(run.search_ckpt, map_location="cpu", weights_only=True)
+            model = payload["model"]
+            raw[payload["epoch_done"]] = {d: model[f"alpha_{d}"].clone() for d in ("kernel", "activation")}
+
+    cfg = synthetic(arch_lr=0.5)
+    cfg.space.activations = ["relu", "leakyrelu", "mish", "silu"]
+    runner, run, _ = start(cfg, on_event)
     assert runner.wait(120).status == "done"
-    for h in run.epoch_history()[1:]:
+    space = cfg.search_space()
+    history = run.epoch_history()
+    assert sorted(raw) == [h.epoch for h in history]
+    for h in history:
         arch = derive_at(run, h.epoch)
         assert arch.source["epoch"] == h.epoch
-        for block, probs in h.alphas.items():
-            best_k = max(probs["kernel"], key=probs["kernel"].get)
-            assert str(arch.blocks[int(block)].kernel) == best_k
+        for row, block in enumerate(space.block_ids):
+            k = space.kernels[int(raw[h.epoch]["kernel"][row].argmax())]
+            a = space.activations[int(raw[h.epoch]["activation"][row].argmax())]
+            assert (arch.blocks[block].kernel, arch.blocks[block].activation) == (k, a), (h.epoch, block)
+    derived = {h.epoch: derive_at(run, h.epoch).blocks for h in history}
+    assert len({json.dumps({b: c.model_dump() for b, c in d.items()}) for d in derived.values()}) > 1  # moved
+    assert load_arch(run.arch_file).blocks == derived[history[-1].epoch]
 
 
 def test_non_finite_loss_stops_with_error_and_keeps_last_checkpoint(synthetic, start):

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from core.arch import Architecture
 from core.errors import PresnetError
-from core.events import AnyEvent, Converged, Error, SearchStopped, Unstable
+from core.events import AnyEvent, Converged, Error, SearchStopped, SpaceWarning, Unstable
 from core.job import derive_at
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
@@ -69,11 +69,10 @@ class SearchScreen(RunScreen):
             case Error():
                 self.notify(event.message, title="error", severity="error", timeout=15)
             case Unstable():
-                self.notify(
-                    f"block {event.block} {event.decision}: {event.was} → {event.now}",
-                    title="unstable",
-                    severity="warning",
-                )
+                how = f"{event.was} → {event.now}" if event.reason == "flip" else f"{event.now} lost its margin"
+                self.notify(f"block {event.block} {event.decision}: {how}", title="unstable", severity="warning")
+            case SpaceWarning():
+                self.notify(event.message, title="warning", severity="warning", timeout=15)
             case Converged():
                 self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
             case SearchStopped():
@@ -91,7 +90,9 @@ class SearchScreen(RunScreen):
         tabs = self.query_one(TabbedContent)
         if tabs.active == "block":
             marker = float(self.picked_epoch) if self.picked_epoch is not None else None
-            self.query_one(BlockPlot).draw(model.trajectory, table.selected_block, marker)
+            block = table.selected_block
+            change = model.change.get(block, {}) if block is not None else {}
+            self.query_one(BlockPlot).draw(model.trajectory, block, marker, change)
         elif tabs.active == "overview":
             self.query_one(AlphaHeatmap).show(model)
         else:
@@ -106,6 +107,11 @@ class SearchScreen(RunScreen):
             from core.cost import human
 
             lines.append(f"expected cost {human(*m.expected_cost)}")
+        if m.change:  # the paper's "erratic" signal: how far each decision moved in the last epoch
+            block, decision, tv = max(
+                ((b, d, v) for b, ds in m.change.items() for d, v in ds.items()), key=lambda t: t[2]
+            )
+            lines.append(f"Δ/epoch max {100 * tv:.1f} pts (block {block} {decision})")
         if m.converged_at:
             lines.append(f"[green]converged at epoch {m.converged_at}[/]")
         if m.search_done:
@@ -115,6 +121,8 @@ class SearchScreen(RunScreen):
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             lines.append(f"derived @{self.derived.source['epoch']}: {arch}")
+        if m.warnings:
+            lines.append(f"[yellow]{m.warnings[-1]}[/]")
         if m.errors:
             lines.append(f"[red]{m.errors[-1]}[/]")
         return "\n".join(lines)

@@ -16,9 +16,10 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 
 from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
+from core.geometry import config_geometry, void_warning
 from core.io import atomic_write_text
 from core.network import NetSpec, net_spec, supernet_facts
-from core.space import ACTIVATIONS, KERNELS, SCOPE_STAGES, SearchSpace
+from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
 
 SCOPES = ["s", "m", "l", "f", "custom"]
 DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
@@ -36,6 +37,7 @@ ERROR_SLOTS = {
     "run.device": "device",
     "data.dataset": "data",
     "data.data_dir": "data",
+    "data.image_size": "image-size",
 }
 
 
@@ -65,6 +67,16 @@ def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None
             f"\nFLOPs at {image_size} px: {human(lo)} to {human(hi)} (plain {human(count_flops(plain, image_size))})"
         )
     return text
+
+
+def void_line(cfg: Config) -> str:
+    """The live warning: which kernel choices are void at this scope, kernel set and input size."""
+    message = void_warning(config_geometry(cfg), cfg.data.image_size)
+    if message is None:
+        return ""
+    if cfg.space.void_kernels == "prune":
+        return "⚠ " + message.split(" (set ")[0] + " — pruned: only the smallest kernel of each equal group is searched"
+    return "⚠ " + message
 
 
 class SetupScreen(Screen):
@@ -116,6 +128,16 @@ class SetupScreen(Screen):
                 for a in ACTIVATIONS:
                     yield Checkbox(a, value=a in c.space.activations, id=f"a-{a}")
             yield Label("", id="err-activations", classes="error")
+            with Horizontal(classes="fields"):
+                yield self._field("image size", Input(str(c.data.image_size), type="integer", id="image-size"))
+                yield self._field(
+                    "candidates",
+                    Select(
+                        [(m, m) for m in CANDIDATE_MODES], value=c.space.candidates, allow_blank=False, id="candidates"
+                    ),
+                )
+            yield Label("", id="err-image-size", classes="error")
+            yield Label("", id="void-warning", classes="warning")
             yield Label("Data and run", classes="section")
             with Horizontal(classes="fields"):
                 yield self._field(
@@ -172,6 +194,8 @@ class SetupScreen(Screen):
             "space.activations": [a for a in ACTIVATIONS if self.query_one(f"#a-{a}", Checkbox).value],
             "data.dataset": self.query_one("#dataset", Select).value,
             "data.data_dir": self.query_one("#data-dir", Input).value,
+            "data.image_size": number("image-size"),
+            "space.candidates": self.query_one("#candidates", Select).value,
             "search.epochs": number("epochs"),
             "search.warmup_epochs": number("warmup"),
             "run.device": self.query_one("#device", Select).value,
@@ -199,15 +223,19 @@ class SetupScreen(Screen):
     @on(RadioSet.Changed)
     @on(Checkbox.Changed)
     @on(Input.Changed, "#custom-blocks")
+    @on(Input.Changed, "#image-size")
+    @on(Select.Changed, "#candidates")
     def update_facts(self) -> None:
         try:
             cfg = self.build_config()
         except ConfigError as err:
             self.show_problems(err.problems)
             self.query_one("#facts", Static).update("")
+            self.query_one("#void-warning", Label).update("")
             return
         self.show_problems([])
         self.query_one("#facts", Static).update(space_facts(cfg.search_space(), net_spec(cfg), cfg.data.image_size))
+        self.query_one("#void-warning", Label).update(void_line(cfg))
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

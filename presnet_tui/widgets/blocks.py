@@ -8,6 +8,12 @@ from presnet_tui.model import RunModel
 from presnet_tui.widgets.plots import SHORT
 
 
+def _change(tv: dict[str, float]) -> str:
+    """The largest per-epoch change (total variation) of a block's decisions, in points of probability:
+    near 0 when still; a settled block whose value rises again is wandering (the paper's erratic phase)."""
+    return f"{100 * max(tv.values()):3.1f}" if tv else "-"
+
+
 class BlockTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -18,6 +24,7 @@ class BlockTable(DataTable):
             ("kernel", "kernel"),
             ("act", "activation"),
             ("", "status"),
+            ("Δ/ep", "change"),
         ):
             self.add_column(label, key=key)
 
@@ -30,10 +37,17 @@ class BlockTable(DataTable):
                 "kernel": f"{k}x{k} {100 * pk:3.0f}%" if k != "-" else "-",
                 "activation": f"{SHORT.get(a, a)} {100 * pa:3.0f}%" if a != "-" else "-",
                 "status": model.status(block),
+                "change": _change(model.change.get(key, {})),
             }
             if key not in self.rows:
                 self.add_row(
-                    key, str(model.stages.get(key, "")), cells["kernel"], cells["activation"], cells["status"], key=key
+                    key,
+                    str(model.stages.get(key, "")),
+                    cells["kernel"],
+                    cells["activation"],
+                    cells["status"],
+                    cells["change"],
+                    key=key,
                 )
             else:
                 for column, value in cells.items():

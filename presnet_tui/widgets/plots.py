@@ -14,17 +14,31 @@ from presnet_tui.plots import COLORS, Trajectory, draw_decision, thin
 
 
 class BlockPlot(Vertical):
-    """Kernel (top) and activation (bottom) probabilities of one block over (fractional) epochs.
+    """Kernel (top) and activation (bottom) probabilities of one block over (fractional) epochs;
+    with joint candidates the pair probabilities come first and the two panels show their marginals.
 
     Stacked, so each panel gets the full width: time series need width more than height.
     """
 
     def compose(self) -> ComposeResult:
+        pairs = PlotextPlot(id="op-plot")
+        pairs.display = False  # shown for joint candidates only
+        yield pairs
         yield PlotextPlot(id="kernel-plot")
         yield PlotextPlot(id="activation-plot")
 
-    def draw(self, traj: Trajectory, block: str | None, marker: float | None = None) -> None:
-        for decision in ("kernel", "activation"):
+    def draw(
+        self,
+        traj: Trajectory,
+        block: str | None,
+        marker: float | None = None,
+        change: dict[str, float] | None = None,
+    ) -> None:
+        """``change``: the block's last per-epoch total variation per decision, shown in the titles."""
+        decisions = traj.decisions()
+        change = change or {}
+        self.query_one("#op-plot", PlotextPlot).display = "op" in decisions
+        for decision in decisions:
             plot = self.query_one(f"#{decision}-plot", PlotextPlot)
             if block is None:
                 plot.plt.clear_data()
@@ -36,7 +50,9 @@ class BlockPlot(Vertical):
                     block,
                     decision,
                     width=max(plot.size.width - 8, 10),
-                    title=f"block {block} · {decision}",
+                    title=f"block {block} · {decision if decision != 'op' else 'kernel/activation pairs'}"
+                    + (" (marginal)" if "op" in decisions and decision != "op" else "")
+                    + (f" · Δ {100 * change[decision]:.1f} pts/epoch" if decision in change else ""),
                     marker=marker,
                     height=plot.size.height,
                 )
@@ -102,14 +118,15 @@ class AlphaHeatmap(Static):
         table = Table(box=None, padding=(0, 1), show_edge=False, title="softmax(alpha) in %", title_justify="left")
         table.add_column("blk", justify="right")
         table.add_column("stg")
-        kernels = model.candidates.get("kernel", [])
-        acts = model.candidates.get("activation", [])
+        first = model.block_probs(str(model.block_ids[0])) if model.block_ids else {}
+        kernels = model.candidates.get("kernel") or list(first.get("kernel", {}))  # joint: the marginals' labels
+        acts = model.candidates.get("activation") or list(first.get("activation", {}))
         for k in kernels:
             table.add_column(f"{k}x{k}", justify="right", no_wrap=True)
         for a in acts:
             table.add_column(SHORT.get(a, a), justify="right", no_wrap=True)
         for block in model.block_ids:
-            probs = model.alphas.get(str(block), {})
+            probs = model.block_probs(str(block))
             row = [str(block), str(model.stages.get(str(block), ""))]
             row += [_cell(probs.get("kernel", {}).get(k, 0.0)) for k in kernels]
             row += [_cell(probs.get("activation", {}).get(a, 0.0)) for a in acts]
