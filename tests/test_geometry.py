@@ -18,7 +18,6 @@ from core.network import NetSpec, SearchNet
 from core.proxyless import Mode, PathSampler
 from core.space import SearchSpace, joint_name, marginals, parse_joint
 from presnet_tui.cli import app
-from tests.test_engine import start, synthetic
 
 cli = CliRunner()
 
@@ -120,10 +119,10 @@ def test_joint_names_and_marginals():
     )
 
 
-def test_joint_search_derive_retrain_and_resume(tiny, tmp_path):
+def test_joint_search_derive_retrain_and_resume(synthetic, start, tmp_path):
     """Joint candidates through the whole flow: one `op` decision per block, derive at any epoch,
     retrain, and an interrupted search resumes to exactly the uninterrupted one."""
-    straight = synthetic(tiny, alphas_every=1)
+    straight = synthetic(alphas_every=1)
     straight.space.candidates = "joint"
     straight.run.out = tmp_path / "straight"
     runner, straight_run, seen = start(straight)
@@ -148,7 +147,7 @@ def test_joint_search_derive_retrain_and_resume(tiny, tmp_path):
             fired.set()
             control.interrupt()
 
-    cut = synthetic(tiny, alphas_every=1)
+    cut = synthetic(alphas_every=1)
     cut.space.candidates = "joint"
     cut.run.out = tmp_path / "cut"
     runner, run, _ = start(cut, on_event)
@@ -163,12 +162,11 @@ def test_joint_search_derive_retrain_and_resume(tiny, tmp_path):
     assert not missing, text
 
 
-def test_bench_runs_with_joint_candidates(capsys):
-    from core.bench import main
-
+def test_bench_runs_with_joint_candidates():
     args = "--device cpu --width 0.125 --depths 1,1,1,1 --batch-size 8 --repeats 1 --warmup 1 --epoch-images 32"
-    assert main([*args.split(), "--scopes", "s", "--candidates", "joint", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    res = invoke("bench", *args.split(), "--scopes", "s", "--candidates", "joint", "--json")
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
     assert result["settings"]["candidates"] == "joint"
     (scope,) = result["scopes"]
     assert scope["two_path_ratio"] > 0 and scope["darts_bytes"] >= scope["weight_bytes"]

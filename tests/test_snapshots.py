@@ -6,11 +6,7 @@ Regenerate after an intended visual change with: python -m pytest tests/test_sna
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from textual.app import App
-
-import presnet_tui
 from core.config import quickstart
 from core.events import (
     Alphas,
@@ -24,13 +20,11 @@ from core.events import (
     SearchStopped,
     Unstable,
 )
-from core.rundir import RunDir
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
-from presnet_tui.session import Inbox, Session
+from tests.tui_hosts import REPO, FixedSession, Host
 
-REPO = Path(__file__).resolve().parents[1]
 BLOCKS = [1, 2, 3]
 ACTS = ["relu", "leakyrelu", "mish"]
 
@@ -90,34 +84,6 @@ def search_events(epochs: int = 8) -> list:
         Progress(phase="search", epoch=epochs, epochs=12, step=16, steps_per_epoch=16, images_per_s=412.0, eta_s=75.0)
     )
     return events
-
-
-class FixedSession(Session):
-    local = False
-
-    def __init__(self, events: list) -> None:
-        self.inbox = Inbox(events)
-        self.run_dir = RunDir(Path("runs/demo"))
-
-    @property
-    def running(self) -> bool:
-        return True
-
-    def pause_requested(self) -> bool:
-        return False
-
-
-class Host(App):
-    """Hosts one screen with the real stylesheet (PresnetApp's own on_mount would push the setup screen)."""
-
-    CSS_PATH = str(Path(presnet_tui.__file__).parent / "presnet.tcss")
-
-    def __init__(self, screen_factory) -> None:
-        super().__init__()
-        self.screen_factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self.screen_factory())
 
 
 async def settle(pilot) -> None:

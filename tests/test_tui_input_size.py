@@ -13,7 +13,7 @@ from core.events import EpochEnd, SearchStarted
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
 from presnet_tui.widgets.blocks import BlockTable
-from tests.test_snapshots import REPO, FixedSession, Host
+from tests.tui_hosts import REPO, FixedSession, Host
 
 PAIRS = ["3x3/relu", "3x3/mish", "5x5/relu", "5x5/mish"]
 
