@@ -140,7 +140,9 @@ def test_full_workflow(tiny_yaml, tmp_path):
     assert invoke("baseline", "--config", tiny_yaml, "--out", base).exit_code == 0
     table = json.loads(invoke("compare", out, base, "--json").stdout)
     assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
-    assert table[0]["params"] < table[1]["params"] or table[0]["params"] == table[1]["params"]
+    assert table[0]["scope"] == "baseline" and table[1]["scope"] == "s"
+    assert table[0]["n"] == table[1]["n"] == 1 and table[1]["top1_std"] == 0.0
+    assert table[0]["params_mean"] <= table[1]["params_mean"]
 
 
 def test_search_and_retrain_commands(tiny_yaml, tmp_path):
