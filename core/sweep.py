@@ -24,7 +24,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -192,7 +193,7 @@ class Sweep:
                     where=str(path),
                     hint="rerun it with those arguments to resume it, or choose another --out",
                 )
-            diff = _first_difference(have.base_config, wanted.base_config)
+            diff = _first_difference(_results_part(have.base_config), _results_part(wanted.base_config))
             if diff is not None:
                 raise PresnetError(
                     f"holds a sweep with another config ({diff})",
@@ -232,6 +233,29 @@ class Sweep:
                 f"sweep.json is damaged ({err.__class__.__name__})", where=str(file), hint="restore it"
             ) from None
         return cls(path.resolve(), manifest)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One front end per sweep: a second ``presnet sweep`` on the same directory would start a
+        second writer on the runs the first is running.  The lock (``flock``) dies with its process."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            yield
+            return
+        with open(self.path / ".sweep.lock", "a") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise PresnetError(
+                    "another presnet sweep is running on this directory",
+                    where=str(self.path),
+                    hint="wait for it, or watch it with `presnet-tui --attach` on the sweep directory",
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def save(self) -> None:
         atomic_write_text(self.manifest_file, self.manifest.model_dump_json(indent=2) + "\n")
@@ -288,6 +312,14 @@ class Sweep:
         atomic_write_text(self.config_file(run), dump_yaml(cfg))
         verb = ["run", "--headless"] if run.kind == "search" else ["baseline"]  # baseline is always headless
         return [*entry, *verb, "--config", str(self.config_file(run))]
+
+
+def _results_part(config: dict[str, Any]) -> dict[str, Any]:
+    """A config without the fields that cannot change a result (``data.download``): a rerun
+    that leaves out ``--download`` is the same sweep."""
+    data = json.loads(json.dumps(config))
+    data.get("data", {}).pop("download", None)
+    return data
 
 
 def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
@@ -417,6 +449,9 @@ def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            # Its own process group: a Ctrl+C at the terminal reaches the sweep alone, which passes
+            # exactly one SIGINT on (a second one would cut a run's checkpoint short).
+            start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
 
@@ -626,7 +661,11 @@ def preflight(base: Config, *, local: bool) -> None:
     if local:
         resolve_device(base.run.device)
     data = base.data
-    if data.dataset == "imagefolder":
+    if data.dataset in ("cifar10", "cifar100") and data.download:
+        from core.data import load_train_test
+
+        load_train_test(data, base.run.seed)  # fetch once here, not once per run at the same time
+    elif data.dataset == "imagefolder":
         check_image_folder(data.data_dir)
     elif data.dataset in ("cifar10", "cifar100") and not data.download:
         folder = Path(data.data_dir) / ("cifar-10-batches-py" if data.dataset == "cifar10" else "cifar-100-python")

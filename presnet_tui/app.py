@@ -22,6 +22,7 @@ from core.errors import PresnetError
 from core.events import EventBus
 from core.job import Job, resume_job
 from core.rundir import RunDir
+from core.sweep import Sweep, is_sweep
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
@@ -58,7 +59,11 @@ class PresnetApp(App):
         self.sessions: list[LocalSession] = []  # the runs this app started (not an attached one)
 
     def on_mount(self) -> None:
-        if self.attach is not None:
+        if self.attach is not None and is_sweep(self.attach):
+            from presnet_tui.screens.sweep import SweepScreen
+
+            self.push_screen(SweepScreen(self.attach))
+        elif self.attach is not None:
             self.push_screen(SearchScreen(AttachedSession(self.attach)))
         elif self.job is not None:
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)
@@ -133,13 +138,16 @@ cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @cli.command()
 def tui(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config to load"),
-    attach: Path | None = typer.Option(None, "--attach", help="watch a headless run directory"),
+    attach: Path | None = typer.Option(None, "--attach", help="watch a headless run directory, or a sweep's runs"),
     resume: Path | None = typer.Option(None, "--resume", help="resume a run directory's search"),
 ) -> None:
     """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain."""
     try:
         if attach is not None:
-            RunDir.open(attach)
+            if is_sweep(attach):
+                Sweep.open(attach)
+            else:
+                RunDir.open(attach)
             PresnetApp(attach=attach).run()
             return
         if resume is not None:

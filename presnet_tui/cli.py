@@ -570,6 +570,7 @@ def sweep(
     retrain_epochs: RetrainEpochsOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="side of the input images")] = None,
     device: DeviceOpt = None,
 ) -> None:
@@ -592,7 +593,13 @@ def sweep(
         n_workers = workers or 1
         scope_list, seed_list = parse_scopes(scopes), parse_seeds(seeds)
         base = resolve_config(
-            config, epochs=epochs, retrain_epochs=retrain_epochs, dataset=dataset, data_dir=data_dir, device=device
+            config,
+            epochs=epochs,
+            retrain_epochs=retrain_epochs,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
         )
         if image_size is not None:
             data = base.model_dump(mode="json")
@@ -610,7 +617,9 @@ def sweep(
             )
         path = out or default_sweep_dir(base, scope_list, seed_list, baseline)
         sw = Sweep.create_or_open(path, scope_list, seed_list, baseline, base)
-    raise typer.Exit(_run_sweep(sw, n_workers, gpus, use_ray, ray_address, cpus_per_run))
+        with sw.lock():
+            code = _run_sweep(sw, n_workers, gpus, use_ray, ray_address, cpus_per_run)
+    raise typer.Exit(code)
 
 
 def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | None, cpus_per_run: int) -> int:
@@ -624,7 +633,7 @@ def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | N
     )
     console.print(f"sweep {sw.path}: {len(statuses)} runs, {done} done already; {where}", highlight=False)
     view = SweepView(console, statuses)
-    with user_errors(), view.progress:
+    with view.progress:
         if use_ray:
             gpu = sw.base_config().run.device != "cpu"
             result = run_ray(sw, address=address, gpu=gpu, cpus_per_run=cpus_per_run, on_poll=view.update)

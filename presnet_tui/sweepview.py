@@ -38,8 +38,11 @@ class SweepView:
         )
         self.tasks: dict[str, TaskID] = {}
         self.last: dict[str, str] = {}
+        self.started: set[str] = set()
         for s in statuses:
-            self.tasks[s.name] = self.progress.add_task("", total=1, name=s.name, state="", where="", top1="")
+            # The clock of a run starts when it does (pending runs wait at 0:00:00).
+            task = self.progress.add_task("", total=1, start=False, name=s.name, state="", where="", top1="")
+            self.tasks[s.name] = task
         self.update(statuses)
 
     def update(self, statuses: Sequence[RunStatus]) -> None:
@@ -48,8 +51,12 @@ class SweepView:
             style = STATE_STYLE.get(state, "")
             done = s.state == "done"
             total = max(1, s.epochs or 1)
+            task = self.tasks[s.name]
+            if s.state == "running" and s.name not in self.started:
+                self.progress.start_task(task)
+                self.started.add(s.name)
             self.progress.update(
-                self.tasks[s.name],
+                task,
                 state=f"[{style}]{state}[/]",
                 where=where,
                 top1=top1,

@@ -209,6 +209,10 @@ def test_a_sweep_directory_refuses_another_sweep(tmp_path):
     assert res.exit_code == 2 and "another config (search.epochs" in res.stderr
     res = invoke("sweep", "-c", config, "--scopes", "m", "--out", tmp_path / "sw")
     assert res.exit_code == 2 and "holds another sweep" in res.stderr
+    with again.lock():  # a front end is running this sweep: a second one must not start its runs
+        res = invoke("sweep", "-c", config, "--scopes", "s", "--seeds", "0", "--out", tmp_path / "sw")
+    assert res.exit_code == 2 and "another presnet sweep is running" in res.stderr
+    assert not (tmp_path / "sw" / "runs" / "s-seed0").exists()
 
 
 def test_seed_ranges_and_ray_address_syntax():
@@ -222,3 +226,59 @@ def test_seed_ranges_and_ray_address_syntax():
         "--seeds",
         "0",
     ]
+
+
+async def _wait(pilot, cond, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.1)
+
+
+def test_tui_attach_lists_a_sweeps_runs_and_refuses_to_open_a_pending_one(tmp_path):
+    import asyncio
+
+    from core.config import load_config
+    from presnet_tui.app import PresnetApp
+    from presnet_tui.screens.sweep import SweepScreen
+
+    sweep = Sweep.create_or_open(tmp_path / "sw", ["s", "m"], [3], True, load_config(tiny_sweep_yaml(tmp_path)))
+
+    async def scenario():
+        app = PresnetApp(attach=sweep.path)
+        async with app.run_test(size=(100, 24)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, SweepScreen)
+            table = screen.query_one("DataTable")
+            assert table.row_count == 3 and {s.state for s in screen.statuses} == {"pending"}
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert app.screen is screen  # nothing to open yet
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_tui_attach_opens_a_run_of_a_finished_sweep(killed_and_finished):
+    import asyncio
+
+    from presnet_tui.app import PresnetApp
+    from presnet_tui.screens.sweep import AttachedRunScreen, SweepScreen
+
+    out, _, _ = killed_and_finished
+
+    async def scenario():
+        app = PresnetApp(attach=out)
+        async with app.run_test(size=(100, 30)) as pilot:
+            sweep_screen = app.screen
+            assert isinstance(sweep_screen, SweepScreen) and sweep_screen.query_one("DataTable").row_count == 6
+            assert {s.state for s in sweep_screen.statuses} == {"done"}
+            await pilot.press("down", "enter")  # the second run: m-seed0
+            await _wait(pilot, lambda: isinstance(app.screen, AttachedRunScreen))
+            run_screen = app.screen
+            await _wait(pilot, lambda: run_screen.model.retrain_done is not None)
+            assert run_screen.session.run_dir.path.name == "m-seed0" and run_screen.model.epochs_done == 2
+            await pilot.press("escape")
+            await _wait(pilot, lambda: app.screen is sweep_screen)
+
+    asyncio.run(scenario())
