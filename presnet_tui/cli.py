@@ -42,8 +42,10 @@ EXIT_USAGE = 2
 
 
 def fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        err_console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    for line in lines:  # escaped: a hint like `pip install -e ".[ray]"` is text, not rich markup
+        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 

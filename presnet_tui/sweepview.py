@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -64,7 +65,7 @@ class SweepView:
                 completed=total if done else (s.epoch or 0),
             )
             if self.last.get(s.name) != state and state in ("done", "failed"):  # a log line when a run ends
-                msg = f" — {s.message}" if s.message else ""
+                msg = f" — {escape(s.message)}" if s.message else ""
                 self.console.print(f"{s.name}: [{style}]{state}[/] top-1 {top1}{msg}", soft_wrap=True, highlight=False)
             self.last[s.name] = state
 

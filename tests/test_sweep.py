@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.errors import PresnetError
 from core.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
 from core.sweep import Sweep, parse_seeds
 from presnet_tui.cli import _ray_address_argv, app
@@ -282,3 +283,45 @@ def test_tui_attach_opens_a_run_of_a_finished_sweep(killed_and_finished):
             await _wait(pilot, lambda: app.screen is sweep_screen)
 
     asyncio.run(scenario())
+
+
+def test_local_workers_are_pinned_to_gpus_and_split_the_cpu(tmp_path, monkeypatch):
+    """Without GPUs here, the pinning is checked on what each run process is given: its
+    CUDA_VISIBLE_DEVICES and thread count (the process itself only records them)."""
+    from core.config import load_config
+    from core.sweep import run_local
+
+    sweep = Sweep.create_or_open(tmp_path / "sw", ["s", "m"], [0, 1], False, load_config(tiny_sweep_yaml(tmp_path)))
+    env = "os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['OMP_NUM_THREADS']"
+    record = f"import os, sys; open(sys.argv[1], 'w').write({env})"
+
+    def command(self, run, python=sys.executable, threads=None):
+        return [python, "-c", record, str(tmp_path / f"{run.name}.env")]
+
+    monkeypatch.setattr(Sweep, "command", command)
+    seen: list[set[str]] = []
+    result = run_local(
+        sweep,
+        2,
+        gpus=2,
+        threads=3,
+        poll_s=0.05,
+        on_poll=lambda ss: seen.append({s.name for s in ss if s.state == "running"}),
+    )
+    envs = {r.name: (tmp_path / f"{r.name}.env").read_text().split() for r in sweep.runs}
+    assert {gpu for gpu, _ in envs.values()} == {"0", "1"} and {t for _, t in envs.values()} == {"3"}
+    assert max(len(r) for r in seen) <= 2 and not result.interrupted  # never more than 2 at once
+
+
+def test_missing_optional_packages_name_their_extra(tmp_path, monkeypatch):
+    config = tiny_sweep_yaml(tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    res = invoke("sweep", "-c", config, "--scopes", "s", "--ray", "--out", tmp_path / "sw")
+    assert res.exit_code == 2 and 'pip install -e ".[ray]"' in res.stderr and not (tmp_path / "sw").exists()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    res = invoke("plot", tmp_path, "--save", tmp_path / "fig.png")  # not a run: the run check comes first
+    assert res.exit_code == 2
+    from presnet_tui.figures import table1
+
+    with pytest.raises(PresnetError, match=r'pip install -e "\.\[plots\]"'):
+        table1([], tmp_path / "t.png")
