@@ -257,6 +257,35 @@ class Sweep:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
+    def front_end_running(self) -> bool:
+        """Whether a ``presnet sweep`` holds this sweep's lock now (from another process)."""
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        lock = self.path / ".sweep.lock"
+        if not lock.exists():
+            return False
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            return False
+
+    def observed_statuses(self) -> list[RunStatus]:
+        """The runs as a watcher sees them: an unfinished run that the running front end last
+        recorded as running is running (the run directory alone cannot tell a live run from a
+        killed one)."""
+        statuses = self.statuses()
+        if any(s.state == "incomplete" for s in statuses) and self.front_end_running():
+            recorded = Sweep.open(self.path).manifest.states
+            for s in statuses:
+                if s.state == "incomplete" and recorded.get(s.name) == "running":
+                    s.state = "running"
+        return statuses
+
     def save(self) -> None:
         atomic_write_text(self.manifest_file, self.manifest.model_dump_json(indent=2) + "\n")
 

@@ -325,3 +325,17 @@ def test_missing_optional_packages_name_their_extra(tmp_path, monkeypatch):
 
     with pytest.raises(PresnetError, match=r'pip install -e "\.\[plots\]"'):
         table1([], tmp_path / "t.png")
+
+
+def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_path):
+    from core.config import load_config
+
+    sweep = Sweep.create_or_open(tmp_path / "sw", ["s"], [0, 1], False, load_config(tiny_sweep_yaml(tmp_path)))
+    started = sweep.run_dir(sweep.runs[0])
+    started.mkdir(parents=True)
+    (started / "config.yaml").write_text(sweep.config_file(sweep.runs[0]).name)  # begun, nothing written yet
+    sweep.manifest.states = {"s-seed0": "running", "s-seed1": "pending"}
+    sweep.save()
+    assert [s.state for s in sweep.observed_statuses()] == ["incomplete", "pending"]  # killed, or never watched
+    with sweep.lock():
+        assert [s.state for s in sweep.observed_statuses()] == ["running", "pending"]

@@ -48,7 +48,7 @@ class SweepScreen(Screen):
 
     def action_refresh(self) -> None:
         table = self.query_one(DataTable)
-        self.statuses = self.sweep.statuses()
+        self.statuses = self.sweep.observed_statuses()
         for s in self.statuses:
             state, where, top1 = status_cells(s)
             cells = (s.name, s.kind, s.scope or "-", str(s.seed), state, where, top1)
