@@ -240,7 +240,7 @@ class Sweep:
         second writer on the runs the first is running.  The lock (``flock``) dies with its process."""
         try:
             import fcntl
-        except ImportError:  # not POSIX: no lock, as before
+        except ImportError:  # not POSIX: no lock
             yield
             return
         with open(self.path / ".sweep.lock", "a") as f:
