@@ -339,3 +339,16 @@ def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_pat
     assert [s.state for s in sweep.observed_statuses()] == ["incomplete", "pending"]  # killed, or never watched
     with sweep.lock():
         assert [s.state for s in sweep.observed_statuses()] == ["running", "pending"]
+
+
+def test_sweep_modules_import_without_ui_or_optional_packages():
+    """core.sweep and core.table are engine code (no UI); Ray and matplotlib load only when used."""
+    code = (
+        "import sys, core.sweep, core.table;"
+        "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
+        "import presnet_tui.figures;"
+        "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env())
+    assert out.returncode == 0, out.stdout + out.stderr
