@@ -578,7 +578,8 @@ def sweep(
 ) -> None:
     """Scopes x seeds (+ a baseline per seed) as ordinary runs, N at once or on Ray; rerun to resume."""
     from core.config import validate
-    from core.sweep import Sweep, default_sweep_dir, gpus_for, import_ray, parse_scopes, parse_seeds, preflight
+    from core.placement import gpus_for, import_ray
+    from core.sweep import Sweep, default_sweep_dir, parse_scopes, parse_seeds, preflight
 
     with user_errors():
         use_ray = ray or ray_address is not None
@@ -625,7 +626,7 @@ def sweep(
 
 
 def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | None, cpus_per_run: int) -> int:
-    from core.sweep import cpu_threads_per_worker, run_local, run_ray
+    from core.placement import cpu_threads_per_worker, run_local, run_ray
     from presnet_tui.sweepview import SweepView, status_table
 
     statuses = sw.statuses()

@@ -289,7 +289,7 @@ def test_local_workers_are_pinned_to_gpus_and_split_the_cpu(tmp_path, monkeypatc
     """Without GPUs here, the pinning is checked on what each run process is given: its
     CUDA_VISIBLE_DEVICES and thread count (the process itself only records them)."""
     from core.config import load_config
-    from core.sweep import run_local
+    from core.placement import run_local
 
     sweep = Sweep.create_or_open(tmp_path / "sw", ["s", "m"], [0, 1], False, load_config(tiny_sweep_yaml(tmp_path)))
     env = "os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['OMP_NUM_THREADS']"
@@ -344,7 +344,7 @@ def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_pat
 def test_sweep_modules_import_without_ui_or_optional_packages():
     """core.sweep and core.table are engine code (no UI); Ray and matplotlib load only when used."""
     code = (
-        "import sys, core.sweep, core.table;"
+        "import sys, core.sweep, core.placement, core.table;"
         "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
         "import presnet_tui.figures;"
         "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"
