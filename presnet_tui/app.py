@@ -21,6 +21,7 @@ from core.errors import PresnetError
 from core.events import EventBus
 from core.job import Job
 from core.rundir import RunDir
+from core.sweep import is_sweep
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
@@ -57,7 +58,11 @@ class PresnetApp(App):
         self.sessions: list[LocalSession] = []  # the runs this app started (not an attached one)
 
     def on_mount(self) -> None:
-        if self.attach is not None:
+        if self.attach is not None and is_sweep(self.attach):
+            from presnet_tui.screens.sweep import SweepScreen
+
+            self.push_screen(SweepScreen(self.attach))
+        elif self.attach is not None:
             self.push_screen(SearchScreen(AttachedSession(self.attach).start()))
         elif self.job is not None:
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)

@@ -33,8 +33,10 @@ EXIT_USAGE = 2
 
 
 def fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        err_console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    for line in lines:  # escaped: a hint like `pip install -e ".[ray]"` is text, not rich markup
+        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -580,18 +582,30 @@ def inspect(
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    run_dir: Annotated[Path, typer.Argument(help="run directory (or a sweep directory, with --save F.png)")],
     block: Annotated[list[int] | None, typer.Option("--block", "-b", help="block id (repeatable)")] = None,
-    save: Annotated[Path | None, typer.Option(help="write the figure to this file (.txt or .html)")] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="write the figure to this file: .png/.svg/.pdf (matplotlib) or .txt/.html")
+    ] = None,
     width: Annotated[int, typer.Option(help="figure width in characters")] = 120,
 ) -> None:
-    """Alpha trajectories per block, kernel and activation (the paper's Fig. 3), in the terminal."""
+    """Alpha trajectories per block, kernel and activation (the paper's Fig. 3); a sweep: top-1 per scope."""
     import plotext as plt
 
     from core.rundir import RunDir
+    from core.sweep import is_sweep
+    from presnet_tui.figures import IMAGE_SUFFIXES
     from presnet_tui.plots import figure, trajectory_from_events
 
+    image = save is not None and save.suffix.lower() in IMAGE_SUFFIXES
     with user_errors():
+        if is_sweep(run_dir):
+            if not image:
+                raise PresnetError(
+                    "a sweep is drawn as an image file", where="--save", hint="e.g. --save table1.png (or .svg/.pdf)"
+                )
+            _plot_sweep(run_dir, save)
+            return
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
         if not traj.x:
@@ -604,6 +618,9 @@ def plot(
                 where="--block",
                 hint=f"searched blocks: {', '.join(traj.blocks())}",
             )
+        if image:
+            _plot_fig3(rundir, traj, blocks, save)
+            return
         figure(plt, traj, blocks, width)
         if save is not None:
             import contextlib
@@ -618,56 +635,201 @@ def plot(
             sys.stdout.write((text if _colour(sys.stdout) else plt.uncolorize(text)) + "\n")
 
 
+def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None:
+    from core.events import SearchStopped
+    from presnet_tui.figures import fig3
+
+    stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
+    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=f"{rundir.path.name}: alphas over epochs")
+    console.print(f"saved {save}")
+
+
+def _plot_sweep(sweep_dir: Path, save: Path) -> None:
+    from core.table import collect, table_rows
+    from presnet_tui.figures import table1
+
+    table1(table_rows(collect([sweep_dir])), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
+    console.print(f"saved {save}")
+
+
 @app.command()
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="run directories (a baseline run adds its row)")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    run_dirs: Annotated[list[Path], typer.Argument(help="sweep directories and/or run directories")],
+    as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="rows as CSV")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="a Markdown table (for papers)")] = False,
 ) -> None:
-    """The paper's Table I for the given runs: model, scope, params, test top-1, search time."""
+    """The paper's Table I: per scope n runs, params, FLOPs, top-1 mean ± std over seeds, search time, baseline."""
     from rich.table import Table
 
-    from core.rundir import RunDir
+    from core.table import collect, table_rows
 
     with user_errors():
-        rows = [_compare_row(RunDir.open(p)) for p in run_dirs]
-        rows.sort(key=lambda r: (r["model"] != "ResNet-50 (baseline)", r["model"]))
-        if as_json:
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-            return
-        table = Table(title="Performance comparison")
-        for col in ("model", "scope", "params", "FLOPs", "top-1 (%)", "search time", "run"):
-            table.add_column(col)
-        for r in rows:
-            top1 = f"{100 * r['test_top1']:.2f}" if r["test_top1"] is not None else "-"
-            search = f"{r['search_s']:.0f} s" if r["search_s"] is not None else "-"
-            table.add_row(
-                r["model"],
-                str(r["scope"] or "-"),
-                f"{r['params'] / 1e6:.2f}M" if r["params"] else "-",
-                f"{r['flops'] / 1e9:.3f}G @{r['image_size']}px" if r.get("flops") else "-",
-                top1,
-                search,
-                r["run"],
-            )
+        if sum((as_json, as_csv, as_markdown)) > 1:
+            raise PresnetError("choose one output format", where="--json/--csv/--markdown", hint="give one of them")
+        rows = table_rows(collect(run_dirs))
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif as_csv:
+        sys.stdout.write(_rows_csv(rows))
+    elif as_markdown:
+        sys.stdout.write(_rows_markdown(rows))
+    else:
+        table = Table(title="Performance comparison (Table I)")
+        for col in _TABLE_HEADER:
+            table.add_column(col, no_wrap=True)
+        for cells in _row_cells(rows):
+            table.add_row(*cells)
         console.print(table)
 
 
-def _compare_row(rundir: RunDir) -> dict[str, Any]:
-    s = rundir.summary()
-    if not s:
-        raise PresnetError("run has no summary.json yet", where=str(rundir.path), hint="let the run finish first")
-    baseline_run = bool(s.get("baseline"))
-    scope = None if baseline_run else s.get("search", {}).get("scope")
-    label = scope if isinstance(scope, str) else "custom"
-    return {
-        "model": "ResNet-50 (baseline)" if baseline_run else f"PResNet-50-{label}",
-        "scope": scope,
-        "params": s.get("params"),
-        "test_top1": s.get("retrain", {}).get("test_top1"),
-        "search_s": s.get("search", {}).get("elapsed_s"),
-        "run": str(rundir.path),
-        **_run_flops(rundir),
-    }
+_TABLE_HEADER = ["model", "scope", "n", "params", "FLOPs", "top-1 (%)", "search time", "seeds agree"]
+
+
+def _row_cells(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Table I's cells as text: top-1 as mean ± std in %, agreement as blocks all seeds agree on."""
+    out = []
+    for r in rows:
+        top1 = "-" if r["top1_mean"] is None else f"{100 * r['top1_mean']:.2f} ± {100 * (r['top1_std'] or 0):.2f}"
+        search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
+        params = "-" if r["params_mean"] is None else f"{r['params_mean'] / 1e6:.2f}M"
+        flops = "-" if r["flops_mean"] is None else f"{r['flops_mean'] / 1e9:.3f}G @{r['image_size'] or '?'}px"
+        agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
+        out.append([r["model"], r["scope"], str(r["n"]), params, flops, top1, search, agree])
+    return out
+
+
+def _rows_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(_TABLE_HEADER) + " |", "|" + "---|" * len(_TABLE_HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in _row_cells(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    fields = [
+        "scope",
+        "model",
+        "n",
+        "params_mean",
+        "flops_mean",
+        "image_size",
+        "top1_mean",
+        "top1_std",
+        "search_s_mean",
+        "blocks_agreeing",
+        "blocks",
+    ]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@app.command()
+def sweep(
+    scopes: Annotated[str | None, typer.Option(help="scopes to search, e.g. s,m,l,f (required)")] = None,
+    seeds: Annotated[str, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2)")] = "0",
+    config: ConfigOpt = None,
+    baseline: Annotated[bool, typer.Option("--baseline", help="add a plain ResNet-50 run per seed")] = False,
+    workers: Annotated[int | None, typer.Option(help="runs at once on this machine (default 1)")] = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="place each run as a Ray task (a local Ray without an address)")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="an existing Ray cluster (`presnet sweep ... --ray ADDRESS`)")
+    ] = None,
+    cpus_per_run: Annotated[
+        int, typer.Option("--cpus-per-run", help="Ray on the CPU: cores (and threads) per run")
+    ] = 1,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="sweep directory (default: runs/sweep-...)")] = None,
+    epochs: EpochsOpt = None,
+    retrain_epochs: RetrainEpochsOpt = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = None,
+    image_size: Annotated[int | None, typer.Option("--image-size", help="side of the input images")] = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Scopes x seeds (+ a baseline per seed) as ordinary runs, N at once or on Ray; rerun to resume."""
+    from core.config import validate
+    from core.placement import gpus_for, import_ray
+    from core.sweep import Sweep, default_sweep_dir, parse_scopes, parse_seeds, preflight
+
+    with user_errors():
+        use_ray = ray or ray_address is not None
+        if use_ray and workers is not None:
+            raise PresnetError(
+                "--workers and --ray both given", where="--workers", hint="Ray places the runs itself: drop --workers"
+            )
+        if workers is not None and workers < 1:
+            raise PresnetError("must be 1 or more", where="--workers", hint="e.g. --workers 2")
+        if cpus_per_run < 1:
+            raise PresnetError("must be 1 or more", where="--cpus-per-run", hint="e.g. --cpus-per-run 4")
+        if scopes is None:
+            raise PresnetError("no scopes given", where="--scopes", hint="e.g. --scopes s,m,l,f")
+        n_workers = workers or 1
+        scope_list, seed_list = parse_scopes(scopes), parse_seeds(seeds)
+        base = resolve_config(
+            config,
+            epochs=epochs,
+            retrain_epochs=retrain_epochs,
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            device=device,
+        )
+        if image_size is not None:
+            data = base.model_dump(mode="json")
+            data["data"]["image_size"] = image_size
+            base = validate(data, "--image-size")
+        if use_ray:
+            import_ray()
+        preflight(base, local=not use_ray)
+        gpus = 0 if use_ray else gpus_for(base.run.device)
+        if gpus and n_workers > 1 and ":" in base.run.device:
+            raise PresnetError(
+                f"--device {base.run.device} with {n_workers} workers",
+                where="--device",
+                hint="each worker is pinned to its own GPU: use --device cuda (or auto)",
+            )
+        path = out or default_sweep_dir(base, scope_list, seed_list, baseline)
+        sw = Sweep.create_or_open(path, scope_list, seed_list, baseline, base)
+        with sw.lock():
+            code = _run_sweep(sw, n_workers, gpus, use_ray, ray_address, cpus_per_run)
+    raise typer.Exit(code)
+
+
+def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | None, cpus_per_run: int) -> int:
+    from core.placement import cpu_threads_per_worker, run_local, run_ray
+    from presnet_tui.sweepview import SweepView, status_table
+
+    statuses = sw.statuses()
+    done = sum(s.state == "done" for s in statuses)
+    where = (
+        f"Ray ({address or 'local'})" if use_ray else f"{workers} worker(s)" + (f" on {gpus} GPU(s)" if gpus else "")
+    )
+    console.print(f"sweep {sw.path}: {len(statuses)} runs, {done} done already; {where}", highlight=False)
+    view = SweepView(console, statuses)
+    with view.progress:
+        if use_ray:
+            gpu = sw.base_config().run.device != "cpu"
+            result = run_ray(sw, address=address, gpu=gpu, cpus_per_run=cpus_per_run, on_poll=view.update)
+        else:
+            threads = None if gpus else cpu_threads_per_worker(workers)
+            result = run_local(sw, workers, gpus=gpus, threads=threads, on_poll=view.update)
+    console.print(status_table(result.statuses, f"sweep {sw.path}"))
+    if result.interrupted:
+        console.print("interrupted: run the same command again to resume the sweep")
+        return 130
+    if not result.ok:
+        console.print("[red]some runs failed[/] (logs in the sweep's logs/); run the same command again to retry them")
+        return 1
+    console.print(f"all runs done: [bold]presnet compare {sw.path}[/]")
+    return 0
 
 
 def _run_flops(rundir: RunDir) -> dict[str, Any]:
@@ -882,7 +1044,9 @@ def bench(
 @app.command()
 def tui(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config to load")] = None,
-    attach: Annotated[Path | None, typer.Option("--attach", help="watch a headless run directory")] = None,
+    attach: Annotated[
+        Path | None, typer.Option("--attach", help="watch a headless run directory, or a sweep's runs")
+    ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="resume a run directory's search")] = None,
 ) -> None:
     """Set up a ProxylessNAS search on ResNet-50, watch the alphas, stop, retrain (the Textual app)."""
@@ -898,11 +1062,12 @@ def tui(
     from core.config import load_config
     from core.job import resume_job
     from core.rundir import RunDir
+    from core.sweep import Sweep, is_sweep
     from presnet_tui.app import PresnetApp
 
     with user_errors():
         if attach is not None:
-            RunDir.open(attach)
+            Sweep.open(attach) if is_sweep(attach) else RunDir.open(attach)  # a clear error before the app starts
             PresnetApp(attach=attach).run()
             return
         if resume is not None:
@@ -916,7 +1081,19 @@ def tui_main() -> None:
     app(["tui", *sys.argv[1:]], prog_name="presnet")
 
 
+def _ray_address_argv(argv: list[str]) -> list[str]:
+    """``presnet sweep ... --ray ADDRESS`` -> ``--ray --ray-address ADDRESS`` (Typer options take a
+    value always or never; ``--ray`` alone means a local Ray)."""
+    if len(argv) < 2 or argv[1] != "sweep" or "--ray" not in argv:
+        return argv
+    i = argv.index("--ray")
+    if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+        return [*argv[: i + 1], "--ray-address", *argv[i + 1 :]]
+    return argv
+
+
 def main() -> None:
+    sys.argv = _ray_address_argv(sys.argv)
     app()
 
 

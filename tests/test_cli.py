@@ -134,14 +134,17 @@ def test_full_workflow(tiny_yaml, tmp_path):
     assert invoke("baseline", "--config", tiny_yaml, "--out", base).exit_code == 0
     table = json.loads(invoke("compare", out, base, "--json").stdout)
     assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
+    assert table[0]["scope"] == "baseline" and table[1]["scope"] == "s"
+    assert table[0]["n"] == table[1]["n"] == 1 and table[1]["top1_std"] == 0.0
     # Each row's params are those of the network it trained, counted independently here.
     arch = load_arch(out / "arch.json")
-    assert table[1]["params"] == count_params(arch.build())
-    assert table[0]["params"] == count_params(build_plain(arch.spec()))
+    assert table[1]["params_mean"] == count_params(arch.build())
+    assert table[0]["params_mean"] == count_params(build_plain(arch.spec()))
     # A 5x5 block carries more weights than the plain 3x3 one; a 3x3 block exactly as many.
     bigger = any(b.kernel > 3 for b in arch.blocks.values())
-    assert (table[1]["params"] > table[0]["params"]) == bigger
-    assert table[0]["flops"] > 0 and table[1]["image_size"] == 32
+    assert (table[1]["params_mean"] > table[0]["params_mean"]) == bigger
+    assert table[0]["flops_mean"] > 0 and table[1]["image_size"] == 32
+    assert (table[1]["flops_mean"] > table[0]["flops_mean"]) == bigger
     assert (
         invoke("export", out, "--format", "pt2", "--weights", "last").exit_code == 0 and (out / "model.pt2").is_file()
     )

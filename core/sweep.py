@@ -1,0 +1,462 @@
+"""A sweep: scopes x seeds (and a baseline per seed) as ordinary run directories, resumable.
+
+Table I of the paper compares four scopes with a baseline; one run per cell says
+nothing about run-to-run noise, so a sweep repeats each over seeds.  A sweep
+directory holds
+
+  SWEEP/sweep.json          the manifest: the plan and the base config (atomic writes)
+  SWEEP/configs/NAME.yaml   each run's resolved config (what its process is started with)
+  SWEEP/runs/NAME/          one ordinary run directory per (scope, seed) and per baseline seed
+  SWEEP/logs/NAME.log       each run's headless output
+
+The state of a run is read from its own directory (summary, events), never kept only
+in memory: rerunning the same sweep skips finished runs, resumes interrupted ones with
+their own resume (``presnet resume``), and starts the rest.  Each run is a separate
+process (``presnet run|baseline|resume --headless``); :mod:`core.placement` (local
+workers or Ray) only decides where and when those processes run, never two on one run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from core.config import Config, dump_yaml, validate
+from core.errors import PresnetError
+from core.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
+from core.io import atomic_write_text
+from core.space import SCOPE_STAGES
+
+SWEEP_FILE = "sweep.json"
+#: The command-line entry each run process is started with (``presnet``).
+CLI_MODULE = "presnet_tui.cli"
+RunKind = Literal["search", "baseline"]
+RunState = Literal["pending", "running", "incomplete", "failed", "done"]
+
+
+# -- parsing the sweep's own arguments -----------------------------------------------------------
+def parse_scopes(value: str) -> list[str]:
+    """``s,m,l,f`` -> ["s", "m", "l", "f"]; only the paper's scope letters, each once."""
+    scopes = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not scopes:
+        raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f")
+    for s in scopes:
+        if s not in SCOPE_STAGES:
+            raise PresnetError(
+                f"unknown scope {s!r}", where="--scopes", hint=f"choose from {', '.join(SCOPE_STAGES)}, e.g. s,m,l,f"
+            )
+    if len(set(scopes)) != len(scopes):
+        raise PresnetError("a scope is listed twice", where="--scopes", hint="list each scope once")
+    return scopes
+
+
+def parse_seeds(value: str) -> list[int]:
+    """``0,1,2`` (or ``0-2``) -> [0, 1, 2]; non-negative integers, each once."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            if "-" in part.strip("-"):
+                lo, hi = (int(x) for x in part.split("-", 1))
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise PresnetError(
+            f"cannot read {value!r} as seeds", where="--seeds", hint="comma-separated integers, e.g. 0,1,2"
+        ) from None
+    if not seeds:
+        raise PresnetError("no seed given", where="--seeds", hint="e.g. --seeds 0,1,2")
+    if any(s < 0 for s in seeds):
+        raise PresnetError("seeds must be 0 or more", where="--seeds", hint="e.g. --seeds 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        raise PresnetError("a seed is listed twice", where="--seeds", hint="list each seed once")
+    return seeds
+
+
+# -- the plan and its manifest -------------------------------------------------------------------
+class PlannedRun(BaseModel):
+    name: str
+    kind: RunKind
+    scope: str | None
+    seed: int
+
+
+class Manifest(BaseModel):
+    """What ``sweep.json`` holds: enough to rebuild every run's config and check a rerun."""
+
+    version: int = 1
+    scopes: list[str]
+    seeds: list[int]
+    baseline: bool
+    base_config: dict[str, Any]
+    runs: list[PlannedRun]
+    states: dict[str, str] = {}
+
+
+def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool) -> list[PlannedRun]:
+    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare."""
+    runs: list[PlannedRun] = []
+    for seed in seeds:
+        runs += [PlannedRun(name=f"{s}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
+        if baseline:
+            runs.append(PlannedRun(name=f"baseline-seed{seed}", kind="baseline", scope=None, seed=seed))
+    return runs
+
+
+def default_sweep_dir(base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool) -> Path:
+    """Deterministic, so that running the same command again finds (and resumes) the same sweep."""
+    name = f"sweep-{''.join(scopes)}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
+    return Path(base.run.runs_dir) / name
+
+
+def is_sweep(path: Path) -> bool:
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+@dataclass
+class RunStatus:
+    """One run as the sweep's display shows it: read from its directory, or from its process."""
+
+    name: str
+    kind: RunKind
+    scope: str | None
+    seed: int
+    path: Path
+    state: RunState
+    phase: str | None = None  # search | retrain
+    epoch: int | None = None
+    epochs: int | None = None
+    top1: float | None = None  # search: last val top-1; retrain: last test top-1
+    message: str | None = None
+
+
+class Sweep:
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+
+    # layout
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / SWEEP_FILE
+
+    def run_dir(self, run: PlannedRun) -> Path:
+        return self.path / "runs" / run.name
+
+    def config_file(self, run: PlannedRun) -> Path:
+        return self.path / "configs" / f"{run.name}.yaml"
+
+    def log_file(self, run: PlannedRun) -> Path:
+        return self.path / "logs" / f"{run.name}.log"
+
+    @property
+    def runs(self) -> list[PlannedRun]:
+        return self.manifest.runs
+
+    @classmethod
+    def create_or_open(
+        cls, path: Path, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, base: Config
+    ) -> Sweep:
+        """A new sweep directory, or the existing one when it holds this very sweep (a rerun resumes).
+
+        A directory holding a different sweep (other scopes, seeds or base config) is refused:
+        mixing runs of two settings would make their mean meaningless.
+        """
+        path = Path(path).resolve()
+        base_dict = base.model_copy(update={"run": base.run.model_copy(update={"out": None})}).model_dump(mode="json")
+        wanted = Manifest(
+            scopes=list(scopes),
+            seeds=list(seeds),
+            baseline=baseline,
+            base_config=base_dict,
+            runs=plan(scopes, seeds, baseline),
+        )
+        cls(path, wanted).check_configs()
+        if is_sweep(path):
+            sweep = cls.open(path)
+            have = sweep.manifest
+            if (have.scopes, have.seeds, have.baseline) != (wanted.scopes, wanted.seeds, wanted.baseline):
+                raise PresnetError(
+                    f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
+                    f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''})",
+                    where=str(path),
+                    hint="rerun it with those arguments to resume it, or choose another --out",
+                )
+            diff = _first_difference(_results_part(have.base_config), _results_part(wanted.base_config))
+            if diff is not None:
+                raise PresnetError(
+                    f"holds a sweep with another config ({diff})",
+                    where=str(path),
+                    hint="rerun it with its config and overrides to resume it, or choose another --out",
+                )
+            return sweep
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise PresnetError(
+                "exists and is not a sweep directory", where=str(path), hint="choose another --out (or an empty folder)"
+            )
+        try:
+            for sub in ("runs", "configs", "logs"):
+                (path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise PresnetError(
+                f"cannot create the sweep directory: {err.strerror}", where=str(path), hint="check write permission"
+            ) from None
+        sweep = cls(path, wanted)
+        sweep.save()
+        return sweep
+
+    @classmethod
+    def open(cls, path: Path) -> Sweep:
+        path = Path(path)
+        file = path / SWEEP_FILE
+        if not file.is_file():
+            raise PresnetError(
+                "not a sweep directory (no sweep.json)",
+                where=str(path),
+                hint="pass a directory made by `presnet sweep`",
+            )
+        try:
+            manifest = Manifest.model_validate_json(file.read_text())
+        except ValueError as err:
+            raise PresnetError(
+                f"sweep.json is damaged ({err.__class__.__name__})", where=str(file), hint="restore it"
+            ) from None
+        return cls(path.resolve(), manifest)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One front end per sweep: a second ``presnet sweep`` on the same directory would start a
+        second writer on the runs the first is running.  The lock (``flock``) dies with its process."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        with open(self.path / ".sweep.lock", "a") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise PresnetError(
+                    "another presnet sweep is running on this directory",
+                    where=str(self.path),
+                    hint="wait for it, or watch it with `presnet-tui --attach` on the sweep directory",
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def front_end_running(self) -> bool:
+        """Whether a ``presnet sweep`` holds this sweep's lock now (from another process)."""
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        lock = self.path / ".sweep.lock"
+        if not lock.exists():
+            return False
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            return False
+
+    def observed_statuses(self) -> list[RunStatus]:
+        """The runs as a watcher sees them: an unfinished run that the running front end last
+        recorded as running is running (the run directory alone cannot tell a live run from a
+        killed one)."""
+        statuses = self.statuses()
+        if any(s.state == "incomplete" for s in statuses) and self.front_end_running():
+            recorded = Sweep.open(self.path).manifest.states
+            for s in statuses:
+                if s.state == "incomplete" and recorded.get(s.name) == "running":
+                    s.state = "running"
+        return statuses
+
+    def save(self) -> None:
+        atomic_write_text(self.manifest_file, self.manifest.model_dump_json(indent=2) + "\n")
+
+    def record_states(self, statuses: Sequence[RunStatus]) -> None:
+        """Keep the last seen states in the manifest (for a reader without presnet); the run
+        directories stay the source of truth."""
+        states = {s.name: s.state for s in statuses}
+        if states != self.manifest.states:
+            self.manifest.states = states
+            self.save()
+
+    # configs
+    def base_config(self) -> Config:
+        return validate(self.manifest.base_config, str(self.manifest_file))
+
+    def run_config(self, run: PlannedRun, threads: int | None = None, device: str | None = None) -> Config:
+        """The base config with this run's scope, seed and directory (and its share of the CPU)."""
+        data = json.loads(json.dumps(self.manifest.base_config))
+        if run.scope is not None:
+            data["space"]["scope"] = run.scope
+        data["run"]["seed"] = run.seed
+        data["run"]["out"] = str(self.run_dir(run))
+        if threads is not None and data["run"].get("threads") is None:
+            data["run"]["threads"] = threads
+        if device is not None:
+            data["run"]["device"] = device
+        return validate(data, f"{self.manifest_file} ({run.name})")
+
+    def check_configs(self) -> None:
+        """Every run's config is valid: a bad combination fails before any run starts."""
+        for run in self.runs:
+            self.run_config(run)
+
+    # state
+    def status(self, run: PlannedRun) -> RunStatus:
+        return read_status(run, self.run_dir(run))
+
+    def statuses(self) -> list[RunStatus]:
+        return [self.status(r) for r in self.runs]
+
+    def command(self, run: PlannedRun, python: str = sys.executable, threads: int | None = None) -> list[str]:
+        """The process that advances this run: a fresh ``run``/``baseline``, or the run's own ``resume``.
+
+        Writes the run's config file first (fresh runs start from it).
+        """
+        entry = [python, "-m", CLI_MODULE]
+        run_dir = self.run_dir(run)
+        if (run_dir / "config.yaml").is_file():
+            if run.kind == "baseline":
+                _make_baseline_resumable(run_dir)
+            return [*entry, "resume", str(run_dir), "--headless"]
+        cfg = self.run_config(run, threads=threads)
+        atomic_write_text(self.config_file(run), dump_yaml(cfg))
+        verb = ["run", "--headless"] if run.kind == "search" else ["baseline"]  # baseline is always headless
+        return [*entry, *verb, "--config", str(self.config_file(run))]
+
+
+def _results_part(config: dict[str, Any]) -> dict[str, Any]:
+    """A config without the fields that cannot change a result (``data.download``): a rerun
+    that leaves out ``--download`` is the same sweep."""
+    data = json.loads(json.dumps(config))
+    data.get("data", {}).pop("download", None)
+    return data
+
+
+def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+            if d is not None:
+                return d
+        return None
+    return None if a == b else f"{where}: {a!r} then, {b!r} now"
+
+
+def _make_baseline_resumable(run_dir: Path) -> None:
+    """A baseline killed between creating its directory and its first retrain step lacks the
+    marks ``resume`` reads (``baseline`` in the summary, ``arch.json``): write them as
+    ``presnet baseline`` would have."""
+    from core.arch import Architecture, save_arch
+    from core.rundir import RunDir
+
+    run = RunDir(run_dir)
+    if not run.summary().get("baseline"):
+        run.update_summary(baseline=True)
+    if not run.arch_file.exists():
+        n = run.config().network
+        save_arch(
+            run.arch_file,
+            Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True}),
+        )
+
+
+def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
+    """A run's state from its directory: pending (never started), done (its retrain wrote the
+    summary), failed (its last event is an error), else incomplete."""
+    status = RunStatus(run.name, run.kind, run.scope, run.seed, run_dir, "pending")
+    if not (run_dir / "config.yaml").is_file():
+        return status
+    summary = _read_json(run_dir / "summary.json")
+    last = None
+    for e in tail_events(run_dir / "events.jsonl"):
+        last = e
+        if isinstance(e, EpochEnd):
+            status.phase, status.epoch, status.epochs, status.top1 = "search", e.epoch, e.epochs, e.val_top1
+        elif isinstance(e, RetrainEpochEnd):
+            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, e.test_top1
+        elif isinstance(e, RetrainStarted):
+            status.phase, status.epoch, status.epochs, status.top1 = "retrain", 0, e.epochs, None
+    retrain = summary.get("retrain")
+    if isinstance(retrain, dict) and retrain.get("test_top1") is not None:
+        status.state, status.top1 = "done", retrain["test_top1"]
+    elif isinstance(last, Error):
+        status.state, status.message = "failed", last.message
+    else:
+        status.state = "incomplete"
+    return status
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def tail_events(path: Path, nbytes: int = 256 * 1024) -> list[Any]:
+    """The complete events in the last ``nbytes`` of an event file: enough for a status line
+    without reading a days-long history every second."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - nbytes))
+            data = f.read()
+    except OSError:
+        return []
+    lines = data.split(b"\n")
+    lines.pop()  # a torn (or empty) last piece
+    if size > nbytes and lines:
+        lines.pop(0)  # the first piece is cut in the middle
+    out = []
+    for line in lines:
+        if line.strip():
+            try:
+                out.append(parse_event(line.decode()))
+            except ValueError:
+                continue  # a damaged line costs this status line a detail, nothing else
+    return out
+
+
+def preflight(base: Config, *, local: bool) -> None:
+    """Input checks the runs would otherwise each fail on, done once before any run starts.
+
+    ``local``: the runs train on this machine, so its device must exist (a Ray cluster's
+    driver need not have the GPUs its workers have).
+    """
+    from core.data import check_image_folder
+    from core.device import resolve_device
+
+    if local:
+        resolve_device(base.run.device)
+    data = base.data
+    if data.dataset in ("cifar10", "cifar100") and data.download:
+        from core.data import load_train_test
+
+        load_train_test(data, base.run.seed)  # fetch once here, not once per run at the same time
+    elif data.dataset == "imagefolder":
+        check_image_folder(data.data_dir)
+    elif data.dataset in ("cifar10", "cifar100") and not data.download:
+        folder = Path(data.data_dir) / ("cifar-10-batches-py" if data.dataset == "cifar10" else "cifar-100-python")
+        if not folder.is_dir():
+            raise PresnetError(
+                f"{data.dataset} not found (looked for {folder})",
+                where="data.data_dir",
+                hint="pass --download (fetched once, before any run; needs network) or point --data-dir at it",
+            )
