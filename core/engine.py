@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core import distributed
 from core.arch import Architecture, from_choices
 from core.checkpoint import save_checkpoint
 from core.config import Config
@@ -213,13 +214,28 @@ class SearchEngine:
         self.device = resolve_device(config.run.device)
         self.prec = precision_for(config.run, self.device)
         torch.manual_seed(config.run.seed)
+        self.dist = distributed.current()
         self.loaders: Loaders = make_loaders(
-            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=False, data=data
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=False,
+            data=data,
+            shard=(self.dist.rank, self.dist.world_size),
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
         net = SearchNet(self.spec, self.space).to(self.device)
         self.net = net.to(memory_format=torch.channels_last) if self.prec.channels_last else net
+        self.rank_digests: list[str] = []
+        self._grad_hook = None
+        self._gate_hook = None
+        if self.dist.distributed:  # one process: none of this, today's path
+            if config.network.sync_bn:
+                self.net = distributed.sync_batchnorm(self.net, self.dist, self.device)
+            self._grad_hook = distributed.gradient_hook(self.net.weight_parameters())
+            self._gate_hook = distributed.average_gate_gradients
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
         self.a_opt = torch.optim.Adam(
@@ -267,9 +283,16 @@ class SearchEngine:
             "events_offset": self.events_offset(),
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.dist.world_size,
         }
 
     def save(self, finished: str | None = None) -> None:
+        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
+            distributed.fold_meter(self.train_meter)
+            distributed.fold_meter(self.val_meter)
+            distributed.broadcast_buffers(self.net)
+            if not self.dist.is_main:
+                return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -294,12 +317,14 @@ class SearchEngine:
     # -- steps ---------------------------------------------------------------------------
     def weight_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool) -> None:
         self.net.sample_weight_paths(self.sampler, uniform=warmup)
-        loss, logits = train_step(self.net, self.w_opt, self.scaler, self.prec, x, y)
+        loss, logits = train_step(self.net, self.w_opt, self.scaler, self.prec, x, y, self._grad_hook)
         self.train_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
 
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        loss, logits = arch_step(self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y)
+        loss, logits = arch_step(
+            self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y, self._gate_hook
+        )
         self.val_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
         self.arch_steps += 1
@@ -313,6 +338,7 @@ class SearchEngine:
                 return
             self.arch_step(*self.loaders.val.cycle())
             if self.arch_steps % s.alphas_every == 0:
+                self.check_ranks()
                 self.bus.emit(
                     Alphas(
                         epoch=epoch,
@@ -344,12 +370,21 @@ class SearchEngine:
             start_epoch=self.epoch_done + 1,
             resumed=resumed,
             device=str(self.device),
+            world_size=self.dist.world_size,
+            global_batch_size=self.config.data.batch_size * self.dist.world_size,
         )
+
+    def check_ranks(self, weights: bool = False) -> None:
+        """Distributed: the alphas (and, once an epoch, the weights) must agree on every rank."""
+        if self.dist.distributed:
+            distributed.check_agreement(self.net.arch_parameters(), "alphas", "search")
+            if weights:
+                distributed.check_agreement(self.net.weight_parameters(), "weights", "search")
 
     def run(self) -> SearchOutcome:
         s = self.config.search
         spe = self.loaders.train.steps_per_epoch
-        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
         self.net.train()
         reason = "completed"
@@ -381,6 +416,8 @@ class SearchEngine:
                 self.step += 1
                 self.global_step += 1
                 clock.tick(phase, epoch, s.epochs, self.step, spe)
+            if self.dist.distributed:  # a non-finite loss on any rank ends every rank
+                distributed.max_(self.watch.first_bad)
             self.watch.check("search")
             self.elapsed = time.monotonic() - t0
             if stop_now:
@@ -401,6 +438,9 @@ class SearchEngine:
         else:
             reason = "completed"
         snapshot = self.alpha_snapshot()
+        if self.dist.distributed:  # every rank's final state, bit for bit (summary.json records them)
+            distributed.broadcast_buffers(self.net)
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.net))
         arch = from_choices(
             self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason}
         )
@@ -410,6 +450,10 @@ class SearchEngine:
         """Epoch bookkeeping; returns why to stop, or 'continue'."""
         s = self.config.search
         self.sched.step()
+        if self.dist.distributed:
+            self.check_ranks(weights=True)
+            distributed.fold_meter(self.train_meter)
+            distributed.fold_meter(self.val_meter)
         train_loss, train_top1 = self.train_meter.result()
         val_loss, val_top1 = self.val_meter.result()
         snapshot = self.alpha_snapshot()
@@ -491,11 +535,24 @@ class RetrainEngine:
         self.device = resolve_device(config.run.device)
         self.prec = precision_for(config.run, self.device)
         torch.manual_seed(config.run.seed + 100)
+        self.dist = distributed.current()
         self.loaders = make_loaders(
-            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=True,
+            data=data,
+            shard=(self.dist.rank, self.dist.world_size),
         )
         model = arch.build().to(self.device)
         self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
+        self.rank_digests: list[str] = []
+        self._grad_hook = None
+        if self.dist.distributed:  # one process: none of this, today's path
+            if config.network.sync_bn:
+                self.model = distributed.sync_batchnorm(self.model, self.dist, self.device)
+            self._grad_hook = distributed.gradient_hook(list(self.model.parameters()))
         r = config.retrain
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
@@ -529,9 +586,15 @@ class RetrainEngine:
             "events_offset": self.events_offset(),
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.dist.world_size,
         }
 
     def save(self, finished: bool = False) -> None:
+        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
+            distributed.fold_meter(self.meter)
+            distributed.broadcast_buffers(self.model)
+            if not self.dist.is_main:
+                return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -560,9 +623,13 @@ class RetrainEngine:
             architecture=self.arch.model_dump(mode="json"),
             start_epoch=self.epoch_done + 1,
             resumed=resumed,
+            world_size=self.dist.world_size,
+            global_batch_size=self.config.data.batch_size * self.dist.world_size,
         )
 
     def _save_weights(self, name: str) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint(
             self.weights_dir / name,
             {"kind": "weights", "architecture": self.arch.model_dump(mode="json"), "model": self.model.state_dict()},
@@ -571,7 +638,7 @@ class RetrainEngine:
     def run(self) -> RetrainOutcome:
         r = self.config.retrain
         spe = self.loaders.train.steps_per_epoch
-        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
         stopped = False
         self.model.train()
@@ -590,16 +657,22 @@ class RetrainEngine:
                     stopped = True
                     break
                 x, y = self.loaders.train.next()  # type: ignore[misc]
-                loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y)
+                loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y, self._grad_hook)
                 self.meter.add(loss, logits, y)
                 self.watch.observe(loss, self.global_step)
                 self.step += 1
                 self.global_step += 1
                 clock.tick("retrain", epoch, r.epochs, self.step, spe)
+            if self.dist.distributed:  # a non-finite loss on any rank ends every rank
+                distributed.max_(self.watch.first_bad)
             self.watch.check("retrain")
             if stopped:
                 break
             self.sched.step()
+            if self.dist.distributed:  # every rank tests the same model on the whole test set
+                distributed.check_agreement(list(self.model.parameters()), "weights", "retrain")
+                distributed.broadcast_buffers(self.model)
+                distributed.fold_meter(self.meter)
             test_loss, test_top1 = evaluate(self.model, self.loaders.test, self.prec)
             train_loss, train_top1 = self.meter.result()
             self.epoch_done, self.step = epoch, 0
@@ -626,6 +699,9 @@ class RetrainEngine:
             ctl = self.control.poll()
             if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
                 stopped = epoch < r.epochs
+        if self.dist.distributed:
+            distributed.broadcast_buffers(self.model)
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.model))
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
             self.best = self.last_top1

@@ -7,10 +7,12 @@ recorded, so the history holds every epoch exactly once.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core import distributed
 from core.arch import Architecture, from_choices, load_arch, save_arch
 from core.checkpoint import load_checkpoint
 from core.config import Config
@@ -118,13 +120,15 @@ class Job:
         try:
             return self._prepare()
         except PresnetError:
-            if not self.resume:
+            if not self.resume and distributed.current().is_main:
                 self.run_dir.discard_if_unused()
             raise
 
     def _prepare(self) -> Job:
         resolve_device(self.config.run.device)
         num_classes = self.num_classes()
+        if self.config.network.sync_bn:  # refused on the CPU before anything runs
+            distributed.check_sync_bn(distributed.current(), resolve_device(self.config.run.device))
         if self.arch is not None and self.arch.num_classes != num_classes:
             raise PresnetError(
                 f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
@@ -158,11 +162,16 @@ class Job:
             self.bus.emit(Error(message=err.line(), where=err.where))
             return JobResult("error", str(run.path), message=err.line())
         payloads = self._payloads
-        sink = JsonlSink(run.events_file)
-        self.bus.subscribe(sink)
+        rank = distributed.current()
+        # One voice: rank 0 alone writes the run directory and reads its control file.
+        # (A run-directory lock belongs here too, taken by rank 0 only: `if rank.is_main`.)
+        sink: JsonlSink | _NoSink = JsonlSink(run.events_file) if rank.is_main else _NoSink()
+        if rank.is_main:
+            self.bus.subscribe(sink)
         result = JobResult("done", str(run.path))
         try:
-            self.control.attach(run.control_file)
+            if rank.is_main:
+                self.control.attach(run.control_file)
             search_payload = payloads.get("search")
             search_finished = bool(search_payload and search_payload.get("finished"))
             if self.do_search and not search_finished and "retrain" not in payloads:
@@ -180,14 +189,27 @@ class Job:
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
             log = run.path / "error.log"
-            log.write_text(traceback.format_exc())
+            if rank.is_main:
+                log.write_text(traceback.format_exc())
+            else:
+                log = f"rank {rank.rank}'s stderr"  # type: ignore[assignment]
+                sys.stderr.write(traceback.format_exc())
             result.status = "error"
             result.message = f"{err.__class__.__name__}: {err} (traceback in {log})"
             self.bus.emit(Error(message=result.message))
         finally:
-            self.bus.unsubscribe(sink)
+            if rank.is_main:
+                self.bus.unsubscribe(sink)
             sink.close()
         return result
+
+    def _engine_control(self) -> Any:
+        """The engines' control: this process's own, or, distributed, one every rank agrees on."""
+        rank = distributed.current()
+        if not rank.distributed:
+            return self.control
+        device = resolve_device(self.config.run.device)
+        return distributed.SyncedControl(self.control, rank, device, distributed.control_every(rank))
 
     def _epochs_done(self) -> int:
         history = self.run_dir.epoch_history()
@@ -208,12 +230,23 @@ class Job:
             arch = self.arch or load_arch(run.arch_file)
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
-        repair_events(run.events_file, newest["events_offset"] if newest else 0)
+        world = distributed.current().world_size
+        if newest is not None and int(newest.get("world_size", 1)) != world:
+            was = int(newest.get("world_size", 1))
+            raise PresnetError(
+                f"the checkpoint was written by {was} process(es), this resume runs {world}",
+                where=str(run.path),
+                hint=f"resume with --nproc {was} (the data shards and the global batch depend on it)",
+            )
+        if distributed.current().is_main:
+            repair_events(run.events_file, newest["events_offset"] if newest else 0)
         return payloads
 
     def _search(self, payload: dict[str, Any] | None, sink: JsonlSink) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(self.config, self.bus, self.control, run.search_ckpt, lambda: sink.offset, self.data())
+        engine = SearchEngine(
+            self.config, self.bus, self._engine_control(), run.search_ckpt, lambda: sink.offset, self.data()
+        )
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -221,53 +254,79 @@ class Job:
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
         arch = outcome.architecture
         params = count_params(arch.build())
-        save_arch(run.arch_file, arch)
+        main = distributed.current().is_main
+        if main:
+            save_arch(run.arch_file, arch)
         self.bus.emit(
             ArchitectureDerived(
                 epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
             )
         )
-        run.update_summary(
-            search={
-                "epochs": outcome.epoch,
-                "stop_reason": outcome.reason,
-                "elapsed_s": round(outcome.elapsed_s, 3),
-                "scope": self.config.space.scope,
-                "block_ids": list(engine.space.block_ids),
-            },
-            architecture=arch.model_dump(mode="json"),
-            params=params,
-        )
+        if main:
+            run.update_summary(
+                search={
+                    "epochs": outcome.epoch,
+                    "stop_reason": outcome.reason,
+                    "elapsed_s": round(outcome.elapsed_s, 3),
+                    "scope": self.config.space.scope,
+                    "block_ids": list(engine.space.block_ids),
+                    **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+                },
+                architecture=arch.model_dump(mode="json"),
+                params=params,
+                world_size=engine.dist.world_size,
+            )
         engine.save(finished=outcome.reason)
         return outcome
 
     def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:
         run = self.run_dir
+        main = distributed.current().is_main
         if self.arch is not None:
             arch = self.arch
-            save_arch(run.arch_file, arch)
+            if main:
+                save_arch(run.arch_file, arch)
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
             return None
         engine = RetrainEngine(
-            self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights, lambda: sink.offset, self.data()
+            self.config,
+            arch,
+            self.bus,
+            self._engine_control(),
+            run.retrain_ckpt,
+            run.weights,
+            lambda: sink.offset,
+            self.data(),
         )
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
-        run.update_summary(
-            architecture=arch.model_dump(mode="json"),
-            params=outcome.params,
-            retrain={
-                "epochs": outcome.epochs,
-                "test_top1": outcome.test_top1,
-                "best_top1": outcome.best_top1,
-                "stopped": outcome.stopped,
-            },
-        )
+        if main:
+            run.update_summary(
+                architecture=arch.model_dump(mode="json"),
+                params=outcome.params,
+                retrain={
+                    "epochs": outcome.epochs,
+                    "test_top1": outcome.test_top1,
+                    "best_top1": outcome.best_top1,
+                    "stopped": outcome.stopped,
+                    **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+                },
+                world_size=engine.dist.world_size,
+            )
         return outcome
+
+
+class _NoSink:
+    """The event file of a rank other than 0: nothing is written (rank 0 is the run's one voice)."""
+
+    offset = 0
+
+    def close(self) -> None:
+        return None
 
 
 def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:

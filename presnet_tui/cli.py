@@ -7,6 +7,7 @@ and exit code 2; a run that fails exits 1; success exits 0.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,8 @@ EXIT_USAGE = 2
 
 
 def fail(lines: list[str]) -> NoReturn:
+    if os.environ.get("RANK", "0") != "0" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise typer.Exit(EXIT_USAGE)  # a distributed run speaks through rank 0 alone
     for line in lines:
         err_console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
@@ -71,6 +74,14 @@ DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mp
 SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
 RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
+NprocOpt = Annotated[
+    int,
+    typer.Option(
+        "--nproc",
+        min=1,
+        help="processes, one per GPU (gloo on the CPU), started through torchrun; data.batch_size is per process",
+    ),
+]
 
 
 def _csv(value: str | None, cast: type, where: str) -> list | None:
@@ -127,9 +138,60 @@ def resolve_config(
     return load_config(config, overrides)
 
 
+# -- several processes (torchrun) ---------------------------------------------------------------
+def _launch(nproc: int, headless: bool = True) -> None:
+    """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
+    launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
+    if nproc <= 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return
+    if not headless:
+        raise PresnetError(
+            "--nproc runs headless only", where="--nproc", hint="add --headless (attach the TUI with presnet-tui)"
+        )
+    from core.distributed import launch
+
+    raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))
+
+
+def _worker_args(argv: list[str]) -> list[str]:
+    """This command line without ``--nproc N`` (each rank is one process)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -> RunDir:
+    """The run directory; distributed, rank 0 creates it and tells the other ranks where it is."""
+    from core import distributed
+
+    def create() -> str:
+        run_dir = RunDir.create(cfg, label=label)
+        if baseline:
+            run_dir.update_summary(baseline=True)
+        return str(run_dir.path)
+
+    if distributed.under_torchrun():
+        distributed.init(cfg.run.device)
+    return RunDir(Path(distributed.on_main(create)))
+
+
 def _start(job: Job, headless: bool) -> None:
+    from core import distributed
     from presnet_tui.headless import run_headless
 
+    if distributed.under_torchrun():
+        distributed.init(job.config.run.device)
+        job.prepare()
+        rank = distributed.current()
+        code = run_headless(job, console if rank.is_main else Console(quiet=True))
+        distributed.teardown()
+        raise typer.Exit(code)
     job.prepare()
     if headless:
         raise typer.Exit(run_headless(job, console))
@@ -155,6 +217,7 @@ def run(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     with user_errors():
@@ -173,12 +236,13 @@ def run(
             out=out,
             retrain_epochs=retrain_epochs,
         )
+        _launch(nproc, headless)
         if not headless:
             from presnet_tui.app import PresnetApp
 
             PresnetApp(config=cfg).run()
             return
-        job = Job(cfg, RunDir.create(cfg), EventBus(), Control())
+        job = Job(cfg, _create_run(cfg), EventBus(), Control())
         _start(job, headless=True)
 
 
@@ -196,6 +260,7 @@ def search(
     device: DeviceOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
     with user_errors():
@@ -213,7 +278,8 @@ def search(
             seed=seed,
             out=out,
         )
-        _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), retrain=False), headless=True)
+        _launch(nproc)
+        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
 
 
 @app.command()
@@ -227,6 +293,7 @@ def retrain(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
     with user_errors():
@@ -241,7 +308,8 @@ def retrain(
             out=out,
             retrain_epochs=retrain_epochs,
         )
-        _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
+        _launch(nproc)
+        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
 @app.command()
@@ -254,6 +322,7 @@ def baseline(
     seed: SeedOpt = None,
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
     with user_errors():
@@ -269,8 +338,8 @@ def baseline(
         )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
-        run_dir = RunDir.create(cfg, label="baseline")
-        run_dir.update_summary(baseline=True)
+        _launch(nproc)
+        run_dir = _create_run(cfg, label="baseline", baseline=True)
         _start(Job(cfg, run_dir, EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
@@ -278,9 +347,12 @@ def baseline(
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     headless: Annotated[bool, typer.Option(help="no TUI")] = False,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
+        RunDir.open(run_dir)  # a wrong path fails here, before any process starts
+        _launch(nproc, headless)
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
         if headless:
             _start(job, headless=True)
