@@ -336,10 +336,11 @@ def check_agreement(tensors: Sequence[torch.Tensor], what: str, where: str) -> N
         )
 
 
-def state_digest(module: nn.Module, extra: Sequence[torch.Tensor] = ()) -> str:
-    """SHA-256 of a module's parameters and buffers (bit-exact: the ranks must agree to the bit)."""
-    h = hashlib.sha256()
-    for t in [*module.state_dict().values(), *extra]:
+def state_digest(module: nn.Module, tag: str = "") -> str:
+    """SHA-256 of a module's parameters and buffers, and of ``tag`` (where the rank stopped):
+    bit-exact, the ranks must agree to the bit."""
+    h = hashlib.sha256(tag.encode())
+    for t in module.state_dict().values():
         h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 

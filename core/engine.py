@@ -440,7 +440,8 @@ class SearchEngine:
         snapshot = self.alpha_snapshot()
         if self.dist.distributed:  # every rank's final state, bit for bit (summary.json records them)
             distributed.broadcast_buffers(self.net)
-            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.net))
+            where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.net, where))
         arch = from_choices(
             self.net.argmax_choices(), self.spec, source={"epoch": self.epoch_done, "stop_reason": reason}
         )
@@ -701,7 +702,8 @@ class RetrainEngine:
                 stopped = epoch < r.epochs
         if self.dist.distributed:
             distributed.broadcast_buffers(self.model)
-            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.model))
+            where = f"epoch {self.epoch_done} step {self.step}"
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.model, where))
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
             self.best = self.last_top1

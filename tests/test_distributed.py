@@ -1,0 +1,203 @@
+"""Distributed search (torchrun, gloo on the CPU): same results as one process, one voice, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import yaml
+from conftest import tiny_config
+
+from core import distributed
+from core.data import load_search_data
+from core.device import precision_for
+from core.engine import net_spec, sgd
+from core.events import read_events
+from core.network import SearchNet
+from core.pipeline import DeviceLoader
+from core.proxyless import Mode, PathSampler
+from core.step import arch_step, grad_scaler, train_step
+
+B = 8  # per-rank batch of the unit test
+
+
+def _cfg(tmp_path: Path):
+    return tiny_config(tmp_path, data={"batch_size": B})
+
+
+def _steps(net: SearchNet, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, hooks: bool) -> None:
+    """Two weight steps and one architecture step, BatchNorm in eval mode (no batch statistics)."""
+    prec = precision_for(tiny_config(Path("unused")).run, torch.device("cpu"))
+    net.eval()
+    w_opt = sgd(net.weight_parameters(), 0.1, 0.9, True, 1e-4)
+    a_opt = torch.optim.Adam(net.arch_parameters(), lr=0.05)
+    scaler = grad_scaler(prec)
+    sampler = PathSampler(7)
+    grad_hook = distributed.gradient_hook(net.weight_parameters()) if hooks else None
+    for _ in range(2):
+        net.sample_weight_paths(sampler)
+        train_step(net, w_opt, scaler, prec, x, y, grad_hook)
+    gate_hook = distributed.average_gate_gradients if hooks else None
+    arch_step(net, sampler, Mode.TWO_PATH, a_opt, scaler, prec, xv, yv, gate_hook)
+
+
+def _batches(tmp_path: Path) -> tuple[SearchNet, tuple[torch.Tensor, ...]]:
+    cfg = _cfg(tmp_path)
+    data = load_search_data(cfg.data, 0)
+    torch.manual_seed(0)
+    net = SearchNet(net_spec(cfg, data.num_classes), cfg.search_space())
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2 * B, 3, 32, 32, generator=g)
+    xv = torch.randn(2 * B, 3, 32, 32, generator=g)
+    y = torch.randint(0, data.num_classes, (2 * B,), generator=g)
+    yv = torch.randint(0, data.num_classes, (2 * B,), generator=g)
+    return net, (x, y, xv, yv)
+
+
+def _rank_main(rank: int, tmp: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=2)
+    try:
+        net, (x, y, xv, yv) = _batches(Path(tmp))
+        half = slice(rank * B, (rank + 1) * B)
+        _steps(net, x[half], y[half], xv[half], yv[half], hooks=True)
+        torch.save(net.state_dict(), f"{tmp}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_update_like_one_process_with_twice_the_batch(tmp_path):
+    """2 ranks x batch B (gradients all-reduced) vs 1 process x batch 2B: the same paths, the same weights."""
+    mp.spawn(_rank_main, args=(str(tmp_path),), nprocs=2, join=True)
+    r0 = torch.load(tmp_path / "rank0.pt")
+    r1 = torch.load(tmp_path / "rank1.pt")
+    net, (x, y, xv, yv) = _batches(tmp_path)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    _steps(net, x, y, xv, yv, hooks=False)
+    single = net.state_dict()
+    moved = [k for k in single if not torch.equal(single[k], before[k])]
+    assert any("alpha" in k for k in moved) and len(moved) > 10  # weights and alphas really changed
+    for k in single:
+        assert torch.equal(r0[k], r1[k]), k  # the ranks agree to the bit
+        torch.testing.assert_close(r0[k], single[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_shards_are_the_slices_of_the_global_batch(tmp_path):
+    """Each rank reads a disjoint slice of the global batch, augmentation included: together, one process's batch."""
+    cfg = _cfg(tmp_path)
+    data = load_search_data(cfg.data, 0)
+    common = dict(mean=data.mean, std=data.std, device=torch.device("cpu"), seed=5, shuffle=True, augment=True)
+    single = DeviceLoader(data.train, cfg.data.model_copy(update={"batch_size": 2 * B}), **common)
+    ranks = [DeviceLoader(data.train, cfg.data, shard=(r, 2), **common) for r in range(2)]
+    assert ranks[0].steps_per_epoch == ranks[1].steps_per_epoch == single.steps_per_epoch
+    for loader in (single, *ranks):
+        loader.start_epoch()
+    for _ in range(3):
+        xs, ys = single.next()  # type: ignore[misc]
+        parts = [r.next() for r in ranks]
+        torch.testing.assert_close(torch.cat([p[0] for p in parts]), xs)  # type: ignore[index]
+        assert torch.equal(torch.cat([p[1] for p in parts]), ys)  # type: ignore[index]
+
+
+# -- the command line under torchrun (2 processes, gloo) --------------------------------------------------
+def _write_config(tmp_path: Path, epochs: int) -> Path:
+    cfg = tiny_config(tmp_path, search={"epochs": epochs}, retrain={"epochs": 1})
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    data["run"].pop("out", None)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _env() -> dict[str, str]:
+    repo = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "presnet_tui.cli", *args], env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _check_events(out: Path, epochs: list[int]) -> list:
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert len(lines) == len(set(lines))  # written once: no line twice (times differ between events)
+    events = read_events(out / "events.jsonl")
+    assert [e.epoch for e in events if e.kind == "epoch_end"] == epochs
+    assert len([e for e in events if e.kind == "search_stopped"]) == 1
+    return events
+
+
+@pytest.mark.slow
+def test_two_processes_stop_at_an_epoch_with_identical_state(tmp_path):
+    """`presnet stop --at-epoch 2` (the control file, read by rank 0 alone) stops both ranks after epoch 2."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "control.json").write_text(json.dumps({"stop": False, "stop_at_epoch": 2, "paused": False}))
+    res = _cli("search", "-c", str(_write_config(tmp_path, 3)), "--out", str(out), "--nproc", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2
+    assert summary["search"]["epochs"] == 2 and summary["search"]["stop_reason"] == "user"
+    digests = summary["search"]["rank_state_sha256"]  # alphas, weights and where each rank stopped
+    assert len(digests) == 2 and digests[0] == digests[1]
+    events = _check_events(out, [1, 2])
+    started = [e for e in events if e.kind == "search_started"]
+    assert len(started) == 1 and started[0].world_size == 2 and started[0].global_batch_size == 64
+    assert res.stdout.count("epoch   1/3") == 1  # one voice on the console too
+
+
+def _workers_of(out: Path) -> list[int]:
+    """Processes whose command line names this run directory (the launcher's workers)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(out).encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_launcher_then_resume_under_two_processes(tmp_path):
+    out = tmp_path / "run"
+    cfg = _write_config(tmp_path, 4)
+    args = [sys.executable, "-m", "presnet_tui.cli", "search", "-c", str(cfg), "--out", str(out), "--nproc", "2"]
+    launcher = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (out / "checkpoints" / "search.pt").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert launcher.poll() is None, "the search ended before it could be killed"
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    deadline = time.time() + 30
+    while _workers_of(out) and time.time() < deadline:  # the workers follow their launcher
+        time.sleep(0.2)
+    assert not _workers_of(out)
+    # another world size is refused, before anything changes
+    before = (out / "events.jsonl").read_bytes()
+    res = _cli("resume", str(out), "--headless")
+    assert res.returncode == 2 and "--nproc 2" in res.stderr, res.stdout + res.stderr
+    assert (out / "events.jsonl").read_bytes() == before
+    res = _cli("resume", str(out), "--headless", "--nproc", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["epochs"] == 4 and summary["world_size"] == 2
+    for phase in ("search", "retrain"):  # the resume retrains too, on the same two processes
+        digests = summary[phase]["rank_state_sha256"]
+        assert len(digests) == 2 and digests[0] == digests[1]
+    assert summary["retrain"]["epochs"] == 1
+    events = _check_events(out, [1, 2, 3, 4])
+    assert [e.epoch for e in events if e.kind == "retrain_epoch_end"] == [1]
