@@ -123,6 +123,7 @@ def launch(nproc: int, args: Sequence[str], module: str = "presnet_tui.cli") -> 
     """Run ``python -m module *args`` as ``nproc`` ranks on this node through torchrun's launcher
     (``torch.distributed.run``, standalone rendezvous on a free port); returns rank 0's exit code
     (or the first failed rank's).  Several nodes: run ``torchrun`` yourself (README)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
@@ -131,6 +132,8 @@ def launch(nproc: int, args: Sequence[str], module: str = "presnet_tui.cli") -> 
     except ChildFailedError as err:
         failure = err.failures.get(0) or next(iter(err.failures.values()))
         return failure.exitcode if failure.exitcode > 0 else 1
+    except SignalException:  # Ctrl+C: torchrun passed it to the workers, which checkpointed and said so
+        return 130
     return 0
 
 

@@ -146,7 +146,7 @@ def _launch(nproc: int, headless: bool = True) -> None:
         return
     if not headless:
         raise PresnetError(
-            "--nproc runs headless only", where="--nproc", hint="add --headless (attach the TUI with presnet-tui)"
+            "runs headless only", where="--nproc", hint="add --headless (attach the TUI with presnet-tui)"
         )
     from core.distributed import launch
 
