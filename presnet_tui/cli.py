@@ -142,12 +142,15 @@ def resolve_config(
 def _launch(nproc: int, headless: bool = True) -> None:
     """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
     launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
-    if nproc <= 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return
-    if not headless:
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if (nproc > 1 or under_torchrun) and not headless:
         raise PresnetError(
-            "runs headless only", where="--nproc", hint="add --headless (attach the TUI with presnet-tui)"
+            "several processes run headless only",
+            where="--nproc" if nproc > 1 else "torchrun",
+            hint="add --headless (attach the TUI with presnet-tui --attach RUN)",
         )
+    if nproc <= 1 or under_torchrun:
+        return
     from core.distributed import launch
 
     raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))

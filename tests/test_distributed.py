@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from core import distributed
 from core.data import load_search_data
 from core.device import precision_for
 from core.engine import net_spec, sgd
+from core.errors import PresnetError
 from core.events import read_events
 from core.network import SearchNet
 from core.pipeline import DeviceLoader
@@ -63,13 +65,21 @@ def _batches(tmp_path: Path) -> tuple[SearchNet, tuple[torch.Tensor, ...]]:
     return net, (x, y, xv, yv)
 
 
-def _rank_main(rank: int, tmp: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=2)
+def _rank_main(rank: int, tmp: str, port: int) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
         net, (x, y, xv, yv) = _batches(Path(tmp))
         half = slice(rank * B, (rank + 1) * B)
         _steps(net, x[half], y[half], xv[half], yv[half], hooks=True)
         torch.save(net.state_dict(), f"{tmp}/rank{rank}.pt")
+        distributed.check_agreement(net.arch_parameters(), "alphas", "search")  # agree: no error
+        with torch.no_grad():
+            net.arch_parameters()[0][0, 0] += rank * 1e-7  # a drift far below any printed figure
+        try:
+            distributed.check_agreement(net.arch_parameters(), "alphas", "search")
+        except distributed.RankDrift as err:
+            Path(f"{tmp}/drift{rank}.txt").write_text(err.line())
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
@@ -77,7 +87,10 @@ def _rank_main(rank: int, tmp: str) -> None:
 @pytest.mark.slow
 def test_two_ranks_update_like_one_process_with_twice_the_batch(tmp_path):
     """2 ranks x batch B (gradients all-reduced) vs 1 process x batch 2B: the same paths, the same weights."""
-    mp.spawn(_rank_main, args=(str(tmp_path),), nprocs=2, join=True)
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_main, args=(str(tmp_path), port), nprocs=2, join=True)
     r0 = torch.load(tmp_path / "rank0.pt")
     r1 = torch.load(tmp_path / "rank1.pt")
     net, (x, y, xv, yv) = _batches(tmp_path)
@@ -89,6 +102,8 @@ def test_two_ranks_update_like_one_process_with_twice_the_batch(tmp_path):
     for k in single:
         assert torch.equal(r0[k], r1[k]), k  # the ranks agree to the bit
         torch.testing.assert_close(r0[k], single[k], rtol=1e-5, atol=1e-6, msg=k)
+    for rank in range(2):  # a drift is caught on every rank, so every rank stops
+        assert "alphas of rank 1 differ" in (tmp_path / f"drift{rank}.txt").read_text()
 
 
 def test_shards_are_the_slices_of_the_global_batch(tmp_path):
@@ -201,3 +216,20 @@ def test_kill_9_of_the_launcher_then_resume_under_two_processes(tmp_path):
     assert summary["retrain"]["epochs"] == 1
     events = _check_events(out, [1, 2, 3, 4])
     assert [e.epoch for e in events if e.kind == "retrain_epoch_end"] == [1]
+
+
+def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line():
+    from typer.testing import CliRunner
+
+    from presnet_tui.cli import _worker_args, app
+
+    res = CliRunner().invoke(app, ["run", "--nproc", "2"])
+    assert res.exit_code == 2 and "headless" in res.stderr and "Traceback" not in res.stderr
+    args = ["search", "--nproc", "2", "-c", "x.yaml", "--nproc=3", "--out", "r"]
+    assert _worker_args(args) == ["search", "-c", "x.yaml", "--out", "r"]
+
+
+def test_sync_bn_is_refused_off_cuda():
+    with pytest.raises(PresnetError, match="sync_bn needs CUDA"):
+        distributed.check_sync_bn(distributed.RankInfo(0, 2), torch.device("cpu"))
+    distributed.check_sync_bn(distributed.RankInfo(), torch.device("cpu"))  # one process: nothing to sync
