@@ -137,6 +137,17 @@ def launch(nproc: int, args: Sequence[str], module: str = "presnet_tui.cli") -> 
     return 0
 
 
+def check_nproc(nproc: int, device: str) -> None:
+    """Before launching: a CUDA run needs one GPU per process on this node."""
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda and nproc > torch.cuda.device_count():
+        raise PresnetError(
+            f"{nproc} processes need {nproc} GPUs, this node has {torch.cuda.device_count()}",
+            where="--nproc",
+            hint=f"use --nproc {max(torch.cuda.device_count(), 1)} or --device cpu",
+        )
+
+
 # -- broadcasts ---------------------------------------------------------------------------------
 def broadcast_object(obj: Any, src: int = 0) -> Any:
     """``obj`` of rank ``src`` on every rank."""

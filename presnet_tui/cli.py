@@ -139,7 +139,7 @@ def resolve_config(
 
 
 # -- several processes (torchrun) ---------------------------------------------------------------
-def _launch(nproc: int, headless: bool = True) -> None:
+def _launch(nproc: int, headless: bool = True, device: str = "auto") -> None:
     """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
     launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -151,8 +151,9 @@ def _launch(nproc: int, headless: bool = True) -> None:
         )
     if nproc <= 1 or under_torchrun:
         return
-    from core.distributed import launch
+    from core.distributed import check_nproc, launch
 
+    check_nproc(nproc, device)
     raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))
 
 
@@ -239,7 +240,7 @@ def run(
             out=out,
             retrain_epochs=retrain_epochs,
         )
-        _launch(nproc, headless)
+        _launch(nproc, headless, cfg.run.device)
         if not headless:
             from presnet_tui.app import PresnetApp
 
@@ -281,7 +282,7 @@ def search(
             seed=seed,
             out=out,
         )
-        _launch(nproc)
+        _launch(nproc, device=cfg.run.device)
         _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
 
 
@@ -311,7 +312,7 @@ def retrain(
             out=out,
             retrain_epochs=retrain_epochs,
         )
-        _launch(nproc)
+        _launch(nproc, device=cfg.run.device)
         _start(Job(cfg, _create_run(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
@@ -341,7 +342,7 @@ def baseline(
         )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
-        _launch(nproc)
+        _launch(nproc, device=cfg.run.device)
         run_dir = _create_run(cfg, label="baseline", baseline=True)
         _start(Job(cfg, run_dir, EventBus(), Control(), search=False, arch=arch), headless=True)
 
@@ -354,8 +355,8 @@ def resume(
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     with user_errors():
-        RunDir.open(run_dir)  # a wrong path fails here, before any process starts
-        _launch(nproc, headless)
+        # a wrong path fails here, before any process starts
+        _launch(nproc, headless, RunDir.open(run_dir).config().run.device)
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless)
         if headless:
             _start(job, headless=True)
