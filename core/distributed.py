@@ -241,9 +241,16 @@ def max_(t: torch.Tensor) -> None:
 
 
 # -- meters, control ------------------------------------------------------------------------------
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (a checkpoint keeps each rank's epoch sums)."""
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def fold_meter(meter: Any) -> None:
-    """Sum a :class:`core.engine.Meter` over ranks into rank 0 (the others restart from zero):
-    what a checkpoint records, so that a resume continues the epoch's sums exactly."""
+    """Sum a :class:`core.engine.Meter` over ranks into rank 0 (the others restart from zero),
+    at the end of an epoch, before it is reported."""
     stats = torch.stack([meter.loss.double(), meter.correct.double(), meter.loss.new_tensor(meter.n).double()])
     dist.all_reduce(stats)
     if current().is_main:
@@ -333,9 +340,13 @@ def _gather_floats(values: list[float], device: torch.device) -> list[list[float
 
 def checksum(tensors: Sequence[torch.Tensor]) -> list[float]:
     """Two cheap float64 sums (plain and position-weighted) that any drift changes."""
-    flat = torch.cat([t.detach().reshape(-1).double() for t in tensors])
-    weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64, device=flat.device) / flat.numel()
-    return [float(flat.sum()), float((flat * weights).sum())]
+    plain = torch.zeros((), dtype=torch.float64, device=tensors[0].device)
+    weighted = torch.zeros_like(plain)
+    for i, t in enumerate(tensors):  # one tensor at a time: no copy of the whole network
+        f = t.detach().reshape(-1).double()
+        plain += f.sum()
+        weighted += (i + 1) * (f * torch.linspace(0.5, 1.5, f.numel(), dtype=f.dtype, device=f.device)).sum()
+    return torch.stack([plain, weighted]).tolist()
 
 
 def check_agreement(tensors: Sequence[torch.Tensor], what: str, where: str) -> None:
@@ -361,9 +372,7 @@ def state_digest(module: nn.Module, tag: str = "") -> str:
 
 def gather_digests(digest: str) -> list[str]:
     """Every rank's digest, in rank order."""
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, digest)
-    return [str(d) for d in out]
+    return [str(d) for d in gather_objects(digest)]
 
 
 # -- SyncBatchNorm --------------------------------------------------------------------------------

@@ -288,11 +288,11 @@ class SearchEngine:
 
     def save(self, finished: str | None = None) -> None:
         if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
-            distributed.fold_meter(self.train_meter)
-            distributed.fold_meter(self.val_meter)
+            meters = distributed.gather_objects([self.train_meter.state_dict(), self.val_meter.state_dict()])
             distributed.broadcast_buffers(self.net)
-            if not self.dist.is_main:
-                return
+            if self.dist.is_main:
+                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
+            return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -309,6 +309,10 @@ class SearchEngine:
         self.tracker.load_state_dict(payload["tracker"])
         self.train_meter.load_state_dict(payload["meters"]["train"])
         self.val_meter.load_state_dict(payload["meters"]["val"])
+        if self.dist.distributed:  # each rank's own epoch sums
+            train, val = payload["rank_meters"][self.dist.rank]
+            self.train_meter.load_state_dict(train)
+            self.val_meter.load_state_dict(val)
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step", "arch_steps"):
             setattr(self, key, int(payload[key]))
@@ -592,10 +596,11 @@ class RetrainEngine:
 
     def save(self, finished: bool = False) -> None:
         if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
-            distributed.fold_meter(self.meter)
+            meters = distributed.gather_objects([self.meter.state_dict()])
             distributed.broadcast_buffers(self.model)
-            if not self.dist.is_main:
-                return
+            if self.dist.is_main:
+                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
+            return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -605,6 +610,8 @@ class RetrainEngine:
         self.scaler.load_state_dict(payload["scaler"])
         self.loaders.train.load_state_dict(payload["train_loader"])
         self.meter.load_state_dict(payload["meter"])
+        if self.dist.distributed:  # each rank's own epoch sums
+            self.meter.load_state_dict(payload["rank_meters"][self.dist.rank][0])
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))

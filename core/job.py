@@ -262,20 +262,20 @@ class Job:
                 epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
             )
         )
-        if main:
-            run.update_summary(
-                search={
-                    "epochs": outcome.epoch,
-                    "stop_reason": outcome.reason,
-                    "elapsed_s": round(outcome.elapsed_s, 3),
-                    "scope": self.config.space.scope,
-                    "block_ids": list(engine.space.block_ids),
-                    **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
-                },
-                architecture=arch.model_dump(mode="json"),
-                params=params,
-                world_size=engine.dist.world_size,
-            )
+        update_summary = run.update_summary if main else _skip
+        update_summary(
+            search={
+                "epochs": outcome.epoch,
+                "stop_reason": outcome.reason,
+                "elapsed_s": round(outcome.elapsed_s, 3),
+                "scope": self.config.space.scope,
+                "block_ids": list(engine.space.block_ids),
+                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+            },
+            architecture=arch.model_dump(mode="json"),
+            params=params,
+            world_size=engine.dist.world_size,
+        )
         engine.save(finished=outcome.reason)
         return outcome
 
@@ -304,20 +304,24 @@ class Job:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
-        if main:
-            run.update_summary(
-                architecture=arch.model_dump(mode="json"),
-                params=outcome.params,
-                retrain={
-                    "epochs": outcome.epochs,
-                    "test_top1": outcome.test_top1,
-                    "best_top1": outcome.best_top1,
-                    "stopped": outcome.stopped,
-                    **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
-                },
-                world_size=engine.dist.world_size,
-            )
+        update_summary = run.update_summary if main else _skip
+        update_summary(
+            architecture=arch.model_dump(mode="json"),
+            params=outcome.params,
+            retrain={
+                "epochs": outcome.epochs,
+                "test_top1": outcome.test_top1,
+                "best_top1": outcome.best_top1,
+                "stopped": outcome.stopped,
+                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+            },
+            world_size=engine.dist.world_size,
+        )
         return outcome
+
+
+def _skip(**_: Any) -> None:
+    """What a rank other than 0 does instead of writing the summary."""
 
 
 class _NoSink:

@@ -153,13 +153,20 @@ def _check_events(out: Path, epochs: list[int]) -> list:
     return events
 
 
-@pytest.mark.slow
-def test_two_processes_stop_at_an_epoch_with_identical_state(tmp_path):
-    """`presnet stop --at-epoch 2` (the control file, read by rank 0 alone) stops both ranks after epoch 2."""
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A 3-epoch search on 2 processes that `presnet stop --at-epoch 2` stops after epoch 2
+    (the request sits in the control file, which rank 0 alone reads)."""
+    tmp = tmp_path_factory.mktemp("stopped")
+    out = tmp / "run"
     out.mkdir()
     (out / "control.json").write_text(json.dumps({"stop": False, "stop_at_epoch": 2, "paused": False}))
-    res = _cli("search", "-c", str(_write_config(tmp_path, 3)), "--out", str(out), "--nproc", "2")
+    return out, _cli("search", "-c", str(_write_config(tmp, 3)), "--out", str(out), "--nproc", "2")
+
+
+@pytest.mark.slow
+def test_two_processes_stop_at_an_epoch_with_identical_state(stopped_run):
+    out, res = stopped_run
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2
@@ -185,37 +192,58 @@ def _workers_of(out: Path) -> list[int]:
     return pids
 
 
-@pytest.mark.slow
-def test_kill_9_of_the_launcher_then_resume_under_two_processes(tmp_path):
-    out = tmp_path / "run"
-    cfg = _write_config(tmp_path, 4)
-    args = [sys.executable, "-m", "presnet_tui.cli", "search", "-c", str(cfg), "--out", str(out), "--nproc", "2"]
-    launcher = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _launch(args: list[str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "presnet_tui.cli", *args, "--nproc", "2"]
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for_checkpoint(path: Path, newer_than: float = 0.0) -> None:
     deadline = time.time() + 240
-    while not (out / "checkpoints" / "search.pt").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    assert launcher.poll() is None, "the search ended before it could be killed"
+    while not (path.exists() and path.stat().st_mtime > newer_than) and time.time() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_interrupt_and_kill_9_of_the_launcher_then_resume_continues_exactly(tmp_path, stopped_run):
+    """Ctrl+C mid-epoch, then kill -9 of a resumed launcher, then a resume under 2 processes: the
+    epochs match the uninterrupted run's to the bit, and the events are written once."""
+    out = tmp_path / "run"
+    ckpt = out / "checkpoints" / "search.pt"
+    launcher = _launch(["search", "-c", str(_write_config(tmp_path, 3)), "--out", str(out)])
+    _wait_for_checkpoint(ckpt)
+    time.sleep(0.3)  # into epoch 2
+    launcher.send_signal(signal.SIGINT)  # torchrun passes it on: every rank checkpoints at the same step
+    assert launcher.wait(timeout=120) == 130
+    # another world size is refused, before anything changes
+    before = (out / "events.jsonl").read_bytes()
+    res = _cli("resume", str(out), "--headless")
+    assert res.returncode == 2 and "--nproc 2" in res.stderr, res.stdout + res.stderr
+    assert (out / "events.jsonl").read_bytes() == before
+    mtime = ckpt.stat().st_mtime
+    launcher = _launch(["resume", str(out), "--headless"])
+    _wait_for_checkpoint(ckpt, newer_than=mtime)
+    assert launcher.poll() is None, "the run ended before it could be killed"
     launcher.send_signal(signal.SIGKILL)
     launcher.wait()
     deadline = time.time() + 30
     while _workers_of(out) and time.time() < deadline:  # the workers follow their launcher
         time.sleep(0.2)
     assert not _workers_of(out)
-    # another world size is refused, before anything changes
-    before = (out / "events.jsonl").read_bytes()
-    res = _cli("resume", str(out), "--headless")
-    assert res.returncode == 2 and "--nproc 2" in res.stderr, res.stdout + res.stderr
-    assert (out / "events.jsonl").read_bytes() == before
     res = _cli("resume", str(out), "--headless", "--nproc", "2")
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["search"]["epochs"] == 4 and summary["world_size"] == 2
+    assert summary["search"]["epochs"] == 3 and summary["world_size"] == 2
     for phase in ("search", "retrain"):  # the resume retrains too, on the same two processes
         digests = summary[phase]["rank_state_sha256"]
         assert len(digests) == 2 and digests[0] == digests[1]
     assert summary["retrain"]["epochs"] == 1
-    events = _check_events(out, [1, 2, 3, 4])
+    events = _check_events(out, [1, 2, 3])
     assert [e.epoch for e in events if e.kind == "retrain_epoch_end"] == [1]
+    reference = {e.epoch: e for e in read_events(stopped_run[0] / "events.jsonl") if e.kind == "epoch_end"}
+    for e in events:
+        if e.kind == "epoch_end" and e.epoch in reference:
+            ref = reference[e.epoch]
+            assert (e.train_loss, e.val_loss, e.alphas) == (ref.train_loss, ref.val_loss, ref.alphas), e.epoch
 
 
 def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line():
