@@ -181,10 +181,6 @@ def broadcast_buffers(module: nn.Module) -> None:
 
 
 # -- gradients ------------------------------------------------------------------------------------
-def _device_of(tensors: Sequence[torch.Tensor]) -> torch.device:
-    return tensors[0].device
-
-
 def average_(tensors: Sequence[torch.Tensor], bucket_bytes: int = BUCKET_BYTES) -> None:
     """In-place mean over ranks of same-shaped tensor lists, one all-reduce per bucket."""
     world = dist.get_world_size()
