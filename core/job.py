@@ -184,7 +184,7 @@ class Job:
             result.status, result.message = "interrupted", str(err)
         except PresnetError as err:
             result.status, result.message = "error", err.line()
-            if isinstance(err, Diverged) and err.where == "search":
+            if isinstance(err, (Diverged, distributed.RankDrift)) and err.where == "search":
                 self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason="error"))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
