@@ -19,6 +19,7 @@ import yaml
 from conftest import tiny_config
 
 from core import distributed
+from core.control import Control
 from core.data import load_search_data
 from core.device import precision_for
 from core.engine import net_spec, sgd
@@ -260,3 +261,27 @@ def test_sync_bn_is_refused_off_cuda():
     with pytest.raises(PresnetError, match="sync_bn needs CUDA"):
         distributed.check_sync_bn(distributed.RankInfo(0, 2), torch.device("cpu"))
     distributed.check_sync_bn(distributed.RankInfo(), torch.device("cpu"))  # one process: nothing to sync
+
+
+def test_synced_control_agrees_every_n_calls_and_keeps_the_agreed_state_between(tmp_path):
+    """With `every` = 3 the per-step check is collective on calls 1, 4, 7...; in between every rank
+    acts on the last agreed state, so a request reaches all ranks at the same step."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        local = Control(tmp_path / "control.json")
+        synced = distributed.SyncedControl(local, distributed.RankInfo(0, 2), torch.device("cpu"), every=3)
+        seen = []
+        for call in range(7):
+            if call == 1:
+                local.stop_at_epoch(4)
+            if call == 4:
+                local.request_stop()
+            state = synced.wait_while_paused()
+            seen.append((state.stop, state.stop_at_epoch))
+        assert seen == [(False, None)] * 3 + [(False, 4)] * 3 + [(True, 4)]
+        assert synced.poll().stop  # the epoch-end poll is always collective
+    finally:
+        dist.destroy_process_group()
