@@ -86,6 +86,11 @@ class NetworkConfig(_Strict):
     )
     width_mult: float = Field(1.0, gt=0, le=4, description="channel width multiplier (1.0 = ResNet-50)")
     depths: list[int] = Field(list(RESNET50_DEPTHS), description="bottlenecks per stage ([3, 4, 6, 3] = ResNet-50)")
+    sync_bn: bool = Field(
+        False,
+        description="distributed runs: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only); "
+        "default: per-process statistics",
+    )
 
     @field_validator("depths", mode="before")
     @classmethod
@@ -111,7 +116,13 @@ class DataConfig(_Strict):
         0.35, gt=0, le=1, description="smallest crop area for crop_resize, as a share of the image"
     )
     flip: bool = Field(True, description="random horizontal flip with p = 0.5")
-    batch_size: int = Field(64, ge=2, le=8192, description="batch size for both the training and the validation split")
+    batch_size: int = Field(
+        64,
+        ge=2,
+        le=8192,
+        description="batch size for both the training and the validation split, per process "
+        "(distributed runs: global batch = batch_size x world size)",
+    )
     pipeline: Literal["auto", "device", "stream"] = Field(
         "auto", description="device: decode once, augment on the device; stream: DataLoader (imagefolder only)"
     )

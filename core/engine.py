@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core import distributed
 from core.arch import Architecture, from_choices, snapshot_to_choices
 from core.checkpoint import save_checkpoint
 from core.config import Config
@@ -206,13 +207,28 @@ class SearchEngine:
         self.device = resolve_device(config.run.device)
         self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(config.run.seed)
+        self.dist = distributed.current()
         self.loaders: Loaders = make_loaders(
-            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=False, data=data
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=False,
+            data=data,
+            shard=(self.dist.rank, self.dist.world_size),
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
         net = SearchNet(self.spec, self.space).to(self.device)
         self.net = net.to(memory_format=torch.channels_last) if self.prec.channels_last else net
+        self.rank_digests: list[str] = []
+        self._grad_hook = None
+        self._gate_hook = None
+        if self.dist.distributed:  # one process: none of this, today's path
+            if config.network.sync_bn:
+                self.net = distributed.sync_batchnorm(self.net, self.dist, self.device)
+            self._grad_hook = distributed.gradient_hook(self.net.weight_parameters())
+            self._gate_hook = distributed.average_gate_gradients
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
         self.a_opt = torch.optim.Adam(
@@ -264,9 +280,16 @@ class SearchEngine:
             "events_offset": self.events_offset(),
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.dist.world_size,
         }
 
     def save(self, finished: bool = False) -> None:
+        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
+            meters = distributed.gather_objects([self.train_meter.state_dict(), self.val_meter.state_dict()])
+            distributed.broadcast_buffers(self.net)
+            if self.dist.is_main:
+                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
+            return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -284,6 +307,10 @@ class SearchEngine:
         self.prev_alphas = payload.get("prev_alphas")
         self.train_meter.load_state_dict(payload["meters"]["train"])
         self.val_meter.load_state_dict(payload["meters"]["val"])
+        if self.dist.distributed:  # each rank's own epoch sums
+            train, val = payload["rank_meters"][self.dist.rank]
+            self.train_meter.load_state_dict(train)
+            self.val_meter.load_state_dict(val)
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step", "arch_steps"):
             setattr(self, key, int(payload[key]))
@@ -292,13 +319,22 @@ class SearchEngine:
     # -- steps ---------------------------------------------------------------------------
     def weight_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool) -> None:
         self.net.sample_weight_paths(self.sampler, uniform=warmup)
-        loss, logits = train_step(self.net, self.w_opt, self.scaler, self.prec, x, y)
+        loss, logits = train_step(self.net, self.w_opt, self.scaler, self.prec, x, y, self._grad_hook)
         self.train_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
 
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         loss, logits = arch_step(
-            self.net, self.sampler, self.mode, self.a_opt, self.arch_scaler, self.prec, x, y, cost=self.cost
+            self.net,
+            self.sampler,
+            self.mode,
+            self.a_opt,
+            self.arch_scaler,
+            self.prec,
+            x,
+            y,
+            cost=self.cost,
+            reduce_gates=self._gate_hook,
         )
         self.val_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
@@ -313,6 +349,7 @@ class SearchEngine:
                 return
             self.arch_step(*self.loaders.val.cycle())
             if self.arch_steps % s.alphas_every == 0:
+                self.check_ranks()
                 self.bus.emit(
                     Alphas(
                         epoch=epoch,
@@ -344,12 +381,21 @@ class SearchEngine:
             start_epoch=self.epoch_done + 1,
             resumed=resumed,
             device=str(self.device),
+            world_size=self.dist.world_size,
+            global_batch_size=self.config.data.batch_size * self.dist.world_size,
         )
+
+    def check_ranks(self, weights: bool = False) -> None:
+        """Distributed: the alphas (and, once an epoch, the weights) must agree on every rank."""
+        if self.dist.distributed:
+            distributed.check_agreement(self.net.arch_parameters(), "alphas", "search")
+            if weights:
+                distributed.check_agreement(self.net.weight_parameters(), "weights", "search")
 
     def run(self) -> SearchOutcome:
         s = self.config.search
         spe = self.loaders.train.steps_per_epoch
-        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
         self.net.train()
         reason = StopReason.COMPLETED
@@ -382,6 +428,8 @@ class SearchEngine:
                 self.step += 1
                 self.global_step += 1
                 clock.tick(phase, epoch, s.epochs, self.step, spe)
+            if self.dist.distributed:  # a non-finite loss on any rank ends every rank
+                distributed.max_(self.watch.first_bad)
             self.watch.check("search")
             self.elapsed = time.monotonic() - t0
             if stop_now:
@@ -401,6 +449,10 @@ class SearchEngine:
                 reason = stop
                 break
         snapshot = self.alpha_snapshot()
+        if self.dist.distributed:  # every rank's final state, bit for bit (summary.json records them)
+            distributed.broadcast_buffers(self.net)
+            where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.net, where))
         arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
             snapshot_to_choices(snapshot, self.space),
             self.spec,
@@ -412,6 +464,10 @@ class SearchEngine:
         """Epoch bookkeeping; returns why to stop, or None to go on."""
         s = self.config.search
         self.sched.step()
+        if self.dist.distributed:
+            self.check_ranks(weights=True)
+            distributed.fold_meter(self.train_meter)
+            distributed.fold_meter(self.val_meter)
         train_loss, train_top1 = self.train_meter.result()
         val_loss, val_top1 = self.val_meter.result()
         snapshot = self.alpha_snapshot()
@@ -498,11 +554,24 @@ class RetrainEngine:
         self.device = resolve_device(config.run.device)
         self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(stream_seed(config.run.seed, RETRAIN_INIT))
+        self.dist = distributed.current()
         self.loaders = make_loaders(
-            config.data, config.run.seed, self.device, self.prec.channels_last, retrain=True, data=data
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=True,
+            data=data,
+            shard=(self.dist.rank, self.dist.world_size),
         )
         model = arch.build().to(self.device)
         self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
+        self.rank_digests: list[str] = []
+        self._grad_hook = None
+        if self.dist.distributed:  # one process: none of this, today's path
+            if config.network.sync_bn:
+                self.model = distributed.sync_batchnorm(self.model, self.dist, self.device)
+            self._grad_hook = distributed.gradient_hook(list(self.model.parameters()))
         r = config.retrain
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
@@ -536,9 +605,16 @@ class RetrainEngine:
             "events_offset": self.events_offset(),
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.dist.world_size,
         }
 
     def save(self, finished: bool = False) -> None:
+        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
+            meters = distributed.gather_objects([self.meter.state_dict()])
+            distributed.broadcast_buffers(self.model)
+            if self.dist.is_main:
+                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
+            return
         save_checkpoint(self.ckpt_path, self.state(finished))
 
     def load(self, payload: dict[str, Any]) -> None:
@@ -548,6 +624,8 @@ class RetrainEngine:
         self.scaler.load_state_dict(payload["scaler"])
         self.loaders.train.load_state_dict(payload["train_loader"])
         self.meter.load_state_dict(payload["meter"])
+        if self.dist.distributed:  # each rank's own epoch sums
+            self.meter.load_state_dict(payload["rank_meters"][self.dist.rank][0])
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))
@@ -567,9 +645,13 @@ class RetrainEngine:
             architecture=self.arch.model_dump(mode="json"),
             start_epoch=self.epoch_done + 1,
             resumed=resumed,
+            world_size=self.dist.world_size,
+            global_batch_size=self.config.data.batch_size * self.dist.world_size,
         )
 
     def _save_weights(self, name: str) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint(
             self.weights_dir / name,
             {"kind": "weights", "architecture": self.arch.model_dump(mode="json"), "model": self.model.state_dict()},
@@ -578,7 +660,7 @@ class RetrainEngine:
     def run(self) -> RetrainOutcome:
         r = self.config.retrain
         spe = self.loaders.train.steps_per_epoch
-        clock = ProgressClock(self.bus, self.config.data.batch_size)
+        clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
         stopped = False
         self.model.train()
@@ -598,16 +680,22 @@ class RetrainEngine:
                     break
                 fault_point("retrain_step", self.global_step)  # test-only (core.faults)
                 x, y = self.loaders.train.next()  # type: ignore[misc]
-                loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y)
+                loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y, self._grad_hook)
                 self.meter.add(loss, logits, y)
                 self.watch.observe(loss, self.global_step)
                 self.step += 1
                 self.global_step += 1
                 clock.tick("retrain", epoch, r.epochs, self.step, spe)
+            if self.dist.distributed:  # a non-finite loss on any rank ends every rank
+                distributed.max_(self.watch.first_bad)
             self.watch.check("retrain")
             if stopped:
                 break
             self.sched.step()
+            if self.dist.distributed:  # every rank tests the same model on the whole test set
+                distributed.check_agreement(list(self.model.parameters()), "weights", "retrain")
+                distributed.broadcast_buffers(self.model)
+                distributed.fold_meter(self.meter)
             test_loss, test_top1 = evaluate(self.model, self.loaders.test, self.prec)
             train_loss, train_top1 = self.meter.result()
             self.epoch_done, self.step = epoch, 0
@@ -634,6 +722,10 @@ class RetrainEngine:
             ctl = self.control.poll()
             if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
                 stopped = epoch < r.epochs
+        if self.dist.distributed:
+            distributed.broadcast_buffers(self.model)
+            where = f"epoch {self.epoch_done} step {self.step}"
+            self.rank_digests = distributed.gather_digests(distributed.state_digest(self.model, where))
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
             self.best = self.last_top1

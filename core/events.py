@@ -57,6 +57,8 @@ class SearchStarted(_Event):
     start_epoch: int = 1
     resumed: bool = False
     device: str = "cpu"
+    world_size: int = 1  #: processes (ranks) the search runs on
+    global_batch_size: int | None = None  #: data.batch_size x world_size
 
 
 class Progress(_Event):
@@ -152,6 +154,8 @@ class RetrainStarted(_Event):
     architecture: dict[str, Any]
     start_epoch: int = 1
     resumed: bool = False
+    world_size: int = 1  #: processes (ranks) the retrain runs on
+    global_batch_size: int | None = None  #: data.batch_size x world_size
 
 
 class RetrainEpochEnd(_Event):

@@ -7,10 +7,12 @@ recorded, so the history holds every epoch exactly once.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core import distributed
 from core.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
 from core.checkpoint import load_checkpoint
 from core.config import Config
@@ -128,11 +130,12 @@ class Job:
         starts -- and before anything in the run directory changes.  A run directory made
         for this job and not used yet is removed again on such an error, so the same
         ``--out`` works once the input is fixed.  The lock is held until :meth:`run` ends."""
-        self.run_dir.take_lock(self)  # a live run's directory is refused here, untouched
+        if distributed.current().is_main:  # one writer: rank 0 of a distributed run
+            self.run_dir.take_lock(self)  # a live run's directory is refused here, untouched
         try:
             return self._prepare()
         except BaseException:
-            if not self.resume:
+            if not self.resume and distributed.current().is_main:
                 self.run_dir.discard_if_unused()
             self.run_dir.release_lock()
             raise
@@ -150,6 +153,8 @@ class Job:
         data, seed = self.data(), self.config.run.seed
         splits = splits_of(data) if data is not None else stream_splits(self.config.data, seed)
         check_splits(splits, self.config.data, seed, search=self.do_search and not self._search_finished())
+        if self.config.network.sync_bn:  # refused on the CPU before anything runs
+            distributed.check_sync_bn(distributed.current(), resolve_device(self.config.run.device))
         if self.arch is not None and self.arch.num_classes != num_classes:
             raise PresnetError(
                 f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
@@ -195,16 +200,20 @@ class Job:
             self.bus.emit(Error(message=err.line(), where=err.where))
             return JobResult("error", str(run.path), message=err.line())
         payloads = self._payloads
-        sink = JsonlSink(run.events_file)
-        self.bus.subscribe(sink)
+        rank = distributed.current()
+        # One voice: rank 0 alone writes the run directory (it holds the lock) and reads its control file.
+        sink: JsonlSink | _NoSink = JsonlSink(run.events_file) if rank.is_main else _NoSink()
+        if rank.is_main:
+            self.bus.subscribe(sink)
         tb = None
-        if self.config.run.tensorboard:
+        if self.config.run.tensorboard and rank.is_main:
             from core.tensorboard import TB_DIR, TensorBoardSink
 
             tb = self.bus.subscribe(TensorBoardSink(run.path / TB_DIR))
         result = JobResult("done", str(run.path))
         try:
-            self.control.attach(run.control_file)
+            if rank.is_main:
+                self.control.attach(run.control_file)
             search_payload = payloads.get("search")
             search_finished = bool(search_payload and search_payload.get("finished"))
             if self.do_search and not search_finished and "retrain" not in payloads:
@@ -217,22 +226,35 @@ class Job:
             result.status, result.message = "interrupted", str(err)
         except PresnetError as err:
             result.status, result.message = "error", err.line()
-            if isinstance(err, Diverged) and err.where == "search":
+            if isinstance(err, (Diverged, distributed.RankDrift)) and err.where == "search":
                 self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
             log = run.path / "error.log"
-            log.write_text(traceback.format_exc())
+            if rank.is_main:
+                log.write_text(traceback.format_exc())
+            else:
+                log = f"rank {rank.rank}'s stderr"  # type: ignore[assignment]
+                sys.stderr.write(traceback.format_exc())
             result.status = "error"
             result.message = f"{err.__class__.__name__}: {err} (traceback in {log})"
             self.bus.emit(Error(message=result.message))
         finally:
-            self.bus.unsubscribe(sink)
+            if rank.is_main:
+                self.bus.unsubscribe(sink)
             sink.close()
             if tb is not None:
                 self.bus.unsubscribe(tb)
                 tb.close()
         return result
+
+    def _engine_control(self) -> Any:
+        """The engines' control: this process's own, or, distributed, one every rank agrees on."""
+        rank = distributed.current()
+        if not rank.distributed:
+            return self.control
+        device = resolve_device(self.config.run.device)
+        return distributed.SyncedControl(self.control, rank, device, distributed.control_every(rank))
 
     def _epochs_done(self) -> int:
         history = self.run_dir.epoch_history()
@@ -253,15 +275,26 @@ class Job:
             arch = self.arch or load_arch(run.arch_file)
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
-        repair_events(run.events_file, newest["events_offset"] if newest else 0)
-        for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+        world = distributed.current().world_size
+        if newest is not None and int(newest.get("world_size", 1)) != world:
+            was = int(newest.get("world_size", 1))
+            raise PresnetError(
+                f"the checkpoint was written by {was} process(es), this resume runs {world}",
+                where=str(run.path),
+                hint=f"resume with --nproc {was} (the data shards and the global batch depend on it)",
+            )
+        if distributed.current().is_main:
+            repair_events(run.events_file, newest["events_offset"] if newest else 0)
+            for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
         return payloads
 
     def _search(self, payload: dict[str, Any] | None, sink: JsonlSink) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(self.config, self.bus, self.control, run.search_ckpt, lambda: sink.offset, self.data())
+        engine = SearchEngine(
+            self.config, self.bus, self._engine_control(), run.search_ckpt, lambda: sink.offset, self.data()
+        )
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -271,44 +304,59 @@ class Job:
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
         arch = outcome.architecture
         params = count_params(arch.build())
-        save_arch(run.arch_file, arch)
+        main = distributed.current().is_main
+        if main:
+            save_arch(run.arch_file, arch)
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
                 epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
             )
         )
-        run.update_summary(
+        update_summary = run.update_summary if main else _skip
+        update_summary(
             search={
                 "epochs": outcome.epoch,
                 "stop_reason": outcome.reason.value,
                 "elapsed_s": round(outcome.elapsed_s, 3),
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
+                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
+            world_size=engine.dist.world_size,
         )
         engine.save(finished=True)
         return outcome
 
     def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:
         run = self.run_dir
+        main = distributed.current().is_main
         if self.arch is not None:
             arch = self.arch
-            save_arch(run.arch_file, arch)
+            if main:
+                save_arch(run.arch_file, arch)
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
             return None
         engine = RetrainEngine(
-            self.config, arch, self.bus, self.control, run.retrain_ckpt, run.weights, lambda: sink.offset, self.data()
+            self.config,
+            arch,
+            self.bus,
+            self._engine_control(),
+            run.retrain_ckpt,
+            run.weights,
+            lambda: sink.offset,
+            self.data(),
         )
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
-        run.update_summary(
+        update_summary = run.update_summary if main else _skip
+        update_summary(
             architecture=arch.model_dump(mode="json"),
             params=outcome.params,
             retrain={
@@ -316,9 +364,24 @@ class Job:
                 "test_top1": outcome.test_top1,
                 "best_top1": outcome.best_top1,
                 "stopped": outcome.stopped,
+                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
             },
+            world_size=engine.dist.world_size,
         )
         return outcome
+
+
+def _skip(**_: Any) -> None:
+    """What a rank other than 0 does instead of writing the summary."""
+
+
+class _NoSink:
+    """The event file of a rank other than 0: nothing is written (rank 0 is the run's one voice)."""
+
+    offset = 0
+
+    def close(self) -> None:
+        return None
 
 
 def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:

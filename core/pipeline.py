@@ -120,9 +120,14 @@ class DeviceLoader(EpochBatches):
         shuffle: bool,
         augment: bool,
         channels_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.cfg = cfg
         self.device = device
+        # (rank, world size): a shuffled set's global batch is batch_size x world size; this rank
+        # reads its slice of each, and draws the augmentation of the whole global batch (the same
+        # generator on every rank), so that N ranks see exactly what one process with N x the batch would.
+        self.rank, self.world = shard if shuffle else (0, 1)
         self.images = data.images.to(device)
         self.labels = data.labels.to(device)
         self.shuffle = shuffle
@@ -135,7 +140,7 @@ class DeviceLoader(EpochBatches):
         self.generator = torch.Generator(device=device).manual_seed(seed)
         n = len(data)
         # Shuffled sets drop the ragged last batch (BatchNorm on a 1-image batch fails).
-        self.steps_per_epoch = n // self.batch_size if shuffle else math.ceil(n / self.batch_size)
+        self.steps_per_epoch = n // (self.batch_size * self.world) if shuffle else math.ceil(n / self.batch_size)
         self.perm: torch.Tensor | None = None
         self.pos = 0
         self.started = False
@@ -153,7 +158,7 @@ class DeviceLoader(EpochBatches):
         """The next batch, or None at the end of the epoch."""
         if self.pos >= self.steps_per_epoch:
             return None
-        lo = self.pos * self.batch_size
+        lo = (self.pos * self.world + self.rank) * self.batch_size
         hi = min(lo + self.batch_size, len(self))
         self.pos += 1
         if self.perm is not None:
@@ -167,8 +172,9 @@ class DeviceLoader(EpochBatches):
         """uint8 batch -> augmented (when training), normalised float batch."""
         x = x.float()
         if self.augment:
-            theta = crop_thetas(x.shape[0], self.cfg, x.shape[2], x.shape[3], self.generator, self.device)
-            x = warp(x, theta, self.size)
+            n = x.shape[0]
+            theta = crop_thetas(n * self.world, self.cfg, x.shape[2], x.shape[3], self.generator, self.device)
+            x = warp(x, theta[self.rank * n : (self.rank + 1) * n] if self.world > 1 else theta, self.size)
         elif x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         x = (x - self.shift) / self.scale
@@ -210,6 +216,7 @@ class StreamLoader(EpochBatches):
         shuffle: bool,
         augment: bool,
         channels_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         from torchvision import transforms as T
 
@@ -232,8 +239,9 @@ class StreamLoader(EpochBatches):
         self.shuffle = shuffle
         self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(seed)
+        self.rank, self.world = shard if shuffle else (0, 1)  # as DeviceLoader: a slice of each global batch
         n = len(indices)
-        self.steps_per_epoch = n // cfg.batch_size if shuffle else math.ceil(n / cfg.batch_size)
+        self.steps_per_epoch = n // (cfg.batch_size * self.world) if shuffle else math.ceil(n / cfg.batch_size)
         self.perm: torch.Tensor | None = None
         self.pos = 0
         self._it: Iterator | None = None
@@ -253,7 +261,12 @@ class StreamLoader(EpochBatches):
         from torch.utils.data import DataLoader, Subset
 
         assert self.perm is not None
-        rest = self.perm[self.pos * self.cfg.batch_size :].tolist()
+        b = self.cfg.batch_size
+        if self.world > 1:
+            span = self.perm[self.pos * b * self.world : self.steps_per_epoch * b * self.world]
+            rest = span.view(-1, self.world, b)[:, self.rank].reshape(-1).tolist()
+        else:
+            rest = self.perm[self.pos * b :].tolist()
         ds = _Transformed(Subset(self.dataset, rest), self.transform)
         return iter(
             DataLoader(
@@ -335,21 +348,38 @@ def use_stream(cfg: DataConfig) -> bool:
 
 
 def make_loaders(
-    cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, data: SearchData | None = None
+    cfg: DataConfig,
+    seed: int,
+    device: torch.device,
+    channels_last: bool,
+    retrain: bool,
+    data: SearchData | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> Loaders:
-    """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``."""
+    """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``.
+
+    ``shard`` = (rank, world size): the shuffled splits give this rank its slice of each global
+    batch; the test set is read whole by every rank.
+    """
     if use_stream(cfg):
-        return _stream_loaders(cfg, seed, device, channels_last, retrain)
+        return _stream_loaders(cfg, seed, device, channels_last, retrain, shard)
     data = data or load_search_data(cfg, seed)
     common = dict(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
     test = DeviceLoader(data.test, seed=stream_seed(seed, LOADER_TEST), shuffle=False, augment=False, **common)
     if retrain:
         train = DeviceLoader(
-            data.full_train(), seed=stream_seed(seed, LOADER_FULL_TRAIN), shuffle=True, augment=True, **common
+            data.full_train(),
+            seed=stream_seed(seed, LOADER_FULL_TRAIN),
+            shuffle=True,
+            augment=True,
+            shard=shard,
+            **common,
         )
         return Loaders(train, None, test, data.classes)
-    train = DeviceLoader(data.train, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, **common)
-    val = DeviceLoader(data.val, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, **common)
+    train = DeviceLoader(
+        data.train, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, shard=shard, **common
+    )
+    val = DeviceLoader(data.val, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, shard=shard, **common)
     return Loaders(train, val, test, data.classes)
 
 
@@ -368,7 +398,9 @@ def stream_split(cfg: DataConfig, seed: int) -> tuple[Any, Any, torch.Tensor, to
     return train_ds, test_ds, keep[tr], keep[va]
 
 
-def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool) -> Loaders:
+def _stream_loaders(
+    cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, shard: tuple[int, int]
+) -> Loaders:
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
     sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
@@ -380,15 +412,25 @@ def _stream_loaders(cfg: DataConfig, seed: int, device: torch.device, channels_l
         full = torch.cat([train_idx, val_idx]).sort().values
         return Loaders(
             StreamLoader(
-                train_ds, full, seed=stream_seed(seed, LOADER_FULL_TRAIN), shuffle=True, augment=True, **common
+                train_ds,
+                full,
+                seed=stream_seed(seed, LOADER_FULL_TRAIN),
+                shuffle=True,
+                augment=True,
+                shard=shard,
+                **common,
             ),
             None,
             test,
             train_ds.classes,
         )
     return Loaders(
-        StreamLoader(train_ds, train_idx, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, **common),
-        StreamLoader(train_ds, val_idx, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, **common),
+        StreamLoader(
+            train_ds, train_idx, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, shard=shard, **common
+        ),
+        StreamLoader(
+            train_ds, val_idx, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, shard=shard, **common
+        ),
         test,
         train_ds.classes,
     )

@@ -11,6 +11,8 @@ architecture loss is a different loss, on other data, with its own safe scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,11 +45,17 @@ def train_step(
     prec: Precision,
     x: torch.Tensor,
     y: torch.Tensor,
+    after_backward: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A training step; on a search network it updates the one path each op was set to."""
+    """A training step; on a search network it updates the one path each op was set to.
+
+    ``after_backward``: a distributed run averages the gradients across ranks there.
+    """
     loss, logits = forward_loss(model, x, y, prec)
     opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    if after_backward is not None:
+        after_backward()
     scaler.step(opt)
     scaler.update()
     return loss, logits
@@ -63,16 +71,20 @@ def arch_step(
     x: torch.Tensor,
     y: torch.Tensor,
     cost: CostTerm | None = None,
+    reduce_gates: Callable[[Sequence[torch.Tensor]], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gates -> alpha gradients (+ the cost term's, when searching under a budget) -> optimizer -> rescale.
 
     The backward reaches only the gates (``inputs=``): no weight gradient is computed.
     The alpha gradient is linear in the gate gradients, so the scaler can unscale it
     after the conversion and skip the update when it is not finite.
+    ``reduce_gates``: a distributed run averages the gate gradients across ranks there.
     """
     step = net.begin_arch_step(sampler, mode)
     loss, logits = forward_loss(net, x, y, prec)
     scaler.scale(loss).backward(inputs=list(step.gates.values()))
+    if reduce_gates is not None:
+        reduce_gates(list(step.gates.values()))
     net.finish_arch_backward(step)
     if cost is not None:
         cost.apply(net.alphas(), loss, scaler.get_scale() if scaler.is_enabled() else 1.0)

@@ -33,6 +33,8 @@ EXIT_USAGE = 2
 
 
 def fail(lines: list[str]) -> NoReturn:
+    if os.environ.get("RANK", "0") != "0" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise typer.Exit(EXIT_USAGE)  # a distributed run speaks through rank 0 alone
     from rich.markup import escape
 
     for line in lines:  # escaped: a hint like `pip install -e ".[ray]"` is text, not rich markup
@@ -131,6 +133,14 @@ ImageSizeOpt = Annotated[
 CandidatesOpt = Annotated[
     str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
 ]
+NprocOpt = Annotated[
+    int,
+    typer.Option(
+        "--nproc",
+        min=1,
+        help="processes, one per GPU (gloo on the CPU), started through torchrun; data.batch_size is per process",
+    ),
+]
 
 
 def resolve_config(
@@ -179,10 +189,71 @@ def _no_terminal() -> bool:
     return not has_terminal()
 
 
+# -- several processes (torchrun) ---------------------------------------------------------------
+def _launch(nproc: int, headless: bool = True, device: str = "auto") -> None:
+    """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
+    launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if (nproc > 1 or under_torchrun) and not headless:
+        raise PresnetError(
+            "several processes run headless only",
+            where="--nproc" if nproc > 1 else "torchrun",
+            hint="add --headless (attach the TUI with presnet-tui --attach RUN)",
+        )
+    if nproc <= 1 or under_torchrun:
+        return
+    from core.distributed import check_nproc, launch
+
+    check_nproc(nproc, device)
+    raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))
+
+
+def _worker_args(argv: list[str]) -> list[str]:
+    """This command line without ``--nproc N`` (each rank is one process)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -> RunDir:
+    """The run directory, its lock held by the object returned (no window for a second writer);
+    distributed, rank 0 creates it and tells the other ranks where it is."""
+    from core import distributed
+    from core.rundir import RunDir
+
+    made: list[RunDir] = []
+
+    def create() -> str:
+        run_dir = RunDir.create(cfg, label=label)
+        if baseline:
+            run_dir.update_summary(baseline=True)
+        made.append(run_dir)
+        return str(run_dir.path)
+
+    if distributed.under_torchrun():
+        distributed.init(cfg.run.device)
+    path = distributed.on_main(create)
+    return made[0] if made else RunDir(Path(path))
+
+
 def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
+    from core import distributed
     from presnet_tui.headless import run_headless
     from presnet_tui.terminal import NO_TTY_NOTICE
 
+    if distributed.under_torchrun():
+        distributed.init(job.config.run.device)
+        job.prepare()
+        rank = distributed.current()
+        code = run_headless(job, console if rank.is_main else Console(quiet=True))
+        distributed.teardown()
+        raise typer.Exit(code)
     job.prepare()
     if no_tty:  # said once the input has passed its checks, so a refusal stays one line
         err_console.print(NO_TTY_NOTICE, highlight=False, soft_wrap=True)
@@ -212,12 +283,12 @@ def run(
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     from core.control import Control
     from core.events import EventBus
     from core.job import Job
-    from core.rundir import RunDir
 
     with user_errors():
         cfg = resolve_config(
@@ -238,12 +309,13 @@ def run(
             candidates=candidates,
         )
         no_tty = not headless and _no_terminal()
+        _launch(nproc, headless or no_tty, cfg.run.device)
         if not (headless or no_tty):
             from presnet_tui.app import PresnetApp
 
             PresnetApp(config=cfg).run()
             return
-        job = Job(cfg, RunDir.create(cfg), EventBus(), Control())
+        job = Job(cfg, _create_run(cfg), EventBus(), Control())
         _start(job, headless=True, no_tty=no_tty)
 
 
@@ -263,12 +335,12 @@ def search(
     out: OutOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
     from core.control import Control
     from core.events import EventBus
     from core.job import Job
-    from core.rundir import RunDir
 
     with user_errors():
         cfg = resolve_config(
@@ -287,7 +359,8 @@ def search(
             image_size=image_size,
             candidates=candidates,
         )
-        _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), retrain=False), headless=True)
+        _launch(nproc, device=cfg.run.device)
+        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
 
 
 @app.command()
@@ -302,13 +375,13 @@ def retrain(
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
     from core.arch import load_arch
     from core.control import Control
     from core.events import EventBus
     from core.job import Job
-    from core.rundir import RunDir
 
     with user_errors():
         arch = load_arch(arch_file)
@@ -323,7 +396,8 @@ def retrain(
             retrain_epochs=retrain_epochs,
             image_size=image_size,
         )
-        _start(Job(cfg, RunDir.create(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
+        _launch(nproc, device=cfg.run.device)
+        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
 @app.command()
@@ -337,13 +411,13 @@ def baseline(
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
     from core.arch import Architecture
     from core.control import Control
     from core.events import EventBus
     from core.job import Job
-    from core.rundir import RunDir
 
     with user_errors():
         cfg = resolve_config(
@@ -359,8 +433,8 @@ def baseline(
         )
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
-        run_dir = RunDir.create(cfg, label="baseline")
-        run_dir.update_summary(baseline=True)
+        _launch(nproc, device=cfg.run.device)
+        run_dir = _create_run(cfg, label="baseline", baseline=True)
         _start(Job(cfg, run_dir, EventBus(), Control(), search=False, arch=arch), headless=True)
 
 
@@ -368,6 +442,7 @@ def baseline(
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     headless: Annotated[bool, typer.Option(help="no TUI")] = False,
+    nproc: NprocOpt = 1,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     from core.job import resume_job
@@ -375,6 +450,8 @@ def resume(
 
     with user_errors():
         no_tty = not headless and _no_terminal()
+        # a wrong path fails here, before any process starts
+        _launch(nproc, headless or no_tty, RunDir.open(run_dir).config().run.device)
         job = resume_job(RunDir.open(run_dir), retrain_after_search=headless or no_tty)
         if headless or no_tty:
             _start(job, headless=True, no_tty=no_tty)

@@ -157,7 +157,11 @@ def run_headless(job: Job, console: Console) -> int:
     assert result is not None
     view.summary(result)
     if result.status == "interrupted":
-        console.print(f"resume with: [bold]presnet resume {result.run_dir} --headless[/]")
+        from core.distributed import current
+
+        world = current().world_size
+        nproc = f" --nproc {world}" if world > 1 else ""
+        console.print(f"resume with: [bold]presnet resume {result.run_dir} --headless{nproc}[/]")
         return EXIT_INTERRUPTED
     return EXIT_OK if result.status == "done" else EXIT_FAILED
 
