@@ -70,6 +70,7 @@ def arch_step(
     prec: Precision,
     x: torch.Tensor,
     y: torch.Tensor,
+    *,
     cost: CostTerm | None = None,
     reduce_gates: Callable[[Sequence[torch.Tensor]], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:

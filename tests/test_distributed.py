@@ -50,7 +50,7 @@ def _steps(net: SearchNet, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, y
         net.sample_weight_paths(sampler)
         train_step(net, w_opt, scaler, prec, x, y, grad_hook)
     gate_hook = distributed.average_gate_gradients if hooks else None
-    arch_step(net, sampler, Mode.TWO_PATH, a_opt, scaler, prec, xv, yv, gate_hook)
+    arch_step(net, sampler, Mode.TWO_PATH, a_opt, scaler, prec, xv, yv, reduce_gates=gate_hook)
 
 
 def _batches(tmp_path: Path) -> tuple[SearchNet, tuple[torch.Tensor, ...]]:
@@ -246,11 +246,13 @@ def test_interrupt_and_kill_9_of_the_launcher_then_resume_continues_exactly(tmp_
             assert (e.train_loss, e.val_loss, e.alphas) == (ref.train_loss, ref.val_loss, ref.alphas), e.epoch
 
 
-def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line():
+def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line(monkeypatch):
     from typer.testing import CliRunner
 
+    from presnet_tui import terminal
     from presnet_tui.cli import _worker_args, app
 
+    monkeypatch.setattr(terminal, "has_terminal", lambda: True)  # at a terminal, no --headless means the TUI
     res = CliRunner().invoke(app, ["run", "--nproc", "2"])
     assert res.exit_code == 2 and "headless" in res.stderr and "Traceback" not in res.stderr
     args = ["search", "--nproc", "2", "-c", "x.yaml", "--nproc=3", "--out", "r"]

@@ -130,7 +130,7 @@ def test_compare_gives_table_one_rows_with_n_per_scope(killed_and_finished):
     md = invoke("compare", out, "--markdown").stdout
     assert md.startswith("| model") and md.count("\n") == 5
     csv = invoke("compare", out, "--csv").stdout.splitlines()
-    assert csv[0].startswith("scope,model,n,params_mean,top1_mean,top1_std") and len(csv) == 4
+    assert csv[0].startswith("scope,model,n,params_mean,flops_mean,image_size,top1_mean,top1_std") and len(csv) == 4
 
 
 def image_stats(path: Path) -> tuple[int, int, float]:

@@ -76,4 +76,4 @@ class SweepScreen(Screen):
         if status.state == "pending":
             self.notify(f"{name} has not started yet", severity="warning")
             return
-        self.app.push_screen(AttachedRunScreen(AttachedSession(status.path)))
+        self.app.push_screen(AttachedRunScreen(AttachedSession(status.path).start()))
