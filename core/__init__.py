@@ -1,20 +1,24 @@
-"""presnet's engine: search space, ProxylessNAS, data, search and retrain loops, events.
+"""presnet's engine: no UI code lives here (no textual, typer or rich; no command-line parsing).
 
-No UI code lives here (and none of textual, typer or rich is imported): front ends build a
-:class:`core.job.Job`, run it on a :class:`core.runner.Runner`, read the typed events of
-:mod:`core.events` and steer it through :class:`core.control.Control`.
+Front ends build a :class:`core.train.Job`, run it on a :class:`core.train.Runner`, read the typed
+events of :mod:`core.run.events` and steer it through :class:`core.run.Control`.  The layout, one
+concern per subpackage:
+
+- :mod:`core.space` -- the search space's vocabulary (scopes, block ids, kernels, activations,
+  candidate names) and what is built from it: networks, ProxylessNAS mixed ops, architecture
+  files, input-size geometry, candidate costs;
+- :mod:`core.train` -- the search and retrain loops, their steps, data, devices, stop criterion,
+  and a run directory's job;
+- :mod:`core.run` -- a run directory: layout, events, control file, checkpoints, lock, Table I;
+- :mod:`core.scale` -- many runs (sweeps on local workers or Ray) and one run over many
+  processes (torchrun);
+- :mod:`core.perf` -- the benchmark and the GPU validation suite;
+- :mod:`core.export` -- the found model as a plain module, ONNX or a ``torch.export`` program;
+- :mod:`core.config`, :mod:`core.errors`, :mod:`core.io`, :mod:`core.faults` -- shared by all.
+
+``core.load_model`` is the one name exported here, loaded lazily so that ``import core`` needs no torch.
 """
 
-from typing import Any
+from core.lazy import lazy_api
 
-
-def __getattr__(name: str) -> Any:
-    """``core.load_model`` without importing torch when ``core`` itself is imported."""
-    if name == "load_model":
-        from core.export import load_model
-
-        return load_model
-    raise AttributeError(f"module 'core' has no attribute {name!r}")
-
-
-__all__ = ["load_model"]
+__getattr__, __all__ = lazy_api(__name__, {"load_model": "export"})

@@ -250,7 +250,7 @@ class Config(_Strict):
         )
         if self.space.void_kernels != "prune":
             return space
-        from core.geometry import prunable  # geometry depends on space only; kept out of import time
+        from core.space.geometry import prunable  # geometry depends on space only; kept out of import time
 
         return dataclasses.replace(space, pruned=prunable(space, self.data.image_size, self.network.stem))
 
@@ -260,7 +260,7 @@ def quickstart() -> Config:
 
     Its blocks are stage 2's (ids 10-13): at 32 px with torchvision's stem their middle
     convs see 8x8 and 4x4 maps, where 3x3 and 5x5 differ; stage 4 (scope s) sees 2x2 and
-    1x1 maps there, where the kernel choice is void (see :mod:`core.geometry`).
+    1x1 maps there, where the kernel choice is void (see :mod:`core.space.geometry`).
     """
     return Config.model_validate(
         {

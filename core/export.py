@@ -15,10 +15,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from core.arch import Architecture, load_arch
-from core.checkpoint import load_checkpoint
 from core.errors import PresnetError
-from core.rundir import RunDir
+from core.run.checkpoint import load_checkpoint
+from core.run.rundir import RunDir
+from core.space.arch import Architecture, load_arch
 
 FORMATS = ("onnx", "pt2")
 WEIGHTS = ("best", "last")

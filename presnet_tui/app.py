@@ -14,14 +14,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from core.arch import Architecture
 from core.config import Config, quickstart
-from core.control import Control
 from core.errors import PresnetError
-from core.events import EventBus
-from core.job import Job
-from core.rundir import RunDir
-from core.sweep import is_sweep
+from core.run.control import Control
+from core.run.events import EventBus
+from core.run.rundir import RunDir
+from core.scale.sweep import is_sweep
+from core.space.arch import Architecture
+from core.train.job import Job
 from presnet_tui.screens.dialogs import ConfirmScreen
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen

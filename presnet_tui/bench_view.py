@@ -1,4 +1,4 @@
-"""The text table of ``presnet bench`` (the measurements themselves are :mod:`core.bench`'s)."""
+"""The text table of ``presnet bench`` (the measurements themselves are :mod:`core.perf.bench`'s)."""
 
 from __future__ import annotations
 

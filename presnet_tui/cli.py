@@ -22,10 +22,10 @@ from core.errors import PresnetError
 from core.space import ACTIVATIONS, KERNELS
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.arch import Architecture
     from core.config import Config
-    from core.job import Job
-    from core.rundir import RunDir
+    from core.run.rundir import RunDir
+    from core.space.arch import Architecture
+    from core.train.job import Job
 
 console = Console()
 err_console = Console(stderr=True)
@@ -202,7 +202,7 @@ def _launch(nproc: int, headless: bool = True, device: str = "auto") -> None:
         )
     if nproc <= 1 or under_torchrun:
         return
-    from core.distributed import check_nproc, launch
+    from core.scale.distributed import check_nproc, launch
 
     check_nproc(nproc, device)
     raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))
@@ -224,8 +224,8 @@ def _worker_args(argv: list[str]) -> list[str]:
 def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -> RunDir:
     """The run directory, its lock held by the object returned (no window for a second writer);
     distributed, rank 0 creates it and tells the other ranks where it is."""
-    from core import distributed
-    from core.rundir import RunDir
+    from core.run.rundir import RunDir
+    from core.scale import distributed
 
     made: list[RunDir] = []
 
@@ -243,7 +243,7 @@ def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -
 
 
 def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
-    from core import distributed
+    from core.scale import distributed
     from presnet_tui.headless import run_headless
     from presnet_tui.terminal import NO_TTY_NOTICE
 
@@ -286,9 +286,9 @@ def run(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
-    from core.control import Control
-    from core.events import EventBus
-    from core.job import Job
+    from core.run.control import Control
+    from core.run.events import EventBus
+    from core.train.job import Job
 
     with user_errors():
         cfg = resolve_config(
@@ -338,9 +338,9 @@ def search(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
-    from core.control import Control
-    from core.events import EventBus
-    from core.job import Job
+    from core.run.control import Control
+    from core.run.events import EventBus
+    from core.train.job import Job
 
     with user_errors():
         cfg = resolve_config(
@@ -378,10 +378,10 @@ def retrain(
     nproc: NprocOpt = 1,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
-    from core.arch import load_arch
-    from core.control import Control
-    from core.events import EventBus
-    from core.job import Job
+    from core.run.control import Control
+    from core.run.events import EventBus
+    from core.space.arch import load_arch
+    from core.train.job import Job
 
     with user_errors():
         arch = load_arch(arch_file)
@@ -414,10 +414,10 @@ def baseline(
     nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
-    from core.arch import Architecture
-    from core.control import Control
-    from core.events import EventBus
-    from core.job import Job
+    from core.run.control import Control
+    from core.run.events import EventBus
+    from core.space.arch import Architecture
+    from core.train.job import Job
 
     with user_errors():
         cfg = resolve_config(
@@ -445,8 +445,8 @@ def resume(
     nproc: NprocOpt = 1,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
-    from core.job import resume_job
-    from core.rundir import RunDir
+    from core.run.rundir import RunDir
+    from core.train.job import resume_job
 
     with user_errors():
         no_tty = not headless and _no_terminal()
@@ -469,8 +469,8 @@ def stop(
     unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, or to pause."""
-    from core.control import Control
-    from core.rundir import RunDir
+    from core.run.control import Control
+    from core.run.rundir import RunDir
 
     with user_errors():
         rundir = RunDir.open(run_dir)
@@ -495,9 +495,9 @@ def derive(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
 ) -> None:
     """The argmax architecture of any past epoch of a search."""
-    from core.arch import save_arch
-    from core.job import derive_at
-    from core.rundir import RunDir
+    from core.run.rundir import RunDir
+    from core.space.arch import save_arch
+    from core.train.job import derive_at
 
     with user_errors():
         arch = derive_at(RunDir.open(run_dir), epoch)
@@ -514,8 +514,8 @@ def derive(
 def _arch_table(arch: Architecture, title: str) -> int:
     from rich.table import Table
 
-    from core.network import count_params
     from core.space import BASE_ACTIVATION, BASE_KERNEL, block_positions
+    from core.space.network import count_params
 
     table = Table(title=title)
     for col in ("block", "stage", "kernel", "activation"):
@@ -549,11 +549,11 @@ def inspect(
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
     import torch
 
-    from core.arch import load_arch
-    from core.cost import count_flops, human, measure_candidates
-    from core.geometry import space_geometry
-    from core.network import NetSpec, SearchNet, build_plain, count_params, supernet_facts
     from core.space import SearchSpace
+    from core.space.arch import load_arch
+    from core.space.cost import count_flops, human, measure_candidates
+    from core.space.geometry import space_geometry
+    from core.space.network import NetSpec, SearchNet, build_plain, count_params, supernet_facts
 
     with user_errors():
         cfg = resolve_config(
@@ -669,8 +669,8 @@ def plot(
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3); a sweep: top-1 per scope."""
     import plotext as plt
 
-    from core.rundir import RunDir
-    from core.sweep import is_sweep
+    from core.run.rundir import RunDir
+    from core.scale.sweep import is_sweep
     from presnet_tui.figures import IMAGE_SUFFIXES
     from presnet_tui.plots import figure, trajectory_from_events
 
@@ -713,7 +713,7 @@ def plot(
 
 
 def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None:
-    from core.events import SearchStopped
+    from core.run.events import SearchStopped
     from presnet_tui.figures import fig3
 
     stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
@@ -722,7 +722,7 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
 
 
 def _plot_sweep(sweep_dir: Path, save: Path) -> None:
-    from core.table import collect, table_rows
+    from core.run.table import collect, table_rows
     from presnet_tui.figures import table1
 
     table1(table_rows(collect([sweep_dir])), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
@@ -739,7 +739,7 @@ def compare(
     """The paper's Table I: per scope n runs, params, FLOPs, top-1 mean ± std over seeds, search time, baseline."""
     from rich.table import Table
 
-    from core.table import collect, table_rows
+    from core.run.table import collect, table_rows
 
     with user_errors():
         if sum((as_json, as_csv, as_markdown)) > 1:
@@ -833,8 +833,8 @@ def sweep(
 ) -> None:
     """Scopes x seeds (+ a baseline per seed) as ordinary runs, N at once or on Ray; rerun to resume."""
     from core.config import validate
-    from core.placement import gpus_for, import_ray
-    from core.sweep import Sweep, default_sweep_dir, parse_scopes, parse_seeds, preflight
+    from core.scale.placement import gpus_for, import_ray
+    from core.scale.sweep import Sweep, default_sweep_dir, parse_scopes, parse_seeds, preflight
 
     with user_errors():
         use_ray = ray or ray_address is not None
@@ -881,7 +881,7 @@ def sweep(
 
 
 def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | None, cpus_per_run: int) -> int:
-    from core.placement import cpu_threads_per_worker, run_local, run_ray
+    from core.scale.placement import cpu_threads_per_worker, run_local, run_ray
     from presnet_tui.sweepview import SweepView, status_table
 
     statuses = sw.statuses()
@@ -911,8 +911,8 @@ def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | N
 
 def _run_flops(rundir: RunDir) -> dict[str, Any]:
     """FLOPs of the run's architecture at its configured input size (none without an arch.json)."""
-    from core.arch import load_arch
-    from core.cost import count_flops
+    from core.space.arch import load_arch
+    from core.space.cost import count_flops
 
     if not rundir.arch_file.is_file():
         return {"flops": None, "image_size": None}
@@ -934,7 +934,7 @@ def export(
     """Export a run's retrained network to ONNX or a torch.export program, checked against PyTorch."""
     with user_errors():
         from core.export import export_run, resolve_weights
-        from core.rundir import RunDir
+        from core.run.rundir import RunDir
 
         if batch != "dynamic" and not batch.isdigit():
             raise PresnetError(f"cannot read batch {batch!r}", where="--batch", hint="use dynamic or a number, e.g. 1")
@@ -965,9 +965,9 @@ def latency(
         import torch
         from rich.table import Table
 
-        from core.cost import human, latency_table, save_latency_table
-        from core.device import resolve_device
-        from core.network import SearchNet, net_spec
+        from core.space.cost import human, latency_table, save_latency_table
+        from core.space.network import SearchNet, net_spec
+        from core.train.device import resolve_device
 
         cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, device=device)
         dev = resolve_device(cfg.run.device)
@@ -1001,8 +1001,8 @@ def tensorboard(
 ) -> None:
     """Convert a run's events.jsonl into TensorBoard event files (`tensorboard --logdir RUN/tensorboard`)."""
     with user_errors():
-        from core.rundir import RunDir
-        from core.tensorboard import TB_DIR, convert_events
+        from core.run.rundir import RunDir
+        from core.run.tensorboard import TB_DIR, convert_events
 
         rundir = RunDir.open(run_dir)
         if not rundir.events_file.is_file():
@@ -1080,7 +1080,7 @@ def bench(
         if _one_of(suite, ("default", "gpu"), "--suite") == "gpu":  # sizes of its own: --device, --out, --threads
             import torch
 
-            from core import gpu_suite
+            from core.perf import gpu_suite
 
             if threads:
                 torch.set_num_threads(threads)
@@ -1105,8 +1105,8 @@ def bench(
             channels_last=_one_of(channels_last, ("auto", "on", "off"), "--channels-last"),
             threads=threads,
         )
-        from core.bench import BenchSettings
-        from core.bench import run as run_bench
+        from core.perf.bench import BenchSettings
+        from core.perf.bench import run as run_bench
         from presnet_tui.bench_view import render
 
         result = run_bench(BenchSettings(**settings_kw))  # type: ignore[arg-type]
@@ -1137,9 +1137,9 @@ def tui(
             ]
         )
     from core.config import load_config
-    from core.job import resume_job
-    from core.rundir import RunDir
-    from core.sweep import Sweep, is_sweep
+    from core.run.rundir import RunDir
+    from core.scale.sweep import Sweep, is_sweep
+    from core.train.job import resume_job
     from presnet_tui.app import PresnetApp
 
     with user_errors():

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from core.events import (
+from core.run.events import (
     AnyEvent,
     ArchitectureDerived,
     Converged,
@@ -29,9 +29,9 @@ from core.events import (
     State,
     Unstable,
 )
-from core.job import Job, JobResult
-from core.runner import Runner
 from core.space import block_choice
+from core.train.job import Job, JobResult
+from core.train.runner import Runner
 from presnet_tui.model import fmt_eta
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -84,7 +84,7 @@ class HeadlessView:
                 val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
                 cost = ""
                 if e.expected_cost is not None:
-                    from core.cost import human
+                    from core.space.cost import human
 
                     cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
                 p(
@@ -157,7 +157,7 @@ def run_headless(job: Job, console: Console) -> int:
     assert result is not None
     view.summary(result)
     if result.status == "interrupted":
-        from core.distributed import current
+        from core.scale.distributed import current
 
         world = current().world_size
         nproc = f" --nproc {world}" if world > 1 else ""

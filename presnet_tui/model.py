@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.arch import decision_argmax
-from core.convergence import ConvergenceTracker
-from core.events import (
+from core.run.events import (
     AnyEvent,
     ArchitectureDerived,
     Converged,
@@ -30,6 +28,8 @@ from core.events import (
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice, marginals
+from core.space.arch import decision_argmax
+from core.train.convergence import ConvergenceTracker
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
 

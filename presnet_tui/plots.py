@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.events import Alphas, EpochEnd
+from core.run.events import Alphas, EpochEnd
 from core.space import JOINT_DECISION, marginals
 
 #: One colour per candidate position, stable across blocks.

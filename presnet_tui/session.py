@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from core.control import Control
-from core.events import AnyEvent, Error, EventFollower, RetrainDone
-from core.job import Job
-from core.rundir import RunDir
-from core.runner import Runner
+from core.run.control import Control
+from core.run.events import AnyEvent, Error, EventFollower, RetrainDone
+from core.run.rundir import RunDir
+from core.train.job import Job
+from core.train.runner import Runner
 
 #: Seconds between reads of an attached run's event file.
 FOLLOW_S = 0.25
@@ -57,7 +57,7 @@ class Inbox:
 
 
 class Session:
-    """Events in, requests out; requests go through a :class:`~core.control.Control` either way."""
+    """Events in, requests out; requests go through a :class:`~core.run.control.Control` either way."""
 
     run_dir: RunDir
     control: Control

@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from core.config import Config
-from core.control import Control
-from core.events import AnyEvent, EventBus
-from core.job import Job
-from core.rundir import RunDir
-from core.runner import Runner
+from core.run.control import Control
+from core.run.events import AnyEvent, EventBus
+from core.run.rundir import RunDir
+from core.train.job import Job
+from core.train.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SUBSET = Path(os.environ.get("PRESNET_CIFAR_SUBSET", REPO.parent / "shared" / "data" / "cifar10-subset"))

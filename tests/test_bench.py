@@ -81,9 +81,9 @@ def test_bench_json_smoke(precision, scopes):
     ],
 )
 def test_bad_arguments_are_one_line_errors_before_any_work(args, named, monkeypatch):
-    import core.bench
+    import core.perf.bench
 
-    monkeypatch.setattr(core.bench, "run", lambda settings: pytest.fail("measured despite a bad argument"))
+    monkeypatch.setattr(core.perf.bench, "run", lambda settings: pytest.fail("measured despite a bad argument"))
     res = main(args)
     assert res.exit_code == 2
     err = res.stderr.strip().splitlines()

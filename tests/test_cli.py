@@ -12,9 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core.arch import load_arch
 from core.config import load_config, quickstart
-from core.network import build_plain, count_params
+from core.space.arch import load_arch
+from core.space.network import build_plain, count_params
 from presnet_tui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.control import Control
-from core.convergence import ConvergenceTracker, snapshot_change, total_variation
-from core.engine import SearchEngine
-from core.events import EventBus
+from core.run.control import Control
+from core.run.events import EventBus
+from core.train.convergence import ConvergenceTracker, snapshot_change, total_variation
+from core.train.engine import SearchEngine
 
 
 def kernel(p5: float) -> dict:

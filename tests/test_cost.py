@@ -7,10 +7,14 @@ import random
 import pytest
 import torch
 
-from core.arch import load_arch
 from core.config import ConfigError, validate
-from core.control import Control
-from core.cost import (
+from core.errors import PresnetError
+from core.run.control import Control
+from core.run.events import EventBus
+from core.run.rundir import RunDir
+from core.space import SearchSpace
+from core.space.arch import load_arch
+from core.space.cost import (
     CostTerm,
     choices_cost,
     costs_from_table,
@@ -19,12 +23,8 @@ from core.cost import (
     measure_candidates,
     save_latency_table,
 )
-from core.errors import PresnetError
-from core.events import EventBus
-from core.job import Job
-from core.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
-from core.rundir import RunDir
-from core.space import SearchSpace
+from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params
+from core.train.job import Job
 
 TINY_SPEC = NetSpec(10, "imagenet", 0.125, (1, 1, 2, 1))
 
@@ -154,9 +154,9 @@ def test_a_strong_flops_weight_derives_cheaper_architectures(tiny, tmp_path):
 
 
 def test_the_tui_shows_flops_and_the_expected_cost():
-    from core.arch import Architecture
-    from core.cost import human
-    from core.events import EpochEnd
+    from core.run.events import EpochEnd
+    from core.space.arch import Architecture
+    from core.space.cost import human
     from presnet_tui.model import RunModel
     from presnet_tui.screens.retrain import architecture_flops
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from core.config import DataConfig
-from core.data import load_search_data, stratified_split
 from core.errors import PresnetError
-from core.pipeline import DeviceLoader, crop_thetas, make_loaders, warp
+from core.train.data import load_search_data, stratified_split
+from core.train.pipeline import DeviceLoader, crop_thetas, make_loaders, warp
 
 CPU = torch.device("cpu")
 

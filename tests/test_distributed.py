@@ -18,17 +18,17 @@ import torch.multiprocessing as mp
 import yaml
 from conftest import tiny_config
 
-from core import distributed
-from core.control import Control
-from core.data import load_search_data
-from core.device import precision_for
-from core.engine import net_spec, sgd
 from core.errors import PresnetError
-from core.events import read_events
-from core.network import SearchNet
-from core.pipeline import DeviceLoader
-from core.proxyless import Mode, PathSampler
-from core.step import arch_step, grad_scaler, train_step
+from core.run.control import Control
+from core.run.events import read_events
+from core.scale import distributed
+from core.space.network import SearchNet
+from core.space.proxyless import Mode, PathSampler
+from core.train.data import load_search_data
+from core.train.device import precision_for
+from core.train.engine import net_spec, sgd
+from core.train.pipeline import DeviceLoader
+from core.train.step import arch_step, grad_scaler, train_step
 
 B = 8  # per-rank batch of the unit test
 

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from core.arch import load_arch
-from core.control import Control, ControlState, write_control
-from core.events import EpochEnd, EventBus, SearchStopped, read_events
-from core.job import Job, derive_at
+from core.run.control import Control, ControlState, write_control
+from core.run.events import EpochEnd, EventBus, SearchStopped, read_events
+from core.space.arch import load_arch
+from core.train.job import Job, derive_at
 
 pytestmark = pytest.mark.slow  # every test here trains a (tiny) network for real
 

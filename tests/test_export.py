@@ -6,11 +6,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from core.arch import Architecture, save_arch
-from core.checkpoint import save_checkpoint
 from core.errors import PresnetError
 from core.export import export_run, load_model
-from core.rundir import RunDir
+from core.run.checkpoint import save_checkpoint
+from core.run.rundir import RunDir
+from core.space.arch import Architecture, save_arch
 from presnet_tui.cli import app
 
 

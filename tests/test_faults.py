@@ -23,7 +23,7 @@ import pytest
 import torch
 import yaml
 
-from core.events import read_events
+from core.run.events import read_events
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 13

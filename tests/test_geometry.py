@@ -11,12 +11,12 @@ import yaml
 from typer.testing import CliRunner
 
 from core.config import quickstart
-from core.events import read_events
-from core.geometry import config_geometry, middle_conv_inputs, prunable
-from core.job import derive_at
-from core.network import NetSpec, SearchNet
-from core.proxyless import Mode, PathSampler
+from core.run.events import read_events
 from core.space import SearchSpace, joint_name, marginals, parse_joint
+from core.space.geometry import config_geometry, middle_conv_inputs, prunable
+from core.space.network import NetSpec, SearchNet
+from core.space.proxyless import Mode, PathSampler
+from core.train.job import derive_at
 from presnet_tui.cli import app
 
 cli = CliRunner()

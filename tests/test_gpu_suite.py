@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core.gpu_suite import REPORT_FILE, ReplaySampler
-from core.proxyless import Mode, PathSampler
+from core.perf.gpu_suite import REPORT_FILE, ReplaySampler
+from core.space.proxyless import Mode, PathSampler
 from presnet_tui.cli import app
 
 
@@ -27,7 +27,7 @@ def test_gpu_suite_runs_on_the_cpu_and_every_check_passes(tmp_path):
     report = json.loads((out / REPORT_FILE).read_text())
     assert report["passed"] and not report["errors"] and report["device"] == "cpu"
 
-    # 1. the benchmark: a JSON per size, with the figures core.bench measures
+    # 1. the benchmark: a JSON per size, with the figures core.perf.bench measures
     sizes = report["settings"]["bench_sizes"]
     for size in sizes:
         bench = json.loads((out / f"bench-{size}px.json").read_text())

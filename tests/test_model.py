@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from core.config import quickstart
-from core.events import EpochEnd, Progress, SearchStarted
+from core.run.events import EpochEnd, Progress, SearchStarted
 from presnet_tui.model import RunModel
 from presnet_tui.session import Inbox
 

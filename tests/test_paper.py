@@ -8,15 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.control import Control
-from core.device import precision_for
-from core.engine import SearchEngine
-from core.events import EventBus
-from core.geometry import block_geometry
-from core.network import NetSpec, SearchNet
-from core.proxyless import MixedOp, Mode, PathSampler
+from core.run.control import Control
+from core.run.events import EventBus
 from core.space import SearchSpace, scope_block_ids
-from core.step import arch_step, grad_scaler
+from core.space.geometry import block_geometry
+from core.space.network import NetSpec, SearchNet
+from core.space.proxyless import MixedOp, Mode, PathSampler
+from core.train.device import precision_for
+from core.train.engine import SearchEngine
+from core.train.step import arch_step, grad_scaler
 
 
 def paper_engine(tiny, tmp_path, **search) -> SearchEngine:

@@ -11,12 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import load_checkpoint
-from core.device import Precision
-from core.network import NetSpec, SearchNet
-from core.proxyless import Mode, PathSampler
+from core.run.checkpoint import load_checkpoint
 from core.space import SearchSpace
-from core.step import arch_step, forward_loss, grad_scaler
+from core.space.network import NetSpec, SearchNet
+from core.space.proxyless import Mode, PathSampler
+from core.train.device import Precision
+from core.train.step import arch_step, forward_loss, grad_scaler
 
 CPU = torch.device("cpu")
 SPEC = NetSpec(10, "cifar", 0.125, (1, 1, 2, 1))

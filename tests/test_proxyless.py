@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.network import NetSpec, SearchNet
-from core.proxyless import MixedOp, Mode, PathSampler, alpha_grad_from_gates, path_mask, rescale_pair
 from core.space import SearchSpace
+from core.space.network import NetSpec, SearchNet
+from core.space.proxyless import MixedOp, Mode, PathSampler, alpha_grad_from_gates, path_mask, rescale_pair
 
 
 class Scale(nn.Module):

@@ -17,12 +17,12 @@ import yaml
 from typer.testing import CliRunner
 
 from core import io as core_io
-from core.checkpoint import load_checkpoint
-from core.control import Control
 from core.errors import PresnetError
-from core.events import EventBus, read_events
-from core.job import Job
-from core.rundir import RunDir
+from core.run.checkpoint import load_checkpoint
+from core.run.control import Control
+from core.run.events import EventBus, read_events
+from core.run.rundir import RunDir
+from core.train.job import Job
 from presnet_tui.cli import app
 
 cli = CliRunner()
@@ -278,7 +278,7 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
 
 @pytest.mark.slow
 def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
-    from core.events import EventFollower
+    from core.run.events import EventFollower
 
     out = finished_run(tmp_path)
     lines = (out / "events.jsonl").read_bytes().splitlines(keepends=True)

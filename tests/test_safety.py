@@ -15,13 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from core import lock
 from core.config import Config
-from core.control import Control, read_control
 from core.errors import PresnetError
-from core.events import EventBus, read_events
-from core.job import Job, resume_job
-from core.rundir import RunDir
+from core.run import lock
+from core.run.control import Control, read_control
+from core.run.events import EventBus, read_events
+from core.run.rundir import RunDir
+from core.train.job import Job, resume_job
 from presnet_tui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def test_lock_records_the_owner_and_refuses_a_second_writer(tmp_path):
 
 def test_kill_9_leaves_no_stale_lock(tmp_path):
     code = (
-        f"from core import lock; import time; held = lock.acquire({str(tmp_path)!r}); "
+        f"from core.run import lock; import time; held = lock.acquire({str(tmp_path)!r}); "
         "print('held', flush=True); time.sleep(60)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

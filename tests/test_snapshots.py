@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from core.config import quickstart
-from core.events import (
+from core.run.events import (
     Alphas,
     ArchitectureDerived,
     EpochEnd,

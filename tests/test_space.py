@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +12,6 @@ import torch.nn.functional as F
 import torchvision
 
 from core.errors import PresnetError
-from core.network import NetSpec, SearchNet, build_plain, count_params
-from core.proxyless import Mode, PathSampler
 from core.space import (
     SearchSpace,
     block_positions,
@@ -21,6 +20,8 @@ from core.space import (
     validate_kernels,
     validate_scope,
 )
+from core.space.network import NetSpec, SearchNet, build_plain, count_params
+from core.space.proxyless import Mode, PathSampler
 
 
 def test_plain_network_is_torchvision_resnet50():
@@ -89,13 +90,18 @@ def test_argmax_network_matches_plain_build():
 
 
 def test_core_imports_without_ui_libraries():
+    """Every module under core/ imports without a front end's library; none of them parses arguments."""
     code = (
-        "import sys, core, core.engine, core.job, core.runner, core.pipeline, core.arch, core.config;"
-        "bad = [m for m in ('textual', 'typer', 'rich', 'plotext') if m in sys.modules];"
+        "import importlib, pkgutil, sys, core;"
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(core.__path__, 'core.')];"
+        "bad = [m for m in ('textual', 'typer', 'rich', 'plotext', 'ray', 'matplotlib') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+    core_dir = Path(__file__).resolve().parents[1] / "core"
+    parsers = [p for p in core_dir.rglob("*.py") if "argparse" in p.read_text()]
+    assert not parsers, parsers
 
 
 @pytest.mark.parametrize(
@@ -128,7 +134,7 @@ def test_one_wording_per_rule_in_the_space_a_config_and_an_architecture(field, v
 
 
 def test_architecture_files_share_the_space_wording():
-    from core.arch import parse_arch
+    from core.space.arch import parse_arch
 
     with pytest.raises(PresnetError) as arch_err:
         parse_arch({"blocks": {"1": {"kernel": 4}}}, "a.json")
@@ -138,7 +144,7 @@ def test_architecture_files_share_the_space_wording():
 
 
 def test_snapshot_argmax_breaks_ties_towards_the_first_candidate():
-    from core.arch import decision_argmax, snapshot_to_choices
+    from core.space.arch import decision_argmax, snapshot_to_choices
 
     assert decision_argmax({"3": 0.5, "5": 0.5}) == ("3", 0.5)
     space = SearchSpace.build([1], kernels=[3, 5], activations=["relu", "mish"])
@@ -148,7 +154,7 @@ def test_snapshot_argmax_breaks_ties_towards_the_first_candidate():
 
 
 def test_supernet_facts_match_a_real_build():
-    from core.network import supernet_facts
+    from core.space.network import supernet_facts
 
     spec = NetSpec(width_mult=0.125, depths=(1, 1, 2, 1))
     space = SearchSpace.build("m", depths=spec.depths)

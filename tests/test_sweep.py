@@ -16,8 +16,8 @@ import yaml
 from typer.testing import CliRunner
 
 from core.errors import PresnetError
-from core.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
-from core.sweep import Sweep, parse_seeds
+from core.run.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
+from core.scale.sweep import Sweep, parse_seeds
 from presnet_tui.cli import _ray_address_argv, app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -289,7 +289,7 @@ def test_local_workers_are_pinned_to_gpus_and_split_the_cpu(tmp_path, monkeypatc
     """Without GPUs here, the pinning is checked on what each run process is given: its
     CUDA_VISIBLE_DEVICES and thread count (the process itself only records them)."""
     from core.config import load_config
-    from core.placement import run_local
+    from core.scale.placement import run_local
 
     sweep = Sweep.create_or_open(tmp_path / "sw", ["s", "m"], [0, 1], False, load_config(tiny_sweep_yaml(tmp_path)))
     env = "os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['OMP_NUM_THREADS']"
@@ -342,9 +342,9 @@ def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_pat
 
 
 def test_sweep_modules_import_without_ui_or_optional_packages():
-    """core.sweep and core.table are engine code (no UI); Ray and matplotlib load only when used."""
+    """core.scale.sweep and core.run.table are engine code (no UI); Ray and matplotlib load only when used."""
     code = (
-        "import sys, core.sweep, core.placement, core.table;"
+        "import sys, core.scale.sweep, core.scale.placement, core.run.table;"
         "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
         "import presnet_tui.figures;"
         "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"

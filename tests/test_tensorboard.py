@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from core.events import EpochEnd, RetrainEpochEnd
-from core.rundir import RunDir
+from core.run.events import EpochEnd, RetrainEpochEnd
+from core.run.rundir import RunDir
 from presnet_tui.cli import app
 
 pytest.importorskip("tensorboard")
@@ -62,7 +62,7 @@ def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
 
     from core.errors import PresnetError
     from core.export import export_onnx
-    from core.tensorboard import require_tensorboard
+    from core.run.tensorboard import require_tensorboard
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard -> ImportError
     with pytest.raises(PresnetError, match=r"\.\[tensorboard\]"):

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from textual.widgets import Label
 
-from core.control import Control
-from core.events import EventBus
-from core.job import Job
-from core.rundir import RunDir
+from core.run.control import Control
+from core.run.events import EventBus
+from core.run.rundir import RunDir
+from core.train.job import Job
 from presnet_tui.app import PresnetApp
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen

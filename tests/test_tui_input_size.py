@@ -9,7 +9,7 @@ from textual.widgets import Input, Label, RadioButton, Static
 from textual_plotext import PlotextPlot
 
 from core.config import quickstart
-from core.events import EpochEnd, SearchStarted
+from core.run.events import EpochEnd, SearchStarted
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
 from presnet_tui.widgets.blocks import BlockTable

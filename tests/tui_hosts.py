@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App
 
 import presnet_tui
-from core.rundir import RunDir
+from core.run.rundir import RunDir
 from presnet_tui.session import Inbox, Session
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.events import AnyEvent, Error, RetrainDone, RetrainStarted
+from core.run.events import AnyEvent, Error, RetrainDone, RetrainStarted
 from core.space import RESNET50_DEPTHS, block_positions
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
@@ -18,8 +18,8 @@ def architecture_flops(arch: dict, image_size: int) -> str | None:
     """``FLOPs at N px: ...`` for an architecture (as events carry it), counted on the meta device."""
     import torch
 
-    from core.arch import parse_arch
-    from core.cost import count_flops, human
+    from core.space.arch import parse_arch
+    from core.space.cost import count_flops, human
 
     if not arch:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
-from core.events import AnyEvent
+from core.run.events import AnyEvent
 from presnet_tui.messages import EventsArrived, Throttle
 from presnet_tui.model import RunModel
 from presnet_tui.session import Session

@@ -10,10 +10,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from core.arch import Architecture
 from core.errors import PresnetError
-from core.events import AnyEvent, Converged, Error, SearchStopped, SpaceWarning, Unstable
-from core.job import derive_at
+from core.run.events import AnyEvent, Converged, Error, SearchStopped, SpaceWarning, Unstable
+from core.space.arch import Architecture
+from core.train.job import derive_at
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
@@ -104,7 +104,7 @@ class SearchScreen(RunScreen):
         m = self.model
         lines = [f"epochs done {m.epochs_done}/{m.epochs}"]
         if m.expected_cost is not None:
-            from core.cost import human
+            from core.space.cost import human
 
             lines.append(f"expected cost {human(*m.expected_cost)}")
         if m.change:  # the paper's "erratic" signal: how far each decision moved in the last epoch

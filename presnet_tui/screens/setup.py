@@ -16,10 +16,10 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 
 from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
-from core.geometry import config_geometry, void_warning
 from core.io import atomic_write_text
-from core.network import NetSpec, net_spec, supernet_facts
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
+from core.space.geometry import config_geometry, void_warning
+from core.space.network import NetSpec, net_spec, supernet_facts
 
 SCOPES = ["s", "m", "l", "f", "custom"]
 DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
@@ -55,8 +55,8 @@ def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None
     if image_size is not None:
         import torch
 
-        from core.cost import count_flops, human, measure_candidates
-        from core.network import SearchNet, build_plain
+        from core.space.cost import count_flops, human, measure_candidates
+        from core.space.network import SearchNet, build_plain
 
         with torch.device("meta"):
             net, plain = SearchNet(spec, space), build_plain(spec)

@@ -1,8 +1,16 @@
 """The search space: which ResNet-50 blocks are searched, and over which choices.
 
-Block ids count from the deepest bottleneck (1 = last block of stage 4), as in the
-paper, so that an id names the same physical block whatever the scope.  Everything
-here is plain data; building modules is :mod:`core.network`'s job.
+This package's own module is the space's vocabulary, the one place each of its rules lives:
+scopes, block ids (counted from the deepest bottleneck, 1 = last block of stage 4, as in the
+paper, so that an id names the same physical block whatever the scope), kernels, activations,
+candidate names (``5x5/mish``), the derive rule.  Everything here is plain data, importable
+without torch.  What is built from it lives beside it:
+
+- :mod:`.network` -- ResNet-50 and its search blocks, the network shape of a config;
+- :mod:`.proxyless` -- mixed ops, binary gates, the gradient estimators and the rescale;
+- :mod:`.arch` -- architecture files and the argmax of an alpha snapshot;
+- :mod:`.geometry` -- map sizes per block and void kernel choices at an input size;
+- :mod:`.cost` -- FLOPs, parameters and latency of each candidate, and the cost term.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PresnetError
-from core.rundir import RunDir
+from core.run.rundir import RunDir
+from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
-from core.sweep import Sweep, is_sweep
 
 BASELINE = "baseline"
 
@@ -43,8 +43,8 @@ def run_flops(run: RunDir) -> tuple[int | None, int | None]:
         return None, None
     import torch
 
-    from core.arch import load_arch
-    from core.cost import count_flops
+    from core.space.arch import load_arch
+    from core.space.cost import count_flops
 
     size = run.config().data.image_size
     with torch.device("meta"):

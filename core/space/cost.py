@@ -33,8 +33,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.network import BlockChoice, SearchNet, count_params
 from core.space import JOINT_DECISION
+from core.space.network import BlockChoice, SearchNet, count_params
 
 METRICS = ("flops", "params", "latency")
 #: Default weight per form: ProxylessNAS's lambda (add) and beta (mul_log).

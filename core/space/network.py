@@ -3,7 +3,7 @@
 The plain network keeps torchvision's parameter names (``conv1``, ``layer1.0.conv2``,
 ``fc`` ...), so that with no block changed it *is* ``resnet50`` parameter for
 parameter.  The search network swaps the middle k x k conv + BN + activation of
-each in-scope bottleneck for two :class:`~core.proxyless.MixedOp` decisions and
+each in-scope bottleneck for two :class:`~core.space.proxyless.MixedOp` decisions and
 owns the architecture parameters of all of them.
 """
 
@@ -17,16 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.proxyless import (
-    ARCH_MODES,
-    MixedOp,
-    Mode,
-    PathSampler,
-    alpha_grad_from_gates,
-    host_logits,
-    path_mask,
-    rescale_pair,
-)
 from core.space import (
     BASE_ACTIVATION,
     BASE_KERNEL,
@@ -35,6 +25,16 @@ from core.space import (
     SearchSpace,
     block_positions,
     parse_joint,
+)
+from core.space.proxyless import (
+    ARCH_MODES,
+    MixedOp,
+    Mode,
+    PathSampler,
+    alpha_grad_from_gates,
+    host_logits,
+    path_mask,
+    rescale_pair,
 )
 
 if TYPE_CHECKING:

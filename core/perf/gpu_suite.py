@@ -5,8 +5,8 @@ channels_last, cuDNN benchmark, the on-device pipeline at 224 px) cannot be exer
 without a GPU, and GPU time comes in short leases: so everything worth knowing from one
 lease is gathered by one call, sized to finish in a few minutes on one H100:
 
-1. the benchmark (:mod:`core.bench`'s measurement functions) at each image size, its JSON per size;
-2. a short search + retrain per scope through the real :class:`~core.job.Job` path on synthetic
+1. the benchmark (:mod:`core.perf.bench`'s measurement functions) at each image size, its JSON per size;
+2. a short search + retrain per scope through the real :class:`~core.train.job.Job` path on synthetic
    CIFAR-shaped data (10 classes, RGB, uint8), recording search and retrain images/s, the
    allocator's peak per phase, and -- from the benchmark at the run's size -- ProxylessNAS's
    memory against a DARTS-style softmax-weighted super-network's;
@@ -34,12 +34,12 @@ from typing import Any
 
 import torch
 
-from core import bench
 from core.config import Config, RunConfig, dump_yaml, load_config
-from core.control import Control
-from core.device import Precision, configure_torch, resolve_device
 from core.errors import PresnetError
-from core.events import (
+from core.io import atomic_write_text
+from core.perf import bench
+from core.run.control import Control
+from core.run.events import (
     Alphas,
     EpochEnd,
     EventBus,
@@ -51,13 +51,13 @@ from core.events import (
     SearchStopped,
     read_events,
 )
-from core.io import atomic_write_text
-from core.job import Job, resume_job
-from core.network import NetSpec, SearchNet
-from core.proxyless import Draw, Mode, PathSampler
-from core.rundir import RunDir
+from core.run.rundir import RunDir
 from core.space import RESNET50_DEPTHS, SearchSpace
-from core.step import arch_step, grad_scaler, train_step
+from core.space.network import NetSpec, SearchNet
+from core.space.proxyless import Draw, Mode, PathSampler
+from core.train.device import Precision, configure_torch, resolve_device
+from core.train.job import Job, resume_job
+from core.train.step import arch_step, grad_scaler, train_step
 
 REPORT_FILE = "gpu_suite.json"
 #: CIFAR-10 as Table I uses it: 50,000 training images, 10 % held out for the alphas during the search.
@@ -181,7 +181,7 @@ class SuiteReport:
     torch: str
     cuda: str | None
     settings: dict[str, Any]
-    bench: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<size>px" -> core.bench's result
+    bench: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<size>px" -> core.perf.bench's result
     runs: list[dict[str, Any]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     phases_s: dict[str, float] = field(default_factory=dict)
@@ -257,7 +257,7 @@ def _config(s: SuiteSettings, device: str, scope: str, out: Path, **changes: dic
 
 # -- 1. the benchmark ---------------------------------------------------------------------------
 def bench_at(device: torch.device, prec: Precision, s: SuiteSettings, size: int) -> dict[str, Any]:
-    """:mod:`core.bench`'s measurements at one image size, in the shape of ``core.bench.run``'s result."""
+    """:mod:`core.perf.bench`'s measurements at one image size, in the shape of ``core.perf.bench.run``'s result."""
     spec = NetSpec(10, s.stem, s.width, s.depths)
     setup = bench.Setup(
         device, prec, spec, s.bench_batch, size, s.bench_repeats, s.bench_warmup, s.bench_batch * s.bench_epoch_batches
@@ -544,7 +544,7 @@ def _spawn(what: str, target: Path, log_file: Path) -> subprocess.Popen:
     root = str(Path(__file__).resolve().parents[1])
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
-    code = "import sys; from core.gpu_suite import child; sys.exit(child(sys.argv[1:]))"
+    code = "import sys; from core.perf.gpu_suite import child; sys.exit(child(sys.argv[1:]))"
     argv = [sys.executable, "-c", code, what, str(target)]
     with open(log_file, "ab") as f:
         return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env)

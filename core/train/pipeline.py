@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from core.config import DataConfig
-from core.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
 from core.errors import PresnetError
-from core.seeds import LOADER_FULL_TRAIN, LOADER_TEST, LOADER_TRAIN, LOADER_VAL, SPLIT_LIMIT, stream_seed
+from core.train.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
+from core.train.seeds import LOADER_FULL_TRAIN, LOADER_TEST, LOADER_TRAIN, LOADER_VAL, SPLIT_LIMIT, stream_seed
 
 
 class BatchSource(Protocol):

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import PresnetError, as_field_error
 from core.io import atomic_write_text
-from core.network import BlockChoice, NetSpec, ResNet, build_plain
 from core.space import (
     BASE_ACTIVATION,
     BASE_KERNEL,
@@ -28,6 +27,7 @@ from core.space import (
     validate_depths,
     validate_kernels,
 )
+from core.space.network import BlockChoice, NetSpec, ResNet, build_plain
 
 
 class BlockArch(BaseModel):

@@ -12,7 +12,7 @@ directory holds
 The state of a run is read from its own directory (summary, events), never kept only
 in memory: rerunning the same sweep skips finished runs, resumes interrupted ones with
 their own resume (``presnet resume``), and starts the rest.  Each run is a separate
-process (``presnet run|baseline|resume --headless``); :mod:`core.placement` (local
+process (``presnet run|baseline|resume --headless``); :mod:`core.scale.placement` (local
 workers or Ray) only decides where and when those processes run, never two on one run directory.
 """
 
@@ -31,8 +31,8 @@ from pydantic import BaseModel
 
 from core.config import Config, dump_yaml, validate
 from core.errors import PresnetError
-from core.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
 from core.io import atomic_write_text
+from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
 from core.space import SCOPE_STAGES
 
 SWEEP_FILE = "sweep.json"
@@ -362,8 +362,8 @@ def _make_baseline_resumable(run_dir: Path) -> None:
     """A baseline killed between creating its directory and its first retrain step lacks the
     marks ``resume`` reads (``baseline`` in the summary, ``arch.json``): write them as
     ``presnet baseline`` would have."""
-    from core.arch import Architecture, save_arch
-    from core.rundir import RunDir
+    from core.run.rundir import RunDir
+    from core.space.arch import Architecture, save_arch
 
     run = RunDir(run_dir)
     if not run.summary().get("baseline"):
@@ -440,14 +440,14 @@ def preflight(base: Config, *, local: bool) -> None:
     ``local``: the runs train on this machine, so its device must exist (a Ray cluster's
     driver need not have the GPUs its workers have).
     """
-    from core.data import check_image_folder
-    from core.device import resolve_device
+    from core.train.data import check_image_folder
+    from core.train.device import resolve_device
 
     if local:
         resolve_device(base.run.device)
     data = base.data
     if data.dataset in ("cifar10", "cifar100") and data.download:
-        from core.data import load_train_test
+        from core.train.data import load_train_test
 
         load_train_test(data, base.run.seed)  # fetch once here, not once per run at the same time
     elif data.dataset == "imagefolder":

@@ -1,8 +1,8 @@
 """Datasets decoded to uint8 tensors, and the seeded stratified search split.
 
 Every dataset presnet knows fits in memory once decoded (CIFAR-10 is 150 MB), so
-the default path decodes it once and hands :mod:`core.pipeline` plain tensors; the
-streaming path for large image folders lives in :mod:`core.pipeline` too.
+the default path decodes it once and hands :mod:`core.train.pipeline` plain tensors; the
+streaming path for large image folders lives in :mod:`core.train.pipeline` too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from core.config import DataConfig
 from core.errors import PresnetError
-from core.seeds import SPLIT_LIMIT, SPLIT_TEST, stream_seed
+from core.train.seeds import SPLIT_LIMIT, SPLIT_TEST, stream_seed
 
 
 @dataclass
@@ -233,7 +233,7 @@ def load_search_data(cfg: DataConfig, seed: int) -> SearchData:
         train_full = train_full.subset(keep)
     train_idx, val_idx = stratified_split(train_full.labels, cfg.val_fraction, seed)
     train, val = train_full.subset(train_idx), train_full.subset(val_idx)
-    if len(train) < 1 or len(val) < 1:  # batch sizes against each split: core.preflight, per phase
+    if len(train) < 1 or len(val) < 1:  # batch sizes against each split: core.train.preflight, per phase
         raise PresnetError(
             f"{len(train_full)} training images cannot be split into train and validation",
             where="data",

@@ -31,14 +31,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from core import step as steps
 from core.config import DataConfig, RunConfig
-from core.data import ImageSet, channel_stats
-from core.device import Precision, configure_torch, resolve_device
-from core.network import NetSpec, SearchNet, build_plain
-from core.pipeline import DeviceLoader
-from core.proxyless import Mode, PathSampler, host_logits
 from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DEPTHS, SearchSpace
+from core.space.network import NetSpec, SearchNet, build_plain
+from core.space.proxyless import Mode, PathSampler, host_logits
+from core.train import step as steps
+from core.train.data import ImageSet, channel_stats
+from core.train.device import Precision, configure_torch, resolve_device
+from core.train.pipeline import DeviceLoader
 
 
 @dataclass

@@ -7,10 +7,10 @@ The values are part of a run's reproducibility: changing one changes every later
 
 from __future__ import annotations
 
-#: Splits (core.data): the test set carved from digits/synthetic, and the ``limit_train`` subset.
+#: Splits (core.train.data): the test set carved from digits/synthetic, and the ``limit_train`` subset.
 SPLIT_TEST = 1
 SPLIT_LIMIT = 2
-#: Loaders' shuffling and augmentation (core.pipeline).
+#: Loaders' shuffling and augmentation (core.train.pipeline).
 LOADER_TRAIN = 1
 LOADER_VAL = 2
 LOADER_TEST = 3

@@ -27,8 +27,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from core.control import Control, ControlState
 from core.errors import PresnetError
+from core.run.control import Control, ControlState
 
 #: Bytes per all-reduce bucket (DDP's default bucket size).
 BUCKET_BYTES = 25 << 20
@@ -222,7 +222,7 @@ def average_gradients(params: Iterable[torch.Tensor]) -> None:
 
 
 def gradient_hook(params: Sequence[torch.Tensor]) -> Callable[[], None]:
-    """The ``after_backward`` hook of :func:`core.step.train_step` for these parameters."""
+    """The ``after_backward`` hook of :func:`core.train.step.train_step` for these parameters."""
     return lambda: average_gradients(params)
 
 
@@ -245,7 +245,7 @@ def gather_objects(obj: Any) -> list[Any]:
 
 
 def fold_meter(meter: Any) -> None:
-    """Sum a :class:`core.engine.Meter` over ranks into rank 0 (the others restart from zero),
+    """Sum a :class:`core.train.engine.Meter` over ranks into rank 0 (the others restart from zero),
     at the end of an epoch, before it is reported."""
     stats = torch.stack([meter.loss.double(), meter.correct.double(), meter.loss.new_tensor(meter.n).double()])
     dist.all_reduce(stats)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PresnetError
-from core.events import EpochEnd, Progress, RetrainEpochEnd, read_events
+from core.run.events import EpochEnd, Progress, RetrainEpochEnd, read_events
 
 #: The folder of a run directory that holds the TensorBoard event files.
 TB_DIR = "tensorboard"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.events import AlphaSnapshot
+from core.run.events import AlphaSnapshot
 from core.space import argmax_label
 
 

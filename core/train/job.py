@@ -12,25 +12,12 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core import distributed
-from core.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
-from core.checkpoint import load_checkpoint
 from core.config import Config
-from core.control import Control
-from core.data import SearchData, check_image_folder, load_search_data
-from core.device import precision_for, resolve_device
-from core.engine import (
-    Diverged,
-    Interrupted,
-    RetrainEngine,
-    RetrainOutcome,
-    SearchEngine,
-    SearchOutcome,
-    retrain_fingerprint,
-    search_fingerprint,
-)
 from core.errors import PresnetError
-from core.events import (
+from core.faults import fault_point
+from core.run.checkpoint import load_checkpoint
+from core.run.control import Control
+from core.run.events import (
     ArchitectureDerived,
     Error,
     EventBus,
@@ -41,12 +28,25 @@ from core.events import (
     StopReason,
     repair_events,
 )
-from core.faults import fault_point
-from core.geometry import check_void_kernels
-from core.network import count_params, net_spec
-from core.pipeline import use_stream
-from core.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
-from core.rundir import RunDir
+from core.run.rundir import RunDir
+from core.scale import distributed
+from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
+from core.space.geometry import check_void_kernels
+from core.space.network import count_params, net_spec
+from core.train.data import SearchData, check_image_folder, load_search_data
+from core.train.device import precision_for, resolve_device
+from core.train.engine import (
+    Diverged,
+    Interrupted,
+    RetrainEngine,
+    RetrainOutcome,
+    SearchEngine,
+    SearchOutcome,
+    retrain_fingerprint,
+    search_fingerprint,
+)
+from core.train.pipeline import use_stream
+from core.train.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
 
 
 @dataclass
@@ -146,7 +146,7 @@ class Job:
         check_writable(self.run_dir.path)
         check_precision(precision_for(self.config.run, resolve_device(self.config.run.device)))
         if self.config.run.tensorboard:
-            from core.tensorboard import require_tensorboard
+            from core.run.tensorboard import require_tensorboard
 
             require_tensorboard()
         num_classes = self.num_classes()
@@ -207,7 +207,7 @@ class Job:
             self.bus.subscribe(sink)
         tb = None
         if self.config.run.tensorboard and rank.is_main:
-            from core.tensorboard import TB_DIR, TensorBoardSink
+            from core.run.tensorboard import TB_DIR, TensorBoardSink
 
             tb = self.bus.subscribe(TensorBoardSink(run.path / TB_DIR))
         result = JobResult("done", str(run.path))

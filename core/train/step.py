@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.cost import CostTerm
-from core.device import Precision
-from core.network import SearchNet
-from core.proxyless import Mode, PathSampler
+from core.space.cost import CostTerm
+from core.space.network import SearchNet
+from core.space.proxyless import Mode, PathSampler
+from core.train.device import Precision
 
 
 def grad_scaler(prec: Precision) -> torch.amp.GradScaler:

@@ -17,17 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from core import distributed
-from core.arch import Architecture, from_choices, snapshot_to_choices
-from core.checkpoint import save_checkpoint
 from core.config import Config
-from core.control import Control
-from core.convergence import ConvergenceTracker, snapshot_change
-from core.cost import build_cost_term
-from core.data import SearchData
-from core.device import Precision, configure_torch, resolve_device
 from core.errors import PresnetError
-from core.events import (
+from core.faults import fault_point
+from core.run.checkpoint import save_checkpoint
+from core.run.control import Control
+from core.run.events import (
     Alphas,
     AlphaSnapshot,
     Converged,
@@ -42,13 +37,18 @@ from core.events import (
     StopReason,
     Unstable,
 )
-from core.faults import fault_point
-from core.network import NetSpec, SearchNet, build_plain, count_params, net_spec
-from core.pipeline import Loaders, make_loaders
-from core.proxyless import Mode, NonFiniteAlphas, PathSampler
-from core.seeds import RETRAIN_INIT, stream_seed
+from core.scale import distributed
 from core.space import SearchSpace, block_stage
-from core.step import arch_step, forward_loss, grad_scaler, train_step
+from core.space.arch import Architecture, from_choices, snapshot_to_choices
+from core.space.cost import build_cost_term
+from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec
+from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
+from core.train.convergence import ConvergenceTracker, snapshot_change
+from core.train.data import SearchData
+from core.train.device import Precision, configure_torch, resolve_device
+from core.train.pipeline import Loaders, make_loaders
+from core.train.seeds import RETRAIN_INIT, stream_seed
+from core.train.step import arch_step, forward_loss, grad_scaler, train_step
 
 PROGRESS_INTERVAL_S = 0.5
 

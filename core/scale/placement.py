@@ -1,6 +1,6 @@
 """Where and when a sweep's runs execute: N local processes, or Ray tasks.
 
-Both executors start the same process per run (:meth:`core.sweep.Sweep.command`:
+Both executors start the same process per run (:meth:`core.scale.sweep.Sweep.command`:
 ``presnet run|baseline|resume --headless``) and read progress from the run
 directories; neither touches the engine.  A run directory only ever has one
 process: the sweep's lock keeps out a second front end, and a run is given to a
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PresnetError
-from core.sweep import PlannedRun, RunStatus, Sweep
+from core.scale.sweep import PlannedRun, RunStatus, Sweep
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from core.control import Control
-from core.events import Error
-from core.job import Job, JobResult
+from core.run.control import Control
+from core.run.events import Error
+from core.train.job import Job, JobResult
 
 
 class Runner:

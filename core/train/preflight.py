@@ -1,7 +1,7 @@
 """Checks made before the first training step, so a mistake the config already shows
 costs seconds, not the hours of warm-up a GPU run spends before it would surface.
 
-Batch rules, and why (see :mod:`core.pipeline`):
+Batch rules, and why (see :mod:`core.train.pipeline`):
 
 - the weights' training split is shuffled and drops its ragged last batch (BatchNorm in
   training mode on a tiny last batch is unsound): it needs one full batch;
@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from core.config import DataConfig
-from core.data import SearchData, stratified_split
-from core.device import Precision
 from core.errors import PresnetError
+from core.train.data import SearchData, stratified_split
+from core.train.device import Precision
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def splits_of(data: SearchData) -> Splits:
 
 def stream_splits(cfg: DataConfig, seed: int) -> Splits:
     """The same sizes for a streamed image folder, from its file list (nothing decoded)."""
-    from core.pipeline import stream_split
+    from core.train.pipeline import stream_split
 
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
     labels = torch.tensor(train_ds.targets)[torch.cat([train_idx, val_idx])]

@@ -5,7 +5,7 @@ runs/<timestamp>-<scope>/
   events.jsonl     the event history            arch.json      the derived architecture
   checkpoints/     search.pt, retrain.pt        summary.json   the result
   weights/         retrain last.pt and best.pt (plain state_dicts)
-  run.lock         held by the one process writing the run (core.lock)
+  run.lock         held by the one process writing the run (core.run.lock)
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
-from core.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.io import atomic_write_text
-from core.lock import LOCK_FILE, RunLock, acquire, live_error
+from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
+from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
 
 
@@ -118,9 +118,9 @@ class RunDir:
             raise
         return run
 
-    # ownership (core.lock): one writer at a time
+    # ownership (core.run.lock): one writer at a time
     def take_lock(self, writer: object | None = None) -> None:
-        """Become this directory's only writer, or raise :class:`~core.lock.RunIsLive` at once.
+        """Become this directory's only writer, or raise :class:`~core.run.lock.RunIsLive` at once.
 
         ``writer`` (a job) also keeps a second job of this process out while the first holds it."""
         if self._lock is None or not self._lock.held:

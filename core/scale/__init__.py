@@ -1,0 +1,16 @@
+"""Scale-out through existing engines: many runs (local worker processes or Ray tasks), or one
+search over several processes (torchrun and ``torch.distributed``).
+
+Public API (imported lazily; Ray itself only when a sweep asks for it):
+
+- :class:`Sweep` (:mod:`.sweep`): scopes x seeds as ordinary run directories, and its manifest;
+- :func:`run_local`, :func:`run_ray` (:mod:`.placement`): where a sweep's runs execute;
+- :mod:`.distributed`: process group, rank info, gradient and gate averaging, the launcher.
+"""
+
+from __future__ import annotations
+
+from core.lazy import lazy_api
+
+_API = {"Sweep": "sweep", "run_local": "placement", "run_ray": "placement"}
+__getattr__, __all__ = lazy_api(__name__, _API)
