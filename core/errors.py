@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import import_module
+from typing import Any
 
 
 class PresnetError(Exception):
@@ -49,3 +51,16 @@ def as_field_error() -> Iterator[None]:
         yield
     except PresnetError as err:
         raise ValueError(err.detail()) from None
+
+
+def import_extra(module: str, extra: str, *, where: str, what: str | None = None, instead: str | None = None) -> Any:
+    """An optional dependency, imported when a feature first needs it; missing, one line naming the
+    extra that installs it (``pip install -e ".[ray]"``), so a base install never fails later or silently.
+
+    ``what`` names the package in the message (default: the module's top name); ``instead`` offers a
+    way around it (e.g. "or drop --ray to run locally")."""
+    try:
+        return import_module(module)
+    except ImportError:
+        hint = f'pip install -e ".[{extra}]"' + (f" ({instead})" if instead else "")
+        raise PresnetError(f"{what or module.split('.')[0]} is not installed", where=where, hint=hint) from None

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from core.errors import PresnetError
+from core.errors import PresnetError, import_extra
 from core.run.checkpoint import load_checkpoint
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch
@@ -107,26 +107,20 @@ def _check(reference: torch.Tensor, got: torch.Tensor, where: str) -> float:
 
 def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Literal["dynamic"] = "dynamic") -> float:
     """ONNX through torch's exporter (needs ``onnxscript``), then checked in onnxruntime."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise PresnetError("onnxruntime is not installed", where="export", hint='pip install -e ".[export]"') from None
+    ort = import_extra("onnxruntime", "export", where="export")
+    import_extra("onnxscript", "export", where="export")  # torch's ONNX exporter needs it, and onnx
+    import_extra("onnx", "export", where="export")
     x = torch.randn(_batch(batch), 3, image_size, image_size)
     dynamic = {"x": {0: torch.export.Dim("batch", min=1)}} if batch == "dynamic" else None
-    try:
-        program = torch.onnx.export(
-            model,
-            (x,),
-            dynamo=True,
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_shapes=dynamic,
-            verbose=False,
-        )
-    except ImportError:
-        raise PresnetError(
-            "onnx/onnxscript are not installed", where="export", hint='pip install -e ".[export]"'
-        ) from None
+    program = torch.onnx.export(
+        model,
+        (x,),
+        dynamo=True,
+        input_names=["x"],
+        output_names=["logits"],
+        dynamic_shapes=dynamic,
+        verbose=False,
+    )
     program.save(str(path))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     test = torch.randn(_batch(batch) + (1 if batch == "dynamic" else 0), 3, image_size, image_size)

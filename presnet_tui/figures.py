@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import PresnetError
+from core.errors import PresnetError, import_extra
 from presnet_tui.plots import Trajectory
 
 #: Suffixes matplotlib writes for us; others stay with plotext (.txt, .html).
@@ -18,12 +18,7 @@ IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise PresnetError(
-            "matplotlib is not installed", where="--save", hint='pip install -e ".[plots]" (or save as .txt/.html)'
-        ) from None
+    matplotlib = import_extra("matplotlib", "plots", where="--save", instead="or save as .txt/.html")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

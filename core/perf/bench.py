@@ -417,10 +417,17 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         args.epoch_images,
         joint=args.candidates == "joint",
     )
+    return measure(setup, args.scopes)
+
+
+def measure(setup: Setup, scopes: Sequence[str]) -> dict[str, Any]:
+    """(1)-(7) for ``setup`` and each scope, with the device and settings they were taken on
+    (the shape of ``presnet bench --json``; the GPU suite stores one per image size)."""
     plain = bench_plain(setup)
     pipeline = bench_pipeline(setup)
-    scopes = [bench_scope(setup, s, plain) for s in args.scopes]
+    per_scope = [bench_scope(setup, s, plain) for s in scopes]
     plain.pop("step")
+    device, prec, spec = setup.device, setup.prec, setup.spec
     return {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -429,16 +436,16 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "settings": {
-            "width": args.width,
-            "depths": list(depths),
-            "stem": args.stem,
-            "candidates": args.candidates,
-            "batch_size": args.batch_size,
-            "image_size": args.image_size,
-            "repeats": args.repeats,
-            "warmup": args.warmup,
+            "width": spec.width_mult,
+            "depths": list(spec.depths),
+            "stem": spec.stem,
+            "candidates": "joint" if setup.joint else "factorized",
+            "batch_size": setup.batch,
+            "image_size": setup.size,
+            "repeats": setup.repeats,
+            "warmup": setup.warmup,
         },
         "plain": plain,
         "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
-        "scopes": scopes,
+        "scopes": per_scope,
     }

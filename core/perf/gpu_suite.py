@@ -263,30 +263,7 @@ def bench_at(device: torch.device, prec: Precision, s: SuiteSettings, size: int)
         device, prec, spec, s.bench_batch, size, s.bench_repeats, s.bench_warmup, s.bench_batch * s.bench_epoch_batches
     )
     torch.manual_seed(0)
-    plain = bench.bench_plain(setup)
-    pipeline = bench.bench_pipeline(setup)
-    scopes = [bench.bench_scope(setup, scope, plain) for scope in s.bench_scopes]
-    plain.pop("step")
-    return {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "amp": str(prec.amp_dtype) if prec.amp_dtype else "off",
-        "channels_last": prec.channels_last,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "settings": {
-            "width": s.width,
-            "depths": list(s.depths),
-            "stem": s.stem,
-            "batch_size": s.bench_batch,
-            "image_size": size,
-            "repeats": s.bench_repeats,
-            "warmup": s.bench_warmup,
-        },
-        "plain": plain,
-        "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
-        "scopes": scopes,
-    }
+    return bench.measure(setup, s.bench_scopes)
 
 
 # -- 2. search + retrain through the Job path -------------------------------------------------------

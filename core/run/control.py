@@ -117,16 +117,7 @@ class Control:
             return ControlState(**asdict(self._state))
 
     def wait_while_paused(self, on_pause: Callable[[bool], None] | None = None, interval: float = 0.2) -> ControlState:
-        state = self.poll()
-        was_paused = state.paused and not (state.stop or state.interrupt)
-        if was_paused and on_pause:
-            on_pause(True)
-        while state.paused and not (state.stop or state.interrupt):
-            time.sleep(interval)
-            state = self.poll()
-        if was_paused and on_pause:
-            on_pause(False)
-        return state
+        return wait_while_paused(self.poll, on_pause, interval)
 
 
 def _merge(a: ControlState, b: ControlState) -> ControlState:
@@ -136,3 +127,21 @@ def _merge(a: ControlState, b: ControlState) -> ControlState:
         a.paused or b.paused,
         a.interrupt,
     )
+
+
+def wait_while_paused(
+    poll: Callable[[], ControlState], on_pause: Callable[[bool], None] | None = None, interval: float = 0.2
+) -> ControlState:
+    """Block while the state ``poll`` reads is paused (a stop or an interrupt ends a pause);
+    ``on_pause(True)``/``(False)`` when a pause begins and ends.  One rule for a local control and
+    for the distributed one, whose ``poll`` is collective."""
+    state = poll()
+    was_paused = state.paused and not (state.stop or state.interrupt)
+    if was_paused and on_pause:
+        on_pause(True)
+    while state.paused and not (state.stop or state.interrupt):
+        time.sleep(interval)
+        state = poll()
+    if was_paused and on_pause:
+        on_pause(False)
+    return state

@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,10 +92,13 @@ def read_owner(run_dir: Path) -> Owner | None:
         return None  # absent, or being rewritten this very moment
 
 
-def acquire(run_dir: Path) -> RunLock:
-    """Take the run directory's lock now or raise :class:`RunIsLive` at once (never waits)."""
+def acquire(run_dir: Path, name: str = LOCK_FILE, refuse: Callable[[Path], PresnetError] | None = None) -> RunLock:
+    """Take the directory's lock now or raise :class:`RunIsLive` at once (never waits).
+
+    ``name`` and ``refuse`` let another single-writer directory (a sweep) use the same mechanism
+    with its own lock file and its own refusal."""
     run_dir = Path(run_dir)
-    path = lock_path(run_dir)
+    path = run_dir / name
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as err:
@@ -106,7 +110,7 @@ def acquire(run_dir: Path) -> RunLock:
     except OSError as err:
         os.close(fd)
         if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise live_error(run_dir) from None
+            raise (refuse or live_error)(run_dir) from None
         if os.environ.get(UNLOCKED_ENV) == "1":
             return RunLock(path, None)  # the user took the risk: hold nothing
         raise PresnetError(
@@ -151,3 +155,22 @@ def live_error(run_dir: Path) -> RunIsLive:
         where=str(run_dir),
         hint=f"watch it with `presnet-tui --attach {run_dir}`, stop it with `presnet stop {run_dir}`",
     )
+
+
+def is_held(directory: Path, name: str = LOCK_FILE) -> bool:
+    """Whether some process holds the lock now.  A brief non-blocking probe (taken and dropped at
+    once), for a watcher that must tell a live writer from a dead one; a writer that starts in that
+    instant is refused as if the directory were live, and can simply be started again."""
+    try:
+        fd = os.open(Path(directory) / name, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no lock file: nobody ever wrote here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        return err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)

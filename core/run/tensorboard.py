@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.errors import PresnetError
+from core.errors import import_extra
 from core.run.events import EpochEnd, Progress, RetrainEpochEnd, read_events
 
 #: The folder of a run directory that holds the TensorBoard event files.
@@ -25,23 +25,13 @@ TB_DIR = "tensorboard"
 
 
 def _summary_writer(log_dir: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise PresnetError(
-            "the tensorboard package is not installed", where="run.tensorboard", hint='pip install -e ".[tensorboard]"'
-        ) from None
-    return SummaryWriter(log_dir=str(log_dir))
+    tb = import_extra("torch.utils.tensorboard", "tensorboard", where="run.tensorboard", what="the tensorboard package")
+    return tb.SummaryWriter(log_dir=str(log_dir))
 
 
 def require_tensorboard() -> None:
     """Fail before a run starts, not at its first event, when ``run.tensorboard`` cannot be honoured."""
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        raise PresnetError(
-            "the tensorboard package is not installed", where="run.tensorboard", hint='pip install -e ".[tensorboard]"'
-        ) from None
+    import_extra("tensorboard", "tensorboard", where="run.tensorboard", what="the tensorboard package")
 
 
 def alpha_tags(alphas: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:

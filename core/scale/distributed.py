@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch import nn
 
 from core.errors import PresnetError
-from core.run.control import Control, ControlState
+from core.run.control import Control, ControlState, wait_while_paused
 
 #: Bytes per all-reduce bucket (DDP's default bucket size).
 BUCKET_BYTES = 25 << 20
@@ -305,16 +305,7 @@ class SyncedControl:
         self.calls += 1
         if (self.calls - 1) % self.every:
             return self.last
-        state = self.poll()
-        was_paused = state.paused and not (state.stop or state.interrupt)
-        if was_paused and on_pause:
-            on_pause(True)
-        while state.paused and not (state.stop or state.interrupt):
-            time.sleep(interval)
-            state = self.poll()
-        if was_paused and on_pause:
-            on_pause(False)
-        return state
+        return wait_while_paused(self.poll, on_pause, interval)
 
 
 def control_every(info: RankInfo) -> int:

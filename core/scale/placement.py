@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import PresnetError
+from core.errors import PresnetError, import_extra
 from core.scale.sweep import PlannedRun, RunStatus, Sweep
 
 
@@ -146,13 +146,7 @@ def run_local(
 
 
 def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise PresnetError(
-            "Ray is not installed", where="--ray", hint='pip install -e ".[ray]" (or drop --ray to run locally)'
-        ) from None
-    return ray
+    return import_extra("ray", "ray", where="--ray", what="Ray", instead="or drop --ray to run locally")
 
 
 def run_ray(

@@ -33,6 +33,7 @@ from core.config import Config, dump_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
+from core.run.lock import acquire, is_held
 from core.space import SCOPE_STAGES
 
 SWEEP_FILE = "sweep.json"
@@ -138,6 +139,18 @@ class RunStatus:
     message: str | None = None
 
 
+#: The sweep directory's own lock file (its runs have theirs, run.lock, inside them).
+SWEEP_LOCK_FILE = ".sweep.lock"
+
+
+def _sweep_is_running(path: Path) -> PresnetError:
+    return PresnetError(
+        "another presnet sweep is running on this directory",
+        where=str(path),
+        hint="wait for it, or watch it with `presnet tui --attach` on the sweep directory",
+    )
+
+
 class Sweep:
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = Path(path)
@@ -234,42 +247,17 @@ class Sweep:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One front end per sweep: a second ``presnet sweep`` on the same directory would start a
-        second writer on the runs the first is running.  The lock (``flock``) dies with its process."""
+        second writer on the runs the first is running.  The run directories' own mechanism
+        (:mod:`core.run.lock`): an ``flock`` that dies with its process, recording who holds it."""
+        held = acquire(self.path, SWEEP_LOCK_FILE, refuse=_sweep_is_running)
         try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
             yield
-            return
-        with open(self.path / ".sweep.lock", "a") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise PresnetError(
-                    "another presnet sweep is running on this directory",
-                    where=str(self.path),
-                    hint="wait for it, or watch it with `presnet-tui --attach` on the sweep directory",
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        finally:
+            held.release()
 
     def front_end_running(self) -> bool:
         """Whether a ``presnet sweep`` holds this sweep's lock now (from another process)."""
-        try:
-            import fcntl
-        except ImportError:
-            return False
-        lock = self.path / ".sweep.lock"
-        if not lock.exists():
-            return False
-        with open(lock, "a") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            return False
+        return is_held(self.path, SWEEP_LOCK_FILE)
 
     def observed_statuses(self) -> list[RunStatus]:
         """The runs as a watcher sees them: an unfinished run that the running front end last

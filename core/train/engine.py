@@ -178,6 +178,76 @@ def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, flo
     return float(loss or 0.0), float(top1 or 0.0)
 
 
+class _Loop:
+    """What the search and the retrain loop share: the run's config, bus, control and checkpoint path,
+    the device and precision, the process group's place, and the data loaders of this rank."""
+
+    def __init__(
+        self,
+        config: Config,
+        bus: EventBus,
+        control: Control,
+        ckpt_path: Any,
+        events_offset: Callable[[], int],
+        *,
+        init_seed: int,
+        retrain: bool,
+        data: SearchData | None,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.control = control
+        self.ckpt_path = ckpt_path
+        self.events_offset = events_offset
+        self.device = resolve_device(config.run.device)
+        self.prec = configure_torch(config.run, self.device)
+        torch.manual_seed(init_seed)  # before the network is built: its initial weights follow from the seed
+        self.dist = distributed.current()
+        self.loaders: Loaders = make_loaders(
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=retrain,
+            data=data,
+            shard=(self.dist.rank, self.dist.world_size),
+        )
+        self.rank_digests: list[str] = []
+        self._grad_hook: Callable[[], None] | None = None
+
+    # what a loop names differently: its checkpoint, its network, its epoch meters
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def module(self) -> nn.Module:
+        raise NotImplementedError
+
+    def meters(self) -> list[Meter]:
+        raise NotImplementedError
+
+    def save(self, finished: bool = False) -> None:
+        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
+            meters = distributed.gather_objects([m.state_dict() for m in self.meters()])
+            distributed.broadcast_buffers(self.module)
+            if self.dist.is_main:
+                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
+            return
+        save_checkpoint(self.ckpt_path, self.state(finished))
+
+    def _place(self, model: nn.Module, weights: Callable[[Any], list[nn.Parameter]]) -> Any:
+        """The model on the device (channels_last when asked); distributed, with BatchNorm synchronised
+        if ``network.sync_bn`` and the gradients of ``weights(model)`` averaged across ranks after each backward."""
+        model = model.to(self.device)
+        if self.prec.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.dist.distributed:  # one process: none of this, today's path
+            if self.config.network.sync_bn:
+                model = distributed.sync_batchnorm(model, self.dist, self.device)
+            self._grad_hook = distributed.gradient_hook(weights(model))
+        return model
+
+
 @dataclass
 class SearchOutcome:
     epoch: int
@@ -187,7 +257,7 @@ class SearchOutcome:
     elapsed_s: float
 
 
-class SearchEngine:
+class SearchEngine(_Loop):
     """Alternating ProxylessNAS optimisation: SGD on weights (train split), Adam on alphas (val split)."""
 
     def __init__(
@@ -199,36 +269,13 @@ class SearchEngine:
         events_offset: Callable[[], int],
         data: SearchData | None = None,
     ) -> None:
-        self.config = config
-        self.bus = bus
-        self.control = control
-        self.ckpt_path = ckpt_path
-        self.events_offset = events_offset
-        self.device = resolve_device(config.run.device)
-        self.prec = configure_torch(config.run, self.device)
-        torch.manual_seed(config.run.seed)
-        self.dist = distributed.current()
-        self.loaders: Loaders = make_loaders(
-            config.data,
-            config.run.seed,
-            self.device,
-            self.prec.channels_last,
-            retrain=False,
-            data=data,
-            shard=(self.dist.rank, self.dist.world_size),
+        super().__init__(
+            config, bus, control, ckpt_path, events_offset, init_seed=config.run.seed, retrain=False, data=data
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
-        net = SearchNet(self.spec, self.space).to(self.device)
-        self.net = net.to(memory_format=torch.channels_last) if self.prec.channels_last else net
-        self.rank_digests: list[str] = []
-        self._grad_hook = None
-        self._gate_hook = None
-        if self.dist.distributed:  # one process: none of this, today's path
-            if config.network.sync_bn:
-                self.net = distributed.sync_batchnorm(self.net, self.dist, self.device)
-            self._grad_hook = distributed.gradient_hook(self.net.weight_parameters())
-            self._gate_hook = distributed.average_gate_gradients
+        self.net: SearchNet = self._place(SearchNet(self.spec, self.space), lambda m: m.weight_parameters())
+        self._gate_hook = distributed.average_gate_gradients if self.dist.distributed else None
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
         self.a_opt = torch.optim.Adam(
@@ -283,14 +330,12 @@ class SearchEngine:
             "world_size": self.dist.world_size,
         }
 
-    def save(self, finished: bool = False) -> None:
-        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
-            meters = distributed.gather_objects([self.train_meter.state_dict(), self.val_meter.state_dict()])
-            distributed.broadcast_buffers(self.net)
-            if self.dist.is_main:
-                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
-            return
-        save_checkpoint(self.ckpt_path, self.state(finished))
+    @property
+    def module(self) -> nn.Module:
+        return self.net
+
+    def meters(self) -> list[Meter]:
+        return [self.train_meter, self.val_meter]
 
     def load(self, payload: dict[str, Any]) -> None:
         self.net.load_state_dict(payload["model"])
@@ -530,7 +575,7 @@ class RetrainOutcome:
     stopped: bool
 
 
-class RetrainEngine:
+class RetrainEngine(_Loop):
     """Train the derived architecture from scratch on train + val; test every epoch."""
 
     def __init__(
@@ -544,34 +589,19 @@ class RetrainEngine:
         events_offset: Callable[[], int],
         data: SearchData | None = None,
     ) -> None:
-        self.config = config
-        self.arch = arch
-        self.bus = bus
-        self.control = control
-        self.ckpt_path = ckpt_path
-        self.weights_dir = weights_dir
-        self.events_offset = events_offset
-        self.device = resolve_device(config.run.device)
-        self.prec = configure_torch(config.run, self.device)
-        torch.manual_seed(stream_seed(config.run.seed, RETRAIN_INIT))
-        self.dist = distributed.current()
-        self.loaders = make_loaders(
-            config.data,
-            config.run.seed,
-            self.device,
-            self.prec.channels_last,
+        super().__init__(
+            config,
+            bus,
+            control,
+            ckpt_path,
+            events_offset,
+            init_seed=stream_seed(config.run.seed, RETRAIN_INIT),
             retrain=True,
             data=data,
-            shard=(self.dist.rank, self.dist.world_size),
         )
-        model = arch.build().to(self.device)
-        self.model = model.to(memory_format=torch.channels_last) if self.prec.channels_last else model
-        self.rank_digests: list[str] = []
-        self._grad_hook = None
-        if self.dist.distributed:  # one process: none of this, today's path
-            if config.network.sync_bn:
-                self.model = distributed.sync_batchnorm(self.model, self.dist, self.device)
-            self._grad_hook = distributed.gradient_hook(list(self.model.parameters()))
+        self.arch = arch
+        self.weights_dir = weights_dir
+        self.model = self._place(arch.build(), lambda m: list(m.parameters()))
         r = config.retrain
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
@@ -608,14 +638,12 @@ class RetrainEngine:
             "world_size": self.dist.world_size,
         }
 
-    def save(self, finished: bool = False) -> None:
-        if self.dist.distributed:  # collective: rank 0's checkpoint must hold what every rank holds
-            meters = distributed.gather_objects([self.meter.state_dict()])
-            distributed.broadcast_buffers(self.model)
-            if self.dist.is_main:
-                save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": meters})
-            return
-        save_checkpoint(self.ckpt_path, self.state(finished))
+    @property
+    def module(self) -> nn.Module:
+        return self.model
+
+    def meters(self) -> list[Meter]:
+        return [self.meter]
 
     def load(self, payload: dict[str, Any]) -> None:
         self.model.load_state_dict(payload["model"])
