@@ -268,7 +268,7 @@ def quickstart() -> Config:
             "network": {"width_mult": 0.25},
             "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
             "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},
-            "retrain": {"epochs": 20},
+            "retrain": {"epochs": 40},
         }
     )
 
