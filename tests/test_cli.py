@@ -215,7 +215,7 @@ def test_bad_option_values_are_one_line_too(no_run):
     "isatty,no_color,expected", [(False, None, False), (True, None, True), (True, "1", False), (True, "", True)]
 )
 def test_colour_only_on_a_terminal_and_not_under_no_color(monkeypatch, isatty, no_color, expected):
-    from presnet_tui.cli import _colour
+    from presnet_tui.commands.common import use_colour
 
     if no_color is None:
         monkeypatch.delenv("NO_COLOR", raising=False)
@@ -223,4 +223,4 @@ def test_colour_only_on_a_terminal_and_not_under_no_color(monkeypatch, isatty, n
         monkeypatch.setenv("NO_COLOR", no_color)
     stream = io.StringIO()
     stream.isatty = lambda: isatty  # type: ignore[method-assign]
-    assert _colour(stream) is expected
+    assert use_colour(stream) is expected

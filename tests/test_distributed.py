@@ -254,7 +254,8 @@ def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line(monkeypat
     from typer.testing import CliRunner
 
     from presnet_tui import terminal
-    from presnet_tui.cli import _worker_args, app
+    from presnet_tui.cli import app
+    from presnet_tui.commands.runs import _worker_args
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)  # at a terminal, no --headless means the TUI
     res = CliRunner().invoke(app, ["run", "--nproc", "2"])

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from core.errors import PresnetError
 from core.run.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
 from core.scale.sweep import Sweep, parse_seeds
-from presnet_tui.cli import _ray_address_argv, app
+from presnet_tui.cli import app
+from presnet_tui.commands.sweep import ray_address_argv
 
 REPO = Path(__file__).resolve().parents[1]
 cli = CliRunner()
@@ -219,8 +220,8 @@ def test_a_sweep_directory_refuses_another_sweep(tmp_path):
 def test_seed_ranges_and_ray_address_syntax():
     assert parse_seeds("0-2,5") == [0, 1, 2, 5]
     argv = ["presnet", "sweep", "--scopes", "s", "--ray", "10.0.0.1:6379", "--seeds", "0"]
-    assert _ray_address_argv(argv)[4:7] == ["--ray", "--ray-address", "10.0.0.1:6379"]
-    assert _ray_address_argv(["presnet", "sweep", "--ray", "--seeds", "0"]) == [
+    assert ray_address_argv(argv)[4:7] == ["--ray", "--ray-address", "10.0.0.1:6379"]
+    assert ray_address_argv(["presnet", "sweep", "--ray", "--seeds", "0"]) == [
         "presnet",
         "sweep",
         "--ray",

@@ -1,0 +1,21 @@
+"""The ``presnet`` commands, one module per concern; importing this package registers them all on
+:data:`~presnet_tui.commands.common.app`.
+
+- :mod:`.runs` -- run, search, retrain, baseline, resume (write a run directory), stop;
+- :mod:`.sweep` -- many runs: scopes x seeds on local workers or Ray;
+- :mod:`.results` -- plot and compare finished runs;
+- :mod:`.describe` -- inspect, derive, config show/check;
+- :mod:`.deploy` -- export, latency, tensorboard;
+- :mod:`.bench` -- the benchmark and the GPU suite;
+- :mod:`.tui` -- the Textual app.
+"""
+
+from importlib import import_module
+
+from presnet_tui.commands.common import app
+
+#: Registration order is ``presnet --help``'s order: the main job first.
+for _module in ("runs", "sweep", "results", "describe", "deploy", "bench", "tui"):
+    import_module(f"{__name__}.{_module}")
+
+__all__ = ["app"]

@@ -1,0 +1,186 @@
+"""What every ``presnet`` command shares: the one Typer app, the one error-to-exit path, the
+shared options and the reading of a config with the command line's overrides.
+
+Every command turns a :class:`~core.errors.PresnetError` into one line on stderr and exit code 2;
+a run that fails exits 1; success exits 0.  Heavy modules (torch) load inside the commands that
+need them, so ``presnet --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from core.errors import PresnetError
+from core.space import ACTIVATIONS, KERNELS
+
+if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.config import Config
+
+console = Console()
+err_console = Console(stderr=True)
+EXIT_USAGE = 2
+
+
+def fail(lines: list[str]) -> NoReturn:
+    if os.environ.get("RANK", "0") != "0" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise typer.Exit(EXIT_USAGE)  # a distributed run speaks through rank 0 alone
+    from rich.markup import escape
+
+    for line in lines:  # escaped: a hint like `pip install -e ".[ray]"` is text, not rich markup
+        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except PresnetError as err:
+        fail(err.problems)
+
+
+class OneLineErrors(TyperGroup):
+    """The one error-to-exit path: a bad option value (Click's usage errors) or a :class:`PresnetError`
+    escaping a command is one ``error:`` line on stderr and exit 2, like :func:`user_errors`."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+        try:
+            with user_errors():
+                code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as err:
+            where = err.ctx.command_path if err.ctx else "presnet"
+            try:
+                fail([f"{err.format_message()} — see `{where} --help`"])
+            except typer.Exit as exit_:
+                code = exit_.exit_code
+        except typer.Exit as exit_:
+            code = exit_.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)
+
+
+def use_colour(stream: Any) -> bool:
+    """ANSI colour only for a terminal, and never under ``NO_COLOR`` (https://no-color.org)."""
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"presnet {version('presnet')}")
+        except PackageNotFoundError:
+            console.print("presnet (not installed: run `pip install -e .`)")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Search-space-scoped ProxylessNAS on ResNet-50.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Show or check configs.")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Search-space-scoped ProxylessNAS on ResNet-50."""
+
+
+# -- shared options -------------------------------------------------------------------------
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
+]
+ScopeOpt = Annotated[str | None, typer.Option(help="s, m, l, f, or block ids like 1,2,5")]
+KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]
+ActsOpt = Annotated[str | None, typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
+EpochsOpt = Annotated[int | None, typer.Option(help="search epochs")]
+StopAtOpt = Annotated[int | None, typer.Option("--stop-at-epoch", help="stop the search after this epoch")]
+DatasetOpt = Annotated[str | None, typer.Option(help="cifar10, cifar100, imagefolder, digits or synthetic")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="dataset folder")]
+DownloadOpt = Annotated[bool | None, typer.Option("--download/--no-download", help="download CIFAR if missing")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mps")]
+SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
+RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
+ImageSizeOpt = Annotated[
+    int | None, typer.Option("--image-size", help="side of the input images (data.image_size); sets map sizes")
+]
+CandidatesOpt = Annotated[
+    str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
+]
+NprocOpt = Annotated[
+    int,
+    typer.Option(
+        "--nproc",
+        min=1,
+        help="processes, one per GPU (gloo on the CPU), started through torchrun; data.batch_size is per process",
+    ),
+]
+
+
+def resolve_config(
+    config: Path | None,
+    *,
+    scope: str | None = None,
+    kernels: str | None = None,
+    activations: str | None = None,
+    epochs: int | None = None,
+    stop_at_epoch: int | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    download: bool | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    retrain_epochs: int | None = None,
+    image_size: int | None = None,
+    candidates: str | None = None,
+) -> Config:
+    from core.config import load_config
+
+    overrides: dict[str, Any] = {
+        "space.scope": scope,  # text as typed: core.space reads "s" and "1,2,5" alike
+        "space.kernels": kernels,
+        "space.activations": activations,
+        "search.epochs": epochs,
+        "search.stop_at_epoch": stop_at_epoch,
+        "data.dataset": dataset,
+        "data.data_dir": str(data_dir.resolve()) if data_dir else None,
+        "data.download": download,
+        "run.device": device,
+        "run.seed": seed,
+        "run.out": str(out.resolve()) if out else None,
+        "retrain.epochs": retrain_epochs,
+        "data.image_size": image_size,
+        "space.candidates": candidates,
+    }
+    return load_config(config, overrides)
+
+
+def one_of(value: str, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise PresnetError(f"unknown value {value!r}", where=where, hint=f"use one of {', '.join(allowed)}")
+    return value
