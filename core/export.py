@@ -111,7 +111,7 @@ def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Lite
     import_extra("onnxscript", "export", where="export")  # torch's ONNX exporter needs it, and onnx
     import_extra("onnx", "export", where="export")
     x = torch.randn(_batch(batch), 3, image_size, image_size)
-    dynamic = {"x": {0: torch.export.Dim("batch", min=1)}} if batch == "dynamic" else None
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if batch == "dynamic" else None  # by position
     program = torch.onnx.export(
         model,
         (x,),
@@ -160,7 +160,7 @@ def export_run(
     size = image_size or run.config().data.image_size
     path = Path(out) if out is not None else run.path / f"model.{fmt}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")  # written, checked, then renamed: no half-written model
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # written, checked, renamed: no half-written model
     try:
         diff = (export_onnx if fmt == "onnx" else export_pt2)(model, tmp, size, batch)
         tmp.replace(path)

@@ -10,7 +10,8 @@ environment lookup.  The points:
   ``checkpoint@weights-None``: halfway through writing that checkpoint's temp file;
 - ``event@KIND`` or ``event@KIND-EPOCH``: halfway through that event's line in events.jsonl;
 - ``derive@E``: after the architecture file of a search stopped at epoch E is written,
-  before the summary and the ``architecture`` event.
+  before the summary and the ``architecture`` event;
+- ``retrain_done@E``: after the retrain's closing checkpoint (E epochs), before the summary.
 """
 
 from __future__ import annotations

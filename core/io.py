@@ -14,6 +14,17 @@ from pathlib import Path
 from core.errors import PresnetError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: What ``open()`` would give a new file; ``mkstemp`` makes 0600, which other users (a watcher on a
+#: shared box, Ray workers under another uid) could not read.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: Path, write: Callable[[object], None], binary: bool = True) -> None:
     """Write through ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename."""
     path = Path(path)
@@ -24,6 +35,7 @@ def atomic_write(path: Path, write: Callable[[object], None], binary: bool = Tru
             f"cannot write here: {err.strerror}", where=str(path.parent), hint="check free space and write permission"
         ) from None
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
             f.flush()

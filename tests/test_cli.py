@@ -224,3 +224,24 @@ def test_colour_only_on_a_terminal_and_not_under_no_color(monkeypatch, isatty, n
     stream = io.StringIO()
     stream.isatty = lambda: isatty  # type: ignore[method-assign]
     assert use_colour(stream) is expected
+
+
+def test_no_command_shows_the_help_without_a_traceback():
+    for args in ([], ["config"]):
+        res = invoke(*args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "Usage" in res.output and "Traceback" not in res.output
+
+
+def test_unwritable_paths_and_conflicting_stop_flags_are_one_line(tmp_path):
+    res = invoke("stop", tmp_path, "--pause", "--resume")
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and "choose one of" in res.stderr
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("{}\n")
+    (run / "events.jsonl").write_text("")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = invoke("tensorboard", run, "-o", blocker / "tb")  # a folder inside a file: the OS refuses
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and "a-file" in lines[0] and "Traceback" not in res.stderr

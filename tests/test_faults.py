@@ -152,3 +152,26 @@ def test_sigkill_at_13_moments_then_resume_matches_an_uninterrupted_run(tmp_path
 
     # the writes the kills cut short left nothing behind
     assert not [p for p in run.rglob("*.tmp")]
+
+
+@pytest.mark.slow
+def test_a_kill_after_a_decided_stop_resumes_into_that_stop_and_writes_the_summary(tmp_path):
+    """The stop decision (here stop_at_epoch 2) is kept in the epoch's checkpoint: a kill right after
+    it (in the derive) resumes into the same stop, not into a third epoch.  And a kill between the
+    retrain's closing checkpoint and summary.json still ends with the retrain in the summary."""
+    cfg = tmp_path / "c.yaml"
+    config = {**CONFIG, "search": {**CONFIG["search"], "stop_at_epoch": 2}, "retrain": {"epochs": 1}}
+    cfg.write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    code, err = finish(spawn(["run", "--headless", "--config", str(cfg), "--out", str(run)], fault="derive@2"))
+    assert code == -signal.SIGKILL, err
+    code, err = finish(spawn(["resume", str(run), "--headless"], fault="retrain_done@1"))
+    assert code == -signal.SIGKILL, err
+    assert "retrain" not in json.loads((run / "summary.json").read_text())  # killed before the summary
+    code, err = finish(spawn(["resume", str(run), "--headless"]))
+    assert code == 0, err
+    assert history(run, "epoch_end") == [1, 2]
+    stops = [e for e in read_events(run / "events.jsonl") if e.kind == "search_stopped"]
+    assert [(e.epoch, e.reason) for e in stops] == [(2, "user")]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["search"]["epochs"] == 2 and summary["retrain"]["epochs"] == 1

@@ -518,7 +518,7 @@ def check_fp16_scaler(device: torch.device, s: SuiteSettings) -> Check:
 
 def _spawn(what: str, target: Path, log_file: Path) -> subprocess.Popen:
     """This module's :func:`child` in a fresh interpreter (a real process that SIGKILL can end)."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the repository root (core/perf/gpu_suite.py)
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     code = "import sys; from core.perf.gpu_suite import child; sys.exit(child(sys.argv[1:]))"

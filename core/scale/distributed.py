@@ -231,6 +231,13 @@ def average_gate_gradients(gates: Sequence[torch.Tensor]) -> None:
     average_gradients(gates)
 
 
+def mean_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    """A detached copy of ``t`` averaged over the ranks (a loss that must be the global batch's)."""
+    out = t.detach().clone()
+    average_([out])
+    return out
+
+
 def max_(t: torch.Tensor) -> None:
     """In place: the maximum over ranks."""
     dist.all_reduce(t, op=dist.ReduceOp.MAX)

@@ -178,6 +178,12 @@ def run_ray(
                 where=f"--ray {address or ''}".strip(),
                 hint="start a cluster with `ray start --head` and pass its address, or use --ray alone",
             ) from None
+    if gpu and not ray.cluster_resources().get("GPU", 0):  # a num_gpus=1 task would wait forever
+        raise PresnetError(
+            "the Ray cluster has no GPU, so no run could be placed",
+            where=f"--ray {address or ''}".strip(),
+            hint="pass --device cpu (each run then takes --cpus-per-run cores), or add GPU nodes",
+        )
 
     def task(cmd: list[str], log: str, threads: int | None) -> int:
         # Runs on a Ray worker: its own python, and the GPU Ray assigned (CUDA_VISIBLE_DEVICES).

@@ -287,6 +287,7 @@ class SearchEngine(_Loop):
         self.sampler = PathSampler(config.run.seed)
         self.tracker = ConvergenceTracker(s.patience, s.margin, s.threshold)
         self.prev_alphas: AlphaSnapshot | None = None  # last epoch's snapshot, for the per-epoch change
+        self.stopping: StopReason | None = None  # decided at an epoch's end, kept in its checkpoint
         self.mode = Mode(s.estimator)
         self.epoch_done = 0
         self.step = 0
@@ -323,6 +324,7 @@ class SearchEngine(_Loop):
             "val_loader": self.loaders.val.state_dict(),
             "tracker": self.tracker.state_dict(),
             "prev_alphas": self.prev_alphas,
+            "stopping": self.stopping.value if self.stopping else None,
             "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
             "events_offset": self.events_offset(),
             "finished": finished,
@@ -350,6 +352,7 @@ class SearchEngine(_Loop):
         self.loaders.val.load_state_dict(payload["val_loader"])
         self.tracker.load_state_dict(payload["tracker"])
         self.prev_alphas = payload.get("prev_alphas")
+        self.stopping = StopReason(payload["stopping"]) if payload.get("stopping") else None
         self.train_meter.load_state_dict(payload["meters"]["train"])
         self.val_meter.load_state_dict(payload["meters"]["val"])
         if self.dist.distributed:  # each rank's own epoch sums
@@ -380,6 +383,7 @@ class SearchEngine(_Loop):
             y,
             cost=self.cost,
             reduce_gates=self._gate_hook,
+            reduce_loss=distributed.mean_over_ranks if self.dist.distributed and self.cost is not None else None,
         )
         self.val_meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
@@ -443,12 +447,12 @@ class SearchEngine(_Loop):
         clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
         self.net.train()
-        reason = StopReason.COMPLETED
+        reason = self.stopping or StopReason.COMPLETED  # a resume after the last epoch's stop was decided
 
         def paused_events(paused: bool) -> None:
             self.bus.emit(State(state="paused" if paused else "running", epoch=self.epoch_done + 1))
 
-        while self.epoch_done < s.epochs:
+        while self.stopping is None and self.epoch_done < s.epochs:
             epoch = self.epoch_done + 1
             warmup = epoch <= s.warmup_epochs
             phase = "warmup" if warmup else "search"
@@ -493,7 +497,7 @@ class SearchEngine(_Loop):
             if stop is not None:
                 reason = stop
                 break
-        snapshot = self.alpha_snapshot()
+        snapshot = self.alpha_snapshot()  # live: a stop mid-epoch derives from the alphas as they are now
         if self.dist.distributed:  # every rank's final state, bit for bit (summary.json records them)
             distributed.broadcast_buffers(self.net)
             where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
@@ -550,7 +554,14 @@ class SearchEngine(_Loop):
                         },
                     )
                 )
+        # Decided before the checkpoint and recorded in it: a kill between this save and the end of the
+        # search must resume into the same stop, not into one more epoch.
+        self.stopping = self._stop_reason(epoch)
         self.save()
+        return self.stopping
+
+    def _stop_reason(self, epoch: int) -> StopReason | None:
+        s = self.config.search
         ctl = self.control.poll()
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
         if ctl.stop or (stop_at is not None and epoch >= stop_at):
@@ -606,6 +617,7 @@ class RetrainEngine(_Loop):
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
         self.scaler = grad_scaler(self.prec)
+        self.stopped = False  # a stop request met; kept in the checkpoint
         self.epoch_done = 0
         self.step = 0
         self.global_step = 0
@@ -626,6 +638,7 @@ class RetrainEngine(_Loop):
             "best": self.best,
             "last_top1": self.last_top1,
             "elapsed": self.elapsed,
+            "stopped": self.stopped,
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
             "sched": self.sched.state_dict(),
@@ -662,6 +675,7 @@ class RetrainEngine(_Loop):
             float(payload["last_top1"]),
             float(payload["elapsed"]),
         )
+        self.stopped = bool(payload.get("stopped", False))
 
     def started_event(self, resumed: bool) -> RetrainStarted:
         baseline = count_params(build_plain(self.arch.spec()))
@@ -690,9 +704,8 @@ class RetrainEngine(_Loop):
         spe = self.loaders.train.steps_per_epoch
         clock = ProgressClock(self.bus, self.config.data.batch_size * self.dist.world_size)
         t0 = time.monotonic() - self.elapsed
-        stopped = False
         self.model.train()
-        while self.epoch_done < r.epochs and not stopped:
+        while self.epoch_done < r.epochs and not self.stopped:
             epoch = self.epoch_done + 1
             if self.step == 0:
                 self.loaders.train.start_epoch()
@@ -704,7 +717,7 @@ class RetrainEngine(_Loop):
                     self.save()
                     raise Interrupted(f"retrain interrupted in epoch {epoch}")
                 if ctl.stop:
-                    stopped = True
+                    self.stopped = True
                     break
                 fault_point("retrain_step", self.global_step)  # test-only (core.faults)
                 x, y = self.loaders.train.next()  # type: ignore[misc]
@@ -717,7 +730,7 @@ class RetrainEngine(_Loop):
             if self.dist.distributed:  # a non-finite loss on any rank ends every rank
                 distributed.max_(self.watch.first_bad)
             self.watch.check("retrain")
-            if stopped:
+            if self.stopped:
                 break
             self.sched.step()
             if self.dist.distributed:  # every rank tests the same model on the whole test set
@@ -746,10 +759,10 @@ class RetrainEngine(_Loop):
                     elapsed_s=round(self.elapsed, 3),
                 )
             )
-            self.save()
-            ctl = self.control.poll()
+            ctl = self.control.poll()  # decided before the checkpoint, which keeps it (a kill in between)
             if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
-                stopped = epoch < r.epochs
+                self.stopped = epoch < r.epochs
+            self.save()
         if self.dist.distributed:
             distributed.broadcast_buffers(self.model)
             where = f"epoch {self.epoch_done} step {self.step}"
@@ -765,9 +778,9 @@ class RetrainEngine(_Loop):
                 test_top1=self.last_top1,
                 best_top1=self.best,
                 params=self.params,
-                stopped=stopped,
+                stopped=self.stopped,
                 weights=str(self.weights_dir),
             )
         )
         self.save(finished=True)
-        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, stopped)
+        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, self.stopped)

@@ -152,7 +152,13 @@ class Job:
         num_classes = self.num_classes()
         data, seed = self.data(), self.config.run.seed
         splits = splits_of(data) if data is not None else stream_splits(self.config.data, seed)
-        check_splits(splits, self.config.data, seed, search=self.do_search and not self._search_finished())
+        check_splits(
+            splits,
+            self.config.data,
+            seed,
+            search=self.do_search and not self._search_finished(),
+            world_size=distributed.current().world_size,
+        )
         if self.config.network.sync_bn:  # refused on the CPU before anything runs
             distributed.check_sync_bn(distributed.current(), resolve_device(self.config.run.device))
         if self.arch is not None and self.arch.num_classes != num_classes:
@@ -340,6 +346,15 @@ class Job:
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
+            if main and "retrain" not in run.summary():  # killed between the last checkpoint and the summary
+                outcome = RetrainOutcome(
+                    int(payload["epoch_done"]),
+                    float(payload["last_top1"]),
+                    float(payload["best"]),
+                    count_params(arch.build()),
+                    bool(payload.get("stopped", False)),
+                )
+                self._retrain_summary(arch, outcome, int(payload.get("world_size", 1)), [])
             return None
         engine = RetrainEngine(
             self.config,
@@ -355,8 +370,15 @@ class Job:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
-        update_summary = run.update_summary if main else _skip
-        update_summary(
+        fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
+        if main:
+            self._retrain_summary(arch, outcome, engine.dist.world_size, engine.rank_digests)
+        return outcome
+
+    def _retrain_summary(
+        self, arch: Architecture, outcome: RetrainOutcome, world_size: int, digests: list[str]
+    ) -> None:
+        self.run_dir.update_summary(
             architecture=arch.model_dump(mode="json"),
             params=outcome.params,
             retrain={
@@ -364,11 +386,10 @@ class Job:
                 "test_top1": outcome.test_top1,
                 "best_top1": outcome.best_top1,
                 "stopped": outcome.stopped,
-                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+                **({"rank_state_sha256": digests} if digests else {}),
             },
-            world_size=engine.dist.world_size,
+            world_size=world_size,
         )
-        return outcome
 
 
 def _skip(**_: Any) -> None:

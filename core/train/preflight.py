@@ -48,36 +48,38 @@ def stream_splits(cfg: DataConfig, seed: int) -> Splits:
     return Splits(len(train_idx), len(val_idx), len(test_ds), labels)
 
 
-def check_splits(splits: Splits, cfg: DataConfig, seed: int, search: bool) -> None:
+def check_splits(splits: Splits, cfg: DataConfig, seed: int, search: bool, world_size: int = 1) -> None:
     """Refuse a split that cannot fill the batches its phase needs, naming the split, its
-    size, the batch size and the fix."""
-    b = cfg.batch_size
+    size, the batch size and the fix.  Distributed, a step reads one global batch (the
+    per-process ``batch_size`` times ``world_size``): that is what each split must fill."""
+    b = cfg.batch_size * world_size
+    per = f" ({cfg.batch_size} x {world_size} processes)" if world_size > 1 else ""
     if search and splits.train < b:
         raise PresnetError(
-            f"the training split has {splits.train} images, fewer than one batch of {b} "
+            f"the training split has {splits.train} images, fewer than one batch of {b}{per} "
             "(weight steps use full batches only)",
             where="data.batch_size",
-            hint=f"lower data.batch_size to {splits.train} or less, or use more training data",
+            hint=f"lower data.batch_size to {splits.train // world_size} or less, or use more training data",
         )
     if search and splits.val < b:
         fraction = fraction_for(splits.labels, b, seed)
         fixes = []
         if fraction is not None:
             fixes.append(f"raise data.val_fraction to {fraction:g} or more")
-        if splits.val >= 2:
-            fixes.append(f"lower data.batch_size to {splits.val} or less")
+        if splits.val >= 2 * world_size:
+            fixes.append(f"lower data.batch_size to {splits.val // world_size} or less")
         raise PresnetError(
             f"the validation split has {splits.val} images ({cfg.val_fraction:g} of {len(splits.labels)}), "
-            f"fewer than one batch of {b} (architecture steps use full batches only)",
+            f"fewer than one batch of {b}{per} (architecture steps use full batches only)",
             where="data.val_fraction",
             hint=", or ".join(fixes) if fixes else "use more training data",
         )
     if not search and splits.train + splits.val < b:
         n = splits.train + splits.val
         raise PresnetError(
-            f"the retraining set (train + validation) has {n} images, fewer than one batch of {b}",
+            f"the retraining set (train + validation) has {n} images, fewer than one batch of {b}{per}",
             where="data.batch_size",
-            hint=f"lower data.batch_size to {n} or less, or use more training data",
+            hint=f"lower data.batch_size to {n // world_size} or less, or use more training data",
         )
     if splits.test < 1:
         raise PresnetError(

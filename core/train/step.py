@@ -73,13 +73,16 @@ def arch_step(
     *,
     cost: CostTerm | None = None,
     reduce_gates: Callable[[Sequence[torch.Tensor]], None] | None = None,
+    reduce_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gates -> alpha gradients (+ the cost term's, when searching under a budget) -> optimizer -> rescale.
 
     The backward reaches only the gates (``inputs=``): no weight gradient is computed.
     The alpha gradient is linear in the gate gradients, so the scaler can unscale it
     after the conversion and skip the update when it is not finite.
-    ``reduce_gates``: a distributed run averages the gate gradients across ranks there.
+    ``reduce_gates``: a distributed run averages the gate gradients across ranks there;
+    ``reduce_loss``: and the loss the cost term multiplies (``mul_log``), so every rank adds the same
+    cost gradient and the alphas stay identical.
     """
     step = net.begin_arch_step(sampler, mode)
     loss, logits = forward_loss(net, x, y, prec)
@@ -88,7 +91,8 @@ def arch_step(
         reduce_gates(list(step.gates.values()))
     net.finish_arch_backward(step)
     if cost is not None:
-        cost.apply(net.alphas(), loss, scaler.get_scale() if scaler.is_enabled() else 1.0)
+        ce = loss if reduce_loss is None else reduce_loss(loss)
+        cost.apply(net.alphas(), ce, scaler.get_scale() if scaler.is_enabled() else 1.0)
     scaler.step(opt)
     scaler.update()
     opt.zero_grad(set_to_none=True)

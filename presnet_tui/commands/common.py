@@ -46,6 +46,9 @@ def user_errors() -> Iterator[None]:
         yield
     except PresnetError as err:
         fail(err.problems)
+    except OSError as err:  # a path the user gave that cannot be read or written (--save, -o, --out)
+        where = f"{err.filename}: " if err.filename else ""
+        fail([f"{where}{err.strerror or err} — check the path and its permissions"])
 
 
 class OneLineErrors(TyperGroup):
@@ -58,8 +61,9 @@ class OneLineErrors(TyperGroup):
         try:
             with user_errors():
                 code = super().main(*args, standalone_mode=False, **kwargs)
-        except NoArgsIsHelpError:
-            raise
+        except NoArgsIsHelpError as err:  # `presnet` or `presnet config` alone: the help, as Click shows it
+            err.show()
+            code = err.exit_code
         except UsageError as err:
             where = err.ctx.command_path if err.ctx else "presnet"
             try:

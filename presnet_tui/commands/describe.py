@@ -73,7 +73,7 @@ def inspect(
     from core.space.arch import load_arch
     from core.space.cost import count_flops, human, measure_candidates
     from core.space.geometry import space_geometry
-    from core.space.network import NetSpec, SearchNet, build_plain, count_params, supernet_facts
+    from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec, supernet_facts
 
     with user_errors():
         cfg = resolve_config(
@@ -99,11 +99,11 @@ def inspect(
             raise PresnetError(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
-        # The space as the paper defines it: full-width ResNet-50 (torchvision's stem), 10 classes.
+        # The space as the paper defines it (full-width ResNet-50, torchvision's stem), or as -c configures it.
         space = SearchSpace.build(
             cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
         )
-        spec = NetSpec()
+        spec = net_spec(cfg) if config is not None else NetSpec()  # no config: the paper's ResNet-50
         facts = supernet_facts(space, spec)
         with torch.device("meta"):  # shapes only: FLOPs need no arithmetic and no memory
             costs = measure_candidates(SearchNet(spec, space), "flops", size)

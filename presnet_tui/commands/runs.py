@@ -334,6 +334,8 @@ def stop(
     from core.run.rundir import RunDir
 
     with user_errors():
+        if sum((pause, unpause, at_epoch is not None)) > 1:
+            raise PresnetError("choose one of --pause, --resume, --at-epoch", where="presnet stop", hint="one per call")
         rundir = RunDir.open(run_dir)
         control = Control(rundir.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
         if pause:
