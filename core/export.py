@@ -22,7 +22,8 @@ from core.space.arch import Architecture, load_arch
 
 FORMATS = ("onnx", "pt2")
 WEIGHTS = ("best", "last")
-#: Largest |onnxruntime - PyTorch| accepted, relative to the largest |logit| (fp32 on the CPU).
+#: Largest |exported - PyTorch| logit difference accepted (onnxruntime or a reloaded torch.export
+#: program): ATOL + RTOL * the largest |logit| (fp32 on the CPU).
 RTOL = 1e-4
 ATOL = 1e-4
 

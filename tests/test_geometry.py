@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from core.config import quickstart
 from core.run.events import read_events
 from core.space import SearchSpace, joint_name, marginals, parse_joint
+from core.space.arch import snapshot_to_choices
 from core.space.geometry import config_geometry, middle_conv_inputs, prunable
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import Mode, PathSampler
@@ -93,7 +94,7 @@ def test_prune_keeps_one_kernel_per_equivalent_group_and_spends_no_alpha_on_it()
     assert probs[1]["kernel"] == {"3": 1.0} and set(probs[3]["kernel"]) == {"3", "5"}
     with torch.no_grad():
         net.alpha_kernel[:, 0] = -3.0  # raw alphas favour 5x5 everywhere...
-    choices = net.argmax_choices()
+    choices = snapshot_to_choices({str(b): p for b, p in net.probabilities().items()}, net.space)
     assert choices[1].kernel == 3 and choices[3].kernel == 5  # ...which pruned blocks never pick
     opt = torch.optim.Adam(net.arch_parameters(), lr=0.1, betas=(0.0, 0.999))
     sampler, x, y = PathSampler(0), torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))

@@ -20,6 +20,7 @@ from core.space import (
     validate_kernels,
     validate_scope,
 )
+from core.space.arch import snapshot_to_choices
 from core.space.network import NetSpec, SearchNet, build_plain, count_params
 from core.space.proxyless import Mode, PathSampler
 
@@ -82,7 +83,7 @@ def test_argmax_network_matches_plain_build():
     with torch.no_grad():
         net.alpha_kernel[0, 1] = 2.0  # block 1 -> 5x5
         net.alpha_activation[2, 2] = 2.0  # block 3 -> mish
-    choices = net.argmax_choices()
+    choices = snapshot_to_choices({str(b): p for b, p in net.probabilities().items()}, net.space)
     assert choices[1].kernel == 5 and choices[3].activation == "mish" and choices[2].kernel == 3
     plain = build_plain(NetSpec(width_mult=0.125), choices)
     assert plain.layer4[2].conv2.kernel_size == (5, 5)

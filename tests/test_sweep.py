@@ -343,9 +343,9 @@ def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_pat
 
 
 def test_sweep_modules_import_without_ui_or_optional_packages():
-    """core.scale.sweep and core.run.table are engine code (no UI); Ray and matplotlib load only when used."""
+    """core.scale.sweep and core.scale.table are engine code (no UI); Ray and matplotlib load only when used."""
     code = (
-        "import sys, core.scale.sweep, core.scale.placement, core.run.table;"
+        "import sys, core.scale.sweep, core.scale.placement, core.scale.table;"
         "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
         "import presnet_tui.figures;"
         "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"

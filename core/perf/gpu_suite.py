@@ -199,14 +199,9 @@ class SuiteReport:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _peak_reset(device: torch.device) -> None:
     if device.type == "cuda":
-        _sync(device)
+        bench.sync(device)
         torch.cuda.reset_peak_memory_stats(device)
 
 
@@ -214,7 +209,7 @@ def _peak(device: torch.device) -> int | None:
     """The allocator's peak since the last reset (CUDA only: a CPU has no such counter)."""
     if device.type != "cuda":
         return None
-    _sync(device)
+    bench.sync(device)
     return int(torch.cuda.max_memory_allocated(device))
 
 

@@ -9,7 +9,6 @@ trains anything.  Public API (imported lazily):
 - :class:`Control` (:mod:`.control`): stop, stop-at-epoch, pause and interrupt requests;
 - :func:`acquire`, :class:`RunIsLive` (:mod:`.lock`): one writer per run directory;
 - :func:`save_checkpoint`, :func:`load_checkpoint` (:mod:`.checkpoint`);
-- :func:`collect`, :func:`table_rows` (:mod:`.table`): Table I over finished runs;
 - :class:`TensorBoardSink`, :func:`convert_events` (:mod:`.tensorboard`): events as TensorBoard scalars.
 """
 
@@ -28,8 +27,6 @@ _API = {
     "RunIsLive": "lock",
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
-    "collect": "table",
-    "table_rows": "table",
     "TensorBoardSink": "tensorboard",
     "convert_events": "tensorboard",
 }

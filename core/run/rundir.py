@@ -4,7 +4,7 @@ runs/<timestamp>-<scope>/
   config.yaml      the resolved config          control.json   stop/pause requests
   events.jsonl     the event history            arch.json      the derived architecture
   checkpoints/     search.pt, retrain.pt        summary.json   the result
-  weights/         retrain last.pt and best.pt (plain state_dicts)
+  weights/         retrain last.pt and best.pt (the state_dict with its architecture; core.load_model)
   run.lock         held by the one process writing the run (core.run.lock)
 """
 
@@ -149,10 +149,13 @@ class RunDir:
         for name in ("config.yaml", "summary.json", LOCK_FILE):
             (self.path / name).unlink(missing_ok=True)
         self.release_lock()
-        for d in (self.checkpoints, self.weights):
-            if d.is_dir():
-                d.rmdir()
-        self.path.rmdir()
+        try:  # best effort: the input error that brought us here is what the user must see
+            for d in (self.checkpoints, self.weights):
+                if d.is_dir():
+                    d.rmdir()
+            self.path.rmdir()
+        except OSError:  # something else appeared in it meanwhile: leave the directory as it is
+            return
 
     @classmethod
     def open(cls, path: Path) -> RunDir:

@@ -34,7 +34,7 @@ from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
 from core.run.lock import acquire, is_held
-from core.space import SCOPE_STAGES
+from core.space import scope_letters
 
 SWEEP_FILE = "sweep.json"
 #: The command-line entry each run process is started with (``presnet``).
@@ -46,14 +46,9 @@ RunState = Literal["pending", "running", "incomplete", "failed", "done"]
 # -- parsing the sweep's own arguments -----------------------------------------------------------
 def parse_scopes(value: str) -> list[str]:
     """``s,m,l,f`` -> ["s", "m", "l", "f"]; only the paper's scope letters, each once."""
-    scopes = [v.strip().lower() for v in value.split(",") if v.strip()]
-    if not scopes:
+    if not value.strip(", "):
         raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f")
-    for s in scopes:
-        if s not in SCOPE_STAGES:
-            raise PresnetError(
-                f"unknown scope {s!r}", where="--scopes", hint=f"choose from {', '.join(SCOPE_STAGES)}, e.g. s,m,l,f"
-            )
+    scopes = scope_letters([v for v in value.split(",") if v.strip()], where="--scopes")
     if len(set(scopes)) != len(scopes):
         raise PresnetError("a scope is listed twice", where="--scopes", hint="list each scope once")
     return scopes

@@ -299,12 +299,9 @@ class SearchSpace:
         return [[(b, k) not in pruned for k in kernels] for b in self.block_ids]
 
     def choice(self, probs: dict[str, dict[str, float]]) -> tuple[int, str]:
-        """(kernel, activation) of one block's snapshot under :func:`argmax_label`."""
-        if self.joint:
-            return parse_joint(argmax_label(probs[JOINT_DECISION], self.labels(JOINT_DECISION)))
-        return int(argmax_label(probs["kernel"], self.labels("kernel"))), argmax_label(
-            probs["activation"], self.labels("activation")
-        )
+        """(kernel, activation) of one block's snapshot: :func:`block_choice` (snapshots list the
+        candidates in this space's order, pruned ones left out)."""
+        return block_choice(probs)
 
     @property
     def size(self) -> int:

@@ -275,12 +275,15 @@ class CostTerm:
         self.target = float(target)
         self.weight = float(DEFAULT_WEIGHT[form] if weight is None else weight)
         self._tensors: dict[str, torch.Tensor] | None = None
+        self._masks: dict[str, torch.Tensor | None] | None = None
 
     def expected(self, alphas: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if self._tensors is None:
             self._tensors = self.costs.tensors(next(iter(alphas.values())).device)
+        if self._masks is None:  # once, on the alphas' device (no host-to-device copy per step)
+            self._masks = {d: None if m is None else ~m.to(self._tensors[d].device) for d, m in self.allowed.items()}
         masked = {
-            d: a if self.allowed.get(d) is None else a.masked_fill(~self.allowed[d].to(a.device), float("-inf"))
+            d: a if self._masks.get(d) is None else a.masked_fill(self._masks[d], float("-inf"))
             for d, a in alphas.items()
         }
         return self.costs.expected(masked, self._tensors)
@@ -316,11 +319,6 @@ def build_cost_term(cost_cfg: Any, net: SearchNet, image_size: int) -> CostTerm:
     else:
         costs = measure_candidates(net, cost_cfg.metric, image_size)
     return CostTerm(costs, cost_cfg.form, cost_cfg.target, cost_cfg.weight, net.allowed)
-
-
-def architecture_costs(model: nn.Module, image_size: int) -> dict[str, int]:
-    """Params and FLOPs of a plain network at ``image_size`` (one image)."""
-    return {"params": count_params(model), "flops": count_flops(model, image_size)}
 
 
 def choices_cost(costs: CandidateCosts, net: SearchNet, choices: Mapping[int, BlockChoice]) -> float:

@@ -107,10 +107,6 @@ def block_geometry(
     ]
 
 
-def void_blocks(geometry: Sequence[BlockGeometry]) -> list[int]:
-    return [g.block_id for g in geometry if g.kernel_choice_void]
-
-
 def void_warning(geometry: Sequence[BlockGeometry], image_size: int) -> str | None:
     """One line for the user, or None when every kernel choice is real."""
     void = [g for g in geometry if g.kernel_choice_void]

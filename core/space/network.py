@@ -428,9 +428,6 @@ class SearchNet(nn.Module):
                 }
         return out
 
-    def argmax_choices(self) -> dict[int, BlockChoice]:
-        return self.choices_for({d: a.argmax(dim=1).tolist() for d, a in self.masked_alphas().items()})
-
     def choices_for(self, indices: Mapping[str, Sequence[int]]) -> dict[int, BlockChoice]:
         """Candidate indices per decision (rows deepest first) as the block choices of a plain network."""
         out = {}

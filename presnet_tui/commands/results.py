@@ -88,7 +88,7 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
 
 
 def _plot_sweep(sweep_dir: Path, save: Path) -> None:
-    from core.run.table import collect, table_rows
+    from core.scale.table import collect, table_rows
     from presnet_tui.figures import table1
 
     table1(table_rows(collect([sweep_dir])), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
@@ -105,7 +105,7 @@ def compare(
     """The paper's Table I: per scope n runs, params, FLOPs, top-1 mean ± std over seeds, search time, baseline."""
     from rich.table import Table
 
-    from core.run.table import collect, table_rows
+    from core.scale.table import collect, table_rows
 
     with user_errors():
         if sum((as_json, as_csv, as_markdown)) > 1:
