@@ -6,23 +6,14 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from core.config import load_config, quickstart
 from core.space.arch import load_arch
 from core.space.network import build_plain, count_params
-from presnet_tui.cli import app
-
-REPO = Path(__file__).resolve().parents[1]
-cli = CliRunner()
-
-
-def invoke(*args: str):
-    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from tests.support import REPO, invoke
 
 
 def test_sample_configs_are_valid_and_quickstart_is_the_embedded_default():

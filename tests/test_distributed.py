@@ -29,6 +29,7 @@ from core.train.device import precision_for
 from core.train.engine import net_spec, sgd
 from core.train.pipeline import DeviceLoader
 from core.train.step import arch_step, grad_scaler, train_step
+from tests.support import child_env
 
 B = 8  # per-rank batch of the unit test
 
@@ -137,14 +138,13 @@ def _write_config(tmp_path: Path, epochs: int) -> Path:
     return path
 
 
-def _env() -> dict[str, str]:
-    repo = str(Path(__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
-
-
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "presnet_tui.cli", *args], env=_env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "presnet_tui.cli", *args],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -198,7 +198,7 @@ def _workers_of(out: Path) -> list[int]:
 
 def _launch(args: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "presnet_tui.cli", *args, "--nproc", "2"]
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _wait_for_checkpoint(path: Path, newer_than: float = 0.0) -> None:

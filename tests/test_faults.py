@@ -12,11 +12,9 @@ weights and test top-1 of an uninterrupted run with the same seed.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +22,8 @@ import torch
 import yaml
 
 from core.run.events import read_events
+from tests.support import spawn
 
-REPO = Path(__file__).resolve().parents[1]
 SEED = 13
 SEARCH_EPOCHS, RETRAIN_EPOCHS = 4, 3
 SPE, RETRAIN_SPE = 12, 16  # 320 synthetic images: 256 train+val (192 + 64), 64 test; batch 16
@@ -63,16 +61,6 @@ def kill_schedule(rng: random.Random) -> list[str]:
         retrain_step(3),
         "event@retrain_done",
     ]
-
-
-def spawn(args: list[str], fault: str | None = None) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env.pop("PRESNET_FAULT", None)
-    if fault is not None:
-        env["PRESNET_FAULT"] = fault
-    cmd = [sys.executable, "-m", "presnet_tui.cli", *args]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str]:

@@ -8,7 +8,6 @@ import threading
 import pytest
 import torch
 import yaml
-from typer.testing import CliRunner
 
 from core.config import quickstart
 from core.run.events import read_events
@@ -18,13 +17,7 @@ from core.space.geometry import config_geometry, middle_conv_inputs, prunable
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import Mode, PathSampler
 from core.train.job import derive_at
-from presnet_tui.cli import app
-
-cli = CliRunner()
-
-
-def invoke(*args):
-    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from tests.support import invoke
 
 
 def test_inspect_reports_map_sizes_and_void_choices():

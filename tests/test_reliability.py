@@ -24,6 +24,7 @@ from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
 from presnet_tui.cli import app
+from tests.support import spawn
 
 cli = CliRunner()
 
@@ -244,13 +245,6 @@ def test_torn_event_line_is_repaired_on_resume(tmp_path):
     assert [e.epoch for e in read_events(out / "events.jsonl") if e.kind == "epoch_end"] == [1, 2, 3, 4]
 
 
-def _spawn(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "presnet_tui.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-    )
-
-
 @pytest.mark.slow
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 30}))
@@ -293,7 +287,7 @@ def test_a_damaged_event_line_is_reported_not_skipped(tmp_path):
 def test_presnet_stop_from_another_process_stops_a_headless_search(tmp_path):
     cfg = write_yaml(tmp_path / "c.yaml", merged(**{"search.epochs": 200, "retrain.epochs": 1}))
     out = tmp_path / "run"
-    proc = _spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
+    proc = spawn(["run", "--headless", "--config", str(cfg), "--out", str(out)])
     deadline = time.time() + 120
     while time.time() < deadline:
         if (out / "events.jsonl").exists() and b'"epoch_end"' in (out / "events.jsonl").read_bytes():

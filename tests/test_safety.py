@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from core.config import Config
 from core.errors import PresnetError
@@ -23,9 +22,7 @@ from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job, resume_job
 from presnet_tui.cli import app
-
-REPO = Path(__file__).resolve().parents[1]
-cli = CliRunner()
+from tests.support import REPO, cli, spawn
 
 TINY = {
     "space": {"scope": "s"},
@@ -37,7 +34,7 @@ TINY = {
 }
 
 
-def tiny_yaml(tmp_path: Path, **changes) -> Path:
+def run_yaml(tmp_path: Path, **changes) -> Path:
     data = json.loads(json.dumps(TINY))
     for dotted, value in changes.items():
         section, key = dotted.split(".")
@@ -45,17 +42,6 @@ def tiny_yaml(tmp_path: Path, **changes) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def spawn(args: list[str], fault: str | None = None, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env.pop("PRESNET_FAULT", None)
-    if fault:
-        env["PRESNET_FAULT"] = fault
-    kw.setdefault("stdout", subprocess.DEVNULL)
-    kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.Popen([sys.executable, "-m", "presnet_tui.cli", *args], env=env, **kw)
 
 
 def error_lines(text: str) -> list[str]:
@@ -150,7 +136,7 @@ def test_out_at_a_directory_a_live_run_is_creating_is_refused(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     held = lock.acquire(out)  # a writer that has the lock but has not written config.yaml yet
-    res = cli.invoke(app, ["run", "--headless", "--config", str(tiny_yaml(tmp_path)), "--out", str(out)])
+    res = cli.invoke(app, ["run", "--headless", "--config", str(run_yaml(tmp_path)), "--out", str(out)])
     assert res.exit_code == 2 and len(error_lines(res.stderr)) == 1, res.stderr
     assert "run is live" in res.stderr and f"pid {os.getpid()}" in res.stderr
     assert out.is_dir() and lock.read_owner(out).pid == os.getpid()  # the creator's directory is untouched
@@ -161,7 +147,7 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
     run = made_run(tmp_path)
     arch = tmp_path / "arch.json"
     arch.write_text('{"blocks": {}, "width_mult": 0.125, "depths": [1, 1, 2, 1]}')
-    cfg = tiny_yaml(tmp_path)
+    cfg = run_yaml(tmp_path)
     held = lock.acquire(run)
     writers = [
         ["resume", str(run), "--headless"],
@@ -215,7 +201,7 @@ def test_presnet_tui_without_a_terminal_refuses(tmp_path):
 def test_run_without_headless_and_without_a_terminal_ends_on_its_own(tmp_path):
     """`presnet run --epochs 2 < /dev/null > log 2>&1` (no --headless): headless, with a notice."""
     out, log = tmp_path / "run", tmp_path / "log"
-    args = ["run", "--config", str(tiny_yaml(tmp_path)), "--epochs", "2", "--out", str(out)]
+    args = ["run", "--config", str(run_yaml(tmp_path)), "--epochs", "2", "--out", str(out)]
     with open(log, "wb") as f:
         proc = spawn(args, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
         assert proc.wait(timeout=300) == 0, log.read_text()
@@ -241,7 +227,7 @@ def wait_for(predicate, timeout: float, what: str) -> float:
 
 @pytest.mark.slow
 def test_two_resumes_at_once_then_kill_9_then_stop_a_paused_run(tmp_path):
-    cfg = tiny_yaml(tmp_path)
+    cfg = run_yaml(tmp_path)
     run = tmp_path / "run"
     # a run killed in its second epoch: resumable from the epoch-1 checkpoint
     first = spawn(["run", "--headless", "--config", str(cfg), "--out", str(run)], fault="search_step@8")

@@ -13,21 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from core.errors import PresnetError
 from core.run.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
 from core.scale.sweep import Sweep, parse_seeds
-from presnet_tui.cli import app
 from presnet_tui.commands.sweep import ray_address_argv
+from tests.support import REPO, child_env, invoke
 
-REPO = Path(__file__).resolve().parents[1]
-cli = CliRunner()
 SWEEP_ARGS = ["--scopes", "s,m", "--seeds", "0,1", "--baseline"]
-
-
-def invoke(*args: object):
-    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def tiny_sweep_yaml(folder: Path) -> Path:
@@ -49,10 +42,6 @@ def sweep_cmd(config: Path, out: Path) -> list[str]:
         "--out",
         str(out),
     ]
-
-
-def child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
 
 
 def epochs_of(events: list, cls: type) -> list[int]:
