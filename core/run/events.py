@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -308,6 +308,20 @@ class JsonlSink:
         self._f.close()
 
 
+def parse_lines(lines: Iterable[bytes]) -> tuple[list[AnyEvent], int]:
+    """The events of complete lines, for a reader that must go on past a damaged one (a watcher, a
+    status line): the events, and how many non-empty lines were not events."""
+    out: list[AnyEvent] = []
+    bad = 0
+    for line in lines:
+        if line.strip():
+            try:
+                out.append(parse_event(line.decode()))
+            except ValueError:
+                bad += 1
+    return out, bad
+
+
 def read_events(path: Path) -> list[AnyEvent]:
     """All events of a file; a torn last line (a kill mid-write) is left out, any other bad line is an error."""
     events = []
@@ -362,11 +376,6 @@ class EventFollower:
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        out = []
-        for line in lines:
-            if line.strip():
-                try:
-                    out.append(parse_event(line.decode()))
-                except ValueError:
-                    self.bad_lines += 1  # counted, not fatal: a watcher must not die of one damaged line
+        out, bad = parse_lines(lines)
+        self.bad_lines += bad  # counted, not fatal: a watcher must not die of one damaged line
         return out

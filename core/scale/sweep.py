@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from core.config import Config, dump_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_event
+from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_lines
 from core.run.lock import acquire, is_held
 from core.space import scope_letters
 
@@ -407,14 +407,7 @@ def tail_events(path: Path, nbytes: int = 256 * 1024) -> list[Any]:
     lines.pop()  # a torn (or empty) last piece
     if size > nbytes and lines:
         lines.pop(0)  # the first piece is cut in the middle
-    out = []
-    for line in lines:
-        if line.strip():
-            try:
-                out.append(parse_event(line.decode()))
-            except ValueError:
-                continue  # a damaged line costs this status line a detail, nothing else
-    return out
+    return parse_lines(lines)[0]  # a damaged line costs this status line a detail, nothing else
 
 
 def preflight(base: Config, *, local: bool) -> None:
