@@ -280,14 +280,17 @@ class SearchNet(nn.Module):
                     self.ops[op.decision][row] = op
         #: (rows, n) bool per decision, only where pruning removed a candidate (None: all take part).
         self.allowed: dict[str, torch.Tensor | None] = {}
+        #: the same as Python lists, for the per-step path filter (no tensor-to-list per step)
+        self._allowed_rows: dict[str, list[list[bool]]] = {}
         for d in self.decisions:
             ok = space.allowed(d)
+            self._allowed_rows[d] = ok
             pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
             self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
         self._inplace = False  # as built: the activation candidates are not in place
         self._host_alphas: tuple[tuple[int, ...], list] | None = None
         # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")
-        self.set_fixed({d: [row.index(True) for row in space.allowed(d)] for d in self.decisions})
+        self.set_fixed({d: [row.index(True) for row in self._allowed_rows[d]] for d in self.decisions})
 
     # -- parameters -----------------------------------------------------------------
     def alphas(self) -> dict[str, nn.Parameter]:
@@ -377,7 +380,7 @@ class SearchNet(nn.Module):
         for (d, alpha), logits in zip(self.alphas().items(), self.host_alphas()):
             draw = sampler.draw(logits, mode)
             if self.allowed[d] is not None:  # a pruned path never takes part in the estimate
-                ok = self.allowed[d].tolist()
+                ok = self._allowed_rows[d]
                 draw.paths = [tuple(i for i in p if ok[r][i]) for r, p in enumerate(draw.paths)]
             gates = torch.zeros_like(alpha, requires_grad=True)
             self._assign(d, draw.active, draw.paths, gates)
@@ -420,7 +423,7 @@ class SearchNet(nn.Module):
         for row, bid in enumerate(self.space.block_ids):
             out[bid] = {}
             for d in self.decisions:
-                ok = self.allowed[d][row].tolist() if self.allowed[d] is not None else None
+                ok = self._allowed_rows[d][row] if self.allowed[d] is not None else None
                 out[bid][d] = {
                     lbl: round(p, 6)
                     for i, (lbl, p) in enumerate(zip(self.space.labels(d), probs[d][row]))
