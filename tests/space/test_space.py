@@ -100,7 +100,7 @@ def test_core_imports_without_ui_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    core_dir = Path(__file__).resolve().parents[1] / "core"
+    core_dir = Path(__file__).resolve().parents[2] / "core"
     parsers = [p for p in core_dir.rglob("*.py") if "argparse" in p.read_text()]
     assert not parsers, parsers
 
