@@ -1,10 +1,11 @@
 """Where and when a sweep's runs execute: N local processes, or Ray tasks.
 
 Both executors start the same process per run (:meth:`core.scale.sweep.Sweep.command`:
-``presnet run|baseline|resume --headless``) and read progress from the run
-directories; neither touches the engine.  A run directory only ever has one
-process: the sweep's lock keeps out a second front end, and a run is given to a
-worker only once per sweep invocation.
+``presnet run|retrain|baseline|resume --headless``, through the entry command the front end
+passes in) and read progress from the run directories; neither touches the engine.  A run
+directory only ever has one process: the sweep's lock keeps out a second front end, and a run
+is given to a worker only once per sweep invocation.  :func:`choose_placement` is the policy
+(how many at once, which GPU, how many threads); :func:`run_placed` carries it out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,69 @@ class SweepResult:
 
 
 OnPoll = Callable[[list[RunStatus]], None]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a sweep's runs go: ``workers`` local processes (each pinned to one of ``gpus`` GPUs,
+    or given ``threads`` CPU threads), or Ray tasks (one GPU each, or ``cpus_per_run`` cores)."""
+
+    workers: int = 1
+    gpus: int = 0
+    threads: int | None = None
+    ray: bool = False
+    ray_address: str | None = None
+    ray_gpu: bool = True
+    cpus_per_run: int = 1
+
+    def describe(self) -> str:
+        if self.ray:
+            return f"Ray ({self.ray_address or 'local'})"
+        return f"{self.workers} worker(s)" + (f" on {self.gpus} GPU(s)" if self.gpus else "")
+
+
+def choose_placement(
+    device: str, *, workers: int | None = None, ray: bool = False, ray_address: str | None = None, cpus_per_run: int = 1
+) -> Placement:
+    """The placement policy for runs whose config asks for ``device``; refuses what cannot work
+    (before any run starts): both Ray and local workers, a fixed GPU shared by several workers."""
+    use_ray = ray or ray_address is not None
+    if use_ray and workers is not None:
+        raise PresnetError(
+            "--workers and --ray both given", where="--workers", hint="Ray places the runs itself: drop --workers"
+        )
+    if workers is not None and workers < 1:
+        raise PresnetError("must be 1 or more", where="--workers", hint="e.g. --workers 2")
+    if cpus_per_run < 1:
+        raise PresnetError("must be 1 or more", where="--cpus-per-run", hint="e.g. --cpus-per-run 4")
+    if use_ray:
+        import_ray()
+        return Placement(ray=True, ray_address=ray_address, ray_gpu=device != "cpu", cpus_per_run=cpus_per_run)
+    n = workers or 1
+    gpus = gpus_for(device)
+    if gpus and n > 1 and ":" in device:
+        raise PresnetError(
+            f"--device {device} with {n} workers",
+            where="--device",
+            hint="each worker is pinned to its own GPU: use --device cuda (or auto)",
+        )
+    return Placement(workers=n, gpus=gpus, threads=None if gpus else cpu_threads_per_worker(n))
+
+
+def run_placed(sweep: Sweep, placement: Placement, entry: Sequence[str], on_poll: OnPoll | None = None) -> SweepResult:
+    """Run every unfinished run of ``sweep`` as ``placement`` says."""
+    if placement.ray:
+        return run_ray(
+            sweep,
+            entry=entry,
+            address=placement.ray_address,
+            gpu=placement.ray_gpu,
+            cpus_per_run=placement.cpus_per_run,
+            on_poll=on_poll,
+        )
+    return run_local(
+        sweep, placement.workers, entry=entry, gpus=placement.gpus, threads=placement.threads, on_poll=on_poll
+    )
 
 
 def cpu_threads_per_worker(workers: int) -> int:
@@ -70,10 +134,11 @@ def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
         )
 
 
-def run_local(
+def run_local(  # noqa: PLR0913 - the placement's parts, keyword-only
     sweep: Sweep,
     workers: int,
     *,
+    entry: Sequence[str],
     gpus: int = 0,
     threads: int | None = None,
     on_poll: OnPoll | None = None,
@@ -118,7 +183,7 @@ def run_local(
                     env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
                 if threads is not None:
                     env["OMP_NUM_THREADS"] = str(threads)
-                cmd = sweep.command(run, threads=threads)
+                cmd = sweep.command(run, entry, threads=threads)
                 active[slot] = (run, _popen(cmd, sweep.log_file(run), env))
             for slot, (run, proc) in list(active.items()):
                 rc = proc.poll()
@@ -149,9 +214,10 @@ def import_ray() -> Any:
     return import_extra("ray", "ray", where="--ray", what="Ray", instead="or drop --ray to run locally")
 
 
-def run_ray(
+def run_ray(  # noqa: PLR0913 - the placement's parts, keyword-only
     sweep: Sweep,
     *,
+    entry: Sequence[str],
     address: str | None = None,
     gpu: bool = True,
     cpus_per_run: int = 1,
@@ -224,7 +290,7 @@ def run_ray(
         for run in sweep.runs:
             if sweep.status(run).state == "done":
                 continue
-            cmd = sweep.command(run, threads=threads)
+            cmd = sweep.command(run, entry, threads=threads)
             sweep.log_file(run).parent.mkdir(parents=True, exist_ok=True)
             pending[remote.remote(cmd, str(sweep.log_file(run)), threads)] = run
 
