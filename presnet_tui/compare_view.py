@@ -28,10 +28,11 @@ def top1(r: Row, sep: str = " ± ") -> str:
 
 
 def interval(ci: list[float] | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
+    """``[lo, hi]`` (``scale`` 100: fractions as %)."""
     if ci is None:
         return "-"
     fmt = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return f"{fmt.format(scale * ci[0])}–{fmt.format(scale * ci[1])}"
+    return f"[{fmt.format(scale * ci[0])}, {fmt.format(scale * ci[1])}]"
 
 
 def ri(r: Row) -> str:
@@ -55,7 +56,7 @@ def _label(r: Row) -> str:
     return r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}"
 
 
-NARROW = ["row", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
+NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
 WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
 WIDE += ["search", "seeds agree", "differs"]
 
@@ -76,7 +77,7 @@ def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str
     table = Table(title="Table I: test top-1 per scope and kind", box=box.SIMPLE_HEAD, pad_edge=False)
     notes: list[str] = []
     for col in WIDE if wide else NARROW:
-        table.add_column(col, no_wrap=True, justify="left" if col in ("row", "model", "differs") else "right")
+        table.add_column(col, no_wrap=True, justify="left" if col in ("scope/kind", "model", "differs") else "right")
     for r in rows:
         if wide:
             table.add_row(*_wide_cells(r))

@@ -105,6 +105,8 @@ def compare(
 ) -> None:
     """Table I: per scope and kind (search, random, baseline) n, params, top-1 mean ± std and 95 % CI,
     and the searched rows' relative improvement over random (RI, bootstrap 95 % CI, one-sided p)."""
+    from rich.measure import Measurement
+
     from core.api.results import compare as compare_runs
     from presnet_tui import compare_view
 
@@ -123,12 +125,16 @@ def compare(
         sys.stdout.write(compare_view.markdown(rows))
     else:
         table, notes = compare_view.terminal_table(rows, wide=wide)
+        width = console.width
+        if wide:  # every column at its natural width, wider than the terminal if need be (never cut to "…")
+            console.width = max(width, Measurement.get(console, console.options.update_width(10_000), table).maximum)
         console.print(table)
+        console.width = width
         for note in notes:
             console.print(note, highlight=False, markup=False)
         if any(r["ri_ci95"] is not None for r in rows):
             console.print(
-                f"RI: % over the mean random top-1, bootstrap 95 % CI ({result.bootstrap_resamples} resamples); "
-                "p: one-sided exact permutation test",
+                f"RI: % over mean random top-1; CI: bootstrap, {result.bootstrap_resamples} resamples; "
+                "p: one-sided permutation test",
                 highlight=False,
             )
