@@ -50,7 +50,7 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float] | None:
     """Student's t 95 % interval of the mean; None for fewer than two values."""
     if len(values) < 2:
         return None
-    from scipy.stats import t  # scipy: a dependency of scikit-learn, listed in pyproject.toml itself
+    from scipy.stats import t  # type: ignore[import-untyped]  # scipy: listed in pyproject.toml (and sklearn's)
 
     m, s, n = statistics.fmean(values), statistics.stdev(values), len(values)
     half = float(t.ppf(0.975, n - 1)) * s / math.sqrt(n)

@@ -154,7 +154,7 @@ class Sweep:
         return self.manifest.runs
 
     @classmethod
-    def create_or_open(  # noqa: PLR0913 - the plan's own parts; the last two keyword-only
+    def create_or_open(
         cls,
         path: Path,
         scopes: Sequence[str],
@@ -267,7 +267,7 @@ class Sweep:
     def record_states(self, statuses: Sequence[RunStatus]) -> None:
         """Keep the last seen states in the manifest (for a reader without presnet); the run
         directories stay the source of truth."""
-        states = {s.name: s.state for s in statuses}
+        states: dict[str, str] = {s.name: s.state for s in statuses}
         if states != self.manifest.states:
             self.manifest.states = states
             self.save()
@@ -369,17 +369,23 @@ def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
     """A baseline or random run killed between creating its directory and its first retrain step
     lacks the marks ``resume`` reads (``baseline`` in the summary, ``arch.json``): write them as
     ``presnet baseline``/``retrain`` would have (a search run needs none)."""
+    from core.scale.random_arch import num_classes
     from core.space.arch import Architecture, load_arch, save_arch
 
     if planned.kind == "baseline":
         if not run.summary().get("baseline"):
             run.update_summary(baseline=True)
         if not run.arch_file.exists():
-            n = run.config().network
-            save_arch(
-                run.arch_file,
-                Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True}),
+            config = run.config()
+            n = config.network
+            baseline = Architecture(
+                stem=n.stem,
+                width_mult=n.width_mult,
+                depths=list(n.depths),
+                num_classes=num_classes(config),
+                source={"baseline": True},
             )
+            save_arch(run.arch_file, baseline)
     elif planned.kind == "random" and not run.arch_file.exists():
         file = sweep.arch_file(planned)
         save_arch(run.arch_file, load_arch(file) if file.is_file() else sweep.random_architecture(planned))

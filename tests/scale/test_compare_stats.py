@@ -147,3 +147,30 @@ def test_compare_json_markdown_and_an_80_column_table(tmp_path):
     assert res.exit_code == 0 and "…" not in res.stdout and "seeds agree" in res.stdout
     res = invoke("compare", *paths, "--wide", "--json")
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1 and "--wide" in res.stderr
+
+
+def test_table_one_figure_has_random_bars_beside_searched_ones_from_zero_and_greyscale_styles(tmp_path, monkeypatch):
+    import presnet_tui.figures as figures
+
+    paths = plant_all(tmp_path, "search", [0.90, 0.94]) + plant_all(tmp_path, "random", [0.80, 0.86, 0.83])
+    paths += plant_all(tmp_path, "search", [0.91], scope="m") + plant_all(tmp_path, "baseline", [0.85, 0.87])
+    saved = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: saved.append(fig))
+    figures.table1(compare(paths).as_dicts(), tmp_path / "t.png")
+    ax = saved[0].axes[0]
+    assert ax.get_ylim()[0] == 0  # bars start from 0
+    bars = [p for p in ax.patches if p.get_height() > 0]
+    assert sorted(round(p.get_height(), 2) for p in bars) == [83.0, 91.0, 92.0]  # s search, s random, m search
+    hatches = {round(p.get_height(), 2): p.get_hatch() for p in bars}
+    assert hatches[83.0] and not hatches[92.0]  # random bars hatched: told apart without colour
+    s_search, s_random = (next(p for p in bars if round(p.get_height(), 2) == h) for h in (92.0, 83.0))
+    assert s_search.get_x() < s_random.get_x() < 1 - s_random.get_width() / 2  # side by side, under scope s
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(saved[0]).get_renderer()  # the figure was closed after its save
+    legend = ax.get_legend()
+    box, axes_box = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.x0 >= axes_box.x1  # the legend sits outside the data
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert any("random" in t for t in texts) and any("baseline" in t for t in texts)
+    assert any(line.get_linestyle() == "--" for line in ax.get_lines())  # the baseline: a dashed line
