@@ -60,7 +60,7 @@ class PlannedRun(BaseModel):
 class Manifest(BaseModel):
     """What ``sweep.json`` holds: enough to rebuild every run's config and check a rerun."""
 
-    version: int = 1
+    version: int = 2  #: 2 added ``random`` and ``scope_configs`` (a version-1 file reads as neither)
     scopes: list[str]
     seeds: list[int]
     baseline: bool
@@ -326,6 +326,7 @@ class Sweep:
         atomic_write_text(self.config_file(run), dump_yaml(cfg))
         config = ["--config", str(self.config_file(run))]
         if run.kind == "random":
+            self.arch_file(run).parent.mkdir(parents=True, exist_ok=True)
             save_arch(self.arch_file(run), self.random_architecture(run))
             return [*entry, "retrain", str(self.arch_file(run)), *config]  # retrain is always headless
         verb = ["run", "--headless"] if run.kind == "search" else ["baseline"]  # baseline is always headless
