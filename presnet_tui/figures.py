@@ -102,6 +102,7 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
                 label=style["label"],
             )
             note = f"n={r['n']}" + (f"\nRI {r['ri_mean']:+.1f}%" if r.get("ri_mean") is not None else "")
+            note += f"\np={r['p_value']:.3f}" if r.get("p_value") is not None else ""
             ax.annotate(
                 note, (x, 100 * ci[1] if ci else m), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=6
             )
