@@ -7,6 +7,8 @@ The values are part of a run's reproducibility: changing one changes every later
 
 from __future__ import annotations
 
+import numpy as np
+
 #: Splits (core.train.data): the test set carved from digits/synthetic, and the ``limit_train`` subset.
 SPLIT_TEST = 1
 SPLIT_LIMIT = 2
@@ -22,3 +24,19 @@ RETRAIN_INIT = 100
 def stream_seed(seed: int, offset: int) -> int:
     """The seed of one stream of a run seeded with ``seed``."""
     return seed + offset
+
+
+#: The purpose tag of :func:`random_arch_rng`'s stream (arbitrary, fixed: changing it changes every draw).
+RANDOM_ARCH = 0x52414E44  # "RAND"
+
+
+def random_arch_rng(seed: int, scope: str, index: int) -> np.random.Generator:
+    """The generator that draws a sweep's ``index``-th random architecture of ``scope`` at ``seed``.
+
+    A :class:`numpy.random.SeedSequence` over (purpose, seed, scope, index) rather than an offset
+    from ``seed``: every (scope, seed, index) gets a statistically independent stream, none of them
+    overlaps a training stream of the same seed, and adding a scope or raising K never changes the
+    architectures drawn before.
+    """
+    scope_key = int.from_bytes(scope.encode(), "big")
+    return np.random.default_rng(np.random.SeedSequence([RANDOM_ARCH, int(seed), scope_key, int(index)]))

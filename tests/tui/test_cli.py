@@ -126,7 +126,7 @@ def test_full_workflow(tiny_yaml, tmp_path):
     table = json.loads(invoke("compare", out, base, "--json").stdout)
     assert table[0]["model"] == "ResNet-50 (baseline)" and table[1]["model"] == "PResNet-50-s"
     assert table[0]["scope"] == "baseline" and table[1]["scope"] == "s"
-    assert table[0]["n"] == table[1]["n"] == 1 and table[1]["top1_std"] == 0.0
+    assert table[0]["n"] == table[1]["n"] == 1 and table[1]["top1_std"] is None  # n = 1: no spread
     # Each row's params are those of the network it trained, counted independently here.
     arch = load_arch(out / "arch.json")
     assert table[1]["params_mean"] == count_params(arch.build())
