@@ -143,6 +143,9 @@ class ArchitectureDerived(_Event):
     architecture: dict[str, Any]
     params: int
     path: str
+    #: how much the search decided (core.train.convergence.Confidence.as_dict): searched, arch_steps,
+    #: settled, decisions_total, decisions; absent in event files written before it existed
+    confidence: dict[str, Any] | None = None
 
 
 class RetrainStarted(_Event):

@@ -18,6 +18,7 @@ from core.faults import fault_point
 from core.run.checkpoint import load_checkpoint
 from core.run.control import Control
 from core.run.events import (
+    Alphas,
     ArchitectureDerived,
     Error,
     EventBus,
@@ -33,6 +34,7 @@ from core.scale import distributed
 from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
 from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
+from core.train.convergence import Confidence, confidence, replay, with_confidence
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.engine import (
@@ -80,9 +82,20 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     config = run.config()
     space = config.search_space()
     spec = net_spec(config, _num_classes(run, events))
-    return from_choices(
+    arch = from_choices(
         snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
     )
+    return with_confidence(arch, confidence_at(events, [h for h in history if h.epoch <= chosen.epoch], config))
+
+
+def confidence_at(events: list[Any], history: list[Any], config: Config) -> Confidence:
+    """The confidence of the last epoch of ``history``, the stop criterion replayed from the event file."""
+    s = config.search
+    last = history[-1].epoch
+    steps = max((e.arch_step for e in events if isinstance(e, Alphas) and e.epoch <= last), default=0)
+    if not steps and any(h.phase == "search" for h in history):
+        steps = 1  # alphas_every longer than the search so far: at least one step was taken
+    return confidence(history[-1].alphas, replay(history, s.patience, s.margin, s.threshold), steps)
 
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
@@ -308,7 +321,8 @@ class Job:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
-        arch = outcome.architecture
+        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps)
+        arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = distributed.current().is_main
         if main:
@@ -316,9 +330,15 @@ class Job:
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
-                epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
+                epoch=outcome.epoch,
+                architecture=arch.model_dump(mode="json"),
+                params=params,
+                path=str(run.arch_file),
+                confidence=conf.as_dict(),
             )
         )
+        if conf.unsettled():  # the result's caveat, in the event file where every reader finds it
+            self.bus.emit(SpaceWarning(message=conf.line(), where="search.decisions"))
         update_summary = run.update_summary if main else _skip
         update_summary(
             search={
@@ -328,6 +348,7 @@ class Job:
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+                **conf.as_dict(),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,

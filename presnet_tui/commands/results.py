@@ -52,7 +52,10 @@ def plot(
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
         if not traj.x:
-            raise PresnetError("no alpha history yet", where=str(run_dir), hint="wait for the first search epoch")
+            from core.api.confidence import no_alphas_reason
+
+            message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
+            raise PresnetError(message, where=str(run_dir), hint=hint)
         blocks = [str(b) for b in block] if block else traj.blocks()
         unknown = [b for b in blocks if b not in traj.series]
         if unknown:
