@@ -123,7 +123,7 @@ class HeadlessView:
             case RetrainEpochEnd():
                 p(
                     f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}"
+                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
                 )
             case Error():
                 p(f"[red]error:[/] {e.message}")
@@ -150,7 +150,7 @@ class HeadlessView:
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
-                f"{result.retrain.test_top1:.2%} (best {result.retrain.best_top1:.2%}, {result.retrain.epochs} epochs)",
+                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs)",
             )
         self.console.print(table)
 

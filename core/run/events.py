@@ -169,7 +169,8 @@ class RetrainEpochEnd(_Event):
     train_top1: float
     test_loss: float
     test_top1: float
-    best_top1: float
+    #: event files written before test-set selection was removed carry the best test top-1 so far; now None
+    best_top1: float | None = None
     lr: float
     elapsed_s: float
 
@@ -177,8 +178,8 @@ class RetrainEpochEnd(_Event):
 class RetrainDone(_Event):
     kind: Literal["retrain_done"] = "retrain_done"
     epochs: int
-    test_top1: float
-    best_top1: float
+    test_top1: float  #: the last epoch's
+    best_top1: float | None = None  #: older event files only (see RetrainEpochEnd)
     params: int
     stopped: bool = False
     weights: str = ""

@@ -47,7 +47,7 @@ from core.train.convergence import ConvergenceTracker, snapshot_change
 from core.train.data import SearchData
 from core.train.device import Precision, configure_torch, resolve_device
 from core.train.pipeline import Loaders, make_loaders
-from core.train.seeds import RETRAIN_INIT, stream_seed
+from core.train.seeds import stream
 from core.train.step import arch_step, forward_loss, grad_scaler, train_step
 
 PROGRESS_INTERVAL_S = 0.5
@@ -270,7 +270,14 @@ class SearchEngine(_Loop):
         data: SearchData | None = None,
     ) -> None:
         super().__init__(
-            config, bus, control, ckpt_path, events_offset, init_seed=config.run.seed, retrain=False, data=data
+            config,
+            bus,
+            control,
+            ckpt_path,
+            events_offset,
+            init_seed=stream(config.run.seed, "search_init"),
+            retrain=False,
+            data=data,
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
@@ -284,7 +291,7 @@ class SearchEngine(_Loop):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
         self.scaler = grad_scaler(self.prec)
         self.arch_scaler = grad_scaler(self.prec)
-        self.sampler = PathSampler(config.run.seed)
+        self.sampler = PathSampler(stream(config.run.seed, "path_sampler"))
         self.tracker = ConvergenceTracker(s.patience, s.margin, s.threshold)
         self.prev_alphas: AlphaSnapshot | None = None  # last epoch's snapshot, for the per-epoch change
         self.stopping: StopReason | None = None  # decided at an epoch's end, kept in its checkpoint
@@ -580,8 +587,7 @@ class SearchEngine(_Loop):
 @dataclass
 class RetrainOutcome:
     epochs: int
-    test_top1: float
-    best_top1: float
+    test_top1: float  #: the last epoch's: no epoch is picked by its test score
     params: int
     stopped: bool
 
@@ -606,7 +612,7 @@ class RetrainEngine(_Loop):
             control,
             ckpt_path,
             events_offset,
-            init_seed=stream_seed(config.run.seed, RETRAIN_INIT),
+            init_seed=stream(config.run.seed, "retrain_init"),
             retrain=True,
             data=data,
         )
@@ -621,7 +627,6 @@ class RetrainEngine(_Loop):
         self.epoch_done = 0
         self.step = 0
         self.global_step = 0
-        self.best = 0.0
         self.last_top1 = 0.0
         self.elapsed = 0.0
         self.meter = Meter(self.device)
@@ -635,7 +640,6 @@ class RetrainEngine(_Loop):
             "epoch_done": self.epoch_done,
             "step": self.step,
             "global_step": self.global_step,
-            "best": self.best,
             "last_top1": self.last_top1,
             "elapsed": self.elapsed,
             "stopped": self.stopped,
@@ -670,11 +674,7 @@ class RetrainEngine(_Loop):
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))
-        self.best, self.last_top1, self.elapsed = (
-            float(payload["best"]),
-            float(payload["last_top1"]),
-            float(payload["elapsed"]),
-        )
+        self.last_top1, self.elapsed = float(payload["last_top1"]), float(payload["elapsed"])
         self.stopped = bool(payload.get("stopped", False))
 
     def started_event(self, resumed: bool) -> RetrainStarted:
@@ -742,10 +742,7 @@ class RetrainEngine(_Loop):
             self.epoch_done, self.step = epoch, 0
             self.last_top1 = test_top1
             self.elapsed = time.monotonic() - t0
-            if test_top1 > self.best or epoch == 1:
-                self.best = max(self.best, test_top1)
-                self._save_weights("best.pt")
-            self._save_weights("last.pt")
+            self._save_weights("last.pt")  # the final weights are the result; none is picked by its test score
             self.bus.emit(
                 RetrainEpochEnd(
                     epoch=epoch,
@@ -754,7 +751,6 @@ class RetrainEngine(_Loop):
                     train_top1=train_top1 or 0.0,
                     test_loss=test_loss,
                     test_top1=test_top1,
-                    best_top1=self.best,
                     lr=self.opt.param_groups[0]["lr"],
                     elapsed_s=round(self.elapsed, 3),
                 )
@@ -769,18 +765,15 @@ class RetrainEngine(_Loop):
             self.rank_digests = distributed.gather_digests(distributed.state_digest(self.model, where))
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
-            self.best = self.last_top1
-            self._save_weights("best.pt")
             self._save_weights("last.pt")
         self.bus.emit(
             RetrainDone(
                 epochs=self.epoch_done,
                 test_top1=self.last_top1,
-                best_top1=self.best,
                 params=self.params,
                 stopped=self.stopped,
                 weights=str(self.weights_dir),
             )
         )
         self.save(finished=True)
-        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, self.stopped)
+        return RetrainOutcome(self.epoch_done, self.last_top1, self.params, self.stopped)

@@ -371,7 +371,6 @@ class Job:
                 outcome = RetrainOutcome(
                     int(payload["epoch_done"]),
                     float(payload["last_top1"]),
-                    float(payload["best"]),
                     count_params(arch.build()),
                     bool(payload.get("stopped", False)),
                 )
@@ -405,7 +404,6 @@ class Job:
             retrain={
                 "epochs": outcome.epochs,
                 "test_top1": outcome.test_top1,
-                "best_top1": outcome.best_top1,
                 "stopped": outcome.stopped,
                 **({"rank_state_sha256": digests} if digests else {}),
             },

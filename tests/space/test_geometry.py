@@ -70,9 +70,11 @@ def test_void_kernels_error_refuses_before_training(void_yaml, tmp_path):
 def test_void_kernels_warn_prints_one_line_and_emits_an_event(void_yaml, tmp_path):
     res = invoke("search", "-c", void_yaml(), "-o", tmp_path / "r")
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert res.stdout.count("warning:") == 1
+    void_lines = [line for line in res.stdout.splitlines() if line.startswith("warning:") and "void" in line]
+    assert len(void_lines) == 1
     warnings = [e for e in read_events(tmp_path / "r" / "events.jsonl") if e.kind == "warning"]
-    assert len(warnings) == 1 and "block(s) 1, 2" in warnings[0].message
+    void = [w for w in warnings if w.where == "space.void_kernels"]
+    assert len(void) == 1 and "block(s) 1, 2" in void[0].message
 
 
 def test_prune_keeps_one_kernel_per_equivalent_group_and_spends_no_alpha_on_it():

@@ -146,7 +146,8 @@ def test_search_and_retrain_commands(tiny_yaml, tmp_path):
     assert invoke("search", "--config", tiny_yaml, "--out", tmp_path / "s").exit_code == 0
     assert not (tmp_path / "s" / "weights" / "last.pt").exists()
     res = invoke("retrain", tmp_path / "s" / "arch.json", "--config", tiny_yaml, "--out", tmp_path / "r")
-    assert res.exit_code == 0 and (tmp_path / "r" / "weights" / "best.pt").exists()
+    assert res.exit_code == 0 and (tmp_path / "r" / "weights" / "last.pt").exists()
+    assert not (tmp_path / "r" / "weights" / "best.pt").exists()  # no checkpoint is selected on test data
 
 
 def test_run_directory_commands_refuse_other_paths(tmp_path):
