@@ -48,10 +48,9 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
 
 def decisions_line(conf: dict[str, Any]) -> str:
     """``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...`` from a recorded confidence."""
-    from core.train.convergence import Confidence, Decision
+    from core.train.convergence import Confidence
 
-    decisions = [Decision(**d) for d in conf.get("decisions", [])]
-    return Confidence(decisions, int(conf.get("arch_steps", 0))).line()
+    return Confidence.from_dict(conf).line()
 
 
 class HeadlessView:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import PresnetError
-from core.run.events import AnyEvent, EpochEnd, SearchStopped
 from core.space.arch import Architecture
+from core.train.convergence import no_alphas_reason
+
+__all__ = ["Settled", "check_searched", "no_alphas_reason", "settled_of", "summary_settled"]
 
 
 @dataclass(frozen=True)
@@ -53,21 +55,3 @@ def check_searched(arch: Architecture, allow_unsearched: bool, where: str) -> No
         where=where,
         hint="resume or rerun the search past its warm-up, or pass --allow-unsearched to use it anyway",
     )
-
-
-def no_alphas_reason(events: list[AnyEvent], warmup_epochs: int) -> tuple[str, str]:
-    """(message, hint) for a run with no alpha history: still in its warm-up, ended in it, or not begun."""
-    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
-    ended = any(isinstance(e, SearchStopped) for e in events)
-    if ended:
-        return (
-            f"no architecture steps: the search ended after {max(epochs, default=0)} of its {warmup_epochs} "
-            "warm-up epochs, so its alphas never moved",
-            "rerun or resume the search past its warm-up",
-        )
-    if epochs:
-        return (
-            f"no architecture steps yet: the search is in its warm-up (epoch {max(epochs)} of {warmup_epochs})",
-            f"the alphas start moving after epoch {warmup_epochs}",
-        )
-    return "no alpha history yet", "wait for the first search epoch"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.run.events import AlphaSnapshot, EpochEnd
+from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped
 from core.space import argmax_label
 from core.space.arch import Architecture
 
@@ -145,6 +145,11 @@ class Confidence:
     def searched(self) -> bool:
         return self.arch_steps > 0
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Confidence:
+        """Back from :meth:`as_dict` (a summary's ``search`` section, an architecture's ``source``)."""
+        return cls([Decision(**d) for d in record.get("decisions", [])], int(record.get("arch_steps", 0)))
+
     def unsettled(self) -> list[Decision]:
         return [d for d in self.decisions if not d.settled]
 
@@ -199,3 +204,21 @@ def with_confidence(arch: Architecture, conf: Confidence) -> Architecture:
     from), so a file passed around alone still says which of its choices the search settled."""
     source = {**(arch.source or {}), **conf.as_dict()}
     return arch.model_copy(update={"source": source})
+
+
+def no_alphas_reason(events: list[AnyEvent], warmup_epochs: int) -> tuple[str, str]:
+    """(message, hint) for a run with no alpha history: still in its warm-up, ended in it, or not begun."""
+    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
+    ended = any(isinstance(e, SearchStopped) for e in events)
+    if ended:
+        return (
+            f"no architecture steps: the search ended after {max(epochs, default=0)} of its {warmup_epochs} "
+            "warm-up epochs, so its alphas never moved",
+            "rerun or resume the search past its warm-up",
+        )
+    if epochs:
+        return (
+            f"no architecture steps yet: the search is in its warm-up (epoch {max(epochs)} of {warmup_epochs})",
+            f"the alphas start moving after epoch {warmup_epochs}",
+        )
+    return "no alpha history yet", "wait for the first search epoch"

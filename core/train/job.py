@@ -34,7 +34,7 @@ from core.scale import distributed
 from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
 from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
-from core.train.convergence import Confidence, confidence, replay, with_confidence
+from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.engine import (
@@ -65,9 +65,8 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     events = run.events()
     history = run.epoch_history(events)
     if not history:
-        raise PresnetError(
-            "the run has no finished search epoch yet", where=str(run.path), hint="wait for the first epoch to end"
-        )
+        message, hint = no_alphas_reason(events, run.config().search.warmup_epochs)
+        raise PresnetError(message, where=str(run.path), hint=hint)
     if epoch is None:
         chosen = history[-1]
     else:
@@ -364,6 +363,9 @@ class Job:
             arch = self.arch
             if main:
                 save_arch(run.arch_file, arch)
+                # From this moment the run's result is this architecture (a TUI retrain from a past epoch):
+                # summary.json says so now, not only once the retrain ends.
+                run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):

@@ -86,7 +86,9 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     from presnet_tui.figures import fig3
 
     stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
-    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=f"{rundir.path.name}: alphas over epochs")
+    decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
+    title = f"{rundir.path.name}: alphas over epochs"
+    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions)
     console.print(f"saved {save}")
 
 
