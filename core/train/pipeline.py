@@ -402,7 +402,9 @@ def _stream_loaders(
     cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, shard: tuple[int, int]
 ) -> Loaders:
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
-    sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(stream(seed, "stats_sample")))[:512]]
+    sample = train_idx[
+        torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(stream(seed, "stats_sample")))[:512]
+    ]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
     common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
     test = StreamLoader(

@@ -22,8 +22,8 @@ import torch
 from core.config import DataConfig
 from core.errors import PresnetError
 from core.train.data import SearchData, stratified_split
-from core.train.seeds import stream
 from core.train.device import Precision
+from core.train.seeds import stream
 
 
 @dataclass(frozen=True)

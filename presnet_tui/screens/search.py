@@ -29,7 +29,7 @@ class SearchScreen(RunScreen):
     BINDINGS = [
         Binding("s", "stop_now", "Stop now"),
         Binding("e", "stop_at", "Stop at epoch"),
-        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("p", "toggle_pause", "Pause/continue"),
         Binding("left_square_bracket", "pick(-1)", "Epoch -", key_display="["),
         Binding("right_square_bracket", "pick(1)", "Epoch +", key_display="]"),
         Binding("d", "derive", "Derive"),
@@ -124,7 +124,9 @@ class SearchScreen(RunScreen):
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             settled = settled_of(self.derived.source)
-            lines.append(f"derived @{self.derived.source['epoch']}: {arch}" + (f" · {settled} settled" if settled else ""))
+            lines.append(
+                f"derived @{self.derived.source['epoch']}: {arch}" + (f" · {settled} settled" if settled else "")
+            )
         if m.warnings:
             lines.append(f"[yellow]{m.warnings[-1]}[/]")
         if m.errors:
@@ -170,7 +172,7 @@ class SearchScreen(RunScreen):
 
     def action_toggle_pause(self) -> None:
         if self.session.pause_requested():
-            self.session.resume()
+            self.session.cont()
             self.notify("resuming")
         else:
             self.session.pause()
@@ -214,5 +216,7 @@ class SearchScreen(RunScreen):
         if self.derived is not None:
             count = settled_of(self.derived.source)
             if count is not None and not count.searched:
-                self.notify("no architecture step was taken: this is the plain network, not a searched one", severity="warning")
+                self.notify(
+                    "no architecture step was taken: this is the plain network, not a searched one", severity="warning"
+                )
             self.on_retrain(self.session, self.derived)

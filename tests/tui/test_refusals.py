@@ -28,7 +28,9 @@ def test_quickstart_with_no_epoch_after_its_warm_up_is_refused_naming_both_numbe
         [*CLI, "run", "--headless", "--epochs", "2", "-o", out], env=child_env(), capture_output=True, text=True
     )
     assert proc.returncode == 2, proc.stderr
-    assert "search.warmup_epochs" in proc.stderr and "2 warm-up epochs" in proc.stderr and "2 search epochs" in proc.stderr
+    assert (
+        "search.warmup_epochs" in proc.stderr and "2 warm-up epochs" in proc.stderr and "2 search epochs" in proc.stderr
+    )
     assert "--epochs" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()  # refused before a run directory, let alone a training step
 
