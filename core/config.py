@@ -303,7 +303,15 @@ def quickstart() -> Config:
             "space": {"scope": [10, 11, 12, 13]},
             "network": {"width_mult": 0.25},
             "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
-            "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},
+            "search": {  # departures from the paper's arch_lr and estimator: see sample_configs/quickstart.yaml
+                "epochs": 24,
+                "warmup_epochs": 6,
+                "arch_lr": 0.03,
+                "estimator": "all_paths",
+                "alphas_every": 2,
+                "patience": 3,
+                "auto_stop": True,
+            },
             "retrain": {"epochs": 40},
         }
     )
