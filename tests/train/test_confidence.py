@@ -113,3 +113,16 @@ def test_summary_search_section_and_architecture_file_agree_on_each_decision(syn
         assert 0 < d["p"] <= 1 and 0 <= d["margin"] <= d["p"]
     derived = [e for e in seen if e.kind == "architecture"][0]
     assert derived.confidence == {k: search[k] for k in derived.confidence}
+
+
+@pytest.mark.slow
+def test_headless_log_closes_with_the_settled_count(tiny_yaml, tmp_path):
+    import re
+
+    res = invoke("search", "-c", tiny_yaml, "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.stderr
+    search = json.loads((tmp_path / "r" / "summary.json").read_text())["search"]
+    line = f"{search['settled']} of {search['decisions_total']} decisions settled"
+    assert line in res.stdout.split("architecture →")[1]  # after the search, in the closing lines
+    if search["settled"] < search["decisions_total"]:
+        assert re.search(r"warning:.*unsettled: \d+ (kernel|activation) \(margin 0\.\d\d\)", res.stdout)

@@ -10,8 +10,11 @@ import subprocess
 import pytest
 import yaml
 
+from core.config import quickstart
 from core.run.rundir import RunDir
 from tests.support import CLI, REPO, child_env, invoke
+
+W = quickstart().search.warmup_epochs  # the embedded default's warm-up
 
 
 def one_line(res) -> str:
@@ -29,7 +32,9 @@ def test_quickstart_with_no_epoch_after_its_warm_up_is_refused_naming_both_numbe
     )
     assert proc.returncode == 2, proc.stderr
     assert (
-        "search.warmup_epochs" in proc.stderr and "2 warm-up epochs" in proc.stderr and "2 search epochs" in proc.stderr
+        "search.warmup_epochs" in proc.stderr
+        and f"{W} warm-up epochs" in proc.stderr
+        and "2 search epochs" in proc.stderr
     )
     assert "--epochs" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()  # refused before a run directory, let alone a training step
@@ -38,8 +43,8 @@ def test_quickstart_with_no_epoch_after_its_warm_up_is_refused_naming_both_numbe
 @pytest.mark.parametrize(
     ("args", "names"),
     [
-        (["--epochs", "1"], ["2 warm-up epochs", "1 search epochs"]),
-        (["--stop-at-epoch", "2"], ["stop after epoch 2", "2 warm-up epochs", "epoch 3 or later"]),
+        (["--epochs", "1"], [f"{W} warm-up epochs", "1 search epochs"]),
+        (["--stop-at-epoch", "2"], ["stop after epoch 2", f"{W} warm-up epochs", f"epoch {W + 1} or later"]),
     ],
 )
 def test_search_without_an_architecture_step_is_refused(tmp_path, no_run, args, names):
@@ -101,11 +106,11 @@ def idle_run(tmp_path):
 
 
 def test_stop_at_an_epoch_inside_the_warm_up_is_refused(idle_run):
-    line = one_line(invoke("stop", idle_run.path, "--at-epoch", "2"))
-    assert "inside the 2 warm-up epochs" in line and "epoch 3 or later" in line
+    line = one_line(invoke("stop", idle_run.path, "--at-epoch", W))
+    assert f"inside the {W} warm-up epochs" in line and f"epoch {W + 1} or later" in line
     assert not idle_run.control_file.exists()  # nothing was filed
-    assert invoke("stop", idle_run.path, "--at-epoch", "3").exit_code == 0
-    assert json.loads(idle_run.control_file.read_text())["stop_at_epoch"] == 3
+    assert invoke("stop", idle_run.path, "--at-epoch", W + 1).exit_code == 0
+    assert json.loads(idle_run.control_file.read_text())["stop_at_epoch"] == W + 1
 
 
 def test_stop_on_a_finished_run_says_so(idle_run):
