@@ -50,8 +50,9 @@ def check_searched(arch: Architecture, allow_unsearched: bool, where: str) -> No
     if count is None or count.searched or allow_unsearched:
         return
     raise PresnetError(
-        "the search ended in its warm-up, before any architecture step: this architecture is the plain "
-        "network, not a searched one",
+        "no architecture step had been taken (the search was still in its warm-up): every choice is the "
+        "tie-break on uniform alphas, i.e. the plain network, not a searched one",
         where=where,
-        hint="resume or rerun the search past its warm-up, or pass --allow-unsearched to use it anyway",
+        hint="derive from an epoch after the warm-up, resume or rerun the search past it, "
+        "or pass --allow-unsearched to use it anyway",
     )

@@ -51,7 +51,8 @@ def plot(
             return
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
-        if not traj.x:
+        # a stop inside the warm-up records the (uniform) alphas of that moment: not a trajectory either
+        if not traj.x or rundir.summary().get("search", {}).get("searched") is False:
             from core.api.confidence import no_alphas_reason
 
             message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
