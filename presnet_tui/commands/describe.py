@@ -58,7 +58,8 @@ def _arch_table(arch: Architecture, title: str) -> int:
     if decisions and arch.source:
         from core.api.confidence import settled_of
 
-        console.print(f"{settled_of(arch.source)} decisions settled (✓ settled, ? the lead is within the margin)")
+        why = "? not settled: its lead is under the margin or has not held for `patience` epochs"
+        console.print(f"{settled_of(arch.source)} decisions settled (✓ settled; {why})")
     return params
 
 
