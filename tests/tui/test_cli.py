@@ -118,8 +118,10 @@ def test_full_workflow(tiny_yaml, tmp_path):
     assert invoke("run", "--headless", "--config", tiny_yaml, "--out", out).exit_code == 2  # existing run refused
     assert invoke("resume", out, "--headless").exit_code == 0  # already finished: nothing to redo
 
-    assert invoke("stop", out, "--at-epoch", "3").exit_code == 0
-    assert json.loads((out / "control.json").read_text())["stop_at_epoch"] == 3
+    control = (out / "control.json").read_bytes()
+    res = invoke("stop", out, "--at-epoch", "3")  # a finished run: nothing to stop, and nothing is filed
+    assert res.exit_code == 2 and "has finished" in res.stderr
+    assert (out / "control.json").read_bytes() == control
 
     base = tmp_path / "base"
     assert invoke("baseline", "--config", tiny_yaml, "--out", base).exit_code == 0
