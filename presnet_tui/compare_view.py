@@ -58,7 +58,7 @@ def _label(r: Row) -> str:
 
 NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
 WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
-WIDE += ["search", "seeds agree", "differs"]
+WIDE += ["search", "seeds agree", "settled", "differs"]
 
 
 def _wide_cells(r: Row) -> list[str]:
@@ -66,7 +66,14 @@ def _wide_cells(r: Row) -> list[str]:
     search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
     agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
     cells = [r["model"], r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r), interval(r["top1_ci95"])]
-    return [*cells, ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agree, differs(r) or "-"]
+    cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agree, settled(r)]
+    return [*cells, differs(r) or "-"]
+
+
+def settled(r: Row) -> str:
+    """Decisions the stop criterion settled, summed over the row's runs (k/n): how much of the
+    architecture is a decision rather than rounding noise."""
+    return "-" if r.get("decisions_total") is None else f"{r['settled']}/{r['decisions_total']}"
 
 
 def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str]]:
@@ -100,7 +107,7 @@ def markdown(rows: list[Row]) -> str:
 
 CSV_FIELDS = ["scope", "model", "n", "params_mean", "flops_mean", "image_size", "top1_mean", "top1_std"]
 CSV_FIELDS += ["search_s_mean", "blocks_agreeing", "blocks", "kind", "top1_ci95_lo", "top1_ci95_hi", "ri_mean"]
-CSV_FIELDS += ["ri_ci95_lo", "ri_ci95_hi", "p_value", "random_n", "differs"]
+CSV_FIELDS += ["ri_ci95_lo", "ri_ci95_hi", "p_value", "random_n", "settled", "decisions_total", "differs"]
 
 
 def as_csv(rows: list[Row]) -> str:

@@ -33,7 +33,14 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
 
 
-def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float | None = None, title: str = "") -> None:
+def fig3(
+    traj: Trajectory,
+    blocks: Sequence[str],
+    path: Path,
+    stop_epoch: float | None = None,
+    title: str = "",
+    decisions: Sequence[dict[str, Any]] = (),
+) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3."""
     plt = _pyplot()
@@ -55,11 +62,28 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
                 ax.set_xlabel("epoch")
             if row == 0:
                 ax.legend(fontsize=7, loc="upper left")
+    mark_unsettled(axes, blocks, decisions)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def mark_unsettled(axes: Any, blocks: Sequence[str], decisions: Sequence[dict[str, Any]]) -> None:
+    """Mark each panel whose decision the stop criterion did not settle (``summary.json``'s
+    ``search.decisions``): its title says so with the margin, its frame is dashed and grey, so a
+    reader does not take a choice within the noise for a result."""
+    rows = {block: row for row, block in enumerate(blocks)}
+    for d in decisions:
+        row = rows.get(str(d["block"]))
+        if row is None or d["settled"] or d["decision"] not in ("kernel", "activation"):
+            continue
+        ax = axes[row][0 if d["decision"] == "kernel" else 1]
+        ax.set_title(f"{ax.get_title()} · unsettled (margin {d['margin']:.2f})", fontsize=9, color="tab:red")
+        for spine in ax.spines.values():
+            spine.set_linestyle("--")
+            spine.set_edgecolor("tab:red")
 
 
 #: Greyscale-safe styles: the kinds differ by hatch and edge as well as by colour.

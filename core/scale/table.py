@@ -60,6 +60,8 @@ class RunResult:
     image_size: int | None = None
     kind: Kind = "search"
     recipe: dict[str, Any] = field(default_factory=dict)  #: flattened config, less what cannot change a result
+    settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
+    decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
 
 
 @dataclass
@@ -86,6 +88,8 @@ class TableRow:
     ri_ci95: tuple[float, float] | None = None
     p_value: float | None = None  #: one-sided permutation test, searched > random
     random_n: int | None = None  #: the random row RI was computed against
+    settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
+    decisions_total: int | None = None  #: of that many decisions
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -144,18 +148,22 @@ def run_result(run: RunDir) -> RunResult:
         raise PresnetError("run has no summary.json yet", where=str(run.path), hint="let the run finish first")
     kind, scope = _kind_and_scope(s)
     blocks = (s.get("architecture") or {}).get("blocks", {}) if kind != "baseline" else {}
+    search = s.get("search") or {}
+    counted = kind == "search" and "decisions_total" in search
     flops, size = run_flops(run)
     return RunResult(
         path=run.path,
         scope=scope,
         params=s.get("params"),
         top1=(s.get("retrain") or {}).get("test_top1"),
-        search_s=(s.get("search") or {}).get("elapsed_s"),
+        search_s=search.get("elapsed_s"),
         choices={str(b): joint_name(int(c["kernel"]), c["activation"]) for b, c in blocks.items()},
         flops=flops,
         image_size=size,
         kind=kind,
         recipe=recipe(run, kind),
+        settled=int(search.get("settled", 0)) if counted else None,
+        decisions=int(search["decisions_total"]) if counted else None,
     )
 
 
@@ -212,6 +220,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         choice, count = Counter(r.choices[block] for r in runs if block in r.choices).most_common(1)[0]
         agreement[block] = {"choice": choice, "runs": count}
     model = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}"}.get(kind, f"PResNet-50-{scope}")
+    counted = [r for r in runs if r.settled is not None]
     return TableRow(
         scope=scope,
         kind=kind,  # type: ignore[arg-type]
@@ -229,6 +238,8 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         agreement=agreement,
         runs=[str(r.path) for r in runs],
         differs=differs,
+        settled=sum(r.settled for r in counted) if counted else None,
+        decisions_total=sum(r.decisions for r in counted if r.decisions is not None) if counted else None,
     )
 
 

@@ -51,8 +51,12 @@ def plot(
             return
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
-        if not traj.x:
-            raise PresnetError("no alpha history yet", where=str(run_dir), hint="wait for the first search epoch")
+        # a stop inside the warm-up records the (uniform) alphas of that moment: not a trajectory either
+        if not traj.x or rundir.summary().get("search", {}).get("searched") is False:
+            from core.api.confidence import no_alphas_reason
+
+            message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
+            raise PresnetError(message, where=str(run_dir), hint=hint)
         blocks = [str(b) for b in block] if block else traj.blocks()
         unknown = [b for b in blocks if b not in traj.series]
         if unknown:
@@ -83,7 +87,9 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     from presnet_tui.figures import fig3
 
     stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
-    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=f"{rundir.path.name}: alphas over epochs")
+    decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
+    title = f"{rundir.path.name}: alphas over epochs"
+    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions)
     console.print(f"saved {save}")
 
 

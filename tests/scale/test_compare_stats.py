@@ -174,3 +174,17 @@ def test_table_one_figure_has_random_bars_beside_searched_ones_from_zero_and_gre
     texts = [t.get_text() for t in legend.get_texts()]
     assert any("random" in t for t in texts) and any("baseline" in t for t in texts)
     assert any(line.get_linestyle() == "--" for line in ax.get_lines())  # the baseline: a dashed line
+
+
+def test_settled_decisions_are_summed_over_a_rows_runs(tmp_path):
+    """The settled column is k/n over every decision of the row's runs; random and baseline rows have none."""
+    search = plant_all(tmp_path, "search", [0.90, 0.92])
+    for path, (settled, total) in zip(search, [(5, 6), (6, 6)]):
+        summary = json.loads((path / "summary.json").read_text())
+        summary["search"] |= {"settled": settled, "decisions_total": total}
+        (path / "summary.json").write_text(json.dumps(summary))
+    rows = rows_by_kind(search + plant_all(tmp_path, "random", [0.85]))
+    assert (rows["s", "search"]["settled"], rows["s", "search"]["decisions_total"]) == (11, 12)
+    assert rows["s", "random"]["decisions_total"] is None
+    assert compare_view.settled(rows["s", "search"]) == "11/12"
+    assert "| 11/12 |" in compare_view.markdown(list(rows.values()))
