@@ -132,10 +132,3 @@ class PresnetApp(App):
         for s in sessions:
             s.runner.wait()
         self.call_from_thread(self.exit)
-
-
-def main() -> None:
-    """The ``presnet-tui`` entry point: ``presnet tui``."""
-    from presnet_tui.cli import tui_main
-
-    tui_main()

@@ -29,7 +29,7 @@ from core.run.events import (
 )
 from core.space import JOINT_DECISION, block_choice, marginals
 from core.space.arch import decision_argmax
-from presnet_tui.plots import Trajectory, cut_back, event_point
+from presnet_tui.trajectory import Trajectory, cut_back, event_point
 
 
 def fmt_eta(seconds: float | None) -> str:

@@ -45,16 +45,17 @@ from core.train.dist_ops import (  # noqa: F401  (re-exported: the primitives' o
 
 
 # -- launch ---------------------------------------------------------------------------------------
-def launch(nproc: int, args: Sequence[str], module: str = "presnet_tui.cli") -> int:
-    """Run ``python -m module *args`` as ``nproc`` ranks on this node through torchrun's launcher
-    (``torch.distributed.run``, standalone rendezvous on a free port); returns rank 0's exit code
-    (or the first failed rank's).  Several nodes: run ``torchrun`` yourself (README)."""
+def launch(nproc: int, entry: Sequence[str]) -> int:
+    """Run ``python *entry`` (e.g. ``["-m", "a.module", "arg"]``: the caller names its own entry point)
+    as ``nproc`` ranks on this node through torchrun's launcher (``torch.distributed.run``, standalone
+    rendezvous on a free port); returns rank 0's exit code (or the first failed rank's).
+    Several nodes: run ``torchrun`` yourself (README)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
     try:
-        torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", module, *args])
+        torchrun(["--standalone", "--nproc-per-node", str(nproc), *entry])
     except ChildFailedError as err:
         failure = err.failures.get(0) or next(iter(err.failures.values()))
         return failure.exitcode if failure.exitcode > 0 else 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -36,9 +36,6 @@ from core.space.proxyless import (
     path_mask,
     rescale_pair,
 )
-
-if TYPE_CHECKING:
-    from core.config import Config
 
 EXPANSION = 4
 STAGE_WIDTHS = (64, 128, 256, 512)
@@ -82,7 +79,25 @@ class NetSpec:
         return [max(1, int(round(w * self.width_mult))) for w in STAGE_WIDTHS]
 
 
-def net_spec(config: Config, num_classes: int = 10) -> NetSpec:
+class NetworkShape(Protocol):
+    """What a network shape is read from: a config's ``network`` section (:class:`core.config.NetworkConfig`)."""
+
+    @property
+    def stem(self) -> str: ...
+    @property
+    def width_mult(self) -> float: ...
+    @property
+    def depths(self) -> Sequence[int]: ...
+
+
+class Configured(Protocol):
+    """A config, as far as the network shape goes (the space layer sits below core.config)."""
+
+    @property
+    def network(self) -> NetworkShape: ...
+
+
+def net_spec(config: Configured, num_classes: int = 10) -> NetSpec:
     """The one reading of a config's ``network`` section as a network shape."""
     n = config.network
     return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))

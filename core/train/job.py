@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.config import Config
+from core.config import Config, check_void_kernels
 from core.errors import PresnetError
 from core.faults import fault_point
 from core.run.checkpoint import load_checkpoint
@@ -30,7 +30,6 @@ from core.run.events import (
 )
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
-from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import SearchData, check_image_folder, load_search_data

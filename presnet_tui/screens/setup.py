@@ -14,11 +14,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
 
-from core.config import Config, ConfigError, dump_yaml, load_config, validate
+from core.config import Config, ConfigError, dump_yaml, load_config, validate, void_kernels_fact, void_warning
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
-from core.space.geometry import config_geometry, void_warning
 from core.space.network import NetSpec, net_spec, supernet_facts
 
 SCOPES = ["s", "m", "l", "f", "custom"]
@@ -71,12 +70,12 @@ def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None
 
 def void_line(cfg: Config) -> str:
     """The live warning: which kernel choices are void at this scope, kernel set and input size."""
-    message = void_warning(config_geometry(cfg), cfg.data.image_size)
-    if message is None:
-        return ""
+    geometry = cfg.geometry()
     if cfg.space.void_kernels == "prune":
-        return "⚠ " + message.split(" (set ")[0] + " — pruned: only the smallest kernel of each equal group is searched"
-    return "⚠ " + message
+        fact = void_kernels_fact(geometry, cfg.data.image_size)
+        return "" if fact is None else f"⚠ {fact} — pruned: only the smallest kernel of each equal group is searched"
+    message = void_warning(geometry, cfg.data.image_size)
+    return "" if message is None else "⚠ " + message
 
 
 class SetupScreen(Screen):
