@@ -8,9 +8,10 @@ feed it fixed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.run.events import (
+    AlphaSnapshot,
     AnyEvent,
     ArchitectureDerived,
     Converged,
@@ -30,6 +31,9 @@ from core.run.events import (
 from core.space import JOINT_DECISION, block_choice, marginals
 from core.space.arch import decision_argmax
 from presnet_tui.trajectory import Trajectory, cut_back, event_point
+
+if TYPE_CHECKING:  # the service layer (and torch) load when a derive asks for them
+    from core.api.derive import SearchSnapshots
 
 
 def fmt_eta(seconds: float | None) -> str:
@@ -88,6 +92,10 @@ class RunModel:
     retrain_epochs: int = 0
     retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
+    #: every ended search epoch's alphas (what derive picks from), and what derive needs besides
+    epoch_alphas: dict[int, AlphaSnapshot] = field(default_factory=dict)
+    search_config: dict[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
     #: block -> decision -> settled, as the search's stop criterion last reported it (epoch_end)
     settled: dict[str, dict[str, bool]] = field(default_factory=dict)
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
@@ -134,6 +142,9 @@ class RunModel:
         self.epochs, self.device = e.epochs, e.device
         self.steps_per_epoch = e.steps_per_epoch
         self.batch_size = e.config.get("data", {}).get("batch_size", 0)
+        self.search_config, self.num_classes = e.config, e.num_classes
+        if e.resumed:  # the epochs the resume redoes are written again
+            self.epoch_alphas = {k: v for k, v in self.epoch_alphas.items() if k < e.start_epoch}
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
 
@@ -151,6 +162,7 @@ class RunModel:
             e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self.alphas = e.alphas
+        self.epoch_alphas[e.epoch] = e.alphas
         if e.expected_cost is not None:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
         self.change = e.alpha_change
@@ -186,6 +198,13 @@ class RunModel:
         self.eta_s = per_epoch * max(0, epochs - epoch)
 
     # -- derived views ---------------------------------------------------------------------
+    def snapshots(self, source: str = "") -> SearchSnapshots:
+        """What :func:`core.api.derive.derive` needs, from the events already folded in (no file read)."""
+        from core.api.derive import SearchSnapshots
+        from core.config import validate
+
+        return SearchSnapshots(validate(self.search_config), self.num_classes, dict(self.epoch_alphas), source)
+
     @property
     def joint(self) -> bool:
         return JOINT_DECISION in self.candidates

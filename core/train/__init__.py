@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so ``import core.train`` stays light):
 
-- :class:`Job`, :class:`JobResult`, :func:`resume_job`, :func:`derive_at` (:mod:`.job`): a run
+- :class:`Job`, :class:`JobResult`, :func:`resume_job` (:mod:`.job`): a run
   directory's work -- search, derive, retrain -- and how to continue it;
 - :class:`Runner` (:mod:`.runner`): a job on a background thread, steered through its control;
 - :class:`SearchEngine` (:mod:`.search_loop`), :class:`RetrainEngine` (:mod:`.retrain_loop`): the two loops
@@ -24,7 +24,6 @@ _API = {
     "Job": "job",
     "JobResult": "job",
     "resume_job": "job",
-    "derive_at": "job",
     "Runner": "runner",
     "SearchEngine": "search_loop",
     "RetrainEngine": "retrain_loop",

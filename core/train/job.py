@@ -22,14 +22,13 @@ from core.run.events import (
     Error,
     EventBus,
     JsonlSink,
-    SearchStarted,
     SearchStopped,
     SpaceWarning,
     StopReason,
     repair_events,
 )
 from core.run.rundir import RunDir
-from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
+from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import SearchData, check_image_folder, load_search_data
@@ -49,44 +48,6 @@ class JobResult:
     search: SearchOutcome | None = None
     retrain: RetrainOutcome | None = None
     message: str | None = None
-
-
-def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
-    """The argmax architecture of any past epoch's alpha snapshot (default: the last)."""
-    events = run.events()
-    history = run.epoch_history(events)
-    if not history:
-        raise PresnetError(
-            "the run has no finished search epoch yet", where=str(run.path), hint="wait for the first epoch to end"
-        )
-    if epoch is None:
-        chosen = history[-1]
-    else:
-        matches = [h for h in history if h.epoch == epoch]
-        if not matches:
-            raise PresnetError(
-                f"no epoch {epoch} in the history (epochs {history[0].epoch}..{history[-1].epoch})",
-                where="--epoch",
-                hint="pick an epoch that has ended",
-            )
-        chosen = matches[0]
-    config = run.config()
-    space = config.search_space()
-    spec = net_spec(config, _num_classes(run, events))
-    return from_choices(
-        snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
-    )
-
-
-def _num_classes(run: RunDir, events: list[Any]) -> int:
-    for e in events:
-        if isinstance(e, SearchStarted):
-            return e.num_classes
-    raise PresnetError(
-        "the event file has no search_started event",
-        where=str(run.events_file),
-        hint="derive needs a run directory written by a search",
-    )
 
 
 class Job:

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from core.api.derive import derive as derive_at
 from core.config import quickstart
 from core.run.events import read_events
 from core.space import SearchSpace, joint_name, marginals, parse_joint
@@ -16,7 +17,6 @@ from core.space.arch import snapshot_to_choices
 from core.space.geometry import middle_conv_inputs, prunable
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import Mode, PathSampler
-from core.train.job import derive_at
 from tests.support import invoke
 
 
