@@ -23,7 +23,9 @@ from core.space import (
     PAPER_ACTIVATIONS,
     PAPER_KERNELS,
     RESNET50_DEPTHS,
+    CandidateMode,
     SearchSpace,
+    Stem,
     validate_activations,
     validate_block_ids,
     validate_depths,
@@ -31,6 +33,13 @@ from core.space import (
     validate_scope,
 )
 from core.space.geometry import BlockGeometry, prunable, space_geometry, void_blocks
+
+# The run's vocabulary beside the space's (core.space): each list once, read with typing.get_args.
+Dataset = Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
+Amp = Literal["auto", "bf16", "fp16", "off"]
+ChannelsLast = Literal["auto", "on", "off"]
+#: the device kinds (``cuda:N`` names one GPU of the cuda kind)
+DEVICE_KINDS: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 
 class _Strict(BaseModel):
@@ -53,7 +62,7 @@ class SpaceConfig(_Strict):
     activations: list[str] = Field(
         list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}"
     )
-    candidates: Literal["factorized", "joint"] = Field(
+    candidates: CandidateMode = Field(
         "factorized",
         description="factorized: kernel and activation are two decisions per block; "
         "joint: one decision `op` over every <k>x<k>/<activation> pair",
@@ -81,7 +90,7 @@ class SpaceConfig(_Strict):
 
 
 class NetworkConfig(_Strict):
-    stem: Literal["cifar", "imagenet"] = Field(
+    stem: Stem = Field(
         "imagenet",
         description="imagenet: torchvision's 7x7/2 + max-pool (the paper's 23.53M); cifar: 3x3/1 conv, no max-pool",
     )
@@ -100,7 +109,7 @@ class NetworkConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dataset: Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"] = Field(
+    dataset: Dataset = Field(
         "cifar10",
         description="cifar10/cifar100 (torchvision), imagefolder (train/ and test/ class folders), "
         "digits (bundled), synthetic",
@@ -202,12 +211,10 @@ class RunConfig(_Strict):
     seed: int = Field(0, ge=0, description="seed for the split, the data order and the sampled paths")
     out: Path | None = Field(None, description="run directory (default: runs_dir/<timestamp>-<scope>)")
     runs_dir: Path = Field(Path("runs"), description="parent of default run directories")
-    amp: Literal["auto", "bf16", "fp16", "off"] = Field(
+    amp: Amp = Field(
         "auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)"
     )
-    channels_last: Literal["auto", "on", "off"] = Field(
-        "auto", description="channels_last memory format (auto: on for CUDA)"
-    )
+    channels_last: ChannelsLast = Field("auto", description="channels_last memory format (auto: on for CUDA)")
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory")

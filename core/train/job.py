@@ -190,7 +190,7 @@ class Job:
                 self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
-            log = run.path / "error.log"
+            log = run.error_log
             if rank.is_main:
                 log.write_text(traceback.format_exc())
             else:

@@ -17,6 +17,7 @@ from torch import nn
 from core.config import Config
 from core.run.checkpoint import save_checkpoint
 from core.run.events import EventBus, RetrainDone, RetrainEpochEnd, RetrainStarted
+from core.run.rundir import BEST_WEIGHTS, LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
 from core.train.collectives import LoopControl
@@ -181,8 +182,8 @@ class RetrainEngine(Loop):
         self.elapsed = self.since_start()
         if test_top1 > self.best or epoch == 1:
             self.best = max(self.best, test_top1)
-            self._save_weights("best.pt")
-        self._save_weights("last.pt")
+            self._save_weights(BEST_WEIGHTS)
+        self._save_weights(LAST_WEIGHTS)
         self.bus.emit(
             RetrainEpochEnd(
                 epoch=epoch,
@@ -206,8 +207,8 @@ class RetrainEngine(Loop):
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
             self.best = self.last_top1
-            self._save_weights("best.pt")
-            self._save_weights("last.pt")
+            self._save_weights(BEST_WEIGHTS)
+            self._save_weights(LAST_WEIGHTS)
         self.bus.emit(
             RetrainDone(
                 epochs=self.epoch_done,

@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, get_args
 
 import typer
 
 from core.errors import PresnetError
-
-if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    pass
-
 from presnet_tui.commands.common import (
     DeviceOpt,
     app,
@@ -57,8 +53,8 @@ def bench(
 ) -> None:
     """Search cost against its physical limit, and memory against a DARTS-style step."""
     with user_errors():
-        from core.config import ConfigError, validate
-        from core.space import scope_letters, validate_depths
+        from core.config import Amp, ChannelsLast, ConfigError, validate
+        from core.space import CANDIDATE_MODES, STEMS, scope_letters, validate_depths
 
         try:
             device = validate({"run": {"device": device}}).run.device
@@ -80,16 +76,16 @@ def bench(
             device=device,
             width=width,
             depths=validate_depths(depths, where="--depths"),
-            stem=one_of(stem, ("imagenet", "cifar"), "--stem"),
-            candidates=one_of(candidates, ("factorized", "joint"), "--candidates"),
+            stem=one_of(stem, STEMS, "--stem"),
+            candidates=one_of(candidates, CANDIDATE_MODES, "--candidates"),
             image_size=image_size,
             batch_size=batch_size,
             repeats=repeats,
             warmup=warmup,
             epoch_images=epoch_images,
             scopes=scope_letters(scopes, where="--scopes"),
-            amp=one_of(amp, ("auto", "bf16", "fp16", "off"), "--amp"),
-            channels_last=one_of(channels_last, ("auto", "on", "off"), "--channels-last"),
+            amp=one_of(amp, get_args(Amp), "--amp"),
+            channels_last=one_of(channels_last, get_args(ChannelsLast), "--channels-last"),
             threads=threads,
         )
         from core.perf.bench import BenchSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,15 +16,25 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 from textual.worker import get_current_worker
 
 from core.api.space import SpaceReport, space_report
-from core.config import VOID_KERNELS_FIX, Config, ConfigError, dump_yaml, load_config, validate, void_kernels_fact
+from core.config import (
+    DEVICE_KINDS,
+    VOID_KERNELS_FIX,
+    Config,
+    ConfigError,
+    Dataset,
+    dump_yaml,
+    load_config,
+    validate,
+    void_kernels_fact,
+)
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
 from core.space.cost import human
 
-SCOPES = ["s", "m", "l", "f", "custom"]
-DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
-DEVICES = ["auto", "cpu", "cuda", "mps"]
+SCOPES = [*SCOPE_STAGES, "custom"]
+DATASETS = list(get_args(Dataset))
+DEVICES = list(DEVICE_KINDS)
 
 #: Which error label shows a problem with which config field.
 ERROR_SLOTS = {
