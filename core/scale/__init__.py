@@ -1,23 +1,7 @@
 """Scale-out through existing engines: many runs (local worker processes or Ray tasks), or one
-search over several processes (torchrun and ``torch.distributed``).
+search over several processes (torchrun).
 
-Public API (imported lazily; Ray itself only when a sweep asks for it):
-
-- :class:`Sweep` (:mod:`.sweep`): scopes x seeds as ordinary run directories, and its manifest;
-- :func:`run_local`, :func:`run_ray` (:mod:`.placement`): where a sweep's runs execute;
-- :func:`collect`, :func:`table_rows` (:mod:`.table`): Table I over finished runs and sweeps;
-- :mod:`.distributed`: process group, rank info, gradient and gate averaging, the launcher.
+- :mod:`.sweep`: scopes x seeds as ordinary run directories, and its manifest;
+- :mod:`.placement`: where a sweep's runs execute; :mod:`.table`: Table I over finished runs;
+- :mod:`.distributed`: the torchrun launcher (the collectives themselves sit below, in core.train).
 """
-
-from __future__ import annotations
-
-from core.lazy import lazy_api
-
-_API = {
-    "Sweep": "sweep",
-    "run_local": "placement",
-    "run_ray": "placement",
-    "collect": "table",
-    "table_rows": "table",
-}
-__getattr__, __all__ = lazy_api(__name__, _API)

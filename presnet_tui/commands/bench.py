@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, get_args
 
 import typer
@@ -18,6 +20,21 @@ from presnet_tui.commands.common import (
     one_of,
     user_errors,
 )
+
+
+def load_gpu_suite() -> ModuleType:
+    """The GPU validation harness, ``scripts/gpu_suite.py`` of a source checkout (it is not part of the package)."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gpu_suite.py"
+    if not path.exists():
+        raise PresnetError(
+            "the GPU validation suite runs from a source checkout",
+            where="--suite gpu",
+            hint="clone the repository and run `presnet bench --suite gpu` (or scripts/gpu_check.sh) there",
+        )
+    root = str(path.parents[1])
+    if root not in sys.path:  # its child processes import it as scripts.gpu_suite
+        sys.path.insert(0, root)
+    return importlib.import_module("scripts.gpu_suite")
 
 
 @app.command()
@@ -63,8 +80,7 @@ def bench(
         if one_of(suite, ("default", "gpu"), "--suite") == "gpu":  # sizes of its own: --device, --out, --threads
             import torch
 
-            from core.perf import gpu_suite
-
+            gpu_suite = load_gpu_suite()
             if threads:
                 torch.set_num_threads(threads)
             report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
