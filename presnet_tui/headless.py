@@ -62,7 +62,7 @@ class HeadlessView:
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
         self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
 
-    def handle(self, e: AnyEvent) -> None:
+    def handle(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
             self.console.print(text, soft_wrap=True, highlight=False)
 

@@ -103,7 +103,7 @@ class RunModel:
     live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
     _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
 
-    def apply(self, e: AnyEvent) -> None:
+    def apply(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         """Fold one event into the model."""
         point = event_point(e)
         if point is not None:

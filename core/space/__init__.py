@@ -245,7 +245,7 @@ def argmax_label(probs: Mapping[str, float], labels: Sequence[str] | None = None
     return max(present, key=lambda c: (probs[c], -present.index(c)))
 
 
-def block_choice(probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+def block_choice(probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
     """(kernel, activation) of one block's snapshot, factorized or joint, under :func:`argmax_label`
     (candidate order: the snapshot's, which is the space's)."""
     if JOINT_DECISION in probs:
@@ -309,7 +309,7 @@ class SearchSpace:
         kernels = [k for k, _ in self.pairs()] if decision == JOINT_DECISION else list(self.kernels)
         return [[(b, k) not in pruned for k in kernels] for b in self.block_ids]
 
-    def choice(self, probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+    def choice(self, probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
         """(kernel, activation) of one block's snapshot: :func:`block_choice` (snapshots list the
         candidates in this space's order, pruned ones left out)."""
         return block_choice(probs)

@@ -342,7 +342,7 @@ class SearchNet(nn.Module):
             for op in self.ops[d]:
                 for m in op.candidates.modules():
                     if isinstance(m, INPLACE_TYPES):
-                        m.inplace = inplace
+                        setattr(m, "inplace", inplace)  # noqa: B010 -- the attribute of the registered types
 
     def _assign(
         self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None, gates: torch.Tensor | None
