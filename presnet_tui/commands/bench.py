@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, get_args
+from typing import Annotated, NoReturn, get_args
 
 import typer
 
@@ -35,6 +35,17 @@ def load_gpu_suite() -> ModuleType:
     if root not in sys.path:  # its child processes import it as scripts.gpu_suite
         sys.path.insert(0, root)
     return importlib.import_module("scripts.gpu_suite")
+
+
+def _gpu_suite(device: str, out: Path | None, threads: int | None) -> NoReturn:
+    import torch
+
+    gpu_suite = load_gpu_suite()
+    if threads:
+        torch.set_num_threads(threads)
+    report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
+    console.print(gpu_suite.render(report), highlight=False)
+    raise typer.Exit(0 if report.passed else 1)
 
 
 @app.command()
@@ -78,14 +89,7 @@ def bench(
         except ConfigError as err:
             raise PresnetError(err.problems[0].removeprefix("run.device: "), where="--device") from None
         if one_of(suite, ("default", "gpu"), "--suite") == "gpu":  # sizes of its own: --device, --out, --threads
-            import torch
-
-            gpu_suite = load_gpu_suite()
-            if threads:
-                torch.set_num_threads(threads)
-            report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
-            console.print(gpu_suite.render(report), highlight=False)
-            raise typer.Exit(0 if report.passed else 1)
+            _gpu_suite(device, out, threads)
         if width is not None and not 0 < width <= 4:
             raise PresnetError(f"{width} is outside (0, 4]", where="--width", hint="1.0 is ResNet-50's width")
         settings_kw = dict(
