@@ -14,8 +14,10 @@ from core.config import Config
 from core.run.control import Control
 from core.run.events import EventBus
 from core.run.rundir import RunDir
-from core.scale import distributed
+from core.scale.distributed import check_nproc
+from core.scale.distributed import launch as torchrun_launch
 from core.space.arch import Architecture
+from core.train import dist_ops
 from core.train.collectives import collectives
 from core.train.job import Job, resume_job
 
@@ -25,14 +27,14 @@ RunKind = Literal["run", "search", "retrain", "baseline"]
 
 def under_launcher() -> bool:
     """This process is one rank of several that torchrun started (RANK / WORLD_SIZE set)."""
-    return distributed.under_torchrun()
+    return dist_ops.under_torchrun()
 
 
 def launch(nproc: int, device: str, entry: Sequence[str]) -> int:
     """Run ``entry`` (torchrun's program arguments, e.g. ``["-m", "some.cli", "search", ...]``) as
     ``nproc`` ranks on this node; returns the exit code.  A CUDA run needs a GPU per process."""
-    distributed.check_nproc(nproc, device)
-    return distributed.launch(nproc, entry)
+    check_nproc(nproc, device)
+    return torchrun_launch(nproc, entry)
 
 
 def baseline_architecture(config: Config) -> Architecture:
@@ -47,7 +49,7 @@ def create_run(config: Config, label: str | None = None, baseline: bool = False)
     Under torchrun the process group is joined first; rank 0 creates the directory and tells
     the other ranks where it is."""
     if under_launcher():
-        distributed.init(config.run.device)
+        dist_ops.init(config.run.device)
     made: list[RunDir] = []
 
     def create() -> str:
@@ -93,8 +95,8 @@ def continue_run(run_dir: Path, retrain_after_search: bool = True) -> Job:
 def run_job_as_rank(job: Job, run: Callable[[Job, bool], int]) -> int:
     """A torchrun worker's whole life: join the process group, check the input, ``run(job, is_main)``
     (rank 0 alone speaks), leave the group; returns ``run``'s exit code."""
-    distributed.init(job.config.run.device)
+    dist_ops.init(job.config.run.device)
     job.prepare()
     code = run(job, collectives().is_main)
-    distributed.teardown()
+    dist_ops.teardown()
     return code
