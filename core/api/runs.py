@@ -87,6 +87,11 @@ def start_run(
     )
 
 
+def retrain_run(run: RunDir, arch: Architecture, control: Control | None = None, bus: EventBus | None = None) -> Job:
+    """The job that retrains ``arch`` in the run directory whose search found it (the TUI's ``r``)."""
+    return Job(run.config(), run, bus or EventBus(), control or Control(), search=False, arch=arch)
+
+
 def continue_run(run_dir: Path, retrain_after_search: bool = True) -> Job:
     """The job that continues a run from its checkpoints (``presnet resume``)."""
     return resume_job(RunDir.open(run_dir), retrain_after_search=retrain_after_search)
