@@ -1,7 +1,8 @@
 """presnet's engine: no UI code lives here (no textual, typer or rich; no command-line parsing).
 
-Front ends build a :class:`core.train.Job`, run it on a :class:`core.train.Runner`, read the typed
-events of :mod:`core.run.events` and steer it through :class:`core.run.Control`.  The layout, one
+Front ends call :mod:`core.api` (runs, space, derive, ...), which builds a :class:`core.train.job.Job`
+and hands back data; they read the typed events of :mod:`core.run.events` and steer a run through
+:class:`core.run.control.Control`.  The layout, one
 concern per subpackage:
 
 - :mod:`core.space` -- the search space's vocabulary (scopes, block ids, kernels, activations,
@@ -12,7 +13,8 @@ concern per subpackage:
 - :mod:`core.run` -- a run directory: layout, events, control file, checkpoints, lock, Table I;
 - :mod:`core.scale` -- many runs (sweeps on local workers or Ray) and one run over many
   processes (torchrun);
-- :mod:`core.perf` -- the benchmark and the GPU validation suite;
+- :mod:`core.perf` -- the benchmark;
+- :mod:`core.api` -- the service layer front ends call (one module per concern);
 - :mod:`core.export` -- the found model as a plain module, ONNX or a ``torch.export`` program;
 - :mod:`core.config`, :mod:`core.errors`, :mod:`core.io`, :mod:`core.faults` -- shared by all.
 

@@ -24,13 +24,23 @@ from core.space import (
     PAPER_ACTIVATIONS,
     PAPER_KERNELS,
     RESNET50_DEPTHS,
+    CandidateMode,
     SearchSpace,
+    Stem,
     validate_activations,
     validate_block_ids,
     validate_depths,
     validate_kernels,
     validate_scope,
 )
+from core.space.geometry import BlockGeometry, prunable, space_geometry, void_blocks
+
+# The run's vocabulary beside the space's (core.space): each list once, read with typing.get_args.
+Dataset = Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
+Amp = Literal["auto", "bf16", "fp16", "off"]
+ChannelsLast = Literal["auto", "on", "off"]
+#: the device kinds (``cuda:N`` names one GPU of the cuda kind)
+DEVICE_KINDS: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 
 class _Strict(BaseModel):
@@ -53,7 +63,7 @@ class SpaceConfig(_Strict):
     activations: list[str] = Field(
         list(PAPER_ACTIVATIONS), description=f"candidate activations, from {list(ACTIVATIONS)}"
     )
-    candidates: Literal["factorized", "joint"] = Field(
+    candidates: CandidateMode = Field(
         "factorized",
         description="factorized: kernel and activation are two decisions per block; "
         "joint: one decision `op` over every <k>x<k>/<activation> pair",
@@ -81,7 +91,7 @@ class SpaceConfig(_Strict):
 
 
 class NetworkConfig(_Strict):
-    stem: Literal["cifar", "imagenet"] = Field(
+    stem: Stem = Field(
         "imagenet",
         description="imagenet: torchvision's 7x7/2 + max-pool (the paper's 23.53M); cifar: 3x3/1 conv, no max-pool",
     )
@@ -100,7 +110,7 @@ class NetworkConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dataset: Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"] = Field(
+    dataset: Dataset = Field(
         "cifar10",
         description="cifar10/cifar100 (torchvision), imagefolder (train/ and test/ class folders), "
         "digits (bundled), synthetic",
@@ -202,12 +212,10 @@ class RunConfig(_Strict):
     seed: int = Field(0, ge=0, description="seed for the split, the data order and the sampled paths")
     out: Path | None = Field(None, description="run directory (default: runs_dir/<timestamp>-<scope>)")
     runs_dir: Path = Field(Path("runs"), description="parent of default run directories")
-    amp: Literal["auto", "bf16", "fp16", "off"] = Field(
+    amp: Amp = Field(
         "auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)"
     )
-    channels_last: Literal["auto", "on", "off"] = Field(
-        "auto", description="channels_last memory format (auto: on for CUDA)"
-    )
+    channels_last: ChannelsLast = Field("auto", description="channels_last memory format (auto: on for CUDA)")
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory")
@@ -286,9 +294,54 @@ class Config(_Strict):
         )
         if self.space.void_kernels != "prune":
             return space
-        from core.space.geometry import prunable  # geometry depends on space only; kept out of import time
-
         return dataclasses.replace(space, pruned=prunable(space, self.data.image_size, self.network.stem))
+
+    def geometry(self) -> list[BlockGeometry]:
+        """The search blocks' geometry (its scope, kernels, stem and data.image_size)."""
+        return space_geometry(self.search_space(), self.data.image_size, self.network.stem)
+
+
+# -- void kernel choices, worded ---------------------------------------------------------------
+VOID_KERNELS_FIX = "set space.void_kernels: prune to drop the duplicates, or raise data.image_size"
+
+
+def void_kernels_fact(geometry: list[BlockGeometry], image_size: int) -> str | None:
+    """What is void where, in one clause (no advice), or None when every kernel choice is real."""
+    void = void_blocks(geometry)
+    if not void:
+        return None
+    ids = ", ".join(str(g.block_id) for g in void)
+    sides = sorted({g.input_size for g in void})
+    return (
+        f"at {image_size} px the kernel choice of block(s) {ids} is void: their middle conv sees a "
+        f"{'/'.join(f'{s}x{s}' for s in sides)} map, where the candidate kernels compute the same functions"
+    )
+
+
+def void_warning(geometry: list[BlockGeometry], image_size: int) -> str | None:
+    """The warning line: the fact and how to fix it, or None."""
+    fact = void_kernels_fact(geometry, image_size)
+    return None if fact is None else f"{fact} ({VOID_KERNELS_FIX})"
+
+
+def check_void_kernels(config: Config) -> str | None:
+    """Apply ``space.void_kernels``: the warning line to show (warn), None, or a refusal (error).
+
+    Pruned spaces no longer hold a void choice, so ``prune`` returns None.
+    """
+    mode = config.space.void_kernels
+    if mode == "prune":
+        return None
+    fact = void_kernels_fact(config.geometry(), config.data.image_size)
+    if fact is None:
+        return None
+    if mode == "error":
+        raise PresnetError(
+            fact,
+            where="space.void_kernels",
+            hint="set space.void_kernels: prune or warn, pick other blocks, or raise data.image_size (--image-size)",
+        )
+    return f"{fact} ({VOID_KERNELS_FIX})"
 
 
 def quickstart() -> Config:

@@ -131,6 +131,8 @@ def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Lite
         dynamic_shapes=dynamic,
         verbose=False,
     )
+    if program is None:  # torch returns None only for the legacy exporter, which dynamo=True does not use
+        raise PresnetError("torch.onnx.export returned no program", where=str(path), hint="update torch")
     program.save(str(path))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     test = torch.randn(_batch(batch) + (1 if batch == "dynamic" else 0), 3, image_size, image_size)

@@ -14,11 +14,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from core.api.runs import retrain_run, start_run
 from core.config import Config, quickstart
 from core.errors import PresnetError
-from core.run.control import Control
-from core.run.events import EventBus
-from core.run.rundir import RunDir
 from core.scale.sweep import is_sweep
 from core.space.arch import Architecture
 from core.train.job import Job
@@ -33,7 +31,7 @@ JobFactory = Callable[[Config], Job]
 
 def default_job_factory(config: Config) -> Job:
     """A search-only job in a fresh run directory: the TUI retrains on the user's word."""
-    return Job(config, RunDir.create(config), EventBus(), Control(), retrain=False)
+    return start_run(config, "search")
 
 
 class PresnetApp(App):
@@ -79,12 +77,11 @@ class PresnetApp(App):
 
     def start_retrain(self, session: Session, arch: Architecture) -> None:
         run = session.run_dir
-        config = run.config()
-
-        def make() -> Job:
-            return Job(config, run, EventBus(), Control(), search=False, arch=arch)
-
-        self._prepare(make, self.show_retrain, lambda msg: self.notify(msg, severity="error", timeout=15))
+        self._prepare(
+            lambda: retrain_run(run, arch),
+            self.show_retrain,
+            lambda msg: self.notify(msg, severity="error", timeout=15),
+        )
 
     @work(thread=True, exclusive=True, group="prepare")
     def _prepare(self, make: Callable[[], Job], then: Callable[[Job], None], on_error: Callable[[str], None]) -> None:
@@ -132,10 +129,3 @@ class PresnetApp(App):
         for s in sessions:
             s.runner.wait()
         self.call_from_thread(self.exit)
-
-
-def main() -> None:
-    """The ``presnet-tui`` entry point: ``presnet tui``."""
-    from presnet_tui.cli import tui_main
-
-    tui_main()

@@ -1,6 +1,6 @@
 """Publication figures with matplotlib (the optional ``plots`` extra): the paper's Fig. 3 and Table I.
 
-Terminal plots stay plotext (:mod:`presnet_tui.plots`); these are files for papers and
+Terminal plots stay plotext (:mod:`presnet_tui.trajectory`); these are files for papers and
 slides.  matplotlib is imported here lazily, with the Agg backend (no display needed).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PresnetError, import_extra
-from presnet_tui.plots import Trajectory
+from presnet_tui.trajectory import Trajectory
 
 #: Suffixes matplotlib writes for us; others stay with plotext (.txt, .html).
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")

@@ -71,7 +71,7 @@ class HeadlessView:
         self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
         self.confidence: dict[str, Any] | None = None  # the derived architecture's, for the closing lines
 
-    def handle(self, e: AnyEvent) -> None:
+    def handle(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
             self.console.print(text, soft_wrap=True, highlight=False)
 

@@ -8,9 +8,11 @@ feed it fixed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.run.events import (
+    Alphas,
+    AlphaSnapshot,
     AnyEvent,
     ArchitectureDerived,
     Converged,
@@ -29,7 +31,10 @@ from core.run.events import (
 )
 from core.space import JOINT_DECISION, block_choice, marginals
 from core.space.arch import decision_argmax
-from presnet_tui.plots import Trajectory, cut_back, event_point
+from presnet_tui.trajectory import Trajectory, cut_back, event_point
+
+if TYPE_CHECKING:  # the service layer (and torch) load when a derive asks for them
+    from core.api.derive import SearchSnapshots
 
 
 def fmt_eta(seconds: float | None) -> str:
@@ -88,6 +93,12 @@ class RunModel:
     retrain_epochs: int = 0
     retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
+    #: every ended search epoch's alphas (what derive picks from), and what derive needs besides
+    epoch_alphas: dict[int, AlphaSnapshot] = field(default_factory=dict)
+    epoch_ends: dict[int, EpochEnd] = field(default_factory=dict)
+    arch_steps: dict[int, int] = field(default_factory=dict)  #: epoch -> architecture steps taken by then
+    search_config: dict[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
     #: block -> decision -> settled, as the search's stop criterion last reported it (epoch_end)
     settled: dict[str, dict[str, bool]] = field(default_factory=dict)
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
@@ -95,7 +106,7 @@ class RunModel:
     live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
     _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
 
-    def apply(self, e: AnyEvent) -> None:
+    def apply(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         """Fold one event into the model."""
         point = event_point(e)
         if point is not None:
@@ -108,6 +119,8 @@ class RunModel:
                 self._progress(e)
             case EpochEnd():
                 self._epoch_end(e)
+            case Alphas():
+                self.arch_steps[e.epoch] = max(self.arch_steps.get(e.epoch, 0), e.arch_step)
             case State():
                 self.paused = e.state == "paused"
             case Converged():
@@ -134,6 +147,10 @@ class RunModel:
         self.epochs, self.device = e.epochs, e.device
         self.steps_per_epoch = e.steps_per_epoch
         self.batch_size = e.config.get("data", {}).get("batch_size", 0)
+        self.search_config, self.num_classes = e.config, e.num_classes
+        if e.resumed:  # the epochs the resume redoes are written again
+            self.epoch_alphas = {k: v for k, v in self.epoch_alphas.items() if k < e.start_epoch}
+            self.epoch_ends = {k: v for k, v in self.epoch_ends.items() if k < e.start_epoch}
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
 
@@ -151,6 +168,8 @@ class RunModel:
             e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self.alphas = e.alphas
+        self.epoch_alphas[e.epoch] = e.alphas
+        self.epoch_ends[e.epoch] = e
         if e.expected_cost is not None:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
         self.change = e.alpha_change
@@ -186,6 +205,15 @@ class RunModel:
         self.eta_s = per_epoch * max(0, epochs - epoch)
 
     # -- derived views ---------------------------------------------------------------------
+    def snapshots(self, source: str = "") -> SearchSnapshots:
+        """What :func:`core.api.derive.derive` needs, from the events already folded in (no file read)."""
+        from core.api.derive import SearchSnapshots
+        from core.config import validate
+
+        return SearchSnapshots(
+            validate(self.search_config), self.num_classes, dict(self.epoch_ends), dict(self.arch_steps), source
+        )
+
     @property
     def joint(self) -> bool:
         return JOINT_DECISION in self.candidates

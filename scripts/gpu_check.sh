@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 18's GPU half in one call: `presnet bench --suite gpu` on CUDA (core/perf/gpu_suite.py, BENCHMARKS.md),
+# Issue 18's GPU half in one call: `presnet bench --suite gpu` on CUDA (scripts/gpu_suite.py, BENCHMARKS.md),
 # printing everything and leaving the reports under $OUT (at most 8 files come back from a device call).
 #
 # The device image has torch, numpy, pyyaml, typer and rich but no pydantic, and it cannot reach a

@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -84,7 +85,8 @@ Pair = tuple[Callable[[], None], Callable[[], None]]
 
 def time_pairs(setup: Setup, pairs: Sequence[Pair]) -> tuple[list[float], list[float]]:
     """Seconds of each ``(step, reference)`` pair, the two run back to back."""
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     for step, reference in pairs:
         for fn, out in ((step, a), (reference, b)):
             sync(setup.device)
@@ -257,7 +259,7 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
 
     # (4) architecture steps
     for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
-        t, _, ratio = paired(setup, lambda mode=mode: arch_step(setup, net, sampler, a_opt, mode, x, y), plain["step"])
+        t, _, ratio = paired(setup, partial(arch_step, setup, net, sampler, a_opt, mode, x, y), plain["step"])
         out[f"{mode.value}_images_per_s"] = setup.batch / t
         out[f"{mode.value}_ratio"] = ratio
 
@@ -270,14 +272,14 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
     w_opt.zero_grad(set_to_none=True)
 
+    begun = []  # the architecture step the forward began, for its backward
+
     def arch_fwd() -> torch.Tensor:
-        arch_fwd.step = net.begin_arch_step(sampler, Mode.TWO_PATH)  # type: ignore[attr-defined]
+        begun.append(net.begin_arch_step(sampler, Mode.TWO_PATH))
         return loss_of(setup, net, x, y)
 
-    out["arch_bytes"] = step_memory(
-        setup, arch_fwd, lambda loss: loss.backward(inputs=list(arch_fwd.step.gates.values()))
-    )  # type: ignore[attr-defined]
-    net.finish_arch_backward(arch_fwd.step)  # type: ignore[attr-defined]
+    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: loss.backward(inputs=list(begun[-1].gates.values())))
+    net.finish_arch_backward(begun[-1])
     a_opt.zero_grad(set_to_none=True)
     net.set_softmax_weighted()
     out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
@@ -320,7 +322,7 @@ def bench_uniform(
             net.sample_weight_paths(sampler, uniform=True)
             train_step(setup, net, w_opt, x, y)
 
-        return [(search_step, lambda m=m, o=o: train_step(setup, m, o, x, y)) for m, o in plains]
+        return [(search_step, partial(train_step, setup, m, o, x, y)) for m, o in plains]
 
     time_pairs(setup, sequence())
     a, b = time_pairs(setup, sequence())
@@ -404,8 +406,9 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     args = settings.resolved(device.type == "cuda")
     prec = configure_torch(run_cfg, device)
     torch.manual_seed(0)
-    depths = args.depths
-    spec = NetSpec(10, args.stem, args.width, depths)
+    # resolved() filled every device default in
+    assert args.width and args.batch_size and args.repeats and args.epoch_images
+    spec = NetSpec(10, args.stem, args.width, args.depths)
     setup = Setup(
         device,
         prec,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -37,7 +37,8 @@ class StopReason(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    __format__ = str.__format__
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 class _Event(BaseModel):
@@ -234,6 +235,7 @@ def parse_event(line: str | dict) -> AnyEvent:
 
 
 Subscriber = Callable[[AnyEvent], None]
+S = TypeVar("S", bound=Subscriber)
 
 
 class EventBus:
@@ -247,7 +249,7 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
 
-    def subscribe(self, fn: Subscriber) -> Subscriber:
+    def subscribe(self, fn: S) -> S:
         with self._lock:
             self._subscribers.append(fn)
         return fn
@@ -273,7 +275,7 @@ class QueueSink:
         self.queue.put(event)
 
     def drain(self, limit: int = 10_000) -> list[AnyEvent]:
-        out = []
+        out: list[AnyEvent] = []
         while len(out) < limit:
             try:
                 out.append(self.queue.get_nowait())

@@ -18,9 +18,14 @@ from typing import Any
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
+from core.run.control import CONTROL_FILE
 from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
+
+#: the retrain's weight files inside :attr:`RunDir.weights` (the retrain loop writes them by these names)
+BEST_WEIGHTS = "best.pt"
+LAST_WEIGHTS = "last.pt"
 
 
 def _mkdir(path: Path, exist_ok: bool) -> bool:
@@ -53,7 +58,7 @@ class RunDir:
 
     @property
     def control_file(self) -> Path:
-        return self.path / "control.json"
+        return self.path / CONTROL_FILE
 
     @property
     def arch_file(self) -> Path:
@@ -78,6 +83,19 @@ class RunDir:
     @property
     def weights(self) -> Path:
         return self.path / "weights"
+
+    @property
+    def best_weights(self) -> Path:
+        return self.weights / BEST_WEIGHTS
+
+    @property
+    def last_weights(self) -> Path:
+        return self.weights / LAST_WEIGHTS
+
+    @property
+    def error_log(self) -> Path:
+        """A bug's traceback (the run's error event points here)."""
+        return self.path / "error.log"
 
     @classmethod
     def create(cls, config: Config, label: str | None = None) -> RunDir:

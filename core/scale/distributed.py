@@ -1,8 +1,8 @@
 """One search over several processes: the launcher (torchrun, ``torch.distributed.run``).
 
 The collective primitives the loops use live beneath the training layer, in
-:mod:`core.train.dist_ops` (through the :mod:`core.train.collectives` strategy); they are
-re-exported here for the callers that knew them in this module.
+:mod:`core.train.dist_ops` (through the :mod:`core.train.collectives` strategy); the service
+layer (:mod:`core.api.runs`) joins and leaves the process group through them.
 """
 
 from __future__ import annotations
@@ -12,49 +12,20 @@ from collections.abc import Sequence
 import torch
 
 from core.errors import PresnetError
-from core.train.dist_ops import (  # noqa: F401  (re-exported: the primitives' old home)
-    BUCKET_BYTES,
-    SINGLE,
-    RankDrift,
-    RankInfo,
-    SyncedControl,
-    average_,
-    average_gate_gradients,
-    average_gradients,
-    broadcast_buffers,
-    broadcast_object,
-    check_agreement,
-    check_sync_bn,
-    checksum,
-    control_every,
-    current,
-    env_rank,
-    fold_meter,
-    gather_digests,
-    gather_objects,
-    gradient_hook,
-    init,
-    max_,
-    mean_over_ranks,
-    on_main,
-    state_digest,
-    sync_batchnorm,
-    teardown,
-    under_torchrun,
-)
 
 
 # -- launch ---------------------------------------------------------------------------------------
-def launch(nproc: int, args: Sequence[str], module: str = "presnet_tui.cli") -> int:
-    """Run ``python -m module *args`` as ``nproc`` ranks on this node through torchrun's launcher
-    (``torch.distributed.run``, standalone rendezvous on a free port); returns rank 0's exit code
-    (or the first failed rank's).  Several nodes: run ``torchrun`` yourself (README)."""
+def launch(nproc: int, entry: Sequence[str]) -> int:
+    """Run ``python *entry`` (e.g. ``["-m", "a.module", "arg"]``: the caller names its own entry point)
+    as ``nproc`` ranks on this node through torchrun's launcher (``torch.distributed.run``, standalone
+    rendezvous on a free port); returns rank 0's exit code (or the first failed rank's).
+    Several nodes: run ``torchrun`` yourself (README)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
     try:
-        torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", module, *args])
+        torchrun(["--standalone", "--nproc-per-node", str(nproc), *entry])
     except ChildFailedError as err:
         failure = err.failures.get(0) or next(iter(err.failures.values()))
         return failure.exitcode if failure.exitcode > 0 else 1

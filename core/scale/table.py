@@ -192,7 +192,7 @@ def _order(key: tuple[str, str, str]) -> tuple[int, str, int, str]:
         rank, name = 1 + letters.index(scope), ""
     else:
         rank, name = len(letters) + 1, scope
-    return (rank, name, KINDS.index(kind), recipe_key)  # type: ignore[arg-type]
+    return (rank, name, KINDS.index(kind), recipe_key)
 
 
 def _differences(groups: dict[tuple[str, str, str], list[RunResult]]) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -238,8 +238,8 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         agreement=agreement,
         runs=[str(r.path) for r in runs],
         differs=differs,
-        settled=sum(r.settled for r in counted) if counted else None,
-        decisions_total=sum(r.decisions for r in counted if r.decisions is not None) if counted else None,
+        settled=sum(r.settled or 0 for r in counted) if counted else None,
+        decisions_total=sum(r.decisions or 0 for r in counted) if counted else None,
     )
 
 

@@ -6,6 +6,7 @@ paper, so that an id names the same physical block whatever the scope), kernels,
 candidate names (``5x5/mish``), the derive rule.  Everything here is plain data, importable
 without torch.  What is built from it lives beside it:
 
+- :mod:`.activations` -- the activation registry (name -> module, in-place switch);
 - :mod:`.network` -- ResNet-50 and its search blocks, the network shape of a config;
 - :mod:`.proxyless` -- mixed ops, binary gates, the gradient estimators and the rescale;
 - :mod:`.arch` -- architecture files and the argmax of an alpha snapshot;
@@ -17,12 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from core.errors import PresnetError
 
 RESNET50_DEPTHS: tuple[int, ...] = (3, 4, 6, 3)
-KERNELS: tuple[int, ...] = (1, 3, 5, 7)
-ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish", "silu", "gelu", "hardswish")
+# The vocabulary, each list once: a ``Literal`` for the type checker, its values (``get_args``) for
+# validation, CLI help and choices, the setup screen and the benchmark.  The activations' modules
+# are registered against these names in :mod:`.activations`.
+Kernel = Literal[1, 3, 5, 7]
+Activation = Literal["relu", "leakyrelu", "mish", "silu", "gelu", "hardswish"]
+#: imagenet: torchvision's 7x7/2 conv + max-pool; cifar: one 3x3/1 conv
+Stem = Literal["imagenet", "cifar"]
+CandidateMode = Literal["factorized", "joint"]
+KERNELS: tuple[int, ...] = get_args(Kernel)
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+STEMS: tuple[str, ...] = get_args(Stem)
 PAPER_KERNELS: tuple[int, ...] = (3, 5)
 PAPER_ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish")
 BASE_KERNEL = 3
@@ -31,7 +42,7 @@ DECISIONS: tuple[str, ...] = ("kernel", "activation")
 #: The one decision of a block in joint mode: a (kernel, activation) pair named by :func:`joint_name`.
 JOINT_DECISION = "op"
 #: factorized: kernel and activation are two independent decisions; joint: one decision over every pair.
-CANDIDATE_MODES: tuple[str, ...] = ("factorized", "joint")
+CANDIDATE_MODES: tuple[str, ...] = get_args(CandidateMode)
 
 #: Scope letter -> number of deepest stages it covers.
 SCOPE_STAGES: dict[str, int] = {"s": 1, "m": 2, "l": 3, "f": 4}
@@ -234,7 +245,7 @@ def argmax_label(probs: Mapping[str, float], labels: Sequence[str] | None = None
     return max(present, key=lambda c: (probs[c], -present.index(c)))
 
 
-def block_choice(probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+def block_choice(probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
     """(kernel, activation) of one block's snapshot, factorized or joint, under :func:`argmax_label`
     (candidate order: the snapshot's, which is the space's)."""
     if JOINT_DECISION in probs:
@@ -298,7 +309,7 @@ class SearchSpace:
         kernels = [k for k, _ in self.pairs()] if decision == JOINT_DECISION else list(self.kernels)
         return [[(b, k) not in pruned for k in kernels] for b in self.block_ids]
 
-    def choice(self, probs: dict[str, dict[str, float]]) -> tuple[int, str]:
+    def choice(self, probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
         """(kernel, activation) of one block's snapshot: :func:`block_choice` (snapshots list the
         candidates in this space's order, pruned ones left out)."""
         return block_choice(probs)

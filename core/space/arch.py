@@ -91,7 +91,7 @@ def from_choices(
         blocks={b: BlockArch(kernel=c.kernel, activation=c.activation) for b, c in choices.items()},
         stem=spec.stem,
         width_mult=spec.width_mult,
-        depths=list(spec.depths),  # type: ignore[arg-type]
+        depths=list(spec.depths),
         num_classes=spec.num_classes,
         source=source,
     )

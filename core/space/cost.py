@@ -283,7 +283,7 @@ class CostTerm:
         if self._masks is None:  # once, on the alphas' device (no host-to-device copy per step)
             self._masks = {d: None if m is None else ~m.to(self._tensors[d].device) for d, m in self.allowed.items()}
         masked = {
-            d: a if self._masks.get(d) is None else a.masked_fill(self._masks[d], float("-inf"))
+            d: a if (mask := self._masks.get(d)) is None else a.masked_fill(mask, float("-inf"))
             for d, a in alphas.items()
         }
         return self.costs.expected(masked, self._tensors)

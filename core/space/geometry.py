@@ -11,20 +11,16 @@ between equal functions, and a large pick only adds parameters.
 The side is that of the map *entering the block's middle conv*: for the first
 block of stages 2-4 that is the pre-stride map (torchvision's bottleneck strides
 in the middle conv), so block 9 of ResNet-50 at 32 px still sees a 4 x 4 map.
-Everything here is arithmetic on sizes; no module is built.
+Everything here is arithmetic on sizes; no module is built, and nothing is worded for a user
+(:mod:`core.config` turns these answers into warnings and refusals).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from core.errors import PresnetError
 from core.space import RESNET50_DEPTHS, SearchSpace, block_positions
-
-if TYPE_CHECKING:
-    from core.config import Config
 
 
 def conv_out(side: int, kernel: int, stride: int, padding: int) -> int:
@@ -107,18 +103,11 @@ def block_geometry(
     ]
 
 
-def void_warning(geometry: Sequence[BlockGeometry], image_size: int) -> str | None:
-    """One line for the user, or None when every kernel choice is real."""
-    void = [g for g in geometry if g.kernel_choice_void]
-    if not void:
-        return None
-    ids = ", ".join(str(g.block_id) for g in void)
-    sides = sorted({g.input_size for g in void})
-    return (
-        f"at {image_size} px the kernel choice of block(s) {ids} is void: their middle conv sees a "
-        f"{'/'.join(f'{s}x{s}' for s in sides)} map, where the candidate kernels compute the same functions "
-        "(set space.void_kernels: prune to drop the duplicates, or raise data.image_size)"
-    )
+def void_blocks(geometry: Sequence[BlockGeometry]) -> list[BlockGeometry]:
+    """The blocks whose kernel choice is void (two candidates compute the same functions).
+
+    Answered as data: :mod:`core.config` words it for the user (a warning, a refusal, a form line)."""
+    return [g for g in geometry if g.kernel_choice_void]
 
 
 def space_geometry(space: SearchSpace, image_size: int, stem: str) -> list[BlockGeometry]:
@@ -133,28 +122,3 @@ def prunable(space: SearchSpace, image_size: int, stem: str) -> tuple[tuple[int,
         keep = set(g.kept_kernels())
         out += [(g.block_id, k) for k in g.effective_kernels if k not in keep]
     return tuple(sorted(out))
-
-
-def config_geometry(config: Config) -> list[BlockGeometry]:
-    """The search blocks' geometry for a config (its scope, kernels, stem and data.image_size)."""
-    return space_geometry(config.search_space(), config.data.image_size, config.network.stem)
-
-
-def check_void_kernels(config: Config) -> str | None:
-    """Apply ``space.void_kernels``: the warning line to show (warn), None, or a refusal (error).
-
-    Pruned spaces no longer hold a void choice, so ``prune`` returns None.
-    """
-    mode = config.space.void_kernels
-    if mode == "prune":
-        return None
-    message = void_warning(config_geometry(config), config.data.image_size)
-    if message is None:
-        return None
-    if mode == "error":
-        raise PresnetError(
-            message.split(" (set ")[0],
-            where="space.void_kernels",
-            hint="set space.void_kernels: prune or warn, pick other blocks, or raise data.image_size (--image-size)",
-        )
-    return message

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from core.space import (
     block_positions,
     parse_joint,
 )
+from core.space.activations import INPLACE_TYPES, create_activation
 from core.space.proxyless import (
     ARCH_MODES,
     MixedOp,
@@ -37,28 +38,8 @@ from core.space.proxyless import (
     rescale_pair,
 )
 
-if TYPE_CHECKING:
-    from core.config import Config
-
 EXPANSION = 4
 STAGE_WIDTHS = (64, 128, 256, 512)
-
-_ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
-    "relu": lambda inplace: nn.ReLU(inplace=inplace),
-    "leakyrelu": lambda inplace: nn.LeakyReLU(0.01, inplace=inplace),
-    "mish": lambda inplace: nn.Mish(inplace=inplace),
-    "silu": lambda inplace: nn.SiLU(inplace=inplace),
-    "gelu": lambda inplace: nn.GELU(),
-    "hardswish": lambda inplace: nn.Hardswish(inplace=inplace),
-}
-
-
-#: Activation module types with an ``inplace`` switch (toggled between weight and architecture steps).
-_INPLACE = (nn.ReLU, nn.LeakyReLU, nn.Mish, nn.SiLU, nn.Hardswish)
-
-
-def make_activation(name: str, inplace: bool = True) -> nn.Module:
-    return _ACTIVATIONS[name](inplace)
 
 
 def kernel_op(in_ch: int, out_ch: int, kernel: int, stride: int) -> nn.Sequential:
@@ -82,7 +63,25 @@ class NetSpec:
         return [max(1, int(round(w * self.width_mult))) for w in STAGE_WIDTHS]
 
 
-def net_spec(config: Config, num_classes: int = 10) -> NetSpec:
+class NetworkShape(Protocol):
+    """What a network shape is read from: a config's ``network`` section (:class:`core.config.NetworkConfig`)."""
+
+    @property
+    def stem(self) -> str: ...
+    @property
+    def width_mult(self) -> float: ...
+    @property
+    def depths(self) -> Sequence[int]: ...
+
+
+class Configured(Protocol):
+    """A config, as far as the network shape goes (the space layer sits below core.config)."""
+
+    @property
+    def network(self) -> NetworkShape: ...
+
+
+def net_spec(config: Configured, num_classes: int = 10) -> NetSpec:
     """The one reading of a config's ``network`` section as a network shape."""
     n = config.network
     return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
@@ -100,7 +99,7 @@ class Bottleneck(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, width, kernel, stride=stride, padding=kernel // 2, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
-        self.act2 = make_activation(activation)
+        self.act2 = create_activation(activation)
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
@@ -135,14 +134,14 @@ class SearchBottleneck(nn.Module):
         if pairs is not None:
             # One path = one k x k conv + BN + activation; the activations are not in place (see below).
             self.op = MixedOp(
-                [nn.Sequential(*kernel_op(width, width, k, stride), make_activation(a, False)) for k, a in pairs],
+                [nn.Sequential(*kernel_op(width, width, k, stride), create_activation(a, False)) for k, a in pairs],
                 JOINT_DECISION,
             )
             self.mixed = [self.op]
         else:
             self.kernel = MixedOp([kernel_op(width, width, k, stride) for k in kernels], "kernel")
             # Not in place: in an architecture step every candidate reads the same input.
-            self.activation = MixedOp([make_activation(a, inplace=False) for a in activations], "activation")
+            self.activation = MixedOp([create_activation(a, inplace=False) for a in activations], "activation")
             self.mixed = [self.kernel, self.activation]
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
@@ -342,8 +341,8 @@ class SearchNet(nn.Module):
                 continue
             for op in self.ops[d]:
                 for m in op.candidates.modules():
-                    if isinstance(m, tuple(_INPLACE)):
-                        m.inplace = inplace
+                    if isinstance(m, INPLACE_TYPES):
+                        setattr(m, "inplace", inplace)  # noqa: B010 -- the attribute of the registered types
 
     def _assign(
         self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None, gates: torch.Tensor | None

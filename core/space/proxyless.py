@@ -37,7 +37,7 @@ class _BinaryGate(torch.autograd.Function):
     """y = o_active(x); d y / d gate_k = o_k(x) for the paths in ``op.paths``."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: MixedOp) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: MixedOp) -> torch.Tensor:
         detached = x.detach().requires_grad_(x.requires_grad)
         with torch.enable_grad():
             out = op.candidates[op.route.active](detached)
@@ -49,7 +49,7 @@ class _BinaryGate(torch.autograd.Function):
         return out.detach()
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad_out: torch.Tensor):
         detached, out = ctx.saved_tensors
         grad_x = None
         if ctx.needs_input_grad[0]:
@@ -179,7 +179,7 @@ class PathSampler:
             logits = np.where(np.isneginf(logits), -np.inf, 0.0)
         if mode in (Mode.WEIGHT, Mode.ALL_PATHS):
             active = self._categorical(_softmax(logits))
-            paths = [(a,) for a in active] if mode == Mode.WEIGHT else [tuple(range(n))] * rows
+            paths: list[tuple[int, ...]] = [(a,) for a in active] if mode == Mode.WEIGHT else [tuple(range(n))] * rows
             return Draw(active, paths)
         if mode == Mode.TWO_PATH:
             keys = logits + self.rng.gumbel(size=logits.shape)

@@ -174,7 +174,7 @@ class TorchCollectives:
         return dist_ops.gather_objects(obj)
 
     def on_main(self, fn: Callable[[], T]) -> T:
-        return dist_ops.on_main(fn)  # type: ignore[no-any-return]
+        return dist_ops.on_main(fn)
 
     def agree(self, tensors: Sequence[torch.Tensor], what: str, where: str) -> None:
         dist_ops.check_agreement(tensors, what, where)

@@ -80,7 +80,7 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, float, float], tup
         count += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / count
     std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
-    return tuple(mean.tolist()), tuple(std.clamp_min(1e-3).tolist())  # type: ignore[return-value]
+    return tuple(mean.tolist()), tuple(std.clamp_min(1e-3).tolist())
 
 
 def _to_size(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -146,7 +146,7 @@ def _read_folder(root: Path, size: int) -> tuple[ImageSet, list[str]]:
                 f"cannot read image: {err.__class__.__name__}", where=path, hint="remove or replace the file"
             ) from None
         if img.size != (size, size):
-            img = img.resize((size, size), Image.BILINEAR)
+            img = img.resize((size, size), Image.Resampling.BILINEAR)
         images.append(pil_to_tensor(img))
     labels = torch.tensor([t for _, t in ds.samples], dtype=torch.long)
     return ImageSet(torch.stack(images), labels), list(ds.classes)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -35,6 +35,8 @@ from core.run.control import Control, ControlState, wait_while_paused
 
 #: Bytes per all-reduce bucket (DDP's default bucket size).
 BUCKET_BYTES = 25 << 20
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
-def on_main(fn: Callable[[], Any]) -> Any:
+def on_main(fn: Callable[[], T]) -> T:
     """Run ``fn`` on rank 0 alone and hand its result -- or its :class:`PresnetError` -- to every rank."""
     info = current()
     if not info.distributed:

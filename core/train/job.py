@@ -9,32 +9,31 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.config import Config
+from core.config import Config, check_void_kernels
 from core.errors import PresnetError
 from core.faults import fault_point
 from core.run.checkpoint import load_checkpoint
 from core.run.control import Control
 from core.run.events import (
-    Alphas,
     ArchitectureDerived,
     Error,
     EventBus,
     JsonlSink,
-    SearchStarted,
     SearchStopped,
     SpaceWarning,
     StopReason,
     repair_events,
 )
 from core.run.rundir import RunDir
-from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
-from core.space.geometry import check_void_kernels
+from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
 from core.train.collectives import Collectives, LoopControl, collectives
-from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
+from core.train.convergence import confidence, with_confidence
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
@@ -52,54 +51,6 @@ class JobResult:
     search: SearchOutcome | None = None
     retrain: RetrainOutcome | None = None
     message: str | None = None
-
-
-def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
-    """The argmax architecture of any past epoch's alpha snapshot (default: the last)."""
-    events = run.events()
-    history = run.epoch_history(events)
-    if not history:
-        message, hint = no_alphas_reason(events, run.config().search.warmup_epochs)
-        raise PresnetError(message, where=str(run.path), hint=hint)
-    if epoch is None:
-        chosen = history[-1]
-    else:
-        matches = [h for h in history if h.epoch == epoch]
-        if not matches:
-            raise PresnetError(
-                f"no epoch {epoch} in the history (epochs {history[0].epoch}..{history[-1].epoch})",
-                where="--epoch",
-                hint="pick an epoch that has ended",
-            )
-        chosen = matches[0]
-    config = run.config()
-    space = config.search_space()
-    spec = net_spec(config, _num_classes(run, events))
-    arch = from_choices(
-        snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
-    )
-    return with_confidence(arch, confidence_at(events, [h for h in history if h.epoch <= chosen.epoch], config))
-
-
-def confidence_at(events: list[Any], history: list[Any], config: Config) -> Confidence:
-    """The confidence of the last epoch of ``history``, the stop criterion replayed from the event file."""
-    s = config.search
-    last = history[-1].epoch
-    steps = max((e.arch_step for e in events if isinstance(e, Alphas) and e.epoch <= last), default=0)
-    if not steps and any(h.phase == "search" for h in history):
-        steps = 1  # alphas_every longer than the search so far: at least one step was taken
-    return confidence(history[-1].alphas, replay(history, s.patience, s.margin, s.threshold), steps)
-
-
-def _num_classes(run: RunDir, events: list[Any]) -> int:
-    for e in events:
-        if isinstance(e, SearchStarted):
-            return e.num_classes
-    raise PresnetError(
-        "the event file has no search_started event",
-        where=str(run.events_file),
-        hint="derive needs a run directory written by a search",
-    )
 
 
 class Job:
@@ -211,54 +162,66 @@ class Job:
         except PresnetError as err:
             self.bus.emit(Error(message=err.line(), where=err.where))
             return JobResult("error", str(run.path), message=err.line())
+        result = JobResult("done", str(run.path))
+        with self._event_files() as offset:
+            try:
+                self._work(result, offset)
+            except Interrupted as err:
+                result.status, result.message = "interrupted", str(err)
+            except PresnetError as err:
+                result.status, result.message = "error", err.line()
+                if isinstance(err, (Diverged, RankDrift)) and err.where == "search":
+                    self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
+                self.bus.emit(Error(message=err.line(), where=err.where))
+            except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
+                result.status = "error"
+                result.message = f"{err.__class__.__name__}: {err} (traceback in {self._keep_traceback()})"
+                self.bus.emit(Error(message=result.message))
+        return result
+
+    def _work(self, result: JobResult, offset: Callable[[], int]) -> None:
+        """The search (unless a checkpoint says it is over), then the retrain."""
         payloads = self._payloads
-        rank = self.coll
-        # One voice: rank 0 alone writes the run directory (it holds the lock) and reads its control file.
-        sink: JsonlSink | _NoSink = JsonlSink(run.events_file) if rank.is_main else _NoSink()
-        if rank.is_main:
-            self.bus.subscribe(sink)
+        if self.coll.is_main:  # rank 0 alone reads the control file
+            self.control.attach(self.run_dir.control_file)
+        search_payload = payloads.get("search")
+        search_finished = bool(search_payload and search_payload.get("finished"))
+        if self.do_search and not search_finished and "retrain" not in payloads:
+            result.search = self._search(search_payload, offset)
+        if self.do_retrain and result.status == "done":
+            if "retrain" not in payloads:  # the search's stop requests are not the retrain's
+                self.control.clear_stop()
+            result.retrain = self._retrain(payloads.get("retrain"), offset)
+
+    @contextmanager
+    def _event_files(self) -> Iterator[Callable[[], int]]:
+        """One voice: rank 0 alone writes the event file (and TensorBoard's); yields the event file's
+        length for the checkpoints (0 on the other ranks, which write nothing)."""
+        if not self.coll.is_main:
+            yield lambda: 0
+            return
+        sink = self.bus.subscribe(JsonlSink(self.run_dir.events_file))
         tb = None
-        if self.config.run.tensorboard and rank.is_main:
+        if self.config.run.tensorboard:
             from core.run.tensorboard import TB_DIR, TensorBoardSink
 
-            tb = self.bus.subscribe(TensorBoardSink(run.path / TB_DIR))
-        result = JobResult("done", str(run.path))
+            tb = self.bus.subscribe(TensorBoardSink(self.run_dir.path / TB_DIR))
         try:
-            if rank.is_main:
-                self.control.attach(run.control_file)
-            search_payload = payloads.get("search")
-            search_finished = bool(search_payload and search_payload.get("finished"))
-            if self.do_search and not search_finished and "retrain" not in payloads:
-                result.search = self._search(search_payload, sink)
-            if self.do_retrain and result.status == "done":
-                if "retrain" not in payloads:  # the search's stop requests are not the retrain's
-                    self.control.clear_stop()
-                result.retrain = self._retrain(payloads.get("retrain"), sink)
-        except Interrupted as err:
-            result.status, result.message = "interrupted", str(err)
-        except PresnetError as err:
-            result.status, result.message = "error", err.line()
-            if isinstance(err, (Diverged, RankDrift)) and err.where == "search":
-                self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
-            self.bus.emit(Error(message=err.line(), where=err.where))
-        except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
-            log = run.path / "error.log"
-            if rank.is_main:
-                log.write_text(traceback.format_exc())
-            else:
-                log = f"rank {rank.rank}'s stderr"  # type: ignore[assignment]
-                sys.stderr.write(traceback.format_exc())
-            result.status = "error"
-            result.message = f"{err.__class__.__name__}: {err} (traceback in {log})"
-            self.bus.emit(Error(message=result.message))
+            yield lambda: sink.offset
         finally:
-            if rank.is_main:
-                self.bus.unsubscribe(sink)
+            self.bus.unsubscribe(sink)
             sink.close()
             if tb is not None:
                 self.bus.unsubscribe(tb)
                 tb.close()
-        return result
+
+    def _keep_traceback(self) -> str:
+        """Where this bug's traceback went: the run's error log (rank 0), or this rank's stderr."""
+        if self.coll.is_main:
+            self.run_dir.error_log.write_text(traceback.format_exc())
+            return str(self.run_dir.error_log)
+        sys.stderr.write(traceback.format_exc())
+        return f"rank {self.coll.rank}'s stderr"
 
     @property
     def coll(self) -> Collectives:
@@ -303,11 +266,9 @@ class Job:
                     tmp.unlink(missing_ok=True)
         return payloads
 
-    def _search(self, payload: dict[str, Any] | None, sink: JsonlSink) -> SearchOutcome:
+    def _search(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(
-            self.config, self.bus, self._engine_control(), run.search_ckpt, lambda: sink.offset, self.data()
-        )
+        engine = SearchEngine(self.config, self.bus, self._engine_control(), run.search_ckpt, offset, self.data())
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -351,7 +312,7 @@ class Job:
         engine.save(finished=True)
         return outcome
 
-    def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:
+    def _retrain(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> RetrainOutcome | None:
         run = self.run_dir
         main = self.coll.is_main
         if self.arch is not None:
@@ -380,7 +341,7 @@ class Job:
             self._engine_control(),
             run.retrain_ckpt,
             run.weights,
-            lambda: sink.offset,
+            offset,
             self.data(),
         )
         if payload is not None:
@@ -410,15 +371,6 @@ class Job:
 
 def _skip(**_: Any) -> None:
     """What a rank other than 0 does instead of writing the summary."""
-
-
-class _NoSink:
-    """The event file of a rank other than 0: nothing is written (rank 0 is the run's one voice)."""
-
-    offset = 0
-
-    def close(self) -> None:
-        return None
 
 
 def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:

@@ -16,9 +16,9 @@ epoch's end, its checkpoint.  The other ranks are reached through a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from core.train.pipeline import Loaders, make_loaders
 from core.train.step import forward_loss
 
 PROGRESS_INTERVAL_S = 0.5
+M = TypeVar("M", bound=nn.Module)
 
 
 class Interrupted(Exception):
@@ -135,7 +136,9 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], prec: Precision
+) -> tuple[float, float]:
     """Loss and top-1 of ``model`` in eval mode over a whole loader."""
     was_training = model.training
     model.eval()
@@ -248,15 +251,15 @@ class Loop:
     def since_start(self) -> float:
         return time.monotonic() - self._t0
 
-    def _place(self, model: nn.Module, weights: Callable[[Any], list[nn.Parameter]]) -> Any:
+    def _place(self, model: M, weights: Callable[[M], list[nn.Parameter]]) -> M:
         """The model on the device (channels_last when asked); distributed, with BatchNorm synchronised
         if ``network.sync_bn`` and the gradients of ``weights(model)`` averaged across ranks after each backward."""
         model = model.to(self.device)
         if self.prec.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        model = self.coll.place(model, self.device, self.config.network.sync_bn)
-        self._grad_hook = self.coll.gradient_hook(weights(model))
-        return model
+        placed = cast(M, self.coll.place(model, self.device, self.config.network.sync_bn))  # converted in place
+        self._grad_hook = self.coll.gradient_hook(weights(placed))
+        return placed
 
     def run_epochs(self) -> bool:
         """Epochs until :meth:`more_epochs` says no; True when a stop request ended one early.

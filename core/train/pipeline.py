@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,8 @@ class BatchSource(Protocol):
 
     def start_epoch(self) -> None: ...
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None: ...
+    def cycle(self) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
@@ -106,10 +108,20 @@ class EpochBatches:
             yield batch
 
 
+class LoaderBase(TypedDict):
+    """What every loader of one job shares (``make_loaders`` passes it to each)."""
+
+    cfg: DataConfig
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: torch.device
+    channels_last: bool
+
+
 class DeviceLoader(EpochBatches):
     """Shuffled (or ordered) batches of an in-memory set, augmented on its device."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- a loader's whole setting; make_loaders passes LoaderBase
         self,
         data: ImageSet,
         cfg: DataConfig,
@@ -204,7 +216,7 @@ class StreamLoader(EpochBatches):
     remaining batches are drawn afresh (workers keep their own generators).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- a loader's whole setting; make_loaders passes LoaderBase
         self,
         dataset: Any,
         indices: torch.Tensor,
@@ -364,7 +376,7 @@ def make_loaders(
     if use_stream(cfg):
         return _stream_loaders(cfg, seed, device, channels_last, retrain, shard)
     data = data or load_search_data(cfg, seed)
-    common = dict(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
+    common = LoaderBase(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
     test = DeviceLoader(data.test, seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common)
     if retrain:
         train = DeviceLoader(
@@ -406,7 +418,7 @@ def _stream_loaders(
         torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(stream(seed, "stats_sample")))[:512]
     ]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
-    common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
+    common = LoaderBase(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
     test = StreamLoader(
         test_ds, torch.arange(len(test_ds)), seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common
     )

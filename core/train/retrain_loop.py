@@ -17,6 +17,7 @@ from torch import nn
 from core.config import Config
 from core.run.checkpoint import save_checkpoint
 from core.run.events import EventBus, RetrainDone, RetrainEpochEnd, RetrainStarted
+from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
 from core.train.collectives import LoopControl
@@ -173,7 +174,7 @@ class RetrainEngine(Loop):
         self.epoch_done, self.step = epoch, 0
         self.last_top1 = test_top1
         self.elapsed = self.since_start()
-        self._save_weights("last.pt")
+        self._save_weights(LAST_WEIGHTS)
         self.bus.emit(
             RetrainEpochEnd(
                 epoch=epoch,
@@ -195,7 +196,7 @@ class RetrainEngine(Loop):
         self.rank_digests = self.coll.digests(self.model, f"epoch {self.epoch_done} step {self.step}")
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
-            self._save_weights("last.pt")
+            self._save_weights(LAST_WEIGHTS)
         self.bus.emit(
             RetrainDone(
                 epochs=self.epoch_done,

@@ -36,6 +36,7 @@ from core.train.collectives import LoopControl
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
 from core.train.data import SearchData
 from core.train.loop import Diverged, Loop, Meter, sgd
+from core.train.pipeline import BatchSource
 from core.train.seeds import stream
 from core.train.step import arch_step, grad_scaler, train_step
 
@@ -112,6 +113,12 @@ class SearchEngine(Loop):
         self.val_meter = Meter(self.device)
         self.cost = build_cost_term(s.cost, self.net, config.data.image_size) if s.cost is not None else None
 
+    @property
+    def val(self) -> BatchSource:
+        """The alphas' loader (every search's loaders have one; a retrain's do not)."""
+        assert self.loaders.val is not None
+        return self.loaders.val
+
     # -- checkpoints -------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         return search_fingerprint(self.spec, self.space)
@@ -134,7 +141,7 @@ class SearchEngine(Loop):
             "arch_scaler": self.arch_scaler.state_dict(),
             "sampler": self.sampler.state(),
             "train_loader": self.loaders.train.state_dict(),
-            "val_loader": self.loaders.val.state_dict(),
+            "val_loader": self.val.state_dict(),
             "tracker": self.tracker.state_dict(),
             "prev_alphas": self.prev_alphas,
             "stopping": self.stopping.value if self.stopping else None,
@@ -162,7 +169,7 @@ class SearchEngine(Loop):
             self.arch_scaler.load_state_dict(payload["arch_scaler"])
         self.sampler.load_state(payload["sampler"])
         self.loaders.train.load_state_dict(payload["train_loader"])
-        self.loaders.val.load_state_dict(payload["val_loader"])
+        self.val.load_state_dict(payload["val_loader"])
         self.tracker.load_state_dict(payload["tracker"])
         self.prev_alphas = payload.get("prev_alphas")
         self.stopping = StopReason(payload["stopping"]) if payload.get("stopping") else None
@@ -209,7 +216,7 @@ class SearchEngine(Loop):
             self.weight_step(x, y, warmup=warmup)
             if warmup or self.global_step % s.arch_every != 0:
                 return
-            self.arch_step(*self.loaders.val.cycle())
+            self.arch_step(*self.val.cycle())
             if self.arch_steps % s.alphas_every == 0:
                 self.check_ranks()
                 self.bus.emit(

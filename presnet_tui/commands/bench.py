@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from types import ModuleType
+from typing import Annotated, NoReturn, get_args
 
 import typer
 
 from core.errors import PresnetError
-
-if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    pass
-
 from presnet_tui.commands.common import (
     DeviceOpt,
     app,
@@ -22,6 +20,32 @@ from presnet_tui.commands.common import (
     one_of,
     user_errors,
 )
+
+
+def load_gpu_suite() -> ModuleType:
+    """The GPU validation harness, ``scripts/gpu_suite.py`` of a source checkout (it is not part of the package)."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gpu_suite.py"
+    if not path.exists():
+        raise PresnetError(
+            "the GPU validation suite runs from a source checkout",
+            where="--suite gpu",
+            hint="clone the repository and run `presnet bench --suite gpu` (or scripts/gpu_check.sh) there",
+        )
+    root = str(path.parents[1])
+    if root not in sys.path:  # its child processes import it as scripts.gpu_suite
+        sys.path.insert(0, root)
+    return importlib.import_module("scripts.gpu_suite")
+
+
+def _gpu_suite(device: str, out: Path | None, threads: int | None) -> NoReturn:
+    import torch
+
+    gpu_suite = load_gpu_suite()
+    if threads:
+        torch.set_num_threads(threads)
+    report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
+    console.print(gpu_suite.render(report), highlight=False)
+    raise typer.Exit(0 if report.passed else 1)
 
 
 @app.command()
@@ -57,39 +81,31 @@ def bench(
 ) -> None:
     """Search cost against its physical limit, and memory against a DARTS-style step."""
     with user_errors():
-        from core.config import ConfigError, validate
-        from core.space import scope_letters, validate_depths
+        from core.config import Amp, ChannelsLast, ConfigError, validate
+        from core.space import CANDIDATE_MODES, STEMS, scope_letters, validate_depths
 
         try:
             device = validate({"run": {"device": device}}).run.device
         except ConfigError as err:
             raise PresnetError(err.problems[0].removeprefix("run.device: "), where="--device") from None
         if one_of(suite, ("default", "gpu"), "--suite") == "gpu":  # sizes of its own: --device, --out, --threads
-            import torch
-
-            from core.perf import gpu_suite
-
-            if threads:
-                torch.set_num_threads(threads)
-            report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
-            console.print(gpu_suite.render(report), highlight=False)
-            raise typer.Exit(0 if report.passed else 1)
+            _gpu_suite(device, out, threads)
         if width is not None and not 0 < width <= 4:
             raise PresnetError(f"{width} is outside (0, 4]", where="--width", hint="1.0 is ResNet-50's width")
         settings_kw = dict(
             device=device,
             width=width,
             depths=validate_depths(depths, where="--depths"),
-            stem=one_of(stem, ("imagenet", "cifar"), "--stem"),
-            candidates=one_of(candidates, ("factorized", "joint"), "--candidates"),
+            stem=one_of(stem, STEMS, "--stem"),
+            candidates=one_of(candidates, CANDIDATE_MODES, "--candidates"),
             image_size=image_size,
             batch_size=batch_size,
             repeats=repeats,
             warmup=warmup,
             epoch_images=epoch_images,
             scopes=scope_letters(scopes, where="--scopes"),
-            amp=one_of(amp, ("auto", "bf16", "fp16", "off"), "--amp"),
-            channels_last=one_of(channels_last, ("auto", "on", "off"), "--channels-last"),
+            amp=one_of(amp, get_args(Amp), "--amp"),
+            channels_last=one_of(channels_last, get_args(ChannelsLast), "--channels-last"),
             threads=threads,
         )
         from core.perf.bench import BenchSettings

@@ -152,43 +152,13 @@ NprocOpt = Annotated[
 ]
 
 
-def resolve_config(
-    config: Path | None,
-    *,
-    scope: str | None = None,
-    kernels: str | None = None,
-    activations: str | None = None,
-    epochs: int | None = None,
-    stop_at_epoch: int | None = None,
-    dataset: str | None = None,
-    data_dir: Path | None = None,
-    download: bool | None = None,
-    device: str | None = None,
-    seed: int | None = None,
-    out: Path | None = None,
-    retrain_epochs: int | None = None,
-    image_size: int | None = None,
-    candidates: str | None = None,
-) -> Config:
-    from core.config import load_config
+def resolve_config(config: Path | None, **overrides: Any) -> Config:
+    """The config file (or the quickstart) with the options given on the command line
+    (the keyword names of :class:`core.api.config.ConfigOverrides`)."""
+    from core.api.config import ConfigOverrides
+    from core.api.config import resolve_config as resolve
 
-    overrides: dict[str, Any] = {
-        "space.scope": scope,  # text as typed: core.space reads "s" and "1,2,5" alike
-        "space.kernels": kernels,
-        "space.activations": activations,
-        "search.epochs": epochs,
-        "search.stop_at_epoch": stop_at_epoch,
-        "data.dataset": dataset,
-        "data.data_dir": str(data_dir.resolve()) if data_dir else None,
-        "data.download": download,
-        "run.device": device,
-        "run.seed": seed,
-        "run.out": str(out.resolve()) if out else None,
-        "retrain.epochs": retrain_epochs,
-        "data.image_size": image_size,
-        "space.candidates": candidates,
-    }
-    return load_config(config, overrides)
+    return resolve(config, ConfigOverrides(**overrides))
 
 
 def one_of(value: str, allowed: tuple[str, ...], where: str) -> str:

@@ -4,15 +4,11 @@ per-candidate lookup table) and ``tensorboard`` (a run's events as TensorBoard s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from core.errors import PresnetError
-
-if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    pass
-
 from presnet_tui.commands.common import (
     ActsOpt,
     ConfigOpt,

@@ -14,6 +14,7 @@ import typer
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.api.space import SpaceReport
     from core.space.arch import Architecture
 
 from presnet_tui.commands.common import (
@@ -72,6 +73,65 @@ def decision_marks(arch: Architecture) -> dict[int, str]:
     return out
 
 
+def _space_table(report: SpaceReport) -> None:
+    """``presnet inspect --scope``: the space's blocks, maps, choices and FLOPs as a table and three lines."""
+    from rich.table import Table
+
+    from core.space.cost import human
+
+    size, facts, flops = report.image_size, report.facts, report.flops
+    table = Table(title=f"search space, scope {report.scope}, {size} px input")
+    for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs of its choices"):
+        table.add_column(col)
+    for g in report.geometry:
+        kernel_cells = ", ".join(f"{k}x{k}" + (f"(={e}x{e})" if e != k else "") for k, e in g.effective_kernels.items())
+        if g.kernel_choice_void:
+            kernel_cells += " [yellow]void[/]"
+        block_flops = [f for d in flops.per_block[str(g.block_id)].values() for f in d.values()]
+        table.add_row(
+            str(g.block_id),
+            str(g.stage),
+            f"{g.input_size}x{g.input_size}",
+            kernel_cells,
+            ", ".join(report.space.activations),
+            f"{human(min(block_flops))} to {human(max(block_flops))}",
+        )
+    console.print(table)
+    console.print(
+        f"{len(report.space.block_ids)} search blocks in stages {facts.stages}; "
+        f"{facts.architectures:,} architectures; super-network {facts.supernet_params:,} params "
+        f"(ResNet-50: {facts.baseline_params:,})"
+    )
+    console.print(f"FLOPs at {size} px: {human(flops.min)} to {human(flops.max)} (ResNet-50: {human(flops.baseline)})")
+    void = [g.block_id for g in report.geometry if g.kernel_choice_void]
+    if void:
+        console.print(
+            f"[yellow]void kernel choice[/] in blocks {void}: at {size} px their middle conv sees a map too small "
+            "to tell the kernels apart (see README, 'What the kernel choice means at your input size')",
+            soft_wrap=True,
+        )
+
+
+def _arch_facts(arch_file: Path, size: int, as_json: bool) -> None:
+    from core.space.arch import load_arch
+    from core.space.cost import count_flops, human
+    from core.space.network import count_params
+
+    arch = load_arch(arch_file)
+    flops = count_flops(arch.build(), size)
+    if as_json:
+        data = {
+            "params": count_params(arch.build()),
+            "flops": flops,
+            "image_size": size,
+            "architecture": arch.model_dump(mode="json"),
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    _arch_table(arch, str(arch_file))
+    console.print(f"FLOPs at {size} px: {human(flops)} ({flops:,}; a multiply-add = 2)")
+
+
 @app.command()
 def inspect(
     arch_file: Annotated[Path | None, typer.Argument(help="architecture JSON")] = None,
@@ -84,114 +144,25 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
-    import torch
-
-    from core.space import SearchSpace
-    from core.space.arch import load_arch
-    from core.space.cost import count_flops, human, measure_candidates
-    from core.space.geometry import space_geometry
-    from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec, supernet_facts
+    from core.api.space import space_report
 
     with user_errors():
         cfg = resolve_config(
             config, scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
         )
-        size = cfg.data.image_size
         if arch_file is not None:
-            arch = load_arch(arch_file)
-            flops = count_flops(arch.build(), size)
-            if as_json:
-                data = {
-                    "params": count_params(arch.build()),
-                    "flops": flops,
-                    "image_size": size,
-                    "architecture": arch.model_dump(mode="json"),
-                }
-                sys.stdout.write(json.dumps(data, indent=2) + "\n")
-            else:
-                _arch_table(arch, str(arch_file))
-                console.print(f"FLOPs at {size} px: {human(flops)} ({flops:,}; a multiply-add = 2)")
+            _arch_facts(arch_file, cfg.data.image_size, as_json)
             return
         if scope is None:
             raise PresnetError(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
         # The space as the paper defines it (full-width ResNet-50, torchvision's stem), or as -c configures it.
-        space = SearchSpace.build(
-            cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
-        )
-        spec = net_spec(cfg) if config is not None else NetSpec()  # no config: the paper's ResNet-50
-        facts = supernet_facts(space, spec)
-        with torch.device("meta"):  # shapes only: FLOPs need no arithmetic and no memory
-            costs = measure_candidates(SearchNet(spec, space), "flops", size)
-            baseline_flops = count_flops(build_plain(spec), size)
-        geometry = space_geometry(space, size, spec.stem)
-        data = {
-            "scope": cfg.space.scope,
-            "search_blocks": list(facts.block_ids),
-            "stages": facts.stages,
-            "kernels": list(facts.kernels),
-            "activations": list(facts.activations),
-            "candidates": cfg.space.candidates,
-            "decisions": {d: list(space.labels(d)) for d in space.decisions},
-            "choices_per_block": facts.choices_per_block,
-            "architectures": facts.architectures,
-            "supernet_params": facts.supernet_params,
-            "baseline_params": facts.baseline_params,
-            "image_size": size,
-            "stem": spec.stem,
-            "blocks": [g.to_json() for g in geometry],
-            "baseline_flops": baseline_flops,
-            "flops": {
-                "min": int(costs.fixed + sum(min(r) for rows in costs.per_row.values() for r in rows)),
-                "max": int(costs.fixed + sum(max(r) for rows in costs.per_row.values() for r in rows)),
-                "per_block": {
-                    str(b): {d: dict(zip(space.labels(d), map(int, costs.per_row[d][r]))) for d in space.decisions}
-                    for r, b in enumerate(space.block_ids)
-                },
-            },
-        }
+        report = space_report(cfg, paper_network=config is None, as_searched=False)
         if as_json:
-            sys.stdout.write(json.dumps(data, indent=2) + "\n")
-            return
-        from rich.table import Table
-
-        flops_of = data["flops"]["per_block"]
-        table = Table(title=f"search space, scope {cfg.space.scope}, {size} px input")
-        for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs of its choices"):
-            table.add_column(col)
-        for g in geometry:
-            kernel_cells = ", ".join(
-                f"{k}x{k}" + (f"(={e}x{e})" if e != k else "") for k, e in g.effective_kernels.items()
-            )
-            if g.kernel_choice_void:
-                kernel_cells += " [yellow]void[/]"
-            block_flops = [f for d in flops_of[str(g.block_id)].values() for f in d.values()]
-            table.add_row(
-                str(g.block_id),
-                str(g.stage),
-                f"{g.input_size}x{g.input_size}",
-                kernel_cells,
-                ", ".join(space.activations),
-                f"{human(min(block_flops))} to {human(max(block_flops))}",
-            )
-        console.print(table)
-        console.print(
-            f"{len(space.block_ids)} search blocks in stages {data['stages']}; "
-            f"{facts.architectures:,} architectures; super-network {facts.supernet_params:,} params "
-            f"(ResNet-50: {data['baseline_params']:,})"
-        )
-        console.print(
-            f"FLOPs at {size} px: {human(data['flops']['min'])} to {human(data['flops']['max'])} "
-            f"(ResNet-50: {human(data['baseline_flops'])})"
-        )
-        void = [g.block_id for g in geometry if g.kernel_choice_void]
-        if void:
-            console.print(
-                f"[yellow]void kernel choice[/] in blocks {void}: at {size} px their middle conv sees a map too small "
-                "to tell the kernels apart (see README, 'What the kernel choice means at your input size')",
-                soft_wrap=True,
-            )
+            sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        else:
+            _space_table(report)
 
 
 @config_app.command("show")
@@ -223,12 +194,12 @@ def derive(
 ) -> None:
     """The argmax architecture of any past epoch of a search, with each decision's confidence."""
     from core.api.confidence import check_searched
+    from core.api.derive import derive
     from core.run.rundir import RunDir
     from core.space.arch import save_arch
-    from core.train.job import derive_at
 
     with user_errors():
-        arch = derive_at(RunDir.open(run_dir), epoch)
+        arch = derive(RunDir.open(run_dir), epoch)
         check_searched(arch, allow_unsearched, str(run_dir))
         if out is not None:
             save_arch(out, arch)

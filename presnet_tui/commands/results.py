@@ -38,7 +38,7 @@ def plot(
     from core.run.rundir import RunDir
     from core.scale.sweep import is_sweep
     from presnet_tui.figures import IMAGE_SUFFIXES
-    from presnet_tui.plots import figure, trajectory_from_events
+    from presnet_tui.trajectory import figure, trajectory_from_events
 
     image = save is not None and save.suffix.lower() in IMAGE_SUFFIXES
     with user_errors():

@@ -3,7 +3,6 @@ one (stop); ``--nproc`` starts them through torchrun."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,8 +13,7 @@ from rich.console import Console
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.config import Config
-    from core.run.rundir import RunDir
+    from core.api.runs import RunKind
     from core.train.job import Job
 
 from presnet_tui.commands.common import (
@@ -39,7 +37,6 @@ from presnet_tui.commands.common import (
     app,
     console,
     err_console,
-    resolve_config,
     user_errors,
 )
 
@@ -55,19 +52,17 @@ def _no_terminal() -> bool:
 def _launch(nproc: int, headless: bool = True, device: str = "auto") -> None:
     """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
     launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
-    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if (nproc > 1 or under_torchrun) and not headless:
+    from core.api.runs import launch, under_launcher
+
+    if (nproc > 1 or under_launcher()) and not headless:
         raise PresnetError(
             "several processes run headless only",
             where="--nproc" if nproc > 1 else "torchrun",
             hint="add --headless (attach the TUI with presnet-tui --attach RUN)",
         )
-    if nproc <= 1 or under_torchrun:
+    if nproc <= 1 or under_launcher():
         return
-    from core.scale.distributed import check_nproc, launch
-
-    check_nproc(nproc, device)
-    raise typer.Exit(launch(nproc, _worker_args(sys.argv[1:])))
+    raise typer.Exit(launch(nproc, device, ["-m", "presnet_tui.cli", *_worker_args(sys.argv[1:])]))
 
 
 def _worker_args(argv: list[str]) -> list[str]:
@@ -83,39 +78,15 @@ def _worker_args(argv: list[str]) -> list[str]:
     return out
 
 
-def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -> RunDir:
-    """The run directory, its lock held by the object returned (no window for a second writer);
-    distributed, rank 0 creates it and tells the other ranks where it is."""
-    from core.run.rundir import RunDir
-    from core.scale import distributed
-
-    made: list[RunDir] = []
-
-    def create() -> str:
-        run_dir = RunDir.create(cfg, label=label)
-        if baseline:
-            run_dir.update_summary(baseline=True)
-        made.append(run_dir)
-        return str(run_dir.path)
-
-    if distributed.under_torchrun():
-        distributed.init(cfg.run.device)
-    path = distributed.on_main(create)
-    return made[0] if made else RunDir(Path(path))
-
-
 def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
-    from core.scale import distributed
+    from core.api.runs import run_job_as_rank, under_launcher
     from presnet_tui.headless import run_headless
     from presnet_tui.terminal import NO_TTY_NOTICE
 
-    if distributed.under_torchrun():
-        distributed.init(job.config.run.device)
-        job.prepare()
-        rank = distributed.current()
-        code = run_headless(job, console if rank.is_main else Console(quiet=True))
-        distributed.teardown()
-        raise typer.Exit(code)
+    if under_launcher():  # rank 0 alone speaks
+        raise typer.Exit(
+            run_job_as_rank(job, lambda j, main: run_headless(j, console if main else Console(quiet=True)))
+        )
     job.prepare()
     if no_tty:  # said once the input has passed its checks, so a refusal stays one line
         err_console.print(NO_TTY_NOTICE, highlight=False, soft_wrap=True)
@@ -124,6 +95,30 @@ def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
     from presnet_tui.app import PresnetApp
 
     PresnetApp(job=job).run()
+
+
+def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None = None) -> None:
+    """The one path of run, search, retrain and baseline: config, launcher, run directory, job, start."""
+    from core.api.confidence import check_searched
+    from core.api.config import ConfigOverrides, resolve_config
+    from core.api.runs import start_run
+    from core.space.arch import load_arch
+
+    with user_errors():
+        arch = load_arch(arch_file) if arch_file is not None else None
+        if arch is not None:
+            check_searched(arch, options.get("allow_unsearched") is True, str(arch_file))
+        path, nproc = options.get("config"), options.get("nproc")
+        cfg = resolve_config(path if isinstance(path, Path) else None, ConfigOverrides.pick(options))
+        headless = options.get("headless", True) is not False  # search, retrain, baseline: always headless
+        no_tty = not headless and _no_terminal()
+        _launch(nproc if isinstance(nproc, int) else 1, headless or no_tty, cfg.run.device)
+        if not (headless or no_tty):
+            from presnet_tui.app import PresnetApp
+
+            PresnetApp(config=cfg).run()
+            return
+        _start(start_run(cfg, kind, arch=arch), headless=True, no_tty=no_tty)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -148,37 +143,7 @@ def run(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.train.job import Job
-
-    with user_errors():
-        cfg = resolve_config(
-            config,
-            scope=scope,
-            kernels=kernels,
-            activations=activations,
-            epochs=epochs,
-            stop_at_epoch=stop_at_epoch,
-            dataset=dataset,
-            data_dir=data_dir,
-            download=download,
-            device=device,
-            seed=seed,
-            out=out,
-            retrain_epochs=retrain_epochs,
-            image_size=image_size,
-            candidates=candidates,
-        )
-        no_tty = not headless and _no_terminal()
-        _launch(nproc, headless or no_tty, cfg.run.device)
-        if not (headless or no_tty):
-            from presnet_tui.app import PresnetApp
-
-            PresnetApp(config=cfg).run()
-            return
-        job = Job(cfg, _create_run(cfg), EventBus(), Control())
-        _start(job, headless=True, no_tty=no_tty)
+    _new_run("run", locals())
 
 
 @app.command()
@@ -200,29 +165,7 @@ def search(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.train.job import Job
-
-    with user_errors():
-        cfg = resolve_config(
-            config,
-            scope=scope,
-            kernels=kernels,
-            activations=activations,
-            epochs=epochs,
-            stop_at_epoch=stop_at_epoch,
-            dataset=dataset,
-            data_dir=data_dir,
-            download=download,
-            device=device,
-            seed=seed,
-            out=out,
-            image_size=image_size,
-            candidates=candidates,
-        )
-        _launch(nproc, device=cfg.run.device)
-        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
+    _new_run("search", locals())
 
 
 @app.command()
@@ -241,28 +184,7 @@ def retrain(
     allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
-    from core.api.confidence import check_searched
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.space.arch import load_arch
-    from core.train.job import Job
-
-    with user_errors():
-        arch = load_arch(arch_file)
-        check_searched(arch, allow_unsearched, str(arch_file))
-        cfg = resolve_config(
-            config,
-            dataset=dataset,
-            data_dir=data_dir,
-            download=download,
-            device=device,
-            seed=seed,
-            out=out,
-            retrain_epochs=retrain_epochs,
-            image_size=image_size,
-        )
-        _launch(nproc, device=cfg.run.device)
-        _start(Job(cfg, _create_run(cfg), EventBus(), Control(), search=False, arch=arch), headless=True)
+    _new_run("retrain", locals(), arch_file=arch_file)
 
 
 @app.command()
@@ -279,28 +201,7 @@ def baseline(
     nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.space.arch import Architecture
-    from core.train.job import Job
-
-    with user_errors():
-        cfg = resolve_config(
-            config,
-            dataset=dataset,
-            data_dir=data_dir,
-            download=download,
-            device=device,
-            seed=seed,
-            out=out,
-            retrain_epochs=retrain_epochs,
-            image_size=image_size,
-        )
-        n = cfg.network
-        arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
-        _launch(nproc, device=cfg.run.device)
-        run_dir = _create_run(cfg, label="baseline", baseline=True)
-        _start(Job(cfg, run_dir, EventBus(), Control(), search=False, arch=arch), headless=True)
+    _new_run("baseline", locals())
 
 
 @app.command()
@@ -310,14 +211,14 @@ def resume(
     nproc: NprocOpt = 1,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
+    from core.api.runs import continue_run
     from core.run.rundir import RunDir
-    from core.train.job import resume_job
 
     with user_errors():
         no_tty = not headless and _no_terminal()
         # a wrong path fails here, before any process starts
         _launch(nproc, headless or no_tty, RunDir.open(run_dir).config().run.device)
-        job = resume_job(RunDir.open(run_dir), retrain_after_search=headless or no_tty)
+        job = continue_run(run_dir, retrain_after_search=headless or no_tty)
         if headless or no_tty:
             _start(job, headless=True, no_tty=no_tty)
             return

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    pass
 
 from presnet_tui.commands.common import (
     app,
@@ -36,10 +33,10 @@ def tui(
                 "`presnet resume RUN --headless` here"
             ]
         )
+    from core.api.runs import continue_run
     from core.config import load_config
     from core.run.rundir import RunDir
     from core.scale.sweep import Sweep, is_sweep
-    from core.train.job import resume_job
     from presnet_tui.app import PresnetApp
 
     with user_errors():
@@ -48,7 +45,7 @@ def tui(
             PresnetApp(attach=attach).run()
             return
         if resume is not None:
-            PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
+            PresnetApp(job=continue_run(resume, retrain_after_search=False).prepare()).run()
             return
         PresnetApp(config=load_config(config) if config else None).run()
 

@@ -11,12 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from core.api.confidence import settled_of
+from core.api.derive import derive
 from core.config import check_stop_at
 from core.errors import PresnetError
 from core.run.events import AnyEvent, Converged, Error, SearchStopped, SpaceWarning, Unstable
 from core.space.arch import Architecture
 from core.train.convergence import Confidence
-from core.train.job import derive_at
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
@@ -173,7 +173,7 @@ class SearchScreen(RunScreen):
     def action_toggle_pause(self) -> None:
         if self.session.pause_requested():
             self.session.cont()
-            self.notify("resuming")
+            self.notify("continuing")
         else:
             self.session.pause()
             self.notify("pausing after the current step")
@@ -188,7 +188,7 @@ class SearchScreen(RunScreen):
 
     def action_derive(self) -> None:
         try:
-            self.derived = derive_at(self.session.run_dir, self.picked_epoch)
+            self.derived = derive(self.model.snapshots(str(self.session.run_dir.path)), self.picked_epoch)
         except PresnetError as err:
             self.notify(err.line(), severity="error")
             return

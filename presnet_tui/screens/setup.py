@@ -4,26 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.worker import get_current_worker
 
-from core.config import Config, ConfigError, dump_yaml, load_config, validate
+from core.api.space import SpaceReport, space_report
+from core.config import (
+    DEVICE_KINDS,
+    VOID_KERNELS_FIX,
+    Config,
+    ConfigError,
+    Dataset,
+    dump_yaml,
+    load_config,
+    validate,
+    void_kernels_fact,
+)
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
-from core.space.geometry import config_geometry, void_warning
-from core.space.network import NetSpec, net_spec, supernet_facts
+from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
+from core.space.cost import human
 
-SCOPES = ["s", "m", "l", "f", "custom"]
-DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
-DEVICES = ["auto", "cpu", "cuda", "mps"]
+SCOPES = [*SCOPE_STAGES, "custom"]
+DATASETS = list(get_args(Dataset))
+DEVICES = list(DEVICE_KINDS)
 
 #: Which error label shows a problem with which config field.
 ERROR_SLOTS = {
@@ -41,42 +52,27 @@ ERROR_SLOTS = {
 }
 
 
-def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None) -> str:
-    """Facts about a choice of scope and candidates, as one short paragraph.
-
-    With ``image_size``, also the FLOPs range of the space's architectures at that input size
-    (counted on the meta device: shapes only, no arithmetic, no memory)."""
-    f = supernet_facts(space, spec)
-    text = (
+def space_facts(report: SpaceReport) -> str:
+    """Facts about a choice of scope and candidates, as one short paragraph, with the FLOPs range of
+    the space's architectures at the form's input size."""
+    f, flops = report.facts, report.flops
+    return (
         f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
         f"({', '.join(map(str, f.block_ids))})\n"
         f"{f.architectures:,} architectures · super-network {f.supernet_params:,} params (plain {f.baseline_params:,})"
+        f"\nFLOPs at {report.image_size} px: {human(flops.min)} to {human(flops.max)} (plain {human(flops.baseline)})"
     )
-    if image_size is not None:
-        import torch
-
-        from core.space.cost import count_flops, human, measure_candidates
-        from core.space.network import SearchNet, build_plain
-
-        with torch.device("meta"):
-            net, plain = SearchNet(spec, space), build_plain(spec)
-        costs = measure_candidates(net, "flops", image_size)
-        lo = costs.fixed + sum(min(r) for rows in costs.per_row.values() for r in rows)
-        hi = costs.fixed + sum(max(r) for rows in costs.per_row.values() for r in rows)
-        text += (
-            f"\nFLOPs at {image_size} px: {human(lo)} to {human(hi)} (plain {human(count_flops(plain, image_size))})"
-        )
-    return text
 
 
 def void_line(cfg: Config) -> str:
-    """The live warning: which kernel choices are void at this scope, kernel set and input size."""
-    message = void_warning(config_geometry(cfg), cfg.data.image_size)
-    if message is None:
+    """The live warning: which kernel choices are void at this scope, kernel set and input size
+    (arithmetic on map sizes: cheap enough for every keystroke)."""
+    fact = void_kernels_fact(cfg.geometry(), cfg.data.image_size)
+    if fact is None:
         return ""
     if cfg.space.void_kernels == "prune":
-        return "⚠ " + message.split(" (set ")[0] + " — pruned: only the smallest kernel of each equal group is searched"
-    return "⚠ " + message
+        return f"⚠ {fact} — pruned: only the smallest kernel of each equal group is searched"
+    return f"⚠ {fact} ({VOID_KERNELS_FIX})"
 
 
 class SetupScreen(Screen):
@@ -229,13 +225,22 @@ class SetupScreen(Screen):
         try:
             cfg = self.build_config()
         except ConfigError as err:
+            self.workers.cancel_group(self, "facts")  # no older answer may land after this
             self.show_problems(err.problems)
             self.query_one("#facts", Static).update("")
             self.query_one("#void-warning", Label).update("")
             return
         self.show_problems([])
-        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), net_spec(cfg), cfg.data.image_size))
         self.query_one("#void-warning", Label).update(void_line(cfg))
+        self._report_facts(cfg)
+
+    @work(thread=True, exclusive=True, group="facts")
+    def _report_facts(self, cfg: Config) -> None:
+        """The space's facts off the UI thread (the meta-device FLOPs count takes a moment; a newer
+        keystroke's worker replaces this one, and its answer is dropped)."""
+        report = space_report(cfg)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.query_one("#facts", Static).update, space_facts(report))
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

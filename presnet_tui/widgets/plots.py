@@ -10,7 +10,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from presnet_tui.model import Curves, RunModel
-from presnet_tui.plots import COLORS, Trajectory, draw_decision, thin
+from presnet_tui.trajectory import COLORS, Trajectory, draw_decision, thin
 
 
 class BlockPlot(Vertical):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core.perf.gpu_suite import REPORT_FILE, ReplaySampler
 from core.space.proxyless import Mode, PathSampler
 from presnet_tui.cli import app
+from scripts.gpu_suite import REPORT_FILE, ReplaySampler
 
 
 @pytest.mark.slow

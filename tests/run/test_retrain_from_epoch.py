@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from core.api.derive import derive as derive_at
 from core.run.control import Control
 from core.run.events import EventBus, RetrainStarted
-from core.train.job import Job, derive_at
+from core.train.job import Job
 from core.train.runner import Runner
 
 

@@ -21,9 +21,9 @@ from conftest import tiny_config
 from core.errors import PresnetError
 from core.run.control import Control
 from core.run.events import read_events
-from core.scale import distributed
 from core.space.network import SearchNet, net_spec
 from core.space.proxyless import Mode, PathSampler
+from core.train import dist_ops
 from core.train.data import load_search_data
 from core.train.device import precision_for
 from core.train.loop import sgd
@@ -46,11 +46,11 @@ def _steps(net: SearchNet, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, y
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=0.05)
     scaler = grad_scaler(prec)
     sampler = PathSampler(7)
-    grad_hook = distributed.gradient_hook(net.weight_parameters()) if hooks else None
+    grad_hook = dist_ops.gradient_hook(net.weight_parameters()) if hooks else None
     for _ in range(2):
         net.sample_weight_paths(sampler)
         train_step(net, w_opt, scaler, prec, x, y, grad_hook)
-    gate_hook = distributed.average_gate_gradients if hooks else None
+    gate_hook = dist_ops.average_gate_gradients if hooks else None
     arch_step(net, sampler, Mode.TWO_PATH, a_opt, scaler, prec, xv, yv, reduce_gates=gate_hook)
 
 
@@ -73,12 +73,12 @@ def _rank_main(rank: int, tmp: str, port: int) -> None:
         half = slice(rank * B, (rank + 1) * B)
         _steps(net, x[half], y[half], xv[half], yv[half], hooks=True)
         torch.save(net.state_dict(), f"{tmp}/rank{rank}.pt")
-        distributed.check_agreement(net.arch_parameters(), "alphas", "search")  # agree: no error
+        dist_ops.check_agreement(net.arch_parameters(), "alphas", "search")  # agree: no error
         with torch.no_grad():
             net.arch_parameters()[0][0, 0] += rank * 1e-7  # a drift far below any printed figure
         try:
-            distributed.check_agreement(net.arch_parameters(), "alphas", "search")
-        except distributed.RankDrift as err:
+            dist_ops.check_agreement(net.arch_parameters(), "alphas", "search")
+        except dist_ops.RankDrift as err:
             Path(f"{tmp}/drift{rank}.txt").write_text(err.line())
         dist.barrier()
     finally:
@@ -266,8 +266,8 @@ def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line(monkeypat
 
 def test_sync_bn_is_refused_off_cuda():
     with pytest.raises(PresnetError, match="sync_bn needs CUDA"):
-        distributed.check_sync_bn(distributed.RankInfo(0, 2), torch.device("cpu"))
-    distributed.check_sync_bn(distributed.RankInfo(), torch.device("cpu"))  # one process: nothing to sync
+        dist_ops.check_sync_bn(dist_ops.RankInfo(0, 2), torch.device("cpu"))
+    dist_ops.check_sync_bn(dist_ops.RankInfo(), torch.device("cpu"))  # one process: nothing to sync
 
 
 def test_synced_control_agrees_every_n_calls_and_keeps_the_agreed_state_between(tmp_path):
@@ -279,7 +279,7 @@ def test_synced_control_agrees_every_n_calls_and_keeps_the_agreed_state_between(
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     try:
         local = Control(tmp_path / "control.json")
-        synced = distributed.SyncedControl(local, distributed.RankInfo(0, 2), torch.device("cpu"), every=3)
+        synced = dist_ops.SyncedControl(local, dist_ops.RankInfo(0, 2), torch.device("cpu"), every=3)
         seen = []
         for call in range(7):
             if call == 1:

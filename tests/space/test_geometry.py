@@ -9,15 +9,15 @@ import pytest
 import torch
 import yaml
 
+from core.api.derive import derive as derive_at
 from core.config import quickstart
 from core.run.events import read_events
 from core.space import SearchSpace, joint_name, marginals, parse_joint
 from core.space.arch import snapshot_to_choices
-from core.space.geometry import config_geometry, middle_conv_inputs, prunable
+from core.space.geometry import middle_conv_inputs, prunable
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import Mode, PathSampler
 from core.train.data import load_search_data
-from core.train.job import derive_at
 from tests.support import invoke
 
 
@@ -42,7 +42,7 @@ def test_middle_conv_side_follows_the_strides():
 
 
 def test_quickstart_searches_only_real_choices():
-    assert not any(g.kernel_choice_void for g in config_geometry(quickstart()))
+    assert not any(g.kernel_choice_void for g in quickstart().geometry())
 
 
 @pytest.fixture

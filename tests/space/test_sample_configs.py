@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import load_config
-from core.space.geometry import check_void_kernels
+from core.config import check_void_kernels, load_config
 from tests.support import REPO
 
 CONFIGS = sorted((REPO / "sample_configs").glob("*.yaml"))

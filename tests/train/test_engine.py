@@ -7,10 +7,11 @@ import threading
 
 import pytest
 
+from core.api.derive import derive as derive_at
 from core.run.control import Control, ControlState, write_control
 from core.run.events import EpochEnd, EventBus, SearchStopped, read_events
 from core.space.arch import load_arch
-from core.train.job import Job, derive_at
+from core.train.job import Job
 
 pytestmark = pytest.mark.slow  # every test here trains a (tiny) network for real
 

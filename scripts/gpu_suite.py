@@ -1,5 +1,9 @@
 """``presnet bench --suite gpu``: the paper's workload on one device, measured and checked, one report.
 
+A validation harness, kept with the scripts rather than in the package: ``presnet bench --suite gpu``
+loads it from a source checkout (:func:`presnet_tui.commands.bench.load_gpu_suite`), and
+``scripts/gpu_check.sh`` runs that command on a bare device machine.
+
 The CUDA paths (bf16/fp16 autocast through the binary gates, the fp16 architecture scaler,
 channels_last, cuDNN benchmark, the on-device pipeline at 224 px) cannot be exercised
 without a GPU, and GPU time comes in short leases: so everything worth knowing from one
@@ -513,10 +517,10 @@ def check_fp16_scaler(device: torch.device, s: SuiteSettings) -> Check:
 
 def _spawn(what: str, target: Path, log_file: Path) -> subprocess.Popen:
     """This module's :func:`child` in a fresh interpreter (a real process that SIGKILL can end)."""
-    root = str(Path(__file__).resolve().parents[2])  # the repository root (core/perf/gpu_suite.py)
+    root = str(Path(__file__).resolve().parents[1])  # the repository root (scripts/gpu_suite.py)
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
-    code = "import sys; from core.perf.gpu_suite import child; sys.exit(child(sys.argv[1:]))"
+    code = "import sys; from scripts.gpu_suite import child; sys.exit(child(sys.argv[1:]))"
     argv = [sys.executable, "-c", code, what, str(target)]
     with open(log_file, "ab") as f:
         return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env)

@@ -1,4 +1,5 @@
-"""Alpha trajectories as plotext figures, shared by ``presnet plot`` and the TUI.
+"""Alpha trajectories (the series folded from events) and their plotext figures, shared by
+``presnet plot`` and the TUI's plot widgets (:mod:`presnet_tui.widgets.plots`).
 
 ``plt`` is either the plotext module or a textual-plotext widget's ``plt``: both
 speak the same API, so the curves look the same in a terminal dump and live.

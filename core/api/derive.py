@@ -1,0 +1,90 @@
+"""The argmax architecture of any past search epoch, from a run directory or from the snapshots
+a front end already holds (the TUI keeps every epoch's alphas: no file is read on its UI thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.config import Config
+from core.errors import PresnetError
+from core.run.events import Alphas, EpochEnd, SearchStarted
+from core.run.rundir import RunDir
+from core.space.arch import Architecture, from_choices, snapshot_to_choices
+from core.space.network import net_spec
+from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
+
+
+@dataclass(frozen=True)
+class SearchSnapshots:
+    """What derive needs of a search: its config, its number of classes, each ended epoch's
+    ``epoch_end`` (alphas and phase: the stop criterion is replayed over them for the confidence),
+    and the architecture steps taken by each epoch's end."""
+
+    config: Config
+    num_classes: int | None  #: None: no search_started event was seen
+    history: Mapping[int, EpochEnd]
+    arch_steps: Mapping[int, int]  #: epoch -> architecture steps taken by then (from ``alphas`` events)
+    source: str = ""  #: where they came from (a run directory), recorded in the architecture
+    events_file: str = ""
+    no_history: tuple[str, str] | None = None  #: (message, hint) when there is no epoch to derive from
+
+
+def snapshots_of_run(run: RunDir) -> SearchSnapshots:
+    """A run directory's epoch history (one read of its event file)."""
+    events = run.events()
+    config = run.config()
+    steps: dict[int, int] = {}
+    for e in events:
+        if isinstance(e, Alphas):
+            steps[e.epoch] = max(steps.get(e.epoch, 0), e.arch_step)
+    return SearchSnapshots(
+        config=config,
+        num_classes=next((e.num_classes for e in events if isinstance(e, SearchStarted)), None),
+        history={h.epoch: h for h in run.epoch_history(events)},
+        arch_steps=steps,
+        source=str(run.path),
+        events_file=str(run.events_file),
+        no_history=no_alphas_reason(events, config.search.warmup_epochs),
+    )
+
+
+def confidence_at(snaps: SearchSnapshots, epoch: int) -> Confidence:
+    """Each decision's confidence at ``epoch``: the stop criterion replayed over the epochs up to it."""
+    s = snaps.config.search
+    history = [snaps.history[k] for k in sorted(snaps.history) if k <= epoch]
+    steps = max((n for k, n in snaps.arch_steps.items() if k <= epoch), default=0)
+    if not steps and any(h.phase == "search" for h in history):
+        steps = 1  # alphas_every longer than the search so far: at least one step was taken
+    return confidence(history[-1].alphas, replay(history, s.patience, s.margin, s.threshold), steps)
+
+
+def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Architecture:
+    """The argmax architecture of epoch ``epoch``'s alpha snapshot (default: the last ended epoch),
+    carrying each decision's confidence at that epoch in its ``source``."""
+    snaps = snapshots_of_run(source) if isinstance(source, RunDir) else source
+    if not snaps.history:
+        no_epoch = ("the run has no finished search epoch yet", "wait for the first epoch to end")
+        message, hint = snaps.no_history or no_epoch
+        raise PresnetError(message, where=snaps.source or "derive", hint=hint)
+    ended = sorted(snaps.history)
+    chosen = ended[-1] if epoch is None else epoch
+    if chosen not in snaps.history:
+        raise PresnetError(
+            f"no epoch {epoch} in the history (epochs {ended[0]}..{ended[-1]})",
+            where="--epoch",
+            hint="pick an epoch that has ended",
+        )
+    if snaps.num_classes is None:
+        raise PresnetError(
+            "the event file has no search_started event",
+            where=snaps.events_file or "derive",
+            hint="derive needs a run directory written by a search",
+        )
+    spec = net_spec(snaps.config, snaps.num_classes)
+    arch = from_choices(
+        snapshot_to_choices(snaps.history[chosen].alphas, snaps.config.search_space()),
+        spec,
+        source={"run": snaps.source, "epoch": chosen},
+    )
+    return with_confidence(arch, confidence_at(snaps, chosen))

@@ -1,0 +1,107 @@
+"""Starting runs: a new run directory and its job, several processes through torchrun, the
+rank set-up and teardown of a torchrun worker, and continuing a run from its checkpoints.
+
+The front end passes the command its workers run (``entry``): core never names the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from core.config import Config
+from core.run.control import Control
+from core.run.events import EventBus
+from core.run.rundir import RunDir
+from core.scale.distributed import check_nproc
+from core.scale.distributed import launch as torchrun_launch
+from core.space.arch import Architecture
+from core.train import dist_ops
+from core.train.collectives import collectives
+from core.train.job import Job, resume_job
+
+#: run: search, derive, retrain; search: no retrain; retrain: an architecture file; baseline: plain ResNet-50
+RunKind = Literal["run", "search", "retrain", "baseline"]
+
+
+def under_launcher() -> bool:
+    """This process is one rank of several that torchrun started (RANK / WORLD_SIZE set)."""
+    return dist_ops.under_torchrun()
+
+
+def launch(nproc: int, device: str, entry: Sequence[str]) -> int:
+    """Run ``entry`` (torchrun's program arguments, e.g. ``["-m", "some.cli", "search", ...]``) as
+    ``nproc`` ranks on this node; returns the exit code.  A CUDA run needs a GPU per process."""
+    check_nproc(nproc, device)
+    return torchrun_launch(nproc, entry)
+
+
+def baseline_architecture(config: Config) -> Architecture:
+    """The plain ResNet-50 of the config's network section (Table I's baseline row)."""
+    n = config.network
+    return Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
+
+
+def create_run(config: Config, label: str | None = None, baseline: bool = False) -> RunDir:
+    """The run directory, its lock held by the object returned (no window for a second writer).
+
+    Under torchrun the process group is joined first; rank 0 creates the directory and tells
+    the other ranks where it is."""
+    if under_launcher():
+        dist_ops.init(config.run.device)
+    made: list[RunDir] = []
+
+    def create() -> str:
+        run_dir = RunDir.create(config, label=label)
+        if baseline:
+            run_dir.update_summary(baseline=True)
+        made.append(run_dir)
+        return str(run_dir.path)
+
+    path = collectives().on_main(create)
+    return made[0] if made else RunDir(Path(path))
+
+
+def start_run(
+    config: Config,
+    kind: RunKind,
+    control: Control | None = None,
+    bus: EventBus | None = None,
+    arch: Architecture | None = None,
+) -> Job:
+    """The job of a new run of ``kind`` in a new run directory (not prepared yet: see :func:`run_job`).
+
+    ``retrain`` needs ``arch``; ``baseline`` builds its own."""
+    if kind == "baseline":
+        arch = baseline_architecture(config)
+    run_dir = create_run(config, label="baseline" if kind == "baseline" else None, baseline=kind == "baseline")
+    return Job(
+        config,
+        run_dir,
+        bus or EventBus(),
+        control or Control(),
+        search=kind in ("run", "search"),
+        retrain=kind != "search",
+        arch=arch,
+    )
+
+
+def retrain_run(run: RunDir, arch: Architecture, control: Control | None = None, bus: EventBus | None = None) -> Job:
+    """The job that retrains ``arch`` in the run directory whose search found it (the TUI's ``r``)."""
+    return Job(run.config(), run, bus or EventBus(), control or Control(), search=False, arch=arch)
+
+
+def continue_run(run_dir: Path, retrain_after_search: bool = True) -> Job:
+    """The job that continues a run from its checkpoints (``presnet resume``)."""
+    return resume_job(RunDir.open(run_dir), retrain_after_search=retrain_after_search)
+
+
+def run_job_as_rank(job: Job, run: Callable[[Job, bool], int]) -> int:
+    """A torchrun worker's whole life: join the process group, check the input, ``run(job, is_main)``
+    (rank 0 alone speaks), leave the group; returns ``run``'s exit code."""
+    dist_ops.init(job.config.run.device)
+    job.prepare()
+    code = run(job, collectives().is_main)
+    dist_ops.teardown()
+    return code
