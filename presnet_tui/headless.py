@@ -105,7 +105,8 @@ class HeadlessView:
             case ArchitectureDerived():
                 p(f"architecture → {e.path} ({e.params:,} params)")
             case RetrainStarted():
-                p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
+                how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
+                p(f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
                 self.retrain_started = e
             case RetrainEpochEnd():
                 p(

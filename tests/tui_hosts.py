@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.app import App
-
 import presnet_tui
 from core.run.rundir import RunDir
+from presnet_tui.app import PresnetApp
 from presnet_tui.session import Inbox, Session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,14 +27,16 @@ class FixedSession(Session):
         return False
 
 
-class Host(App):
-    """Hosts one screen with the real stylesheet (PresnetApp's own on_mount would push the setup screen)."""
+class Host(PresnetApp):
+    """Hosts one screen with the real stylesheet and the app's keys (q, ?), but not PresnetApp's own
+    on_mount, which would push the setup screen."""
 
     CSS_PATH = str(Path(presnet_tui.__file__).parent / "presnet.tcss")
 
-    def __init__(self, screen_factory) -> None:
-        super().__init__()
+    def __init__(self, screen_factory, **kw) -> None:
+        super().__init__(**kw)
         self.screen_factory = screen_factory
 
-    def on_mount(self) -> None:
+    def on_mount(self, event) -> None:
+        event.prevent_default()  # PresnetApp.on_mount would run after this one
         self.push_screen(self.screen_factory())

@@ -51,10 +51,15 @@ def _no_terminal() -> bool:
 
 
 # -- several processes (torchrun) ---------------------------------------------------------------
+def _under_torchrun() -> bool:
+    """torchrun's environment, read without importing torch (core.scale.distributed does)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def _launch(nproc: int, headless: bool = True, device: str = "auto") -> None:
     """``--nproc N`` (N > 1), outside torchrun: start N copies of this command through torchrun's
     launcher and exit with their code. Under torchrun (RANK/WORLD_SIZE set) the command runs as a rank."""
-    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    under_torchrun = _under_torchrun()
     if (nproc > 1 or under_torchrun) and not headless:
         raise PresnetError(
             "several processes run headless only",
@@ -86,7 +91,6 @@ def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -
     """The run directory, its lock held by the object returned (no window for a second writer);
     distributed, rank 0 creates it and tells the other ranks where it is."""
     from core.run.rundir import RunDir
-    from core.scale import distributed
 
     made: list[RunDir] = []
 
@@ -96,6 +100,11 @@ def _create_run(cfg: Config, label: str | None = None, baseline: bool = False) -
             run_dir.update_summary(baseline=True)
         made.append(run_dir)
         return str(run_dir.path)
+
+    if not _under_torchrun():  # one process: no torch needed to refuse a live directory
+        create()
+        return made[0]
+    from core.scale import distributed
 
     if distributed.under_torchrun():
         distributed.init(cfg.run.device)
@@ -147,11 +156,7 @@ def run(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.train.job import Job
-
-    with user_errors():
+    with user_errors():  # the engine (torch) loads after the input has passed its checks: a refusal is instant
         cfg = resolve_config(
             config,
             scope=scope,
@@ -176,7 +181,12 @@ def run(
 
             PresnetApp(config=cfg).run()
             return
-        job = Job(cfg, _create_run(cfg), EventBus(), Control())
+        run_dir = _create_run(cfg)
+        from core.run.control import Control
+        from core.run.events import EventBus
+        from core.train.job import Job
+
+        job = Job(cfg, run_dir, EventBus(), Control())
         _start(job, headless=True, no_tty=no_tty)
 
 
@@ -199,10 +209,6 @@ def search(
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.train.job import Job
-
     with user_errors():
         cfg = resolve_config(
             config,
@@ -221,6 +227,10 @@ def search(
             candidates=candidates,
         )
         _launch(nproc, device=cfg.run.device)
+        from core.run.control import Control
+        from core.run.events import EventBus
+        from core.train.job import Job
+
         _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
 
 
@@ -275,11 +285,6 @@ def baseline(
     nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
-    from core.run.control import Control
-    from core.run.events import EventBus
-    from core.space.arch import Architecture
-    from core.train.job import Job
-
     with user_errors():
         cfg = resolve_config(
             config,
@@ -292,6 +297,11 @@ def baseline(
             retrain_epochs=retrain_epochs,
             image_size=image_size,
         )
+        from core.run.control import Control
+        from core.run.events import EventBus
+        from core.space.arch import Architecture
+        from core.train.job import Job
+
         n = cfg.network
         arch = Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
         _launch(nproc, device=cfg.run.device)
@@ -307,13 +317,17 @@ def resume(
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     from core.run.rundir import RunDir
-    from core.train.job import resume_job
 
     with user_errors():
         no_tty = not headless and _no_terminal()
         # a wrong path fails here, before any process starts
         _launch(nproc, headless or no_tty, RunDir.open(run_dir).config().run.device)
-        job = resume_job(RunDir.open(run_dir), retrain_after_search=headless or no_tty)
+        run = RunDir.open(run_dir)
+        if not _under_torchrun():
+            run.take_lock()  # a live run is refused now, before torch loads (the job keeps this lock)
+        from core.train.job import resume_job
+
+        job = resume_job(run, retrain_after_search=headless or no_tty)
         if headless or no_tty:
             _start(job, headless=True, no_tty=no_tty)
             return

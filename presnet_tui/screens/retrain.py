@@ -31,6 +31,10 @@ def architecture_flops(arch: dict, image_size: int) -> str | None:
 class RetrainScreen(RunScreen):
     BINDINGS = [("s", "stop", "Stop retrain")]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A finished retrain offers no Stop."""
+        return not (action == "stop" and self.model.retrain_done is not None)
+
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self.flops: str | None = None  #: the retrained architecture's FLOPs at the run's input size
@@ -45,7 +49,7 @@ class RetrainScreen(RunScreen):
             with Vertical(id="retrain-plots"):
                 yield CurvesPlot("loss", ["train_loss", "test_loss"], log=True, id="retrain-loss")
                 yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     def on_mount(self) -> None:
         self.sub_title = "retrain"
@@ -59,6 +63,7 @@ class RetrainScreen(RunScreen):
             case Error():
                 self.notify(event.message, title="error", severity="error", timeout=15)
             case RetrainDone():
+                self.refresh_bindings()
                 self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
 
     def fill_architecture(self) -> None:

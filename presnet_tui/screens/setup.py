@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.worker import get_current_worker
 
 from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
 from core.space.geometry import config_geometry, void_warning
-from core.space.network import NetSpec, net_spec, supernet_facts
+
+if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
+    from core.space.network import NetSpec
 
 SCOPES = ["s", "m", "l", "f", "custom"]
 DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
@@ -46,6 +49,8 @@ def space_facts(space: SearchSpace, spec: NetSpec, image_size: int | None = None
 
     With ``image_size``, also the FLOPs range of the space's architectures at that input size
     (counted on the meta device: shapes only, no arithmetic, no memory)."""
+    from core.space.network import supernet_facts
+
     f = supernet_facts(space, spec)
     text = (
         f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
@@ -117,7 +122,7 @@ class SetupScreen(Screen):
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
             yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
             yield Label("", id="err-scope", classes="error")
-            yield Static(id="facts")
+            yield Static("loading torch to count the network…", id="facts")
             yield Label("Candidate kernels", classes="section")
             with Horizontal(classes="toggles"):
                 for k in KERNELS:
@@ -165,7 +170,7 @@ class SetupScreen(Screen):
                 yield Select([(p.name, str(p)) for p in samples], prompt="sample configs", id="samples")
             yield Label("", id="err-general", classes="error")
             yield Button("Start search", variant="primary", id="start")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     @staticmethod
     def _field(label: str, widget: Any) -> Vertical:
@@ -174,6 +179,8 @@ class SetupScreen(Screen):
     def on_mount(self) -> None:
         self.title = "presnet · setup"
         self.update_facts()
+        # The first choice, so Space and Enter act at once (the scroll container would take them otherwise).
+        self.query_one("#scope", RadioSet).focus()
 
     # -- reading the form ----------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
@@ -234,8 +241,21 @@ class SetupScreen(Screen):
             self.query_one("#void-warning", Label).update("")
             return
         self.show_problems([])
-        self.query_one("#facts", Static).update(space_facts(cfg.search_space(), net_spec(cfg), cfg.data.image_size))
         self.query_one("#void-warning", Label).update(void_line(cfg))
+        self.count_facts(cfg)
+
+    @work(thread=True, exclusive=True, group="facts")
+    def count_facts(self, cfg: Config) -> None:
+        """The network's sizes need torch (seconds to import on a busy machine): off the UI thread."""
+        from core.space.network import net_spec
+
+        text = space_facts(cfg.search_space(), net_spec(cfg), cfg.data.image_size)
+        if not get_current_worker().is_cancelled:  # a newer choice is being counted: its text wins
+            self.app.call_from_thread(self._show_facts, text)
+
+    def _show_facts(self, text: str) -> None:
+        if self.is_mounted:
+            self.query_one("#facts", Static).update(text)
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
