@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see
     from core.train.job import Job
     from presnet_tui.session import LocalSession, Session
 
+QUIT_QUESTION = (
+    "A run is in progress. Quit? It stops after the current step and leaves a checkpoint (presnet resume RUN_DIR)."
+)
+
 JobFactory = Callable[[Config], "Job"]
 
 
@@ -158,10 +162,7 @@ class PresnetApp(App):
                 self._wait_and_exit(running)
 
         self.push_screen(
-            ConfirmScreen(
-                "A run is in progress. Quit? It stops after the current step and leaves "
-                "a checkpoint (presnet resume RUN_DIR)."
-            ),
+            ConfirmScreen(QUIT_QUESTION),
             answer,
         )
 

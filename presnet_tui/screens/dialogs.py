@@ -5,10 +5,10 @@ All of them fit 80x24: the text wraps (``height: auto``) and the box is at most 
 from __future__ import annotations
 
 from rich.table import Table
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 
@@ -74,20 +74,30 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.bindings = bindings
 
+    def rows(self) -> list[tuple[str, str]]:
+        """(key, what it does), once per action: ctrl+c and q both quit, one is listed."""
+        out: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def rank(item: tuple[str, ActiveBinding]) -> int:  # the screen's own keys first, then the app's
+            node = item[1].node
+            return 0 if isinstance(node, Screen) else 1 if isinstance(node, App) else 2
+
+        for key, active in sorted(self.bindings.items(), key=rank):
+            b = active.binding
+            if not b.description or (b.action, b.description) in seen or key in ("tab", "shift+tab"):
+                continue
+            seen.add((b.action, b.description))
+            out.append((b.key_display or self.app.get_key_display(b), b.description))
+        return [*out, ("tab", "next field or panel")]
+
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        seen: set[tuple[str, str]] = set()
-        for key, active in self.bindings.items():
-            b = active.binding
-            if not b.description or (b.action, b.description) in seen or key in ("tab", "shift+tab"):
-                continue
-            seen.add((b.action, b.description))  # ctrl+c and q both quit: list one
-            table.add_row(b.key_display or self.app.get_key_display(b), b.description)
-        table.add_row("ctrl+p", "command palette")
-        table.add_row("tab", "next field or panel")
+        for key, what in self.rows():
+            table.add_row(key, what)
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys (Escape closes)", classes="section")
             with VerticalScroll():
-                yield Static(table)
+                yield Static(table, id="keys")

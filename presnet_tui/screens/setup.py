@@ -225,7 +225,9 @@ class SetupScreen(Screen):
             )
         for label in self.query("Label.error"):
             slot = (label.id or "").removeprefix("err-")
-            label.update("\n".join(slots.get(slot, [])))
+            text = "\n".join(slots.get(slot, []))
+            label.update(text)
+            label.display = bool(text)  # an empty error line takes no row
 
     @on(RadioSet.Changed)
     @on(Checkbox.Changed)
@@ -238,11 +240,16 @@ class SetupScreen(Screen):
         except ConfigError as err:
             self.show_problems(err.problems)
             self.query_one("#facts", Static).update("")
-            self.query_one("#void-warning", Label).update("")
+            self._warn("")
             return
         self.show_problems([])
-        self.query_one("#void-warning", Label).update(void_line(cfg))
+        self._warn(void_line(cfg))
         self.count_facts(cfg)
+
+    def _warn(self, text: str) -> None:
+        warning = self.query_one("#void-warning", Label)
+        warning.update(text)
+        warning.display = bool(text)
 
     @work(thread=True, exclusive=True, group="facts")
     def count_facts(self, cfg: Config) -> None:

@@ -88,6 +88,8 @@ def search_events(epochs: int = 8) -> list:
 
 async def settle(pilot) -> None:
     await pilot.pause(0.8)
+    await pilot.app.workers.wait_for_complete()  # the setup screen counts its network on a worker
+    await pilot.pause(0.2)
 
 
 def test_search_screen_block_view(snap_compare):
