@@ -33,28 +33,45 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
 
 
+#: One look per line that survives greyscale printing: a dash pattern and a marker, besides the colour.
+LINE_STYLES = [("-", None), ("--", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 3)), "D")]
+
+
+def line_style(i: int) -> dict[str, Any]:
+    dash, marker = LINE_STYLES[i % len(LINE_STYLES)]
+    return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
+
+
 def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float | None = None, title: str = "") -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
-    stop epoch marked: the paper's Fig. 3."""
+    stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
+    kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
+    so the figure reads in greyscale."""
     plt = _pyplot()
-    fig, axes = plt.subplots(len(blocks), 2, figsize=(9, 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True)
+    decisions = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
+    fig, axes = plt.subplots(
+        len(blocks), len(decisions), figsize=(4.5 * len(decisions), 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True
+    )
     for row, block in enumerate(blocks):
-        for col, decision in enumerate(("kernel", "activation")):
+        for col, decision in enumerate(decisions):
             ax = axes[row][col]
-            for label, ys in traj.series.get(block, {}).get(decision, {}).items():
+            for i, (label, ys) in enumerate(traj.series.get(block, {}).get(decision, {}).items()):
                 name = f"{label}x{label}" if decision == "kernel" else label
-                ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4)
+                ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4, **line_style(i))
             if stop_epoch is not None:
                 ax.axvline(stop_epoch, color="black", linestyle="--", linewidth=1, label=f"stop (epoch {stop_epoch:g})")
             ax.set_ylim(0, 1)
+            ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
-            ax.set_title(f"block {block} · {decision}", fontsize=9)
+            what = {"op": "kernel/activation pairs"}.get(decision, decision)
+            marginal = " (marginal)" if len(decisions) == 3 and decision != "op" else ""
+            ax.set_title(f"block {block} · {what}{marginal}", fontsize=9)
             if col == 0:
                 ax.set_ylabel("probability")
             if row == len(blocks) - 1:
                 ax.set_xlabel("epoch")
             if row == 0:
-                ax.legend(fontsize=7, loc="upper left")
+                ax.legend(fontsize=7, loc="upper left", ncol=2 if decision == "op" else 1)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -141,7 +141,7 @@ def inspect(
 
         flops_of = data["flops"]["per_block"]
         table = Table(title=f"search space, scope {cfg.space.scope}, {size} px input")
-        for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs of its choices"):
+        for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs per choice"):
             table.add_column(col)
         for g in geometry:
             kernel_cells = ", ".join(
@@ -149,14 +149,20 @@ def inspect(
             )
             if g.kernel_choice_void:
                 kernel_cells += " [yellow]void[/]"
-            block_flops = [f for d in flops_of[str(g.block_id)].values() for f in d.values()]
+            # per decision: a kernel's conv costs millions, an activation's elementwise op nearly nothing --
+            # one range over both ("0 FLOPs to 13.11 MFLOPs") would describe neither
+            spans = {
+                d: dict.fromkeys((human(min(c.values())), human(max(c.values()))))
+                for d, c in flops_of[str(g.block_id)].items()
+            }
+            block_flops = "; ".join(f"{'act' if d == 'activation' else d} {'–'.join(v)}" for d, v in spans.items())
             table.add_row(
                 str(g.block_id),
                 str(g.stage),
                 f"{g.input_size}x{g.input_size}",
                 kernel_cells,
                 ", ".join(space.activations),
-                f"{human(min(block_flops))} to {human(max(block_flops))}",
+                block_flops,
             )
         console.print(table)
         console.print(
