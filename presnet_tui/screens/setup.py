@@ -228,6 +228,9 @@ class SetupScreen(Screen):
             text = "\n".join(slots.get(slot, []))
             label.update(text)
             label.display = bool(text)  # an empty error line takes no row
+        shown = [label for label in self.query("Label.error") if label.display]
+        if shown:  # at 80x24 the form scrolls: bring the first problem into sight
+            self.call_after_refresh(shown[0].scroll_visible, animate=False)
 
     @on(RadioSet.Changed)
     @on(Checkbox.Changed)
