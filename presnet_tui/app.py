@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see
     from core.train.job import Job
     from presnet_tui.session import LocalSession, Session
 
+#: Seconds after the first refresh before torch starts loading (the screen reaches the terminal first).
+AFTER_PAINT_S = 0.2
+
 QUIT_QUESTION = (
     "A run is in progress. Quit? It stops after the current step and leaves a checkpoint (presnet resume RUN_DIR)."
 )
@@ -90,7 +93,8 @@ class PresnetApp(App):
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)
         else:
             self.push_screen(SetupScreen(self.config, self.config_dir))
-            self._load_engine()
+            # after the first paint: an import on another thread still holds the GIL for most of its seconds
+            self.call_after_refresh(self.set_timer, AFTER_PAINT_S, self._load_engine)
 
     @work(thread=True, exclusive=True, group="engine")
     def _load_engine(self) -> None:

@@ -40,3 +40,19 @@ class Host(PresnetApp):
     def on_mount(self, event) -> None:
         event.prevent_default()  # PresnetApp.on_mount would run after this one
         self.push_screen(self.screen_factory())
+
+
+async def settle(pilot, timeout: float = 30.0) -> None:
+    """Wait out what a fixed picture must not catch half-way: the throttled redraws, the setup screen's
+    network count (a worker, started after the first paint) and the notifications (seconds on screen)."""
+    from textual.widgets import Static
+
+    await pilot.pause(0.8)
+    for _ in range(int(timeout / 0.1)):
+        facts = pilot.app.screen.query("#facts")
+        if not facts or not str(facts.first(Static).render()).startswith("loading"):
+            break
+        await pilot.pause(0.1)
+    await pilot.app.workers.wait_for_complete()
+    pilot.app.clear_notifications()
+    await pilot.pause(0.3)

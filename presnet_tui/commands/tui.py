@@ -39,8 +39,7 @@ def tui(
     from core.config import load_config
     from core.run.rundir import RunDir
     from core.scale.sweep import Sweep, is_sweep
-    from core.train.job import resume_job
-    from presnet_tui.app import PresnetApp
+    from presnet_tui.app import PresnetApp  # torch loads inside the app, after its first paint
 
     with user_errors():
         if attach is not None:
@@ -48,6 +47,8 @@ def tui(
             PresnetApp(attach=attach).run()
             return
         if resume is not None:
+            from core.train.job import resume_job
+
             PresnetApp(job=resume_job(RunDir.open(resume), retrain_after_search=False).prepare()).run()
             return
         PresnetApp(config=load_config(config) if config else None).run()

@@ -178,7 +178,9 @@ class SetupScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "presnet · setup"
+        self.counting = False  # the facts need torch: counted once the screen has been painted
         self.update_facts()
+        self.call_after_refresh(self.set_timer, 0.1, self._start_counting)
         # The first choice, so Space and Enter act at once (the scroll container would take them otherwise).
         self.query_one("#scope", RadioSet).focus()
 
@@ -247,7 +249,12 @@ class SetupScreen(Screen):
             return
         self.show_problems([])
         self._warn(void_line(cfg))
-        self.count_facts(cfg)
+        if self.counting:
+            self.count_facts(cfg)
+
+    def _start_counting(self) -> None:
+        self.counting = True
+        self.update_facts()
 
     def _warn(self, text: str) -> None:
         warning = self.query_one("#void-warning", Label)

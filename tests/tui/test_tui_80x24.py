@@ -22,18 +22,9 @@ from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
 from tests.tui.test_snapshots import search_events
 from tests.tui.test_tui_input_size import joint_events
-from tests.tui_hosts import REPO, FixedSession, Host
+from tests.tui_hosts import REPO, FixedSession, Host, settle
 
 SIZE = (80, 24)
-
-
-async def settle(pilot) -> None:
-    """Redraws are throttled and the setup screen counts its network on a worker: let both finish.
-    Notifications go: they last seconds on screen, and would hide what the picture is for."""
-    await pilot.pause(0.8)
-    await pilot.app.workers.wait_for_complete()
-    pilot.app.clear_notifications()
-    await pilot.pause(0.3)
 
 
 class StoppedLocalSession(FixedSession):
