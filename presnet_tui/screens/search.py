@@ -28,7 +28,7 @@ class SearchScreen(RunScreen):
     BINDINGS = [
         Binding("s", "stop_now", "Stop"),
         Binding("e", "stop_at", "Stop at"),
-        Binding("p", "toggle_pause", "Pause"),
+        Binding("p", "toggle_pause", "Pause/continue"),
         Binding("left_square_bracket", "pick(-1)", "Pick epoch -1", key_display="[", show=False),
         Binding("right_square_bracket", "pick(1)", "Pick epoch +1", key_display="]", show=False),
         Binding("d", "derive", "Derive"),
@@ -176,7 +176,7 @@ class SearchScreen(RunScreen):
 
     def action_toggle_pause(self) -> None:
         if self.session.pause_requested():
-            self.session.resume()
+            self.session.cont()
             self.notify("resuming")
         else:
             self.session.pause()
