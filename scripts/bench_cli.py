@@ -14,7 +14,7 @@ Cases:
 - a second writer (``resume RUN --headless``, ``run --headless --out RUN`` while another process holds RUN's
   lock): until the refusal, exit 2;
 - ``presnet tui`` first paint: in a pseudo-terminal of 80x24, until the setup screen's text appears
-  (the process is then ended).
+  (the process is then ended; no CPU column: it is killed, not waited for as a finished child).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import fcntl
 import os
 import pty
 import re
+import resource
 import select
 import signal
 import statistics
@@ -44,13 +45,28 @@ def env_for(repo: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
 
 
-def timed(argv: list[str], repo: Path, want_code: int) -> float:
-    start = time.perf_counter()
+#: CPU seconds (user + system) of each finished child, beside its wall time: on a shared machine the
+#: wall time stretches with the load, the CPU time much less.
+CPU: dict[str, list[float]] = {}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], repo: Path, want_code: int, case: str = "") -> float:
+    cpu, start = children_cpu(), time.perf_counter()
     done = subprocess.run(argv, env=env_for(repo), capture_output=True, cwd=repo, check=False)
     elapsed = time.perf_counter() - start
+    CPU.setdefault(case, []).append(children_cpu() - cpu)
     if done.returncode != want_code:
         raise SystemExit(f"{argv}: exit {done.returncode}, expected {want_code}\n{done.stderr.decode()[-800:]}")
     return elapsed
+
+
+def repeat(n: int, case: str, argv: list[str], repo: Path, want_code: int) -> tuple[str, list[float]]:
+    return case, [timed(argv, repo, want_code, case) for _ in range(n)]
 
 
 def first_paint(repo: Path, text: bytes = b"Search scope", timeout: float = 60.0) -> float:
@@ -80,6 +96,8 @@ def first_paint(repo: Path, text: bytes = b"Search scope", timeout: float = 60.0
         os.close(fd)
 
 
+HL = ["--headless"]
+
 HOLDER = textwrap.dedent(
     """
     import sys, time
@@ -103,14 +121,24 @@ def second_writer_cases(repo: Path, repeats: int) -> dict[str, list[float]]:
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
             cli = [sys.executable, "-m", "presnet_tui.cli"]
-            return {
-                "`resume RUN --headless` (RUN live elsewhere)": [
-                    timed([*cli, "resume", str(run), "--headless"], repo, 2) for _ in range(repeats)
-                ],
-                "`run --headless --out RUN` (RUN live elsewhere)": [
-                    timed([*cli, "run", "--headless", "--out", str(run)], repo, 2) for _ in range(repeats)
-                ],
-            }
+            return dict(
+                [
+                    repeat(
+                        repeats,
+                        "`resume RUN --headless`, RUN live elsewhere",
+                        [*cli, "resume", str(run), "--headless"],
+                        repo,
+                        2,
+                    ),
+                    repeat(
+                        repeats,
+                        "`run --headless --out RUN`, RUN live elsewhere",
+                        [*cli, "run", "--headless", "--out", str(run)],
+                        repo,
+                        2,
+                    ),
+                ]
+            )
         finally:
             holder.kill()
             holder.wait()
@@ -123,20 +151,24 @@ def main() -> None:
     args = parser.parse_args()
     repo, n = args.repo.resolve(), args.repeats
     cli = [sys.executable, "-m", "presnet_tui.cli"]
-    cases: dict[str, list[float]] = {
-        "`presnet --help`": [timed([*cli, "--help"], repo, 0) for _ in range(n)],
-        "`presnet run --help`": [timed([*cli, "run", "--help"], repo, 0) for _ in range(n)],
-        "`run --epochs -3` refused": [timed([*cli, "run", "--epochs", "-3"], repo, 2) for _ in range(n)],
-        "`run --scope x` refused": [timed([*cli, "run", "--scope", "x"], repo, 2) for _ in range(n)],
-    }
+    cases = dict(
+        [
+            repeat(n, "`python -c pass` (the floor: interpreter start)", [sys.executable, "-c", "pass"], repo, 0),
+            repeat(n, "`presnet --help`", [*cli, "--help"], repo, 0),
+            repeat(n, "`presnet run --help`", [*cli, "run", "--help"], repo, 0),
+            repeat(n, "`run --epochs -3` refused", [*cli, "run", "--epochs", "-3"], repo, 2),
+            repeat(n, "`run --scope x` refused", [*cli, "run", "--scope", "x"], repo, 2),
+        ]
+    )
     cases.update(second_writer_cases(repo, n))
     cases["`presnet tui` first paint (80x24 pty)"] = [first_paint(repo) for _ in range(n)]
     load = os.getloadavg()
     print(f"repo {repo} · {os.cpu_count()} CPUs · load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} · n = {n}\n")
-    print("| case | median (s) | min – max (s) |")
-    print("|---|---:|---:|")
+    print("| case | wall median (s) | wall min – max (s) | CPU median (s) |")
+    print("|---|---:|---:|---:|")
     for name, times in cases.items():
-        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} – {max(times):.2f} |")
+        cpu = f"{statistics.median(CPU[name]):.2f}" if name in CPU else "–"
+        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} – {max(times):.2f} | {cpu} |")
 
 
 if __name__ == "__main__":

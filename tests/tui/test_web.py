@@ -98,7 +98,8 @@ def test_the_tui_in_headless_chromium(served, tmp_path):
             page.locator("textarea").first.focus()  # xterm.js takes keys through its hidden textarea
             page.keyboard.press("Control+s")
             wait_for(page, "Overview", "Curves", "epoch")
-            page.wait_for_timeout(1500)  # let a frame of the new screen paint before the picture
+            wait_for(page, "━ 3x3", timeout_s=120)  # the first alphas drawn live: the legend of their lines
+            page.wait_for_timeout(1500)  # let the frame paint before the picture
             shot = tmp_path / "web.png"
             page.screenshot(path=str(shot))
         finally:
