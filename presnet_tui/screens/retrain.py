@@ -87,20 +87,18 @@ class RetrainScreen(RunScreen):
         self.query_one("#retrain-top1", CurvesPlot).draw(m.retrain_curves)
         lines = []
         if m.arch_params is not None and m.baseline_params:
-            lines.append(
-                f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's {m.baseline_params:,})"
-            )
+            lines.append(f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50)")
         if self.flops is not None:
             lines.append(self.flops)
         tops = m.retrain_curves.values.get("test_top1", [])
-        if tops:
+        if tops and m.retrain_done is None:
             lines.append(f"test top-1 {tops[-1]:.2%} (best {max(t for t in tops if t is not None):.2%})")
-        if m.retrain_done is not None:
+        if m.retrain_done is not None:  # at 80x24 the panel is 34 columns wide: short lines, every one shown
             d = m.retrain_done
             lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%}, best {d.best_top1:.2%}")
-            lines.append(f"weights: {d.weights}")
-            lines.append(f"architecture: {self.session.run_dir.arch_file}")
-            lines.append(f"summary: {self.session.run_dir.summary_file}")
+            lines.append(f"weights {d.weights}")
+            lines.append(f"arch    {self.session.run_dir.arch_file}")
+            lines.append(f"summary {self.session.run_dir.summary_file}")
         if m.errors:
             lines.append(f"[red]{m.errors[-1]}[/]")
         self.query_one("#retrain-info", Static).update("\n".join(lines))
