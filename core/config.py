@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import PresnetError, as_field_error
+from core.io import read_user_text
 from core.space import (
     ACTIVATIONS,
     KERNELS,
@@ -221,6 +222,38 @@ class RunConfig(_Strict):
         return v
 
 
+def no_search_problem(search: SearchConfig) -> str | None:
+    """Why this search would end without one architecture step, or None.
+
+    The warm-up trains weights only; a search that ends inside it derives the tie-break on
+    uniform alphas -- the plain network, labelled as searched.  Refused when the config is read,
+    so the mistake costs seconds, not the warm-up's hours.
+    """
+    w = search.warmup_epochs
+    if w >= search.epochs:
+        return (
+            f"search.warmup_epochs: {w} warm-up epochs leave no architecture step in {search.epochs} search epochs; "
+            f"raise search.epochs (--epochs) above {w} or lower search.warmup_epochs below {search.epochs}"
+        )
+    if search.stop_at_epoch is not None and search.stop_at_epoch <= w:
+        return (
+            f"search.stop_at_epoch: a stop after epoch {search.stop_at_epoch} falls inside the {w} warm-up epochs "
+            f"(no architecture step); stop after epoch {w + 1} or later, or lower search.warmup_epochs"
+        )
+    return None
+
+
+def check_stop_at(search: SearchConfig, epoch: int) -> None:
+    """A stop request (``presnet stop --at-epoch``, the TUI) at an epoch inside the warm-up is refused."""
+    if epoch <= search.warmup_epochs:
+        raise PresnetError(
+            f"epoch {epoch} is inside the {search.warmup_epochs} warm-up epochs: the search would end "
+            "before its first architecture step",
+            where="--at-epoch",
+            hint=f"stop after epoch {search.warmup_epochs + 1} or later (or stop now, leaving the run unsearched)",
+        )
+
+
 class Config(_Strict):
     space: SpaceConfig = Field(default_factory=SpaceConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -238,6 +271,9 @@ class Config(_Strict):
                 raise ValueError(f"space.scope: {err.detail()}") from None
         if self.search.stop_at_epoch is not None and self.search.stop_at_epoch > self.search.epochs:
             raise ValueError("search.stop_at_epoch: is after search.epochs; raise epochs or lower stop_at_epoch")
+        problem = no_search_problem(self.search)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     def search_space(self) -> SearchSpace:
@@ -267,7 +303,15 @@ def quickstart() -> Config:
             "space": {"scope": [10, 11, 12, 13]},
             "network": {"width_mult": 0.25},
             "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
-            "search": {"epochs": 12, "warmup_epochs": 2, "arch_lr": 0.01, "alphas_every": 2, "patience": 3},
+            "search": {  # departures from the paper's arch_lr and estimator: see sample_configs/quickstart.yaml
+                "epochs": 24,
+                "warmup_epochs": 6,
+                "arch_lr": 0.03,
+                "estimator": "all_paths",
+                "alphas_every": 2,
+                "patience": 3,
+                "auto_stop": True,
+            },
             "retrain": {"epochs": 40},
         }
     )
@@ -315,7 +359,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise PresnetError("is a directory, not a config file", where=str(path), hint="pass a .yaml file")
     try:
-        text = path.read_text()
+        text = read_user_text(path, "config file")
     except OSError as err:
         raise PresnetError(f"cannot read: {err.strerror}", where=str(path)) from None
     try:

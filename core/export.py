@@ -21,7 +21,9 @@ from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch
 
 FORMATS = ("onnx", "pt2")
-WEIGHTS = ("best", "last")
+WEIGHTS = ("last",)
+#: Older runs also kept the epoch with the best *test* top-1: selecting on the test set, so no longer offered.
+TEST_SELECTED = "best"
 #: Largest |exported - PyTorch| logit difference accepted (onnxruntime or a reloaded torch.export
 #: program): ATOL + RTOL * the largest |logit| (fp32 on the CPU).
 RTOL = 1e-4
@@ -40,8 +42,15 @@ def run_architecture(run: RunDir) -> Architecture:
 
 
 def resolve_weights(run: RunDir, weights: str | Path | None) -> Path:
-    """``best`` (default: the epoch with the best test top-1), ``last``, or a weights file's path."""
-    name = "best" if weights is None else str(weights)
+    """``last`` (default: the final weights, the result the run reports) or a weights file's path."""
+    name = "last" if weights is None else str(weights)
+    if name == TEST_SELECTED:
+        raise PresnetError(
+            "`best` weights were picked by their test score, which makes the test result optimistic; "
+            "presnet no longer selects on the test set",
+            where="--weights",
+            hint="use last (the final weights), or pass a weights file's path",
+        )
     path = run.weights / f"{name}.pt" if name in WEIGHTS else Path(name)
     if not path.is_file():
         raise PresnetError(
@@ -56,7 +65,7 @@ def load_model(run_dir_or_arch: str | Path, weights: str | Path | None = None) -
     """The network of a run, or of an architecture file, as a plain ``nn.Module`` in eval mode.
 
     ``run_dir_or_arch``: a run directory -- the retrained weights are loaded, ``weights`` =
-    ``"best"`` (default, the best test epoch) or ``"last"`` (the last epoch) or a path -- or an
+    ``"last"`` (default, the final weights) or a path -- or an
     ``arch.json`` -- freshly initialised, unless ``weights`` names a weights file.
     """
     source = Path(run_dir_or_arch)
@@ -68,7 +77,7 @@ def load_model(run_dir_or_arch: str | Path, weights: str | Path | None = None) -
         arch = load_arch(source)
         path = None if weights is None else Path(weights)
         if path is not None and not path.is_file():
-            raise PresnetError("weights file not found", where=str(path), hint="pass a run's weights/best.pt")
+            raise PresnetError("weights file not found", where=str(path), hint="pass a run's weights/last.pt")
     model = arch.build()
     if path is not None:
         payload = load_checkpoint(path, "weights")

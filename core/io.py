@@ -62,3 +62,36 @@ def _remove_quietly(tmp: str) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text), binary=False)  # type: ignore[attr-defined]
+
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """A text file the user wrote (a config, an architecture file), as UTF-8, or one clear error.
+
+    Editors on Windows (PowerShell's ``>``, Notepad's "Unicode") write UTF-16 with a byte-order
+    mark; read as UTF-8 it is a decode error deep in a parser.  Said here instead, with the fix.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise PresnetError(
+                f"the {what} is {name} text (it starts with a {name} byte-order mark); presnet reads UTF-8",
+                where=str(path),
+                hint="save it as UTF-8 (PowerShell: `Set-Content -Encoding utf8`, or Out-File -Encoding utf8)",
+            )
+    try:
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark is harmless: dropped
+    except UnicodeDecodeError as err:
+        raise PresnetError(
+            f"the {what} is not UTF-8 text (byte {err.start} cannot be decoded)",
+            where=str(path),
+            hint="save it as UTF-8",
+        ) from None

@@ -42,18 +42,25 @@ def line_style(i: int) -> dict[str, Any]:
     return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
 
 
-def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float | None = None, title: str = "") -> None:
+def fig3(
+    traj: Trajectory,
+    blocks: Sequence[str],
+    path: Path,
+    stop_epoch: float | None = None,
+    title: str = "",
+    decisions: Sequence[dict[str, Any]] = (),
+) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
     kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
     so the figure reads in greyscale."""
     plt = _pyplot()
-    decisions = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
+    panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
     fig, axes = plt.subplots(
-        len(blocks), len(decisions), figsize=(4.5 * len(decisions), 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True
+        len(blocks), len(panels), figsize=(4.5 * len(panels), 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True
     )
     for row, block in enumerate(blocks):
-        for col, decision in enumerate(decisions):
+        for col, decision in enumerate(panels):
             ax = axes[row][col]
             for i, (label, ys) in enumerate(traj.series.get(block, {}).get(decision, {}).items()):
                 name = f"{label}x{label}" if decision == "kernel" else label
@@ -64,7 +71,7 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
             ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
             what = {"op": "kernel/activation pairs"}.get(decision, decision)
-            marginal = " (marginal)" if len(decisions) == 3 and decision != "op" else ""
+            marginal = " (marginal)" if len(panels) == 3 and decision != "op" else ""
             ax.set_title(f"block {block} · {what}{marginal}", fontsize=9)
             if col == 0:
                 ax.set_ylabel("probability")
@@ -72,6 +79,7 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
                 ax.set_xlabel("epoch")
             if row == 0:
                 ax.legend(fontsize=7, loc="upper left", ncol=2 if decision == "op" else 1)
+    mark_unsettled(axes, blocks, decisions, panels)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -79,37 +87,93 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
     plt.close(fig)
 
 
+def mark_unsettled(
+    axes: Any,
+    blocks: Sequence[str],
+    decisions: Sequence[dict[str, Any]],
+    panels: Sequence[str] = ("kernel", "activation"),
+) -> None:
+    """Mark each panel whose decision the stop criterion did not settle (``summary.json``'s
+    ``search.decisions``): its title says so with the margin, its frame is dashed and grey, so a
+    reader does not take a choice within the noise for a result."""
+    rows = {block: row for row, block in enumerate(blocks)}
+    for d in decisions:
+        row = rows.get(str(d["block"]))
+        if row is None or d["settled"] or d["decision"] not in panels:
+            continue
+        ax = axes[row][list(panels).index(d["decision"])]  # joint: the pairs come first
+        ax.set_title(f"{ax.get_title()} · unsettled (margin {d['margin']:.2f})", fontsize=9, color="tab:red")
+        for spine in ax.spines.values():
+            spine.set_linestyle("--")
+            spine.set_edgecolor("tab:red")
+
+
+#: Greyscale-safe styles: the kinds differ by hatch and edge as well as by colour.
+_KIND_STYLE = {
+    "search": {"color": "#4c72b0", "hatch": "", "label": "searched (PResNet-50)"},
+    "random": {"color": "#dddddd", "hatch": "///", "label": "random from the same space"},
+}
+
+
 def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 per search scope") -> None:
-    """Top-1 mean per scope with its standard deviation over seeds as error bars, and the baseline
-    as a horizontal line (with its own band): Table I at a glance."""
+    """Per scope, the searched and the random architectures' mean top-1 side by side (bars from 0,
+    95 % CI of the mean as error bars, n and RI written on them), and the baseline as a dashed line:
+    Table I at a glance, readable in greyscale (hatches and line styles, not colour alone)."""
     plt = _pyplot()
-    scopes = [r for r in rows if r["scope"] != "baseline" and r["top1_mean"] is not None]
-    base = next((r for r in rows if r["scope"] == "baseline" and r["top1_mean"] is not None), None)
-    if not scopes and base is None:
+    bars = [r for r in rows if r["kind"] in _KIND_STYLE and r["top1_mean"] is not None]
+    base = next((r for r in rows if r["kind"] == "baseline" and r["top1_mean"] is not None), None)
+    if not bars and base is None:
         raise PresnetError("no finished run with a test top-1", where=str(path), hint="let a run finish first")
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(scopes) + 2), 3.6))
-    xs = list(range(len(scopes)))
-    means = [100 * r["top1_mean"] for r in scopes]
-    errs = [100 * (r["top1_std"] or 0.0) for r in scopes]
-    ax.bar(xs, means, yerr=errs, capsize=5, color="tab:blue", alpha=0.8, label="PResNet-50 (mean ± std)")
-    for x, r, m, e in zip(xs, scopes, means, errs):
-        ax.annotate(f"n={r['n']}", (x, m + e), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
-    lows = [m - e for m, e in zip(means, errs)]
+    scopes = list(dict.fromkeys(_bar_scope(r) for r in bars))
+    kinds = [k for k in _KIND_STYLE if any(r["kind"] == k for r in bars)]
+    width = 0.8 / max(1, len(kinds))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(scopes) + 2.5), 3.8))
+    for i, kind in enumerate(kinds):
+        style = _KIND_STYLE[kind]
+        for r in (r for r in bars if r["kind"] == kind):
+            x = scopes.index(_bar_scope(r)) + (i - (len(kinds) - 1) / 2) * width
+            m = 100 * r["top1_mean"]
+            ci = r["top1_ci95"]
+            err = [[m - 100 * ci[0]], [100 * ci[1] - m]] if ci is not None else None
+            ax.bar(
+                x,
+                m,
+                width,
+                yerr=err,
+                capsize=4,
+                color=style["color"],
+                hatch=style["hatch"],
+                edgecolor="black",
+                linewidth=0.8,
+                label=style["label"],
+            )
+            note = f"n={r['n']}" + (f"\nRI {r['ri_mean']:+.1f}%" if r.get("ri_mean") is not None else "")
+            note += f"\np={r['p_value']:.3f}" if r.get("p_value") is not None else ""
+            ax.annotate(
+                note, (x, 100 * ci[1] if ci else m), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=6
+            )
     if base is not None:
-        b, e = 100 * base["top1_mean"], 100 * (base["top1_std"] or 0.0)
-        ax.axhline(b, color="tab:red", linestyle="--", label=f"ResNet-50 baseline (n={base['n']})")
-        if e > 0:
-            ax.axhspan(b - e, b + e, color="tab:red", alpha=0.12)
-        lows.append(b - e)
-    ax.set_xticks(xs, [r["scope"] for r in scopes])
+        b = 100 * base["top1_mean"]
+        ax.axhline(b, color="black", linestyle="--", linewidth=1.2, label=f"ResNet-50 baseline (n={base['n']})")
+        if base["top1_ci95"] is not None:
+            lo, hi = (100 * v for v in base["top1_ci95"])
+            ax.axhline(lo, color="black", linestyle=":", linewidth=0.8, label="baseline 95 % CI")
+            ax.axhline(hi, color="black", linestyle=":", linewidth=0.8)
+    ax.set_xticks(range(len(scopes)), scopes)
     ax.set_xlabel("search scope")
-    ax.set_ylabel("test top-1 (%)")
-    # Bars from zero would hide differences of a few tenths: start the axis just below the data.
-    floor = max(0.0, min(lows) - 5) if lows else 0.0
-    ax.set_ylim(floor, 100)
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylabel("test top-1 (%), mean and 95 % CI")
+    ax.set_ylim(0, 105)  # from 0: a bar's length is its value; the written RI carries the small differences
+    ax.set_title(title, fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def _bar_scope(row: dict[str, Any]) -> str:
+    """A bar group's label: the scope, and what differs when one scope has rows of several recipes."""
+    extra = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row.get("differs", {}).items())
+    return row["scope"] + (f"\n{extra}" if extra else "")

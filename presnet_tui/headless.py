@@ -7,6 +7,7 @@ queue and draws.  Ctrl+C asks the engine to checkpoint after the current step.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -45,6 +46,13 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
     return " ".join(parts)
 
 
+def decisions_line(conf: dict[str, Any]) -> str:
+    """``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...`` from a recorded confidence."""
+    from core.train.convergence import Confidence
+
+    return Confidence.from_dict(conf).line()
+
+
 class HeadlessView:
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -61,6 +69,7 @@ class HeadlessView:
         )
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
         self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
+        self.confidence: dict[str, Any] | None = None  # the derived architecture's, for the closing lines
 
     def handle(self, e: AnyEvent) -> None:
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
@@ -104,6 +113,9 @@ class HeadlessView:
                 p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
             case ArchitectureDerived():
                 p(f"architecture → {e.path} ({e.params:,} params)")
+                self.confidence = e.confidence
+                if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
+                    p(f"[green]{decisions_line(e.confidence)}[/]")  # otherwise the warning that follows says it
             case RetrainStarted():
                 how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
                 p(f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
@@ -111,7 +123,7 @@ class HeadlessView:
             case RetrainEpochEnd():
                 p(
                     f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}  best {e.best_top1:6.1%}"
+                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
                 )
             case Error():
                 p(f"[red]error:[/] {e.message}")
@@ -130,13 +142,15 @@ class HeadlessView:
                 "architecture",
                 ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}" for b, c in sorted(blocks.items())),
             )
+            if self.confidence:
+                table.add_row("decisions", decisions_line(self.confidence))
         started = self.retrain_started
         if started is not None:
             table.add_row("params", f"{started.params:,} (baseline ResNet-50: {started.baseline_params:,})")
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
-                f"{result.retrain.test_top1:.2%} (best {result.retrain.best_top1:.2%}, {result.retrain.epochs} epochs)",
+                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs)",
             )
         self.console.print(table)
 

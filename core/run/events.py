@@ -146,6 +146,9 @@ class ArchitectureDerived(_Event):
     architecture: dict[str, Any]
     params: int
     path: str
+    #: how much the search decided (core.train.convergence.Confidence.as_dict): searched, arch_steps,
+    #: settled, decisions_total, decisions; absent in event files written before it existed
+    confidence: dict[str, Any] | None = None
 
 
 class RetrainStarted(_Event):
@@ -169,7 +172,8 @@ class RetrainEpochEnd(_Event):
     train_top1: float
     test_loss: float
     test_top1: float
-    best_top1: float
+    #: event files written before test-set selection was removed carry the best test top-1 so far; now None
+    best_top1: float | None = None
     lr: float
     elapsed_s: float
 
@@ -177,8 +181,8 @@ class RetrainEpochEnd(_Event):
 class RetrainDone(_Event):
     kind: Literal["retrain_done"] = "retrain_done"
     epochs: int
-    test_top1: float
-    best_top1: float
+    test_top1: float  #: the last epoch's
+    best_top1: float | None = None  #: older event files only (see RetrainEpochEnd)
     params: int
     stopped: bool = False
     weights: str = ""

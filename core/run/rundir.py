@@ -4,7 +4,7 @@ runs/<timestamp>-<scope>/
   config.yaml      the resolved config          control.json   stop/pause requests
   events.jsonl     the event history            arch.json      the derived architecture
   checkpoints/     search.pt, retrain.pt        summary.json   the result
-  weights/         retrain last.pt and best.pt (the state_dict with its architecture; core.load_model)
+  weights/         the retrain's last.pt (final state_dict with its architecture; core.load_model)
   run.lock         held by the one process writing the run (core.run.lock)
 """
 

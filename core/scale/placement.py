@@ -1,10 +1,11 @@
 """Where and when a sweep's runs execute: N local processes, or Ray tasks.
 
 Both executors start the same process per run (:meth:`core.scale.sweep.Sweep.command`:
-``presnet run|baseline|resume --headless``) and read progress from the run
-directories; neither touches the engine.  A run directory only ever has one
-process: the sweep's lock keeps out a second front end, and a run is given to a
-worker only once per sweep invocation.
+``presnet run|retrain|baseline|resume --headless``, through the entry command the front end
+passes in) and read progress from the run directories; neither touches the engine.  A run
+directory only ever has one process: the sweep's lock keeps out a second front end, and a run
+is given to a worker only once per sweep invocation.  :func:`choose_placement` is the policy
+(how many at once, which GPU, how many threads); :func:`run_placed` carries it out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,69 @@ class SweepResult:
 
 
 OnPoll = Callable[[list[RunStatus]], None]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a sweep's runs go: ``workers`` local processes (each pinned to one of ``gpus`` GPUs,
+    or given ``threads`` CPU threads), or Ray tasks (one GPU each, or ``cpus_per_run`` cores)."""
+
+    workers: int = 1
+    gpus: int = 0
+    threads: int | None = None
+    ray: bool = False
+    ray_address: str | None = None
+    ray_gpu: bool = True
+    cpus_per_run: int = 1
+
+    def describe(self) -> str:
+        if self.ray:
+            return f"Ray ({self.ray_address or 'local'})"
+        return f"{self.workers} worker(s)" + (f" on {self.gpus} GPU(s)" if self.gpus else "")
+
+
+def choose_placement(
+    device: str, *, workers: int | None = None, ray: bool = False, ray_address: str | None = None, cpus_per_run: int = 1
+) -> Placement:
+    """The placement policy for runs whose config asks for ``device``; refuses what cannot work
+    (before any run starts): both Ray and local workers, a fixed GPU shared by several workers."""
+    use_ray = ray or ray_address is not None
+    if use_ray and workers is not None:
+        raise PresnetError(
+            "--workers and --ray both given", where="--workers", hint="Ray places the runs itself: drop --workers"
+        )
+    if workers is not None and workers < 1:
+        raise PresnetError("must be 1 or more", where="--workers", hint="e.g. --workers 2")
+    if cpus_per_run < 1:
+        raise PresnetError("must be 1 or more", where="--cpus-per-run", hint="e.g. --cpus-per-run 4")
+    if use_ray:
+        import_ray()
+        return Placement(ray=True, ray_address=ray_address, ray_gpu=device != "cpu", cpus_per_run=cpus_per_run)
+    n = workers or 1
+    gpus = gpus_for(device)
+    if gpus and n > 1 and ":" in device:
+        raise PresnetError(
+            f"--device {device} with {n} workers",
+            where="--device",
+            hint="each worker is pinned to its own GPU: use --device cuda (or auto)",
+        )
+    return Placement(workers=n, gpus=gpus, threads=None if gpus else cpu_threads_per_worker(n))
+
+
+def run_placed(sweep: Sweep, placement: Placement, entry: Sequence[str], on_poll: OnPoll | None = None) -> SweepResult:
+    """Run every unfinished run of ``sweep`` as ``placement`` says."""
+    if placement.ray:
+        return run_ray(
+            sweep,
+            entry=entry,
+            address=placement.ray_address,
+            gpu=placement.ray_gpu,
+            cpus_per_run=placement.cpus_per_run,
+            on_poll=on_poll,
+        )
+    return run_local(
+        sweep, placement.workers, entry=entry, gpus=placement.gpus, threads=placement.threads, on_poll=on_poll
+    )
 
 
 def cpu_threads_per_worker(workers: int) -> int:
@@ -70,10 +134,83 @@ def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
         )
 
 
+def _overlay(sweep: Sweep, running: set[str], failed: dict[str, str], started_only: bool = False) -> list[RunStatus]:
+    """The runs' states from their directories, with what this executor knows on top: which run
+    has a live process (its directory alone cannot tell; ``started_only``: a queued task that has
+    not begun its run stays pending), and why one failed."""
+    out = []
+    for s in sweep.statuses():
+        if s.state != "done" and s.name in running and not (started_only and s.state == "pending"):
+            s.state = "running"
+        elif s.state != "done" and s.name in failed:
+            s.state, s.message = "failed", s.message or failed[s.name]
+        out.append(s)
+    return out
+
+
+class _LocalPool:
+    """``workers`` slots, each running one run process at a time (pinned to a GPU, or given threads)."""
+
+    def __init__(self, sweep: Sweep, workers: int, entry: Sequence[str], gpus: int, threads: int | None) -> None:
+        self.sweep, self.workers, self.entry, self.gpus, self.threads = sweep, workers, entry, gpus, threads
+        self.todo = [r for r in sweep.runs if sweep.status(r).state != "done"]
+        self.active: dict[int, tuple[PlannedRun, subprocess.Popen]] = {}  # slot -> run
+        self.failed: dict[str, str] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.todo or self.active)
+
+    def fill(self) -> None:
+        for slot in range(self.workers):
+            if slot in self.active or not self.todo:
+                continue
+            run = self.todo.pop(0)
+            env = dict(os.environ)
+            if self.gpus > 0:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
+            if self.threads is not None:
+                env["OMP_NUM_THREADS"] = str(self.threads)
+            cmd = self.sweep.command(run, self.entry, threads=self.threads)
+            self.active[slot] = (run, _popen(cmd, self.sweep.log_file(run), env))
+
+    def reap(self) -> None:
+        for slot, (run, proc) in list(self.active.items()):
+            rc = proc.poll()
+            if rc is not None:
+                del self.active[slot]
+                if rc != 0:
+                    self.failed[run.name] = f"exit code {rc} (see {self.sweep.log_file(run)})"
+
+    def interrupt(self) -> None:
+        """Pass one SIGINT to each live run (it checkpoints and stops); kill one that takes over 2 min."""
+        procs = [proc for _, proc in self.active.values()]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.active.clear()
+
+    def statuses(self) -> list[RunStatus]:
+        return _overlay(self.sweep, {run.name for run, _ in self.active.values()}, self.failed)
+
+
+def _report(sweep: Sweep, statuses: list[RunStatus], on_poll: OnPoll | None) -> None:
+    sweep.record_states(statuses)
+    if on_poll is not None:
+        on_poll(statuses)
+
+
 def run_local(
     sweep: Sweep,
     workers: int,
     *,
+    entry: Sequence[str],
     gpus: int = 0,
     threads: int | None = None,
     on_poll: OnPoll | None = None,
@@ -85,87 +222,27 @@ def run_local(
     CPU each run gets ``threads`` torch threads.  Ctrl+C is passed on to the running runs, which
     checkpoint and stop; the next run of the sweep resumes them.
     """
-    todo = [r for r in sweep.runs if sweep.status(r).state != "done"]
-    active: dict[int, tuple[PlannedRun, subprocess.Popen]] = {}  # slot -> run
-    failed: dict[str, str] = {}
-
-    def statuses() -> list[RunStatus]:
-        running = {run.name for run, _ in active.values()}
-        out = []
-        for r in sweep.runs:
-            s = sweep.status(r)
-            if r.name in running and s.state != "done":
-                s.state = "running"
-            elif r.name in failed and s.state != "done":
-                s.state, s.message = "failed", s.message or failed[r.name]
-            out.append(s)
-        return out
-
-    def report() -> None:
-        current = statuses()
-        sweep.record_states(current)
-        if on_poll is not None:
-            on_poll(current)
-
+    pool = _LocalPool(sweep, workers, entry, gpus, threads)
     try:
-        while todo or active:
-            for slot in range(workers):
-                if slot in active or not todo:
-                    continue
-                run = todo.pop(0)
-                env = dict(os.environ)
-                if gpus > 0:
-                    env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-                if threads is not None:
-                    env["OMP_NUM_THREADS"] = str(threads)
-                cmd = sweep.command(run, threads=threads)
-                active[slot] = (run, _popen(cmd, sweep.log_file(run), env))
-            for slot, (run, proc) in list(active.items()):
-                rc = proc.poll()
-                if rc is not None:
-                    del active[slot]
-                    if rc != 0:
-                        failed[run.name] = f"exit code {rc} (see {sweep.log_file(run)})"
-            report()
-            if todo or active:
+        while pool.busy:
+            pool.fill()
+            pool.reap()
+            _report(sweep, pool.statuses(), on_poll)
+            if pool.busy:
                 time.sleep(poll_s)
     except KeyboardInterrupt:
-        for _, proc in active.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for _, proc in active.values():
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        active.clear()
-        report()
-        return SweepResult(statuses(), interrupted=True)
-    return SweepResult(statuses())
+        pool.interrupt()
+        _report(sweep, pool.statuses(), on_poll)
+        return SweepResult(pool.statuses(), interrupted=True)
+    return SweepResult(pool.statuses())
 
 
 def import_ray() -> Any:
     return import_extra("ray", "ray", where="--ray", what="Ray", instead="or drop --ray to run locally")
 
 
-def run_ray(
-    sweep: Sweep,
-    *,
-    address: str | None = None,
-    gpu: bool = True,
-    cpus_per_run: int = 1,
-    on_poll: OnPoll | None = None,
-    poll_s: float = 1.0,
-    init_kwargs: dict[str, Any] | None = None,
-) -> SweepResult:
-    """Run every unfinished run as one Ray task (``num_gpus=1``, or ``num_cpus=cpus_per_run``).
-
-    Ray only places the runs: each task starts the same ``presnet`` process the local
-    executor would, on whichever node Ray picks, so the sweep directory must be on a
-    filesystem every node mounts at the same path.
-    """
-    ray = import_ray()
+def _init_ray(ray: Any, address: str | None, init_kwargs: dict[str, Any] | None, gpu: bool) -> bool:
+    """Connect to (or start) Ray unless this process already has; True when it was started here."""
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -179,11 +256,28 @@ def run_ray(
                 hint="start a cluster with `ray start --head` and pass its address, or use --ray alone",
             ) from None
     if gpu and not ray.cluster_resources().get("GPU", 0):  # a num_gpus=1 task would wait forever
+        if started_here:
+            ray.shutdown()
         raise PresnetError(
             "the Ray cluster has no GPU, so no run could be placed",
             where=f"--ray {address or ''}".strip(),
             hint="pass --device cpu (each run then takes --cpus-per-run cores), or add GPU nodes",
         )
+    return started_here
+
+
+def _ray_task() -> Callable[[list[str], str, int | None], int]:
+    """The function each Ray task runs, made here so that Ray ships it by value (a nested function):
+    a worker needs no import of core to run it, only the same ``presnet`` on its PATH's python."""
+
+    def die_with_parent() -> None:
+        try:
+            import ctypes
+            import signal as _signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGKILL)
+        except (OSError, AttributeError):
+            return
 
     def task(cmd: list[str], log: str, threads: int | None) -> int:
         # Runs on a Ray worker: its own python, and the GPU Ray assigned (CUDA_VISIBLE_DEVICES).
@@ -203,41 +297,42 @@ def run_ray(
                 stderr=_sp.STDOUT,
                 stdin=_sp.DEVNULL,
                 env=env,
-                preexec_fn=_die_with_parent_inline if _sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent if _sys.platform.startswith("linux") else None,
             )
 
-    def _die_with_parent_inline() -> None:  # a copy Ray ships with the task (no import of core there)
-        try:
-            import ctypes
-            import signal as _signal
+    return task
 
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGKILL)
-        except (OSError, AttributeError):
-            return
 
+def run_ray(
+    sweep: Sweep,
+    *,
+    entry: Sequence[str],
+    address: str | None = None,
+    gpu: bool = True,
+    cpus_per_run: int = 1,
+    on_poll: OnPoll | None = None,
+    poll_s: float = 1.0,
+    init_kwargs: dict[str, Any] | None = None,
+) -> SweepResult:
+    """Run every unfinished run as one Ray task (``num_gpus=1``, or ``num_cpus=cpus_per_run``).
+
+    Ray only places the runs: each task starts the same ``presnet`` process the local
+    executor would (``entry`` with the worker's own python in place of its first word), on
+    whichever node Ray picks, so the sweep directory must be on a filesystem every node mounts
+    at the same path.
+    """
+    ray = import_ray()
+    started_here = _init_ray(ray, address, init_kwargs, gpu)
     resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": cpus_per_run}
-    remote = ray.remote(max_retries=0, **resources)(task)
+    remote = ray.remote(max_retries=0, **resources)(_ray_task())
     threads = None if gpu else cpus_per_run
     pending: dict[Any, PlannedRun] = {}
     failed: dict[str, str] = {}
     try:
-        for run in sweep.runs:
-            if sweep.status(run).state == "done":
-                continue
-            cmd = sweep.command(run, threads=threads)
+        for run in (r for r in sweep.runs if sweep.status(r).state != "done"):
+            cmd = sweep.command(run, entry, threads=threads)
             sweep.log_file(run).parent.mkdir(parents=True, exist_ok=True)
             pending[remote.remote(cmd, str(sweep.log_file(run)), threads)] = run
-
-        def statuses() -> list[RunStatus]:
-            out = []
-            for s in sweep.statuses():
-                if s.name in failed and s.state != "done":
-                    s.state, s.message = "failed", s.message or failed[s.name]
-                elif s.state == "incomplete" and s.name in {r.name for r in pending.values()}:
-                    s.state = "running"
-                out.append(s)
-            return out
-
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
             for ref in ready:
@@ -249,11 +344,8 @@ def run_ray(
                     continue
                 if rc != 0:
                     failed[run.name] = f"exit code {rc} (see {sweep.log_file(run)})"
-            current = statuses()
-            sweep.record_states(current)
-            if on_poll is not None:
-                on_poll(current)
-        return SweepResult(statuses())
+            _report(sweep, _overlay(sweep, {r.name for r in pending.values()}, failed, started_only=True), on_poll)
+        return SweepResult(_overlay(sweep, set(), failed))
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -1,31 +1,35 @@
-"""A sweep: scopes x seeds (and a baseline per seed) as ordinary run directories, resumable.
+"""A sweep: scopes x seeds (a baseline per seed, K random architectures per scope and seed) as
+ordinary run directories, resumable.
 
 Table I of the paper compares four scopes with a baseline; one run per cell says
-nothing about run-to-run noise, so a sweep repeats each over seeds.  A sweep
-directory holds
+nothing about run-to-run noise, so a sweep repeats each over seeds, and ``random`` runs
+(:mod:`core.scale.random_arch`) answer whether a search beat its own space at random.
+Each scope may come with its own config (the paper gives s, m, l and f their own search
+budgets); the baseline uses the first.  A sweep directory holds
 
-  SWEEP/sweep.json          the manifest: the plan and the base config (atomic writes)
+  SWEEP/sweep.json          the manifest: the plan and the configs (atomic writes)
   SWEEP/configs/NAME.yaml   each run's resolved config (what its process is started with)
-  SWEEP/runs/NAME/          one ordinary run directory per (scope, seed) and per baseline seed
+  SWEEP/archs/NAME.json     each random run's architecture (what its ``presnet retrain`` trains)
+  SWEEP/runs/NAME/          one ordinary run directory per planned run
   SWEEP/logs/NAME.log       each run's headless output
 
 The state of a run is read from its own directory (summary, events), never kept only
 in memory: rerunning the same sweep skips finished runs, resumes interrupted ones with
 their own resume (``presnet resume``), and starts the rest.  Each run is a separate
-process (``presnet run|baseline|resume --headless``); :mod:`core.scale.placement` (local
-workers or Ray) only decides where and when those processes run, never two on one run directory.
+process (``presnet run|retrain|baseline|resume --headless``, started through the entry command
+the front end passes in); :mod:`core.scale.placement` (local workers or Ray) only decides where
+and when those processes run, never two on one run directory.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -34,47 +38,14 @@ from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_lines
 from core.run.lock import acquire, is_held
-from core.space import scope_letters
+from core.run.rundir import RunDir
+
+if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, not by every importer
+    from core.space.arch import Architecture
 
 SWEEP_FILE = "sweep.json"
-#: The command-line entry each run process is started with (``presnet``).
-CLI_MODULE = "presnet_tui.cli"
-RunKind = Literal["search", "baseline"]
+RunKind = Literal["search", "baseline", "random"]
 RunState = Literal["pending", "running", "incomplete", "failed", "done"]
-
-
-# -- parsing the sweep's own arguments -----------------------------------------------------------
-def parse_scopes(value: str) -> list[str]:
-    """``s,m,l,f`` -> ["s", "m", "l", "f"]; only the paper's scope letters, each once."""
-    if not value.strip(", "):
-        raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f")
-    scopes = scope_letters([v for v in value.split(",") if v.strip()], where="--scopes")
-    if len(set(scopes)) != len(scopes):
-        raise PresnetError("a scope is listed twice", where="--scopes", hint="list each scope once")
-    return scopes
-
-
-def parse_seeds(value: str) -> list[int]:
-    """``0,1,2`` (or ``0-2``) -> [0, 1, 2]; non-negative integers, each once."""
-    seeds: list[int] = []
-    try:
-        for part in (p.strip() for p in value.split(",") if p.strip()):
-            if "-" in part.strip("-"):
-                lo, hi = (int(x) for x in part.split("-", 1))
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise PresnetError(
-            f"cannot read {value!r} as seeds", where="--seeds", hint="comma-separated integers, e.g. 0,1,2"
-        ) from None
-    if not seeds:
-        raise PresnetError("no seed given", where="--seeds", hint="e.g. --seeds 0,1,2")
-    if any(s < 0 for s in seeds):
-        raise PresnetError("seeds must be 0 or more", where="--seeds", hint="e.g. --seeds 0,1,2")
-    if len(set(seeds)) != len(seeds):
-        raise PresnetError("a seed is listed twice", where="--seeds", hint="list each seed once")
-    return seeds
 
 
 # -- the plan and its manifest -------------------------------------------------------------------
@@ -83,34 +54,44 @@ class PlannedRun(BaseModel):
     kind: RunKind
     scope: str | None
     seed: int
+    index: int | None = None  #: random runs: which draw of (scope, seed)
 
 
 class Manifest(BaseModel):
     """What ``sweep.json`` holds: enough to rebuild every run's config and check a rerun."""
 
-    version: int = 1
+    version: int = 2  #: 2 added ``random`` and ``scope_configs`` (a version-1 file reads as neither)
     scopes: list[str]
     seeds: list[int]
     baseline: bool
-    base_config: dict[str, Any]
+    base_config: dict[str, Any]  #: the baseline's config, and every scope's without one of its own
     runs: list[PlannedRun]
     states: dict[str, str] = {}
+    random: int = 0  #: random architectures per scope and seed
+    scope_configs: dict[str, dict[str, Any]] = {}  #: a scope's own config (``-c`` per scope)
 
 
-def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool) -> list[PlannedRun]:
+def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0) -> list[PlannedRun]:
     """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare."""
     runs: list[PlannedRun] = []
     for seed in seeds:
         runs += [PlannedRun(name=f"{s}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
+        runs += [
+            PlannedRun(name=f"{s}-seed{seed}-random{i}", kind="random", scope=s, seed=seed, index=i)
+            for s in scopes
+            for i in range(random)
+        ]
         if baseline:
             runs.append(PlannedRun(name=f"baseline-seed{seed}", kind="baseline", scope=None, seed=seed))
     return runs
 
 
-def default_sweep_dir(base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool) -> Path:
+def default_sweep_dir(
+    base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0
+) -> Path:
     """Deterministic, so that running the same command again finds (and resumes) the same sweep."""
     name = f"sweep-{''.join(scopes)}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
-    return Path(base.run.runs_dir) / name
+    return Path(base.run.runs_dir) / (name + (f"-random{random}" if random else ""))
 
 
 def is_sweep(path: Path) -> bool:
@@ -165,40 +146,54 @@ class Sweep:
     def log_file(self, run: PlannedRun) -> Path:
         return self.path / "logs" / f"{run.name}.log"
 
+    def arch_file(self, run: PlannedRun) -> Path:
+        return self.path / "archs" / f"{run.name}.json"
+
     @property
     def runs(self) -> list[PlannedRun]:
         return self.manifest.runs
 
     @classmethod
     def create_or_open(
-        cls, path: Path, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, base: Config
+        cls,
+        path: Path,
+        scopes: Sequence[str],
+        seeds: Sequence[int],
+        baseline: bool,
+        base: Config,
+        *,
+        random: int = 0,
+        scope_configs: dict[str, Config] | None = None,
     ) -> Sweep:
         """A new sweep directory, or the existing one when it holds this very sweep (a rerun resumes).
 
-        A directory holding a different sweep (other scopes, seeds or base config) is refused:
-        mixing runs of two settings would make their mean meaningless.
+        A directory holding a different sweep (other scopes, seeds, random count or configs) is
+        refused: mixing runs of two settings would make their mean meaningless.
         """
         path = Path(path).resolve()
-        base_dict = base.model_copy(update={"run": base.run.model_copy(update={"out": None})}).model_dump(mode="json")
         wanted = Manifest(
             scopes=list(scopes),
             seeds=list(seeds),
             baseline=baseline,
-            base_config=base_dict,
-            runs=plan(scopes, seeds, baseline),
+            base_config=_stored(base),
+            runs=plan(scopes, seeds, baseline, random),
+            random=random,
+            scope_configs={s: _stored(c) for s, c in (scope_configs or {}).items()},
         )
         cls(path, wanted).check_configs()
         if is_sweep(path):
             sweep = cls.open(path)
             have = sweep.manifest
-            if (have.scopes, have.seeds, have.baseline) != (wanted.scopes, wanted.seeds, wanted.baseline):
+            plan_of = (have.scopes, have.seeds, have.baseline, have.random)
+            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random):
                 raise PresnetError(
                     f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
-                    f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''})",
+                    f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''}"
+                    f"{f', random {have.random}' if have.random else ''})",
                     where=str(path),
                     hint="rerun it with those arguments to resume it, or choose another --out",
                 )
-            diff = _first_difference(_results_part(have.base_config), _results_part(wanted.base_config))
+            diff = _config_difference(have, wanted)
             if diff is not None:
                 raise PresnetError(
                     f"holds a sweep with another config ({diff})",
@@ -211,7 +206,7 @@ class Sweep:
                 "exists and is not a sweep directory", where=str(path), hint="choose another --out (or an empty folder)"
             )
         try:
-            for sub in ("runs", "configs", "logs"):
+            for sub in ("runs", "configs", "logs", "archs"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise PresnetError(
@@ -272,7 +267,7 @@ class Sweep:
     def record_states(self, statuses: Sequence[RunStatus]) -> None:
         """Keep the last seen states in the manifest (for a reader without presnet); the run
         directories stay the source of truth."""
-        states = {s.name: s.state for s in statuses}
+        states: dict[str, str] = {s.name: s.state for s in statuses}
         if states != self.manifest.states:
             self.manifest.states = states
             self.save()
@@ -282,8 +277,10 @@ class Sweep:
         return validate(self.manifest.base_config, str(self.manifest_file))
 
     def run_config(self, run: PlannedRun, threads: int | None = None, device: str | None = None) -> Config:
-        """The base config with this run's scope, seed and directory (and its share of the CPU)."""
-        data = json.loads(json.dumps(self.manifest.base_config))
+        """The scope's config (or the base config) with this run's scope, seed and directory (and
+        its share of the CPU)."""
+        own = self.manifest.scope_configs.get(run.scope or "")
+        data = json.loads(json.dumps(own if own is not None else self.manifest.base_config))
         if run.scope is not None:
             data["space"]["scope"] = run.scope
         data["run"]["seed"] = run.seed
@@ -306,29 +303,57 @@ class Sweep:
     def statuses(self) -> list[RunStatus]:
         return [self.status(r) for r in self.runs]
 
-    def command(self, run: PlannedRun, python: str = sys.executable, threads: int | None = None) -> list[str]:
-        """The process that advances this run: a fresh ``run``/``baseline``, or the run's own ``resume``.
+    def random_architecture(self, run: PlannedRun) -> Architecture:
+        """A random run's architecture: drawn from its scope's space by (scope, seed, index)."""
+        from core.scale.random_arch import draw
 
-        Writes the run's config file first (fresh runs start from it).
+        assert run.kind == "random" and run.index is not None, run.name
+        return draw(self.run_config(run), run.seed, run.index)
+
+    def command(self, run: PlannedRun, entry: Sequence[str], threads: int | None = None) -> list[str]:
+        """The process that advances this run: a fresh ``run``/``retrain``/``baseline``, or the run's
+        own ``resume``.  ``entry`` starts the front end's command line (e.g. ``python -m ...``).
+
+        Writes the run's config file (and a random run's architecture) first: fresh runs start from them.
         """
-        entry = [python, "-m", CLI_MODULE]
-        run_dir = self.run_dir(run)
-        if (run_dir / "config.yaml").is_file():
-            if run.kind == "baseline":
-                _make_baseline_resumable(run_dir)
-            return [*entry, "resume", str(run_dir), "--headless"]
+        from core.space.arch import save_arch
+
+        rundir = RunDir(self.run_dir(run))
+        if rundir.config_file.is_file():
+            _make_resumable(run, rundir, self)
+            return [*entry, "resume", str(rundir.path), "--headless"]
         cfg = self.run_config(run, threads=threads)
         atomic_write_text(self.config_file(run), dump_yaml(cfg))
+        config = ["--config", str(self.config_file(run))]
+        if run.kind == "random":
+            self.arch_file(run).parent.mkdir(parents=True, exist_ok=True)
+            save_arch(self.arch_file(run), self.random_architecture(run))
+            return [*entry, "retrain", str(self.arch_file(run)), *config]  # retrain is always headless
         verb = ["run", "--headless"] if run.kind == "search" else ["baseline"]  # baseline is always headless
-        return [*entry, *verb, "--config", str(self.config_file(run))]
+        return [*entry, *verb, *config]
 
 
-def _results_part(config: dict[str, Any]) -> dict[str, Any]:
+def _stored(config: Config) -> dict[str, Any]:
+    """A config as the manifest keeps it: without ``run.out`` (each run gets its own)."""
+    return config.model_copy(update={"run": config.run.model_copy(update={"out": None})}).model_dump(mode="json")
+
+
+def _results_part(config: dict[str, Any] | None) -> dict[str, Any]:
     """A config without the fields that cannot change a result (``data.download``): a rerun
     that leaves out ``--download`` is the same sweep."""
-    data = json.loads(json.dumps(config))
+    data = json.loads(json.dumps(config or {}))
     data.get("data", {}).pop("download", None)
     return data
+
+
+def _config_difference(have: Manifest, wanted: Manifest) -> str | None:
+    """The first config field in which two sweeps differ: the base config's, then each scope's own."""
+    diff = _first_difference(_results_part(have.base_config), _results_part(wanted.base_config))
+    for scope in sorted(set(have.scope_configs) | set(wanted.scope_configs)):
+        if diff is None:
+            a, b = have.scope_configs.get(scope), wanted.scope_configs.get(scope)
+            diff = _first_difference(_results_part(a), _results_part(b), f"{scope}'s config")
+    return diff
 
 
 def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
@@ -341,33 +366,42 @@ def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
     return None if a == b else f"{where}: {a!r} then, {b!r} now"
 
 
-def _make_baseline_resumable(run_dir: Path) -> None:
-    """A baseline killed between creating its directory and its first retrain step lacks the
-    marks ``resume`` reads (``baseline`` in the summary, ``arch.json``): write them as
-    ``presnet baseline`` would have."""
-    from core.run.rundir import RunDir
-    from core.space.arch import Architecture, save_arch
+def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
+    """A baseline or random run killed between creating its directory and its first retrain step
+    lacks the marks ``resume`` reads (``baseline`` in the summary, ``arch.json``): write them as
+    ``presnet baseline``/``retrain`` would have (a search run needs none)."""
+    from core.scale.random_arch import num_classes
+    from core.space.arch import Architecture, load_arch, save_arch
 
-    run = RunDir(run_dir)
-    if not run.summary().get("baseline"):
-        run.update_summary(baseline=True)
-    if not run.arch_file.exists():
-        n = run.config().network
-        save_arch(
-            run.arch_file,
-            Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True}),
-        )
+    if planned.kind == "baseline":
+        if not run.summary().get("baseline"):
+            run.update_summary(baseline=True)
+        if not run.arch_file.exists():
+            config = run.config()
+            n = config.network
+            baseline = Architecture(
+                stem=n.stem,
+                width_mult=n.width_mult,
+                depths=list(n.depths),
+                num_classes=num_classes(config),
+                source={"baseline": True},
+            )
+            save_arch(run.arch_file, baseline)
+    elif planned.kind == "random" and not run.arch_file.exists():
+        file = sweep.arch_file(planned)
+        save_arch(run.arch_file, load_arch(file) if file.is_file() else sweep.random_architecture(planned))
 
 
 def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
     """A run's state from its directory: pending (never started), done (its retrain wrote the
     summary), failed (its last event is an error), else incomplete."""
     status = RunStatus(run.name, run.kind, run.scope, run.seed, run_dir, "pending")
-    if not (run_dir / "config.yaml").is_file():
+    rundir = RunDir(run_dir)
+    if not rundir.config_file.is_file():
         return status
-    summary = _read_json(run_dir / "summary.json")
+    summary = _read_json(rundir.summary_file)
     last = None
-    for e in tail_events(run_dir / "events.jsonl"):
+    for e in tail_events(rundir.events_file):
         last = e
         if isinstance(e, EpochEnd):
             status.phase, status.epoch, status.epochs, status.top1 = "search", e.epoch, e.epochs, e.val_top1

@@ -1,27 +1,51 @@
-"""Table I: finished runs grouped by scope, mean and spread over seeds.
+"""Table I: finished runs grouped by scope and kind, mean and spread over runs, and RI over random.
 
-One row per scope (and one for the baseline): how many runs, mean parameter count,
-test top-1 mean and standard deviation over the seeds, mean search time, and for
-each searched block how many seeds derived the same (most common) choice -- the
-question a sweep answers is whether a difference beats the run-to-run noise.
-Rendering (rich, CSV, Markdown, figures) is the front end's job.
+One row per (scope, kind, recipe): ``search`` (architectures a search derived), ``random``
+(architectures drawn uniformly from the same space, ``presnet sweep --random K``) and
+``baseline`` (the plain ResNet-50).  Each row has n, mean parameters and FLOPs, test top-1
+mean, sample std and 95 % interval, mean search time, and for each searched block how many
+runs derived the same (most common) choice.  A search row with a random row of the same
+scope and recipe beside it also carries the relative improvement over random with its
+interval and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
+answer is whether the search beat what the space gives at random.
+
+Runs whose configs differ in anything but their seed (and what cannot change a result:
+where it writes, its CPU share) are never averaged together: they get rows of their own,
+each saying what differs.  Rendering (rich, CSV, Markdown, figures) is the front end's job.
 """
 
 from __future__ import annotations
 
-import statistics
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from core.errors import PresnetError
 from core.run.rundir import RunDir
+from core.scale import stats
 from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
 
 BASELINE = "baseline"
+Kind = Literal["search", "random", "baseline"]
+KINDS: tuple[Kind, ...] = ("search", "random", "baseline")
+
+#: Config fields that cannot change a run's result: where it writes, its share of the CPU, how the
+#: data arrived.  ``run.seed`` is what a row averages over.
+_NOT_RECIPE = (
+    "run.seed",
+    "run.out",
+    "run.runs_dir",
+    "run.threads",
+    "run.tensorboard",
+    "data.download",
+    "data.data_dir",
+)
+#: Sections a kind of run never reads: a retrain-only run does not search; the baseline has no space.
+_UNREAD: dict[str, tuple[str, ...]] = {"search": (), "random": ("search",), "baseline": ("search", "space")}
 
 
 @dataclass
@@ -34,6 +58,38 @@ class RunResult:
     choices: dict[str, str] = field(default_factory=dict)  # block id -> "5x5/mish"
     flops: int | None = None  #: of the trained architecture, at ``image_size``
     image_size: int | None = None
+    kind: Kind = "search"
+    recipe: dict[str, Any] = field(default_factory=dict)  #: flattened config, less what cannot change a result
+    settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
+    decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
+
+
+@dataclass
+class TableRow:
+    """One row of Table I (JSON: these fields, tuples as lists)."""
+
+    scope: str
+    kind: Kind
+    model: str
+    n: int
+    params_mean: float | None
+    flops_mean: float | None
+    image_size: int | None
+    top1_mean: float | None
+    top1_std: float | None  #: sample std over the runs; None for n = 1
+    top1_ci95: tuple[float, float] | None  #: Student's t interval of the mean; None for n = 1
+    search_s_mean: float | None
+    blocks_agreeing: int
+    blocks: int
+    agreement: dict[str, dict[str, Any]]
+    runs: list[str]
+    differs: dict[str, Any] = field(default_factory=dict)  #: config fields this row differs in from its siblings
+    ri_mean: float | None = None  #: search rows: RI over the random row of the same scope and recipe, in %
+    ri_ci95: tuple[float, float] | None = None
+    p_value: float | None = None  #: one-sided permutation test, searched > random
+    random_n: int | None = None  #: the random row RI was computed against
+    settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
+    decisions_total: int | None = None  #: of that many decisions
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -52,35 +108,69 @@ def run_flops(run: RunDir) -> tuple[int | None, int | None]:
     return count_flops(model, size), size
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists kept whole, as JSON text, so they compare and hash)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = json.dumps(value) if isinstance(value, list) else value
+    return out
+
+
+def recipe(run: RunDir, kind: Kind) -> dict[str, Any]:
+    """What a run's result depends on besides its seed and architecture: its config, less
+    :data:`_NOT_RECIPE` and the sections its kind never reads."""
+    flat = flatten(run.config().model_dump(mode="json"))
+    unread = _UNREAD[kind]
+    return {k: v for k, v in flat.items() if k not in _NOT_RECIPE and k.split(".", 1)[0] not in unread}
+
+
+def _kind_and_scope(summary: dict[str, Any]) -> tuple[Kind, str]:
+    if summary.get("baseline"):
+        return "baseline", BASELINE
+    source = (summary.get("architecture") or {}).get("source") or {}
+    drawn = source.get("random") if isinstance(source, dict) else None
+    raw = drawn.get("scope") if isinstance(drawn, dict) else (summary.get("search") or {}).get("scope")
+    if isinstance(raw, list):
+        scope = ",".join(str(b) for b in raw)
+    else:
+        scope = scope_name(raw) if raw is not None else "custom"
+    return ("random" if isinstance(drawn, dict) else "search"), scope
+
+
 def run_result(run: RunDir) -> RunResult:
     """One run's summary as a table entry; a run without a summary is refused (not finished)."""
     s = run.summary()
     if not s:
         raise PresnetError("run has no summary.json yet", where=str(run.path), hint="let the run finish first")
-    if s.get("baseline"):
-        scope = BASELINE
-    else:
-        raw = s.get("search", {}).get("scope")
-        scope = scope_name(raw) if raw is not None else "custom"
-        if isinstance(raw, list):
-            scope = ",".join(str(b) for b in raw)
-    blocks = (s.get("architecture") or {}).get("blocks", {}) if scope != BASELINE else {}
+    kind, scope = _kind_and_scope(s)
+    blocks = (s.get("architecture") or {}).get("blocks", {}) if kind != "baseline" else {}
+    search = s.get("search") or {}
+    counted = kind == "search" and "decisions_total" in search
     flops, size = run_flops(run)
     return RunResult(
         path=run.path,
         scope=scope,
         params=s.get("params"),
         top1=(s.get("retrain") or {}).get("test_top1"),
-        search_s=(s.get("search") or {}).get("elapsed_s"),
+        search_s=search.get("elapsed_s"),
         choices={str(b): joint_name(int(c["kernel"]), c["activation"]) for b, c in blocks.items()},
         flops=flops,
         image_size=size,
+        kind=kind,
+        recipe=recipe(run, kind),
+        settled=int(search.get("settled", 0)) if counted else None,
+        decisions=int(search["decisions_total"]) if counted else None,
     )
 
 
 def collect(paths: Iterable[Path]) -> list[RunResult]:
     """Run directories as given; a sweep directory stands for its finished runs."""
     results: list[RunResult] = []
+    paths = list(paths)
     for p in paths:
         if is_sweep(Path(p)):
             sweep = Sweep.open(Path(p))
@@ -93,53 +183,94 @@ def collect(paths: Iterable[Path]) -> list[RunResult]:
     return results
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
-def _order(scope: str) -> tuple[int, str]:
+def _order(key: tuple[str, str, str]) -> tuple[int, str, int, str]:
+    scope, kind, recipe_key = key
     letters = list(SCOPE_STAGES)
     if scope == BASELINE:
-        return (0, "")
-    return (1 + letters.index(scope), "") if scope in letters else (len(letters) + 1, scope)
+        rank, name = 0, ""
+    elif scope in letters:
+        rank, name = 1 + letters.index(scope), ""
+    else:
+        rank, name = len(letters) + 1, scope
+    return (rank, name, KINDS.index(kind), recipe_key)  # type: ignore[arg-type]
 
 
-def table_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """Table I's rows, baseline first, then the scopes small to full.
+def _differences(groups: dict[tuple[str, str, str], list[RunResult]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per group, the recipe fields whose values differ between the groups of its scope and kind."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {key: {} for key in groups}
+    siblings: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for key in groups:
+        siblings.setdefault(key[:2], []).append(key)
+    for keys in siblings.values():
+        if len(keys) < 2:
+            continue
+        recipes = [groups[k][0].recipe for k in keys]
+        fields = sorted({f for r in recipes for f in r if len({json.dumps(x.get(f)) for x in recipes}) > 1})
+        for key, rec in zip(keys, recipes):
+            out[key] = {f: rec.get(f) for f in fields}
+    return out
 
-    ``top1_std`` is the sample standard deviation over the runs (0 for a single run);
-    ``agreement[block]`` is the most common derived choice and how many runs chose it.
-    """
-    groups: dict[str, list[RunResult]] = {}
+
+def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str, Any]) -> TableRow:
+    scope, kind, _ = key
+    top1 = [r.top1 for r in runs if r.top1 is not None]
+    sizes = sorted({r.image_size for r in runs if r.image_size is not None})
+    agreement: dict[str, dict[str, Any]] = {}
+    for block in sorted({b for r in runs for b in r.choices}, key=int):
+        choice, count = Counter(r.choices[block] for r in runs if block in r.choices).most_common(1)[0]
+        agreement[block] = {"choice": choice, "runs": count}
+    model = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}"}.get(kind, f"PResNet-50-{scope}")
+    counted = [r for r in runs if r.settled is not None]
+    return TableRow(
+        scope=scope,
+        kind=kind,  # type: ignore[arg-type]
+        model=model,
+        n=len(runs),
+        params_mean=stats.mean([r.params for r in runs if r.params is not None]),
+        flops_mean=stats.mean([r.flops for r in runs if r.flops is not None]),
+        image_size=sizes[0] if len(sizes) == 1 else None,
+        top1_mean=stats.mean(top1),
+        top1_std=stats.sample_std(top1),
+        top1_ci95=stats.mean_ci95(top1),
+        search_s_mean=stats.mean([r.search_s for r in runs if r.search_s is not None]),
+        blocks_agreeing=sum(1 for a in agreement.values() if a["runs"] == len(runs)),
+        blocks=len(agreement),
+        agreement=agreement,
+        runs=[str(r.path) for r in runs],
+        differs=differs,
+        settled=sum(r.settled for r in counted) if counted else None,
+        decisions_total=sum(r.decisions for r in counted if r.decisions is not None) if counted else None,
+    )
+
+
+def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:
+    s = [r.top1 for r in search if r.top1 is not None]
+    r = [x.top1 for x in random if x.top1 is not None]
+    row.ri_mean = stats.relative_improvement(s, r)
+    row.ri_ci95 = stats.ri_ci95(s, r)
+    row.p_value = stats.permutation_p_value(s, r)
+    row.random_n = len(r)
+
+
+def _random_recipe(search_recipe: dict[str, Any]) -> str:
+    """The recipe key a random row must have to be the reference of a search row's recipe."""
+    unread = _UNREAD["random"]
+    return json.dumps({k: v for k, v in search_recipe.items() if k.split(".", 1)[0] not in unread}, sort_keys=True)
+
+
+def table_rows(results: Sequence[RunResult]) -> list[TableRow]:
+    """Table I's rows: the baseline first, then the scopes small to full, each search row followed
+    by its random row; a search row with a random row of the same recipe carries RI and p."""
+    groups: dict[tuple[str, str, str], list[RunResult]] = {}
     for r in results:
-        groups.setdefault(r.scope, []).append(r)
+        groups.setdefault((r.scope, r.kind, json.dumps(r.recipe, sort_keys=True)), []).append(r)
+    differs = _differences(groups)
     rows = []
-    for scope in sorted(groups, key=_order):
-        runs = groups[scope]
-        top1 = [r.top1 for r in runs if r.top1 is not None]
-        params = [r.params for r in runs if r.params is not None]
-        search = [r.search_s for r in runs if r.search_s is not None]
-        flops = [r.flops for r in runs if r.flops is not None]
-        sizes = sorted({r.image_size for r in runs if r.image_size is not None})
-        agreement: dict[str, dict[str, Any]] = {}
-        for block in sorted({b for r in runs for b in r.choices}, key=int):
-            choice, count = Counter(r.choices[block] for r in runs if block in r.choices).most_common(1)[0]
-            agreement[block] = {"choice": choice, "runs": count}
-        rows.append(
-            {
-                "scope": scope,
-                "model": "ResNet-50 (baseline)" if scope == BASELINE else f"PResNet-50-{scope}",
-                "n": len(runs),
-                "params_mean": _mean(params),
-                "flops_mean": _mean(flops),
-                "image_size": sizes[0] if len(sizes) == 1 else None,
-                "top1_mean": _mean(top1),
-                "top1_std": statistics.stdev(top1) if len(top1) > 1 else (0.0 if top1 else None),
-                "search_s_mean": _mean(search),
-                "blocks_agreeing": sum(1 for a in agreement.values() if a["runs"] == len(runs)),
-                "blocks": len(agreement),
-                "agreement": agreement,
-                "runs": [str(r.path) for r in runs],
-            }
-        )
+    for key in sorted(groups, key=_order):
+        row = _row(key, groups[key], differs[key])
+        if key[1] == "search":
+            reference = groups.get((key[0], "random", _random_recipe(groups[key][0].recipe)))
+            if reference:
+                _against_random(row, groups[key], reference)
+        rows.append(row)
     return rows

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import PresnetError, as_field_error
-from core.io import atomic_write_text
+from core.io import atomic_write_text, read_user_text
 from core.space import (
     BASE_ACTIVATION,
     BASE_KERNEL,
@@ -135,7 +135,7 @@ def load_arch(path: Path) -> Architecture:
             hint="pass the path of an arch.json",
         )
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_user_text(path, "architecture file"))
     except json.JSONDecodeError as err:
         raise PresnetError(
             f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}",

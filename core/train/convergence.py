@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.run.events import AlphaSnapshot
+from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped
 from core.space import argmax_label
+from core.space.arch import Architecture
 
 
 def total_variation(before: dict[str, float], after: dict[str, float]) -> float:
@@ -107,3 +108,125 @@ class ConvergenceTracker:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.converged = bool(state["converged"])
         self.tracks = {(int(b), d): DecisionTrack(a, int(s), bool(st)) for b, d, a, s, st in state["tracks"]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of a derived architecture with its confidence: the chosen candidate, its
+    probability, its lead over the runner-up, and whether the stop criterion calls it settled."""
+
+    block: int
+    decision: str
+    choice: str
+    p: float
+    margin: float
+    settled: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "block": self.block,
+            "decision": self.decision,
+            "choice": self.choice,
+            "p": round(self.p, 4),
+            "margin": round(self.margin, 4),
+            "settled": self.settled,
+        }
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How much of a derived architecture the search decided.  ``arch_steps == 0``: the search
+    ended inside the warm-up, so every choice is the tie-break on uniform alphas (the plain network)."""
+
+    decisions: list[Decision]
+    arch_steps: int
+
+    @property
+    def settled(self) -> int:
+        return sum(d.settled for d in self.decisions)
+
+    @property
+    def total(self) -> int:
+        return len(self.decisions)
+
+    @property
+    def searched(self) -> bool:
+        return self.arch_steps > 0
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Confidence:
+        """Back from :meth:`as_dict` (a summary's ``search`` section, an architecture's ``source``)."""
+        return cls([Decision(**d) for d in record.get("decisions", [])], int(record.get("arch_steps", 0)))
+
+    def unsettled(self) -> list[Decision]:
+        return [d for d in self.decisions if not d.settled]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``search`` part of ``summary.json`` (and of the architecture file's ``source``)."""
+        return {
+            "searched": self.searched,
+            "arch_steps": self.arch_steps,
+            "settled": self.settled,
+            "decisions_total": self.total,
+            "decisions": [d.as_dict() for d in self.decisions],
+        }
+
+    def line(self) -> str:
+        """One line for a log: ``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...``."""
+        if not self.searched:
+            return "no architecture step: the search ended in its warm-up; the architecture is the plain network"
+        head = f"{self.settled} of {self.total} decisions settled"
+        rest = self.unsettled()
+        if not rest:
+            return head
+        return head + "; unsettled: " + ", ".join(f"{d.block} {d.decision} (margin {d.margin:.2f})" for d in rest)
+
+
+def confidence(snapshot: AlphaSnapshot, tracker: ConvergenceTracker, arch_steps: int) -> Confidence:
+    """Each real decision of ``snapshot`` (two or more candidates) with its lead, settled as the
+    ``tracker`` last judged it -- and only if the snapshot's argmax is still the one it judged."""
+    out = []
+    for block in sorted(snapshot, key=int):
+        for decision, probs in snapshot[block].items():
+            if len(probs) < 2:
+                continue
+            best, gap = lead(probs)
+            track = tracker.tracks.get((int(block), decision))
+            settled = bool(arch_steps and track and track.settled and track.argmax == best)
+            out.append(Decision(int(block), decision, best, probs[best], gap, settled))
+    return Confidence(out, arch_steps)
+
+
+def replay(history: list[EpochEnd], patience: int, margin: float, threshold: float | None = None) -> ConvergenceTracker:
+    """The stop criterion's state after ``history`` (a run's search epochs), judged afresh: what a
+    derive at a past epoch reports, from the event file alone."""
+    tracker = ConvergenceTracker(patience, margin, threshold)
+    for e in history:
+        if e.phase == "search":
+            tracker.update(e.epoch, e.alphas)
+    return tracker
+
+
+def with_confidence(arch: Architecture, conf: Confidence) -> Architecture:
+    """The architecture file carries its confidence in ``source`` (a free-form record of where it came
+    from), so a file passed around alone still says which of its choices the search settled."""
+    source = {**(arch.source or {}), **conf.as_dict()}
+    return arch.model_copy(update={"source": source})
+
+
+def no_alphas_reason(events: list[AnyEvent], warmup_epochs: int) -> tuple[str, str]:
+    """(message, hint) for a run with no alpha history: still in its warm-up, ended in it, or not begun."""
+    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
+    ended = any(isinstance(e, SearchStopped) for e in events)
+    if ended:
+        return (
+            f"no architecture steps: the search ended after {max(epochs, default=0)} of its {warmup_epochs} "
+            "warm-up epochs, so its alphas never moved",
+            "rerun or resume the search past its warm-up",
+        )
+    if epochs:
+        return (
+            f"no architecture steps yet: the search is in its warm-up (epoch {max(epochs)} of {warmup_epochs})",
+            f"the alphas start moving after epoch {warmup_epochs}",
+        )
+    return "no alpha history yet", "wait for the first search epoch"

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from core.config import DataConfig
 from core.errors import PresnetError
-from core.train.seeds import SPLIT_LIMIT, SPLIT_TEST, stream_seed
+from core.train.seeds import DATASET_SEED, stream
 
 
 @dataclass
@@ -198,17 +198,17 @@ def _digits(cfg: DataConfig, seed: int) -> tuple[ImageSet, ImageSet, list[str]]:
     x = F.interpolate(x, size=(cfg.image_size, cfg.image_size), mode="bilinear", align_corners=False)
     images = x.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     full = ImageSet(images, torch.from_numpy(d.target).long())
-    train_idx, test_idx = stratified_split(full.labels, cfg.test_fraction, stream_seed(seed, SPLIT_TEST))
+    train_idx, test_idx = stratified_split(full.labels, cfg.test_fraction, stream(DATASET_SEED, "split_test"))
     return full.subset(train_idx), full.subset(test_idx), [str(i) for i in range(10)]
 
 
 def _synthetic(cfg: DataConfig, seed: int) -> tuple[ImageSet, ImageSet, list[str]]:
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(stream(DATASET_SEED, "dataset"))  # the same images whatever the run seed
     n, s = cfg.synthetic_size, cfg.image_size
     images = torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, generator=gen)
     labels = torch.arange(n) % cfg.synthetic_classes
     full = ImageSet(images, labels)
-    train_idx, test_idx = stratified_split(labels, cfg.test_fraction, stream_seed(seed, SPLIT_TEST))
+    train_idx, test_idx = stratified_split(labels, cfg.test_fraction, stream(DATASET_SEED, "split_test"))
     return full.subset(train_idx), full.subset(test_idx), [str(i) for i in range(cfg.synthetic_classes)]
 
 
@@ -228,10 +228,10 @@ def load_search_data(cfg: DataConfig, seed: int) -> SearchData:
     train_full, test, classes = load_train_test(cfg, seed)
     if cfg.limit_train is not None and cfg.limit_train < len(train_full):
         keep, _ = stratified_split(
-            train_full.labels, 1 - cfg.limit_train / len(train_full), stream_seed(seed, SPLIT_LIMIT)
+            train_full.labels, 1 - cfg.limit_train / len(train_full), stream(seed, "split_limit")
         )
         train_full = train_full.subset(keep)
-    train_idx, val_idx = stratified_split(train_full.labels, cfg.val_fraction, seed)
+    train_idx, val_idx = stratified_split(train_full.labels, cfg.val_fraction, stream(seed, "split_val"))
     train, val = train_full.subset(train_idx), train_full.subset(val_idx)
     if len(train) < 1 or len(val) < 1:  # batch sizes against each split: core.train.preflight, per phase
         raise PresnetError(

@@ -18,6 +18,7 @@ from core.faults import fault_point
 from core.run.checkpoint import load_checkpoint
 from core.run.control import Control
 from core.run.events import (
+    Alphas,
     ArchitectureDerived,
     Error,
     EventBus,
@@ -33,6 +34,7 @@ from core.space.arch import Architecture, from_choices, load_arch, save_arch, sn
 from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
 from core.train.collectives import Collectives, LoopControl, collectives
+from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
@@ -57,9 +59,8 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     events = run.events()
     history = run.epoch_history(events)
     if not history:
-        raise PresnetError(
-            "the run has no finished search epoch yet", where=str(run.path), hint="wait for the first epoch to end"
-        )
+        message, hint = no_alphas_reason(events, run.config().search.warmup_epochs)
+        raise PresnetError(message, where=str(run.path), hint=hint)
     if epoch is None:
         chosen = history[-1]
     else:
@@ -74,9 +75,20 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     config = run.config()
     space = config.search_space()
     spec = net_spec(config, _num_classes(run, events))
-    return from_choices(
+    arch = from_choices(
         snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
     )
+    return with_confidence(arch, confidence_at(events, [h for h in history if h.epoch <= chosen.epoch], config))
+
+
+def confidence_at(events: list[Any], history: list[Any], config: Config) -> Confidence:
+    """The confidence of the last epoch of ``history``, the stop criterion replayed from the event file."""
+    s = config.search
+    last = history[-1].epoch
+    steps = max((e.arch_step for e in events if isinstance(e, Alphas) and e.epoch <= last), default=0)
+    if not steps and any(h.phase == "search" for h in history):
+        steps = 1  # alphas_every longer than the search so far: at least one step was taken
+    return confidence(history[-1].alphas, replay(history, s.patience, s.margin, s.threshold), steps)
 
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
@@ -303,7 +315,8 @@ class Job:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
-        arch = outcome.architecture
+        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps)
+        arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
         if main:
@@ -311,9 +324,15 @@ class Job:
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
-                epoch=outcome.epoch, architecture=arch.model_dump(mode="json"), params=params, path=str(run.arch_file)
+                epoch=outcome.epoch,
+                architecture=arch.model_dump(mode="json"),
+                params=params,
+                path=str(run.arch_file),
+                confidence=conf.as_dict(),
             )
         )
+        if conf.unsettled():  # the result's caveat, in the event file where every reader finds it
+            self.bus.emit(SpaceWarning(message=conf.line(), where="search.decisions"))
         update_summary = run.update_summary if main else _skip
         update_summary(
             search={
@@ -323,6 +342,7 @@ class Job:
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
+                **conf.as_dict(),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
@@ -338,6 +358,9 @@ class Job:
             arch = self.arch
             if main:
                 save_arch(run.arch_file, arch)
+                # From this moment the run's result is this architecture (a TUI retrain from a past epoch):
+                # summary.json says so now, not only once the retrain ends.
+                run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
@@ -345,7 +368,6 @@ class Job:
                 outcome = RetrainOutcome(
                     int(payload["epoch_done"]),
                     float(payload["last_top1"]),
-                    float(payload["best"]),
                     count_params(arch.build()),
                     bool(payload.get("stopped", False)),
                 )
@@ -379,7 +401,6 @@ class Job:
             retrain={
                 "epochs": outcome.epochs,
                 "test_top1": outcome.test_top1,
-                "best_top1": outcome.best_top1,
                 "stopped": outcome.stopped,
                 **({"rank_state_sha256": digests} if digests else {}),
             },

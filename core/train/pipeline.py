@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from core.config import DataConfig
 from core.errors import PresnetError
 from core.train.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
-from core.train.seeds import LOADER_FULL_TRAIN, LOADER_TEST, LOADER_TRAIN, LOADER_VAL, SPLIT_LIMIT, stream_seed
+from core.train.seeds import stream
 
 
 class BatchSource(Protocol):
@@ -365,11 +365,11 @@ def make_loaders(
         return _stream_loaders(cfg, seed, device, channels_last, retrain, shard)
     data = data or load_search_data(cfg, seed)
     common = dict(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
-    test = DeviceLoader(data.test, seed=stream_seed(seed, LOADER_TEST), shuffle=False, augment=False, **common)
+    test = DeviceLoader(data.test, seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common)
     if retrain:
         train = DeviceLoader(
             data.full_train(),
-            seed=stream_seed(seed, LOADER_FULL_TRAIN),
+            seed=stream(seed, "loader_full_train"),
             shuffle=True,
             augment=True,
             shard=shard,
@@ -377,9 +377,9 @@ def make_loaders(
         )
         return Loaders(train, None, test, data.classes)
     train = DeviceLoader(
-        data.train, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, shard=shard, **common
+        data.train, seed=stream(seed, "loader_train"), shuffle=True, augment=True, shard=shard, **common
     )
-    val = DeviceLoader(data.val, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, shard=shard, **common)
+    val = DeviceLoader(data.val, seed=stream(seed, "loader_val"), shuffle=True, augment=False, shard=shard, **common)
     return Loaders(train, val, test, data.classes)
 
 
@@ -391,10 +391,10 @@ def stream_split(cfg: DataConfig, seed: int) -> tuple[Any, Any, torch.Tensor, to
     train_ds, test_ds = ImageFolder(str(train_dir)), ImageFolder(str(test_dir))
     labels = torch.tensor(train_ds.targets)
     if cfg.limit_train is not None and cfg.limit_train < len(labels):
-        keep, _ = stratified_split(labels, 1 - cfg.limit_train / len(labels), stream_seed(seed, SPLIT_LIMIT))
+        keep, _ = stratified_split(labels, 1 - cfg.limit_train / len(labels), stream(seed, "split_limit"))
     else:
         keep = torch.arange(len(labels))
-    tr, va = stratified_split(labels[keep], cfg.val_fraction, seed)
+    tr, va = stratified_split(labels[keep], cfg.val_fraction, stream(seed, "split_val"))
     return train_ds, test_ds, keep[tr], keep[va]
 
 
@@ -402,11 +402,13 @@ def _stream_loaders(
     cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, shard: tuple[int, int]
 ) -> Loaders:
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
-    sample = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:512]]
+    sample = train_idx[
+        torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(stream(seed, "stats_sample")))[:512]
+    ]
     mean, std = channel_stats(_decode(train_ds, sample, cfg.image_size))
     common = dict(cfg=cfg, mean=mean, std=std, device=device, channels_last=channels_last)
     test = StreamLoader(
-        test_ds, torch.arange(len(test_ds)), seed=stream_seed(seed, LOADER_TEST), shuffle=False, augment=False, **common
+        test_ds, torch.arange(len(test_ds)), seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common
     )
     if retrain:
         full = torch.cat([train_idx, val_idx]).sort().values
@@ -414,7 +416,7 @@ def _stream_loaders(
             StreamLoader(
                 train_ds,
                 full,
-                seed=stream_seed(seed, LOADER_FULL_TRAIN),
+                seed=stream(seed, "loader_full_train"),
                 shuffle=True,
                 augment=True,
                 shard=shard,
@@ -426,10 +428,10 @@ def _stream_loaders(
         )
     return Loaders(
         StreamLoader(
-            train_ds, train_idx, seed=stream_seed(seed, LOADER_TRAIN), shuffle=True, augment=True, shard=shard, **common
+            train_ds, train_idx, seed=stream(seed, "loader_train"), shuffle=True, augment=True, shard=shard, **common
         ),
         StreamLoader(
-            train_ds, val_idx, seed=stream_seed(seed, LOADER_VAL), shuffle=True, augment=False, shard=shard, **common
+            train_ds, val_idx, seed=stream(seed, "loader_val"), shuffle=True, augment=False, shard=shard, **common
         ),
         test,
         train_ds.classes,

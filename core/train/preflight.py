@@ -23,6 +23,7 @@ from core.config import DataConfig
 from core.errors import PresnetError
 from core.train.data import SearchData, stratified_split
 from core.train.device import Precision
+from core.train.seeds import stream
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def check_splits(splits: Splits, cfg: DataConfig, seed: int, search: bool, world
 def fraction_for(labels: torch.Tensor, batch_size: int, seed: int) -> float | None:
     """The smallest val_fraction (in steps of 0.01) whose seeded split fills a batch on both sides."""
     for percent in range(1, 100):
-        train, val = stratified_split(labels, percent / 100, seed)
+        train, val = stratified_split(labels, percent / 100, stream(seed, "split_val"))
         if len(val) >= batch_size and len(train) >= batch_size:
             return percent / 100
     return None

@@ -22,7 +22,7 @@ from core.space.network import build_plain, count_params
 from core.train.collectives import LoopControl
 from core.train.data import SearchData
 from core.train.loop import Loop, Meter, evaluate, sgd
-from core.train.seeds import RETRAIN_INIT, stream_seed
+from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
 
 
@@ -33,8 +33,7 @@ def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
 @dataclass
 class RetrainOutcome:
     epochs: int
-    test_top1: float
-    best_top1: float
+    test_top1: float  #: the last epoch's: no epoch is picked by its test score
     params: int
     stopped: bool
 
@@ -61,7 +60,7 @@ class RetrainEngine(Loop):
             control,
             ckpt_path,
             events_offset,
-            init_seed=stream_seed(config.run.seed, RETRAIN_INIT),
+            init_seed=stream(config.run.seed, "retrain_init"),
             retrain=True,
             data=data,
         )
@@ -73,7 +72,6 @@ class RetrainEngine(Loop):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
         self.scaler = grad_scaler(self.prec)
         self.stopped = False  # a stop request met; kept in the checkpoint
-        self.best = 0.0
         self.last_top1 = 0.0
         self.meter = Meter(self.device)
         self.params = count_params(self.model)
@@ -85,7 +83,6 @@ class RetrainEngine(Loop):
             "epoch_done": self.epoch_done,
             "step": self.step,
             "global_step": self.global_step,
-            "best": self.best,
             "last_top1": self.last_top1,
             "elapsed": self.elapsed,
             "stopped": self.stopped,
@@ -121,11 +118,7 @@ class RetrainEngine(Loop):
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))
-        self.best, self.last_top1, self.elapsed = (
-            float(payload["best"]),
-            float(payload["last_top1"]),
-            float(payload["elapsed"]),
-        )
+        self.last_top1, self.elapsed = float(payload["last_top1"]), float(payload["elapsed"])
         self.stopped = bool(payload.get("stopped", False))
 
     def started_event(self, resumed: bool) -> RetrainStarted:
@@ -166,7 +159,8 @@ class RetrainEngine(Loop):
         self.stopped = True
 
     def end_epoch(self, epoch: int) -> None:
-        """Test the epoch's model, keep the best and last weights, report; a stop-at-epoch met here is
+        """Test the epoch's model, keep its weights (the last ones are the result: none is picked by its
+        test score), report; a stop-at-epoch met here is
         decided before the checkpoint, which keeps it (a kill in between)."""
         r = self.config.retrain
         self.sched.step()
@@ -179,9 +173,6 @@ class RetrainEngine(Loop):
         self.epoch_done, self.step = epoch, 0
         self.last_top1 = test_top1
         self.elapsed = self.since_start()
-        if test_top1 > self.best or epoch == 1:
-            self.best = max(self.best, test_top1)
-            self._save_weights("best.pt")
         self._save_weights("last.pt")
         self.bus.emit(
             RetrainEpochEnd(
@@ -191,7 +182,6 @@ class RetrainEngine(Loop):
                 train_top1=train_top1 or 0.0,
                 test_loss=test_loss,
                 test_top1=test_top1,
-                best_top1=self.best,
                 lr=self.opt.param_groups[0]["lr"],
                 elapsed_s=round(self.elapsed, 3),
             )
@@ -205,18 +195,15 @@ class RetrainEngine(Loop):
         self.rank_digests = self.coll.digests(self.model, f"epoch {self.epoch_done} step {self.step}")
         if self.epoch_done == 0:
             self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
-            self.best = self.last_top1
-            self._save_weights("best.pt")
             self._save_weights("last.pt")
         self.bus.emit(
             RetrainDone(
                 epochs=self.epoch_done,
                 test_top1=self.last_top1,
-                best_top1=self.best,
                 params=self.params,
                 stopped=self.stopped,
                 weights=str(self.weights_dir),
             )
         )
         self.save(finished=True)
-        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, self.stopped)
+        return RetrainOutcome(self.epoch_done, self.last_top1, self.params, self.stopped)

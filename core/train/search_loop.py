@@ -36,6 +36,7 @@ from core.train.collectives import LoopControl
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
 from core.train.data import SearchData
 from core.train.loop import Diverged, Loop, Meter, sgd
+from core.train.seeds import stream
 from core.train.step import arch_step, grad_scaler, train_step
 
 
@@ -80,7 +81,14 @@ class SearchEngine(Loop):
         data: SearchData | None = None,
     ) -> None:
         super().__init__(
-            config, bus, control, ckpt_path, events_offset, init_seed=config.run.seed, retrain=False, data=data
+            config,
+            bus,
+            control,
+            ckpt_path,
+            events_offset,
+            init_seed=stream(config.run.seed, "search_init"),
+            retrain=False,
+            data=data,
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
@@ -94,7 +102,7 @@ class SearchEngine(Loop):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
         self.scaler = grad_scaler(self.prec)
         self.arch_scaler = grad_scaler(self.prec)
-        self.sampler = PathSampler(config.run.seed)
+        self.sampler = PathSampler(stream(config.run.seed, "path_sampler"))
         self.tracker = ConvergenceTracker(s.patience, s.margin, s.threshold)
         self.prev_alphas: AlphaSnapshot | None = None  # last epoch's snapshot, for the per-epoch change
         self.stopping: StopReason | None = None  # decided at an epoch's end, kept in its checkpoint

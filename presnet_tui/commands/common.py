@@ -148,6 +148,13 @@ ImageSizeOpt = Annotated[
 CandidatesOpt = Annotated[
     str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
 ]
+AllowUnsearchedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsearched",
+        help="use an architecture whose search ended in its warm-up (the plain network, no architecture step)",
+    ),
+]
 NprocOpt = Annotated[
     int,
     typer.Option(

@@ -34,7 +34,7 @@ def export(
         int | None, typer.Option("--image-size", min=8, help="input side (default: the run's data.image_size)")
     ] = None,
     batch: Annotated[str, typer.Option(help="'dynamic' or a fixed batch size")] = "dynamic",
-    weights: Annotated[str, typer.Option(help="best (best test epoch), last, or a weights file")] = "best",
+    weights: Annotated[str, typer.Option(help="last (the final weights) or a weights file")] = "last",
 ) -> None:
     """Export a run's retrained network to ONNX or a torch.export program, checked against PyTorch."""
     with user_errors():

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that nee
 
 from presnet_tui.commands.common import (
     ActsOpt,
+    AllowUnsearchedOpt,
     CandidatesOpt,
     ConfigOpt,
     ImageSizeOpt,
@@ -37,8 +38,9 @@ def _arch_table(arch: Architecture, title: str) -> int:
     from core.space import BASE_ACTIVATION, BASE_KERNEL, block_positions
     from core.space.network import count_params
 
+    decisions = decision_marks(arch)
     table = Table(title=title)
-    for col in ("block", "stage", "kernel", "activation"):
+    for col in ("block", "stage", "kernel", "activation", *(["confidence"] if decisions else [])):
         table.add_column(col)
     for pos in sorted(block_positions(arch.depths), key=lambda p: p.block_id):
         b = arch.blocks.get(pos.block_id)
@@ -48,11 +50,26 @@ def _arch_table(arch: Architecture, title: str) -> int:
             str(pos.stage + 1),
             f"{(b.kernel if b else BASE_KERNEL)}x{(b.kernel if b else BASE_KERNEL)}",
             (b.activation if b else BASE_ACTIVATION) + mark,
+            *([decisions.get(pos.block_id, "")] if decisions else []),
         )
     params = count_params(arch.build())
     console.print(table)
     console.print(f"trainable parameters: {params:,}")
+    if decisions and arch.source:
+        from core.api.confidence import settled_of
+
+        why = "? not settled: its lead is under the margin or has not held for `patience` epochs"
+        console.print(f"{settled_of(arch.source)} decisions settled (✓ settled; {why})")
     return params
+
+
+def decision_marks(arch: Architecture) -> dict[int, str]:
+    """Per block, its decisions' probabilities and settled marks from the file's ``source`` (if recorded)."""
+    out: dict[int, str] = {}
+    for d in (arch.source or {}).get("decisions", []):
+        text = f"{d['decision']} {d['p']:.2f} {'✓' if d['settled'] else '?'}"
+        out[d["block"]] = f"{out[d['block']]} · {text}" if d["block"] in out else text
+    return out
 
 
 @app.command()
@@ -208,14 +225,17 @@ def derive(
     epoch: Annotated[int | None, typer.Option(min=1, help="epoch whose alphas to use (default: last)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write the architecture here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
+    allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
-    """The argmax architecture of any past epoch of a search."""
+    """The argmax architecture of any past epoch of a search, with each decision's confidence."""
+    from core.api.confidence import check_searched
     from core.run.rundir import RunDir
     from core.space.arch import save_arch
     from core.train.job import derive_at
 
     with user_errors():
         arch = derive_at(RunDir.open(run_dir), epoch)
+        check_searched(arch, allow_unsearched, str(run_dir))
         if out is not None:
             save_arch(out, arch)
         if as_json:

@@ -51,8 +51,12 @@ def plot(
             return
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
-        if not traj.x:
-            raise PresnetError("no alpha history yet", where=str(run_dir), hint="wait for the first search epoch")
+        # a stop inside the warm-up records the (uniform) alphas of that moment: not a trajectory either
+        if not traj.x or rundir.summary().get("search", {}).get("searched") is False:
+            from core.api.confidence import no_alphas_reason
+
+            message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
+            raise PresnetError(message, where=str(run_dir), hint=hint)
         blocks = [str(b) for b in block] if block else traj.blocks()
         unknown = [b for b in blocks if b not in traj.series]
         if unknown:
@@ -83,15 +87,17 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     from presnet_tui.figures import fig3
 
     stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
-    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=f"{rundir.path.name}: alphas over epochs")
+    decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
+    title = f"{rundir.path.name}: alphas over epochs"
+    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions)
     console.print(f"saved {save}")
 
 
 def _plot_sweep(sweep_dir: Path, save: Path) -> None:
-    from core.scale.table import collect, table_rows
+    from core.api.results import compare
     from presnet_tui.figures import table1
 
-    table1(table_rows(collect([sweep_dir])), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
+    table1(compare([sweep_dir]).as_dicts(), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
     console.print(f"saved {save}")
 
 
@@ -101,72 +107,40 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="rows as CSV")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="a Markdown table (for papers)")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="every column (the default fits 80 columns)")] = False,
 ) -> None:
-    """The paper's Table I: per scope n runs, params, FLOPs, top-1 mean ± std over seeds, search time, baseline."""
-    from rich.table import Table
+    """Table I: per scope and kind (search, random, baseline) n, params, top-1 mean ± std and 95 % CI,
+    and the searched rows' relative improvement over random (RI, bootstrap 95 % CI, one-sided p)."""
+    from rich.measure import Measurement
 
-    from core.scale.table import collect, table_rows
+    from core.api.results import compare as compare_runs
+    from presnet_tui import compare_view
 
     with user_errors():
         if sum((as_json, as_csv, as_markdown)) > 1:
             raise PresnetError("choose one output format", where="--json/--csv/--markdown", hint="give one of them")
-        rows = table_rows(collect(run_dirs))
+        if wide and (as_json or as_csv or as_markdown):
+            raise PresnetError("--wide shapes the terminal table only", where="--wide", hint="drop --wide")
+        result = compare_runs(run_dirs)
+    rows = result.as_dicts()
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     elif as_csv:
-        sys.stdout.write(_rows_csv(rows))
+        sys.stdout.write(compare_view.as_csv(rows))
     elif as_markdown:
-        sys.stdout.write(_rows_markdown(rows))
+        sys.stdout.write(compare_view.markdown(rows))
     else:
-        table = Table(title="Performance comparison (Table I)")
-        for col in _TABLE_HEADER:
-            table.add_column(col, no_wrap=True)
-        for cells in _row_cells(rows):
-            table.add_row(*cells)
+        table, notes = compare_view.terminal_table(rows, wide=wide)
+        width = console.width
+        if wide:  # every column at its natural width, wider than the terminal if need be (never cut to "…")
+            console.width = max(width, Measurement.get(console, console.options.update_width(10_000), table).maximum)
         console.print(table)
-
-
-_TABLE_HEADER = ["model", "scope", "n", "params", "FLOPs", "top-1 (%)", "search time", "seeds agree"]
-
-
-def _row_cells(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """Table I's cells as text: top-1 as mean ± std in %, agreement as blocks all seeds agree on."""
-    out = []
-    for r in rows:
-        top1 = "-" if r["top1_mean"] is None else f"{100 * r['top1_mean']:.2f} ± {100 * (r['top1_std'] or 0):.2f}"
-        search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
-        params = "-" if r["params_mean"] is None else f"{r['params_mean'] / 1e6:.2f}M"
-        flops = "-" if r["flops_mean"] is None else f"{r['flops_mean'] / 1e9:.3f}G @{r['image_size'] or '?'}px"
-        agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
-        out.append([r["model"], r["scope"], str(r["n"]), params, flops, top1, search, agree])
-    return out
-
-
-def _rows_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(_TABLE_HEADER) + " |", "|" + "---|" * len(_TABLE_HEADER)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in _row_cells(rows)]
-    return "\n".join(lines) + "\n"
-
-
-def _rows_csv(rows: list[dict[str, Any]]) -> str:
-    import csv
-    import io
-
-    fields = [
-        "scope",
-        "model",
-        "n",
-        "params_mean",
-        "flops_mean",
-        "image_size",
-        "top1_mean",
-        "top1_std",
-        "search_s_mean",
-        "blocks_agreeing",
-        "blocks",
-    ]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+        console.width = width
+        for note in notes:
+            console.print(note, highlight=False, markup=False)
+        if any(r["ri_ci95"] is not None for r in rows):
+            console.print(
+                f"RI: % over mean random top-1; CI: bootstrap, {result.bootstrap_resamples} resamples; "
+                "p: one-sided permutation test",
+                highlight=False,
+            )

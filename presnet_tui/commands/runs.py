@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that nee
 
 from presnet_tui.commands.common import (
     ActsOpt,
+    AllowUnsearchedOpt,
     CandidatesOpt,
     ConfigOpt,
     DataDirOpt,
@@ -247,8 +248,10 @@ def retrain(
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
     nproc: NprocOpt = 1,
+    allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
+    from core.api.confidence import check_searched
     from core.run.control import Control
     from core.run.events import EventBus
     from core.space.arch import load_arch
@@ -256,6 +259,7 @@ def retrain(
 
     with user_errors():
         arch = load_arch(arch_file)
+        check_searched(arch, allow_unsearched, str(arch_file))
         cfg = resolve_config(
             config,
             dataset=dataset,
@@ -345,6 +349,7 @@ def stop(
     old_resume: Annotated[bool, typer.Option("--resume", hidden=True, help="deprecated: --continue")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, to pause or to continue."""
+    from core.api.steer import check_stop_request
     from core.run.control import Control
     from core.run.rundir import RunDir
 
@@ -357,6 +362,7 @@ def stop(
             err_console.print("warning: `presnet stop --resume` is deprecated; use `presnet stop --continue`")
         cont = cont or old_resume
         rundir = RunDir.open(run_dir)
+        check_stop_request(rundir, at_epoch)
         control = Control(rundir.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
         if pause:
             control.pause()

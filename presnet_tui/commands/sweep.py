@@ -1,19 +1,21 @@
-"""``presnet sweep``: scopes x seeds as ordinary runs, on local workers or Ray; rerun to resume."""
+"""``presnet sweep``: scopes x seeds (+ baselines, + random architectures) as ordinary runs, on local
+workers or Ray; rerun to resume.  Parses its arguments and renders; :mod:`core.api.sweeps` does the rest."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    pass
+    from core.api.sweeps import SweepPlan
 
+from core.space import scope_letters
 from presnet_tui.commands.common import (
-    ConfigOpt,
     DataDirOpt,
     DatasetOpt,
     DeviceOpt,
@@ -26,13 +28,58 @@ from presnet_tui.commands.common import (
     user_errors,
 )
 
+#: How each run process is started: this front end's own command line (``presnet``).
+ENTRY = [sys.executable, "-m", "presnet_tui.cli"]
+
+
+def parse_scopes(value: str) -> list[str]:
+    """``s,m,l,f`` -> ["s", "m", "l", "f"]; only the paper's scope letters, each once."""
+    if not value.strip(", "):
+        raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f")
+    scopes = scope_letters([v for v in value.split(",") if v.strip()], where="--scopes")
+    if len(set(scopes)) != len(scopes):
+        raise PresnetError("a scope is listed twice", where="--scopes", hint="list each scope once")
+    return scopes
+
+
+def parse_seeds(value: str) -> list[int]:
+    """``0,1,2`` (or ``0-2``) -> [0, 1, 2]; non-negative integers, each once."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            if "-" in part.strip("-"):
+                lo, hi = (int(x) for x in part.split("-", 1))
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise PresnetError(
+            f"cannot read {value!r} as seeds", where="--seeds", hint="comma-separated integers, e.g. 0,1,2"
+        ) from None
+    if not seeds:
+        raise PresnetError("no seed given", where="--seeds", hint="e.g. --seeds 0,1,2")
+    if any(s < 0 for s in seeds):
+        raise PresnetError("seeds must be 0 or more", where="--seeds", hint="e.g. --seeds 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        raise PresnetError("a seed is listed twice", where="--seeds", hint="list each seed once")
+    return seeds
+
+
+ConfigsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--config", "-c", help="YAML config; repeat it, one per scope, to give each scope its own"),
+]
+
 
 @app.command()
 def sweep(
-    scopes: Annotated[str | None, typer.Option(help="scopes to search, e.g. s,m,l,f (required)")] = None,
+    scopes: Annotated[str | None, typer.Option(help="scopes to search, e.g. s,m,l,f (default: the configs')")] = None,
     seeds: Annotated[str, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2)")] = "0",
-    config: ConfigOpt = None,
+    config: ConfigsOpt = None,
     baseline: Annotated[bool, typer.Option("--baseline", help="add a plain ResNet-50 run per seed")] = False,
+    random: Annotated[
+        int, typer.Option("--random", help="K architectures drawn at random from each scope's space, per seed")
+    ] = 0,
     workers: Annotated[int | None, typer.Option(help="runs at once on this machine (default 1)")] = None,
     ray: Annotated[
         bool, typer.Option("--ray", help="place each run as a Ray task (a local Ray without an address)")
@@ -52,73 +99,43 @@ def sweep(
     image_size: Annotated[int | None, typer.Option("--image-size", help="side of the input images")] = None,
     device: DeviceOpt = None,
 ) -> None:
-    """Scopes x seeds (+ a baseline per seed) as ordinary runs, N at once or on Ray; rerun to resume."""
-    from core.config import validate
-    from core.scale.placement import gpus_for, import_ray
-    from core.scale.sweep import Sweep, default_sweep_dir, parse_scopes, parse_seeds, preflight
+    """Scopes x seeds (+ a baseline per seed, + K random architectures) as ordinary runs; rerun to resume."""
+    from core.api.sweeps import SweepRequest, plan_sweep
 
     with user_errors():
-        use_ray = ray or ray_address is not None
-        if use_ray and workers is not None:
-            raise PresnetError(
-                "--workers and --ray both given", where="--workers", hint="Ray places the runs itself: drop --workers"
-            )
-        if workers is not None and workers < 1:
-            raise PresnetError("must be 1 or more", where="--workers", hint="e.g. --workers 2")
-        if cpus_per_run < 1:
-            raise PresnetError("must be 1 or more", where="--cpus-per-run", hint="e.g. --cpus-per-run 4")
-        if scopes is None:
-            raise PresnetError("no scopes given", where="--scopes", hint="e.g. --scopes s,m,l,f")
-        n_workers = workers or 1
-        scope_list, seed_list = parse_scopes(scopes), parse_seeds(seeds)
-        base = resolve_config(
-            config,
-            epochs=epochs,
-            retrain_epochs=retrain_epochs,
-            dataset=dataset,
-            data_dir=data_dir,
-            download=download,
-            device=device,
+        overrides = {"epochs": epochs, "retrain_epochs": retrain_epochs, "dataset": dataset, "data_dir": data_dir}
+        overrides |= {"download": download, "device": device, "image_size": image_size}
+        files = config or [None]
+        request = SweepRequest(
+            configs=[resolve_config(f, **overrides) for f in files],
+            sources=[str(f) for f in files],
+            scopes=parse_scopes(scopes) if scopes is not None else None,
+            seeds=parse_seeds(seeds),
+            baseline=baseline,
+            random=random,
+            out=out,
+            workers=workers,
+            ray=ray,
+            ray_address=ray_address,
+            cpus_per_run=cpus_per_run,
         )
-        if image_size is not None:
-            data = base.model_dump(mode="json")
-            data["data"]["image_size"] = image_size
-            base = validate(data, "--image-size")
-        if use_ray:
-            import_ray()
-        preflight(base, local=not use_ray)
-        gpus = 0 if use_ray else gpus_for(base.run.device)
-        if gpus and n_workers > 1 and ":" in base.run.device:
-            raise PresnetError(
-                f"--device {base.run.device} with {n_workers} workers",
-                where="--device",
-                hint="each worker is pinned to its own GPU: use --device cuda (or auto)",
-            )
-        path = out or default_sweep_dir(base, scope_list, seed_list, baseline)
-        sw = Sweep.create_or_open(path, scope_list, seed_list, baseline, base)
-        with sw.lock():
-            code = _run_sweep(sw, n_workers, gpus, use_ray, ray_address, cpus_per_run)
+        code = _run_sweep(plan_sweep(request))
     raise typer.Exit(code)
 
 
-def _run_sweep(sw: Any, workers: int, gpus: int, use_ray: bool, address: str | None, cpus_per_run: int) -> int:
-    from core.scale.placement import cpu_threads_per_worker, run_local, run_ray
+def _run_sweep(plan: SweepPlan) -> int:
+    from core.api.sweeps import run_sweep
     from presnet_tui.sweepview import SweepView, status_table
 
-    statuses = sw.statuses()
-    done = sum(s.state == "done" for s in statuses)
-    where = (
-        f"Ray ({address or 'local'})" if use_ray else f"{workers} worker(s)" + (f" on {gpus} GPU(s)" if gpus else "")
+    sw = plan.sweep
+    budgets = ", ".join(f"{s}: {e} search epochs" for s, e in plan.search_epochs.items())
+    console.print(
+        f"sweep {sw.path}: {plan.runs} runs, {plan.done} done already; {plan.placement.describe()}; {budgets}",
+        highlight=False,
     )
-    console.print(f"sweep {sw.path}: {len(statuses)} runs, {done} done already; {where}", highlight=False)
-    view = SweepView(console, statuses)
+    view = SweepView(console, sw.statuses())
     with view.progress:
-        if use_ray:
-            gpu = sw.base_config().run.device != "cpu"
-            result = run_ray(sw, address=address, gpu=gpu, cpus_per_run=cpus_per_run, on_poll=view.update)
-        else:
-            threads = None if gpus else cpu_threads_per_worker(workers)
-            result = run_local(sw, workers, gpus=gpus, threads=threads, on_poll=view.update)
+        result = run_sweep(plan, ENTRY, on_poll=view.update)
     console.print(status_table(result.statuses, f"sweep {sw.path}"))
     if result.interrupted:
         console.print("interrupted: run the same command again to resume the sweep")

@@ -92,10 +92,10 @@ class RetrainScreen(RunScreen):
             lines.append(self.flops)
         tops = m.retrain_curves.values.get("test_top1", [])
         if tops and m.retrain_done is None:
-            lines.append(f"test top-1 {tops[-1]:.2%} (best {max(t for t in tops if t is not None):.2%})")
+            lines.append(f"test top-1 {tops[-1]:.2%} (last epoch)")
         if m.retrain_done is not None:  # at 80x24 the panel is 34 columns wide: short lines, every one shown
             d = m.retrain_done
-            lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%}, best {d.best_top1:.2%}")
+            lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%} (final weights)")
             lines.append(f"weights {d.weights}")
             lines.append(f"arch    {self.session.run_dir.arch_file}")
             lines.append(f"summary {self.session.run_dir.summary_file}")

@@ -10,9 +10,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from core.api.confidence import settled_of
+from core.config import check_stop_at
 from core.errors import PresnetError
 from core.run.events import AnyEvent, Converged, Error, RetrainDone, SearchStopped, SpaceWarning, Unstable
 from core.space.arch import Architecture
+from core.train.convergence import Confidence
 from core.train.job import derive_at
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
@@ -135,7 +138,10 @@ class SearchScreen(RunScreen):
             lines.append(f"picked epoch {self.picked_epoch}")
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
-            lines.append(f"derived @{self.derived.source['epoch']}: {arch}")
+            settled = settled_of(self.derived.source)
+            lines.append(
+                f"derived @{self.derived.source['epoch']}: {arch}" + (f" · {settled} settled" if settled else "")
+            )
         if m.warnings:
             lines.append(f"[yellow]{m.warnings[-1]}[/]")
         if m.errors:
@@ -162,6 +168,11 @@ class SearchScreen(RunScreen):
     def action_stop_at(self) -> None:
         def chosen(epoch: Any) -> None:
             if epoch is not None:
+                try:  # inside the warm-up the search would end before its first architecture step
+                    check_stop_at(self.session.run_dir.config().search, epoch)
+                except PresnetError as err:
+                    self.notify(err.line(), severity="error")
+                    return
                 self.session.stop_at(epoch)
                 self.notify(f"the search will stop after epoch {epoch}")
 
@@ -196,7 +207,13 @@ class SearchScreen(RunScreen):
         except PresnetError as err:
             self.notify(err.line(), severity="error")
             return
-        self.notify(f"architecture derived from epoch {self.derived.source['epoch']}")
+        conf = self.derived.source or {}
+        line = Confidence.from_dict(conf).line() if "decisions" in conf else ""
+        unsettled = conf.get("settled") != conf.get("decisions_total")
+        self.notify(
+            f"architecture derived from epoch {conf['epoch']}" + (f": {line}" if line else ""),
+            severity="warning" if line and unsettled else "information",
+        )
         self.redraws.request()
 
     def action_retrain(self) -> None:
@@ -212,4 +229,9 @@ class SearchScreen(RunScreen):
         if self.derived is None:
             self.action_derive()
         if self.derived is not None:
+            count = settled_of(self.derived.source)
+            if count is not None and not count.searched:
+                self.notify(
+                    "no architecture step was taken: this is the plain network, not a searched one", severity="warning"
+                )
             self.on_retrain(self.session, self.derived)

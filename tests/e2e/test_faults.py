@@ -124,7 +124,7 @@ def test_sigkill_at_13_moments_then_resume_matches_an_uninterrupted_run(tmp_path
     assert summary["params"] == derived.params == done.params
     assert summary["retrain"]["epochs"] == done.epochs == RETRAIN_EPOCHS
     assert summary["retrain"]["test_top1"] == done.test_top1 == only("retrain_epoch_end")[-1].test_top1
-    assert summary["retrain"]["best_top1"] == done.best_top1
+    assert "best_top1" not in summary["retrain"] and done.best_top1 is None  # nothing selected on test data
 
     # the same run as one never interrupted: alphas every epoch, architecture, test top-1, weights
     for mine, theirs in zip(only("epoch_end"), only("epoch_end", ref_events), strict=True):

@@ -28,7 +28,7 @@ def _weights(model: torch.nn.Module, seed: int) -> dict:
 
 @pytest.fixture
 def retrained_run(tiny):
-    """A run directory as a retrain leaves it: config, arch.json, weights/best.pt and last.pt."""
+    """A run directory as an older retrain left it: config, arch.json, weights/last.pt and a test-selected best.pt."""
     cfg = tiny()
     run = RunDir.create(cfg)
     arch = Architecture(
@@ -44,22 +44,24 @@ def retrained_run(tiny):
     return run
 
 
-def test_load_model_gives_the_best_or_last_weights_in_eval_mode(retrained_run):
-    best = load_model(retrained_run.path)
-    last = load_model(retrained_run.path, weights="last")
-    assert not best.training and not last.training
-    stored = torch.load(retrained_run.weights / "best.pt", weights_only=True)["model"]
-    assert all(torch.equal(best.state_dict()[k], v) for k, v in stored.items())
+def test_load_model_gives_the_final_weights_in_eval_mode_and_never_test_selected_ones(retrained_run):
+    final = load_model(retrained_run.path)  # the default is the final weights, not an epoch picked on test data
+    assert not final.training
+    stored = torch.load(retrained_run.weights / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(final.state_dict()[k], v) for k, v in stored.items())
     x = torch.randn(2, 3, 32, 32)
-    assert not torch.allclose(best(x), last(x))
+    old_best = load_model(retrained_run.arch_file, weights=retrained_run.weights / "best.pt")  # an old run's file
+    assert not torch.allclose(final(x), old_best(x))
+    with pytest.raises(PresnetError, match="test score"):
+        load_model(retrained_run.path, weights="best")
     fresh = load_model(retrained_run.arch_file)  # an architecture file alone: initialised, not trained
-    assert not torch.allclose(fresh(x), best(x))
+    assert not torch.allclose(fresh(x), final(x))
 
 
 def test_no_weights_yet_is_a_clear_error(tiny):
     run = RunDir.create(tiny())
     save_arch(run.arch_file, Architecture(width_mult=0.125, depths=[1, 1, 2, 1]))
-    with pytest.raises(PresnetError, match="no best weights in the run yet"):
+    with pytest.raises(PresnetError, match="no last weights in the run yet"):
         load_model(run.path)
     with pytest.raises(PresnetError, match="unsupported format 'tflite'"):
         export_run(run.path, "tflite")

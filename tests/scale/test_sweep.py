@@ -16,8 +16,8 @@ import yaml
 
 from core.errors import PresnetError
 from core.run.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
-from core.scale.sweep import Sweep, parse_seeds
-from presnet_tui.commands.sweep import ray_address_argv
+from core.scale.sweep import Sweep
+from presnet_tui.commands.sweep import parse_seeds, ray_address_argv
 from tests.support import REPO, child_env, invoke
 
 SWEEP_ARGS = ["--scopes", "s,m", "--seeds", "0,1", "--baseline"]
@@ -285,14 +285,15 @@ def test_local_workers_are_pinned_to_gpus_and_split_the_cpu(tmp_path, monkeypatc
     env = "os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + os.environ['OMP_NUM_THREADS']"
     record = f"import os, sys; open(sys.argv[1], 'w').write({env})"
 
-    def command(self, run, python=sys.executable, threads=None):
-        return [python, "-c", record, str(tmp_path / f"{run.name}.env")]
+    def command(self, run, entry, threads=None):
+        return [sys.executable, "-c", record, str(tmp_path / f"{run.name}.env")]
 
     monkeypatch.setattr(Sweep, "command", command)
     seen: list[set[str]] = []
     result = run_local(
         sweep,
         2,
+        entry=[sys.executable],
         gpus=2,
         threads=3,
         poll_s=0.05,

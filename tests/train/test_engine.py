@@ -35,7 +35,8 @@ def test_digits_search_moves_alphas_and_retrain_learns(tiny, start):
     assert summary["params"] == load_arch(run.arch_file).build().fc.in_features * 10 + 10 + sum(
         p.numel() for n, p in load_arch(run.arch_file).build().named_parameters() if not n.startswith("fc")
     )
-    assert (run.weights / "best.pt").exists() and (run.weights / "last.pt").exists()
+    assert (run.weights / "last.pt").exists() and not (run.weights / "best.pt").exists()  # none picked on test data
+    assert "best_top1" not in summary["retrain"]
     order = [e.kind for e in read_events(run.events_file)]
     for kind in (
         "search_started",

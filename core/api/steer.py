@@ -1,0 +1,43 @@
+"""Checks on a request to steer a run from another process (``presnet stop``), made before the
+request is written: a stop that cannot do what the user expects is refused, not silently filed."""
+
+from __future__ import annotations
+
+from core.config import check_stop_at
+from core.errors import PresnetError
+from core.run.lock import is_held
+from core.run.rundir import RunDir
+
+
+def finished(run: RunDir) -> str | None:
+    """What a run finished, if nothing writes it now and nothing is left to do: ``"retrain"`` (its
+    summary has the retrain's result) or ``"search"`` (a search-only run with its result and no
+    retrain begun).  None while it runs or can still be resumed."""
+    if is_held(run.path):
+        return None
+    summary = run.summary()
+    if "retrain" in summary:
+        return "retrain"
+    if "search" in summary and not run.retrain_ckpt.exists() and not _wants_retrain(run):
+        return "search"
+    return None
+
+
+def _wants_retrain(run: RunDir) -> bool:
+    """A `presnet run` killed between its search and its retrain would retrain on resume."""
+    from core.run.events import RetrainStarted
+
+    return any(isinstance(e, RetrainStarted) for e in run.events())
+
+
+def check_stop_request(run: RunDir, at_epoch: int | None) -> None:
+    """Refuse a stop on a finished run, and a stop after an epoch inside the search's warm-up."""
+    done = finished(run)
+    if done is not None:
+        raise PresnetError(
+            f"the run has finished (its {done} is done): there is nothing to stop",
+            where=str(run.path),
+            hint="see its result with `presnet compare` or `presnet plot`",
+        )
+    if at_epoch is not None and not run.retrain_ckpt.exists() and "search" not in run.summary():
+        check_stop_at(run.config().search, at_epoch)

@@ -1,0 +1,124 @@
+"""Table I as text: the terminal table (80 columns; ``--wide`` for every column), Markdown and CSV.
+
+Rows are :meth:`core.api.results.Comparison.as_dicts` dicts.  A row of one run shows its
+top-1 without a spread (one run has none); intervals read ``lo–hi``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+Row = dict[str, Any]
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
+def top1(r: Row, sep: str = " ± ") -> str:
+    """Mean ± std in %, or the mean alone for n = 1 (never ``± 0.00``)."""
+    if r["top1_mean"] is None:
+        return "-"
+    return pct(r["top1_mean"]) + ("" if r["top1_std"] is None else f"{sep}{pct(r['top1_std'])}")
+
+
+def interval(ci: list[float] | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
+    """``[lo, hi]`` (``scale`` 100: fractions as %)."""
+    if ci is None:
+        return "-"
+    fmt = f"{{:{'+' if signed else ''}.{digits}f}}"
+    return f"[{fmt.format(scale * ci[0])}, {fmt.format(scale * ci[1])}]"
+
+
+def ri(r: Row) -> str:
+    return "-" if r.get("ri_mean") is None else f"{r['ri_mean']:+.2f}"
+
+
+def p_value(r: Row) -> str:
+    p = r.get("p_value")
+    return "-" if p is None else (f"{p:.3f}" if p >= 0.001 else "<0.001")
+
+
+def params(r: Row) -> str:
+    return "-" if r["params_mean"] is None else f"{r['params_mean'] / 1e6:.2f}M"
+
+
+def differs(r: Row) -> str:
+    return ", ".join(f"{k}={v}" for k, v in r["differs"].items())
+
+
+def _label(r: Row) -> str:
+    return r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}"
+
+
+NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
+WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
+WIDE += ["search", "seeds agree", "settled", "differs"]
+
+
+def _wide_cells(r: Row) -> list[str]:
+    flops = "-" if r["flops_mean"] is None else f"{r['flops_mean'] / 1e9:.3f}G @{r['image_size'] or '?'}px"
+    search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
+    agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
+    cells = [r["model"], r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r), interval(r["top1_ci95"])]
+    cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agree, settled(r)]
+    return [*cells, differs(r) or "-"]
+
+
+def settled(r: Row) -> str:
+    """Decisions the stop criterion settled, summed over the row's runs (k/n): how much of the
+    architecture is a decision rather than rounding noise."""
+    return "-" if r.get("decisions_total") is None else f"{r['settled']}/{r['decisions_total']}"
+
+
+def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str]]:
+    """The rich table and its footnotes (what differs between rows of one scope and kind).
+
+    Narrow (the default) fits 80 columns: one label column, n, params, top-1 mean ± std, RI and
+    its interval, p; ``wide`` has every column."""
+    table = Table(title="Table I: test top-1 per scope and kind", box=box.SIMPLE_HEAD, pad_edge=False)
+    notes: list[str] = []
+    for col in WIDE if wide else NARROW:
+        table.add_column(col, no_wrap=True, justify="left" if col in ("scope/kind", "model", "differs") else "right")
+    for r in rows:
+        if wide:
+            table.add_row(*_wide_cells(r))
+            continue
+        label = _label(r)
+        if r["differs"]:
+            notes.append(f"[{len(notes) + 1}] {label}: {differs(r)}")
+            label += f" [{len(notes)}]"
+        table.add_row(
+            label, str(r["n"]), params(r), top1(r, "±"), ri(r), interval(r["ri_ci95"], 1.0, 1, True), p_value(r)
+        )
+    return table, notes
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(WIDE) + " |", "|" + "---|" * len(WIDE)]
+    lines += ["| " + " | ".join(_wide_cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ["scope", "model", "n", "params_mean", "flops_mean", "image_size", "top1_mean", "top1_std"]
+CSV_FIELDS += ["search_s_mean", "blocks_agreeing", "blocks", "kind", "top1_ci95_lo", "top1_ci95_hi", "ri_mean"]
+CSV_FIELDS += ["ri_ci95_lo", "ri_ci95_hi", "p_value", "random_n", "settled", "decisions_total", "differs"]
+
+
+def as_csv(rows: list[Row]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        flat = dict(r)
+        for key in ("top1_ci95", "ri_ci95"):
+            lo, hi = r[key] if r[key] is not None else (None, None)
+            flat[f"{key}_lo"], flat[f"{key}_hi"] = lo, hi
+        flat["differs"] = differs(r)
+        writer.writerow(flat)
+    return buf.getvalue()
