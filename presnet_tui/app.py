@@ -9,35 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from core.api.runs import retrain_run, start_run
 from core.config import Config, quickstart
 from core.errors import PresnetError
 from core.scale.sweep import is_sweep
-from core.space.arch import Architecture
-from core.train.job import Job
-from presnet_tui.screens.dialogs import ConfirmScreen
-from presnet_tui.screens.retrain import RetrainScreen
-from presnet_tui.screens.search import SearchScreen
+from presnet_tui.screens.dialogs import ConfirmScreen, HelpScreen
 from presnet_tui.screens.setup import SetupScreen
-from presnet_tui.session import AttachedSession, LocalSession, Session
 
-JobFactory = Callable[[Config], Job]
+if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see PresnetApp.on_mount)
+    from core.space.arch import Architecture
+    from core.train.job import Job
+    from presnet_tui.session import LocalSession, Session
+
+#: Seconds after the first refresh before torch starts loading (the screen reaches the terminal first).
+AFTER_PAINT_S = 0.2
+
+QUIT_QUESTION = (
+    "A run is in progress. Quit? It stops after the current step and leaves a checkpoint (presnet resume RUN_DIR)."
+)
+
+JobFactory = Callable[[Config], "Job"]
 
 
 def default_job_factory(config: Config) -> Job:
     """A search-only job in a fresh run directory: the TUI retrains on the user's word."""
+    from core.api.runs import start_run
+
     return start_run(config, "search")
+
+
+def load_engine() -> None:
+    """Import what a run needs (torch, the engine, the run screens): seconds on a loaded machine,
+    so the app paints its setup screen first and does this on a worker thread meanwhile."""
+    import presnet_tui.screens.retrain  # noqa: F401
+    import presnet_tui.screens.search  # noqa: F401
+    import presnet_tui.session  # noqa: F401
 
 
 class PresnetApp(App):
     CSS_PATH = "presnet.tcss"
     TITLE = "presnet"
-    BINDINGS = [Binding("q", "quit_app", "Quit"), Binding("ctrl+c", "quit_app", "Quit", show=False)]
+    BINDINGS = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("ctrl+c", "quit_app", "Quit", show=False),
+    ]
 
     def __init__(
         self,
@@ -61,11 +82,25 @@ class PresnetApp(App):
 
             self.push_screen(SweepScreen(self.attach))
         elif self.attach is not None:
+            from presnet_tui.screens.search import SearchScreen
+            from presnet_tui.session import AttachedSession
+
             self.push_screen(SearchScreen(AttachedSession(self.attach).start()))
         elif self.job is not None:
             (self.show_search if self.job.do_search else self.show_retrain)(self.job)
         else:
             self.push_screen(SetupScreen(self.config, self.config_dir))
+            # after the first paint: an import on another thread still holds the GIL for most of its seconds
+            self.call_after_refresh(self.set_timer, AFTER_PAINT_S, self._load_engine)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _load_engine(self) -> None:
+        load_engine()
+
+    def action_help(self) -> None:
+        """Every key of the screen in front (the footer shows the main ones at 80 columns)."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen.active_bindings))
 
     # -- starting work ---------------------------------------------------------------------------
     def on_setup_screen_start_requested(self, message: SetupScreen.StartRequested) -> None:
@@ -77,11 +112,13 @@ class PresnetApp(App):
 
     def start_retrain(self, session: Session, arch: Architecture) -> None:
         run = session.run_dir
-        self._prepare(
-            lambda: retrain_run(run, arch),
-            self.show_retrain,
-            lambda msg: self.notify(msg, severity="error", timeout=15),
-        )
+
+        def make() -> Job:
+            from core.api.runs import retrain_run
+
+            return retrain_run(run, arch)
+
+        self._prepare(make, self.show_retrain, lambda msg: self.notify(msg, severity="error", timeout=15))
 
     @work(thread=True, exclusive=True, group="prepare")
     def _prepare(self, make: Callable[[], Job], then: Callable[[Job], None], on_error: Callable[[str], None]) -> None:
@@ -94,11 +131,17 @@ class PresnetApp(App):
         self.call_from_thread(then, job)
 
     def show_search(self, job: Job) -> None:
+        from presnet_tui.screens.search import SearchScreen
+        from presnet_tui.session import LocalSession
+
         session = LocalSession(job)
         self.sessions.append(session)
         self.push_screen(SearchScreen(session.start(), on_retrain=self.start_retrain))
 
     def show_retrain(self, job: Job) -> None:
+        from presnet_tui.screens.retrain import RetrainScreen
+        from presnet_tui.session import LocalSession
+
         session = LocalSession(job)
         self.sessions.append(session)
         self.push_screen(RetrainScreen(session.start()))
@@ -117,10 +160,7 @@ class PresnetApp(App):
                 self._wait_and_exit(running)
 
         self.push_screen(
-            ConfirmScreen(
-                "A run is in progress. Quit? It stops after the current step and leaves "
-                "a checkpoint (presnet resume RUN_DIR)."
-            ),
+            ConfirmScreen(QUIT_QUESTION),
             answer,
         )
 

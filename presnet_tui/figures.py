@@ -33,6 +33,15 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
 
 
+#: One look per line that survives greyscale printing: a dash pattern and a marker, besides the colour.
+LINE_STYLES = [("-", None), ("--", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 3)), "D")]
+
+
+def line_style(i: int) -> dict[str, Any]:
+    dash, marker = LINE_STYLES[i % len(LINE_STYLES)]
+    return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
+
+
 def fig3(
     traj: Trajectory,
     blocks: Sequence[str],
@@ -42,27 +51,35 @@ def fig3(
     decisions: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
-    stop epoch marked: the paper's Fig. 3."""
+    stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
+    kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
+    so the figure reads in greyscale."""
     plt = _pyplot()
-    fig, axes = plt.subplots(len(blocks), 2, figsize=(9, 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True)
+    panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
+    fig, axes = plt.subplots(
+        len(blocks), len(panels), figsize=(4.5 * len(panels), 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True
+    )
     for row, block in enumerate(blocks):
-        for col, decision in enumerate(("kernel", "activation")):
+        for col, decision in enumerate(panels):
             ax = axes[row][col]
-            for label, ys in traj.series.get(block, {}).get(decision, {}).items():
+            for i, (label, ys) in enumerate(traj.series.get(block, {}).get(decision, {}).items()):
                 name = f"{label}x{label}" if decision == "kernel" else label
-                ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4)
+                ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4, **line_style(i))
             if stop_epoch is not None:
                 ax.axvline(stop_epoch, color="black", linestyle="--", linewidth=1, label=f"stop (epoch {stop_epoch:g})")
             ax.set_ylim(0, 1)
+            ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
-            ax.set_title(f"block {block} · {decision}", fontsize=9)
+            what = {"op": "kernel/activation pairs"}.get(decision, decision)
+            marginal = " (marginal)" if len(panels) == 3 and decision != "op" else ""
+            ax.set_title(f"block {block} · {what}{marginal}", fontsize=9)
             if col == 0:
                 ax.set_ylabel("probability")
             if row == len(blocks) - 1:
                 ax.set_xlabel("epoch")
             if row == 0:
-                ax.legend(fontsize=7, loc="upper left")
-    mark_unsettled(axes, blocks, decisions)
+                ax.legend(fontsize=7, loc="upper left", ncol=2 if decision == "op" else 1)
+    mark_unsettled(axes, blocks, decisions, panels)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -70,16 +87,21 @@ def fig3(
     plt.close(fig)
 
 
-def mark_unsettled(axes: Any, blocks: Sequence[str], decisions: Sequence[dict[str, Any]]) -> None:
+def mark_unsettled(
+    axes: Any,
+    blocks: Sequence[str],
+    decisions: Sequence[dict[str, Any]],
+    panels: Sequence[str] = ("kernel", "activation"),
+) -> None:
     """Mark each panel whose decision the stop criterion did not settle (``summary.json``'s
     ``search.decisions``): its title says so with the margin, its frame is dashed and grey, so a
     reader does not take a choice within the noise for a result."""
     rows = {block: row for row, block in enumerate(blocks)}
     for d in decisions:
         row = rows.get(str(d["block"]))
-        if row is None or d["settled"] or d["decision"] not in ("kernel", "activation"):
+        if row is None or d["settled"] or d["decision"] not in panels:
             continue
-        ax = axes[row][0 if d["decision"] == "kernel" else 1]
+        ax = axes[row][list(panels).index(d["decision"])]  # joint: the pairs come first
         ax.set_title(f"{ax.get_title()} · unsettled (margin {d['margin']:.2f})", fontsize=9, color="tab:red")
         for spine in ax.spines.values():
             spine.set_linestyle("--")

@@ -117,7 +117,8 @@ class HeadlessView:
                 if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
                     p(f"[green]{decisions_line(e.confidence)}[/]")  # otherwise the warning that follows says it
             case RetrainStarted():
-                p(f"[bold]retraining[/] from scratch: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
+                how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
+                p(f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
                 self.retrain_started = e
             case RetrainEpochEnd():
                 p(

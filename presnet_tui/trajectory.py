@@ -87,32 +87,50 @@ def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[
     return [x[i] for i in idx], [y[i] for i in idx]
 
 
-def draw_decision(
+#: Even ticks on the probability axis: five where the panel has the rows, else three.
+Y_TICKS = ([0, 0.25, 0.5, 0.75, 1], ["0", ".25", ".5", ".75", "1"])
+Y_TICKS_SHORT = ([0, 0.5, 1], ["0", ".5", "1"])
+
+
+def draw_decision(  # noqa: PLR0913 -- panel options, all keyword-only
     plt: Any,
     traj: Trajectory,
     block: str,
     decision: str,
+    *,
     width: int = 200,
     title: str | None = None,
     marker: float | None = None,
     height: int = 100,
+    legend: bool | None = None,
+    xlabel: bool = True,
 ) -> None:
     """One panel: every candidate's probability of one decision of one block.
 
-    Legends need a row per candidate; in a panel too short for them the colours alone remain.
+    ``legend``: inside the plot (None: where the panel has a row per candidate to spare); the TUI
+    passes False and draws its own legend beside the panel (:func:`legend_labels`), so a short panel
+    keeps one too.  The probability axis has even ticks (0, .25, .5, .75, 1) whenever it has the rows.
     """
     plt.clear_data()
     plt.title(title or f"block {block} · {decision}")
     probs = traj.series.get(block, {}).get(decision, {})
-    legend = height >= len(probs) + 6
+    if legend is None:
+        legend = height >= len(probs) + 6
     for i, (label, ys) in enumerate(probs.items()):
         xs, ys2 = thin(traj.x, ys, width)
         if xs:
             plt.plot(xs, ys2, label=label if legend else None, color=COLORS[i % len(COLORS)], marker="braille")
     plt.ylim(0, 1)
-    plt.xlabel("epoch")
+    plt.yticks(*(Y_TICKS if height - (5 if xlabel else 4) >= 5 else Y_TICKS_SHORT))
+    plt.xlabel("epoch" if xlabel else None)
     if marker is not None:
         plt.vline(marker, "white")
+
+
+def legend_labels(traj: Trajectory, block: str, decision: str) -> list[tuple[str, str]]:
+    """(label, colour) of each line :func:`draw_decision` draws, in its order and colours."""
+    probs = traj.series.get(block, {}).get(decision, {})
+    return [(label, COLORS[i % len(COLORS)]) for i, label in enumerate(probs)]
 
 
 def figure(plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per_block: int = 12) -> None:

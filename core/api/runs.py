@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.config import Config
 from core.run.control import Control
 from core.run.events import EventBus
 from core.run.rundir import RunDir
-from core.scale.distributed import check_nproc
-from core.scale.distributed import launch as torchrun_launch
-from core.space.arch import Architecture
-from core.train import dist_ops
-from core.train.collectives import collectives
-from core.train.job import Job, resume_job
+from core.train.ranks import under_torchrun
+
+if TYPE_CHECKING:  # torch: imported by the functions that need it, so a refusal never waits for it
+    from core.space.arch import Architecture
+    from core.train.job import Job
 
 #: run: search, derive, retrain; search: no retrain; retrain: an architecture file; baseline: plain ResNet-50
 RunKind = Literal["run", "search", "retrain", "baseline"]
@@ -27,18 +26,23 @@ RunKind = Literal["run", "search", "retrain", "baseline"]
 
 def under_launcher() -> bool:
     """This process is one rank of several that torchrun started (RANK / WORLD_SIZE set)."""
-    return dist_ops.under_torchrun()
+    return under_torchrun()
 
 
 def launch(nproc: int, device: str, entry: Sequence[str]) -> int:
     """Run ``entry`` (torchrun's program arguments, e.g. ``["-m", "some.cli", "search", ...]``) as
     ``nproc`` ranks on this node; returns the exit code.  A CUDA run needs a GPU per process."""
+    from core.scale.distributed import check_nproc
+    from core.scale.distributed import launch as torchrun_launch
+
     check_nproc(nproc, device)
     return torchrun_launch(nproc, entry)
 
 
 def baseline_architecture(config: Config) -> Architecture:
     """The plain ResNet-50 of the config's network section (Table I's baseline row)."""
+    from core.space.arch import Architecture
+
     n = config.network
     return Architecture(stem=n.stem, width_mult=n.width_mult, depths=list(n.depths), source={"baseline": True})
 
@@ -47,9 +51,8 @@ def create_run(config: Config, label: str | None = None, baseline: bool = False)
     """The run directory, its lock held by the object returned (no window for a second writer).
 
     Under torchrun the process group is joined first; rank 0 creates the directory and tells
-    the other ranks where it is."""
-    if under_launcher():
-        dist_ops.init(config.run.device)
+    the other ranks where it is.  One process needs no torch for it: a live directory is refused
+    before the engine loads."""
     made: list[RunDir] = []
 
     def create() -> str:
@@ -59,6 +62,13 @@ def create_run(config: Config, label: str | None = None, baseline: bool = False)
         made.append(run_dir)
         return str(run_dir.path)
 
+    if not under_launcher():
+        create()
+        return made[0]
+    from core.train import dist_ops
+    from core.train.collectives import collectives
+
+    dist_ops.init(config.run.device)
     path = collectives().on_main(create)
     return made[0] if made else RunDir(Path(path))
 
@@ -72,10 +82,13 @@ def start_run(
 ) -> Job:
     """The job of a new run of ``kind`` in a new run directory (not prepared yet: see :func:`run_job`).
 
-    ``retrain`` needs ``arch``; ``baseline`` builds its own."""
+    ``retrain`` needs ``arch``; ``baseline`` builds its own.  The run directory (and its lock) comes
+    first, the engine's import after it."""
     if kind == "baseline":
         arch = baseline_architecture(config)
     run_dir = create_run(config, label="baseline" if kind == "baseline" else None, baseline=kind == "baseline")
+    from core.train.job import Job
+
     return Job(
         config,
         run_dir,
@@ -89,17 +102,28 @@ def start_run(
 
 def retrain_run(run: RunDir, arch: Architecture, control: Control | None = None, bus: EventBus | None = None) -> Job:
     """The job that retrains ``arch`` in the run directory whose search found it (the TUI's ``r``)."""
+    from core.train.job import Job
+
     return Job(run.config(), run, bus or EventBus(), control or Control(), search=False, arch=arch)
 
 
 def continue_run(run_dir: Path, retrain_after_search: bool = True) -> Job:
-    """The job that continues a run from its checkpoints (``presnet resume``)."""
-    return resume_job(RunDir.open(run_dir), retrain_after_search=retrain_after_search)
+    """The job that continues a run from its checkpoints (``presnet resume``).  One process takes the
+    run's lock first, so a live run is refused before the engine loads (the job keeps that lock)."""
+    run = RunDir.open(run_dir)
+    if not under_launcher():
+        run.take_lock()
+    from core.train.job import resume_job
+
+    return resume_job(run, retrain_after_search=retrain_after_search)
 
 
 def run_job_as_rank(job: Job, run: Callable[[Job, bool], int]) -> int:
     """A torchrun worker's whole life: join the process group, check the input, ``run(job, is_main)``
     (rank 0 alone speaks), leave the group; returns ``run``'s exit code."""
+    from core.train import dist_ops
+    from core.train.collectives import collectives
+
     dist_ops.init(job.config.run.device)
     job.prepare()
     code = run(job, collectives().is_main)

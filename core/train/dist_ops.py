@@ -23,7 +23,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -32,45 +31,12 @@ from torch import nn
 
 from core.errors import PresnetError
 from core.run.control import Control, ControlState, wait_while_paused
+from core.train.ranks import SINGLE, RankInfo, env_rank
 
 #: Bytes per all-reduce bucket (DDP's default bucket size).
 BUCKET_BYTES = 25 << 20
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RankInfo:
-    """Where this process sits in the job: its rank, how many ranks, its GPU on the node."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    backend: str | None = None
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-SINGLE = RankInfo()
-
-
-def env_rank() -> RankInfo:
-    """The rank torchrun gave this process (RANK / WORLD_SIZE / LOCAL_RANK), or a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return SINGLE
-    return RankInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def under_torchrun() -> bool:
-    """Started by torchrun (or another launcher that sets the same variables) with more than one rank."""
-    return env_rank().distributed
 
 
 def current() -> RankInfo:

@@ -58,6 +58,7 @@ class OneLineErrors(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+        quiet_flags(self)
         try:
             with user_errors():
                 code = super().main(*args, standalone_mode=False, **kwargs)
@@ -75,6 +76,18 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code or 0)
+
+
+def quiet_flags(command: Any) -> None:
+    """A plain flag (``--headless``, ``--help``) takes no value: no ``<bool>`` placeholder beside it in
+    ``--help`` (Typer shows the type of every option; an empty metavar shows nothing)."""
+    from typer._click import Context
+
+    for param in command.get_params(Context(command)):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        quiet_flags(sub)
 
 
 def use_colour(stream: Any) -> bool:

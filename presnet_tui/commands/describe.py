@@ -81,20 +81,26 @@ def _space_table(report: SpaceReport) -> None:
 
     size, facts, flops = report.image_size, report.facts, report.flops
     table = Table(title=f"search space, scope {report.scope}, {size} px input")
-    for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs of its choices"):
+    for col in ("block", "stage", "map", "kernel choices", "activation choices", "FLOPs per choice"):
         table.add_column(col)
     for g in report.geometry:
         kernel_cells = ", ".join(f"{k}x{k}" + (f"(={e}x{e})" if e != k else "") for k, e in g.effective_kernels.items())
         if g.kernel_choice_void:
             kernel_cells += " [yellow]void[/]"
-        block_flops = [f for d in flops.per_block[str(g.block_id)].values() for f in d.values()]
+        # per decision: a kernel's conv costs millions, an activation's elementwise op nearly nothing --
+        # one range over both ("0 FLOPs to 13.11 MFLOPs") would describe neither
+        spans = {
+            d: dict.fromkeys((human(min(c.values())), human(max(c.values()))))
+            for d, c in flops.per_block[str(g.block_id)].items()
+        }
+        block_flops = "; ".join(f"{'act' if d == 'activation' else d} {'–'.join(v)}" for d, v in spans.items())
         table.add_row(
             str(g.block_id),
             str(g.stage),
             f"{g.input_size}x{g.input_size}",
             kernel_cells,
             ", ".join(report.space.activations),
-            f"{human(min(block_flops))} to {human(max(block_flops))}",
+            block_flops,
         )
     console.print(table)
     console.print(

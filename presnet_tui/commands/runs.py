@@ -99,14 +99,16 @@ def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
 
 def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None = None) -> None:
     """The one path of run, search, retrain and baseline: config, launcher, run directory, job, start."""
-    from core.api.confidence import check_searched
     from core.api.config import ConfigOverrides, resolve_config
     from core.api.runs import start_run
-    from core.space.arch import load_arch
 
     with user_errors():
-        arch = load_arch(arch_file) if arch_file is not None else None
-        if arch is not None:
+        arch = None
+        if arch_file is not None:  # an architecture needs torch; the other kinds refuse bad input before it loads
+            from core.api.confidence import check_searched
+            from core.space.arch import load_arch
+
+            arch = load_arch(arch_file)
             check_searched(arch, options.get("allow_unsearched") is True, str(arch_file))
         path, nproc = options.get("config"), options.get("nproc")
         cfg = resolve_config(path if isinstance(path, Path) else None, ConfigOverrides.pick(options))

@@ -33,11 +33,10 @@ def tui(
                 "`presnet resume RUN --headless` here"
             ]
         )
-    from core.api.runs import continue_run
     from core.config import load_config
     from core.run.rundir import RunDir
     from core.scale.sweep import Sweep, is_sweep
-    from presnet_tui.app import PresnetApp
+    from presnet_tui.app import PresnetApp  # torch loads inside the app, after its first paint
 
     with user_errors():
         if attach is not None:
@@ -45,6 +44,8 @@ def tui(
             PresnetApp(attach=attach).run()
             return
         if resume is not None:
+            from core.api.runs import continue_run
+
             PresnetApp(job=continue_run(resume, retrain_after_search=False).prepare()).run()
             return
         PresnetApp(config=load_config(config) if config else None).run()

@@ -1,11 +1,15 @@
-"""Small modal dialogs: yes/no, and one number."""
+"""Small modal dialogs: yes/no, one number, and the list of every key of a screen.
+
+All of them fit 80x24: the text wraps (``height: auto``) and the box is at most the screen's width."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from rich.table import Table
+from textual.app import App, ComposeResult
+from textual.binding import ActiveBinding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Input, Label, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -55,3 +59,45 @@ class NumberScreen(ModalScreen[int | None]):
             self.query_one("#number-error", Label).update(f"at most {self.maximum}")
             return
         self.dismiss(int(text))
+
+
+class HelpScreen(ModalScreen[None]):
+    """``?``: every key the screen behind accepts, the ones the footer leaves out at 80 columns too."""
+
+    BINDINGS = [
+        ("escape", "dismiss(None)", "Close"),
+        ("question_mark", "dismiss(None)", "Close"),
+        ("q", "dismiss(None)", "Close"),
+    ]
+
+    def __init__(self, bindings: dict[str, ActiveBinding]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(key, what it does), once per action: ctrl+c and q both quit, one is listed."""
+        out: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def rank(item: tuple[str, ActiveBinding]) -> int:  # the screen's own keys first, then the app's
+            node = item[1].node
+            return 0 if isinstance(node, Screen) else 1 if isinstance(node, App) else 2
+
+        for key, active in sorted(self.bindings.items(), key=rank):
+            b = active.binding
+            if not b.description or (b.action, b.description) in seen or key in ("tab", "shift+tab"):
+                continue
+            seen.add((b.action, b.description))
+            out.append((b.key_display or self.app.get_key_display(b), b.description))
+        return [*out, ("tab", "next field or panel")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in self.rows():
+            table.add_row(key, what)
+        with Vertical(classes="dialog", id="help"):
+            yield Label("Keys (Escape closes)", classes="section")
+            with VerticalScroll():
+                yield Static(table, id="keys")

@@ -31,6 +31,10 @@ def architecture_flops(arch: dict, image_size: int) -> str | None:
 class RetrainScreen(RunScreen):
     BINDINGS = [("s", "stop", "Stop retrain")]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A finished retrain offers no Stop."""
+        return not (action == "stop" and self.model.retrain_done is not None)
+
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self.flops: str | None = None  #: the retrained architecture's FLOPs at the run's input size
@@ -45,7 +49,7 @@ class RetrainScreen(RunScreen):
             with Vertical(id="retrain-plots"):
                 yield CurvesPlot("loss", ["train_loss", "test_loss"], log=True, id="retrain-loss")
                 yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     def on_mount(self) -> None:
         self.sub_title = "retrain"
@@ -59,6 +63,7 @@ class RetrainScreen(RunScreen):
             case Error():
                 self.notify(event.message, title="error", severity="error", timeout=15)
             case RetrainDone():
+                self.refresh_bindings()
                 self.notify(f"test top-1 {event.test_top1:.2%}", title="retrain done")
 
     def fill_architecture(self) -> None:
@@ -82,20 +87,18 @@ class RetrainScreen(RunScreen):
         self.query_one("#retrain-top1", CurvesPlot).draw(m.retrain_curves)
         lines = []
         if m.arch_params is not None and m.baseline_params:
-            lines.append(
-                f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50's {m.baseline_params:,})"
-            )
+            lines.append(f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50)")
         if self.flops is not None:
             lines.append(self.flops)
         tops = m.retrain_curves.values.get("test_top1", [])
-        if tops:
+        if tops and m.retrain_done is None:
             lines.append(f"test top-1 {tops[-1]:.2%} (last epoch)")
-        if m.retrain_done is not None:
+        if m.retrain_done is not None:  # at 80x24 the panel is 34 columns wide: short lines, every one shown
             d = m.retrain_done
             lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%} (final weights)")
-            lines.append(f"weights: {d.weights}")
-            lines.append(f"architecture: {self.session.run_dir.arch_file}")
-            lines.append(f"summary: {self.session.run_dir.summary_file}")
+            lines.append(f"weights {d.weights}")
+            lines.append(f"arch    {self.session.run_dir.arch_file}")
+            lines.append(f"summary {self.session.run_dir.summary_file}")
         if m.errors:
             lines.append(f"[red]{m.errors[-1]}[/]")
         self.query_one("#retrain-info", Static).update("\n".join(lines))

@@ -14,7 +14,7 @@ from core.api.confidence import settled_of
 from core.api.derive import derive
 from core.config import check_stop_at
 from core.errors import PresnetError
-from core.run.events import AnyEvent, Converged, Error, SearchStopped, SpaceWarning, Unstable
+from core.run.events import AnyEvent, Converged, Error, RetrainDone, SearchStopped, SpaceWarning, Unstable
 from core.space.arch import Architecture
 from core.train.convergence import Confidence
 from presnet_tui.screens.dialogs import NumberScreen
@@ -26,18 +26,29 @@ from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
 
 class SearchScreen(RunScreen):
+    #: Short words: at 80 columns the footer shows every main key (s e p d r, and the app's q and ?);
+    #: the rest ([ ] o b c) are in the ``?`` list.
     BINDINGS = [
-        Binding("s", "stop_now", "Stop now"),
-        Binding("e", "stop_at", "Stop at epoch"),
+        Binding("s", "stop_now", "Stop"),
+        Binding("e", "stop_at", "Stop at"),
         Binding("p", "toggle_pause", "Pause/continue"),
-        Binding("left_square_bracket", "pick(-1)", "Epoch -", key_display="["),
-        Binding("right_square_bracket", "pick(1)", "Epoch +", key_display="]"),
+        Binding("left_square_bracket", "pick(-1)", "Pick epoch -1", key_display="[", show=False),
+        Binding("right_square_bracket", "pick(1)", "Pick epoch +1", key_display="]", show=False),
         Binding("d", "derive", "Derive"),
         Binding("r", "retrain", "Retrain"),
-        Binding("o", "show_tab('overview')", "Overview", show=False),
-        Binding("b", "show_tab('block')", "Block", show=False),
-        Binding("c", "show_tab('curves')", "Curves", show=False),
+        Binding("o", "show_tab('overview')", "Overview tab", show=False),
+        Binding("b", "show_tab('block')", "Block tab", show=False),
+        Binding("c", "show_tab('curves')", "Curves tab", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A finished run offers no Stop or Pause (a sweep's done runs, a stopped search), and only a run
+        of this app can be retrained from here (an attached run retrains by itself)."""
+        if action in ("stop_now", "stop_at", "toggle_pause"):
+            return not (self.model.search_done or not self.session.running)
+        if action == "retrain":
+            return self.session.local and self.on_retrain is not None
+        return True
 
     def __init__(self, session: Session, on_retrain: Callable[[Session, Architecture], None] | None = None) -> None:
         super().__init__(session)
@@ -61,7 +72,7 @@ class SearchScreen(RunScreen):
                     with Horizontal():
                         yield CurvesPlot("loss", ["train_loss", "val_loss"], log=True, id="loss-plot")
                         yield CurvesPlot("top-1", ["train_top1", "val_top1"], id="top1-plot")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     def on_mount(self) -> None:
         self.sub_title = "attached" if not self.session.local else "search"
@@ -70,7 +81,10 @@ class SearchScreen(RunScreen):
     def on_run_event(self, event: AnyEvent) -> None:
         match event:
             case Error():
+                self.refresh_bindings()
                 self.notify(event.message, title="error", severity="error", timeout=15)
+            case RetrainDone():
+                self.refresh_bindings()
             case Unstable():
                 how = f"{event.was} → {event.now}" if event.reason == "flip" else f"{event.now} lost its margin"
                 self.notify(f"block {event.block} {event.decision}: {how}", title="unstable", severity="warning")
@@ -79,6 +93,7 @@ class SearchScreen(RunScreen):
             case Converged():
                 self.notify(f"every decision settled at epoch {event.epoch}", title="converged")
             case SearchStopped():
+                self.refresh_bindings()
                 self.notify(
                     f"search stopped after epoch {event.epoch} ({event.reason}); "
                     "pick an epoch with [ ], d to derive, r to retrain",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
 from textual.worker import get_current_worker
 
-from core.api.space import SpaceReport, space_report
 from core.config import (
     DEVICE_KINDS,
     VOID_KERNELS_FIX,
@@ -30,7 +29,9 @@ from core.config import (
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
-from core.space.cost import human
+
+if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
+    from core.api.space import SpaceReport
 
 SCOPES = [*SCOPE_STAGES, "custom"]
 DATASETS = list(get_args(Dataset))
@@ -55,6 +56,8 @@ ERROR_SLOTS = {
 def space_facts(report: SpaceReport) -> str:
     """Facts about a choice of scope and candidates, as one short paragraph, with the FLOPs range of
     the space's architectures at the form's input size."""
+    from core.space.cost import human
+
     f, flops = report.facts, report.flops
     return (
         f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
@@ -113,7 +116,7 @@ class SetupScreen(Screen):
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
             yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
             yield Label("", id="err-scope", classes="error")
-            yield Static(id="facts")
+            yield Static("loading torch to count the network…", id="facts")
             yield Label("Candidate kernels", classes="section")
             with Horizontal(classes="toggles"):
                 for k in KERNELS:
@@ -161,7 +164,7 @@ class SetupScreen(Screen):
                 yield Select([(p.name, str(p)) for p in samples], prompt="sample configs", id="samples")
             yield Label("", id="err-general", classes="error")
             yield Button("Start search", variant="primary", id="start")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     @staticmethod
     def _field(label: str, widget: Any) -> Vertical:
@@ -169,7 +172,11 @@ class SetupScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "presnet · setup"
+        self.counting = False  # the facts need torch: counted once the screen has been painted
         self.update_facts()
+        self.call_after_refresh(self.set_timer, 0.1, self._start_counting)
+        # The first choice, so Space and Enter act at once (the scroll container would take them otherwise).
+        self.query_one("#scope", RadioSet).focus()
 
     # -- reading the form ----------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
@@ -214,7 +221,12 @@ class SetupScreen(Screen):
             )
         for label in self.query("Label.error"):
             slot = (label.id or "").removeprefix("err-")
-            label.update("\n".join(slots.get(slot, [])))
+            text = "\n".join(slots.get(slot, []))
+            label.update(text)
+            label.display = bool(text)  # an empty error line takes no row
+        shown = [label for label in self.query("Label.error") if label.display]
+        if shown:  # at 80x24 the form scrolls: bring the first problem into sight
+            self.call_after_refresh(shown[0].scroll_visible, animate=False)
 
     @on(RadioSet.Changed)
     @on(Checkbox.Changed)
@@ -228,19 +240,35 @@ class SetupScreen(Screen):
             self.workers.cancel_group(self, "facts")  # no older answer may land after this
             self.show_problems(err.problems)
             self.query_one("#facts", Static).update("")
-            self.query_one("#void-warning", Label).update("")
+            self._warn("")
             return
         self.show_problems([])
-        self.query_one("#void-warning", Label).update(void_line(cfg))
-        self._report_facts(cfg)
+        self._warn(void_line(cfg))
+        if self.counting:
+            self.count_facts(cfg)
+
+    def _start_counting(self) -> None:
+        self.counting = True
+        self.update_facts()
+
+    def _warn(self, text: str) -> None:
+        warning = self.query_one("#void-warning", Label)
+        warning.update(text)
+        warning.display = bool(text)
 
     @work(thread=True, exclusive=True, group="facts")
-    def _report_facts(self, cfg: Config) -> None:
-        """The space's facts off the UI thread (the meta-device FLOPs count takes a moment; a newer
-        keystroke's worker replaces this one, and its answer is dropped)."""
-        report = space_report(cfg)
+    def count_facts(self, cfg: Config) -> None:
+        """The space's report off the UI thread: it needs torch (seconds to import on a busy machine)
+        and a meta-device FLOPs count; a newer keystroke's worker replaces this one, its answer wins."""
+        from core.api.space import space_report
+
+        text = space_facts(space_report(cfg))
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.query_one("#facts", Static).update, space_facts(report))
+            self.app.call_from_thread(self._show_facts, text)
+
+    def _show_facts(self, text: str) -> None:
+        if self.is_mounted:
+            self.query_one("#facts", Static).update(text)
 
     # -- actions -----------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -21,7 +21,7 @@ REFRESH_S = 2.0
 class AttachedRunScreen(SearchScreen):
     """A sweep's run, watched like ``--attach RUN``; Escape goes back to the sweep's list."""
 
-    BINDINGS = [*SearchScreen.BINDINGS, Binding("escape", "app.pop_screen", "Back to the sweep")]
+    BINDINGS = [*SearchScreen.BINDINGS, Binding("escape", "app.pop_screen", "Back")]
 
 
 class SweepScreen(Screen):
@@ -36,7 +36,7 @@ class SweepScreen(Screen):
         yield Header()
         yield Static(id="sweep-info")
         yield DataTable(id="sweep-runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -16,15 +16,11 @@ class RunHeader(Horizontal):
 
     def show(self, model: RunModel, retrain: bool = False) -> None:
         total = model.retrain_epochs if retrain else model.epochs
-        state = (
-            "paused"
-            if model.paused
-            else ("done" if (model.retrain_done if retrain else model.search_done) else model.phase)
-        )
-        text = (
-            f"[b]{state}[/b] · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
-            f" · {model.images_per_s:,.0f} img/s · ETA {fmt_eta(model.eta_s)}"
-        )
+        finished = model.retrain_done if retrain else model.search_done
+        state = "paused" if model.paused else ("done" if finished else model.phase)
+        text = f"[b]{state}[/b] · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
+        if state not in ("done", "paused"):  # a stopped or paused run has no time left to estimate
+            text += f" · {model.images_per_s:,.0f} img/s · ETA {fmt_eta(model.eta_s)}"
         if model.device:
             text += f" · {model.device}"
         self.query_one("#run-status", Static).update(text)

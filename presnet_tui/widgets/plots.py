@@ -5,27 +5,70 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from presnet_tui.model import Curves, RunModel
-from presnet_tui.trajectory import COLORS, Trajectory, draw_decision, thin
+from presnet_tui.trajectory import COLORS, Trajectory, draw_decision, legend_labels, thin
+
+SHORT = {"leakyrelu": "lrelu", "hardswish": "hswsh"}
+
+#: Rows a plot panel needs to show a trajectory usefully: 4 of frame, title and ticks, 5 of data, a legend.
+PANEL_ROWS = 10
+#: plotext colour names that rich spells differently.
+RICH_COLOURS = {"orange": "dark_orange"}
+
+
+def legend_text(labels: list[tuple[str, str]], width: int = 1000) -> Text:
+    """``━ 3x3  ━ 5x5`` in the lines' colours: a legend outside the plot, so no panel is too short for one.
+    Lines break between entries, never inside one, within ``width`` columns."""
+    text, used = Text(), 0
+    for i, (label, colour) in enumerate(labels):
+        entry = len(label) + 2
+        if i and used + 2 + entry > width:
+            text.append("\n")
+            used = 0
+        elif i:
+            text.append("  ")
+            used += 2
+        text.append("━ ", style=RICH_COLOURS.get(colour, colour))
+        text.append(label)
+        used += entry
+    return text
+
+
+def bars_text(title: str, probs: dict[str, str | float], width: int = 6) -> Text:
+    """A decision's current probabilities as one bar per candidate: the compact view of a marginal."""
+    text = Text(title + "\n", style="bold")
+    for i, (label, p) in enumerate(probs.items()):
+        filled = round(float(p) * width)
+        colour = COLORS[i % len(COLORS)]
+        text.append(f"{SHORT.get(label, label):<6.6} ")
+        text.append("█" * filled, style=RICH_COLOURS.get(colour, colour))
+        text.append("░" * (width - filled), style="dim")
+        text.append(f" {100 * float(p):3.0f}%\n")
+    return text
 
 
 class BlockPlot(Vertical):
     """Kernel (top) and activation (bottom) probabilities of one block over (fractional) epochs;
     with joint candidates the pair probabilities come first and the two panels show their marginals.
 
-    Stacked, so each panel gets the full width: time series need width more than height.
+    Stacked, so each panel gets the full width: time series need width more than height.  Each panel has
+    its legend on a line of its own.  When the three joint panels do not fit (80x24), the pairs keep their
+    plot and the marginals shrink to bars of their current values; the block list on the left is the
+    compact view of the other blocks.
     """
 
     def compose(self) -> ComposeResult:
-        pairs = PlotextPlot(id="op-plot")
-        pairs.display = False  # shown for joint candidates only
-        yield pairs
-        yield PlotextPlot(id="kernel-plot")
-        yield PlotextPlot(id="activation-plot")
+        for decision in ("op", "kernel", "activation"):
+            with Vertical(id=f"{decision}-panel", classes="panel"):
+                yield PlotextPlot(id=f"{decision}-plot")
+                yield Static(id=f"{decision}-legend", classes="legend")
+        with Horizontal(id="marginal-bars"):
+            yield Static(id="kernel-bars")
+            yield Static(id="activation-bars")
 
     def draw(
         self,
@@ -36,27 +79,52 @@ class BlockPlot(Vertical):
     ) -> None:
         """``change``: the block's last per-epoch total variation per decision, shown in the titles."""
         decisions = traj.decisions()
-        change = change or {}
-        self.query_one("#op-plot", PlotextPlot).display = "op" in decisions
-        for decision in decisions:
-            plot = self.query_one(f"#{decision}-plot", PlotextPlot)
-            if block is None:
-                plot.plt.clear_data()
-                plot.plt.title("waiting for alphas…")
-            else:
-                draw_decision(
-                    plot.plt,
-                    traj,
-                    block,
-                    decision,
-                    width=max(plot.size.width - 8, 10),
-                    title=f"block {block} · {decision if decision != 'op' else 'kernel/activation pairs'}"
-                    + (" (marginal)" if "op" in decisions and decision != "op" else "")
-                    + (f" · Δ {100 * change[decision]:.1f} pts/epoch" if decision in change else ""),
-                    marker=marker,
-                    height=plot.size.height,
-                )
-            plot.refresh()
+        joint = "op" in decisions
+        roomy = self.size.height >= PANEL_ROWS * len(decisions)
+        plotted = decisions if roomy or not joint else ["op"]
+        for decision in ("op", "kernel", "activation"):
+            self.query_one(f"#{decision}-panel").display = decision in plotted
+        self.query_one("#marginal-bars").display = joint and not roomy and block is not None
+        for decision in plotted:
+            self._panel(traj, block, decision, marker, (change or {}).get(decision), joint)
+        if joint and not roomy and block is not None:
+            for decision in ("kernel", "activation"):
+                series = traj.series.get(block, {}).get(decision, {})
+                latest = {(f"{k}x{k}" if decision == "kernel" else k): ys[-1] for k, ys in series.items() if ys}
+                self.query_one(f"#{decision}-bars", Static).update(bars_text(f"{decision} (marginal)", latest))
+
+    def _panel(
+        self, traj: Trajectory, block: str | None, decision: str, marker: float | None, tv: float | None, joint: bool
+    ) -> None:
+        plot = self.query_one(f"#{decision}-plot", PlotextPlot)
+        legend = self.query_one(f"#{decision}-legend", Static)
+        if block is None:
+            plot.plt.clear_data()
+            plot.plt.title("waiting for alphas…")
+            legend.update("")
+        else:
+            name = "kernel/activation pairs" if decision == "op" else decision
+            if decision == "op" and plot.size.width < 60:
+                name = "pairs"
+            draw_decision(
+                plot.plt,
+                traj,
+                block,
+                decision,
+                width=max(plot.size.width - 8, 10),
+                title=f"block {block} · {name}"
+                + (" (marginal)" if joint and decision != "op" else "")
+                + (f" · Δ {100 * tv:.1f} pts/ep" if tv is not None else ""),
+                marker=marker,
+                height=plot.size.height,
+                legend=False,
+                xlabel=False,
+            )
+            labels = legend_labels(traj, block, decision)
+            if decision == "kernel":
+                labels = [(f"{k}x{k}", colour) for k, colour in labels]
+            legend.update(legend_text(labels, max(legend.size.width - 2, 20)))
+        plot.refresh()
 
 
 class CurvesPlot(PlotextPlot):
@@ -96,9 +164,6 @@ class CurvesPlot(PlotextPlot):
                 )
         plt.xlabel("epoch")
         self.refresh()
-
-
-SHORT = {"leakyrelu": "lrelu", "hardswish": "hswsh"}
 
 
 def _cell(p: float) -> Text:

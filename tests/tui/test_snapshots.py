@@ -24,7 +24,7 @@ from core.train.convergence import ConvergenceTracker
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
-from tests.tui_hosts import REPO, FixedSession, Host
+from tests.tui_hosts import REPO, FixedSession, Host, settle
 
 BLOCKS = [1, 2, 3]
 ACTS = ["relu", "leakyrelu", "mish"]
@@ -89,12 +89,6 @@ def search_events(epochs: int = 8) -> list:
         Progress(phase="search", epoch=epochs, epochs=12, step=16, steps_per_epoch=16, images_per_s=412.0, eta_s=75.0)
     )
     return events
-
-
-async def settle(pilot) -> None:
-    await pilot.pause(0.8)
-    await pilot.app.workers.wait_for_complete()  # the setup screen's facts come from a worker
-    await pilot.pause(0.2)
 
 
 def test_search_screen_block_view(snap_compare):

@@ -1,0 +1,108 @@
+"""``presnet serve`` in a real browser (issue 25): headless Chromium through Playwright opens the page,
+sees the setup screen, starts a tiny search with Ctrl+S, sees the search screen, saves a screenshot.
+
+Debian's ``chromium`` is used (Playwright's own browser download is not reachable here); without it the
+test is skipped, saying why.  The terminal is drawn on a canvas, so the test reads the screen's text from
+the websocket frames textual-serve sends to the page (Textual's output, escape codes stripped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import child_env
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
+ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07]*\x07|.)")
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"presnet serve exited with {proc.returncode}"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"presnet serve did not listen on {port} in {timeout} s")
+
+
+@pytest.fixture
+def served(tiny_yaml, tmp_path):
+    """``presnet serve -c tiny.yaml`` on a free port (in its own process group: the apps it starts go too)."""
+    pytest.importorskip("textual_serve", reason="the web extra is not installed")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "presnet_tui.cli", "serve", "-c", str(tiny_yaml), "--port", str(port)],
+        cwd=tmp_path,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def test_the_tui_in_headless_chromium(served, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: install Debian's chromium (apt-get install -y chromium)")
+    frames: list[str] = []
+
+    def screen_text() -> str:
+        return ANSI.sub("", "".join(frames))
+
+    def wait_for(page, *words: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(w in screen_text() for w in words):
+            assert time.monotonic() < deadline, f"{words} not on screen; last: {screen_text()[-600:]!r}"
+            page.wait_for_timeout(250)
+
+    def on_frame(payload: str | bytes) -> None:
+        frames.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 700})
+            page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+            page.goto(served)
+            wait_for(page, "Search scope", "Candidate kernels")
+            page.locator("textarea").first.focus()  # xterm.js takes keys through its hidden textarea
+            page.keyboard.press("Control+s")
+            wait_for(page, "Overview", "Curves", "epoch")
+            wait_for(page, "━ 3x3", timeout_s=120)  # the first alphas drawn live: the legend of their lines
+            page.wait_for_timeout(1500)  # let the frame paint before the picture
+            shot = tmp_path / "web.png"
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000  # a picture of something, not an empty page
+    assert list((tmp_path / "runs").iterdir())  # the search really started: its run directory exists
