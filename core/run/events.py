@@ -116,6 +116,31 @@ class Unstable(_Event):
     reason: Literal["flip", "margin"] = "flip"  #: the argmax changed, or it kept the lead but lost the margin
 
 
+class StageStart(_Event):
+    """A progressive search's stage begins: ``blocks`` are its search blocks (``new_blocks`` joined now)."""
+
+    kind: Literal["stage_start"] = "stage_start"
+    stage: int  #: 1-based
+    stages: int
+    scope: str | list[int]  #: the stage's scope as configured (a letter or block ids)
+    blocks: list[int]
+    new_blocks: list[int] = Field(default_factory=list)
+    epoch: int  #: the stage's first epoch
+    warmup_epochs: int = 0
+
+
+class StageEnd(_Event):
+    """A progressive search's stage ends at ``epoch``: ``frozen`` are the decisions pinned now
+    ({block: {decision: candidate}}), ``open`` the blocks with a decision still searched."""
+
+    kind: Literal["stage_end"] = "stage_end"
+    stage: int
+    epoch: int
+    reason: Literal["settled", "budget", "cap", "user"] = "settled"
+    frozen: dict[str, dict[str, str]] = Field(default_factory=dict)
+    open: list[int] = Field(default_factory=list)
+
+
 class SpaceWarning(_Event):
     """Something the user should know before trusting the result (e.g. a void kernel choice)."""
 
@@ -194,6 +219,8 @@ AnyEvent = (
     | EpochEnd
     | Converged
     | Unstable
+    | StageStart
+    | StageEnd
     | SpaceWarning
     | State
     | SearchStopped
@@ -217,6 +244,8 @@ DURABLE: tuple[type[_Event], ...] = (
     RetrainDone,
     Error,
     Converged,
+    StageStart,
+    StageEnd,
 )
 
 

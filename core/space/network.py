@@ -131,7 +131,8 @@ class SearchBottleneck(nn.Module):
         out_ch = width * EXPANSION
         self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.mixed: list[MixedOp] = []
+        #: the middle ops in forward order: a MixedOp per open decision, the chosen candidate once frozen
+        self.mixed: list[nn.Module] = []
         if pairs is not None:
             # One path = one k x k conv + BN + activation; the activations are not in place (see below).
             self.op = MixedOp(
@@ -253,15 +254,18 @@ class SearchNet(nn.Module):
     but are masked out of sampling, gradients, probabilities and the argmax.
     """
 
-    def __init__(self, spec: NetSpec, space: SearchSpace) -> None:
+    def __init__(self, spec: NetSpec, space: SearchSpace, active: Sequence[int] | None = None) -> None:
+        """``active``: the blocks of ``space`` built as search blocks now (default: all of them); the
+        others stay plain 3x3/ReLU bottlenecks until a progressive search adds them
+        (:func:`core.space.progressive.add_search_blocks`)."""
         super().__init__()
         if tuple(space.depths) != tuple(spec.depths):
             raise ValueError("search space and network disagree on depths")
         self.space = space
-        rows = {bid: r for r, bid in enumerate(space.block_ids)}
+        searched = set(space.block_ids if active is None else active) & set(space.block_ids)
 
         def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
-            if block_id in rows:
+            if block_id in searched:
                 pairs = space.pairs() if space.joint else None
                 return SearchBottleneck(in_ch, width, stride, space.kernels, space.activations, pairs)
             return Bottleneck(in_ch, width, stride)
@@ -269,26 +273,54 @@ class SearchNet(nn.Module):
         self.net = ResNet(spec, make_block)
         self.spec = spec
         self.decisions = space.decisions
-        for d in self.decisions:  # attribute names kept: checkpoints hold alpha_kernel / alpha_activation
-            setattr(self, f"alpha_{d}", nn.Parameter(torch.zeros(len(space.block_ids), len(space.candidates(d)))))
-        self.ops: dict[str, list[MixedOp]] = {d: [None] * len(rows) for d in self.decisions}  # type: ignore[list-item]
-        for pos, block in zip(block_positions(spec.depths), (b for s in self.net.stages() for b in s)):
-            if isinstance(block, SearchBottleneck):
-                row = rows[pos.block_id]
-                for op in block.mixed:
-                    op.row = row
-                    self.ops[op.decision][row] = op
-        #: (rows, n) bool per decision, only where pruning removed a candidate (None: all take part).
+        #: block ids of each decision's alpha rows, deepest first (every search block's, until some freeze)
+        self.rows: dict[str, list[int]] = {}
+        self.ops: dict[str, list[MixedOp]] = {}
         self.allowed: dict[str, torch.Tensor | None] = {}
-        #: the same as Python lists, for the per-step path filter (no tensor-to-list per step)
         self._allowed_rows: dict[str, list[list[bool]]] = {}
-        for d in self.decisions:
-            ok = space.allowed(d)
-            self._allowed_rows[d] = ok
-            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
-            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
         self._inplace = False  # as built: the activation candidates are not in place
         self._host_alphas: tuple[tuple[int, ...], list] | None = None
+        self.reindex()
+
+    def blocks(self) -> Iterator[tuple[int, nn.Module]]:
+        """(block id, module) of every bottleneck, in forward order."""
+        modules = (b for s in self.net.stages() for b in s)
+        return ((pos.block_id, block) for pos, block in zip(block_positions(self.spec.depths), modules))
+
+    def reindex(self, keep: Mapping[tuple[str, int], torch.Tensor] | None = None) -> None:
+        """(Re)build the alpha rows from the open mixed ops: one row per op, deepest first.
+
+        ``keep`` carries a row's alpha values across a change of the network (a freeze, a block
+        turned into a search block); rows not in it start at zero (equal probabilities).  New
+        alpha tensors are new parameters: the caller hands them to its optimizer.
+        """
+        ops: dict[str, dict[int, MixedOp]] = {d: {} for d in self.decisions}
+        for bid, block in self.blocks():
+            if isinstance(block, SearchBottleneck):
+                for op in block.mixed:
+                    if isinstance(op, MixedOp):
+                        ops[op.decision][bid] = op
+        all_ok = {d: dict(zip(self.space.block_ids, self.space.allowed(d))) for d in self.decisions}
+        for d in self.decisions:
+            self.rows[d] = sorted(ops[d])
+            self.ops[d] = [ops[d][bid] for bid in self.rows[d]]
+            for r, op in enumerate(self.ops[d]):
+                op.row = r
+            ok = [all_ok[d][bid] for bid in self.rows[d]]
+            #: (rows, n) bool, only where pruning removed a candidate (None: all take part).
+            self._allowed_rows[d] = ok  # the same as Python lists, for the per-step path filter
+            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
+            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
+            old = getattr(self, f"alpha_{d}", None)
+            alpha = torch.zeros(len(self.rows[d]), len(self.space.candidates(d)))
+            if old is not None:
+                alpha = alpha.to(old.device, old.dtype)
+                for r, bid in enumerate(self.rows[d]):
+                    if keep is not None and (d, bid) in keep:
+                        alpha[r] = keep[(d, bid)]
+            # attribute names kept: checkpoints hold alpha_kernel / alpha_activation
+            setattr(self, f"alpha_{d}", nn.Parameter(alpha))
+        self._host_alphas = None
         # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")
         self.set_fixed({d: [row.index(True) for row in self._allowed_rows[d]] for d in self.decisions})
 
@@ -420,9 +452,12 @@ class SearchNet(nn.Module):
         """softmax(alpha) per block id and decision, keyed by candidate label (pruned candidates left out)."""
         out: dict[int, dict[str, dict[str, float]]] = {}
         probs = {d: torch.softmax(a.float(), dim=1).cpu().tolist() for d, a in self.masked_alphas().items()}
-        for row, bid in enumerate(self.space.block_ids):
+        for bid in sorted({b for rows in self.rows.values() for b in rows}):  # frozen decisions are left out
             out[bid] = {}
             for d in self.decisions:
+                if bid not in self.rows[d]:
+                    continue
+                row = self.rows[d].index(bid)
                 ok = self._allowed_rows[d][row] if self.allowed[d] is not None else None
                 out[bid][d] = {
                     lbl: round(p, 6)

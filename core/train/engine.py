@@ -33,20 +33,22 @@ from core.run.events import (
     RetrainEpochEnd,
     RetrainStarted,
     SearchStarted,
+    StageStart,
     State,
     StopReason,
     Unstable,
 )
 from core.scale import distributed
 from core.space import SearchSpace, block_stage
-from core.space.arch import Architecture, from_choices, snapshot_to_choices
+from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
 from core.space.cost import build_cost_term
-from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec
+from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain, count_params, net_spec
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.train.convergence import ConvergenceTracker, snapshot_change
 from core.train.data import SearchData
 from core.train.device import Precision, configure_torch, resolve_device
 from core.train.pipeline import Loaders, make_loaders
+from core.train.progressive import StageController, refit_optimizers
 from core.train.seeds import RETRAIN_INIT, stream_seed
 from core.train.step import arch_step, forward_loss, grad_scaler, train_step
 
@@ -144,8 +146,10 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
 
 
-def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
+def search_fingerprint(spec: NetSpec, space: SearchSpace, stages: list[list[int]] | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {}  # only when set, so that checkpoints written before these options still match
+    if stages is not None:
+        extra["progressive"] = stages
     if space.joint:
         extra["candidates"] = "joint"
     if space.pruned:
@@ -274,7 +278,10 @@ class SearchEngine(_Loop):
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
-        self.net: SearchNet = self._place(SearchNet(self.spec, self.space), lambda m: m.weight_parameters())
+        #: a progressive search's stages (core.train.progressive); None for a direct search
+        self.stages = StageController(config) if config.search.progressive is not None else None
+        active = self.stages.initial_blocks() if self.stages else None
+        self.net: SearchNet = self._place(SearchNet(self.spec, self.space, active), lambda m: m.weight_parameters())
         self._gate_hook = distributed.average_gate_gradients if self.dist.distributed else None
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
@@ -301,7 +308,7 @@ class SearchEngine(_Loop):
 
     # -- checkpoints -------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
-        return search_fingerprint(self.spec, self.space)
+        return search_fingerprint(self.spec, self.space, self.config.progressive_stages())
 
     def state(self, finished: bool = False) -> dict[str, Any]:
         """The checkpoint; ``finished`` (as in the retrain's): the phase ran to its end, nothing is left to redo."""
@@ -330,6 +337,7 @@ class SearchEngine(_Loop):
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
             "world_size": self.dist.world_size,
+            **({"progressive": self.stages.state_dict()} if self.stages else {}),
         }
 
     @property
@@ -340,6 +348,9 @@ class SearchEngine(_Loop):
         return [self.train_meter, self.val_meter]
 
     def load(self, payload: dict[str, Any]) -> None:
+        if self.stages:  # the network's structure first: the stages' freezes and additions, replayed
+            self.stages.load_state_dict(payload["progressive"], self.net)
+            self._refit()
         self.net.load_state_dict(payload["model"])
         self.w_opt.load_state_dict(payload["w_opt"])
         self.a_opt.load_state_dict(payload["a_opt"])
@@ -452,9 +463,11 @@ class SearchEngine(_Loop):
         def paused_events(paused: bool) -> None:
             self.bus.emit(State(state="paused" if paused else "running", epoch=self.epoch_done + 1))
 
+        if self.stages and self.global_step == 0 and self.epoch_done == 0:
+            self.bus.emit(self.stages.start_event())
         while self.stopping is None and self.epoch_done < s.epochs:
             epoch = self.epoch_done + 1
-            warmup = epoch <= s.warmup_epochs
+            warmup = self.stages.is_warmup(epoch) if self.stages else epoch <= s.warmup_epochs
             phase = "warmup" if warmup else "search"
             if self.step == 0:
                 self.loaders.train.start_epoch()
@@ -503,7 +516,7 @@ class SearchEngine(_Loop):
             where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
             self.rank_digests = distributed.gather_digests(distributed.state_digest(self.net, where))
         arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
-            snapshot_to_choices(snapshot, self.space),
+            self.choices(snapshot),
             self.spec,
             source={"epoch": self.epoch_done, "stop_reason": reason.value},
         )
@@ -550,10 +563,12 @@ class SearchEngine(_Loop):
                         epoch=epoch,
                         architecture={
                             str(b): {"kernel": str(c.kernel), "activation": c.activation}
-                            for b, c in snapshot_to_choices(snapshot, self.space).items()
+                            for b, c in self.choices(snapshot).items()
                         },
                     )
                 )
+        if self.stages:
+            self.stage_step(epoch, snapshot)
         # Decided before the checkpoint and recorded in it: a kill between this save and the end of the
         # search must resume into the same stop, not into one more epoch.
         self.stopping = self._stop_reason(epoch)
@@ -566,9 +581,38 @@ class SearchEngine(_Loop):
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
         if ctl.stop or (stop_at is not None and epoch >= stop_at):
             return StopReason.USER
+        if self.stages:  # a progressive search ends with its last stage (or at the cap)
+            return self.stages.done or (None if epoch < s.epochs else StopReason.COMPLETED)
         if s.auto_stop and self.tracker.converged:
             return StopReason.CONVERGED
         return None if epoch < s.epochs else StopReason.COMPLETED
+
+    # -- progressive search (core.train.progressive) -------------------------------------------
+    def stage_step(self, epoch: int, snapshot: AlphaSnapshot) -> None:
+        """A stage's end, if this epoch ends it: its events, the frozen and added blocks, the optimizers."""
+        assert self.stages is not None
+        changed = False
+        for event in self.stages.end_epoch(epoch, snapshot, self.tracker, self.net, epoch >= self.config.search.epochs):
+            self.bus.emit(event)
+            changed = changed or isinstance(event, StageStart) or bool(getattr(event, "frozen", None))
+        if changed:
+            self._refit()
+
+    def _refit(self) -> None:
+        """After the network changed: new modules on the device, both optimizers (and, distributed, the
+        gradient averaging) on the network's parameters as they are now."""
+        self.net.to(self.device)
+        if self.prec.channels_last:
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        refit_optimizers(self.net, self.w_opt, self.a_opt)
+        if self.dist.distributed:
+            self._grad_hook = distributed.gradient_hook(self.net.weight_parameters())
+
+    def choices(self, snapshot: AlphaSnapshot) -> dict[int, BlockChoice]:
+        """The architecture of a snapshot: its argmax per block (and a progressive search's frozen choices)."""
+        if self.stages:
+            return merged_choices(snapshot, self.stages.frozen, self.space)
+        return snapshot_to_choices(snapshot, self.space)
 
     def alpha_snapshot(self) -> AlphaSnapshot:
         """softmax(alpha) per block; non-finite alphas mean the search diverged."""
