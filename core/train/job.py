@@ -25,12 +25,20 @@ from core.run.events import (
     SearchStarted,
     SearchStopped,
     SpaceWarning,
+    StageEnd,
     StopReason,
     repair_events,
 )
 from core.run.rundir import RunDir
 from core.scale import distributed
-from core.space.arch import Architecture, from_choices, load_arch, save_arch, snapshot_to_choices
+from core.space.arch import (
+    Architecture,
+    from_choices,
+    load_arch,
+    merged_choices,
+    save_arch,
+    snapshot_to_choices,
+)
 from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
 from core.train.data import SearchData, check_image_folder, load_search_data
@@ -80,9 +88,16 @@ def derive_at(run: RunDir, epoch: int | None = None) -> Architecture:
     config = run.config()
     space = config.search_space()
     spec = net_spec(config, _num_classes(run, events))
-    return from_choices(
-        snapshot_to_choices(chosen.alphas, space), spec, source={"run": str(run.path), "epoch": chosen.epoch}
-    )
+    if config.search.progressive is None:
+        choices = snapshot_to_choices(chosen.alphas, space)
+    else:  # the choices frozen by then, and the argmax of the decisions still open at that epoch
+        frozen: dict[int, dict[str, str]] = {}
+        for e in events:
+            if isinstance(e, StageEnd) and e.epoch <= chosen.epoch:
+                for b, decisions in e.frozen.items():
+                    frozen.setdefault(int(b), {}).update(decisions)
+        choices = merged_choices(chosen.alphas, frozen, space)
+    return from_choices(choices, spec, source={"run": str(run.path), "epoch": chosen.epoch})
 
 
 def _num_classes(run: RunDir, events: list[Any]) -> int:
@@ -275,7 +290,11 @@ class Job:
             payloads["search"] = load_checkpoint(
                 run.search_ckpt,
                 "search",
-                search_fingerprint(net_spec(self.config, num_classes), self.config.search_space()),
+                search_fingerprint(
+                    net_spec(self.config, num_classes),
+                    self.config.search_space(),
+                    self.config.progressive_stages(),
+                ),
             )
         if run.retrain_ckpt.exists():
             arch = self.arch or load_arch(run.arch_file)
@@ -327,6 +346,7 @@ class Job:
                 "elapsed_s": round(outcome.elapsed_s, 3),
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
+                **({"stages": engine.stages.history} if engine.stages else {}),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
             },
             architecture=arch.model_dump(mode="json"),

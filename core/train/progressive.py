@@ -45,6 +45,8 @@ class StageController:
         self.frozen: Frozen = {}
         self.steps: list[tuple[str, Any]] = []  #: ("freeze", Frozen) / ("add", [ids]) in order, for a resume
         self.done: StopReason | None = None  #: set when the last stage has ended
+        #: one record per ended stage: stage, first and last epoch, why it ended, its blocks
+        self.history: list[dict[str, Any]] = []
 
     # -- what the loop asks ------------------------------------------------------------------
     def initial_blocks(self) -> list[int]:
@@ -82,6 +84,7 @@ class StageController:
         reason = self._stage_over(epoch, snapshot, tracker)
         if reason is None:
             if last_epoch:  # the total cap: the stage ends unfinished, nothing is frozen
+                self._record(epoch, "cap")
                 yield StageEnd(stage=self.stage, epoch=epoch, reason="cap", open=_open_blocks(snapshot))
             return
         freeze = self._to_freeze(snapshot, tracker)
@@ -91,6 +94,7 @@ class StageController:
             for bid, decisions in freeze.items():
                 self.frozen.setdefault(bid, {}).update(decisions)
         left = {b: [d for d in ds if d not in freeze.get(int(b), {})] for b, ds in snapshot.items()}
+        self._record(epoch, reason)
         yield StageEnd(
             stage=self.stage,
             epoch=epoch,
@@ -108,6 +112,17 @@ class StageController:
         add_search_blocks(net, new)
         self.steps.append(("add", new))
         yield self.start_event()
+
+    def _record(self, epoch: int, reason: str) -> None:
+        self.history.append(
+            {
+                "stage": self.stage,
+                "blocks": list(self.stages[self.stage - 1]),
+                "first_epoch": self.stage_start,
+                "last_epoch": epoch,
+                "reason": reason,
+            }
+        )
 
     def _stage_over(
         self, epoch: int, snapshot: AlphaSnapshot, tracker: ConvergenceTracker
@@ -137,6 +152,7 @@ class StageController:
             "frozen": {str(b): d for b, d in self.frozen.items()},
             "steps": [[k, {str(b): d for b, d in a.items()} if k == "freeze" else a] for k, a in self.steps],
             "done": self.done.value if self.done else None,
+            "history": self.history,
         }
 
     def load_state_dict(self, state: dict[str, Any], net: SearchNet) -> None:
@@ -147,6 +163,7 @@ class StageController:
         self.frozen = {int(b): dict(d) for b, d in state["frozen"].items()}
         self.steps = [(k, {int(b): d for b, d in a.items()} if k == "freeze" else list(a)) for k, a in state["steps"]]
         self.done = StopReason(state["done"]) if state.get("done") else None
+        self.history = list(state.get("history", []))
         replay(net, self.steps)
 
 
