@@ -26,6 +26,8 @@ from core.run.events import (
     SearchStarted,
     SearchStopped,
     SpaceWarning,
+    StageEnd,
+    StageStart,
     State,
     Unstable,
 )
@@ -33,6 +35,7 @@ from core.space import block_choice
 from core.train.job import Job, JobResult
 from core.train.runner import Runner
 from presnet_tui.model import fmt_eta
+from presnet_tui.stages import stage_end_line, stage_line
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -96,6 +99,10 @@ class HeadlessView:
             case Unstable():
                 how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
                 p(f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}")
+            case StageStart():
+                p(f"[bold]stage {e.stage}/{e.stages}[/] from epoch {e.epoch}: {stage_line(e)}")
+            case StageEnd():
+                p(f"[bold]stage {e.stage} ended[/] at epoch {e.epoch}: {stage_end_line(e)}")
             case SpaceWarning():
                 p(f"[yellow]warning:[/] {e.message}")
             case State():

@@ -31,6 +31,7 @@ from presnet_tui.commands.common import (
     KernelsOpt,
     NprocOpt,
     OutOpt,
+    ProgressiveOpt,
     RetrainEpochsOpt,
     ScopeOpt,
     SeedOpt,
@@ -144,6 +145,7 @@ def run(
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    progressive: ProgressiveOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
@@ -168,6 +170,7 @@ def run(
             retrain_epochs=retrain_epochs,
             image_size=image_size,
             candidates=candidates,
+            progressive=progressive,
         )
         no_tty = not headless and _no_terminal()
         _launch(nproc, headless or no_tty, cfg.run.device)
@@ -196,6 +199,7 @@ def search(
     out: OutOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    progressive: ProgressiveOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
@@ -219,6 +223,7 @@ def search(
             out=out,
             image_size=image_size,
             candidates=candidates,
+            progressive=progressive,
         )
         _launch(nproc, device=cfg.run.device)
         _start(Job(cfg, _create_run(cfg), EventBus(), Control(), retrain=False), headless=True)
