@@ -17,13 +17,13 @@ def plan_table(plan: Plan, human: Callable[[float], str]) -> Group:
         f"plan on {plan.device}: {plan.image_size} px, batch {plan.batch_size}, "
         f"{plan.search_steps_per_epoch}/{plan.retrain_steps_per_epoch} steps per search/retrain epoch{budget}"
     )
-    table = Table(box=None, padding=(0, 1), header_style="bold")
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     heads = ("scope", "blk", "real/void", "search/ep", "retrain/ep", "epochs", "run", "sweep", "fits")
     for name in heads:
         table.add_column(name, justify="left" if name == "scope" else "right", no_wrap=True)
     for r in plan.rows:
         table.add_row(
-            r.scope if len(r.scope) <= 14 else r.scope[:13] + "…",
+            _short(r.scope),
             str(r.blocks),
             f"{r.real_choices}/{r.void_choices}",
             human(r.search_epoch_s),
@@ -42,3 +42,8 @@ def plan_table(plan: Plan, human: Callable[[float], str]) -> Group:
         "times: training steps only (no data pipeline, no test pass); retrain on each scope's largest kernels"
     )
     return Group(head, table, foot)
+
+
+def _short(scope: str) -> str:
+    scope = scope.replace("progressive ", "prog ")
+    return scope if len(scope) <= 14 else scope[:13] + "…"

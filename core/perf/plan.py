@@ -225,7 +225,7 @@ def _progressive_row(
 ) -> ScopeRow:
     s, r = config.search, config.retrain
     epochs = worst_case_epochs(config, len(stages))
-    search_s, detail = 0.0, []
+    search_s, detail = 0.0, list[dict[str, float | int | str]]()
     for i, (scope, t, e) in enumerate(zip(stages, times, epochs, strict=True)):
         warm = min(s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs, e)
         stage_s = warm * spe[0] * t.weight_s + (e - warm) * _search_epoch_s(t, spe[0], s.arch_every)
@@ -260,14 +260,15 @@ def worst_case_epochs(config: Config, n_stages: int) -> list[int]:
     warm = [
         s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs for i in range(n_stages)
     ]
-    least = [min(b if b is not None else cap, w + s.patience) for b, w in zip(budgets, warm)]
+    limit = [b if b is not None else cap for b in budgets]
+    least = [min(b, w + s.patience) for b, w in zip(limit, warm)]
     out = []
     left = cap
     for e in least:  # the earliest each stage can end, in order, within the cap
         out.append(min(e, left))
         left -= out[-1]
     for i in reversed(range(n_stages)):  # what is left goes to the latest (widest, costliest) stages first
-        room = (budgets[i] if budgets[i] is not None else cap) - out[i]
+        room = limit[i] - out[i]
         extra = max(0, min(room, left))
         out[i] += extra
         left -= extra
