@@ -33,9 +33,17 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))
 
 
-def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float | None = None, title: str = "") -> None:
+def fig3(
+    traj: Trajectory,
+    blocks: Sequence[str],
+    path: Path,
+    stop_epoch: float | None = None,
+    title: str = "",
+    stages: Sequence[tuple[float, str]] = (),
+) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
-    stop epoch marked: the paper's Fig. 3."""
+    stop epoch marked: the paper's Fig. 3.  ``stages``: a progressive search's stage boundaries
+    (see :func:`mark_stages`)."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(blocks), 2, figsize=(9, 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True)
     for row, block in enumerate(blocks):
@@ -46,6 +54,7 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
                 ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4)
             if stop_epoch is not None:
                 ax.axvline(stop_epoch, color="black", linestyle="--", linewidth=1, label=f"stop (epoch {stop_epoch:g})")
+            mark_stages(ax, stages, label=row == 0 and col == 1)
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
             ax.set_title(f"block {block} · {decision}", fontsize=9)
@@ -60,6 +69,15 @@ def fig3(traj: Trajectory, blocks: Sequence[str], path: Path, stop_epoch: float 
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def mark_stages(ax: Any, stages: Sequence[tuple[float, str]], label: bool = False) -> None:
+    """A progressive search's stage boundaries on one axis: a dotted line where each stage after the
+    first begins (``(epoch, name)``: x at the end of the epoch before it), its name at the top."""
+    for x, name in stages:
+        ax.axvline(x, color="grey", linestyle=":", linewidth=1)
+        if label:
+            ax.text(x, 1.0, f" {name}", fontsize=7, color="grey", va="top", ha="left")
 
 
 def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 per search scope") -> None:

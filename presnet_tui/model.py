@@ -23,6 +23,8 @@ from core.run.events import (
     SearchStarted,
     SearchStopped,
     SpaceWarning,
+    StageEnd,
+    StageStart,
     State,
     StopReason,
     Unstable,
@@ -93,6 +95,9 @@ class RunModel:
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
     batch_size: int = 0
     live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
+    #: progressive search: "stage 2/4", and the decisions frozen so far (block -> decision -> choice)
+    stage: str = ""
+    frozen: dict[str, dict[str, str]] = field(default_factory=dict)
     _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
 
     def apply(self, e: AnyEvent) -> None:
@@ -114,6 +119,11 @@ class RunModel:
                 self.converged_at = e.epoch
             case Unstable():
                 self.unstable[(e.block, e.decision)] = e.epoch
+            case StageStart():
+                self.stage, self.block_ids = f"stage {e.stage}/{e.stages}", list(e.blocks)
+            case StageEnd():
+                for block, decisions in e.frozen.items():
+                    self.frozen.setdefault(block, {}).update(decisions)
             case SpaceWarning():
                 self.warnings.append(e.message)
             case SearchStopped():
@@ -140,6 +150,10 @@ class RunModel:
         )
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
+        if e.progressive:  # blocks appear as their stage starts; frozen ones keep their choice
+            self.stage = f"stage {e.progressive['stage']}/{e.progressive['stages']}"
+            self.block_ids = list(e.progressive["blocks"])
+            self.frozen = {b: dict(d) for b, d in e.progressive["frozen"].items()}
 
     def _progress(self, e: Progress) -> None:
         self.live_progress = True
@@ -197,6 +211,7 @@ class RunModel:
     def block_probs(self, block: str) -> dict[str, dict[str, float]]:
         """A block's distributions; in joint mode the kernel and activation marginals are added."""
         probs = dict(self.alphas.get(block, {}))
+        probs |= {d: {choice: 1.0} for d, choice in self.frozen.get(block, {}).items()}  # frozen: certain
         if JOINT_DECISION in probs:
             probs.update(marginals(probs[JOINT_DECISION]))
         return probs
@@ -217,10 +232,12 @@ class RunModel:
 
     def status(self, block: int) -> str:
         """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable
-        (lost its lead or margin after settling), · moving."""
+        (lost its lead or margin after settling), · moving, = frozen (a progressive search's earlier stage)."""
         marks = ""
         for d in self.candidates or ("kernel", "activation"):
-            if (block, d) in self.unstable:
+            if d in self.frozen.get(str(block), {}):
+                marks += "="
+            elif (block, d) in self.unstable:
                 marks += "!"
             elif self.tracker is not None and self.tracker.settled(block, d):
                 marks += "✓"

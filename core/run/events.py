@@ -59,6 +59,8 @@ class SearchStarted(_Event):
     device: str = "cpu"
     world_size: int = 1  #: processes (ranks) the search runs on
     global_batch_size: int | None = None  #: data.batch_size x world_size
+    #: a progressive search where it (re)starts: {"stage", "stages", "blocks" (searched so far), "frozen"}
+    progressive: dict[str, Any] | None = None
 
 
 class Progress(_Event):

@@ -443,6 +443,7 @@ class SearchEngine(_Loop):
             device=str(self.device),
             world_size=self.dist.world_size,
             global_batch_size=self.config.data.batch_size * self.dist.world_size,
+            progressive=self.stages.where() if self.stages else None,
         )
 
     def check_ranks(self, weights: bool = False) -> None:

@@ -61,6 +61,15 @@ class StageController:
     def is_warmup(self, epoch: int) -> bool:
         return epoch < self.stage_start + self.warmup_epochs()
 
+    def where(self) -> dict[str, Any]:
+        """Where the search stands, for a front end that joins mid-way (``search_started``)."""
+        return {
+            "stage": self.stage,
+            "stages": len(self.stages),
+            "blocks": list(self.stages[self.stage - 1]),
+            "frozen": {str(b): d for b, d in self.frozen.items()},
+        }
+
     def start_event(self) -> StageStart:
         prev = set(self.stages[self.stage - 2]) if self.stage > 1 else set()
         scope = self.scopes[self.stage - 1]

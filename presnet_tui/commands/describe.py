@@ -69,7 +69,7 @@ def inspect(
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
     import torch
 
-    from core.space import SearchSpace
+    from core.space import RESNET50_DEPTHS, SearchSpace
     from core.space.arch import load_arch
     from core.space.cost import count_flops, human, measure_candidates
     from core.space.geometry import space_geometry
@@ -100,8 +100,13 @@ def inspect(
                 "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
             )
         # The space as the paper defines it (full-width ResNet-50, torchvision's stem), or as -c configures it.
+        stages = cfg.progressive_stages()  # a progressive search's space is its last stage's
         space = SearchSpace.build(
-            cfg.space.scope, cfg.space.kernels, cfg.space.activations, joint=cfg.space.candidates == "joint"
+            stages[-1] if stages else cfg.space.scope,
+            cfg.space.kernels,
+            cfg.space.activations,
+            cfg.network.depths if config is not None else RESNET50_DEPTHS,
+            joint=cfg.space.candidates == "joint",
         )
         spec = net_spec(cfg) if config is not None else NetSpec()  # no config: the paper's ResNet-50
         facts = supernet_facts(space, spec)
@@ -134,6 +139,8 @@ def inspect(
                 },
             },
         }
+        if stages:
+            data["progressive"] = _stages(cfg.search.progressive or [], stages)
         if as_json:
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
             return
@@ -168,6 +175,11 @@ def inspect(
             f"FLOPs at {size} px: {human(data['flops']['min'])} to {human(data['flops']['max'])} "
             f"(ResNet-50: {human(data['baseline_flops'])})"
         )
+        for st in data.get("progressive", []):
+            console.print(
+                f"stage {st['stage']}: scope {st['scope']}, blocks {st['blocks']} (new {st['new_blocks']})",
+                soft_wrap=True,
+            )
         void = [g.block_id for g in geometry if g.kernel_choice_void]
         if void:
             console.print(
@@ -175,6 +187,15 @@ def inspect(
                 "to tell the kernels apart (see README, 'What the kernel choice means at your input size')",
                 soft_wrap=True,
             )
+
+
+def _stages(scopes: list, stages: list[list[int]]) -> list[dict]:
+    """A progressive search's stages as inspect shows them: each scope, its blocks and the ones it adds."""
+    out, before = [], set()
+    for i, (scope, blocks) in enumerate(zip(scopes, stages, strict=True)):
+        out.append({"stage": i + 1, "scope": scope, "blocks": blocks, "new_blocks": sorted(set(blocks) - before)})
+        before = set(blocks)
+    return out
 
 
 @config_app.command("show")

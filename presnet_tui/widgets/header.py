@@ -21,8 +21,9 @@ class RunHeader(Horizontal):
             if model.paused
             else ("done" if (model.retrain_done if retrain else model.search_done) else model.phase)
         )
+        stage = f" · {model.stage}" if model.stage and not retrain else ""  # a progressive search's stage
         text = (
-            f"[b]{state}[/b] · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
+            f"[b]{state}[/b]{stage} · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
             f" · {model.images_per_s:,.0f} img/s · ETA {fmt_eta(model.eta_s)}"
         )
         if model.device:
