@@ -164,7 +164,7 @@ def run_headless(job: Job, console: Console) -> int:
     assert result is not None
     view.summary(result)
     if result.status == "interrupted":
-        from core.scale.distributed import current
+        from core.train.dist_ops import current
 
         world = current().world_size
         nproc = f" --nproc {world}" if world > 1 else ""

@@ -31,7 +31,6 @@ from core.run.events import (
 )
 from core.space import JOINT_DECISION, block_choice, marginals
 from core.space.arch import decision_argmax
-from core.train.convergence import ConvergenceTracker
 from presnet_tui.plots import Trajectory, cut_back, event_point
 
 
@@ -91,7 +90,8 @@ class RunModel:
     retrain_epochs: int = 0
     retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
-    tracker: ConvergenceTracker | None = None
+    #: block -> decision -> settled, as the search's stop criterion last reported it (epoch_end)
+    settled: dict[str, dict[str, bool]] = field(default_factory=dict)
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
     batch_size: int = 0
     live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
@@ -144,10 +144,6 @@ class RunModel:
         self.epochs, self.device = e.epochs, e.device
         self.steps_per_epoch = e.steps_per_epoch
         self.batch_size = e.config.get("data", {}).get("batch_size", 0)
-        search = e.config.get("search", {})
-        self.tracker = ConvergenceTracker(
-            search.get("patience", 10), search.get("margin", 0.1), search.get("threshold")
-        )
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
         if e.progressive:  # blocks appear as their stage starts; frozen ones keep their choice
@@ -172,8 +168,8 @@ class RunModel:
         if e.expected_cost is not None:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")
         self.change = e.alpha_change
-        if self.tracker is not None and e.phase == "search":
-            self.tracker.update(e.epoch, e.alphas)
+        if e.phase == "search":
+            self.settled = e.settled
         self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
 
     def _retrain_started(self, e: RetrainStarted) -> None:
@@ -239,7 +235,7 @@ class RunModel:
                 marks += "="
             elif (block, d) in self.unstable:
                 marks += "!"
-            elif self.tracker is not None and self.tracker.settled(block, d):
+            elif self.settled.get(str(block), {}).get(d, False):
                 marks += "✓"
             else:
                 marks += "·"

@@ -89,8 +89,8 @@ class Session:
     def pause(self) -> None:
         self.control.pause()
 
-    def resume(self) -> None:
-        self.control.resume()
+    def cont(self) -> None:
+        self.control.cont()
 
     def pause_requested(self) -> bool:
         """Whether a pause is asked for now (the engine confirms with a `state` event)."""

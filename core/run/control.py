@@ -99,7 +99,8 @@ class Control:
     def pause(self) -> None:
         self._update(paused=True)
 
-    def resume(self) -> None:
+    def cont(self) -> None:
+        """Continue a paused run ("resume" is a restart from a checkpoint: ``presnet resume``)."""
         self._update(paused=False)
 
     def interrupt(self) -> None:

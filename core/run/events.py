@@ -100,6 +100,9 @@ class EpochEnd(_Event):
     cost_metric: str | None = None
     #: per block and decision, the total variation between this epoch's distribution and the last one's
     alpha_change: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: per block and decision, whether the stop criterion (core.train.convergence) holds it settled
+    #: after this epoch; empty in warm-up and in event files written before the field existed
+    settled: dict[str, dict[str, bool]] = Field(default_factory=dict)
 
 
 class Converged(_Event):

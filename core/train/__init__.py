@@ -5,7 +5,8 @@ Public API (imported lazily, so ``import core.train`` stays light):
 - :class:`Job`, :class:`JobResult`, :func:`resume_job`, :func:`derive_at` (:mod:`.job`): a run
   directory's work -- search, derive, retrain -- and how to continue it;
 - :class:`Runner` (:mod:`.runner`): a job on a background thread, steered through its control;
-- :class:`SearchEngine`, :class:`RetrainEngine` (:mod:`.engine`): the two loops, emitting typed events;
+- :class:`SearchEngine` (:mod:`.search_loop`), :class:`RetrainEngine` (:mod:`.retrain_loop`): the two loops
+  on one skeleton (:mod:`.loop`), emitting typed events; the other ranks through :mod:`.collectives`;
 - :func:`train_step`, :func:`arch_step` (:mod:`.step`): one weight or architecture step (the
   engine and the benchmark share them);
 - :func:`load_search_data` (:mod:`.data`), :func:`make_loaders` (:mod:`.pipeline`): datasets,
@@ -25,8 +26,8 @@ _API = {
     "resume_job": "job",
     "derive_at": "job",
     "Runner": "runner",
-    "SearchEngine": "engine",
-    "RetrainEngine": "engine",
+    "SearchEngine": "search_loop",
+    "RetrainEngine": "retrain_loop",
     "train_step": "step",
     "arch_step": "step",
     "load_search_data": "data",

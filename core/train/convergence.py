@@ -90,6 +90,14 @@ class ConvergenceTracker:
         t = self.tracks.get((block, decision))
         return bool(t and t.settled)
 
+    def settled_map(self) -> dict[str, dict[str, bool]]:
+        """Block -> decision -> settled, for the ``epoch_end`` event: front ends read it from there
+        instead of re-running this criterion with defaults of their own."""
+        out: dict[str, dict[str, bool]] = {}
+        for (block, decision), track in self.tracks.items():
+            out.setdefault(str(block), {})[decision] = track.settled
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "converged": self.converged,

@@ -30,7 +30,6 @@ from core.run.events import (
     repair_events,
 )
 from core.run.rundir import RunDir
-from core.scale import distributed
 from core.space.arch import (
     Architecture,
     from_choices,
@@ -41,20 +40,15 @@ from core.space.arch import (
 )
 from core.space.geometry import check_void_kernels
 from core.space.network import count_params, net_spec
+from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
-from core.train.engine import (
-    Diverged,
-    Interrupted,
-    RetrainEngine,
-    RetrainOutcome,
-    SearchEngine,
-    SearchOutcome,
-    retrain_fingerprint,
-    search_fingerprint,
-)
+from core.train.dist_ops import RankDrift, check_sync_bn
+from core.train.loop import Diverged, Interrupted
 from core.train.pipeline import use_stream
 from core.train.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
+from core.train.retrain_loop import RetrainEngine, RetrainOutcome, retrain_fingerprint
+from core.train.search_loop import SearchEngine, SearchOutcome, search_fingerprint
 
 
 @dataclass
@@ -145,12 +139,12 @@ class Job:
         starts -- and before anything in the run directory changes.  A run directory made
         for this job and not used yet is removed again on such an error, so the same
         ``--out`` works once the input is fixed.  The lock is held until :meth:`run` ends."""
-        if distributed.current().is_main:  # one writer: rank 0 of a distributed run
+        if self.coll.is_main:  # one writer: rank 0 of a distributed run
             self.run_dir.take_lock(self)  # a live run's directory is refused here, untouched
         try:
             return self._prepare()
         except BaseException:
-            if not self.resume and distributed.current().is_main:
+            if not self.resume and self.coll.is_main:
                 self.run_dir.discard_if_unused()
             self.run_dir.release_lock()
             raise
@@ -172,10 +166,10 @@ class Job:
             self.config.data,
             seed,
             search=self.do_search and not self._search_finished(),
-            world_size=distributed.current().world_size,
+            world_size=self.coll.world_size,
         )
         if self.config.network.sync_bn:  # refused on the CPU before anything runs
-            distributed.check_sync_bn(distributed.current(), resolve_device(self.config.run.device))
+            check_sync_bn(self.coll.info, resolve_device(self.config.run.device))
         if self.arch is not None and self.arch.num_classes != num_classes:
             raise PresnetError(
                 f"the architecture has {self.arch.num_classes} classes, the dataset {num_classes}",
@@ -221,7 +215,7 @@ class Job:
             self.bus.emit(Error(message=err.line(), where=err.where))
             return JobResult("error", str(run.path), message=err.line())
         payloads = self._payloads
-        rank = distributed.current()
+        rank = self.coll
         # One voice: rank 0 alone writes the run directory (it holds the lock) and reads its control file.
         sink: JsonlSink | _NoSink = JsonlSink(run.events_file) if rank.is_main else _NoSink()
         if rank.is_main:
@@ -247,7 +241,7 @@ class Job:
             result.status, result.message = "interrupted", str(err)
         except PresnetError as err:
             result.status, result.message = "error", err.line()
-            if isinstance(err, (Diverged, distributed.RankDrift)) and err.where == "search":
+            if isinstance(err, (Diverged, RankDrift)) and err.where == "search":
                 self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
             self.bus.emit(Error(message=err.line(), where=err.where))
         except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
@@ -269,13 +263,14 @@ class Job:
                 tb.close()
         return result
 
-    def _engine_control(self) -> Any:
+    @property
+    def coll(self) -> Collectives:
+        """This process's ranks (read when asked: a torchrun worker joins its group after building the job)."""
+        return collectives()
+
+    def _engine_control(self) -> LoopControl:
         """The engines' control: this process's own, or, distributed, one every rank agrees on."""
-        rank = distributed.current()
-        if not rank.distributed:
-            return self.control
-        device = resolve_device(self.config.run.device)
-        return distributed.SyncedControl(self.control, rank, device, distributed.control_every(rank))
+        return self.coll.control(self.control, resolve_device(self.config.run.device))
 
     def _epochs_done(self) -> int:
         history = self.run_dir.epoch_history()
@@ -300,7 +295,7 @@ class Job:
             arch = self.arch or load_arch(run.arch_file)
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
-        world = distributed.current().world_size
+        world = self.coll.world_size
         if newest is not None and int(newest.get("world_size", 1)) != world:
             was = int(newest.get("world_size", 1))
             raise PresnetError(
@@ -308,7 +303,7 @@ class Job:
                 where=str(run.path),
                 hint=f"resume with --nproc {was} (the data shards and the global batch depend on it)",
             )
-        if distributed.current().is_main:
+        if self.coll.is_main:
             repair_events(run.events_file, newest["events_offset"] if newest else 0)
             for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
                 for tmp in folder.glob(".*.tmp"):
@@ -329,7 +324,7 @@ class Job:
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
         arch = outcome.architecture
         params = count_params(arch.build())
-        main = distributed.current().is_main
+        main = self.coll.is_main
         if main:
             save_arch(run.arch_file, arch)
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
@@ -351,14 +346,14 @@ class Job:
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
-            world_size=engine.dist.world_size,
+            world_size=engine.coll.world_size,
         )
         engine.save(finished=True)
         return outcome
 
     def _retrain(self, payload: dict[str, Any] | None, sink: JsonlSink) -> RetrainOutcome | None:
         run = self.run_dir
-        main = distributed.current().is_main
+        main = self.coll.is_main
         if self.arch is not None:
             arch = self.arch
             if main:
@@ -392,7 +387,7 @@ class Job:
         outcome = engine.run()
         fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
         if main:
-            self._retrain_summary(arch, outcome, engine.dist.world_size, engine.rank_digests)
+            self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests)
         return outcome
 
     def _retrain_summary(

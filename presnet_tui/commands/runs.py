@@ -332,24 +332,30 @@ def stop(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     at_epoch: Annotated[int | None, typer.Option("--at-epoch", min=1, help="stop after this epoch")] = None,
     pause: Annotated[bool, typer.Option("--pause", help="pause instead of stopping")] = False,
-    unpause: Annotated[bool, typer.Option("--resume", help="resume a paused run")] = False,
+    cont: Annotated[bool, typer.Option("--continue", help="continue a paused run")] = False,
+    old_resume: Annotated[bool, typer.Option("--resume", hidden=True, help="deprecated: --continue")] = False,
 ) -> None:
-    """Ask a running search (another process) to stop now, after an epoch, or to pause."""
+    """Ask a running search (another process) to stop now, after an epoch, to pause or to continue."""
     from core.run.control import Control
     from core.run.rundir import RunDir
 
     with user_errors():
-        if sum((pause, unpause, at_epoch is not None)) > 1:
-            raise PresnetError("choose one of --pause, --resume, --at-epoch", where="presnet stop", hint="one per call")
+        if sum((pause, cont or old_resume, at_epoch is not None)) > 1:
+            raise PresnetError(
+                "choose one of --pause, --continue, --at-epoch", where="presnet stop", hint="one per call"
+            )
+        if old_resume:  # "resume" now means only a restart from a checkpoint (presnet resume)
+            err_console.print("warning: `presnet stop --resume` is deprecated; use `presnet stop --continue`")
+        cont = cont or old_resume
         rundir = RunDir.open(run_dir)
         control = Control(rundir.control_file)  # the same rules as the TUI's keys: a stop also lifts a pause
         if pause:
             control.pause()
-        elif unpause:
-            control.resume()
+        elif cont:
+            control.cont()
         elif at_epoch is not None:
             control.stop_at_epoch(at_epoch)
         else:
             control.request_stop()
-        what = "pause" if pause else "resume" if unpause else f"stop after epoch {at_epoch}" if at_epoch else "stop now"
+        what = "pause" if pause else "continue" if cont else f"stop after epoch {at_epoch}" if at_epoch else "stop now"
         console.print(f"asked {rundir.path} to {what}")

@@ -26,7 +26,7 @@ class SearchScreen(RunScreen):
     BINDINGS = [
         Binding("s", "stop_now", "Stop now"),
         Binding("e", "stop_at", "Stop at epoch"),
-        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("p", "toggle_pause", "Pause/continue"),
         Binding("left_square_bracket", "pick(-1)", "Epoch -", key_display="["),
         Binding("right_square_bracket", "pick(1)", "Epoch +", key_display="]"),
         Binding("d", "derive", "Derive"),
@@ -161,7 +161,7 @@ class SearchScreen(RunScreen):
 
     def action_toggle_pause(self) -> None:
         if self.session.pause_requested():
-            self.session.resume()
+            self.session.cont()
             self.notify("resuming")
         else:
             self.session.pause()

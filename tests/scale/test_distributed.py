@@ -22,11 +22,11 @@ from core.errors import PresnetError
 from core.run.control import Control
 from core.run.events import read_events
 from core.scale import distributed
-from core.space.network import SearchNet
+from core.space.network import SearchNet, net_spec
 from core.space.proxyless import Mode, PathSampler
 from core.train.data import load_search_data
 from core.train.device import precision_for
-from core.train.engine import net_spec, sgd
+from core.train.loop import sgd
 from core.train.pipeline import DeviceLoader
 from core.train.step import arch_step, grad_scaler, train_step
 from tests.support import child_env

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.run.control import Control
 from core.run.events import EventBus
 from core.train.convergence import ConvergenceTracker, snapshot_change, total_variation
-from core.train.engine import SearchEngine
+from core.train.search_loop import SearchEngine
 
 
 def kernel(p5: float) -> dict:

@@ -100,7 +100,7 @@ def test_pause_and_resume(synthetic, start):
     epochs_while_paused = len(run.epoch_history())
     assert runner.wait(0.5) is None  # still paused, not finished
     assert len(run.epoch_history()) == epochs_while_paused
-    runner.control.resume()
+    runner.control.cont()
     assert runner.wait(120).status == "done"
     states = [e.state for e in kinds(seen, "state")]
     assert states == ["paused", "running"]

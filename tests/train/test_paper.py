@@ -15,7 +15,7 @@ from core.space.geometry import block_geometry
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import MixedOp, Mode, PathSampler
 from core.train.device import precision_for
-from core.train.engine import SearchEngine
+from core.train.search_loop import SearchEngine
 from core.train.step import arch_step, grad_scaler
 
 

@@ -20,6 +20,7 @@ from core.run.events import (
     SearchStopped,
     Unstable,
 )
+from core.train.convergence import ConvergenceTracker
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
@@ -58,7 +59,10 @@ def search_events(epochs: int = 8) -> list:
             device="cpu",
         )
     ]
+    search = cfg["search"]  # the engine's stop criterion says which decisions are settled (epoch_end's field)
+    tracker = ConvergenceTracker(search["patience"], search["margin"], search.get("threshold"))
     for e in range(1, epochs + 1):
+        tracker.update(e, alphas_at(e))
         for step in (4, 8, 12):
             events.append(
                 Alphas(
@@ -77,6 +81,7 @@ def search_events(epochs: int = 8) -> list:
                 lr=0.05,
                 elapsed_s=3.0 * e,
                 alphas=alphas_at(e),
+                settled=tracker.settled_map(),
             )
         )
     events.append(Unstable(epoch=6, block=3, decision="activation", was="relu", now="mish"))

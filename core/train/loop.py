@@ -1,0 +1,303 @@
+"""The loop skeleton the search and the retrain share, and its small parts.
+
+Both loops follow the same discipline: no host sync in the step (metrics stay on
+the device until the epoch ends, divergence is tracked by a device-side flag),
+one ``stat`` of the control file per step, and a checkpoint that records the
+loaders' positions and the event file's length, so that a resume continues with
+the same batches and cuts the event file back to what the checkpoint knew.
+
+:class:`Loop` holds that discipline once -- pause, interrupt, stop, the fault points,
+the divergence check over all ranks, a checkpoint at each epoch's end -- and asks a
+loop (:mod:`.search_loop`, :mod:`.retrain_loop`) only for what differs: its step, its
+epoch's end, its checkpoint.  The other ranks are reached through a
+:class:`~core.train.collectives.Collectives` strategy, a no-op with one process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.config import Config
+from core.errors import PresnetError
+from core.faults import fault_point
+from core.run.checkpoint import save_checkpoint
+from core.run.events import EventBus, Progress
+from core.train.collectives import Collectives, LoopControl, collectives
+from core.train.data import SearchData
+from core.train.device import Precision, configure_torch, resolve_device
+from core.train.pipeline import Loaders, make_loaders
+from core.train.step import forward_loss
+
+PROGRESS_INTERVAL_S = 0.5
+
+
+class Interrupted(Exception):
+    """The run was interrupted (Ctrl+C, quitting the TUI): a resumable checkpoint was written."""
+
+
+class Diverged(PresnetError):
+    """The loss or the alphas became non-finite: the search or retrain stops with reason ``error``."""
+
+
+class Meter:
+    """Loss and top-1 sums kept on the device, read once per epoch."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.long)
+        self.n = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += loss.detach().float() * y.shape[0]
+        self.correct += (logits.detach().argmax(dim=1) == y).sum()
+        self.n += int(y.shape[0])
+
+    def reset(self) -> None:
+        """A new epoch's sums."""
+        self.loss.zero_()
+        self.correct.zero_()
+        self.n = 0
+
+    def result(self) -> tuple[float | None, float | None]:
+        if self.n == 0:
+            return None, None
+        return float(self.loss) / self.n, float(self.correct) / self.n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"loss": float(self.loss), "correct": int(self.correct), "n": self.n}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.loss.fill_(s["loss"])
+        self.correct.fill_(s["correct"])
+        self.n = int(s["n"])
+
+
+class DivergenceWatch:
+    """Remembers the first step whose loss was not finite, without syncing each step."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.first_bad = torch.full((), -1, device=device, dtype=torch.long)
+
+    def observe(self, loss: torch.Tensor, step: int) -> None:
+        bad = ~torch.isfinite(loss.detach())
+        self.first_bad = torch.where(bad & (self.first_bad < 0), step, self.first_bad)
+
+    def check(self, where: str) -> None:
+        step = int(self.first_bad)
+        if step >= 0:
+            raise Diverged(
+                f"loss became non-finite at global step {step}",
+                where=where,
+                hint="lower the learning rate; the last good checkpoint is kept",
+            )
+
+
+class ProgressClock:
+    """Rate-limited progress events with images/s and an ETA for the phase."""
+
+    def __init__(self, bus: EventBus, batch_size: int) -> None:
+        self.bus = bus
+        self.batch_size = batch_size
+        self.last = time.monotonic()
+        self.images = 0
+        self.rate = 0.0
+
+    def tick(self, phase: str, epoch: int, epochs: int, step: int, spe: int) -> None:
+        self.images += self.batch_size
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL_S and step != spe:
+            return
+        self.rate = self.images / max(now - self.last, 1e-9)
+        self.last, self.images = now, 0
+        remaining = (epochs - epoch) * spe + (spe - step)
+        eta = remaining * self.batch_size / self.rate if self.rate > 0 else None
+        self.bus.emit(
+            Progress(
+                phase=phase,
+                epoch=epoch,
+                epochs=epochs,
+                step=step,
+                steps_per_epoch=spe,
+                images_per_s=round(self.rate, 1),
+                eta_s=eta,
+            )
+        )
+
+
+def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, wd: float) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Any, prec: Precision) -> tuple[float, float]:
+    """Loss and top-1 of ``model`` in eval mode over a whole loader."""
+    was_training = model.training
+    model.eval()
+    meter = Meter(prec.device)
+    for x, y in loader:
+        meter.add(*forward_loss(model, x, y, prec), y)
+    model.train(was_training)
+    loss, top1 = meter.result()
+    return float(loss or 0.0), float(top1 or 0.0)
+
+
+class Loop:
+    """What the search and the retrain loop share: the run's config, bus, control and checkpoint path,
+    the device and precision, the ranks (a :class:`Collectives`), this rank's data loaders, and the
+    epoch/step skeleton in :meth:`run_epochs`."""
+
+    #: "search" or "retrain": names the fault point, the interrupt message and the divergence's place
+    kind = ""
+
+    def __init__(
+        self,
+        config: Config,
+        bus: EventBus,
+        control: LoopControl,
+        ckpt_path: Path,
+        events_offset: Callable[[], int],
+        *,
+        init_seed: int,
+        retrain: bool,
+        data: SearchData | None,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.control = control
+        self.ckpt_path = ckpt_path
+        self.events_offset = events_offset
+        self.device = resolve_device(config.run.device)
+        self.prec = configure_torch(config.run, self.device)
+        torch.manual_seed(init_seed)  # before the network is built: its initial weights follow from the seed
+        self.coll: Collectives = collectives()
+        self.loaders: Loaders = make_loaders(
+            config.data,
+            config.run.seed,
+            self.device,
+            self.prec.channels_last,
+            retrain=retrain,
+            data=data,
+            shard=(self.coll.rank, self.coll.world_size),
+        )
+        self.rank_digests: list[str] = []
+        self._grad_hook: Callable[[], None] | None = None
+        self.epoch_done = 0
+        self.step = 0
+        self.global_step = 0
+        self.elapsed = 0.0
+        self.watch = DivergenceWatch(self.device)
+        self._t0 = time.monotonic()
+        self._clock = ProgressClock(bus, config.data.batch_size * self.coll.world_size)
+
+    # -- what a loop names differently -------------------------------------------------------
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        """The checkpoint's payload."""
+        raise NotImplementedError
+
+    @property
+    def module(self) -> nn.Module:
+        raise NotImplementedError
+
+    def meters(self) -> list[Meter]:
+        raise NotImplementedError
+
+    def more_epochs(self) -> bool:
+        """Whether another epoch is due (not finished, no stop decided)."""
+        raise NotImplementedError
+
+    def phase(self, epoch: int) -> str:
+        """The phase a progress event names."""
+        return self.kind
+
+    def epochs(self) -> int:
+        raise NotImplementedError
+
+    def train_batch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
+        raise NotImplementedError
+
+    def on_user_stop(self, epoch: int) -> None:
+        """A stop request met mid-epoch (after the divergence check)."""
+
+    def end_epoch(self, epoch: int) -> None:
+        """Epoch bookkeeping and events; a stop it decides is state the checkpoint after it keeps."""
+        raise NotImplementedError
+
+    def on_pause(self) -> Callable[[bool], None] | None:
+        """Called on each pause and continue (the search emits ``state`` events); None: nothing."""
+        return None
+
+    # -- shared ------------------------------------------------------------------------------
+    def save(self, finished: bool = False) -> None:
+        """Collective: rank 0's checkpoint holds every rank's epoch sums and rank 0's buffers."""
+        rank_meters = self.coll.gather([m.state_dict() for m in self.meters()])
+        self.coll.broadcast(self.module)
+        if self.coll.is_main:
+            save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": rank_meters})
+
+    def rank_meters(self, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """This rank's own epoch sums from a distributed checkpoint (None in a single-process one)."""
+        per_rank = payload.get("rank_meters")
+        return per_rank[self.coll.rank] if per_rank else None
+
+    def since_start(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _place(self, model: nn.Module, weights: Callable[[Any], list[nn.Parameter]]) -> Any:
+        """The model on the device (channels_last when asked); distributed, with BatchNorm synchronised
+        if ``network.sync_bn`` and the gradients of ``weights(model)`` averaged across ranks after each backward."""
+        model = model.to(self.device)
+        if self.prec.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model = self.coll.place(model, self.device, self.config.network.sync_bn)
+        self._grad_hook = self.coll.gradient_hook(weights(model))
+        return model
+
+    def run_epochs(self) -> bool:
+        """Epochs until :meth:`more_epochs` says no; True when a stop request ended one early.
+
+        Raises :class:`Interrupted` (after a checkpoint) and :class:`Diverged`."""
+        self._t0 = time.monotonic() - self.elapsed
+        self._clock = ProgressClock(self.bus, self.config.data.batch_size * self.coll.world_size)
+        self.module.train()
+        while self.more_epochs():
+            epoch = self.epoch_done + 1
+            if self.step == 0:
+                self.loaders.train.start_epoch()
+                for m in self.meters():
+                    m.reset()
+            stopped = self._steps(epoch)
+            self.coll.all_reduce(self.watch.first_bad, "max")  # a non-finite loss on any rank ends every rank
+            self.watch.check(self.kind)
+            if stopped:
+                self.on_user_stop(epoch)
+                return True
+            self.end_epoch(epoch)
+            self.save()
+        return False
+
+    def _steps(self, epoch: int) -> bool:
+        """The rest of an epoch's steps; True when a stop request cut it short."""
+        spe = self.loaders.train.steps_per_epoch
+        on_pause = self.on_pause()
+        while self.step < spe:
+            ctl = self.control.wait_while_paused(on_pause)
+            if ctl.interrupt:
+                self.elapsed = self.since_start()
+                self.save()
+                raise Interrupted(f"{self.kind} interrupted in epoch {epoch}")
+            if ctl.stop:
+                return True
+            fault_point(f"{self.kind}_step", self.global_step)  # test-only (core.faults)
+            batch = self.loaders.train.next()
+            assert batch is not None
+            self.train_batch(*batch, epoch=epoch)
+            self.step += 1
+            self.global_step += 1
+            self._clock.tick(self.phase(epoch), epoch, self.epochs(), self.step, spe)
+        return False

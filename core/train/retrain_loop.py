@@ -1,0 +1,222 @@
+"""The retrain loop: the derived architecture trained from scratch on train + val, tested each epoch.
+
+The epoch/step skeleton (pause, interrupt, stop, faults, divergence, checkpoints) is
+:class:`core.train.loop.Loop`'s; this module holds what only the retrain does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.config import Config
+from core.run.checkpoint import save_checkpoint
+from core.run.events import EventBus, RetrainDone, RetrainEpochEnd, RetrainStarted
+from core.space.arch import Architecture
+from core.space.network import build_plain, count_params
+from core.train.collectives import LoopControl
+from core.train.data import SearchData
+from core.train.loop import Loop, Meter, evaluate, sgd
+from core.train.seeds import RETRAIN_INIT, stream_seed
+from core.train.step import grad_scaler, train_step
+
+
+def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
+    return {"architecture": arch.model_dump(mode="json", exclude={"source"})}
+
+
+@dataclass
+class RetrainOutcome:
+    epochs: int
+    test_top1: float
+    best_top1: float
+    params: int
+    stopped: bool
+
+
+class RetrainEngine(Loop):
+    """Train the derived architecture from scratch on train + val; test every epoch."""
+
+    kind = "retrain"
+
+    def __init__(
+        self,
+        config: Config,
+        arch: Architecture,
+        bus: EventBus,
+        control: LoopControl,
+        ckpt_path: Path,
+        weights_dir: Path,
+        events_offset: Callable[[], int],
+        data: SearchData | None = None,
+    ) -> None:
+        super().__init__(
+            config,
+            bus,
+            control,
+            ckpt_path,
+            events_offset,
+            init_seed=stream_seed(config.run.seed, RETRAIN_INIT),
+            retrain=True,
+            data=data,
+        )
+        self.arch = arch
+        self.weights_dir = weights_dir
+        self.model = self._place(arch.build(), lambda m: list(m.parameters()))
+        r = config.retrain
+        self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
+        self.scaler = grad_scaler(self.prec)
+        self.stopped = False  # a stop request met; kept in the checkpoint
+        self.best = 0.0
+        self.last_top1 = 0.0
+        self.meter = Meter(self.device)
+        self.params = count_params(self.model)
+
+    def state(self, finished: bool = False) -> dict[str, Any]:
+        return {
+            "kind": "retrain",
+            "fingerprint": retrain_fingerprint(self.arch),
+            "epoch_done": self.epoch_done,
+            "step": self.step,
+            "global_step": self.global_step,
+            "best": self.best,
+            "last_top1": self.last_top1,
+            "elapsed": self.elapsed,
+            "stopped": self.stopped,
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "train_loader": self.loaders.train.state_dict(),
+            "meter": self.meter.state_dict(),
+            "events_offset": self.events_offset(),
+            "finished": finished,
+            "torch_rng": torch.get_rng_state(),
+            "world_size": self.coll.world_size,
+        }
+
+    @property
+    def module(self) -> nn.Module:
+        return self.model
+
+    def meters(self) -> list[Meter]:
+        return [self.meter]
+
+    def load(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.opt.load_state_dict(payload["opt"])
+        self.sched.load_state_dict(payload["sched"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.loaders.train.load_state_dict(payload["train_loader"])
+        self.meter.load_state_dict(payload["meter"])
+        own = self.rank_meters(payload)
+        if own is not None:  # each rank's own epoch sums
+            self.meter.load_state_dict(own[0])
+        torch.set_rng_state(payload["torch_rng"])
+        for key in ("epoch_done", "step", "global_step"):
+            setattr(self, key, int(payload[key]))
+        self.best, self.last_top1, self.elapsed = (
+            float(payload["best"]),
+            float(payload["last_top1"]),
+            float(payload["elapsed"]),
+        )
+        self.stopped = bool(payload.get("stopped", False))
+
+    def started_event(self, resumed: bool) -> RetrainStarted:
+        baseline = count_params(build_plain(self.arch.spec()))
+        return RetrainStarted(
+            epochs=self.config.retrain.epochs,
+            params=self.params,
+            baseline_params=baseline,
+            steps_per_epoch=self.loaders.train.steps_per_epoch,
+            architecture=self.arch.model_dump(mode="json"),
+            start_epoch=self.epoch_done + 1,
+            resumed=resumed,
+            world_size=self.coll.world_size,
+            global_batch_size=self.config.data.batch_size * self.coll.world_size,
+        )
+
+    def _save_weights(self, name: str) -> None:
+        if not self.coll.is_main:
+            return
+        save_checkpoint(
+            self.weights_dir / name,
+            {"kind": "weights", "architecture": self.arch.model_dump(mode="json"), "model": self.model.state_dict()},
+        )
+
+    # -- the skeleton's hooks ------------------------------------------------------------
+    def more_epochs(self) -> bool:
+        return self.epoch_done < self.config.retrain.epochs and not self.stopped
+
+    def epochs(self) -> int:
+        return self.config.retrain.epochs
+
+    def train_batch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
+        loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y, self._grad_hook)
+        self.meter.add(loss, logits, y)
+        self.watch.observe(loss, self.global_step)
+
+    def on_user_stop(self, epoch: int) -> None:
+        self.stopped = True
+
+    def end_epoch(self, epoch: int) -> None:
+        """Test the epoch's model, keep the best and last weights, report; a stop-at-epoch met here is
+        decided before the checkpoint, which keeps it (a kill in between)."""
+        r = self.config.retrain
+        self.sched.step()
+        # every rank tests the same model on the whole test set
+        self.coll.agree(list(self.model.parameters()), "weights", "retrain")
+        self.coll.broadcast(self.model)
+        self.coll.fold(self.meter)
+        test_loss, test_top1 = evaluate(self.model, self.loaders.test, self.prec)
+        train_loss, train_top1 = self.meter.result()
+        self.epoch_done, self.step = epoch, 0
+        self.last_top1 = test_top1
+        self.elapsed = self.since_start()
+        if test_top1 > self.best or epoch == 1:
+            self.best = max(self.best, test_top1)
+            self._save_weights("best.pt")
+        self._save_weights("last.pt")
+        self.bus.emit(
+            RetrainEpochEnd(
+                epoch=epoch,
+                epochs=r.epochs,
+                train_loss=train_loss or 0.0,
+                train_top1=train_top1 or 0.0,
+                test_loss=test_loss,
+                test_top1=test_top1,
+                best_top1=self.best,
+                lr=self.opt.param_groups[0]["lr"],
+                elapsed_s=round(self.elapsed, 3),
+            )
+        )
+        ctl = self.control.poll()
+        if ctl.stop_at_epoch is not None and epoch >= ctl.stop_at_epoch:
+            self.stopped = epoch < r.epochs
+
+    def run(self) -> RetrainOutcome:
+        self.run_epochs()
+        self.rank_digests = self.coll.digests(self.model, f"epoch {self.epoch_done} step {self.step}")
+        if self.epoch_done == 0:
+            self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
+            self.best = self.last_top1
+            self._save_weights("best.pt")
+            self._save_weights("last.pt")
+        self.bus.emit(
+            RetrainDone(
+                epochs=self.epoch_done,
+                test_top1=self.last_top1,
+                best_top1=self.best,
+                params=self.params,
+                stopped=self.stopped,
+                weights=str(self.weights_dir),
+            )
+        )
+        self.save(finished=True)
+        return RetrainOutcome(self.epoch_done, self.last_top1, self.best, self.params, self.stopped)
