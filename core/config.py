@@ -278,10 +278,7 @@ class Config(_Strict):
         s = self.search
         if s.progressive is None and self.space.scope == PROGRESSIVE:
             s.progressive = list(PROGRESSIVE_DEFAULT)
-        if s.progressive is None:
-            for key in ("stage_epochs", "stage_warmup_epochs"):
-                if getattr(s, key) is not None:
-                    raise ValueError(f"search.{key}: is for a progressive search; set search.progressive too")
+        if s.progressive is None:  # stage settings are left to a progressive run (one sweep config serves both)
             return
         if "scope" in self.space.model_fields_set and self.space.scope != PROGRESSIVE:
             raise ValueError(

@@ -109,7 +109,6 @@ def test_freezing_keeps_the_chosen_weights_and_drops_the_rest_from_model_and_bot
         ({"search.progressive": "s"}, "at least two stages"),
         ({"search.progressive": "s,m", "search.stage_epochs": [1, 2, 3]}, "3 budgets for 2 stages"),
         ({"search.progressive": "s,m", "space.scope": "m"}, "conflicts with search.progressive"),
-        ({"search.stage_epochs": 3}, "set search.progressive too"),
         ({"search.progressive": "s,m", "search.cost": {"target": 1e6}}, "cost-aware progressive"),
     ],
 )
