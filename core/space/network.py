@@ -248,16 +248,16 @@ class SearchNet(nn.Module):
 
     Architecture parameters are one ``(n_search_blocks, n_candidates)`` tensor per
     decision, ``alpha_kernel`` and ``alpha_activation`` (or ``alpha_op`` in joint mode);
-    row ``r`` belongs to ``space.block_ids[r]`` (deepest first).  Keeping them together
+    row ``r`` belongs to ``rows[decision][r]`` (deepest first: ``space.block_ids``, until a
+    progressive search freezes some decisions or adds blocks).  Keeping them together
     makes sampling, the Adam step and the two-path rescale one tensor operation each
     instead of one per block.  Pruned candidates (``space.pruned``) keep their alpha
     but are masked out of sampling, gradients, probabilities and the argmax.
     """
 
     def __init__(self, spec: NetSpec, space: SearchSpace, active: Sequence[int] | None = None) -> None:
-        """``active``: the blocks of ``space`` built as search blocks now (default: all of them); the
-        others stay plain 3x3/ReLU bottlenecks until a progressive search adds them
-        (:func:`core.space.progressive.add_search_blocks`)."""
+        """``active``: the blocks of ``space`` built as search blocks now (default: all); the others stay
+        plain until a progressive search adds them (:func:`core.space.progressive.add_search_blocks`)."""
         super().__init__()
         if tuple(space.depths) != tuple(spec.depths):
             raise ValueError("search space and network disagree on depths")
@@ -273,8 +273,7 @@ class SearchNet(nn.Module):
         self.net = ResNet(spec, make_block)
         self.spec = spec
         self.decisions = space.decisions
-        #: block ids of each decision's alpha rows, deepest first (every search block's, until some freeze)
-        self.rows: dict[str, list[int]] = {}
+        self.rows: dict[str, list[int]] = {}  #: block ids of each decision's alpha rows (:meth:`reindex`)
         self.ops: dict[str, list[MixedOp]] = {}
         self.allowed: dict[str, torch.Tensor | None] = {}
         self._allowed_rows: dict[str, list[list[bool]]] = {}
@@ -284,42 +283,39 @@ class SearchNet(nn.Module):
 
     def blocks(self) -> Iterator[tuple[int, nn.Module]]:
         """(block id, module) of every bottleneck, in forward order."""
-        modules = (b for s in self.net.stages() for b in s)
-        return ((pos.block_id, block) for pos, block in zip(block_positions(self.spec.depths), modules))
+        return zip((p.block_id for p in block_positions(self.spec.depths)), (b for s in self.net.stages() for b in s))
 
     def reindex(self, keep: Mapping[tuple[str, int], torch.Tensor] | None = None) -> None:
         """(Re)build the alpha rows from the open mixed ops: one row per op, deepest first.
 
-        ``keep`` carries a row's alpha values across a change of the network (a freeze, a block
-        turned into a search block); rows not in it start at zero (equal probabilities).  New
-        alpha tensors are new parameters: the caller hands them to its optimizer.
+        ``keep`` carries a row's alpha values, by (decision, block id), across a change of the network
+        (a freeze, a block turned into a search block); other rows start at zero.  New alpha tensors
+        are new parameters: the caller hands them to its optimizer.
         """
-        ops: dict[str, dict[int, MixedOp]] = {d: {} for d in self.decisions}
-        for bid, block in self.blocks():
-            if isinstance(block, SearchBottleneck):
-                for op in block.mixed:
-                    if isinstance(op, MixedOp):
-                        ops[op.decision][bid] = op
-        all_ok = {d: dict(zip(self.space.block_ids, self.space.allowed(d))) for d in self.decisions}
+        keep = keep or {}
+        ops = {
+            (op.decision, bid): op
+            for bid, b in self.blocks()
+            for op in getattr(b, "mixed", ())
+            if isinstance(op, MixedOp)
+        }
         for d in self.decisions:
-            self.rows[d] = sorted(ops[d])
-            self.ops[d] = [ops[d][bid] for bid in self.rows[d]]
+            self.rows[d] = sorted(bid for dd, bid in ops if dd == d)
+            self.ops[d] = [ops[(d, bid)] for bid in self.rows[d]]
             for r, op in enumerate(self.ops[d]):
                 op.row = r
-            ok = [all_ok[d][bid] for bid in self.rows[d]]
-            #: (rows, n) bool, only where pruning removed a candidate (None: all take part).
-            self._allowed_rows[d] = ok  # the same as Python lists, for the per-step path filter
+            everywhere = dict(zip(self.space.block_ids, self.space.allowed(d)))
+            ok = self._allowed_rows[d] = [everywhere[bid] for bid in self.rows[d]]  # lists: the per-step filter
             pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
-            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
+            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None  # None: all
             old = getattr(self, f"alpha_{d}", None)
             alpha = torch.zeros(len(self.rows[d]), len(self.space.candidates(d)))
             if old is not None:
                 alpha = alpha.to(old.device, old.dtype)
                 for r, bid in enumerate(self.rows[d]):
-                    if keep is not None and (d, bid) in keep:
+                    if (d, bid) in keep:
                         alpha[r] = keep[(d, bid)]
-            # attribute names kept: checkpoints hold alpha_kernel / alpha_activation
-            setattr(self, f"alpha_{d}", nn.Parameter(alpha))
+            setattr(self, f"alpha_{d}", nn.Parameter(alpha))  # names kept: checkpoints hold alpha_kernel ...
         self._host_alphas = None
         # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")
         self.set_fixed({d: [row.index(True) for row in self._allowed_rows[d]] for d in self.decisions})
@@ -480,35 +476,3 @@ class SearchNet(nn.Module):
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-@dataclass(frozen=True)
-class SupernetFacts:
-    """What a choice of scope and candidates costs: the facts ``presnet inspect`` and the setup screen show."""
-
-    block_ids: tuple[int, ...]
-    stages: list[int]
-    kernels: tuple[int, ...]
-    activations: tuple[str, ...]
-    choices_per_block: int
-    architectures: int
-    supernet_params: int
-    baseline_params: int
-
-
-def supernet_facts(space: SearchSpace, spec: NetSpec | None = None) -> SupernetFacts:
-    """Sizes of the super-network and the plain network, built on the meta device (no memory, no time)."""
-    spec = spec or NetSpec()
-    with torch.device("meta"):
-        supernet = sum(p.numel() for p in SearchNet(spec, space).weight_parameters())
-        baseline = count_params(build_plain(spec))
-    return SupernetFacts(
-        block_ids=space.block_ids,
-        stages=space.stages_covered(),
-        kernels=space.kernels,
-        activations=space.activations,
-        choices_per_block=len(space.kernels) * len(space.activations),
-        architectures=space.size,
-        supernet_params=supernet,
-        baseline_params=baseline,
-    )

@@ -72,8 +72,9 @@ def inspect(
     from core.space import RESNET50_DEPTHS, SearchSpace
     from core.space.arch import load_arch
     from core.space.cost import count_flops, human, measure_candidates
+    from core.space.facts import supernet_facts
     from core.space.geometry import space_geometry
-    from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec, supernet_facts
+    from core.space.network import NetSpec, SearchNet, build_plain, count_params, net_spec
 
     with user_errors():
         cfg = resolve_config(

@@ -18,8 +18,9 @@ from core.config import Config, ConfigError, dump_yaml, load_config, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES, SearchSpace
+from core.space.facts import supernet_facts
 from core.space.geometry import config_geometry, void_warning
-from core.space.network import NetSpec, net_spec, supernet_facts
+from core.space.network import NetSpec, net_spec
 
 SCOPES = ["s", "m", "l", "f", "custom"]
 DATASETS = ["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
