@@ -9,8 +9,9 @@ is spent.  Then every settled decision is frozen to its argmax (unsettled ones t
 the same trained weights, with a warm-up of its own (``search.stage_warmup_epochs``).  The
 search ends after the last stage, at the total cap (``search.epochs``) or on a stop.
 
-The search loop calls this module at four points only: which blocks the network starts with,
-whether an epoch is a warm-up, what happens at an epoch's end, and the checkpoint.  Each
+The search loop (:mod:`core.train.search_loop`) calls it at a few points only: which blocks
+the network starts with, whether an epoch is a warm-up, what happens at an epoch's end (and
+whether the search stops), the architecture (frozen choices included) and the checkpoint.  Each
 stage restarts the stop criterion (a stage's settling is judged on its own epochs) and the
 alphas' Adam moments (Adam keeps one step count per tensor: rows joining mid-way would get a
 bias correction meant for a long-running tensor, i.e. a first step about 30 times too large).
