@@ -5,7 +5,7 @@ markdown table of what each run's own files say: search epochs and wall time, wh
 decisions settled, retrained test top-1 (the last epoch's, never the best).  Used for
 BENCHMARKS.md ("Progressive search, measured"); settings are the constants below, not tuned.
 
-    PYTHONPATH=. python scripts/progressive_vs_direct.py OUT_DIR [digits|cifar]...
+    python scripts/progressive_vs_direct.py OUT_DIR [digits|cifar[:direct,progressive,progressive-half]]...
 """
 
 from __future__ import annotations
@@ -52,7 +52,10 @@ DATASETS = {
 }
 METHODS = {
     "direct": {"space": {"scope": WIDER}, "search": {"auto_stop": True}},
+    # no stage budget: a stage ends only when its decisions settle (or at the cap)
     "progressive": {"space": {"scope": "progressive"}, "search": {"progressive": [STAGE2, WIDER]}},
+    # each stage gets at most half the cap (the one choice made here; nothing else differs)
+    "progressive-half": {"space": {"scope": "progressive"}, "search": {"progressive": [STAGE2, WIDER]}},
 }
 
 
@@ -61,6 +64,8 @@ def config(dataset: str, method: str, seed: int) -> dict:
     for part in (COMMON, DATASETS[dataset], METHODS[method], {"run": {"seed": seed}}):
         for section, values in part.items():
             out.setdefault(section, {}).update(values)
+    if method == "progressive-half":
+        out["search"]["stage_epochs"] = out["search"]["epochs"] // 2
     return out
 
 
@@ -78,10 +83,10 @@ def settled_decisions(run: Path) -> tuple[int, int]:
     return frozen + open_settled, len(WIDER) * 2
 
 
-def main(out: Path, datasets: list[str]) -> None:
+def main(out: Path, plan: list[tuple[str, list[str]]]) -> None:
     rows = []
-    for dataset in datasets:
-        for method in METHODS:
+    for dataset, methods in plan:
+        for method in methods:
             for seed in (0, 1, 2):
                 run = out / f"{dataset}-{method}-{seed}"
                 if not (run / "summary.json").exists() or "retrain" not in json.loads(
@@ -118,8 +123,8 @@ def main(out: Path, datasets: list[str]) -> None:
         print(f"| {d} | {m} | {seed} | {ep} | {wall:.0f} | {why} | {st}/{tot} | {100 * top1:.1f} % |")
     print("\n| data | method | n | search epochs | search wall s | settled | top-1 (mean ± sd) |")
     print("|---|---|---|---|---|---|---|")
-    for d in datasets:
-        for m in METHODS:
+    for d, methods in plan:
+        for m in methods:
             rs = [r for r in rows if r[0] == d and r[1] == m]
 
             def mean(i: int, rs: list = rs) -> float:
@@ -133,4 +138,12 @@ def main(out: Path, datasets: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:] or list(DATASETS))
+    # arguments: OUT [DATASET[:METHOD,METHOD...]]...  (default: every dataset with direct and progressive)
+    args = sys.argv[2:] or list(DATASETS)
+    main(
+        Path(sys.argv[1]),
+        [
+            (a.partition(":")[0], a.partition(":")[2].split(",") if ":" in a else ["direct", "progressive"])
+            for a in args
+        ],
+    )
