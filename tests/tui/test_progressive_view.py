@@ -108,3 +108,44 @@ def test_inspect_shows_the_stages():
     data = json.loads(res.output)
     assert [s["scope"] for s in data["progressive"]] == ["s", "m", "l", "f"]
     assert data["progressive"][1]["new_blocks"] == list(range(4, 10)) and data["search_blocks"] == list(range(1, 17))
+
+
+def test_a_block_with_one_decision_frozen_and_one_open_reads_everywhere():
+    """Stage ends freeze decisions, not blocks: block 10's kernel frozen, its activation still open."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from core.run.events import EpochEnd, SearchStarted, StageEnd
+    from presnet_tui.headless import HeadlessView, argmax_line
+
+    snapshot = {
+        "10": {"activation": {"relu": 0.2, "mish": 0.8}},
+        "14": {"kernel": {"3": 0.9, "5": 0.1}, "activation": {"relu": 1.0}},
+    }
+    frozen = {"10": {"kernel": "5"}}
+    assert argmax_line(snapshot, frozen) == "10:5x5/mish 14:3x3/relu"
+    assert argmax_line(snapshot) == "10:? 14:3x3/relu"  # never a crash, even without the frozen part
+    out = StringIO()
+    view = HeadlessView(Console(file=out, width=200))
+    view.handle(StageEnd(stage=1, epoch=3, reason="budget", frozen=frozen, open=[10]))
+    epoch = dict(epoch=4, epochs=6, phase="search", train_loss=1.0, train_top1=0.5, lr=0.1, elapsed_s=1.0)
+    view.handle(EpochEnd(**epoch, alphas=snapshot))
+    assert "10:5x5/mish" in out.getvalue()
+    model = RunModel()
+    model.apply(
+        SearchStarted(
+            config={},
+            block_ids=[10, 14],
+            stages={},
+            candidates={"kernel": ["3", "5"], "activation": ["relu", "mish"]},
+            params=1,
+            num_classes=10,
+            steps_per_epoch=1,
+            epochs=6,
+            progressive={"stage": 2, "stages": 2, "blocks": [10, 14], "frozen": frozen},
+        )
+    )
+    model.apply(EpochEnd(**epoch, alphas=snapshot))
+    assert model.argmax("10", "kernel") == ("5", 1.0) and model.argmax("10", "activation") == ("mish", 0.8)
+    assert model.status(10) == "=·" and model.block_ids == [10, 14] and model.stage == "stage 2/2"
