@@ -71,16 +71,17 @@ def config(dataset: str, method: str, seed: int) -> dict:
 
 def settled_decisions(run: Path) -> tuple[int, int]:
     """(settled, total): decisions frozen at a stage's end (settled by construction: freeze_unsettled is off)
-    and open decisions settled at the last epoch's end."""
-    frozen, last = 0, {}
+    and the others settled at the last epoch's end (each decision counted once)."""
+    frozen: set[tuple[str, str]] = set()
+    last: dict = {}
     for line in (run / "events.jsonl").read_text().splitlines():
         e = json.loads(line)
         if e["kind"] == "stage_end":
-            frozen += sum(len(d) for d in e["frozen"].values())
+            frozen |= {(b, d) for b, ds in e["frozen"].items() for d in ds}
         elif e["kind"] == "epoch_end":
             last = e.get("settled", {})
-    open_settled = sum(v for d in last.values() for v in d.values())
-    return frozen + open_settled, len(WIDER) * 2
+    settled = frozen | {(b, d) for b, ds in last.items() for d, ok in ds.items() if ok}
+    return len(settled), len(WIDER) * 2
 
 
 def main(out: Path, plan: list[tuple[str, list[str]]]) -> None:
