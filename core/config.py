@@ -23,14 +23,19 @@ from core.space import (
     KERNELS,
     PAPER_ACTIVATIONS,
     PAPER_KERNELS,
+    PROGRESSIVE,
+    PROGRESSIVE_DEFAULT,
     RESNET50_DEPTHS,
     CandidateMode,
+    Scope,
     SearchSpace,
     Stem,
+    scope_block_ids,
     validate_activations,
     validate_block_ids,
     validate_depths,
     validate_kernels,
+    validate_progressive,
     validate_scope,
 )
 from core.space.geometry import BlockGeometry, prunable, space_geometry, void_blocks
@@ -197,6 +202,33 @@ class SearchConfig(_Strict):
     cost: CostConfig | None = Field(
         None, description="cost-aware search (off by default): metric, target, weight, form"
     )
+    progressive: list[str | list[int]] | None = Field(
+        None,
+        description="progressive search: nested scopes searched deep to shallow, e.g. [s, m, l, f] "
+        "(space.scope: progressive alone means s, m, l, f); each stage ends when its decisions are settled "
+        "or its stage_epochs are spent, settled decisions freeze, the next stage adds its blocks",
+    )
+    stage_epochs: int | list[int] | None = Field(
+        None, description="progressive: epoch budget of each stage (one number, or one per stage); default: none"
+    )
+    stage_warmup_epochs: int | None = Field(
+        None, ge=0, description="progressive: warm-up epochs of each later stage (default: warmup_epochs)"
+    )
+    freeze_unsettled: bool = Field(
+        False, description="progressive: at a stage's end also freeze unsettled decisions (by argmax)"
+    )
+
+    @field_validator("progressive", mode="before")
+    @classmethod
+    def _progressive(cls, v: Any) -> list[str | list[int]] | None:
+        return None if v is None else _vocabulary(validate_progressive, v)
+
+    @field_validator("stage_epochs")
+    @classmethod
+    def _stage_epochs(cls, v: int | list[int] | None) -> int | list[int] | None:
+        if v is not None and min([v] if isinstance(v, int) else v or [0]) < 1:
+            raise ValueError("every stage needs at least 1 epoch")
+        return v
 
 
 class RetrainConfig(_Strict):
@@ -279,14 +311,56 @@ class Config(_Strict):
                 raise ValueError(f"space.scope: {err.detail()}") from None
         if self.search.stop_at_epoch is not None and self.search.stop_at_epoch > self.search.epochs:
             raise ValueError("search.stop_at_epoch: is after search.epochs; raise epochs or lower stop_at_epoch")
+        self._check_progressive()
         problem = no_search_problem(self.search)
         if problem is not None:
             raise ValueError(problem)
         return self
 
+    def _check_progressive(self) -> None:
+        """A progressive search's settings agree with each other and with the network, or are refused here."""
+        s = self.search
+        if s.progressive is None and self.space.scope == PROGRESSIVE:
+            s.progressive = list(PROGRESSIVE_DEFAULT)
+        if s.progressive is None:  # stage settings are left to a progressive run (one sweep config serves both)
+            return
+        if "scope" in self.space.model_fields_set and self.space.scope != PROGRESSIVE:
+            raise ValueError(
+                f"space.scope: {self.space.scope} conflicts with search.progressive; "
+                "set scope: progressive (or leave scope out)"
+            )
+        self.space.scope = PROGRESSIVE
+        try:
+            validate_progressive(s.progressive, self.network.depths)
+        except PresnetError as err:
+            raise ValueError(f"search.progressive: {err.message}; {err.hint}") from None
+        if isinstance(s.stage_epochs, list) and len(s.stage_epochs) != len(s.progressive):
+            raise ValueError(
+                f"search.stage_epochs: lists {len(s.stage_epochs)} budgets for {len(s.progressive)} stages; "
+                "give one number or one per stage"
+            )
+        if s.cost is not None:
+            raise ValueError("search.cost: a cost-aware progressive search is not supported; drop one of them")
+        if self.network.sync_bn:
+            raise ValueError("network.sync_bn: not supported with search.progressive; drop one of them")
+
+    def progressive_stages(self) -> list[list[int]] | None:
+        """The block ids of each stage of a progressive search (None for a direct search)."""
+        if self.search.progressive is None:
+            return None
+        stages: list[Scope] = list(self.search.progressive)
+        return [scope_block_ids(scope, self.network.depths) for scope in stages]
+
+    def stage_budget(self, stage: int) -> int | None:
+        """Epoch budget of stage ``stage`` (1-based), or None when it has none."""
+        b = self.search.stage_epochs
+        return b[stage - 1] if isinstance(b, list) else b
+
     def search_space(self) -> SearchSpace:
+        """The space searched; a progressive search's is its last (widest) stage's."""
+        stages = self.progressive_stages()
         space = SearchSpace.build(
-            self.space.scope,
+            stages[-1] if stages else self.space.scope,
             self.space.kernels,
             self.space.activations,
             self.network.depths,

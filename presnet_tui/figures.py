@@ -49,11 +49,13 @@ def fig3(
     stop_epoch: float | None = None,
     title: str = "",
     decisions: Sequence[dict[str, Any]] = (),
+    stages: Sequence[tuple[float, str]] = (),
 ) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
     kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
-    so the figure reads in greyscale."""
+    so the figure reads in greyscale.  ``stages``: a progressive search's stage boundaries (see
+    :func:`mark_stages`)."""
     plt = _pyplot()
     panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
     fig, axes = plt.subplots(
@@ -67,6 +69,7 @@ def fig3(
                 ax.plot(traj.x[: len(ys)], ys, label=name, linewidth=1.4, **line_style(i))
             if stop_epoch is not None:
                 ax.axvline(stop_epoch, color="black", linestyle="--", linewidth=1, label=f"stop (epoch {stop_epoch:g})")
+            mark_stages(ax, stages, label=row == 0 and col == 1)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
@@ -113,6 +116,15 @@ _KIND_STYLE = {
     "search": {"color": "#4c72b0", "hatch": "", "label": "searched (PResNet-50)"},
     "random": {"color": "#dddddd", "hatch": "///", "label": "random from the same space"},
 }
+
+
+def mark_stages(ax: Any, stages: Sequence[tuple[float, str]], label: bool = False) -> None:
+    """A progressive search's stage boundaries on one axis: a dotted line where each stage after the
+    first begins (``(epoch, name)``: x at the end of the epoch before it), its name at the top."""
+    for x, name in stages:
+        ax.axvline(x, color="grey", linestyle=":", linewidth=1)
+        if label:
+            ax.text(x, 1.0, f" {name}", fontsize=7, color="grey", va="top", ha="left")
 
 
 def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 per search scope") -> None:

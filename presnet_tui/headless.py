@@ -27,21 +27,31 @@ from core.run.events import (
     SearchStarted,
     SearchStopped,
     SpaceWarning,
+    StageEnd,
+    StageStart,
     State,
     Unstable,
 )
-from core.space import block_choice
+from core.space import JOINT_DECISION, block_choice
 from core.train.job import Job, JobResult
 from core.train.runner import Runner
 from presnet_tui.model import fmt_eta
+from presnet_tui.stages import stage_end_line, stage_line
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def argmax_line(alphas: dict[str, dict[str, dict[str, float]]]) -> str:
+def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str, dict[str, str]] | None = None) -> str:
+    """Each block's argmax path; a progressive search's frozen decisions count as certain (a block
+    may have one decision frozen and the other still open, or every decision frozen)."""
+    frozen = frozen or {}
     parts = []
-    for block in sorted(alphas, key=int):
-        k, a = block_choice(alphas[block])
+    for block in sorted(set(alphas) | set(frozen), key=int):
+        probs = dict(alphas.get(block, {})) | {d: {c: 1.0} for d, c in frozen.get(block, {}).items()}
+        if JOINT_DECISION not in probs and not {"kernel", "activation"} <= set(probs):
+            parts.append(f"{block}:?")  # a decision frozen before this view joined (never in practice)
+            continue
+        k, a = block_choice(probs)
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
 
@@ -56,6 +66,7 @@ def decisions_line(conf: dict[str, Any]) -> str:
 class HeadlessView:
     def __init__(self, console: Console) -> None:
         self.console = console
+        self.frozen: dict[str, dict[str, str]] = {}  #: a progressive search's frozen decisions, by block
         self.progress = ProgressBars(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -80,6 +91,8 @@ class HeadlessView:
                 verb = "resuming" if e.resumed else "searching"
                 what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
                 p(f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}")
+                if e.progressive:  # a resumed progressive search: what its earlier stages froze
+                    self.frozen = {b: dict(d) for b, d in e.progressive["frozen"].items()}
             case Progress():
                 self.progress.update(
                     self.task,
@@ -98,13 +111,19 @@ class HeadlessView:
                     cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
                 p(
                     f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-                    f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas)}"
+                    f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas, self.frozen)}"
                 )
             case Converged():
                 p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
             case Unstable():
                 how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
                 p(f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}")
+            case StageStart():
+                p(f"[bold]stage {e.stage}/{e.stages}[/] from epoch {e.epoch}: {stage_line(e)}")
+            case StageEnd():
+                for block, decisions in e.frozen.items():
+                    self.frozen.setdefault(block, {}).update(decisions)
+                p(f"[bold]stage {e.stage} ended[/] at epoch {e.epoch}: {stage_end_line(e)}")
             case SpaceWarning():
                 p(f"[yellow]warning:[/] {e.message}")
             case State():

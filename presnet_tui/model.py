@@ -25,6 +25,8 @@ from core.run.events import (
     SearchStarted,
     SearchStopped,
     SpaceWarning,
+    StageEnd,
+    StageStart,
     State,
     StopReason,
     Unstable,
@@ -104,6 +106,10 @@ class RunModel:
     expected_cost: tuple[float, str] | None = None  #: cost-aware search: E[c] at the last epoch end, and its metric
     batch_size: int = 0
     live_progress: bool = False  # progress events arrive (a local run), or not (an attached one)
+    #: progressive search: "stage 2/4", and the decisions frozen so far (block -> decision -> choice)
+    stage: str = ""
+    frozen: dict[str, dict[str, str]] = field(default_factory=dict)
+    stage_ends: list[StageEnd] = field(default_factory=list)  #: what derive needs to place frozen choices
     _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
 
     def apply(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
@@ -127,6 +133,12 @@ class RunModel:
                 self.converged_at = e.epoch
             case Unstable():
                 self.unstable[(e.block, e.decision)] = e.epoch
+            case StageStart():
+                self.stage, self.block_ids = f"stage {e.stage}/{e.stages}", list(e.blocks)
+            case StageEnd():
+                self.stage_ends.append(e)
+                for block, decisions in e.frozen.items():
+                    self.frozen.setdefault(block, {}).update(decisions)
             case SpaceWarning():
                 self.warnings.append(e.message)
             case SearchStopped():
@@ -151,8 +163,13 @@ class RunModel:
         if e.resumed:  # the epochs the resume redoes are written again
             self.epoch_alphas = {k: v for k, v in self.epoch_alphas.items() if k < e.start_epoch}
             self.epoch_ends = {k: v for k, v in self.epoch_ends.items() if k < e.start_epoch}
+            self.stage_ends = [s for s in self.stage_ends if s.epoch < e.start_epoch]
         self.search_done, self.stop_reason = False, None
         self._epoch_clock = None
+        if e.progressive:  # blocks appear as their stage starts; frozen ones keep their choice
+            self.stage = f"stage {e.progressive['stage']}/{e.progressive['stages']}"
+            self.block_ids = list(e.progressive["blocks"])
+            self.frozen = {b: dict(d) for b, d in e.progressive["frozen"].items()}
 
     def _progress(self, e: Progress) -> None:
         self.live_progress = True
@@ -211,7 +228,12 @@ class RunModel:
         from core.config import validate
 
         return SearchSnapshots(
-            validate(self.search_config), self.num_classes, dict(self.epoch_ends), dict(self.arch_steps), source
+            validate(self.search_config),
+            self.num_classes,
+            dict(self.epoch_ends),
+            dict(self.arch_steps),
+            source,
+            stage_ends=list(self.stage_ends),
         )
 
     @property
@@ -221,6 +243,7 @@ class RunModel:
     def block_probs(self, block: str) -> dict[str, dict[str, float]]:
         """A block's distributions; in joint mode the kernel and activation marginals are added."""
         probs = dict(self.alphas.get(block, {}))
+        probs |= {d: {choice: 1.0} for d, choice in self.frozen.get(block, {}).items()}  # frozen: certain
         if JOINT_DECISION in probs:
             probs.update(marginals(probs[JOINT_DECISION]))
         return probs
@@ -241,10 +264,12 @@ class RunModel:
 
     def status(self, block: int) -> str:
         """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable
-        (lost its lead or margin after settling), · moving."""
+        (lost its lead or margin after settling), · moving, = frozen (a progressive search's earlier stage)."""
         marks = ""
         for d in self.candidates or ("kernel", "activation"):
-            if (block, d) in self.unstable:
+            if d in self.frozen.get(str(block), {}):
+                marks += "="
+            elif (block, d) in self.unstable:
                 marks += "!"
             elif self.settled.get(str(block), {}).get(d, False):
                 marks += "✓"

@@ -24,11 +24,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("core.train",),
     ("core.scale", "core.perf", "core.export"),
     ("core.api",),
-    ("presnet_tui", "presnet_tui.terminal", "presnet_tui.trajectory", "presnet_tui.messages"),
+    ("presnet_tui", "presnet_tui.terminal", "presnet_tui.trajectory", "presnet_tui.messages", "presnet_tui.stages"),
     (
         "presnet_tui.model",
         "presnet_tui.figures",
         "presnet_tui.compare_view",
+        "presnet_tui.plan_view",
         "presnet_tui.sweepview",
         "presnet_tui.bench_view",
         "presnet_tui.session",

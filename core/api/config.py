@@ -32,6 +32,7 @@ class ConfigOverrides:
     retrain_epochs: int | None = None
     image_size: int | None = None
     candidates: str | None = None
+    progressive: str | None = None  #: "s,m,f" (block lists split by ";"): a progressive search's stages
 
     @classmethod
     def pick(cls, values: Mapping[str, object]) -> ConfigOverrides:
@@ -40,7 +41,7 @@ class ConfigOverrides:
 
     def dotted(self) -> dict[str, Any]:
         """As ``section.key`` overrides for :func:`core.config.load_config`."""
-        return {
+        dotted: dict[str, Any] = {
             "space.scope": self.scope,
             "space.kernels": self.kernels,
             "space.activations": self.activations,
@@ -56,6 +57,9 @@ class ConfigOverrides:
             "data.image_size": self.image_size,
             "space.candidates": self.candidates,
         }
+        if self.progressive is not None:  # the scope is the stages' (a conflicting --scope is refused)
+            dotted |= {"search.progressive": self.progressive, "space.scope": self.scope or "progressive"}
+        return dotted
 
 
 def resolve_config(path: Path | None, overrides: ConfigOverrides | None = None) -> Config:

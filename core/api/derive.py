@@ -3,15 +3,15 @@ a front end already holds (the TUI keeps every epoch's alphas: no file is read o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.config import Config
 from core.errors import PresnetError
-from core.run.events import Alphas, EpochEnd, SearchStarted
+from core.run.events import Alphas, EpochEnd, SearchStarted, StageEnd
 from core.run.rundir import RunDir
-from core.space.arch import Architecture, from_choices, snapshot_to_choices
-from core.space.network import net_spec
+from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
+from core.space.network import BlockChoice, net_spec
 from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
 
 
@@ -28,6 +28,7 @@ class SearchSnapshots:
     source: str = ""  #: where they came from (a run directory), recorded in the architecture
     events_file: str = ""
     no_history: tuple[str, str] | None = None  #: (message, hint) when there is no epoch to derive from
+    stage_ends: Sequence[StageEnd] = ()  #: a progressive search's stage ends: the choices frozen by each
 
 
 def snapshots_of_run(run: RunDir) -> SearchSnapshots:
@@ -46,6 +47,7 @@ def snapshots_of_run(run: RunDir) -> SearchSnapshots:
         source=str(run.path),
         events_file=str(run.events_file),
         no_history=no_alphas_reason(events, config.search.warmup_epochs),
+        stage_ends=[e for e in events if isinstance(e, StageEnd)],
     )
 
 
@@ -82,9 +84,19 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Archit
             hint="derive needs a run directory written by a search",
         )
     spec = net_spec(snaps.config, snaps.num_classes)
-    arch = from_choices(
-        snapshot_to_choices(snaps.history[chosen].alphas, snaps.config.search_space()),
-        spec,
-        source={"run": snaps.source, "epoch": chosen},
-    )
+    arch = from_choices(_choices_at(snaps, chosen), spec, source={"run": snaps.source, "epoch": chosen})
     return with_confidence(arch, confidence_at(snaps, chosen))
+
+
+def _choices_at(snaps: SearchSnapshots, epoch: int) -> dict[int, BlockChoice]:
+    """Each block's choices at ``epoch``: the argmax of its alphas; in a progressive search, the
+    choices frozen by then as well (their alphas have left the snapshot)."""
+    alphas, space = snaps.history[epoch].alphas, snaps.config.search_space()
+    if snaps.config.search.progressive is None:
+        return snapshot_to_choices(alphas, space)
+    frozen: dict[int, dict[str, str]] = {}
+    for e in snaps.stage_ends:
+        if e.epoch <= epoch:
+            for block, decisions in e.frozen.items():
+                frozen.setdefault(int(block), {}).update(decisions)
+    return merged_choices(alphas, frozen, space)

@@ -4,7 +4,7 @@ FLOPs range, computed once per space (``presnet inspect``, the setup screen)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -12,8 +12,9 @@ import torch
 from core.config import Config, void_kernels_fact
 from core.space import SearchSpace
 from core.space.cost import CandidateCosts, count_flops, measure_candidates
+from core.space.facts import SupernetFacts, supernet_facts
 from core.space.geometry import BlockGeometry, space_geometry
-from core.space.network import NetSpec, SearchNet, SupernetFacts, build_plain, net_spec, supernet_facts
+from core.space.network import NetSpec, SearchNet, build_plain, net_spec
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class SpaceReport:
     flops: FlopsRange
     #: the void kernel choices in words (no advice), or None
     void: str | None
+    #: a progressive search's stages: each scope, its blocks and the blocks it adds (empty: a direct search)
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """``presnet inspect --scope ... --json``."""
@@ -60,6 +63,7 @@ class SpaceReport:
             "blocks": [g.to_json() for g in self.geometry],
             "baseline_flops": self.flops.baseline,
             "flops": {"min": self.flops.min, "max": self.flops.max, "per_block": self.flops.per_block},
+            **({"progressive": self.stages} if self.stages else {}),
         }
 
 
@@ -104,10 +108,13 @@ def space_report(config: Config, *, paper_network: bool = False, as_searched: bo
 
 def _report(config: Config, paper_network: bool, as_searched: bool) -> SpaceReport:
     c = config.space
+    stages = config.progressive_stages()  # a progressive search's space is its last (widest) stage's
     space = (
         config.search_space()
         if as_searched
-        else SearchSpace.build(c.scope, c.kernels, c.activations, joint=c.candidates == "joint")
+        else SearchSpace.build(
+            stages[-1] if stages else c.scope, c.kernels, c.activations, joint=c.candidates == "joint"
+        )
     )
     spec = NetSpec() if paper_network else net_spec(config)
     size = config.data.image_size
@@ -125,4 +132,15 @@ def _report(config: Config, paper_network: bool, as_searched: bool) -> SpaceRepo
         geometry=geometry,
         flops=flops_range(costs, space, baseline),
         void=void_kernels_fact(geometry, size),
+        stages=_stages(list(config.search.progressive or []), stages or []),
     )
+
+
+def _stages(scopes: list[Any], stages: list[list[int]]) -> list[dict[str, Any]]:
+    """A progressive search's stages as inspect shows them: each scope, its blocks and the ones it adds."""
+    out: list[dict[str, Any]] = []
+    before: set[int] = set()
+    for i, (scope, blocks) in enumerate(zip(scopes, stages, strict=True)):
+        out.append({"stage": i + 1, "scope": scope, "blocks": blocks, "new_blocks": sorted(set(blocks) - before)})
+        before = set(blocks)
+    return out

@@ -60,6 +60,8 @@ class SearchStarted(_Event):
     device: str = "cpu"
     world_size: int = 1  #: processes (ranks) the search runs on
     global_batch_size: int | None = None  #: data.batch_size x world_size
+    #: a progressive search where it (re)starts: {"stage", "stages", "blocks" (searched so far), "frozen"}
+    progressive: dict[str, Any] | None = None
 
 
 class Progress(_Event):
@@ -118,6 +120,31 @@ class Unstable(_Event):
     was: str
     now: str
     reason: Literal["flip", "margin"] = "flip"  #: the argmax changed, or it kept the lead but lost the margin
+
+
+class StageStart(_Event):
+    """A progressive search's stage begins: ``blocks`` are its search blocks (``new_blocks`` joined now)."""
+
+    kind: Literal["stage_start"] = "stage_start"
+    stage: int  #: 1-based
+    stages: int
+    scope: str | list[int]  #: the stage's scope as configured (a letter or block ids)
+    blocks: list[int]
+    new_blocks: list[int] = Field(default_factory=list)
+    epoch: int  #: the stage's first epoch
+    warmup_epochs: int = 0
+
+
+class StageEnd(_Event):
+    """A progressive search's stage ends at ``epoch``: ``frozen`` are the decisions pinned now
+    ({block: {decision: candidate}}), ``open`` the blocks with a decision still searched."""
+
+    kind: Literal["stage_end"] = "stage_end"
+    stage: int
+    epoch: int
+    reason: Literal["settled", "budget", "cap", "user"] = "settled"
+    frozen: dict[str, dict[str, str]] = Field(default_factory=dict)
+    open: list[int] = Field(default_factory=list)
 
 
 class SpaceWarning(_Event):
@@ -202,6 +229,8 @@ AnyEvent = (
     | EpochEnd
     | Converged
     | Unstable
+    | StageStart
+    | StageEnd
     | SpaceWarning
     | State
     | SearchStopped
@@ -225,6 +254,8 @@ DURABLE: tuple[type[_Event], ...] = (
     RetrainDone,
     Error,
     Converged,
+    StageStart,
+    StageEnd,
 )
 
 

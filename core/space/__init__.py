@@ -46,6 +46,10 @@ CANDIDATE_MODES: tuple[str, ...] = get_args(CandidateMode)
 
 #: Scope letter -> number of deepest stages it covers.
 SCOPE_STAGES: dict[str, int] = {"s": 1, "m": 2, "l": 3, "f": 4}
+#: The scope of a progressive search (deep to shallow stages, ``search.progressive``); alone it means
+#: :data:`PROGRESSIVE_DEFAULT`.
+PROGRESSIVE = "progressive"
+PROGRESSIVE_DEFAULT: tuple[str, ...] = ("s", "m", "l", "f")
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,13 @@ def validate_scope(scope: str | Sequence[int], depths: Sequence[int] | None = No
     """
     if isinstance(scope, str):
         letter = scope.strip().lower()
-        if letter in SCOPE_STAGES:
+        if letter in SCOPE_STAGES or letter == PROGRESSIVE:
             return letter
         if not any(c.isdigit() for c in letter) and letter:
             raise PresnetError(
-                f"unknown scope {scope!r}", where="space.scope", hint="use one of s, m, l, f or a list of block ids"
+                f"unknown scope {scope!r}",
+                where="space.scope",
+                hint="use one of s, m, l, f, progressive or a list of block ids",
             )
         scope = _ints(scope, "a block id", "space.scope", "1,2,5")
     ids = sorted({int(i) for i in scope})
@@ -156,8 +162,72 @@ def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50
     scope = validate_scope(scope, depths)
     if isinstance(scope, list):
         return scope
+    if scope == PROGRESSIVE:  # on its own, progressive is s, m, l, f: its union is f's blocks
+        scope = PROGRESSIVE_DEFAULT[-1]
     n_stages = min(SCOPE_STAGES[scope], len(depths))
     return sorted(p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages)
+
+
+def validate_progressive(
+    stages: str | Sequence[str | Sequence[int]], depths: Sequence[int] | None = None, where: str = "search.progressive"
+) -> list[Scope]:
+    """The stages of a progressive search: nested scopes, deep to shallow.
+
+    Text is ``"s,m,f"`` (letters) or ``"10,11;10,11,12,13"`` (stages split by ``;``); a list holds
+    letters or block-id lists.  Each stage must add at least one block, and every block it adds
+    must be shallower (a larger id) than every block of the stage before: the deep blocks decide
+    first, as the paper saw them converge first.  Without ``depths`` only the form is checked.
+    """
+    if isinstance(stages, str):
+        text = stages.strip().lower()
+        if text == PROGRESSIVE:
+            items: list[str | Sequence[int]] = list(PROGRESSIVE_DEFAULT)
+        else:
+            items = [t for t in text.split(";" if ";" in text else ",") if t.strip()]
+    else:
+        items = list(stages)
+    if len(items) < 2:
+        raise PresnetError("a progressive search needs at least two stages", where=where, hint="e.g. s,m,f or s,m,l,f")
+    out: list[Scope] = []
+    for item in items:
+        try:
+            scope = validate_scope(item, depths)
+        except PresnetError as err:
+            raise PresnetError(err.message, where=where, hint=err.hint) from None
+        if scope == PROGRESSIVE:
+            raise PresnetError("a stage cannot be progressive itself", where=where, hint="use s, m, l, f or block ids")
+        out.append(scope)
+    if depths is not None:
+        before: set[int] = set()
+        for i, scope in enumerate(out):
+            blocks = set(scope_block_ids(scope, depths))
+            if not before < blocks:
+                raise PresnetError(
+                    f"stage {i + 1} ({scope_name(scope)}) does not contain and widen stage {i}",
+                    where=where,
+                    hint="each stage holds the one before it plus shallower blocks, e.g. s,m,l,f",
+                )
+            if before and min(blocks - before) < max(before):
+                raise PresnetError(
+                    f"stage {i + 1} adds block {min(blocks - before)}, deeper than stage {i}'s blocks",
+                    where=where,
+                    hint="stages go deep to shallow: a later stage adds larger block ids only",
+                )
+            before = blocks
+    return out
+
+
+def progressive_label(stages: Sequence[Scope]) -> str:
+    """``s>m>f`` or ``10-13>10-16``: a progressive search's stages in one word, for logs and tables."""
+
+    def one(scope: Scope) -> str:
+        if isinstance(scope, str):
+            return scope
+        ids = sorted(scope)
+        contiguous = ids == list(range(ids[0], ids[-1] + 1))
+        return f"{ids[0]}-{ids[-1]}" if contiguous and len(ids) > 1 else ",".join(map(str, ids))
+
+    return ">".join(one(s) for s in stages)
 
 
 DEPTHS_RULE = "depths needs four stages of at least one block each, e.g. [3, 4, 6, 3]"

@@ -44,3 +44,11 @@ def create_activation(name: str, inplace: bool = True) -> nn.Module:
     """The module of activation ``name``, in place when it can be and ``inplace`` asks for it."""
     spec = _REGISTRY[name]
     return spec.layer(**spec.kwargs, **({"inplace": inplace} if spec.inplace else {}))
+
+
+def set_inplace(module: nn.Module, inplace: bool) -> None:
+    """Switch every registered activation inside ``module`` in or out of place: in place saves memory
+    on one path; an activation whose input another path still reads must not overwrite it."""
+    for m in module.modules():
+        if isinstance(m, INPLACE_TYPES):
+            setattr(m, "inplace", inplace)  # noqa: B010 -- the attribute of the registered types

@@ -112,6 +112,23 @@ def snapshot_to_choices(
     return {bid: BlockChoice(*space.choice(snapshot[str(bid)])) for bid in space.block_ids}
 
 
+def merged_choices(
+    snapshot: Mapping[str, Mapping[str, Mapping[str, float]]],
+    frozen: Mapping[int, Mapping[str, str]],
+    space: SearchSpace,
+) -> dict[int, BlockChoice]:
+    """A progressive search's architecture: every block with a frozen or an open decision -- the frozen
+    choices as they were pinned, the open ones by the derive rule on ``snapshot``.  A frozen decision
+    reads as a one-candidate distribution, so :meth:`SearchSpace.choice` stays the one rule."""
+    blocks = sorted({int(b) for b in snapshot} | {int(b) for b in frozen})
+    out = {}
+    for bid in blocks:
+        probs = {d: dict(p) for d, p in snapshot.get(str(bid), {}).items()}
+        probs |= {d: {str(label): 1.0} for d, label in frozen.get(bid, {}).items()}
+        out[bid] = BlockChoice(*space.choice(probs))
+    return out
+
+
 def parse_arch(data: Any, where: str) -> Architecture:
     try:
         return Architecture.model_validate(data)

@@ -26,7 +26,7 @@ from core.space import (
     block_positions,
     parse_joint,
 )
-from core.space.activations import INPLACE_TYPES, create_activation
+from core.space.activations import create_activation, set_inplace
 from core.space.proxyless import (
     ARCH_MODES,
     MixedOp,
@@ -130,7 +130,8 @@ class SearchBottleneck(nn.Module):
         out_ch = width * EXPANSION
         self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.mixed: list[MixedOp] = []
+        #: the middle ops in forward order: a MixedOp per open decision, the chosen candidate once frozen
+        self.mixed: list[nn.Module] = []
         if pairs is not None:
             # One path = one k x k conv + BN + activation; the activations are not in place (see below).
             self.op = MixedOp(
@@ -246,21 +247,24 @@ class SearchNet(nn.Module):
 
     Architecture parameters are one ``(n_search_blocks, n_candidates)`` tensor per
     decision, ``alpha_kernel`` and ``alpha_activation`` (or ``alpha_op`` in joint mode);
-    row ``r`` belongs to ``space.block_ids[r]`` (deepest first).  Keeping them together
+    row ``r`` belongs to ``rows[decision][r]`` (deepest first: ``space.block_ids``, until a
+    progressive search freezes some decisions or adds blocks).  Keeping them together
     makes sampling, the Adam step and the two-path rescale one tensor operation each
     instead of one per block.  Pruned candidates (``space.pruned``) keep their alpha
     but are masked out of sampling, gradients, probabilities and the argmax.
     """
 
-    def __init__(self, spec: NetSpec, space: SearchSpace) -> None:
+    def __init__(self, spec: NetSpec, space: SearchSpace, active: Sequence[int] | None = None) -> None:
+        """``active``: the blocks of ``space`` built as search blocks now (default: all); the others stay
+        plain until a progressive search adds them (:func:`core.space.progressive.add_search_blocks`)."""
         super().__init__()
         if tuple(space.depths) != tuple(spec.depths):
             raise ValueError("search space and network disagree on depths")
         self.space = space
-        rows = {bid: r for r, bid in enumerate(space.block_ids)}
+        searched = set(space.block_ids if active is None else active) & set(space.block_ids)
 
         def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
-            if block_id in rows:
+            if block_id in searched:
                 pairs = space.pairs() if space.joint else None
                 return SearchBottleneck(in_ch, width, stride, space.kernels, space.activations, pairs)
             return Bottleneck(in_ch, width, stride)
@@ -268,26 +272,50 @@ class SearchNet(nn.Module):
         self.net = ResNet(spec, make_block)
         self.spec = spec
         self.decisions = space.decisions
-        for d in self.decisions:  # attribute names kept: checkpoints hold alpha_kernel / alpha_activation
-            setattr(self, f"alpha_{d}", nn.Parameter(torch.zeros(len(space.block_ids), len(space.candidates(d)))))
-        self.ops: dict[str, list[MixedOp]] = {d: [None] * len(rows) for d in self.decisions}  # type: ignore[list-item]
-        for pos, block in zip(block_positions(spec.depths), (b for s in self.net.stages() for b in s)):
-            if isinstance(block, SearchBottleneck):
-                row = rows[pos.block_id]
-                for op in block.mixed:
-                    op.row = row
-                    self.ops[op.decision][row] = op
-        #: (rows, n) bool per decision, only where pruning removed a candidate (None: all take part).
+        self.rows: dict[str, list[int]] = {}  #: block ids of each decision's alpha rows (:meth:`reindex`)
+        self.ops: dict[str, list[MixedOp]] = {}
         self.allowed: dict[str, torch.Tensor | None] = {}
-        #: the same as Python lists, for the per-step path filter (no tensor-to-list per step)
         self._allowed_rows: dict[str, list[list[bool]]] = {}
-        for d in self.decisions:
-            ok = space.allowed(d)
-            self._allowed_rows[d] = ok
-            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
-            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None
         self._inplace = False  # as built: the activation candidates are not in place
         self._host_alphas: tuple[tuple[int, ...], list] | None = None
+        self.reindex()
+
+    def blocks(self) -> Iterator[tuple[int, nn.Module]]:
+        """(block id, module) of every bottleneck, in forward order."""
+        return zip((p.block_id for p in block_positions(self.spec.depths)), (b for s in self.net.stages() for b in s))
+
+    def reindex(self, keep: Mapping[tuple[str, int], torch.Tensor] | None = None) -> None:
+        """(Re)build the alpha rows from the open mixed ops: one row per op, deepest first.
+
+        ``keep`` carries a row's alpha values, by (decision, block id), across a change of the network
+        (a freeze, a block turned into a search block); other rows start at zero.  New alpha tensors
+        are new parameters: the caller hands them to its optimizer.
+        """
+        keep = keep or {}
+        ops = {
+            (op.decision, bid): op
+            for bid, b in self.blocks()
+            for op in getattr(b, "mixed", ())
+            if isinstance(op, MixedOp)
+        }
+        for d in self.decisions:
+            self.rows[d] = sorted(bid for dd, bid in ops if dd == d)
+            self.ops[d] = [ops[(d, bid)] for bid in self.rows[d]]
+            for r, op in enumerate(self.ops[d]):
+                op.row = r
+            everywhere = dict(zip(self.space.block_ids, self.space.allowed(d)))
+            ok = self._allowed_rows[d] = [everywhere[bid] for bid in self.rows[d]]  # lists: the per-step filter
+            pruned = not all(all(row) for row in ok)  # decided in Python: works under torch.device("meta")
+            self.allowed[d] = torch.tensor(ok, dtype=torch.bool, device="cpu") if pruned else None  # None: all
+            old = getattr(self, f"alpha_{d}", None)
+            alpha = torch.zeros(len(self.rows[d]), len(self.space.candidates(d)))
+            if old is not None:
+                alpha = alpha.to(old.device, old.dtype)
+                for r, bid in enumerate(self.rows[d]):
+                    if (d, bid) in keep:
+                        alpha[r] = keep[(d, bid)]
+            setattr(self, f"alpha_{d}", nn.Parameter(alpha))  # names kept: checkpoints hold alpha_kernel ...
+        self._host_alphas = None
         # alphas start equal: argmax is the first candidate that takes part (pure Python: works on "meta")
         self.set_fixed({d: [row.index(True) for row in self._allowed_rows[d]] for d in self.decisions})
 
@@ -340,9 +368,7 @@ class SearchNet(nn.Module):
             if d == "kernel":
                 continue
             for op in self.ops[d]:
-                for m in op.candidates.modules():
-                    if isinstance(m, INPLACE_TYPES):
-                        setattr(m, "inplace", inplace)  # noqa: B010 -- the attribute of the registered types
+                set_inplace(op.candidates, inplace)
 
     def _assign(
         self, decision: str, active: Sequence[int], paths: Sequence[tuple[int, ...]] | None, gates: torch.Tensor | None
@@ -419,9 +445,12 @@ class SearchNet(nn.Module):
         """softmax(alpha) per block id and decision, keyed by candidate label (pruned candidates left out)."""
         out: dict[int, dict[str, dict[str, float]]] = {}
         probs = {d: torch.softmax(a.float(), dim=1).cpu().tolist() for d, a in self.masked_alphas().items()}
-        for row, bid in enumerate(self.space.block_ids):
+        for bid in sorted({b for rows in self.rows.values() for b in rows}):  # frozen decisions are left out
             out[bid] = {}
             for d in self.decisions:
+                if bid not in self.rows[d]:
+                    continue
+                row = self.rows[d].index(bid)
                 ok = self._allowed_rows[d][row] if self.allowed[d] is not None else None
                 out[bid][d] = {
                     lbl: round(p, 6)
@@ -444,35 +473,3 @@ class SearchNet(nn.Module):
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-@dataclass(frozen=True)
-class SupernetFacts:
-    """What a choice of scope and candidates costs: the facts ``presnet inspect`` and the setup screen show."""
-
-    block_ids: tuple[int, ...]
-    stages: list[int]
-    kernels: tuple[int, ...]
-    activations: tuple[str, ...]
-    choices_per_block: int
-    architectures: int
-    supernet_params: int
-    baseline_params: int
-
-
-def supernet_facts(space: SearchSpace, spec: NetSpec | None = None) -> SupernetFacts:
-    """Sizes of the super-network and the plain network, built on the meta device (no memory, no time)."""
-    spec = spec or NetSpec()
-    with torch.device("meta"):
-        supernet = sum(p.numel() for p in SearchNet(spec, space).weight_parameters())
-        baseline = count_params(build_plain(spec))
-    return SupernetFacts(
-        block_ids=space.block_ids,
-        stages=space.stages_covered(),
-        kernels=space.kernels,
-        activations=space.activations,
-        choices_per_block=len(space.kernels) * len(space.activations),
-        architectures=space.size,
-        supernet_params=supernet,
-        baseline_params=baseline,
-    )

@@ -245,7 +245,11 @@ class Job:
             payloads["search"] = load_checkpoint(
                 run.search_ckpt,
                 "search",
-                search_fingerprint(net_spec(self.config, num_classes), self.config.search_space()),
+                search_fingerprint(
+                    net_spec(self.config, num_classes),
+                    self.config.search_space(),
+                    self.config.progressive_stages(),
+                ),
             )
         if run.retrain_ckpt.exists():
             arch = self.arch or load_arch(run.arch_file)
@@ -302,6 +306,7 @@ class Job:
                 "elapsed_s": round(outcome.elapsed_s, 3),
                 "scope": self.config.space.scope,
                 "block_ids": list(engine.space.block_ids),
+                **({"stages": engine.stages.history} if engine.stages else {}),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
                 **conf.as_dict(),
             },

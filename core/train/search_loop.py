@@ -23,26 +23,30 @@ from core.run.events import (
     EpochEnd,
     EventBus,
     SearchStarted,
+    StageStart,
     State,
     StopReason,
     Unstable,
 )
 from core.space import SearchSpace, block_stage
-from core.space.arch import Architecture, from_choices, snapshot_to_choices
+from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
 from core.space.cost import build_cost_term
-from core.space.network import NetSpec, SearchNet, count_params, net_spec
+from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, net_spec
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.train.collectives import LoopControl
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
 from core.train.data import SearchData
 from core.train.loop import Diverged, Loop, Meter, sgd
 from core.train.pipeline import BatchSource
+from core.train.progressive import StageController, refit_optimizers
 from core.train.seeds import stream
 from core.train.step import arch_step, grad_scaler, train_step
 
 
-def search_fingerprint(spec: NetSpec, space: SearchSpace) -> dict[str, Any]:
+def search_fingerprint(spec: NetSpec, space: SearchSpace, stages: list[list[int]] | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {}  # only when set, so that checkpoints written before these options still match
+    if stages is not None:
+        extra["progressive"] = stages
     if space.joint:
         extra["candidates"] = "joint"
     if space.pruned:
@@ -93,7 +97,10 @@ class SearchEngine(Loop):
         )
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
-        self.net: SearchNet = self._place(SearchNet(self.spec, self.space), lambda m: m.weight_parameters())
+        #: a progressive search's stages (core.train.progressive); None for a direct search
+        self.stages = StageController(config) if config.search.progressive is not None else None
+        active = self.stages.initial_blocks() if self.stages else None
+        self.net: SearchNet = self._place(SearchNet(self.spec, self.space, active), lambda m: m.weight_parameters())
         self._gate_hook = self.coll.gate_hook()
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
@@ -121,7 +128,7 @@ class SearchEngine(Loop):
 
     # -- checkpoints -------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
-        return search_fingerprint(self.spec, self.space)
+        return search_fingerprint(self.spec, self.space, self.config.progressive_stages())
 
     def state(self, finished: bool = False) -> dict[str, Any]:
         """The checkpoint; ``finished`` (as in the retrain's): the phase ran to its end, nothing is left to redo."""
@@ -150,6 +157,7 @@ class SearchEngine(Loop):
             "finished": finished,
             "torch_rng": torch.get_rng_state(),
             "world_size": self.coll.world_size,
+            **({"progressive": self.stages.state_dict()} if self.stages else {}),
         }
 
     @property
@@ -160,6 +168,9 @@ class SearchEngine(Loop):
         return [self.train_meter, self.val_meter]
 
     def load(self, payload: dict[str, Any]) -> None:
+        if self.stages:  # the network's structure first: the stages' freezes and additions, replayed
+            self.stages.load_state_dict(payload["progressive"], self.net)
+            self._refit()
         self.net.load_state_dict(payload["model"])
         self.w_opt.load_state_dict(payload["w_opt"])
         self.a_opt.load_state_dict(payload["a_opt"])
@@ -252,6 +263,7 @@ class SearchEngine(Loop):
             device=str(self.device),
             world_size=self.coll.world_size,
             global_batch_size=self.config.data.batch_size * self.coll.world_size,
+            progressive=self.stages.where() if self.stages else None,
         )
 
     def check_ranks(self, weights: bool = False) -> None:
@@ -268,7 +280,11 @@ class SearchEngine(Loop):
         return self.config.search.epochs
 
     def phase(self, epoch: int) -> str:
-        return "warmup" if epoch <= self.config.search.warmup_epochs else "search"
+        return "warmup" if self.is_warmup(epoch) else "search"
+
+    def is_warmup(self, epoch: int) -> bool:
+        """Weight steps only, paths sampled uniformly: the first epochs (and a progressive stage's first)."""
+        return self.stages.is_warmup(epoch) if self.stages else epoch <= self.config.search.warmup_epochs
 
     def on_pause(self) -> Callable[[bool], None]:
         def paused_events(paused: bool) -> None:
@@ -277,7 +293,7 @@ class SearchEngine(Loop):
         return paused_events
 
     def train_batch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
-        self.search_step(x, y, warmup=epoch <= self.config.search.warmup_epochs, epoch=epoch)
+        self.search_step(x, y, warmup=self.is_warmup(epoch), epoch=epoch)
 
     def on_user_stop(self, epoch: int) -> None:
         self.elapsed = self.since_start()
@@ -292,6 +308,8 @@ class SearchEngine(Loop):
         )
 
     def run(self) -> SearchOutcome:
+        if self.stages and self.global_step == 0 and self.epoch_done == 0:
+            self.bus.emit(self.stages.start_event())
         user_stop = self.run_epochs()
         # a resume after the last epoch's stop was decided goes straight here, with that stop
         reason = StopReason.USER if user_stop else (self.stopping or StopReason.COMPLETED)
@@ -299,7 +317,7 @@ class SearchEngine(Loop):
         where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
         self.rank_digests = self.coll.digests(self.net, where)
         arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
-            snapshot_to_choices(snapshot, self.space),
+            self.choices(snapshot),
             self.spec,
             source={"epoch": self.epoch_done, "stop_reason": reason.value},
         )
@@ -341,6 +359,8 @@ class SearchEngine(Loop):
         )
         if verdict is not None:
             self._verdict_events(epoch, snapshot, verdict)
+        if self.stages:
+            self.stage_step(epoch, snapshot)
         # Decided before the checkpoint and recorded in it: a kill between this save and the end of the
         # search must resume into the same stop, not into one more epoch.
         self.stopping = self._stop_reason(epoch)
@@ -354,7 +374,7 @@ class SearchEngine(Loop):
                     epoch=epoch,
                     architecture={
                         str(b): {"kernel": str(c.kernel), "activation": c.activation}
-                        for b, c in snapshot_to_choices(snapshot, self.space).items()
+                        for b, c in self.choices(snapshot).items()
                     },
                 )
             )
@@ -365,9 +385,37 @@ class SearchEngine(Loop):
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
         if ctl.stop or (stop_at is not None and epoch >= stop_at):
             return StopReason.USER
+        if self.stages:  # a progressive search ends with its last stage (or at the cap)
+            return self.stages.done or (None if epoch < s.epochs else StopReason.COMPLETED)
         if s.auto_stop and self.tracker.converged:
             return StopReason.CONVERGED
         return None if epoch < s.epochs else StopReason.COMPLETED
+
+    # -- progressive search (core.train.progressive) -------------------------------------------
+    def stage_step(self, epoch: int, snapshot: AlphaSnapshot) -> None:
+        """A stage's end, if this epoch ends it: its events, the frozen and added blocks, the optimizers."""
+        assert self.stages is not None
+        changed = False
+        for event in self.stages.end_epoch(epoch, snapshot, self.tracker, self.net, epoch >= self.config.search.epochs):
+            self.bus.emit(event)
+            changed = changed or isinstance(event, StageStart) or bool(getattr(event, "frozen", None))
+        if changed:
+            self._refit()
+
+    def _refit(self) -> None:
+        """After the network changed: new modules on the device, both optimizers (and, distributed, the
+        gradient averaging) on the network's parameters as they are now."""
+        self.net.to(self.device)
+        if self.prec.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        refit_optimizers(self.net, self.w_opt, self.a_opt)
+        self._grad_hook = self.coll.gradient_hook(self.net.weight_parameters())
+
+    def choices(self, snapshot: AlphaSnapshot) -> dict[int, BlockChoice]:
+        """The architecture of a snapshot: its argmax per block (and a progressive search's frozen choices)."""
+        if self.stages:
+            return merged_choices(snapshot, self.stages.frozen, self.space)
+        return snapshot_to_choices(snapshot, self.space)
 
     def alpha_snapshot(self) -> AlphaSnapshot:
         """softmax(alpha) per block; non-finite alphas mean the search diverged."""

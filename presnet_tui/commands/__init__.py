@@ -7,6 +7,7 @@
 - :mod:`.describe` -- inspect, derive, config show/check;
 - :mod:`.deploy` -- export, latency, tensorboard;
 - :mod:`.bench` -- the benchmark and the GPU suite;
+- :mod:`.plan` -- what each scope will cost here, before it is spent;
 - :mod:`.tui` -- the Textual app;
 - :mod:`.serve` -- the Textual app in a browser (textual-serve).
 """
@@ -16,7 +17,7 @@ from importlib import import_module
 from presnet_tui.commands.common import app
 
 #: Registration order is ``presnet --help``'s order: the main job first.
-for _module in ("runs", "sweep", "results", "describe", "deploy", "bench", "tui", "serve"):
+for _module in ("runs", "sweep", "results", "describe", "deploy", "bench", "plan", "tui", "serve"):
     import_module(f"{__name__}.{_module}")
 
 __all__ = ["app"]

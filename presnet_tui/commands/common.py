@@ -130,7 +130,15 @@ def _root(
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
 ]
-ScopeOpt = Annotated[str | None, typer.Option(help="s, m, l, f, or block ids like 1,2,5")]
+ScopeOpt = Annotated[
+    str | None, typer.Option(help="s, m, l, f, block ids like 1,2,5, or progressive (stages s, m, l, f)")
+]
+ProgressiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="progressive search: stages deep to shallow, e.g. s,m,f (block lists split by ';': 10,11;10-13 as ids)"
+    ),
+]
 KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]
 ActsOpt = Annotated[str | None, typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
 EpochsOpt = Annotated[int | None, typer.Option(help="search epochs")]

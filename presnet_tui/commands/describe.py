@@ -109,6 +109,10 @@ def _space_table(report: SpaceReport) -> None:
         f"(ResNet-50: {facts.baseline_params:,})"
     )
     console.print(f"FLOPs at {size} px: {human(flops.min)} to {human(flops.max)} (ResNet-50: {human(flops.baseline)})")
+    for st in report.stages:
+        console.print(
+            f"stage {st['stage']}: scope {st['scope']}, blocks {st['blocks']} (new {st['new_blocks']})", soft_wrap=True
+        )
     void = [g.block_id for g in report.geometry if g.kernel_choice_void]
     if void:
         console.print(

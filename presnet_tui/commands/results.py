@@ -83,13 +83,15 @@ def plot(
 
 
 def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None:
-    from core.run.events import SearchStopped
+    from core.run.events import SearchStopped, StageStart
     from presnet_tui.figures import fig3
 
-    stops = [e.epoch for e in rundir.events() if isinstance(e, SearchStopped)]
+    events = rundir.events()
+    stops = [e.epoch for e in events if isinstance(e, SearchStopped)]
+    stages = [(e.epoch - 1.0, f"stage {e.stage}") for e in events if isinstance(e, StageStart) and e.stage > 1]
     decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
     title = f"{rundir.path.name}: alphas over epochs"
-    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions)
+    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions, stages=stages)
     console.print(f"saved {save}")
 
 

@@ -30,6 +30,7 @@ from presnet_tui.commands.common import (
     KernelsOpt,
     NprocOpt,
     OutOpt,
+    ProgressiveOpt,
     RetrainEpochsOpt,
     ScopeOpt,
     SeedOpt,
@@ -142,6 +143,7 @@ def run(
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    progressive: ProgressiveOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
@@ -164,6 +166,7 @@ def search(
     out: OutOpt = None,
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
+    progressive: ProgressiveOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""

@@ -182,8 +182,8 @@ class SetupScreen(Screen):
     def form_values(self) -> dict[str, Any]:
         """The form as config overrides; unreadable numbers become None and fail validation."""
         scope_set = self.query_one("#scope", RadioSet)
-        pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else "s"
-        scope: Any = pressed
+        pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else None
+        scope: Any = pressed or self.config.space.scope  # none pressed: the config's own (e.g. progressive)
         if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
             scope = self.query_one("#custom-blocks", Input).value
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
+from core.space import JOINT_DECISION, parse_joint
 from presnet_tui.model import RunModel
 from presnet_tui.widgets.plots import SHORT
 
@@ -12,6 +14,18 @@ def _change(tv: dict[str, float]) -> str:
     """The largest per-epoch change (total variation) of a block's decisions, in points of probability:
     near 0 when still; a settled block whose value rises again is wandering (the paper's erratic phase)."""
     return f"{100 * max(tv.values()):3.1f}" if tv else "-"
+
+
+def _frozen(decision: str, frozen: dict[str, str]) -> Text | None:
+    """A decision a progressive search froze: its choice, greyed (no probability: it is no longer searched)."""
+    choice = frozen.get(decision)
+    if choice is None and JOINT_DECISION in frozen:
+        k, a = parse_joint(frozen[JOINT_DECISION])
+        choice = str(k) if decision == "kernel" else a
+    if choice is None:
+        return None
+    label = f"{choice}x{choice}" if decision == "kernel" else SHORT.get(choice, choice)
+    return Text(f"{label} frz", style="dim")
 
 
 class BlockTable(DataTable):
@@ -33,9 +47,11 @@ class BlockTable(DataTable):
             key = str(block)
             k, pk = model.argmax(key, "kernel")
             a, pa = model.argmax(key, "activation")
+            frozen = model.frozen.get(key, {})
             cells = {
-                "kernel": f"{k}x{k} {100 * pk:3.0f}%" if k != "-" else "-",
-                "activation": f"{SHORT.get(a, a)} {100 * pa:3.0f}%" if a != "-" else "-",
+                "kernel": _frozen("kernel", frozen) or (f"{k}x{k} {100 * pk:3.0f}%" if k != "-" else "-"),
+                "activation": _frozen("activation", frozen)
+                or (f"{SHORT.get(a, a)} {100 * pa:3.0f}%" if a != "-" else "-"),
                 "status": model.status(block),
                 "change": _change(model.change.get(key, {})),
             }

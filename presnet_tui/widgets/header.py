@@ -18,7 +18,8 @@ class RunHeader(Horizontal):
         total = model.retrain_epochs if retrain else model.epochs
         finished = model.retrain_done if retrain else model.search_done
         state = "paused" if model.paused else ("done" if finished else model.phase)
-        text = f"[b]{state}[/b] · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
+        stage = f" · {model.stage}" if model.stage and not retrain else ""  # a progressive search's stage
+        text = f"[b]{state}[/b]{stage} · epoch {model.epoch}/{total} · step {model.step}/{model.steps_per_epoch}"
         if state not in ("done", "paused"):  # a stopped or paused run has no time left to estimate
             text += f" · {model.images_per_s:,.0f} img/s · ETA {fmt_eta(model.eta_s)}"
         if model.device:

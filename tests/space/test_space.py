@@ -155,7 +155,7 @@ def test_snapshot_argmax_breaks_ties_towards_the_first_candidate():
 
 
 def test_supernet_facts_match_a_real_build():
-    from core.space.network import supernet_facts
+    from core.space.facts import supernet_facts
 
     spec = NetSpec(width_mult=0.125, depths=(1, 1, 2, 1))
     space = SearchSpace.build("m", depths=spec.depths)

@@ -1,0 +1,40 @@
+"""``presnet plan``: what each scope costs on this device and data (:mod:`core.perf.plan` measures)."""
+
+from __future__ import annotations
+
+from core.config import Config, validate
+from core.errors import PresnetError
+from core.perf.plan import Plan, PlanSettings, plan
+from core.train.data import load_search_data
+from core.train.pipeline import use_stream
+from core.train.preflight import splits_of, stream_splits
+
+
+def steps_per_epoch(config: Config) -> tuple[int, int]:
+    """(search, retrain) steps per epoch of the configured data: the search trains on the train split,
+    the retrain on train + val (the loaders drop the last partial batch)."""
+    d = config.data
+    splits = stream_splits(d, config.run.seed) if use_stream(d) else splits_of(load_search_data(d, config.run.seed))
+    return max(splits.train // d.batch_size, 1), max((splits.train + splits.val) // d.batch_size, 1)
+
+
+def plan_scopes(
+    config: Config,
+    *,
+    device: str | None = None,
+    budget_s: float | None = None,
+    seeds: int = 1,
+    baseline: bool = False,
+    random: int = 0,
+) -> Plan:
+    """Measure every scope on ``device`` (default: the config's) with the config's data, network and epochs."""
+    if seeds < 1:
+        raise PresnetError(f"{seeds} seeds plan no run", where="--seeds", hint="give 1 or more")
+    if random < 0:
+        raise PresnetError("a negative number of random architectures", where="--random", hint="give 0 or more")
+    if device is not None:
+        data = config.model_dump(mode="json")
+        data["run"]["device"] = device
+        config = validate(data)
+    settings = PlanSettings(budget_s=budget_s, seeds=seeds, baseline=baseline, random=random)
+    return plan(config, steps_per_epoch(config), settings)
