@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -36,3 +38,28 @@ def spawn(args: list[object], fault: str | None = None, **kw) -> subprocess.Pope
     kw.setdefault("stdout", subprocess.DEVNULL)
     kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen([*CLI, *map(str, args)], env=child_env(fault), **kw)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    """Wait for a spawned ``presnet``: its exit code and its stderr."""
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err.decode()
+
+
+def kill_and_resume(
+    config: Path, ref: Path, run: Path, faults: list[str], after_kill: Callable[[int, str], None]
+) -> None:
+    """The fault matrix's walk: an uninterrupted ``presnet run`` at ``ref`` alongside; at ``run`` a run
+    killed (SIGKILL) at the first fault point, then ``presnet resume`` killed at each next one
+    (``after_kill(i, fault)`` checks the directory after each), then a resume to the end.  Both end with
+    exit 0."""
+    reference = spawn(["run", "--headless", "--config", config, "--out", ref])  # alongside, on the other core
+    for i, fault in enumerate(faults):
+        args = ["run", "--headless", "--config", config, "--out", run] if i == 0 else ["resume", run, "--headless"]
+        code, err = finish(spawn(args, fault))
+        assert code == -signal.SIGKILL, f"kill {i + 1} ({fault}) did not happen: exit {code}\n{err}"
+        after_kill(i, fault)
+    code, err = finish(spawn(["resume", run, "--headless"]))
+    assert code == 0, err
+    code, err = finish(reference)
+    assert code == 0, err

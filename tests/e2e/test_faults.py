@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import torch
 import yaml
 
 from core.run.events import read_events
-from tests.support import spawn
+from tests.support import finish, kill_and_resume, spawn
 
 SEED = 13
 SEARCH_EPOCHS, RETRAIN_EPOCHS = 4, 3
@@ -63,11 +62,6 @@ def kill_schedule(rng: random.Random) -> list[str]:
     ]
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=300)
-    return proc.returncode, err.decode()
-
-
 def history(run: Path, kind: str) -> list[int]:
     return [e.epoch for e in read_events(run / "events.jsonl") if e.kind == kind]  # a torn last line is skipped
 
@@ -81,24 +75,13 @@ def test_sigkill_at_13_moments_then_resume_matches_an_uninterrupted_run(tmp_path
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     ref, run = tmp_path / "reference", tmp_path / "run"
-    reference = spawn(["run", "--headless", "--config", str(cfg), "--out", str(ref)])  # alongside, on the other core
 
-    schedule = kill_schedule(random.Random(SEED))
-    for i, fault in enumerate(schedule):
-        args = (
-            ["run", "--headless", "--config", str(cfg), "--out", str(run)]
-            if i == 0
-            else ["resume", str(run), "--headless"]
-        )
-        code, err = finish(spawn(args, fault))
-        assert code == -signal.SIGKILL, f"kill {i + 1} ({fault}) did not happen: exit {code}\n{err}"
+    def one_writer(i: int, fault: str) -> None:
         # whatever the moment, the history on disk so far is one writer's: contiguous, no repeats
         assert_contiguous(history(run, "epoch_end"), f"after kill {i + 1} ({fault})")
         assert_contiguous(history(run, "retrain_epoch_end"), f"after kill {i + 1} ({fault})")
-    code, err = finish(spawn(["resume", str(run), "--headless"]))
-    assert code == 0, err
-    code, err = finish(reference)
-    assert code == 0, err
+
+    kill_and_resume(cfg, ref, run, kill_schedule(random.Random(SEED)), one_writer)
 
     events = read_events(run / "events.jsonl")
     ref_events = read_events(ref / "events.jsonl")

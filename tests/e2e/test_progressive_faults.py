@@ -7,15 +7,13 @@ end with the very stages, alphas, architecture, weights and test top-1 of an uni
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 
 import pytest
 import torch
 import yaml
 
 from core.run.events import read_events
-from tests.support import spawn
+from tests.support import kill_and_resume
 
 SPE = 12  # 320 synthetic images: 192 train, 64 val, 64 test; batch 16
 CONFIG = {
@@ -45,32 +43,17 @@ KILLS = [
 ]
 
 
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=300)
-    return proc.returncode, err.decode()
-
-
 @pytest.mark.slow
 def test_kills_at_and_between_stage_boundaries_resume_to_the_uninterrupted_result(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     ref, run = tmp_path / "reference", tmp_path / "run"
-    reference = spawn(["run", "--headless", "--config", str(cfg), "--out", str(ref)])  # alongside
 
-    for i, fault in enumerate(KILLS):
-        args = (
-            ["run", "--headless", "--config", str(cfg), "--out", str(run)]
-            if i == 0
-            else ["resume", str(run), "--headless"]
-        )
-        code, err = finish(spawn(args, fault))
-        assert code == -signal.SIGKILL, f"kill {i + 1} ({fault}) did not happen: exit {code}\n{err}"
+    def contiguous(i: int, fault: str) -> None:
         epochs = [e.epoch for e in read_events(run / "events.jsonl") if e.kind == "epoch_end"]
         assert epochs == list(range(1, len(epochs) + 1)), f"after kill {i + 1} ({fault}): {epochs}"
-    code, err = finish(spawn(["resume", str(run), "--headless"]))
-    assert code == 0, err
-    code, err = finish(reference)
-    assert code == 0, err
+
+    kill_and_resume(cfg, ref, run, KILLS, contiguous)
 
     events, ref_events = read_events(run / "events.jsonl"), read_events(ref / "events.jsonl")
 
