@@ -440,6 +440,7 @@ def quickstart() -> Config:
                 "auto_stop": True,
             },
             "retrain": {"epochs": 40},
+            "run": {"threads": 1},  # see sample_configs/quickstart.yaml
         }
     )
 
