@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.run.events import (
     Alphas,
-    AlphaSnapshot,
     AnyEvent,
     ArchitectureDerived,
     Converged,
@@ -96,7 +95,6 @@ class RunModel:
     retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
     #: every ended search epoch's alphas (what derive picks from), and what derive needs besides
-    epoch_alphas: dict[int, AlphaSnapshot] = field(default_factory=dict)
     epoch_ends: dict[int, EpochEnd] = field(default_factory=dict)
     arch_steps: dict[int, int] = field(default_factory=dict)  #: epoch -> architecture steps taken by then
     search_config: dict[str, Any] = field(default_factory=dict)
@@ -161,7 +159,6 @@ class RunModel:
         self.batch_size = e.config.get("data", {}).get("batch_size", 0)
         self.search_config, self.num_classes = e.config, e.num_classes
         if e.resumed:  # the epochs the resume redoes are written again
-            self.epoch_alphas = {k: v for k, v in self.epoch_alphas.items() if k < e.start_epoch}
             self.epoch_ends = {k: v for k, v in self.epoch_ends.items() if k < e.start_epoch}
             self.stage_ends = [s for s in self.stage_ends if s.epoch < e.start_epoch]
         self.search_done, self.stop_reason = False, None
@@ -185,7 +182,6 @@ class RunModel:
             e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self.alphas = e.alphas
-        self.epoch_alphas[e.epoch] = e.alphas
         self.epoch_ends[e.epoch] = e
         if e.expected_cost is not None:
             self.expected_cost = (e.expected_cost, e.cost_metric or "flops")

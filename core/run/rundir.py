@@ -23,8 +23,7 @@ from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.space import scope_name
 
-#: the retrain's weight files inside :attr:`RunDir.weights` (the retrain loop writes them by these names)
-BEST_WEIGHTS = "best.pt"
+#: the retrain's weight file inside :attr:`RunDir.weights`: its final weights (none is chosen on test data)
 LAST_WEIGHTS = "last.pt"
 
 
@@ -83,10 +82,6 @@ class RunDir:
     @property
     def weights(self) -> Path:
         return self.path / "weights"
-
-    @property
-    def best_weights(self) -> Path:
-        return self.weights / BEST_WEIGHTS
 
     @property
     def last_weights(self) -> Path:
