@@ -11,18 +11,36 @@ environment lookup.  The points:
 - ``event@KIND`` or ``event@KIND-EPOCH``: halfway through that event's line in events.jsonl;
 - ``derive@E``: after the architecture file of a search stopped at epoch E is written,
   before the summary and the ``architecture`` event;
-- ``retrain_done@E``: after the retrain's closing checkpoint (E epochs), before the summary.
+- ``retrain_done@E``: after the retrain's closing checkpoint (E epochs), before the summary;
+- ``summary@SECTIONS``: halfway through writing summary.json's temp file (``SECTIONS``: the names
+  updated, comma-joined, e.g. ``search,architecture,params,world_size``).
+
+``PRESNET_FAULT=enospc:<point>@<label>`` (or ``eio:``) instead raises the ``OSError`` a full disk
+(or a failing one) gives, once, at that point: a write point's caller must then keep the previous
+file intact and end the run with one line naming the path and the free space.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 ENV = "PRESNET_FAULT"
+#: An injected write error's prefix and the errno it stands for.
+WRITE_ERRORS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
+_raised: set[str] = set()  # an injected write error fires once per process: the disk "has room" again
 
 
 def fault_point(point: str, label: object) -> None:
     spec = os.environ.get(ENV)
-    if spec is not None and spec == f"{point}@{label}":
+    if spec is None:
+        return
+    here = f"{point}@{label}"
+    if spec == here:
         os.kill(os.getpid(), signal.SIGKILL)
+    kind, _, where = spec.partition(":")
+    if where == here and kind in WRITE_ERRORS and spec not in _raised:
+        _raised.add(spec)
+        code = WRITE_ERRORS[kind]
+        raise OSError(code, os.strerror(code))

@@ -43,14 +43,37 @@ def atomic_write(path: Path, write: Callable[[object], None], binary: bool = Tru
         os.replace(tmp, path)
     except OSError as err:
         _remove_quietly(tmp)
-        raise PresnetError(
-            f"cannot write: {err.strerror}",
-            where=str(path),
-            hint="check free space and write permission; the previous file is intact",
-        ) from None
+        raise write_failed(path, err, "the previous file is intact") from None
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def free_space(path: Path) -> str:
+    """Free space on ``path``'s filesystem, for an error line (``"1.2 GiB free"``)."""
+    import shutil
+
+    for p in (Path(path), *Path(path).parents):
+        try:
+            free = shutil.disk_usage(p).free
+        except OSError:
+            continue
+        for unit in ("B", "KiB", "MiB", "GiB"):
+            if free < 1024 or unit == "GiB":
+                return f"{free:.1f} {unit} free" if unit != "B" else f"{free} B free"
+            free /= 1024
+    return "free space unknown"
+
+
+def write_failed(path: Path, err: OSError, kept: str) -> PresnetError:
+    """The one line a failed write ends a run with: what failed, where, the free space, what survives.
+
+    A full disk mid-search must not read as a bug (a traceback) nor lose the last checkpoint."""
+    return PresnetError(
+        f"cannot write: {err.strerror or err} ({free_space(Path(path).parent)})",
+        where=str(path),
+        hint=f"{kept}; make room (or check the disk), then resume the run",
+    )
 
 
 def _remove_quietly(tmp: str) -> None:

@@ -1,8 +1,10 @@
 """``presnet tui``: the Textual app -- set up a search, watch it, stop it, retrain.
 
-The engine runs on its runner thread; its events reach the screens as Textual messages
-(:mod:`presnet_tui.messages`), so no widget is touched from another thread.  :class:`PresnetApp` takes a
-``job_factory`` so tests (or other front ends) can hand it a tiny engine.
+Every run is its own process (:mod:`presnet_tui.launch`: a detached worker); the app attaches to it and
+its events reach the screens as Textual messages (:mod:`presnet_tui.messages`), so no widget is touched
+from another thread.  Quitting asks whether to detach (the run goes on) or stop it (checkpoint,
+resumable); a lost terminal or a closed browser tab is a detach.  The app itself never imports torch for
+a run, so it quits at once.
 """
 
 from __future__ import annotations
@@ -18,40 +20,16 @@ from textual.binding import Binding
 from core.config import Config, quickstart
 from core.errors import PresnetError
 from core.scale.sweep import is_sweep
-from presnet_tui.screens.dialogs import ConfirmScreen, HelpScreen
+from presnet_tui.screens.dialogs import HelpScreen, LeaveScreen
 from presnet_tui.screens.setup import SetupScreen
 
-if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see PresnetApp.on_mount)
+if TYPE_CHECKING:
+    from core.api.handle import RunHandle
     from core.space.arch import Architecture
-    from core.train.job import Job
-    from presnet_tui.session import LocalSession, Session
-
-#: Seconds after the first refresh before torch starts loading (the screen reaches the terminal first).
-AFTER_PAINT_S = 0.2
-
-QUIT_QUESTION = (
-    "A run is in progress. Quit? It stops after the current step and leaves a checkpoint (presnet resume RUN_DIR)."
-)
-
-JobFactory = Callable[[Config], "Job"]
+    from presnet_tui.session import AttachedSession, Session
 
 
-def default_job_factory(config: Config) -> Job:
-    """A search-only job in a fresh run directory: the TUI retrains on the user's word."""
-    from core.api.runs import start_run
-
-    return start_run(config, "search")
-
-
-def load_engine() -> None:
-    """Import what a run needs (torch, the engine, the run screens): seconds on a loaded machine,
-    so the app paints its setup screen first and does this on a worker thread meanwhile."""
-    import presnet_tui.screens.retrain  # noqa: F401
-    import presnet_tui.screens.search  # noqa: F401
-    import presnet_tui.session  # noqa: F401
-
-
-class PresnetApp(App):
+class PresnetApp(App[list[str]]):
     CSS_PATH = "presnet.tcss"
     TITLE = "presnet"
     BINDINGS = [
@@ -63,18 +41,18 @@ class PresnetApp(App):
     def __init__(
         self,
         config: Config | None = None,
-        job: Job | None = None,
         attach: Path | None = None,
-        job_factory: JobFactory = default_job_factory,
+        resume: Path | None = None,
         config_dir: Path | None = None,
+        start_paused: bool = False,
     ) -> None:
         super().__init__()
         self.config = config or quickstart()
-        self.job = job
         self.attach = attach
-        self.job_factory = job_factory
+        self.resume = resume
         self.config_dir = config_dir
-        self.sessions: list[LocalSession] = []  # the runs this app started (not an attached one)
+        self.start_paused = start_paused  # tests: the worker starts paused, so a stop epoch can be set first
+        self.sessions: list[AttachedSession] = []  # every run this app watched, for the lines left in the shell
 
     def on_mount(self) -> None:
         if self.attach is not None and is_sweep(self.attach):
@@ -82,90 +60,116 @@ class PresnetApp(App):
 
             self.push_screen(SweepScreen(self.attach))
         elif self.attach is not None:
-            from presnet_tui.screens.search import SearchScreen
             from presnet_tui.session import AttachedSession
 
-            self.push_screen(SearchScreen(AttachedSession(self.attach).start()))
-        elif self.job is not None:
-            (self.show_search if self.job.do_search else self.show_retrain)(self.job)
+            self.show_search(AttachedSession(self.attach, owned=True))
+        elif self.resume is not None:
+            path = self.resume
+            self._launch(lambda: _continue(path), self.show_search, self._error)
         else:
             self.push_screen(SetupScreen(self.config, self.config_dir))
-            # after the first paint: an import on another thread still holds the GIL for most of its seconds
-            self.call_after_refresh(self.set_timer, AFTER_PAINT_S, self._load_engine)
-
-    @work(thread=True, exclusive=True, group="engine")
-    def _load_engine(self) -> None:
-        load_engine()
 
     def action_help(self) -> None:
         """Every key of the screen in front (the footer shows the main ones at 80 columns)."""
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen.active_bindings))
 
-    # -- starting work ---------------------------------------------------------------------------
+    def _error(self, msg: str) -> None:
+        self.notify(msg, severity="error", timeout=15)
+
+    # -- starting work: a detached worker each time, then attach ----------------------------------------
     def on_setup_screen_start_requested(self, message: SetupScreen.StartRequested) -> None:
         self.start_search(message.config, on_error=message.on_error)
 
+    def on_setup_screen_attach_requested(self, message: SetupScreen.AttachRequested) -> None:
+        from presnet_tui.session import AttachedSession
+
+        self.show_search(AttachedSession(message.path, owned=True))
+
     def start_search(self, config: Config, on_error: Callable[[str], None]) -> None:
         self.config = config
-        self._prepare(lambda: self.job_factory(config), self.show_search, on_error)
+        paused = self.start_paused
+        self._launch(lambda: _search(config, paused), self.show_search, on_error)
 
     def start_retrain(self, session: Session, arch: Architecture) -> None:
-        run = session.run_dir
+        path = session.run_dir.path
+        self._launch(lambda: _retrain(path, arch), self.show_retrain, self._error)
 
-        def make() -> Job:
-            from core.api.runs import retrain_run
+    @work(thread=True, exclusive=True, group="launch")
+    def _launch(
+        self,
+        make: Callable[[], RunHandle],
+        then: Callable[[AttachedSession], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        """Start the worker off the UI thread (its first event takes a second or more) and attach."""
+        from presnet_tui.session import AttachedSession
 
-            return retrain_run(run, arch)
-
-        self._prepare(make, self.show_retrain, lambda msg: self.notify(msg, severity="error", timeout=15))
-
-    @work(thread=True, exclusive=True, group="prepare")
-    def _prepare(self, make: Callable[[], Job], then: Callable[[Job], None], on_error: Callable[[str], None]) -> None:
-        """Create the run directory and decode the data off the UI thread."""
         try:
-            job = make().prepare()
+            handle = make()
         except PresnetError as err:
             self.call_from_thread(on_error, "; ".join(err.problems))
             return
-        self.call_from_thread(then, job)
+        self.call_from_thread(then, AttachedSession(handle, owned=True))
 
-    def show_search(self, job: Job) -> None:
+    def show_search(self, session: AttachedSession) -> None:
         from presnet_tui.screens.search import SearchScreen
-        from presnet_tui.session import LocalSession
 
-        session = LocalSession(job)
         self.sessions.append(session)
         self.push_screen(SearchScreen(session.start(), on_retrain=self.start_retrain))
 
-    def show_retrain(self, job: Job) -> None:
+    def show_retrain(self, session: AttachedSession) -> None:
         from presnet_tui.screens.retrain import RetrainScreen
-        from presnet_tui.session import LocalSession
 
-        session = LocalSession(job)
         self.sessions.append(session)
         self.push_screen(RetrainScreen(session.start()))
 
-    # -- quitting ------------------------------------------------------------------------------------
+    # -- leaving ------------------------------------------------------------------------------------
     def action_quit_app(self) -> None:
         running = [s for s in self.sessions if s.running]
         if not running:
-            self.exit()
+            self.leave()
             return
 
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def answer(choice: str | None) -> None:
+            if choice == "stop":
                 for s in running:
-                    s.interrupt()
-                self._wait_and_exit(running)
+                    s.suspend()
+                self._wait_and_leave(running)
+            elif choice == "detach":
+                self.leave()
 
-        self.push_screen(
-            ConfirmScreen(QUIT_QUESTION),
-            answer,
-        )
+        self.push_screen(LeaveScreen([str(s.run_dir.path) for s in running]), answer)
+
+    def leave(self) -> None:
+        """Exit, handing the shell each run's directory and the commands to attach, stop and resume."""
+        from presnet_tui.launch import leaving_lines
+
+        paths = list(dict.fromkeys(s.run_dir.path for s in self.sessions))
+        live = {s.run_dir.path for s in self.sessions if s.running}
+        self.exit(leaving_lines(paths, live))
 
     @work(thread=True)
-    def _wait_and_exit(self, sessions: list[LocalSession]) -> None:
+    def _wait_and_leave(self, sessions: list[AttachedSession]) -> None:
+        """A stop asked: the workers checkpoint after their current step and exit (seconds at most)."""
         for s in sessions:
-            s.runner.wait()
-        self.call_from_thread(self.exit)
+            s.handle.wait(timeout=120)
+        self.call_from_thread(self.leave)
+
+
+def _search(config: Config, paused: bool) -> RunHandle:
+    from presnet_tui.launch import start_search
+
+    return start_search(config, paused)
+
+
+def _continue(path: Path) -> RunHandle:
+    from presnet_tui.launch import continue_search
+
+    return continue_search(path)
+
+
+def _retrain(path: Path, arch: Architecture) -> RunHandle:
+    from presnet_tui.launch import start_retrain
+
+    return start_retrain(path, arch)

@@ -1,12 +1,12 @@
 """The headless run: rich progress bars, a line per epoch, a summary table.
 
-The engine runs in its runner thread; this (main) thread only drains the event
-queue and draws.  Ctrl+C asks the engine to checkpoint after the current step.
+The engine runs in this process (core.api.worker: its runner thread, signals); this
+view only draws.  Ctrl+C, SIGTERM and SIGUSR1 ask the engine to checkpoint after the
+current step.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.console import Console
@@ -21,7 +21,6 @@ from core.run.events import (
     EpochEnd,
     Error,
     Progress,
-    QueueSink,
     RetrainEpochEnd,
     RetrainStarted,
     SearchStarted,
@@ -30,15 +29,15 @@ from core.run.events import (
     StageEnd,
     StageStart,
     State,
+    Suspended,
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice
+from core.api.worker import run_to_end
 from core.train.job import Job, JobResult
-from core.train.runner import Runner
 from presnet_tui.model import fmt_eta
 from presnet_tui.stages import stage_end_line, stage_line
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str, dict[str, str]] | None = None) -> str:
@@ -130,6 +129,8 @@ class HeadlessView:
                 p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
             case SearchStopped():
                 p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
+            case Suspended():
+                p(f"[yellow]suspended[/] by {e.by} at {e.phase} epoch {e.epoch}, step {e.step}: {e.checkpoint}")
             case ArchitectureDerived():
                 p(f"architecture → {e.path} ({e.params:,} params)")
                 self.confidence = e.confidence
@@ -175,36 +176,18 @@ class HeadlessView:
 
 
 def run_headless(job: Job, console: Console) -> int:
-    """Run a prepared job to the end; returns the process exit code."""
-    sink = QueueSink()
-    job.bus.subscribe(sink)
+    """Run a prepared job to the end; returns the process exit code (core.api.worker's codes)."""
     view = HeadlessView(console)
-    runner = Runner(job).start()
+
+    def said(name: str) -> None:
+        why = "interrupted" if name == "SIGINT" else f"{name} (preempted)"
+        console.print(f"[yellow]{why}:[/] writing a checkpoint after the current step…", highlight=False)
+
     with view.progress:
-        try:
-            _pump(runner, sink, view)
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted:[/] writing a checkpoint after the current step…")
-            runner.interrupt()
-            _pump(runner, sink, view)
-    result = runner.wait()
-    assert result is not None
+        outcome = run_to_end(job, view.handle, said)
+    result = outcome.result
     view.summary(result)
     if result.status == "interrupted":
-        from core.train.dist_ops import current
-
-        world = current().world_size
-        nproc = f" --nproc {world}" if world > 1 else ""
+        nproc = f" --nproc {outcome.world_size}" if outcome.world_size > 1 else ""
         console.print(f"resume with: [bold]presnet resume {result.run_dir} --headless{nproc}[/]")
-        return EXIT_INTERRUPTED
-    return EXIT_OK if result.status == "done" else EXIT_FAILED
-
-
-def _pump(runner: Runner, sink: QueueSink, view: HeadlessView) -> None:
-    while True:
-        alive = runner.alive  # read before draining: events emitted before the runner ended are all drained
-        for e in sink.drain():
-            view.handle(e)
-        if not alive:
-            return
-        time.sleep(0.25)
+    return outcome.exit_code

@@ -1,9 +1,9 @@
 """The UI's handle on a run: where its events come from, where its commands go.
 
-:class:`LocalSession` drives a job in this process (runner thread);
-:class:`AttachedSession` watches a headless run by following its event file on a
-thread and steers it through its control file -- detaching leaves that run untouched.
-Either way events collect in an :class:`Inbox` that tells the UI when there is news.
+A run is always another process (core.api.handle: a detached worker, or a headless run started
+elsewhere).  :class:`AttachedSession` follows its event file and its progress file on a thread and
+steers it through its control file; closing the app (or its terminal, or its browser tab) leaves the
+run untouched.  Events collect in an :class:`Inbox` that tells the UI when there is news.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from core.api.handle import RunHandle
 from core.run.control import Control
-from core.run.events import AnyEvent, Error, EventFollower, RetrainDone
-from core.run.rundir import RunDir
-from core.train.job import Job
-from core.train.runner import Runner
+from core.run.events import AnyEvent, Error, RetrainDone
 
 #: Seconds between reads of an attached run's event file.
 FOLLOW_S = 0.25
@@ -97,40 +95,18 @@ class Session:
         return self.control.poll().paused
 
 
-class LocalSession(Session):
-    """A prepared job, started on a runner thread; past events of a resumed run come first."""
-
-    local = True
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self.run_dir = job.run_dir
-        self.control = job.control
-        self.inbox = Inbox(job.run_dir.events() if job.resume else [])
-        job.bus.subscribe(self.inbox.put)
-        self.runner = Runner(job)
-
-    def start(self) -> LocalSession:
-        self.runner.start()
-        return self
-
-    def interrupt(self) -> None:
-        self.runner.interrupt()
-
-    @property
-    def running(self) -> bool:
-        return self.runner.alive
-
-
 class AttachedSession(Session):
-    """A run in another process: read its events.jsonl as it grows (on a thread), write its control.json."""
+    """A run in another process: its events.jsonl and progress.json read as they change (on a thread),
+    its control.json written.  ``owned``: this app started it (its screen offers the retrain)."""
 
-    def __init__(self, path: Path) -> None:
-        self.run_dir = RunDir.open(path)
-        self.control = Control(self.run_dir.control_file)
-        self.follower = EventFollower(self.run_dir.events_file)
+    def __init__(self, run: Path | RunHandle, owned: bool = False) -> None:
+        self.handle = run if isinstance(run, RunHandle) else RunHandle.attach(run)
+        self.run_dir = self.handle.run_dir
+        self.control = self.handle.control
+        self.local = owned
         self.inbox = Inbox()
         self._finished = False
+        self._progress_at = 0.0
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="presnet-follow", daemon=True)
 
@@ -141,27 +117,46 @@ class AttachedSession(Session):
     def close(self) -> None:
         self._closed.set()
 
+    def suspend(self) -> bool:
+        """Checkpoint and leave (resumable): the run's worker gets SIGTERM."""
+        return self.handle.suspend()
+
     def _follow(self) -> None:
         while not self._closed.is_set():
             self.read()
             self._closed.wait(FOLLOW_S)
 
     def read(self) -> None:
-        """Move what the file gained into the inbox (the follower thread's step)."""
-        bad_before = self.follower.bad_lines
-        events = self.follower.poll()
+        """Move what the files gained into the inbox (the follower thread's step)."""
+        bad_before = self.handle.damaged_lines
+        events = self.handle.events()
         if any(isinstance(e, RetrainDone | Error) for e in events):
             self._finished = True
-        if self.follower.bad_lines > bad_before:
+        if self.handle.damaged_lines > bad_before:
             events.append(
                 Error(
-                    message=f"skipped {self.follower.bad_lines - bad_before} damaged line(s) of "
+                    message=f"skipped {self.handle.damaged_lines - bad_before} damaged line(s) of "
                     f"{self.run_dir.events_file}"
                 )
             )
         for e in events:
             self.inbox.put(e)
+        self._read_progress()
+
+    def _read_progress(self) -> None:
+        """The newest step (the history file has none): one stat, and a read when it changed."""
+        try:
+            mtime = self.run_dir.progress_file.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime == self._progress_at:
+            return
+        self._progress_at = mtime
+        progress = self.handle.progress()
+        if progress is not None:
+            self.inbox.put(progress)
 
     @property
     def running(self) -> bool:
-        return not self._finished
+        """A worker writes the run (its lock is held), and no closing event has been read yet."""
+        return not self._finished and self.handle.is_alive()

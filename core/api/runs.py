@@ -129,3 +129,20 @@ def run_job_as_rank(job: Job, run: Callable[[Job, bool], int]) -> int:
     code = run(job, collectives().is_main)
     dist_ops.teardown()
     return code
+
+
+def new_run_path(config: Config, label: str | None = None) -> Path:
+    """Where a new run of ``config`` goes: ``run.out``, or a fresh ``<timestamp>-<scope>`` under the runs
+    folder (a worker started detached creates it there: :class:`~core.api.handle.RunHandle`)."""
+    import time
+
+    from core.space import scope_name
+
+    if config.run.out is not None:
+        return Path(config.run.out)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{label or scope_name(config.space.scope)}"
+    path, n = Path(config.run.runs_dir) / name, 1
+    while path.exists():
+        n += 1
+        path = Path(config.run.runs_dir) / f"{name}-{n}"
+    return path

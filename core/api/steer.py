@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.config import check_stop_at
 from core.errors import PresnetError
-from core.run.lock import is_held
+from core.run.lock import is_held, live_error
 from core.run.rundir import RunDir
 
 
@@ -41,3 +41,9 @@ def check_stop_request(run: RunDir, at_epoch: int | None) -> None:
         )
     if at_epoch is not None and not run.retrain_ckpt.exists() and "search" not in run.summary():
         check_stop_at(run.config().search, at_epoch)
+
+
+def check_resumable(run: RunDir) -> None:
+    """Refuse to continue a run that a process writes now (before a worker is started for it)."""
+    if is_held(run.path):
+        raise live_error(run.path)

@@ -26,8 +26,10 @@ class ControlState:
     stop: bool = False
     stop_at_epoch: int | None = None
     paused: bool = False
-    #: In-process only (Ctrl+C, quitting the TUI): checkpoint and leave, resumable.
+    #: In-process only (Ctrl+C, a signal): checkpoint and leave, resumable.
     interrupt: bool = False
+    #: Who asked for the interrupt ("interrupt", or a signal's name: a scheduler's preemption).
+    interrupt_by: str | None = None
 
 
 def read_control(path: Path) -> ControlState:
@@ -76,9 +78,9 @@ class Control:
             mtime = 0
         if mtime and mtime != self._mtime:
             self._mtime = mtime
-            interrupt = self._state.interrupt
+            interrupt, by = self._state.interrupt, self._state.interrupt_by
             self._state = read_control(self._path)
-            self._state.interrupt = interrupt
+            self._state.interrupt, self._state.interrupt_by = interrupt, by
 
     def _update(self, **changes: object) -> None:
         """Change requests on top of the file's current state (another process may have written it)."""
@@ -103,9 +105,11 @@ class Control:
         """Continue a paused run ("resume" is a restart from a checkpoint: ``presnet resume``)."""
         self._update(paused=False)
 
-    def interrupt(self) -> None:
-        """Leave after the current step; the pause is lifted so that a resume runs at once."""
-        self._update(interrupt=True, paused=False)
+    def interrupt(self, by: str = "interrupt") -> None:
+        """Leave after the current step; the pause is lifted so that a resume runs at once.
+
+        ``by`` names who asked (a signal's name for a preemption); the ``suspended`` event records it."""
+        self._update(interrupt=True, interrupt_by=by, paused=False)
 
     def clear_stop(self) -> None:
         """A finished phase's stop request must not stop the next phase (the retrain)."""
@@ -127,6 +131,7 @@ def _merge(a: ControlState, b: ControlState) -> ControlState:
         a.stop_at_epoch if a.stop_at_epoch is not None else b.stop_at_epoch,
         a.paused or b.paused,
         a.interrupt,
+        a.interrupt_by,
     )
 
 

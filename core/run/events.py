@@ -7,6 +7,7 @@ directory (the durable record the user steers by) and the console.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from core.errors import PresnetError
 from core.faults import ENV as FAULT_ENV
 from core.faults import fault_point
+from core.io import write_failed
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
@@ -161,6 +163,19 @@ class State(_Event):
     epoch: int
 
 
+class Suspended(_Event):
+    """The run left after a step, on request, with a checkpoint that resumes mid-epoch with the same
+    batches: ``by`` says who asked (``SIGTERM``/``SIGUSR1``: a scheduler's preemption; ``interrupt``:
+    Ctrl+C or the TUI).  ``presnet ls`` reads a run whose last event is this one as *stopped*, not crashed."""
+
+    kind: Literal["suspended"] = "suspended"
+    phase: Literal["search", "retrain"]
+    epoch: int  #: the epoch it was in
+    step: int  #: steps of that epoch done
+    by: str = "interrupt"
+    checkpoint: str = ""
+
+
 class SearchStopped(_Event):
     kind: Literal["search_stopped"] = "search_stopped"
     epoch: int
@@ -234,6 +249,7 @@ AnyEvent = (
     | SpaceWarning
     | State
     | SearchStopped
+    | Suspended
     | ArchitectureDerived
     | RetrainStarted
     | RetrainEpochEnd
@@ -325,24 +341,41 @@ class JsonlSink:
     def __init__(self, path: Path, skip: tuple[type[_Event], ...] = (Progress,)) -> None:
         self.path = Path(path)
         self.skip = skip
-        self._f = open(self.path, "ab")
+        self._f = open(self.path, "ab", buffering=0)  # unbuffered: a failed write leaves no bytes to flush later
         self.offset = self._f.tell()
 
     def __call__(self, event: AnyEvent) -> None:
         if isinstance(event, self.skip):
             return
         data = (event.model_dump_json() + "\n").encode()
-        if os.environ.get(FAULT_ENV) is not None:  # test-only: a kill in mid-line (core.faults)
-            epoch = getattr(event, "epoch", None)
-            self._f.write(data[: len(data) // 2])
-            self._f.flush()
-            fault_point("event", event.kind if epoch is None else f"{event.kind}-{epoch}")
-            data = data[len(data) // 2 :]
-        self._f.write(data)
-        self._f.flush()
-        if isinstance(event, DURABLE):
-            os.fsync(self._f.fileno())
-        self.offset = self._f.tell()
+        try:
+            if os.environ.get(FAULT_ENV) is not None:  # test-only: a kill in mid-line (core.faults)
+                epoch = getattr(event, "epoch", None)
+                self._write(data[: len(data) // 2])
+                fault_point("event", event.kind if epoch is None else f"{event.kind}-{epoch}")
+                data = data[len(data) // 2 :]
+            self._write(data)
+            if isinstance(event, DURABLE):
+                os.fsync(self._f.fileno())
+        except OSError as err:  # a full or failing disk: no torn line left behind, one clear error
+            self._cut_back()
+            raise write_failed(self.path, err, "the history up to the last complete line is kept") from None
+        self.offset = os.fstat(self._f.fileno()).st_size
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # a raw write may take part of the bytes (a disk filling up): the rest, or the error
+            n = self._f.write(view)
+            if not n:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[n:]
+
+    def _cut_back(self) -> None:
+        """After a failed write: cut the file back to the last complete line."""
+        try:
+            os.truncate(self.path, self.offset)
+        except OSError:
+            return  # the disk refuses even that: a resume cuts the file back to its checkpoint's offset
 
     def close(self) -> None:
         self._f.close()
@@ -402,6 +435,10 @@ class EventFollower:
         self._pos = 0
         self._partial = b""
         self.bad_lines = 0
+
+    def skip(self, offset: int) -> None:
+        """Start reading at ``offset`` (the end of a history the reader does not want)."""
+        self._pos, self._partial = offset, b""
 
     def poll(self) -> list[AnyEvent]:
         if not self.path.exists():

@@ -17,7 +17,8 @@ from typing import Any
 
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
-from core.io import atomic_write_text
+from core.faults import fault_point
+from core.io import atomic_write, atomic_write_text
 from core.run.control import CONTROL_FILE
 from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
@@ -58,6 +59,16 @@ class RunDir:
     @property
     def control_file(self) -> Path:
         return self.path / CONTROL_FILE
+
+    @property
+    def progress_file(self) -> Path:
+        """The newest progress event (core.run.progress), for a watcher in another process."""
+        return self.path / "progress.json"
+
+    @property
+    def worker_log(self) -> Path:
+        """A detached worker's stdout and stderr (core.api.handle)."""
+        return self.path / "worker.log"
 
     @property
     def arch_file(self) -> Path:
@@ -217,5 +228,13 @@ class RunDir:
     def update_summary(self, **sections: Any) -> dict[str, Any]:
         data = self.summary()
         data.update(sections)
-        atomic_write_text(self.summary_file, json.dumps(data, indent=2) + "\n")
+        text = json.dumps(data, indent=2) + "\n"
+
+        def write(f: Any) -> None:
+            half = len(text) // 2
+            f.write(text[:half])
+            fault_point("summary", ",".join(sections))  # test-only (core.faults)
+            f.write(text[half:])
+
+        atomic_write(self.summary_file, write, binary=False)
         return data

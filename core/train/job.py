@@ -27,8 +27,10 @@ from core.run.events import (
     SearchStopped,
     SpaceWarning,
     StopReason,
+    Suspended,
     repair_events,
 )
+from core.run.progress import ProgressFile
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
@@ -168,11 +170,12 @@ class Job:
                 self._work(result, offset)
             except Interrupted as err:
                 result.status, result.message = "interrupted", str(err)
+                self._suspended(err)
             except PresnetError as err:
                 result.status, result.message = "error", err.line()
                 if isinstance(err, (Diverged, RankDrift)) and err.where == "search":
                     self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
-                self.bus.emit(Error(message=err.line(), where=err.where))
+                self._emit_error(Error(message=err.line(), where=err.where))
             except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
                 result.status = "error"
                 result.message = f"{err.__class__.__name__}: {err} (traceback in {self._keep_traceback()})"
@@ -201,6 +204,7 @@ class Job:
             yield lambda: 0
             return
         sink = self.bus.subscribe(JsonlSink(self.run_dir.events_file))
+        progress = self.bus.subscribe(ProgressFile(self.run_dir.progress_file))  # for an attached watcher
         tb = None
         if self.config.run.tensorboard:
             from core.run.tensorboard import TB_DIR, TensorBoardSink
@@ -210,10 +214,28 @@ class Job:
             yield lambda: sink.offset
         finally:
             self.bus.unsubscribe(sink)
+            self.bus.unsubscribe(progress)
             sink.close()
             if tb is not None:
                 self.bus.unsubscribe(tb)
                 tb.close()
+
+    def _suspended(self, err: Interrupted) -> None:
+        """Say in the event file that the run left on request, resumable (after the checkpoint: a resume
+        cuts this line away with the rest of what the checkpoint did not know)."""
+        phase = "retrain" if err.phase == "retrain" else "search"
+        ckpt = self.run_dir.retrain_ckpt if phase == "retrain" else self.run_dir.search_ckpt
+        by = self.control.poll().interrupt_by or "interrupt"
+        event = Suspended(phase=phase, epoch=err.epoch, step=err.step, by=by, checkpoint=str(ckpt))
+        self._emit_error(event)
+
+    def _emit_error(self, event: Error | Suspended) -> None:
+        """The closing event of a run that failed or left: when the disk itself is what failed, the event
+        file may refuse it too; the result's message (stderr) still says what happened."""
+        try:
+            self.bus.emit(event)
+        except PresnetError as err:
+            sys.stderr.write(f"error: the closing event was not written either: {err.line()}\n")
 
     def _keep_traceback(self) -> str:
         """Where this bug's traceback went: the run's error log (rank 0), or this rank's stderr."""

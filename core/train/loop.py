@@ -39,7 +39,12 @@ M = TypeVar("M", bound=nn.Module)
 
 
 class Interrupted(Exception):
-    """The run was interrupted (Ctrl+C, quitting the TUI): a resumable checkpoint was written."""
+    """The run was interrupted (Ctrl+C, a signal): a resumable checkpoint was written, at ``step``
+    steps into ``epoch`` of ``phase`` (the job's ``suspended`` event says so)."""
+
+    def __init__(self, message: str, phase: str = "search", epoch: int = 0, step: int = 0) -> None:
+        super().__init__(message)
+        self.phase, self.epoch, self.step = phase, epoch, step
 
 
 class Diverged(PresnetError):
@@ -293,7 +298,7 @@ class Loop:
             if ctl.interrupt:
                 self.elapsed = self.since_start()
                 self.save()
-                raise Interrupted(f"{self.kind} interrupted in epoch {epoch}")
+                raise Interrupted(f"{self.kind} interrupted in epoch {epoch}", self.kind, epoch, self.step)
             if ctl.stop:
                 return True
             fault_point(f"{self.kind}_step", self.global_step)  # test-only (core.faults)

@@ -79,7 +79,8 @@ def _worker_args(argv: list[str]) -> list[str]:
     return out
 
 
-def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
+def _start(job: Job, no_tty: bool = False) -> None:
+    """Run a job headless in this process (the worker's code path, also the TUI's detached workers)."""
     from core.api.runs import run_job_as_rank, under_launcher
     from presnet_tui.headless import run_headless
     from presnet_tui.terminal import NO_TTY_NOTICE
@@ -91,11 +92,7 @@ def _start(job: Job, headless: bool, no_tty: bool = False) -> None:
     job.prepare()
     if no_tty:  # said once the input has passed its checks, so a refusal stays one line
         err_console.print(NO_TTY_NOTICE, highlight=False, soft_wrap=True)
-    if headless:
-        raise typer.Exit(run_headless(job, console))
-    from presnet_tui.app import PresnetApp
-
-    PresnetApp(job=job).run()
+    raise typer.Exit(run_headless(job, console))
 
 
 def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None = None) -> None:
@@ -114,14 +111,36 @@ def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None =
         path, nproc = options.get("config"), options.get("nproc")
         cfg = resolve_config(path if isinstance(path, Path) else None, ConfigOverrides.pick(options))
         headless = options.get("headless", True) is not False  # search, retrain, baseline: always headless
+        if options.get("resume_if_exists") is True and _continue_existing(options.get("out"), headless):
+            return
         no_tty = not headless and _no_terminal()
         _launch(nproc if isinstance(nproc, int) else 1, headless or no_tty, cfg.run.device)
         if not (headless or no_tty):
             from presnet_tui.app import PresnetApp
+            from presnet_tui.commands.tui import leave
 
-            PresnetApp(config=cfg).run()
+            leave(PresnetApp(config=cfg))
             return
-        _start(start_run(cfg, kind, arch=arch), headless=True, no_tty=no_tty)
+        _start(start_run(cfg, kind, arch=arch), no_tty=no_tty)
+
+
+def _continue_existing(out: object, headless: bool) -> bool:
+    """``--resume-if-exists``: continue the run at ``--out`` if one is there (True), else start it (False);
+    so that a requeued job script is one line whether the scheduler ran it before or not."""
+    if not isinstance(out, Path):
+        raise PresnetError(
+            "--resume-if-exists needs --out (the run directory to continue or start)",
+            where="--resume-if-exists",
+            hint="add --out runs/NAME",
+        )
+    if not headless:
+        raise PresnetError("--resume-if-exists runs headless only", where="--resume-if-exists", hint="add --headless")
+    if not (out / "config.yaml").is_file():
+        return False
+    from core.api.runs import continue_run
+
+    _start(continue_run(out))
+    return True
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -145,6 +164,12 @@ def run(
     candidates: CandidatesOpt = None,
     progressive: ProgressiveOpt = None,
     nproc: NprocOpt = 1,
+    resume_if_exists: Annotated[
+        bool,
+        typer.Option(
+            "--resume-if-exists", help="with --out and --headless: continue the run there if it exists, else start it"
+        ),
+    ] = False,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
     _new_run("run", locals())
@@ -214,22 +239,49 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     headless: Annotated[bool, typer.Option(help="no TUI")] = False,
     nproc: NprocOpt = 1,
+    search_only: Annotated[
+        bool, typer.Option("--search-only", hidden=True, help="continue the search, no retrain (the TUI's worker)")
+    ] = False,
+    arch: Annotated[
+        Path | None,
+        typer.Option("--arch", hidden=True, help="retrain this architecture in the run (the TUI's worker)"),
+    ] = None,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     from core.api.runs import continue_run
     from core.run.rundir import RunDir
 
     with user_errors():
+        if arch is not None or search_only:  # a worker the TUI started (core.api.handle): headless, one process
+            if arch is not None and search_only:
+                raise PresnetError("choose one of --arch and --search-only", where="presnet resume", hint="one per call")
+            _start(_worker_job(run_dir, arch))
+            return
         no_tty = not headless and _no_terminal()
         # a wrong path fails here, before any process starts
         _launch(nproc, headless or no_tty, RunDir.open(run_dir).config().run.device)
-        job = continue_run(run_dir, retrain_after_search=headless or no_tty)
         if headless or no_tty:
-            _start(job, headless=True, no_tty=no_tty)
+            _start(continue_run(run_dir), no_tty=no_tty)
             return
+        from core.api.steer import check_resumable
         from presnet_tui.app import PresnetApp
+        from presnet_tui.commands.tui import leave
 
-        PresnetApp(job=job.prepare()).run()
+        check_resumable(RunDir.open(run_dir))
+        leave(PresnetApp(resume=run_dir))
+
+
+def _worker_job(run_dir: Path, arch_file: Path | None) -> Job:
+    """The TUI's retrain (``--arch``: this architecture, in the run that found it) or continued search."""
+    from core.api.runs import continue_run, retrain_run
+    from core.run.rundir import RunDir
+
+    if arch_file is None:
+        return continue_run(run_dir, retrain_after_search=False)
+    from core.space.arch import load_arch
+
+    run = RunDir.open(run_dir)
+    return retrain_run(run, load_arch(arch_file))
 
 
 @app.command()

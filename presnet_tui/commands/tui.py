@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from presnet_tui.commands.common import (
     app,
+    console,
     fail,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from presnet_tui.app import PresnetApp
 
 
 @app.command()
@@ -36,19 +40,28 @@ def tui(
     from core.config import load_config
     from core.run.rundir import RunDir
     from core.scale.sweep import Sweep, is_sweep
-    from presnet_tui.app import PresnetApp  # torch loads inside the app, after its first paint
+    from presnet_tui.app import PresnetApp  # no torch: every run is a worker process the app attaches to
 
     with user_errors():
         if attach is not None:
             Sweep.open(attach) if is_sweep(attach) else RunDir.open(attach)  # a clear error before the app starts
-            PresnetApp(attach=attach).run()
+            leave(PresnetApp(attach=attach))
             return
         if resume is not None:
-            from core.api.runs import continue_run
+            from core.api.steer import check_resumable
 
-            PresnetApp(job=continue_run(resume, retrain_after_search=False).prepare()).run()
+            check_resumable(RunDir.open(resume))  # a live or finished run is refused before the app starts
+            leave(PresnetApp(resume=resume))
             return
-        PresnetApp(config=load_config(config) if config else None).run()
+        leave(PresnetApp(config=load_config(config) if config else None))
+
+
+def leave(app: PresnetApp) -> None:
+    """Run the app; once it is gone, say in the shell where each run is and how to find it again."""
+    from rich.markup import escape
+
+    for line in app.run() or []:
+        console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def tui_main() -> None:

@@ -101,3 +101,35 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys (Escape closes)", classes="section")
             with VerticalScroll():
                 yield Static(table, id="keys")
+
+
+class LeaveScreen(ModalScreen[str | None]):
+    """Quitting with a run going: detach (it goes on), stop (checkpoint, resumable) or cancel.
+
+    Leaving never stops a run unasked: the run is its own process, so detaching is the default."""
+
+    BINDINGS = [
+        ("escape", "dismiss(None)", "Cancel"),
+        ("c", "dismiss(None)", "Cancel"),
+        ("d", "dismiss('detach')", "Detach"),
+        ("s", "dismiss('stop')", "Stop"),
+    ]
+
+    def __init__(self, runs: list[str]) -> None:
+        super().__init__()
+        self.runs = runs
+
+    def compose(self) -> ComposeResult:
+        which = self.runs[0] if len(self.runs) == 1 else f"{len(self.runs)} runs"
+        with Vertical(classes="dialog"):
+            yield Label(
+                f"{which} goes on without this window. Detach (d): it runs on, attach again later. "
+                "Stop (s): it checkpoints after the current step, resumable. Cancel (Escape): stay."
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Detach", variant="primary", id="detach")
+                yield Button("Stop", id="stop")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
