@@ -55,12 +55,12 @@ def free_space(path: Path) -> str:
 
     for p in (Path(path), *Path(path).parents):
         try:
-            free = shutil.disk_usage(p).free
+            free = float(shutil.disk_usage(p).free)
         except OSError:
             continue
         for unit in ("B", "KiB", "MiB", "GiB"):
             if free < 1024 or unit == "GiB":
-                return f"{free:.1f} {unit} free" if unit != "B" else f"{free} B free"
+                return f"{free:.1f} {unit} free" if unit != "B" else f"{free:.0f} B free"
             free /= 1024
     return "free space unknown"
 

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
+from core.api.worker import run_to_end
 from core.run.events import (
     AnyEvent,
     ArchitectureDerived,
@@ -33,11 +34,9 @@ from core.run.events import (
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice
-from core.api.worker import run_to_end
 from core.train.job import Job, JobResult
 from presnet_tui.model import fmt_eta
 from presnet_tui.stages import stage_end_line, stage_line
-
 
 
 def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str, dict[str, str]] | None = None) -> str:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.api.handle import RunHandle
 from core.run.control import Control
 from core.run.events import AnyEvent, Error, RetrainDone
+
+if TYPE_CHECKING:
+    from core.api.handle import RunDir
 
 #: Seconds between reads of an attached run's event file.
 FOLLOW_S = 0.25

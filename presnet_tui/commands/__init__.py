@@ -2,6 +2,7 @@
 :data:`~presnet_tui.commands.common.app`.
 
 - :mod:`.runs` -- run, search, retrain, baseline, resume (write a run directory), stop;
+- :mod:`.listing` -- ls: the runs under a folder and their states;
 - :mod:`.sweep` -- many runs: scopes x seeds on local workers or Ray;
 - :mod:`.results` -- plot and compare finished runs;
 - :mod:`.describe` -- inspect, derive, config show/check;
@@ -17,7 +18,7 @@ from importlib import import_module
 from presnet_tui.commands.common import app
 
 #: Registration order is ``presnet --help``'s order: the main job first.
-for _module in ("runs", "sweep", "results", "describe", "deploy", "bench", "plan", "tui", "serve"):
+for _module in ("runs", "listing", "sweep", "results", "describe", "deploy", "bench", "plan", "tui", "serve"):
     import_module(f"{__name__}.{_module}")
 
 __all__ = ["app"]

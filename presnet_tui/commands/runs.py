@@ -254,7 +254,9 @@ def resume(
     with user_errors():
         if arch is not None or search_only:  # a worker the TUI started (core.api.handle): headless, one process
             if arch is not None and search_only:
-                raise PresnetError("choose one of --arch and --search-only", where="presnet resume", hint="one per call")
+                raise PresnetError(
+                    "choose one of --arch and --search-only", where="presnet resume", hint="one per call"
+                )
             _start(_worker_job(run_dir, arch))
             return
         no_tty = not headless and _no_terminal()

@@ -12,7 +12,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from core.config import (
@@ -31,6 +44,7 @@ from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
 
 if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
+    from core.api.listing import RunRecord
     from core.api.space import SpaceReport
 
 SCOPES = [*SCOPE_STAGES, "custom"]
@@ -87,6 +101,13 @@ class SetupScreen(Screen):
             self.config = config
             self.on_error = on_error
 
+    class AttachRequested(Message):
+        """A live run was chosen from the list: the app attaches to it."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
     BINDINGS = [
         Binding("ctrl+s", "start", "Start search"),
         Binding("ctrl+l", "load", "Load config"),
@@ -104,6 +125,8 @@ class SetupScreen(Screen):
         scope = c.space.scope if isinstance(c.space.scope, str) else "custom"
         yield Header()
         with VerticalScroll(id="setup"):
+            yield Label("Live runs (Enter attaches)", classes="section", id="live-title")
+            yield OptionList(id="live-runs")
             yield Label("Search scope", classes="section")
             with RadioSet(id="scope"):
                 for s in SCOPES:
@@ -175,6 +198,9 @@ class SetupScreen(Screen):
         self.counting = False  # the facts need torch: counted once the screen has been painted
         self.update_facts()
         self.call_after_refresh(self.set_timer, 0.1, self._start_counting)
+        for widget in (self.query_one("#live-title"), self.query_one("#live-runs")):
+            widget.display = False  # shown once a live run is found
+        self.find_live_runs(Path(self.config.run.runs_dir))
         # The first choice, so Space and Enter act at once (the scroll container would take them otherwise).
         self.query_one("#scope", RadioSet).focus()
 
@@ -255,6 +281,31 @@ class SetupScreen(Screen):
         warning = self.query_one("#void-warning", Label)
         warning.update(text)
         warning.display = bool(text)
+
+    @work(thread=True, exclusive=True, group="live")
+    def find_live_runs(self, folder: Path) -> None:
+        """The runs a process writes now under the runs folder (their locks, their events), off the UI thread."""
+        from core.api.listing import live_runs
+
+        runs = live_runs(folder)
+        if runs:
+            self.app.call_from_thread(self._show_live, runs)
+
+    def _show_live(self, runs: list[RunRecord]) -> None:
+        if not self.is_mounted:
+            return
+        options = self.query_one("#live-runs", OptionList)
+        for r in runs:
+            label = f"{Path(r.path).name} · {r.phase} epoch {r.epoch}/{r.epochs} · pid {r.pid} on {r.host}"
+            options.add_option(Option(label, id=r.path))
+        for widget in (self.query_one("#live-title"), options):
+            widget.display = True
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#live-runs")
+    def live_run_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.post_message(self.AttachRequested(Path(event.option.id)))
 
     @work(thread=True, exclusive=True, group="facts")
     def count_facts(self, cfg: Config) -> None:

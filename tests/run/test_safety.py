@@ -160,14 +160,17 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
         res = cli.invoke(app, args)
         assert res.exit_code == 2 and "run is live" in res.stderr, (args, res.stderr)
     # the TUI's two ways in: --resume, and starting a search from the setup screen
-    from presnet_tui import app as tui_app
     from presnet_tui import terminal
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)
     res = cli.invoke(app, ["tui", "--resume", str(run)])
     assert res.exit_code == 2 and "run is live" in res.stderr, res.stderr
-    with pytest.raises(lock.RunIsLive):
-        tui_app.default_job_factory(RunDir.open(run).config().model_copy(deep=True))
+    from presnet_tui.launch import start_search
+
+    with pytest.raises(PresnetError, match="run is live"):  # the worker refuses; its one line is the error
+        config = RunDir.open(run).config()
+        config.run.out = run
+        start_search(config)
     with pytest.raises(lock.RunIsLive):
         resume_job(RunDir.open(run)).prepare()
     # readers never take it

@@ -8,8 +8,10 @@ import json
 import pytest
 from textual.widgets import Label
 
+from core.run import lock
 from core.run.control import Control
-from core.run.events import EventBus
+from core.api.handle import RunHandle
+from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
 from presnet_tui.app import PresnetApp
@@ -19,13 +21,6 @@ from presnet_tui.screens.setup import SetupScreen
 from presnet_tui.widgets.blocks import BlockTable
 
 pytestmark = pytest.mark.slow  # every test here runs the real engine behind the app
-
-
-def paused_factory(config):
-    """The real engine, started paused so the test can set a stop epoch without racing it."""
-    control = Control()
-    control.pause()
-    return Job(config, RunDir.create(config), EventBus(), control, retrain=False)
 
 
 async def wait_for(pilot, predicate, timeout=60.0):
@@ -40,7 +35,7 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(synthetic):
     cfg = synthetic(epochs=6, alphas_every=1)
 
     async def scenario():
-        app = PresnetApp(config=cfg, job_factory=paused_factory)
+        app = PresnetApp(config=cfg, start_paused=True)  # a worker, paused: a stop epoch is set first
         async with app.run_test(size=(100, 30)) as pilot:
             assert isinstance(app.screen, SetupScreen)
             await pilot.press("ctrl+s")
@@ -73,7 +68,7 @@ def test_invalid_setup_input_shows_errors_and_does_not_start(synthetic):
     cfg = synthetic(epochs=6, alphas_every=1)
 
     async def scenario():
-        app = PresnetApp(config=cfg, job_factory=paused_factory)
+        app = PresnetApp(config=cfg, start_paused=True)  # a worker, paused: a stop epoch is set first
         async with app.run_test(size=(100, 40)) as pilot:
             screen = app.screen
             for k in (3, 5):
@@ -114,27 +109,59 @@ def test_engine_error_reaches_the_ui_which_stays_usable(synthetic):
     asyncio.run(scenario())
 
 
-def test_quit_during_search_asks_and_leaves_a_resumable_checkpoint(synthetic):
+def test_quit_during_search_asks_and_stop_leaves_a_resumable_checkpoint(synthetic):
     cfg = synthetic(epochs=6, alphas_every=1)
 
     async def scenario():
-        app = PresnetApp(config=cfg, job_factory=paused_factory)
+        app = PresnetApp(config=cfg, start_paused=True)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
             await pilot.press("q")
             await pilot.pause(0.2)
-            assert type(app.screen).__name__ == "ConfirmScreen"
-            await pilot.press("y")
-            await pilot.pause(1.0)
-        return app
+            assert type(app.screen).__name__ == "LeaveScreen"
+            await pilot.press("escape")  # cancel: nothing changes
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, SearchScreen) and app.screen.session.running
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            await pilot.press("s")  # stop: the worker checkpoints after its current step and leaves
+            for _ in range(600):
+                if app.return_value is not None:
+                    break
+                await pilot.pause(0.1)
+        return app.return_value
 
-    asyncio.run(scenario())
+    lines = asyncio.run(scenario())
     run = RunDir.open(cfg.run.out)
+    assert f"run {run.path}: not running" in lines and f"  resume:  presnet resume {run.path} --headless" in lines
     assert run.search_ckpt.exists()
+    assert read_events(run.events_file)[-1].kind == "suspended"
     job = Job(cfg, run, EventBus(), Control(), retrain=False, resume=True)
     assert job.run().status == "done"
     assert [h.epoch for h in run.epoch_history()] == list(range(1, 7))
+
+
+def test_quit_during_search_detaches_and_the_run_goes_on(synthetic):
+    cfg = synthetic(epochs=2, alphas_every=1)
+
+    async def scenario():
+        app = PresnetApp(config=cfg)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            await pilot.press("d")
+            await pilot.pause(0.3)
+        return app.return_value
+
+    lines = asyncio.run(scenario())
+    run = RunDir.open(cfg.run.out)
+    assert f"run {run.path}: runs on (detached)" in lines
+    handle = RunHandle.attach(run.path)
+    handle.wait(timeout=300)  # the worker finishes on its own
+    assert run.summary()["search"]["epochs"] == 2
 
 
 def test_attach_to_a_headless_run(synthetic):
@@ -146,6 +173,7 @@ def test_attach_to_a_headless_run(synthetic):
     ends = ("search_stopped", "architecture", "retrain_started", "retrain_epoch_end", "retrain_done")
     lines = [line for line in events.read_text().splitlines() if json.loads(line)["kind"] not in ends]
     events.write_text("".join(line + "\n" for line in lines))
+    held = lock.acquire(cfg.run.out)  # a live writer, as far as the app can tell (its lock is held)
 
     async def scenario():
         app = PresnetApp(attach=cfg.run.out)
@@ -160,5 +188,6 @@ def test_attach_to_a_headless_run(synthetic):
             await pilot.press("q")  # detaching never stops the run
 
     asyncio.run(scenario())
+    held.release()
     control = RunDir.open(cfg.run.out).control_file.read_text()
     assert '"stop_at_epoch": 2' in control and '"stop": false' in control

@@ -16,8 +16,7 @@ from textual_plotext import PlotextPlot
 from core.config import quickstart
 from core.run.events import RetrainDone, SearchStopped
 from core.scale.sweep import RunStatus, Sweep
-from presnet_tui.app import QUIT_QUESTION
-from presnet_tui.screens.dialogs import ConfirmScreen, NumberScreen
+from presnet_tui.screens.dialogs import LeaveScreen, NumberScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
 from tests.tui.test_snapshots import search_events
@@ -84,7 +83,7 @@ def test_derive_after_a_stop_80x24(snap_compare):
 def test_quit_dialog_80x24(snap_compare):
     async def ask(pilot):
         await settle(pilot)
-        pilot.app.push_screen(ConfirmScreen(QUIT_QUESTION))
+        pilot.app.push_screen(LeaveScreen(["runs/demo"]))
         await pilot.pause(0.3)
 
     assert snap_compare(search_host(search_events()), terminal_size=SIZE, run_before=ask)

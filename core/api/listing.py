@@ -1,0 +1,165 @@
+"""The runs under a folder and the state of each: what ``presnet ls`` and the TUI's setup screen show.
+
+A run's state is read, never guessed from a window: the lock (core.run.lock) says whether a process
+writes it now, ``summary.json`` whether it finished, and the event file's last event how it ended
+otherwise -- ``suspended`` (Ctrl+C, a preemption signal, the TUI's stop: resumable) or nothing at all
+(killed, out of power: *crashed*, resumable too from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import PresnetError
+from core.run.events import (
+    AnyEvent,
+    EpochEnd,
+    Error,
+    RetrainDone,
+    RetrainEpochEnd,
+    RetrainStarted,
+    SearchStarted,
+    SearchStopped,
+    Suspended,
+    parse_lines,
+)
+from core.run.lock import is_held, read_owner
+from core.run.rundir import RunDir
+
+RunState = Literal["live", "finished", "stopped", "failed", "crashed"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run directory as a listing shows it."""
+
+    path: str
+    state: RunState
+    phase: Literal["search", "retrain", "none"]
+    epoch: int  #: epochs done in that phase
+    epochs: int  #: epochs that phase was set to run (0 when unknown)
+    scope: str
+    settled: int | None  #: decisions the stop criterion holds settled (the last epoch's), of ...
+    decisions: int | None
+    test_top1: float | None  #: the retrain's, once done
+    pid: int | None  #: the writer (live), or the last one
+    host: str | None
+    note: str = ""  #: why it is stopped, failed or crashed
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_runs(folder: Path) -> list[RunRecord]:
+    """Every run directory directly under ``folder`` (newest name last); a folder that is none is refused."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PresnetError(
+            "no such folder" if not folder.exists() else "not a folder",
+            where=str(folder),
+            hint="pass the folder your runs are in (default: runs)",
+        )
+    return [read_record(p) for p in sorted(folder.iterdir()) if (p / "config.yaml").is_file()]
+
+
+def live_runs(folder: Path) -> list[RunRecord]:
+    """The runs under ``folder`` that a process writes now (the setup screen offers to attach); none
+    when the folder does not exist yet."""
+    if not Path(folder).is_dir():
+        return []
+    return [r for r in list_runs(folder) if r.state == "live"]
+
+
+def _events(run: RunDir) -> list[AnyEvent]:
+    """The run's events, skipping a torn or damaged line (a listing must not fail on one run)."""
+    try:
+        with open(run.events_file, "rb") as f:
+            return parse_lines(f)[0]
+    except FileNotFoundError:
+        return []
+
+
+def read_record(path: Path) -> RunRecord:
+    """One run's record (reads its lock, summary, config and event file; writes nothing)."""
+    run = RunDir(Path(path))
+    summary = run.summary()
+    events = _events(run)
+    owner = read_owner(run.path)
+    phase, epoch, epochs = _position(events)
+    settled, decisions = _decisions(summary, events)
+    state, note = _state(run, summary, events)
+    retrain = summary.get("retrain") or {}
+    return RunRecord(
+        path=str(run.path),
+        state=state,
+        phase=phase,
+        epoch=epoch,
+        epochs=epochs,
+        scope=_scope(run, summary),
+        settled=settled,
+        decisions=decisions,
+        test_top1=float(retrain["test_top1"]) if "test_top1" in retrain else None,
+        pid=owner.pid if owner else None,
+        host=owner.host if owner else None,
+        note=note,
+    )
+
+
+def _state(run: RunDir, summary: dict[str, Any], events: list[AnyEvent]) -> tuple[RunState, str]:
+    if is_held(run.path):
+        return "live", ""
+    from core.api.steer import finished
+
+    if finished(run) is not None:
+        return "finished", ""
+    last = events[-1] if events else None
+    if isinstance(last, Suspended):
+        return "stopped", f"by {last.by} in {last.phase} epoch {last.epoch}, step {last.step}"
+    if isinstance(last, Error):
+        return "failed", last.message
+    return "crashed", "ended without a closing event (killed?); resumable from its last checkpoint"
+
+
+def _position(events: list[AnyEvent]) -> tuple[Literal["search", "retrain", "none"], int, int]:
+    """The phase the run was last in, and its epochs done / set."""
+    phase: Literal["search", "retrain", "none"] = "none"
+    epoch = epochs = 0
+    for e in events:
+        match e:
+            case SearchStarted():
+                phase, epoch, epochs = "search", e.start_epoch - 1, e.epochs
+            case EpochEnd():
+                epoch, epochs = e.epoch, e.epochs
+            case SearchStopped():
+                epoch = e.epoch
+            case RetrainStarted():
+                phase, epoch, epochs = "retrain", e.start_epoch - 1, e.epochs
+            case RetrainEpochEnd():
+                epoch, epochs = e.epoch, e.epochs
+            case RetrainDone():
+                epoch = e.epochs
+    return phase, epoch, epochs
+
+
+def _decisions(summary: dict[str, Any], events: list[AnyEvent]) -> tuple[int | None, int | None]:
+    search = summary.get("search") or {}
+    if "settled" in search and "decisions_total" in search:
+        return int(search["settled"]), int(search["decisions_total"])
+    ends = [e for e in events if isinstance(e, EpochEnd) and e.settled]
+    if not ends:
+        return None, None
+    flags = [v for decisions in ends[-1].settled.values() for v in decisions.values()]
+    return sum(flags), len(flags)
+
+
+def _scope(run: RunDir, summary: dict[str, Any]) -> str:
+    from core.space import scope_name
+
+    if "scope" in (summary.get("search") or {}):
+        return scope_name(summary["search"]["scope"])
+    try:
+        return scope_name(run.config().space.scope)
+    except PresnetError:
+        return "?"
