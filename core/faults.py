@@ -18,6 +18,8 @@ environment lookup.  The points:
 ``PRESNET_FAULT=enospc:<point>@<label>`` (or ``eio:``) instead raises the ``OSError`` a full disk
 (or a failing one) gives, once, at that point: a write point's caller must then keep the previous
 file intact and end the run with one line naming the path and the free space.
+``PRESNET_FAULT=sigterm:<point>@<label>`` (or ``sigusr1:``) sends the process that signal there, once:
+a scheduler's preemption at a known step.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import signal
 ENV = "PRESNET_FAULT"
 #: An injected write error's prefix and the errno it stands for.
 WRITE_ERRORS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
+#: An injected signal's prefix and the signal it sends.
+SIGNALS = {"sigterm": signal.SIGTERM, "sigusr1": signal.SIGUSR1}
 _raised: set[str] = set()  # an injected write error fires once per process: the disk "has room" again
 
 
@@ -40,7 +44,12 @@ def fault_point(point: str, label: object) -> None:
     if spec == here:
         os.kill(os.getpid(), signal.SIGKILL)
     kind, _, where = spec.partition(":")
-    if where == here and kind in WRITE_ERRORS and spec not in _raised:
+    if where != here or spec in _raised:
+        return
+    if kind in SIGNALS:
+        _raised.add(spec)
+        os.kill(os.getpid(), SIGNALS[kind])
+    elif kind in WRITE_ERRORS:
         _raised.add(spec)
         code = WRITE_ERRORS[kind]
         raise OSError(code, os.strerror(code))
