@@ -45,6 +45,7 @@ class PresnetApp(App[list[str]]):
         resume: Path | None = None,
         config_dir: Path | None = None,
         start_paused: bool = False,
+        retrain_after_search: bool = False,
     ) -> None:
         super().__init__()
         self.config = config or quickstart()
@@ -52,6 +53,7 @@ class PresnetApp(App[list[str]]):
         self.resume = resume
         self.config_dir = config_dir
         self.start_paused = start_paused  # tests: the worker starts paused, so a stop epoch can be set first
+        self.retrain_after_search = retrain_after_search  # `presnet run`: the worker retrains by itself
         self.sessions: list[AttachedSession] = []  # every run this app watched, for the lines left in the shell
 
     def on_mount(self) -> None:
@@ -88,8 +90,8 @@ class PresnetApp(App[list[str]]):
 
     def start_search(self, config: Config, on_error: Callable[[str], None]) -> None:
         self.config = config
-        paused = self.start_paused
-        self._launch(lambda: _search(config, paused), self.show_search, on_error)
+        paused, retrain = self.start_paused, self.retrain_after_search
+        self._launch(lambda: _search(config, paused, retrain), self.show_search, on_error)
 
     def start_retrain(self, session: Session, arch: Architecture) -> None:
         path = session.run_dir.path
@@ -157,10 +159,10 @@ class PresnetApp(App[list[str]]):
         self.call_from_thread(self.leave)
 
 
-def _search(config: Config, paused: bool) -> RunHandle:
+def _search(config: Config, paused: bool, retrain: bool) -> RunHandle:
     from presnet_tui.launch import start_search
 
-    return start_search(config, paused)
+    return start_search(config, paused, retrain)
 
 
 def _continue(path: Path) -> RunHandle:

@@ -32,12 +32,14 @@ def _scratch(directory: Path, suffix: str, text: str) -> Path:
     return Path(name)
 
 
-def start_search(config: Config, paused: bool = False) -> RunHandle:
-    """A new search-only run (the TUI retrains on the user's word), started detached."""
+def start_search(config: Config, paused: bool = False, retrain: bool = False) -> RunHandle:
+    """A new run, started detached: search only (``presnet tui``: the user retrains with ``r``), or
+    search then retrain (``presnet run`` with the TUI: the worker goes on to the retrain by itself)."""
     path = new_run_path(config)
     cfg = _scratch(path.parent, ".yaml", dump_yaml(config))
+    what = ["run", "--headless"] if retrain else ["search"]
     try:
-        return RunHandle.start(worker_command("search", "--config", str(cfg), "--out", str(path)), path, paused=paused)
+        return RunHandle.start(worker_command(*what, "--config", str(cfg), "--out", str(path)), path, paused=paused)
     finally:
         cfg.unlink(missing_ok=True)
 

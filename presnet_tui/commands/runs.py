@@ -119,7 +119,7 @@ def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None =
             from presnet_tui.app import PresnetApp
             from presnet_tui.commands.tui import leave
 
-            leave(PresnetApp(config=cfg))
+            leave(PresnetApp(config=cfg, retrain_after_search=kind == "run"))
             return
         _start(start_run(cfg, kind, arch=arch), no_tty=no_tty)
 
