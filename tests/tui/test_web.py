@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from core.api.handle import RunHandle
 from tests.support import child_env
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
@@ -70,10 +72,25 @@ def served(tiny_yaml, tmp_path):
             proc.wait(5)
 
 
-def test_the_tui_in_headless_chromium(served, tmp_path):
+def assert_goes_on(run: Path) -> None:
+    """The run's event file still grows and its lock is held: its worker lives on."""
+    size = (run / "events.jsonl").stat().st_size
+    deadline = time.monotonic() + 60
+    while (run / "events.jsonl").stat().st_size == size:
+        assert time.monotonic() < deadline, "the run stopped with its page"
+        time.sleep(0.5)
+    assert RunHandle.attach(run).is_alive()
+
+
+def test_the_tui_in_headless_chromium(served, tiny_yaml, tmp_path):
+    """Also (issue 29): closing the page mid-search detaches -- the run goes on -- and a new page offers
+    to attach to it."""
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
     if CHROMIUM is None:
         pytest.skip("no Chromium: install Debian's chromium (apt-get install -y chromium)")
+    config = yaml.safe_load(tiny_yaml.read_text())
+    config["search"]["epochs"] = 40  # still searching when the page closes (each tab reads the file afresh)
+    tiny_yaml.write_text(yaml.safe_dump(config))
     frames: list[str] = []
 
     def screen_text() -> str:
@@ -88,21 +105,35 @@ def test_the_tui_in_headless_chromium(served, tmp_path):
     def on_frame(payload: str | bytes) -> None:
         frames.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
 
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 700})
-            page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-            page.goto(served)
-            wait_for(page, "Search scope", "Candidate kernels")
-            page.locator("textarea").first.focus()  # xterm.js takes keys through its hidden textarea
-            page.keyboard.press("Control+s")
-            wait_for(page, "Overview", "Curves", "epoch")
-            wait_for(page, "━ 3x3", timeout_s=120)  # the first alphas drawn live: the legend of their lines
-            page.wait_for_timeout(1500)  # let the frame paint before the picture
-            shot = tmp_path / "web.png"
-            page.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    run: Path | None = None
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1100, "height": 700})
+                page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+                page.goto(served)
+                wait_for(page, "Search scope", "Candidate kernels")
+                page.locator("textarea").first.focus()  # xterm.js takes keys through its hidden textarea
+                page.keyboard.press("Control+s")
+                wait_for(page, "Overview", "Curves", "epoch")
+                wait_for(page, "━ 3x3", timeout_s=120)  # the first alphas drawn live: the legend of their lines
+                page.wait_for_timeout(1500)  # let the frame paint before the picture
+                shot = tmp_path / "web.png"
+                page.screenshot(path=str(shot))
+                (run,) = list((tmp_path / "runs").iterdir())  # the search really started: its run directory
+                page.close()  # the tab goes, and with it its app process
+                assert_goes_on(run)
+                frames.clear()
+                page = browser.new_page(viewport={"width": 1100, "height": 700})
+                page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+                page.goto(served)
+                wait_for(page, "Live runs", run.name)  # the new page offers the run to attach to
+            finally:
+                browser.close()
+    finally:
+        if run is not None:  # the worker is in a session of its own: the server's group kill misses it
+            handle = RunHandle.attach(run)
+            handle.suspend()
+            handle.wait(timeout=60)
     assert shot.stat().st_size > 10_000  # a picture of something, not an empty page
-    assert list((tmp_path / "runs").iterdir())  # the search really started: its run directory exists
