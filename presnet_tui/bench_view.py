@@ -31,5 +31,13 @@ def render(r: dict[str, Any]) -> str:
             f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
             f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}"
         )
+    if "progress" in r:
+        g = r["progress"]
+        lines += [
+            "",
+            f"(8) live progress channel: {g['per_step_s'] * 1e6:,.1f} us per step = {g['ratio']:.3%} of the plain step "
+            f"(quiet tick {g['quiet_tick_s'] * 1e6:.2f} us, emitting tick + progress.json "
+            f"{g['emitting_tick_s'] * 1e6:.0f} us; target <= 1 %)",
+        ]
     lines += ["", "targets: (2) <= 1.05, (3) <= 1.05, (4) two-path <= 1.8, (6) ProxylessNAS activation <= 1.2x plain"]
     return "\n".join(lines)

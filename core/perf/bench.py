@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from core.config import DataConfig, RunConfig
+from core.perf.progress_cost import bench_progress
 from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DEPTHS, SearchSpace
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler, host_logits
@@ -429,6 +430,7 @@ def measure(setup: Setup, scopes: Sequence[str]) -> dict[str, Any]:
     plain = bench_plain(setup)
     pipeline = bench_pipeline(setup)
     per_scope = [bench_scope(setup, s, plain) for s in scopes]
+    progress = bench_progress(setup.batch / plain["images_per_s"])
     plain.pop("step")
     device, prec, spec = setup.device, setup.prec, setup.spec
     return {
@@ -451,4 +453,5 @@ def measure(setup: Setup, scopes: Sequence[str]) -> dict[str, Any]:
         "plain": plain,
         "pipeline": {**pipeline, "ratio_to_model": pipeline["images_per_s"] / plain["images_per_s"]},
         "scopes": per_scope,
+        "progress": progress,
     }

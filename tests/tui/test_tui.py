@@ -8,9 +8,9 @@ import json
 import pytest
 from textual.widgets import Label
 
+from core.api.handle import RunHandle
 from core.run import lock
 from core.run.control import Control
-from core.api.handle import RunHandle
 from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
