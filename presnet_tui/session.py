@@ -59,7 +59,9 @@ class Inbox:
 
 
 class Session:
-    """Events in, requests out; requests go through a :class:`~core.run.control.Control` either way."""
+    """Events in, requests out; requests go through the run's :class:`~core.run.control.Control`.
+
+    ``local``: this app started (or took over) the run, so its screen offers the retrain."""
 
     run_dir: RunDir
     control: Control
@@ -76,7 +78,7 @@ class Session:
         return self.inbox.take()
 
     def close(self) -> None:
-        """The UI stops watching (a local run goes on; its runner is the app's to stop)."""
+        """The UI stops watching; the run goes on (it is another process)."""
 
     @property
     def running(self) -> bool:

@@ -113,11 +113,51 @@ def attach_latency(tmp: Path, n: int) -> list[float]:
     return out
 
 
+def quit_latency(tmp: Path, n: int) -> list[float]:
+    """Seconds from ``q`` on the setup screen (pressed 0-2 s after it appeared, while torch may still be
+    loading for its network count) to the app's process gone, under tmux at 100x30."""
+    import shutil
+
+    tmux_bin = shutil.which("tmux")
+    assert tmux_bin, "tmux is needed for the quit latency"
+    rng = random.Random(5)
+    out = []
+    for i in range(n):
+        sock = f"presnet-quit-{i}"
+        tmux = [tmux_bin, "-L", sock]
+        cmd = " ".join([*CLI, "tui"])
+        subprocess.run([*tmux, "new-session", "-d", "-s", "q", "-x", "100", "-y", "30", "-c", str(tmp)], check=True)
+        subprocess.run([*tmux, "set-option", "-t", "q", "remain-on-exit", "on"], check=True)
+        subprocess.run([*tmux, "respawn-pane", "-k", "-t", "q", cmd], check=True)
+
+        def pane(fmt: str, tmux: list[str] = tmux) -> str:
+            return subprocess.run([*tmux, "display", "-p", "-t", "q", fmt], capture_output=True, text=True).stdout
+
+        while (
+            "Search scope"
+            not in subprocess.run([*tmux, "capture-pane", "-p", "-t", "q"], capture_output=True, text=True).stdout
+        ):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.0))
+        subprocess.run([*tmux, "send-keys", "-t", "q", "q"], check=True)
+        t0 = time.monotonic()
+        while pane("#{pane_dead}").strip() != "1":
+            time.sleep(0.01)
+        out.append(time.monotonic() - t0)
+        subprocess.run([*tmux, "kill-server"], check=False)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="events for the latency")
     parser.add_argument("--kills", type=int, default=5, help="runs to SIGTERM")
+    parser.add_argument("--quit", type=int, default=0, help="only this: quit latency over N tries (tmux)")
     args = parser.parse_args()
+    if args.quit:
+        with tempfile.TemporaryDirectory() as d:
+            print(f"(4) q on the setup screen -> process gone: {spread(quit_latency(Path(d), args.quit))}")
+        return
     from core.perf.progress_cost import bench_progress
 
     with tempfile.TemporaryDirectory() as d:

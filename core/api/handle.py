@@ -27,7 +27,7 @@ from pathlib import Path
 from core.errors import PresnetError
 from core.run.control import Control, ControlState, write_control
 from core.run.events import AnyEvent, EventFollower, Progress
-from core.run.lock import Owner, is_held, read_owner
+from core.run.lock import Owner, is_held, live_error, read_owner
 from core.run.progress import read_progress
 from core.run.rundir import RunDir
 
@@ -62,6 +62,8 @@ class RunHandle:
         ``paused``: the run starts paused (its control file says so before the worker reads it);
         ``history=False``: :meth:`events` starts with what this worker writes (a retrain after its search)."""
         run_dir = Path(run_dir)
+        if is_held(run_dir):  # a live run: refused before its control file or log is touched
+            raise live_error(run_dir)
         made = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
         if paused:
