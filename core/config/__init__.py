@@ -4,6 +4,7 @@
 
 from core.config.load import (
     ConfigError,
+    apply_overrides,
     dump_yaml,
     format_validation_error,
     load_config,
@@ -27,6 +28,7 @@ from core.config.models import (
     check_stop_at,
     no_search_problem,
 )
+from core.config.overrides import check_key, parse_set
 from core.config.void import VOID_KERNELS_FIX, check_void_kernels, void_kernels_fact, void_warning
 
 __all__ = [
@@ -44,6 +46,10 @@ __all__ = [
     "RunConfig",
     "SearchConfig",
     "SpaceConfig",
+    "apply_overrides",
+    "check_key",
+    "apply_overrides",
+    "check_key",
     "check_stop_at",
     "check_void_kernels",
     "dump_yaml",
@@ -51,6 +57,8 @@ __all__ = [
     "load_config",
     "load_yaml",
     "no_search_problem",
+    "parse_set",
+    "parse_set",
     "quickstart",
     "validate",
     "void_kernels_fact",

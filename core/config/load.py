@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from core.config.models import Config
-from core.errors import PresnetError
+from core.config.overrides import check_key, merge
+from core.errors import PresnetError, did_you_mean
 from core.io import read_user_text
 
 
@@ -50,10 +53,23 @@ def format_validation_error(err: ValidationError, source: str | None = None) -> 
         if not loc:  # a cross-field check names its field itself: "section.key: message"
             loc, _, msg = msg.partition(": ") if ": " in msg else ("(config)", "", msg)
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check its spelling; `presnet config show` lists the valid ones)"
+            msg = f"unknown key ({_nearest_key(loc)}`presnet config show` lists the valid ones)"
+        elif e["type"] == "literal_error" and isinstance(e.get("input"), str):
+            near = did_you_mean(e["input"], re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", ""))))
+            msg += f" (did you mean {near!r}?)" if near else ""
         prefix = f"{source}: " if source else ""
         lines.append(f"{prefix}{loc}: {msg}")
     return lines
+
+
+def _nearest_key(dotted: str) -> str:
+    """``did you mean 'search'? `` for a mistyped key, or nothing."""
+    try:
+        check_key(dotted)
+    except PresnetError as err:
+        hint = err.hint or ""
+        return hint[: hint.index("?") + 2] if hint.startswith("did you mean") else ""
+    return ""
 
 
 class ConfigError(PresnetError):
@@ -115,8 +131,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             data[section][key] = str((base / Path(value).expanduser()).resolve())
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """File (or the quickstart when none) + CLI overrides as ``{"section.key": value}``.
+def load_config(path: Path | None = None, overrides: Mapping[str, object] | None = None) -> Config:
+    """File (or the quickstart when none) + overrides as ``{"section.key": value}`` (see
+    :mod:`core.config.overrides`; a None value is YAML's null, so only given settings belong there).
 
     Relative paths in a file resolve against the file's folder; overrides resolve
     against the current directory, like any command-line path.
@@ -128,14 +145,13 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         data = load_yaml(Path(path))
         _resolve_paths(data, Path(path).resolve().parent)
         source = str(path)
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        section, key = dotted.split(".")
-        if not isinstance(data.setdefault(section, {}), dict):
-            raise ConfigError([f"{section}: must be a mapping"])
-        data[section][key] = value
-    return validate(data, source)
+    return validate(merge(data, overrides or {}), source)
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, object]) -> Config:
+    """``config`` with ``{"section.key": value}`` overrides set (None included: "no value"), validated
+    afresh: the setup screen's form over the config it was opened with."""
+    return validate(merge(config.model_dump(mode="json"), overrides))
 
 
 def dump_yaml(config: Config) -> str:

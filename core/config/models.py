@@ -271,12 +271,14 @@ def no_search_problem(search: SearchConfig) -> str | None:
     if w >= search.epochs:
         return (
             f"search.warmup_epochs: {w} warm-up epochs leave no architecture step in {search.epochs} search epochs; "
-            f"raise search.epochs (--epochs) above {w} or lower search.warmup_epochs below {search.epochs}"
+            f"raise search.epochs (--epochs) above {w} "
+            f"or lower search.warmup_epochs (--warmup-epochs) below {search.epochs}"
         )
     if search.stop_at_epoch is not None and search.stop_at_epoch <= w:
         return (
             f"search.stop_at_epoch: a stop after epoch {search.stop_at_epoch} falls inside the {w} warm-up epochs "
-            f"(no architecture step); stop after epoch {w + 1} or later, or lower search.warmup_epochs"
+            f"(no architecture step); stop after epoch {w + 1} or later, "
+            "or lower search.warmup_epochs (--warmup-epochs)"
         )
     return None
 
