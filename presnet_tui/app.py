@@ -15,15 +15,15 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from core.api.sweeps import is_sweep
 from core.config import Config, quickstart
 from core.errors import PresnetError
-from core.scale.sweep import is_sweep
 from presnet_tui.screens.dialogs import ConfirmScreen, HelpScreen
 from presnet_tui.screens.setup import SetupScreen
 
 if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see PresnetApp.on_mount)
-    from core.space.arch import Architecture
-    from core.train.job import Job
+    from core.api.arch import Architecture
+    from core.api.rundirs import Job
     from presnet_tui.session import LocalSession, Session
 
 #: Seconds after the first refresh before torch starts loading (the screen reaches the terminal first).

@@ -58,7 +58,7 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str
 
 def decisions_line(conf: dict[str, Any]) -> str:
     """``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...`` from a recorded confidence."""
-    from core.train.convergence import Confidence
+    from core.api.confidence import Confidence
 
     return Confidence.from_dict(conf).line()
 
@@ -106,7 +106,7 @@ class HeadlessView:
                 val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
                 cost = ""
                 if e.expected_cost is not None:
-                    from core.space.cost import human
+                    from presnet_tui.units import human
 
                     cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
                 p(

@@ -30,8 +30,7 @@ from core.run.events import (
     StopReason,
     Unstable,
 )
-from core.space import JOINT_DECISION, block_choice, marginals
-from core.space.arch import decision_argmax
+from core.space import JOINT_DECISION, argmax_label, block_choice, marginals
 from presnet_tui.trajectory import Trajectory, cut_back, event_point
 
 if TYPE_CHECKING:  # the service layer (and torch) load when a derive asks for them
@@ -256,7 +255,8 @@ class RunModel:
         probs = self.block_probs(block).get(decision, {})
         if not probs:
             return "-", 0.0
-        return decision_argmax(probs)
+        label = argmax_label(probs)  # the one derive rule
+        return label, probs[label]
 
     def status(self, block: int) -> str:
         """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable

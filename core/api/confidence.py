@@ -13,9 +13,9 @@ from typing import Any
 
 from core.errors import PresnetError
 from core.space.arch import Architecture
-from core.train.convergence import no_alphas_reason
+from core.train.convergence import Confidence, no_alphas_reason
 
-__all__ = ["Settled", "check_searched", "no_alphas_reason", "settled_of", "summary_settled"]
+__all__ = ["Confidence", "Settled", "check_searched", "no_alphas_reason", "settled_of", "summary_settled"]
 
 
 @dataclass(frozen=True)

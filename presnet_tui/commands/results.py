@@ -13,7 +13,7 @@ import typer
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.run.rundir import RunDir
+    from core.api.rundirs import RunDir
 
 from presnet_tui.commands.common import (
     app,
@@ -35,8 +35,8 @@ def plot(
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3); a sweep: top-1 per scope."""
     import plotext as plt
 
-    from core.run.rundir import RunDir
-    from core.scale.sweep import is_sweep
+    from core.api.rundirs import RunDir
+    from core.api.sweeps import is_sweep
     from presnet_tui.figures import IMAGE_SUFFIXES
     from presnet_tui.trajectory import figure, trajectory_from_events
 

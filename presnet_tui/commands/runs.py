@@ -14,8 +14,8 @@ from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
     from core.api.config import ConfigOverrides
+    from core.api.rundirs import Job
     from core.api.runs import RunKind
-    from core.train.job import Job
 
 from presnet_tui.commands.common import (
     ActsOpt,
@@ -125,8 +125,8 @@ def _new_run(
         cfg = resolve_config(config, overrides)
         arch = None
         if arch_file is not None:  # an architecture needs torch: read after the options have passed
+            from core.api.arch import load_arch
             from core.api.confidence import check_searched
-            from core.space.arch import load_arch
 
             arch = load_arch(arch_file)
             check_searched(arch, allow_unsearched, str(arch_file))
@@ -317,8 +317,8 @@ def resume(
     nproc: NprocOpt = 1,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
+    from core.api.rundirs import RunDir
     from core.api.runs import continue_run
-    from core.run.rundir import RunDir
 
     with user_errors():
         no_tty = not headless and _no_terminal()
@@ -342,9 +342,9 @@ def stop(
     old_resume: Annotated[bool, typer.Option("--resume", hidden=True, help="deprecated: --continue")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, to pause or to continue."""
+    from core.api.rundirs import RunDir
     from core.api.steer import check_stop_request
     from core.run.control import Control
-    from core.run.rundir import RunDir
 
     with user_errors():
         if sum((pause, cont or old_resume, at_epoch is not None)) > 1:

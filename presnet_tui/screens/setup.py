@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 from textual.worker import get_current_worker
 
 from core.api.config import ConfigOverrides, override_config
+from core.api.files import atomic_write_text
 from core.config import (
     DEVICE_KINDS,
     VOID_KERNELS_FIX,
@@ -27,7 +28,6 @@ from core.config import (
     void_kernels_fact,
 )
 from core.errors import PresnetError
-from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
 
 if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
@@ -56,7 +56,7 @@ ERROR_SLOTS = {
 def space_facts(report: SpaceReport) -> str:
     """Facts about a choice of scope and candidates, as one short paragraph, with the FLOPs range of
     the space's architectures at the form's input size."""
-    from core.space.cost import human
+    from presnet_tui.units import human
 
     f, flops = report.facts, report.flops
     return (
