@@ -23,7 +23,7 @@ from presnet_tui.screens.setup import SetupScreen
 
 if TYPE_CHECKING:  # torch: loaded on a worker thread after the first paint (see PresnetApp.on_mount)
     from core.api.arch import Architecture
-    from core.api.rundirs import Job
+    from core.api.jobs import Job
     from presnet_tui.session import LocalSession, Session
 
 #: Seconds after the first refresh before torch starts loading (the screen reaches the terminal first).

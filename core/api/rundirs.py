@@ -1,10 +1,8 @@
-"""What a front end holds of a run: its directory (config, events, summary, control file) and the
-job that trains it.  Built by :mod:`core.api.runs`; named here so that front ends type them
-without reaching into :mod:`core.run` or :mod:`core.train`."""
+"""A run directory as front ends open it (config, events, summary, control file), named here so
+that front ends need not reach into :mod:`core.run`; light: no torch."""
 
 from __future__ import annotations
 
 from core.run.rundir import RunDir
-from core.train.job import Job, JobResult
 
-__all__ = ["Job", "JobResult", "RunDir"]
+__all__ = ["RunDir"]

@@ -14,7 +14,7 @@ from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
     from core.api.config import ConfigOverrides
-    from core.api.rundirs import Job
+    from core.api.jobs import Job
     from core.api.runs import RunKind
 
 from presnet_tui.commands.common import (
