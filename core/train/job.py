@@ -139,7 +139,7 @@ class Job:
     def _search_finished(self) -> bool:
         """(Resume) whether the search is over and only the retrain is left: the validation
         split no longer matters then.  Read without loading the checkpoint's tensors."""
-        return self.resume and (self.run_dir.retrain_ckpt.exists() or "search" in self.run_dir.summary())
+        return self.resume and (self.run_dir.retrain_ckpt.exists() or self.run_dir.summary().search is not None)
 
     def data(self) -> SearchData | None:
         """Decoded once and shared by the search and the retrain."""
@@ -330,7 +330,7 @@ class Job:
         else:
             arch = load_arch(run.arch_file)
         if payload is not None and payload.get("finished"):
-            if main and "retrain" not in run.summary():  # killed between the last checkpoint and the summary
+            if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
                 outcome = RetrainOutcome(
                     int(payload["epoch_done"]),
                     float(payload["last_top1"]),
@@ -385,9 +385,7 @@ def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:
     (``presnet retrain``/``baseline``: an architecture file and no search checkpoint).
     """
     in_retrain = (
-        run.retrain_ckpt.exists()
-        or bool(run.summary().get("baseline"))
-        or (run.arch_file.exists() and not run.search_ckpt.exists())
+        run.retrain_ckpt.exists() or run.summary().baseline or (run.arch_file.exists() and not run.search_ckpt.exists())
     )
     return Job(
         run.config(),

@@ -23,6 +23,12 @@ from presnet_tui.commands.common import (
 )
 
 
+def _searched(rundir: RunDir) -> bool | None:
+    """Whether the run's search took an architecture step (None: no search recorded)."""
+    search = rundir.summary().search
+    return search.searched if search else None
+
+
 @app.command()
 def plot(
     run_dir: Annotated[Path, typer.Argument(help="run directory (or a sweep directory, with --save F.png)")],
@@ -52,7 +58,7 @@ def plot(
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
         # a stop inside the warm-up records the (uniform) alphas of that moment: not a trajectory either
-        if not traj.x or rundir.summary().get("search", {}).get("searched") is False:
+        if not traj.x or _searched(rundir) is False:
             from core.api.confidence import no_alphas_reason
 
             message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
@@ -89,7 +95,8 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     events = rundir.events()
     stops = [e.epoch for e in events if isinstance(e, SearchStopped)]
     stages = [(e.epoch - 1.0, f"stage {e.stage}") for e in events if isinstance(e, StageStart) and e.stage > 1]
-    decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
+    search = rundir.summary().search
+    decisions = search.decisions if search else []  # unsettled ones are marked
     title = f"{rundir.path.name}: alphas over epochs"
     fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions, stages=stages)
     console.print(f"saved {save}")
