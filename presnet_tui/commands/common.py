@@ -61,7 +61,7 @@ class OneLineErrors(TyperGroup):
         quiet_flags(self)
         try:
             with user_errors():
-                code = super().main(*args, standalone_mode=False, **kwargs)
+                code = super().main(*args, **{**kwargs, "standalone_mode": False})
         except NoArgsIsHelpError as err:  # `presnet` or `presnet config` alone: the help, as Click shows it
             err.show()
             code = err.exit_code

@@ -49,7 +49,7 @@ def plot(
     image = save is not None and save.suffix.lower() in IMAGE_SUFFIXES
     with user_errors():
         if is_sweep(run_dir):
-            if not image:
+            if save is None or not image:
                 raise PresnetError(
                     "a sweep is drawn as an image file", where="--save", hint="e.g. --save table1.png (or .svg/.pdf)"
                 )
@@ -71,7 +71,7 @@ def plot(
                 where="--block",
                 hint=f"searched blocks: {', '.join(traj.blocks())}",
             )
-        if image:
+        if save is not None and image:
             _plot_fig3(rundir, traj, blocks, save)
             return
         figure(plt, traj, blocks, width)

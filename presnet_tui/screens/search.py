@@ -139,7 +139,8 @@ class SearchScreen(RunScreen):
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             settled = settled_of(self.derived.source)
             lines.append(
-                f"derived @{self.derived.source['epoch']}: {arch}" + (f" · {settled} settled" if settled else "")
+                f"derived @{(self.derived.source or {}).get('epoch', '?')}: {arch}"
+                + (f" · {settled} settled" if settled else "")
             )
         if m.warnings:
             lines.append(f"[yellow]{m.warnings[-1]}[/]")

@@ -185,7 +185,8 @@ class SetupScreen(Screen):
         A number that cannot be read is refused here (None would mean "keep the config's value")."""
         c = self.config
         scope_set = self.query_one("#scope", RadioSet)
-        pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else None
+        button = scope_set.pressed_button
+        pressed = button.id.removeprefix("scope-") if button is not None and button.id else None
         scope = pressed  # none pressed: the config's own (e.g. progressive)
         if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
             scope = self.query_one("#custom-blocks", Input).value
@@ -229,7 +230,7 @@ class SetupScreen(Screen):
             slots.setdefault(ERROR_SLOTS.get(field_path, "general"), []).append(
                 message if field_path in ERROR_SLOTS else line
             )
-        for label in self.query("Label.error"):
+        for label in self.query("Label.error").results(Label):
             slot = (label.id or "").removeprefix("err-")
             text = "\n".join(slots.get(slot, []))
             label.update(text)
