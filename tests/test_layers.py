@@ -218,3 +218,12 @@ def test_the_door_checks_see_a_deep_import_and_a_path_trick(tmp_path):
     finally:
         path.unlink()
     assert any("importlib" in f for f in found) and any("sys.path" in f for f in found)
+
+
+def test_no_file_over_500_lines_in_core_or_the_front_end():
+    long = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in [*REPO.glob("core/**/*.py"), *REPO.glob("presnet_tui/**/*.py")]
+        if (n := len(p.read_text().splitlines())) > 500
+    ]
+    assert not long, "split by concept: " + "; ".join(long)
