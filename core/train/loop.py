@@ -172,14 +172,12 @@ class Loop:
     kind = ""
 
     def __init__(self, ctx: LoopContext, *, init_seed: int, retrain: bool) -> None:
-        config = ctx.config
+        config, bus, data = ctx.config, ctx.bus, ctx.data
         self.config = config
-        self.bus = ctx.bus
+        self.bus = bus
         self.control = ctx.control
         self.ckpt_path = ctx.ckpt_path
         self.events_offset = ctx.events_offset
-        data = ctx.data
-        bus = ctx.bus
         self.device = resolve_device(config.run.device)
         self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(init_seed)  # before the network is built: its initial weights follow from the seed
