@@ -6,7 +6,7 @@ Everything the CLI and the TUI show as "what is wrong, where, how to fix" is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import import_module
 from typing import Any
@@ -39,6 +39,20 @@ class PresnetError(Exception):
         if self.hint:
             parts.append(self.hint)
         return " — ".join(parts).replace("\n", " ")
+
+
+def did_you_mean(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str | None:
+    """The valid name nearest to a mistyped ``word`` (difflib's ratio), or None when nothing is close.
+
+    ``aliases`` name what difflib cannot see: another library's word for the same thing
+    (``swish`` is ``silu``; by spelling it is nearest ``hardswish``, a different function).
+    """
+    import difflib
+
+    if aliases and word.lower() in aliases:
+        return aliases[word.lower()]
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 @contextmanager

@@ -17,15 +17,15 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from core.api.sweeps import is_sweep
 from core.config import Config, quickstart
 from core.errors import PresnetError
-from core.scale.sweep import is_sweep
 from presnet_tui.screens.dialogs import HelpScreen, LeaveScreen
 from presnet_tui.screens.setup import SetupScreen
 
 if TYPE_CHECKING:
+    from core.api.arch import Architecture
     from core.api.handle import RunHandle
-    from core.space.arch import Architecture
     from presnet_tui.session import AttachedSession, Session
 
 

@@ -27,7 +27,7 @@ def _pyplot() -> Any:
 
 def _save(fig: Any, path: Path) -> None:
     """Write through a temp file beside ``path`` so a failed save never leaves half a figure."""
-    from core.io import atomic_write
+    from core.api.files import atomic_write
 
     fmt = path.suffix.lstrip(".").lower()
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight"))

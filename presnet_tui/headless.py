@@ -7,6 +7,7 @@ current step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
+from core.api.jobs import Job, JobResult
+from core.api.state import RunState, reduce
 from core.api.worker import run_to_end
 from core.run.events import (
     AnyEvent,
@@ -34,7 +37,6 @@ from core.run.events import (
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice
-from core.train.job import Job, JobResult
 from presnet_tui.model import fmt_eta
 from presnet_tui.stages import stage_end_line, stage_line
 
@@ -56,15 +58,31 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str
 
 def decisions_line(conf: dict[str, Any]) -> str:
     """``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...`` from a recorded confidence."""
-    from core.train.convergence import Confidence
+    from core.api.confidence import Confidence
 
     return Confidence.from_dict(conf).line()
 
 
+#: One function per event type: the line it prints (None: none); :data:`_LINES` maps type -> function.
+LineFn = Callable[["HeadlessView", Any], "str | None"]
+_LINES: dict[type, LineFn] = {}
+
+
+def line(kind: type) -> Callable[[LineFn], LineFn]:
+    def register(fn: LineFn) -> LineFn:
+        _LINES[kind] = fn
+        return fn
+
+    return register
+
+
 class HeadlessView:
+    """Lines and progress bars from the run's events; the run's facts come from the one reducer
+    (:mod:`core.api.state`), folded before each line is written, so a line reads the state after it."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.frozen: dict[str, dict[str, str]] = {}  #: a progressive search's frozen decisions, by block
+        self.state = RunState()
         self.progress = ProgressBars(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -77,75 +95,13 @@ class HeadlessView:
             refresh_per_second=4,
         )
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
-        self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
-        self.confidence: dict[str, Any] | None = None  # the derived architecture's, for the closing lines
 
-    def handle(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
-        def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
+    def handle(self, e: AnyEvent) -> None:
+        reduce(self.state, e)
+        write = _LINES.get(type(e))
+        text = write(self, e) if write is not None else None
+        if text is not None:  # one event, one line: logs stay greppable whatever the width
             self.console.print(text, soft_wrap=True, highlight=False)
-
-        match e:
-            case SearchStarted():
-                verb = "resuming" if e.resumed else "searching"
-                what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
-                p(f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}")
-                if e.progressive:  # a resumed progressive search: what its earlier stages froze
-                    self.frozen = {b: dict(d) for b, d in e.progressive["frozen"].items()}
-            case Progress():
-                self.progress.update(
-                    self.task,
-                    description=f"{e.phase} {e.epoch}/{e.epochs}",
-                    total=e.steps_per_epoch,
-                    completed=e.step,
-                    ips=f"{e.images_per_s:,.0f}",
-                    eta=fmt_eta(e.eta_s),
-                )
-            case EpochEnd():
-                val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
-                cost = ""
-                if e.expected_cost is not None:
-                    from core.space.cost import human
-
-                    cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
-                p(
-                    f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-                    f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas, self.frozen)}"
-                )
-            case Converged():
-                p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
-            case Unstable():
-                how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
-                p(f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}")
-            case StageStart():
-                p(f"[bold]stage {e.stage}/{e.stages}[/] from epoch {e.epoch}: {stage_line(e)}")
-            case StageEnd():
-                for block, decisions in e.frozen.items():
-                    self.frozen.setdefault(block, {}).update(decisions)
-                p(f"[bold]stage {e.stage} ended[/] at epoch {e.epoch}: {stage_end_line(e)}")
-            case SpaceWarning():
-                p(f"[yellow]warning:[/] {e.message}")
-            case State():
-                p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
-            case SearchStopped():
-                p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
-            case Suspended():
-                p(f"[yellow]suspended[/] by {e.by} at {e.phase} epoch {e.epoch}, step {e.step}: {e.checkpoint}")
-            case ArchitectureDerived():
-                p(f"architecture → {e.path} ({e.params:,} params)")
-                self.confidence = e.confidence
-                if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
-                    p(f"[green]{decisions_line(e.confidence)}[/]")  # otherwise the warning that follows says it
-            case RetrainStarted():
-                how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
-                p(f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
-                self.retrain_started = e
-            case RetrainEpochEnd():
-                p(
-                    f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
-                )
-            case Error():
-                p(f"[red]error:[/] {e.message}")
 
     def summary(self, result: JobResult) -> None:
         table = Table(title="presnet run", show_header=False)
@@ -161,17 +117,119 @@ class HeadlessView:
                 "architecture",
                 ", ".join(f"{b}: {c.kernel}x{c.kernel} {c.activation}" for b, c in sorted(blocks.items())),
             )
-            if self.confidence:
-                table.add_row("decisions", decisions_line(self.confidence))
-        started = self.retrain_started
-        if started is not None:
-            table.add_row("params", f"{started.params:,} (baseline ResNet-50: {started.baseline_params:,})")
+            if self.state.confidence:
+                table.add_row("decisions", decisions_line(self.state.confidence))
+        s = self.state
+        if s.baseline_params is not None and s.arch_params is not None:  # a retrain started
+            table.add_row("params", f"{s.arch_params:,} (baseline ResNet-50: {s.baseline_params:,})")
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
                 f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs)",
             )
         self.console.print(table)
+
+
+# -- the lines, one function per event type ------------------------------------------------------
+@line(SearchStarted)
+def _search_started(view: HeadlessView, e: SearchStarted) -> str:
+    verb = "resuming" if e.resumed else "searching"
+    what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
+    return f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}"
+
+
+@line(Progress)
+def _progress(view: HeadlessView, e: Progress) -> None:
+    view.progress.update(
+        view.task,
+        description=f"{e.phase} {e.epoch}/{e.epochs}",
+        total=e.steps_per_epoch,
+        completed=e.step,
+        ips=f"{e.images_per_s:,.0f}",
+        eta=fmt_eta(e.eta_s),
+    )
+
+
+@line(EpochEnd)
+def _epoch_end(view: HeadlessView, e: EpochEnd) -> str:
+    val = f"  val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_loss is not None else ""
+    cost = ""
+    if e.expected_cost is not None:
+        from presnet_tui.units import human
+
+        cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
+    return (
+        f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
+        f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas, view.state.frozen)}"
+    )
+
+
+@line(Converged)
+def _converged(view: HeadlessView, e: Converged) -> str:
+    return f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)"
+
+
+@line(Unstable)
+def _unstable(view: HeadlessView, e: Unstable) -> str:
+    how = f"{e.was} → {e.now}" if e.reason == "flip" else f"{e.now} lost its margin"
+    return f"[yellow]unstable:[/] block {e.block} {e.decision} {how} at epoch {e.epoch}"
+
+
+@line(StageStart)
+def _stage_start(view: HeadlessView, e: StageStart) -> str:
+    return f"[bold]stage {e.stage}/{e.stages}[/] from epoch {e.epoch}: {stage_line(e)}"
+
+
+@line(StageEnd)
+def _stage_end(view: HeadlessView, e: StageEnd) -> str:
+    return f"[bold]stage {e.stage} ended[/] at epoch {e.epoch}: {stage_end_line(e)}"
+
+
+@line(SpaceWarning)
+def _space_warning(view: HeadlessView, e: SpaceWarning) -> str:
+    return f"[yellow]warning:[/] {e.message}"
+
+
+@line(State)
+def _state(view: HeadlessView, e: State) -> str:
+    return f"[yellow]{e.state}[/] at epoch {e.epoch}"
+
+
+@line(SearchStopped)
+def _search_stopped(view: HeadlessView, e: SearchStopped) -> str:
+    return f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})"
+
+
+@line(Suspended)
+def _suspended(view: HeadlessView, e: Suspended) -> str:
+    return f"[yellow]suspended[/] by {e.by} at {e.phase} epoch {e.epoch}, step {e.step}: {e.checkpoint}"
+
+
+@line(ArchitectureDerived)
+def _architecture_derived(view: HeadlessView, e: ArchitectureDerived) -> str:
+    text = f"architecture → {e.path} ({e.params:,} params)"
+    if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
+        text += f"\n[green]{decisions_line(e.confidence)}[/]"  # otherwise the warning that follows says it
+    return text
+
+
+@line(RetrainStarted)
+def _retrain_started(view: HeadlessView, e: RetrainStarted) -> str:
+    how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
+    return f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})"
+
+
+@line(RetrainEpochEnd)
+def _retrain_epoch_end(view: HeadlessView, e: RetrainEpochEnd) -> str:
+    return (
+        f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
+        f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
+    )
+
+
+@line(Error)
+def _error(view: HeadlessView, e: Error) -> str:
+    return f"[red]error:[/] {e.message}"
 
 
 def run_headless(job: Job, console: Console) -> int:

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from core.perf.plan import Plan
+from core.api.plan import Plan
 
 
 def plan_table(plan: Plan, human: Callable[[float], str]) -> Group:

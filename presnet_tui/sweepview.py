@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.scale.sweep import RunStatus
+from core.api.sweeps import RunStatus
 
 STATE_STYLE = {"pending": "dim", "running": "cyan", "incomplete": "yellow", "failed": "red", "done": "green"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +76,9 @@ def event_point(e: Any) -> tuple[float, dict] | None:
     return None
 
 
-def thin(x: list[float], y: list[float], width: int) -> tuple[list[float], list[float]]:
+def thin(xs: list[float], ys: Sequence[float | None], width: int) -> tuple[list[float], list[float]]:
     """Finite points only, at most ~width of them, always keeping the newest: a plot never needs more."""
-    pairs = [(a, b) for a, b in zip(x, y) if b is not None and math.isfinite(b)]
+    pairs = [(a, b) for a, b in zip(xs, ys) if b is not None and math.isfinite(b)]
     x, y = [p[0] for p in pairs], [p[1] for p in pairs]
     if len(x) <= width or width <= 0:
         return x, y

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 18's GPU half in one call: `presnet bench --suite gpu` on CUDA (scripts/gpu_suite.py, BENCHMARKS.md),
+# Issue 18's GPU half in one call: `python scripts/gpu_suite.py` on CUDA (also `presnet bench --suite gpu`; BENCHMARKS.md),
 # printing everything and leaving the reports under $OUT (at most 8 files come back from a device call).
 #
 # The device image has torch, numpy, pyyaml, typer and rich but no pydantic, and it cannot reach a
@@ -41,10 +41,10 @@ if ! "$PY" -c "import pydantic, yaml" 2>/dev/null; then
 fi
 "$PY" -c "import pydantic; print('pydantic', pydantic.VERSION)"
 
-echo "== presnet bench --suite gpu --device ${DEVICE:-cuda}"
+echo "== python scripts/gpu_suite.py --device ${DEVICE:-cuda}"
 rm -rf "$SUITE"
 start=$(date +%s)
-timeout -s INT -k 30 "${SUITE_LIMIT_S:-480}" "$PY" -m presnet_tui.cli bench --suite gpu --device "${DEVICE:-cuda}" --out "$SUITE"
+timeout -s INT -k 30 "${SUITE_LIMIT_S:-480}" "$PY" scripts/gpu_suite.py --device "${DEVICE:-cuda}" --out "$SUITE"
 rc=$?
 echo "== suite exit code $rc after $(($(date +%s) - start)) s (0: every check passed, 1: a check failed, 124: time limit)"
 

@@ -516,12 +516,9 @@ def check_fp16_scaler(device: torch.device, s: SuiteSettings) -> Check:
 
 
 def _spawn(what: str, target: Path, log_file: Path) -> subprocess.Popen:
-    """This module's :func:`child` in a fresh interpreter (a real process that SIGKILL can end)."""
-    root = str(Path(__file__).resolve().parents[1])  # the repository root (scripts/gpu_suite.py)
-    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
-    code = "import sys; from scripts.gpu_suite import child; sys.exit(child(sys.argv[1:]))"
-    argv = [sys.executable, "-c", code, what, str(target)]
+    """This script's :func:`child` in a fresh interpreter (a real process that SIGKILL can end)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", what, str(target)]
     with open(log_file, "ab") as f:
         return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env)
 
@@ -769,3 +766,32 @@ def render(r: SuiteReport) -> str:
     lines.append("")
     lines.append(f"{'all checks passed' if r.passed else 'SOME CHECKS FAILED'}; report: {r.files.get('report')}")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python scripts/gpu_suite.py --device cuda --out DIR``: the suite as a script (``presnet bench
+    --suite gpu`` and scripts/gpu_check.sh run it so); exit 0 when every check passed, 1 when one
+    failed, 2 (one ``error:`` line) for bad input."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="presnet's GPU validation suite (BENCHMARKS.md)")
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (tiny sizes)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the report and its runs (must be new)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--child", nargs=2, metavar=("WHAT", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child)
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        report = run_suite(args.device, args.out or default_out(), log=lambda line: print(line, flush=True))
+    except PresnetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(render(report), flush=True)
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

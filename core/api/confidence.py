@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import PresnetError
+from core.run.summary import RunSummary
 from core.space.arch import Architecture
-from core.train.convergence import no_alphas_reason
+from core.train.convergence import Confidence, no_alphas_reason
 
-__all__ = ["Settled", "check_searched", "no_alphas_reason", "settled_of", "summary_settled"]
+__all__ = ["Confidence", "Settled", "check_searched", "no_alphas_reason", "settled_of", "summary_settled"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ def settled_of(record: dict[str, Any] | None) -> Settled | None:
     return Settled(int(record.get("settled", 0)), int(record["decisions_total"]), bool(record.get("searched", True)))
 
 
-def summary_settled(summary: dict[str, Any]) -> Settled | None:
+def summary_settled(summary: RunSummary) -> Settled | None:
     """A run's settled count from its ``summary.json`` (what ``compare``'s ``settled`` column shows)."""
-    return settled_of(summary.get("search"))
+    return settled_of(summary.search.model_dump(mode="json") if summary.search else None)
 
 
 def check_searched(arch: Architecture, allow_unsearched: bool, where: str) -> None:

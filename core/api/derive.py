@@ -3,13 +3,15 @@ a front end already holds (the TUI keeps every epoch's alphas: no file is read o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from core.config import Config
+from core.config import Config, validate
 from core.errors import PresnetError
-from core.run.events import Alphas, EpochEnd, SearchStarted, StageEnd
+from core.run.events import EpochEnd, StageEnd
 from core.run.rundir import RunDir
+from core.run.state import RunState, fold
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
 from core.space.network import BlockChoice, net_spec
 from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
@@ -31,24 +33,25 @@ class SearchSnapshots:
     stage_ends: Sequence[StageEnd] = ()  #: a progressive search's stage ends: the choices frozen by each
 
 
+def snapshots_of_state(state: RunState, source: str = "", config: Config | None = None) -> SearchSnapshots:
+    """What derive needs, from a run's folded state (the TUI's, or a run directory's events)."""
+    return SearchSnapshots(
+        config=config or validate(state.search_config),
+        num_classes=state.num_classes,
+        history=dict(sorted(state.epoch_ends.items())),
+        arch_steps=dict(state.arch_steps),
+        source=source,
+        stage_ends=list(state.stage_ends),
+    )
+
+
 def snapshots_of_run(run: RunDir) -> SearchSnapshots:
-    """A run directory's epoch history (one read of its event file)."""
+    """A run directory's epoch history (one read of its event file, folded by the one reducer)."""
     events = run.events()
     config = run.config()
-    steps: dict[int, int] = {}
-    for e in events:
-        if isinstance(e, Alphas):
-            steps[e.epoch] = max(steps.get(e.epoch, 0), e.arch_step)
-    return SearchSnapshots(
-        config=config,
-        num_classes=next((e.num_classes for e in events if isinstance(e, SearchStarted)), None),
-        history={h.epoch: h for h in run.epoch_history(events)},
-        arch_steps=steps,
-        source=str(run.path),
-        events_file=str(run.events_file),
-        no_history=no_alphas_reason(events, config.search.warmup_epochs),
-        stage_ends=[e for e in events if isinstance(e, StageEnd)],
-    )
+    snaps = snapshots_of_state(fold(events), str(run.path), config)
+    no_history = no_alphas_reason(events, config.search.warmup_epochs)
+    return dataclasses.replace(snaps, events_file=str(run.events_file), no_history=no_history)
 
 
 def confidence_at(snaps: SearchSnapshots, epoch: int) -> Confidence:

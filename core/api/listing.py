@@ -13,22 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import PresnetError
-from core.run.events import (
-    AnyEvent,
-    EpochEnd,
-    Error,
-    RetrainDone,
-    RetrainEpochEnd,
-    RetrainStarted,
-    SearchStarted,
-    SearchStopped,
-    Suspended,
-    parse_lines,
-)
+from core.run.events import AnyEvent, EpochEnd, Error, Suspended, parse_lines
 from core.run.lock import is_held, read_owner
 from core.run.rundir import RunDir
+from core.run.state import fold
+from core.run.summary import RunSummary
 
-RunState = Literal["live", "finished", "stopped", "failed", "crashed"]
+RunStatus = Literal["live", "finished", "stopped", "failed", "crashed"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +27,7 @@ class RunRecord:
     """One run directory as a listing shows it."""
 
     path: str
-    state: RunState
+    state: RunStatus
     phase: Literal["search", "retrain", "none"]
     epoch: int  #: epochs done in that phase
     epochs: int  #: epochs that phase was set to run (0 when unknown)
@@ -90,7 +81,7 @@ def read_record(path: Path) -> RunRecord:
     phase, epoch, epochs = _position(events)
     settled, decisions = _decisions(summary, events)
     state, note = _state(run, summary, events)
-    retrain = summary.get("retrain") or {}
+    retrain = summary.retrain
     return RunRecord(
         path=str(run.path),
         state=state,
@@ -100,14 +91,14 @@ def read_record(path: Path) -> RunRecord:
         scope=_scope(run, summary),
         settled=settled,
         decisions=decisions,
-        test_top1=float(retrain["test_top1"]) if "test_top1" in retrain else None,
+        test_top1=retrain.test_top1 if retrain is not None else None,
         pid=owner.pid if owner else None,
         host=owner.host if owner else None,
         note=note,
     )
 
 
-def _state(run: RunDir, summary: dict[str, Any], events: list[AnyEvent]) -> tuple[RunState, str]:
+def _state(run: RunDir, summary: RunSummary, events: list[AnyEvent]) -> tuple[RunStatus, str]:
     if is_held(run.path):
         return "live", ""
     from core.api.steer import finished
@@ -123,30 +114,20 @@ def _state(run: RunDir, summary: dict[str, Any], events: list[AnyEvent]) -> tupl
 
 
 def _position(events: list[AnyEvent]) -> tuple[Literal["search", "retrain", "none"], int, int]:
-    """The phase the run was last in, and its epochs done / set."""
-    phase: Literal["search", "retrain", "none"] = "none"
-    epoch = epochs = 0
-    for e in events:
-        match e:
-            case SearchStarted():
-                phase, epoch, epochs = "search", e.start_epoch - 1, e.epochs
-            case EpochEnd():
-                epoch, epochs = e.epoch, e.epochs
-            case SearchStopped():
-                epoch = e.epoch
-            case RetrainStarted():
-                phase, epoch, epochs = "retrain", e.start_epoch - 1, e.epochs
-            case RetrainEpochEnd():
-                epoch, epochs = e.epoch, e.epochs
-            case RetrainDone():
-                epoch = e.epochs
-    return phase, epoch, epochs
+    """The phase the run was last in, and its epochs done / set, from the one reducer (core.run.state)."""
+    s = fold(events)
+    if s.phase == "retrain":
+        done = s.retrain_done.epochs if s.retrain_done is not None else s.retrain_epoch
+        return "retrain", done, s.retrain_epochs
+    if not s.search_config:
+        return "none", 0, 0
+    return "search", s.epochs_done, s.epochs
 
 
-def _decisions(summary: dict[str, Any], events: list[AnyEvent]) -> tuple[int | None, int | None]:
-    search = summary.get("search") or {}
-    if "settled" in search and "decisions_total" in search:
-        return int(search["settled"]), int(search["decisions_total"])
+def _decisions(summary: RunSummary, events: list[AnyEvent]) -> tuple[int | None, int | None]:
+    search = summary.search
+    if search is not None and search.settled is not None and search.decisions_total is not None:
+        return search.settled, search.decisions_total
     ends = [e for e in events if isinstance(e, EpochEnd) and e.settled]
     if not ends:
         return None, None
@@ -154,11 +135,11 @@ def _decisions(summary: dict[str, Any], events: list[AnyEvent]) -> tuple[int | N
     return sum(flags), len(flags)
 
 
-def _scope(run: RunDir, summary: dict[str, Any]) -> str:
+def _scope(run: RunDir, summary: RunSummary) -> str:
     from core.space import scope_name
 
-    if "scope" in (summary.get("search") or {}):
-        return scope_name(summary["search"]["scope"])
+    if summary.search is not None and summary.search.scope is not None:
+        return scope_name(summary.search.scope)
     try:
         return scope_name(run.config().space.scope)
     except PresnetError:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from core.config import Config, validate
 from core.errors import PresnetError
-from core.perf.plan import Plan, PlanSettings, plan
+from core.perf.plan import Plan, PlanSettings, parse_duration, plan
 from core.train.data import load_search_data
 from core.train.pipeline import use_stream
 from core.train.preflight import splits_of, stream_splits
+
+__all__ = ["Plan", "PlanSettings", "parse_duration", "plan_scopes", "steps_per_epoch"]
 
 
 def steps_per_epoch(config: Config) -> tuple[int, int]:

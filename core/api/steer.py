@@ -16,9 +16,9 @@ def finished(run: RunDir) -> str | None:
     if is_held(run.path):
         return None
     summary = run.summary()
-    if "retrain" in summary:
+    if summary.retrain is not None:
         return "retrain"
-    if "search" in summary and not run.retrain_ckpt.exists() and not _wants_retrain(run):
+    if summary.search is not None and not run.retrain_ckpt.exists() and not _wants_retrain(run):
         return "search"
     return None
 
@@ -39,7 +39,7 @@ def check_stop_request(run: RunDir, at_epoch: int | None) -> None:
             where=str(run.path),
             hint="see its result with `presnet compare` or `presnet plot`",
         )
-    if at_epoch is not None and not run.retrain_ckpt.exists() and "search" not in run.summary():
+    if at_epoch is not None and not run.retrain_ckpt.exists() and run.summary().search is None:
         check_stop_at(run.config().search, at_epoch)
 
 

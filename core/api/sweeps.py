@@ -14,7 +14,18 @@ from pathlib import Path
 from core.config import Config
 from core.errors import PresnetError
 from core.scale.placement import OnPoll, Placement, SweepResult, choose_placement, run_placed
-from core.scale.sweep import Sweep, default_sweep_dir, preflight
+from core.scale.sweep import RunStatus, Sweep, default_sweep_dir, is_sweep, preflight
+
+__all__ = [
+    "RunStatus",
+    "Sweep",
+    "SweepPlan",
+    "SweepRequest",
+    "is_sweep",
+    "plan_sweep",
+    "run_sweep",
+    "scope_configs",
+]
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,40 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict
 
 from core.errors import PresnetError
 from core.faults import fault_point
 from core.io import atomic_write
 
 FORMAT = 1
+
+
+class CheckpointHeader(BaseModel):
+    """What the search's and the retrain's checkpoints both say besides their tensors: where the loop
+    stood, what it belongs to, how far the event file reached.  Read before any state is loaded
+    (a resume checks the world size and repairs the event file from it); the loops add their own keys."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["search", "retrain"]
+    fingerprint: dict[str, Any]  #: the network and space (search) or architecture (retrain) it belongs to
+    epoch_done: int
+    step: int  #: steps of the next epoch already taken (a checkpoint mid-epoch)
+    global_step: int
+    elapsed: float  #: seconds of training so far
+    events_offset: int  #: the event file's length when it was written: a resume cuts the file back there
+    finished: bool = False  #: the phase ran to its end, nothing is left to redo
+    world_size: int = 1
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> CheckpointHeader:
+        return cls.model_validate(dict(payload))
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

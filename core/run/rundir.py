@@ -10,18 +10,17 @@ runs/<timestamp>-<scope>/
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
-from core.faults import fault_point
-from core.io import atomic_write, atomic_write_text
+from core.io import atomic_write_text
 from core.run.control import CONTROL_FILE
 from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
+from core.run.summary import RunSummary, read_summary, updated, write_summary
 from core.space import scope_name
 
 #: the retrain's weight file inside :attr:`RunDir.weights`: its final weights (none is chosen on test data)
@@ -217,24 +216,12 @@ class RunDir:
                     del by_epoch[ep]
         return [by_epoch[k] for k in sorted(by_epoch)]
 
-    def summary(self) -> dict[str, Any]:
-        if not self.summary_file.exists():
-            return {}
-        try:
-            return json.loads(self.summary_file.read_text())
-        except json.JSONDecodeError as err:
-            raise PresnetError(f"summary.json is malformed: {err.msg}", where=str(self.summary_file)) from None
+    def summary(self) -> RunSummary:
+        """The run's ``summary.json`` (empty before its search or retrain has ended)."""
+        return read_summary(self.summary_file)
 
-    def update_summary(self, **sections: Any) -> dict[str, Any]:
-        data = self.summary()
-        data.update(sections)
-        text = json.dumps(data, indent=2) + "\n"
-
-        def write(f: Any) -> None:
-            half = len(text) // 2
-            f.write(text[:half])
-            fault_point("summary", ",".join(sections))  # test-only (core.faults)
-            f.write(text[half:])
-
-        atomic_write(self.summary_file, write, binary=False)
-        return data
+    def update_summary(self, **sections: Any) -> RunSummary:
+        """Replace whole sections of ``summary.json`` (one writer per run directory: this run's job)."""
+        summary = updated(self.summary(), **sections)
+        write_summary(self.summary_file, summary, ",".join(sections))
+        return summary

@@ -39,6 +39,7 @@ from core.io import atomic_write_text
 from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_lines
 from core.run.lock import acquire, is_held
 from core.run.rundir import RunDir
+from core.run.summary import RunSummary, read_summary
 
 if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, not by every importer
     from core.space.arch import Architecture
@@ -374,7 +375,7 @@ def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
     from core.space.arch import Architecture, load_arch, save_arch
 
     if planned.kind == "baseline":
-        if not run.summary().get("baseline"):
+        if not run.summary().baseline:
             run.update_summary(baseline=True)
         if not run.arch_file.exists():
             config = run.config()
@@ -399,7 +400,7 @@ def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
     rundir = RunDir(run_dir)
     if not rundir.config_file.is_file():
         return status
-    summary = _read_json(rundir.summary_file)
+    summary = _summary_or_none(rundir.summary_file)
     last = None
     for e in tail_events(rundir.events_file):
         last = e
@@ -409,9 +410,9 @@ def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
             status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, e.test_top1
         elif isinstance(e, RetrainStarted):
             status.phase, status.epoch, status.epochs, status.top1 = "retrain", 0, e.epochs, None
-    retrain = summary.get("retrain")
-    if isinstance(retrain, dict) and retrain.get("test_top1") is not None:
-        status.state, status.top1 = "done", retrain["test_top1"]
+    retrain = summary.retrain
+    if retrain is not None and retrain.test_top1 is not None:
+        status.state, status.top1 = "done", retrain.test_top1
     elif isinstance(last, Error):
         status.state, status.message = "failed", last.message
     else:
@@ -419,12 +420,12 @@ def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
     return status
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _summary_or_none(path: Path) -> RunSummary:
+    """A status poll must not fail on a summary being replaced or broken: it reads as none yet."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return read_summary(path)
+    except (OSError, PresnetError):
+        return RunSummary()
 
 
 def tail_events(path: Path, nbytes: int = 256 * 1024) -> list[Any]:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from core.errors import PresnetError
 from core.run.rundir import RunDir
+from core.run.summary import RunSummary
 from core.scale import stats
 from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
@@ -128,12 +129,12 @@ def recipe(run: RunDir, kind: Kind) -> dict[str, Any]:
     return {k: v for k, v in flat.items() if k not in _NOT_RECIPE and k.split(".", 1)[0] not in unread}
 
 
-def _kind_and_scope(summary: dict[str, Any]) -> tuple[Kind, str]:
-    if summary.get("baseline"):
+def _kind_and_scope(summary: RunSummary) -> tuple[Kind, str]:
+    if summary.baseline:
         return "baseline", BASELINE
-    source = (summary.get("architecture") or {}).get("source") or {}
+    source = (summary.architecture or {}).get("source") or {}
     drawn = source.get("random") if isinstance(source, dict) else None
-    raw = drawn.get("scope") if isinstance(drawn, dict) else (summary.get("search") or {}).get("scope")
+    raw = drawn.get("scope") if isinstance(drawn, dict) else (summary.search.scope if summary.search else None)
     if isinstance(raw, list):
         scope = ",".join(str(b) for b in raw)
     else:
@@ -144,26 +145,26 @@ def _kind_and_scope(summary: dict[str, Any]) -> tuple[Kind, str]:
 def run_result(run: RunDir) -> RunResult:
     """One run's summary as a table entry; a run without a summary is refused (not finished)."""
     s = run.summary()
-    if not s:
+    if s.empty:
         raise PresnetError("run has no summary.json yet", where=str(run.path), hint="let the run finish first")
     kind, scope = _kind_and_scope(s)
-    blocks = (s.get("architecture") or {}).get("blocks", {}) if kind != "baseline" else {}
-    search = s.get("search") or {}
-    counted = kind == "search" and "decisions_total" in search
+    blocks = (s.architecture or {}).get("blocks", {}) if kind != "baseline" else {}
+    search = s.search
+    counted = kind == "search" and search is not None and search.decisions_total is not None
     flops, size = run_flops(run)
     return RunResult(
         path=run.path,
         scope=scope,
-        params=s.get("params"),
-        top1=(s.get("retrain") or {}).get("test_top1"),
-        search_s=search.get("elapsed_s"),
+        params=s.params,
+        top1=s.retrain.test_top1 if s.retrain else None,
+        search_s=search.elapsed_s if search else None,
         choices={str(b): joint_name(int(c["kernel"]), c["activation"]) for b, c in blocks.items()},
         flops=flops,
         image_size=size,
         kind=kind,
         recipe=recipe(run, kind),
-        settled=int(search.get("settled", 0)) if counted else None,
-        decisions=int(search["decisions_total"]) if counted else None,
+        settled=int(search.settled or 0) if counted and search else None,
+        decisions=search.decisions_total if counted and search else None,
     )
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from core.errors import PresnetError
+from core.errors import PresnetError, did_you_mean
 
 RESNET50_DEPTHS: tuple[int, ...] = (3, 4, 6, 3)
 # The vocabulary, each list once: a ``Literal`` for the type checker, its values (``get_args``) for
@@ -33,6 +33,14 @@ Stem = Literal["imagenet", "cifar"]
 CandidateMode = Literal["factorized", "joint"]
 KERNELS: tuple[int, ...] = get_args(Kernel)
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+#: Other libraries' names for our activations, offered when one is mistyped (SiLU is Swish-1).
+ACTIVATION_ALIASES: dict[str, str] = {
+    "swish": "silu",
+    "hswish": "hardswish",
+    "hard_swish": "hardswish",
+    "leaky_relu": "leakyrelu",
+    "lrelu": "leakyrelu",
+}
 STEMS: tuple[str, ...] = get_args(Stem)
 PAPER_KERNELS: tuple[int, ...] = (3, 5)
 PAPER_ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish")
@@ -279,8 +287,11 @@ def validate_activations(activations: str | Sequence[str]) -> tuple[str, ...]:
         )
     for a in acts:
         if a not in ACTIVATIONS:
+            near = did_you_mean(a, ACTIVATIONS, ACTIVATION_ALIASES)
             raise PresnetError(
-                f"unknown activation {a!r}", where="space.activations", hint=f"choose from {list(ACTIVATIONS)}"
+                f"unknown activation {a!r}" + (f" (did you mean {near!r}?)" if near else ""),
+                where="space.activations",
+                hint=f"choose from {list(ACTIVATIONS)}",
             )
     return acts
 

@@ -74,17 +74,6 @@ def _op_flops(op: nn.Module, shape: Sequence[int], device: torch.device) -> int:
     return int(counter.get_total_flops())
 
 
-def human(value: float, metric: str = "flops") -> str:
-    """1.23 GFLOPs, 4.56M params, 789 us."""
-    if metric == "latency":
-        return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.0f} us"
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= scale:
-            v = value / scale
-            return f"{v:.2f} {prefix}FLOPs" if metric == "flops" else f"{v:.2f}{prefix} params"
-    return f"{value:.0f} FLOPs" if metric == "flops" else f"{value:.0f} params"
-
-
 # -- per-candidate costs of a search network --------------------------------------------------------
 @dataclass(frozen=True)
 class CandidateCosts:

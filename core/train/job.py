@@ -12,12 +12,13 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from core.config import Config, check_void_kernels
 from core.errors import PresnetError
 from core.faults import fault_point
-from core.run.checkpoint import load_checkpoint
+from core.run.checkpoint import CheckpointHeader, load_checkpoint
 from core.run.control import Control
 from core.run.events import (
     ArchitectureDerived,
@@ -39,7 +40,7 @@ from core.train.convergence import confidence, with_confidence
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
-from core.train.loop import Diverged, Interrupted
+from core.train.loop import Diverged, Interrupted, LoopContext
 from core.train.pipeline import use_stream
 from core.train.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
 from core.train.retrain_loop import RetrainEngine, RetrainOutcome, retrain_fingerprint
@@ -141,7 +142,7 @@ class Job:
     def _search_finished(self) -> bool:
         """(Resume) whether the search is over and only the retrain is left: the validation
         split no longer matters then.  Read without loading the checkpoint's tensors."""
-        return self.resume and (self.run_dir.retrain_ckpt.exists() or "search" in self.run_dir.summary())
+        return self.resume and (self.run_dir.retrain_ckpt.exists() or self.run_dir.summary().search is not None)
 
     def data(self) -> SearchData | None:
         """Decoded once and shared by the search and the retrain."""
@@ -188,7 +189,7 @@ class Job:
         if self.coll.is_main:  # rank 0 alone reads the control file
             self.control.attach(self.run_dir.control_file)
         search_payload = payloads.get("search")
-        search_finished = bool(search_payload and search_payload.get("finished"))
+        search_finished = search_payload is not None and CheckpointHeader.of(search_payload).finished
         if self.do_search and not search_finished and "retrain" not in payloads:
             result.search = self._search(search_payload, offset)
         if self.do_retrain and result.status == "done":
@@ -278,23 +279,28 @@ class Job:
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
         world = self.coll.world_size
-        if newest is not None and int(newest.get("world_size", 1)) != world:
-            was = int(newest.get("world_size", 1))
+        head = CheckpointHeader.of(newest) if newest is not None else None
+        if head is not None and head.world_size != world:
+            was = head.world_size
             raise PresnetError(
                 f"the checkpoint was written by {was} process(es), this resume runs {world}",
                 where=str(run.path),
                 hint=f"resume with --nproc {was} (the data shards and the global batch depend on it)",
             )
         if self.coll.is_main:
-            repair_events(run.events_file, newest["events_offset"] if newest else 0)
+            repair_events(run.events_file, head.events_offset if head else 0)
             for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
                 for tmp in folder.glob(".*.tmp"):
                     tmp.unlink(missing_ok=True)
         return payloads
 
+    def _loop_context(self, ckpt_path: Path, offset: Callable[[], int]) -> LoopContext:
+        """What the search and the retrain loop are both given."""
+        return LoopContext(self.config, self.bus, self._engine_control(), ckpt_path, offset, self.data())
+
     def _search(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(self.config, self.bus, self._engine_control(), run.search_ckpt, offset, self.data())
+        engine = SearchEngine(self._loop_context(run.search_ckpt, offset))
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -351,26 +357,18 @@ class Job:
                 run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
         else:
             arch = load_arch(run.arch_file)
-        if payload is not None and payload.get("finished"):
-            if main and "retrain" not in run.summary():  # killed between the last checkpoint and the summary
+        head = CheckpointHeader.of(payload) if payload is not None else None
+        if payload is not None and head is not None and head.finished:
+            if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
                 outcome = RetrainOutcome(
-                    int(payload["epoch_done"]),
+                    head.epoch_done,
                     float(payload["last_top1"]),
                     count_params(arch.build()),
                     bool(payload.get("stopped", False)),
                 )
-                self._retrain_summary(arch, outcome, int(payload.get("world_size", 1)), [])
+                self._retrain_summary(arch, outcome, head.world_size, [])
             return None
-        engine = RetrainEngine(
-            self.config,
-            arch,
-            self.bus,
-            self._engine_control(),
-            run.retrain_ckpt,
-            run.weights,
-            offset,
-            self.data(),
-        )
+        engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset), arch, run.weights)
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -407,9 +405,7 @@ def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:
     (``presnet retrain``/``baseline``: an architecture file and no search checkpoint).
     """
     in_retrain = (
-        run.retrain_ckpt.exists()
-        or bool(run.summary().get("baseline"))
-        or (run.arch_file.exists() and not run.search_ckpt.exists())
+        run.retrain_ckpt.exists() or run.summary().baseline or (run.arch_file.exists() and not run.search_ckpt.exists())
     )
     return Job(
         run.config(),

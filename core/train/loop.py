@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -26,7 +27,7 @@ from torch import nn
 from core.config import Config
 from core.errors import PresnetError
 from core.faults import fault_point
-from core.run.checkpoint import save_checkpoint
+from core.run.checkpoint import CheckpointHeader, save_checkpoint
 from core.run.events import EventBus, Progress
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import SearchData
@@ -155,6 +156,18 @@ def evaluate(
     return float(loss or 0.0), float(top1 or 0.0)
 
 
+@dataclass(frozen=True)
+class LoopContext:
+    """What a job hands each of its loops (the search's and the retrain's alike)."""
+
+    config: Config
+    bus: EventBus
+    control: LoopControl
+    ckpt_path: Path
+    events_offset: Callable[[], int]  #: the event file's length now, recorded in each checkpoint
+    data: SearchData | None = None  #: the dataset, when the job has loaded it already
+
+
 class Loop:
     """What the search and the retrain loop share: the run's config, bus, control and checkpoint path,
     the device and precision, the ranks (a :class:`Collectives`), this rank's data loaders, and the
@@ -163,23 +176,13 @@ class Loop:
     #: "search" or "retrain": names the fault point, the interrupt message and the divergence's place
     kind = ""
 
-    def __init__(
-        self,
-        config: Config,
-        bus: EventBus,
-        control: LoopControl,
-        ckpt_path: Path,
-        events_offset: Callable[[], int],
-        *,
-        init_seed: int,
-        retrain: bool,
-        data: SearchData | None,
-    ) -> None:
+    def __init__(self, ctx: LoopContext, *, init_seed: int, retrain: bool) -> None:
+        config, bus, data = ctx.config, ctx.bus, ctx.data
         self.config = config
         self.bus = bus
-        self.control = control
-        self.ckpt_path = ckpt_path
-        self.events_offset = events_offset
+        self.control = ctx.control
+        self.ckpt_path = ctx.ckpt_path
+        self.events_offset = ctx.events_offset
         self.device = resolve_device(config.run.device)
         self.prec = configure_torch(config.run, self.device)
         torch.manual_seed(init_seed)  # before the network is built: its initial weights follow from the seed
@@ -205,7 +208,11 @@ class Loop:
 
     # -- what a loop names differently -------------------------------------------------------
     def state(self, finished: bool = False) -> dict[str, Any]:
-        """The checkpoint's payload."""
+        """The checkpoint's payload: :meth:`header`'s keys and the loop's own."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the checkpoint belongs to (checked on resume)."""
         raise NotImplementedError
 
     @property
@@ -241,6 +248,32 @@ class Loop:
         return None
 
     # -- shared ------------------------------------------------------------------------------
+    def header(self, finished: bool = False) -> dict[str, Any]:
+        """The checkpoint keys both loops write, and the torch RNG state."""
+        head = CheckpointHeader(
+            kind="retrain" if self.kind == "retrain" else "search",
+            fingerprint=self.fingerprint(),
+            epoch_done=self.epoch_done,
+            step=self.step,
+            global_step=self.global_step,
+            elapsed=self.elapsed,
+            events_offset=self.events_offset(),
+            finished=finished,
+            world_size=self.coll.world_size,
+        )
+        return {**head.model_dump(), "torch_rng": torch.get_rng_state()}
+
+    def load_header(self, payload: dict[str, Any]) -> None:
+        """Where the loop stood, from a checkpoint written by :meth:`header` (and the torch RNG state)."""
+        head = CheckpointHeader.of(payload)
+        self.epoch_done, self.step, self.global_step, self.elapsed = (
+            head.epoch_done,
+            head.step,
+            head.global_step,
+            head.elapsed,
+        )
+        torch.set_rng_state(payload["torch_rng"])
+
     def save(self, finished: bool = False) -> None:
         """Collective: rank 0's checkpoint holds every rank's epoch sums and rank 0's buffers."""
         rank_meters = self.coll.gather([m.state_dict() for m in self.meters()])

@@ -6,7 +6,6 @@ The epoch/step skeleton (pause, interrupt, stop, faults, divergence, checkpoints
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.config import Config
 from core.run.checkpoint import save_checkpoint
-from core.run.events import EventBus, RetrainDone, RetrainEpochEnd, RetrainStarted
+from core.run.events import RetrainDone, RetrainEpochEnd, RetrainStarted
 from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
-from core.train.collectives import LoopControl
-from core.train.data import SearchData
-from core.train.loop import Loop, Meter, evaluate, sgd
+from core.train.loop import Loop, LoopContext, Meter, evaluate, sgd
 from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
 
@@ -44,27 +40,9 @@ class RetrainEngine(Loop):
 
     kind = "retrain"
 
-    def __init__(
-        self,
-        config: Config,
-        arch: Architecture,
-        bus: EventBus,
-        control: LoopControl,
-        ckpt_path: Path,
-        weights_dir: Path,
-        events_offset: Callable[[], int],
-        data: SearchData | None = None,
-    ) -> None:
-        super().__init__(
-            config,
-            bus,
-            control,
-            ckpt_path,
-            events_offset,
-            init_seed=stream(config.run.seed, "retrain_init"),
-            retrain=True,
-            data=data,
-        )
+    def __init__(self, ctx: LoopContext, arch: Architecture, weights_dir: Path) -> None:
+        config = ctx.config
+        super().__init__(ctx, init_seed=stream(config.run.seed, "retrain_init"), retrain=True)
         self.arch = arch
         self.weights_dir = weights_dir
         self.model = self._place(arch.build(), lambda m: list(m.parameters()))
@@ -77,15 +55,13 @@ class RetrainEngine(Loop):
         self.meter = Meter(self.device)
         self.params = count_params(self.model)
 
+    def fingerprint(self) -> dict[str, Any]:
+        return retrain_fingerprint(self.arch)
+
     def state(self, finished: bool = False) -> dict[str, Any]:
         return {
-            "kind": "retrain",
-            "fingerprint": retrain_fingerprint(self.arch),
-            "epoch_done": self.epoch_done,
-            "step": self.step,
-            "global_step": self.global_step,
+            **self.header(finished),
             "last_top1": self.last_top1,
-            "elapsed": self.elapsed,
             "stopped": self.stopped,
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
@@ -93,10 +69,6 @@ class RetrainEngine(Loop):
             "scaler": self.scaler.state_dict(),
             "train_loader": self.loaders.train.state_dict(),
             "meter": self.meter.state_dict(),
-            "events_offset": self.events_offset(),
-            "finished": finished,
-            "torch_rng": torch.get_rng_state(),
-            "world_size": self.coll.world_size,
         }
 
     @property
@@ -116,10 +88,8 @@ class RetrainEngine(Loop):
         own = self.rank_meters(payload)
         if own is not None:  # each rank's own epoch sums
             self.meter.load_state_dict(own[0])
-        torch.set_rng_state(payload["torch_rng"])
-        for key in ("epoch_done", "step", "global_step"):
-            setattr(self, key, int(payload[key]))
-        self.last_top1, self.elapsed = float(payload["last_top1"]), float(payload["elapsed"])
+        self.load_header(payload)
+        self.last_top1 = float(payload["last_top1"])
         self.stopped = bool(payload.get("stopped", False))
 
     def started_event(self, resumed: bool) -> RetrainStarted:

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from core.config import Config
 from core.run.events import (
     Alphas,
     AlphaSnapshot,
     Converged,
     EpochEnd,
-    EventBus,
     SearchStarted,
     StageStart,
     State,
@@ -33,10 +30,8 @@ from core.space.arch import Architecture, from_choices, merged_choices, snapshot
 from core.space.cost import build_cost_term
 from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, net_spec
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
-from core.train.collectives import LoopControl
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
-from core.train.data import SearchData
-from core.train.loop import Diverged, Loop, Meter, sgd
+from core.train.loop import Diverged, Loop, LoopContext, Meter, sgd
 from core.train.pipeline import BatchSource
 from core.train.progressive import StageController, refit_optimizers
 from core.train.seeds import stream
@@ -76,25 +71,9 @@ class SearchEngine(Loop):
 
     kind = "search"
 
-    def __init__(
-        self,
-        config: Config,
-        bus: EventBus,
-        control: LoopControl,
-        ckpt_path: Path,
-        events_offset: Callable[[], int],
-        data: SearchData | None = None,
-    ) -> None:
-        super().__init__(
-            config,
-            bus,
-            control,
-            ckpt_path,
-            events_offset,
-            init_seed=stream(config.run.seed, "search_init"),
-            retrain=False,
-            data=data,
-        )
+    def __init__(self, ctx: LoopContext) -> None:
+        config = ctx.config
+        super().__init__(ctx, init_seed=stream(config.run.seed, "search_init"), retrain=False)
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
         #: a progressive search's stages (core.train.progressive); None for a direct search
@@ -133,13 +112,8 @@ class SearchEngine(Loop):
     def state(self, finished: bool = False) -> dict[str, Any]:
         """The checkpoint; ``finished`` (as in the retrain's): the phase ran to its end, nothing is left to redo."""
         return {
-            "kind": "search",
-            "fingerprint": self.fingerprint(),
-            "epoch_done": self.epoch_done,
-            "step": self.step,
-            "global_step": self.global_step,
+            **self.header(finished),
             "arch_steps": self.arch_steps,
-            "elapsed": self.elapsed,
             "model": self.net.state_dict(),
             "w_opt": self.w_opt.state_dict(),
             "a_opt": self.a_opt.state_dict(),
@@ -153,10 +127,6 @@ class SearchEngine(Loop):
             "prev_alphas": self.prev_alphas,
             "stopping": self.stopping.value if self.stopping else None,
             "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
-            "events_offset": self.events_offset(),
-            "finished": finished,
-            "torch_rng": torch.get_rng_state(),
-            "world_size": self.coll.world_size,
             **({"progressive": self.stages.state_dict()} if self.stages else {}),
         }
 
@@ -190,10 +160,8 @@ class SearchEngine(Loop):
         if own is not None:  # each rank's own epoch sums
             self.train_meter.load_state_dict(own[0])
             self.val_meter.load_state_dict(own[1])
-        torch.set_rng_state(payload["torch_rng"])
-        for key in ("epoch_done", "step", "global_step", "arch_steps"):
-            setattr(self, key, int(payload[key]))
-        self.elapsed = float(payload["elapsed"])
+        self.load_header(payload)
+        self.arch_steps = int(payload["arch_steps"])
 
     # -- steps ---------------------------------------------------------------------------
     def weight_step(self, x: torch.Tensor, y: torch.Tensor, warmup: bool) -> None:

@@ -13,12 +13,11 @@
 - :mod:`.serve` -- the Textual app in a browser (textual-serve).
 """
 
-from importlib import import_module
-
 from presnet_tui.commands.common import app
 
-#: Registration order is ``presnet --help``'s order: the main job first.
-for _module in ("runs", "listing", "sweep", "results", "describe", "deploy", "bench", "plan", "tui", "serve"):
-    import_module(f"{__name__}.{_module}")
+# Plain imports, so the layer test sees them; registration order is ``presnet --help``'s order.
+# isort: off
+from presnet_tui.commands import runs, listing, sweep, results, describe, deploy, bench, plan, tui, serve  # noqa: F401, E402
+# isort: on
 
 __all__ = ["app"]

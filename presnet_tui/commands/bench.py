@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
+import subprocess
 import sys
+import threading
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, NoReturn, get_args
 
 import typer
@@ -16,36 +16,40 @@ from core.errors import PresnetError
 from presnet_tui.commands.common import (
     DeviceOpt,
     app,
-    console,
     one_of,
     user_errors,
 )
 
 
-def load_gpu_suite() -> ModuleType:
-    """The GPU validation harness, ``scripts/gpu_suite.py`` of a source checkout (it is not part of the package)."""
+def gpu_suite_script() -> Path:
+    """The GPU validation suite, ``scripts/gpu_suite.py`` of a source checkout (it is not part of the package)."""
     path = Path(__file__).resolve().parents[2] / "scripts" / "gpu_suite.py"
     if not path.exists():
         raise PresnetError(
             "the GPU validation suite runs from a source checkout",
             where="--suite gpu",
-            hint="clone the repository and run `presnet bench --suite gpu` (or scripts/gpu_check.sh) there",
+            hint="clone the repository and run `python scripts/gpu_suite.py` (or scripts/gpu_check.sh) there",
         )
-    root = str(path.parents[1])
-    if root not in sys.path:  # its child processes import it as scripts.gpu_suite
-        sys.path.insert(0, root)
-    return importlib.import_module("scripts.gpu_suite")
+    return path
 
 
 def _gpu_suite(device: str, out: Path | None, threads: int | None) -> NoReturn:
-    import torch
-
-    gpu_suite = load_gpu_suite()
-    if threads:
-        torch.set_num_threads(threads)
-    report = gpu_suite.run_suite(device, out or gpu_suite.default_out(), log=console.print)
-    console.print(gpu_suite.render(report), highlight=False)
-    raise typer.Exit(0 if report.passed else 1)
+    """The suite as a child process, its output passed through line by line (a GPU run takes minutes);
+    its exit code is this command's (2 and its one ``error:`` line for a refused --out)."""
+    argv = [sys.executable, str(gpu_suite_script()), "--device", device]
+    argv += ["--out", str(out)] if out is not None else []
+    argv += ["--threads", str(threads)] if threads else []
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(proc.stderr or []), daemon=True)
+    drain.start()
+    for line in proc.stdout or []:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    code = proc.wait()
+    drain.join()
+    sys.stderr.write("".join(errors))
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -108,13 +112,12 @@ def bench(
             channels_last=one_of(channels_last, get_args(ChannelsLast), "--channels-last"),
             threads=threads,
         )
-        from core.perf.bench import BenchSettings
-        from core.perf.bench import run as run_bench
+        from core.api.bench import BenchSettings, run_bench
         from presnet_tui.bench_view import render
 
         result = run_bench(BenchSettings(**settings_kw))  # type: ignore[arg-type]
         if out is not None:
-            from core.io import atomic_write_text
+            from core.api.files import atomic_write_text
 
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")

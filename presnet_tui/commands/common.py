@@ -61,7 +61,7 @@ class OneLineErrors(TyperGroup):
         quiet_flags(self)
         try:
             with user_errors():
-                code = super().main(*args, standalone_mode=False, **kwargs)
+                code = super().main(*args, **{**kwargs, "standalone_mode": False})
         except NoArgsIsHelpError as err:  # `presnet` or `presnet config` alone: the help, as Click shows it
             err.show()
             code = err.exit_code
@@ -143,6 +143,25 @@ KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-
 ActsOpt = Annotated[str | None, typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
 EpochsOpt = Annotated[int | None, typer.Option(help="search epochs")]
 StopAtOpt = Annotated[int | None, typer.Option("--stop-at-epoch", help="stop the search after this epoch")]
+WarmupOpt = Annotated[
+    int | None, typer.Option("--warmup-epochs", help="search epochs of weight steps only (search.warmup_epochs)")
+]
+ArchLrOpt = Annotated[float | None, typer.Option("--arch-lr", help="alphas' Adam learning rate (search.arch_lr)")]
+EstimatorOpt = Annotated[
+    str | None, typer.Option("--estimator", help="alphas' gradient estimator: two_path or all_paths (search.estimator)")
+]
+PatienceOpt = Annotated[
+    int | None,
+    typer.Option("--patience", help="epochs a decision's argmax must hold to be settled (search.patience)"),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="any config setting, e.g. --set search.arch_lr=0.01 (repeatable; `presnet config show` lists the keys)",
+    ),
+]
 DatasetOpt = Annotated[str | None, typer.Option(help="cifar10, cifar100, imagefolder, digits or synthetic")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="dataset folder")]
 DownloadOpt = Annotated[bool | None, typer.Option("--download/--no-download", help="download CIFAR if missing")]

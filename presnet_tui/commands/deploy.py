@@ -34,14 +34,13 @@ def export(
 ) -> None:
     """Export a run's retrained network to ONNX or a torch.export program, checked against PyTorch."""
     with user_errors():
-        from core.export import export_run, resolve_weights
-        from core.run.rundir import RunDir
+        from core.api.export import export_run, weights_used
 
         if batch != "dynamic" and not batch.isdigit():
             raise PresnetError(f"cannot read batch {batch!r}", where="--batch", hint="use dynamic or a number, e.g. 1")
         size_batch: Any = batch if batch == "dynamic" else int(batch)
         result = export_run(run_dir, fmt.lower(), out, image_size, size_batch, weights)
-        used = resolve_weights(RunDir.open(run_dir), weights)
+        used = weights_used(run_dir, weights)
         console.print(f"wrote {result.path} ({result.format}, weights {used})")
         console.print(f"checked on a test batch: max |logit diff| {result.max_abs_diff:.2e} ({result.tolerance})")
 
@@ -63,19 +62,14 @@ def latency(
 ) -> None:
     """Time each candidate of each search block in place: a lookup table for `search.cost.metric: latency`."""
     with user_errors():
-        import torch
         from rich.table import Table
 
-        from core.space.cost import human, latency_table, save_latency_table
-        from core.space.network import SearchNet, net_spec
-        from core.train.device import resolve_device
+        from core.api.export import latency_of, save_latency_table
+        from presnet_tui.units import human
 
         cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, device=device)
-        dev = resolve_device(cfg.run.device)
         size = image_size or cfg.data.image_size
-        torch.manual_seed(cfg.run.seed)
-        net = SearchNet(net_spec(cfg, num_classes), cfg.search_space()).to(dev)
-        table = latency_table(net, size, batch=batch, repeats=repeats)
+        table = latency_of(cfg, size, batch=batch, repeats=repeats, num_classes=num_classes)
         if out is not None:
             save_latency_table(out, table)
         grid = Table(title=f"latency per candidate, {table['device']}, {size} px, batch {batch} (median of {repeats})")
@@ -102,12 +96,9 @@ def tensorboard(
 ) -> None:
     """Convert a run's events.jsonl into TensorBoard event files (`tensorboard --logdir RUN/tensorboard`)."""
     with user_errors():
-        from core.run.rundir import RunDir
-        from core.run.tensorboard import TB_DIR, convert_events
+        from core.api.export import tensorboard_events
 
-        rundir = RunDir.open(run_dir)
-        if not rundir.events_file.is_file():
-            raise PresnetError("the run has no events.jsonl yet", where=str(rundir.path), hint="start the run first")
-        log_dir = out or rundir.path / TB_DIR
-        n = convert_events(rundir.events_file, log_dir)
-        console.print(f"{n} events written to {log_dir}; view with `tensorboard --logdir {log_dir}`")
+        done = tensorboard_events(run_dir, out)
+        console.print(
+            f"{done.events} events written to {done.log_dir}; view with `tensorboard --logdir {done.log_dir}`"
+        )

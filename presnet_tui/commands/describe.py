@@ -14,8 +14,8 @@ import typer
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.api.arch import Architecture
     from core.api.space import SpaceReport
-    from core.space.arch import Architecture
 
 from presnet_tui.commands.common import (
     ActsOpt,
@@ -36,8 +36,8 @@ from presnet_tui.commands.common import (
 def _arch_table(arch: Architecture, title: str) -> int:
     from rich.table import Table
 
+    from core.api.arch import arch_facts
     from core.space import BASE_ACTIVATION, BASE_KERNEL, block_positions
-    from core.space.network import count_params
 
     decisions = decision_marks(arch)
     table = Table(title=title)
@@ -53,7 +53,7 @@ def _arch_table(arch: Architecture, title: str) -> int:
             (b.activation if b else BASE_ACTIVATION) + mark,
             *([decisions.get(pos.block_id, "")] if decisions else []),
         )
-    params = count_params(arch.build())
+    params = arch_facts(arch, 32).params  # the count does not depend on the input size
     console.print(table)
     console.print(f"trainable parameters: {params:,}")
     if decisions and arch.source:
@@ -77,7 +77,7 @@ def _space_table(report: SpaceReport) -> None:
     """``presnet inspect --scope``: the space's blocks, maps, choices and FLOPs as a table and three lines."""
     from rich.table import Table
 
-    from core.space.cost import human
+    from presnet_tui.units import human
 
     size, facts, flops = report.image_size, report.facts, report.flops
     table = Table(title=f"search space, scope {report.scope}, {size} px input")
@@ -123,15 +123,15 @@ def _space_table(report: SpaceReport) -> None:
 
 
 def _arch_facts(arch_file: Path, size: int, as_json: bool) -> None:
-    from core.space.arch import load_arch
-    from core.space.cost import count_flops, human
-    from core.space.network import count_params
+    from core.api.arch import arch_facts, load_arch
+    from presnet_tui.units import human
 
     arch = load_arch(arch_file)
-    flops = count_flops(arch.build(), size)
+    facts = arch_facts(arch, size)
+    flops = facts.flops
     if as_json:
         data = {
-            "params": count_params(arch.build()),
+            "params": facts.params,
             "flops": flops,
             "image_size": size,
             "architecture": arch.model_dump(mode="json"),
@@ -203,10 +203,10 @@ def derive(
     allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
     """The argmax architecture of any past epoch of a search, with each decision's confidence."""
+    from core.api.arch import save_arch
     from core.api.confidence import check_searched
     from core.api.derive import derive
-    from core.run.rundir import RunDir
-    from core.space.arch import save_arch
+    from core.api.rundirs import RunDir
 
     with user_errors():
         arch = derive(RunDir.open(run_dir), epoch)

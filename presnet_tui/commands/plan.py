@@ -31,9 +31,8 @@ def plan(
 ) -> None:
     """Time a few search and retrain steps per scope here, and what a run and a sweep of each would take."""
     with user_errors():
-        from core.api.plan import plan_scopes
+        from core.api.plan import parse_duration, plan_scopes
         from core.config import load_config
-        from core.perf.plan import parse_duration
 
         budget_s = parse_duration(budget) if budget is not None else None
         cfg = load_config(config)

@@ -13,7 +13,7 @@ import typer
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.run.rundir import RunDir
+    from core.api.rundirs import RunDir
 
 from presnet_tui.commands.common import (
     app,
@@ -21,6 +21,12 @@ from presnet_tui.commands.common import (
     use_colour,
     user_errors,
 )
+
+
+def _searched(rundir: RunDir) -> bool | None:
+    """Whether the run's search took an architecture step (None: no search recorded)."""
+    search = rundir.summary().search
+    return search.searched if search else None
 
 
 @app.command()
@@ -35,15 +41,15 @@ def plot(
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3); a sweep: top-1 per scope."""
     import plotext as plt
 
-    from core.run.rundir import RunDir
-    from core.scale.sweep import is_sweep
+    from core.api.rundirs import RunDir
+    from core.api.sweeps import is_sweep
     from presnet_tui.figures import IMAGE_SUFFIXES
     from presnet_tui.trajectory import figure, trajectory_from_events
 
     image = save is not None and save.suffix.lower() in IMAGE_SUFFIXES
     with user_errors():
         if is_sweep(run_dir):
-            if not image:
+            if save is None or not image:
                 raise PresnetError(
                     "a sweep is drawn as an image file", where="--save", hint="e.g. --save table1.png (or .svg/.pdf)"
                 )
@@ -52,7 +58,7 @@ def plot(
         rundir = RunDir.open(run_dir)
         traj = trajectory_from_events(rundir.events())
         # a stop inside the warm-up records the (uniform) alphas of that moment: not a trajectory either
-        if not traj.x or rundir.summary().get("search", {}).get("searched") is False:
+        if not traj.x or _searched(rundir) is False:
             from core.api.confidence import no_alphas_reason
 
             message, hint = no_alphas_reason(rundir.events(), rundir.config().search.warmup_epochs)
@@ -65,7 +71,7 @@ def plot(
                 where="--block",
                 hint=f"searched blocks: {', '.join(traj.blocks())}",
             )
-        if image:
+        if save is not None and image:
             _plot_fig3(rundir, traj, blocks, save)
             return
         figure(plt, traj, blocks, width)
@@ -89,7 +95,8 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     events = rundir.events()
     stops = [e.epoch for e in events if isinstance(e, SearchStopped)]
     stages = [(e.epoch - 1.0, f"stage {e.stage}") for e in events if isinstance(e, StageStart) and e.stage > 1]
-    decisions = rundir.summary().get("search", {}).get("decisions", [])  # unsettled ones are marked
+    search = rundir.summary().search
+    decisions = search.decisions if search else []  # unsettled ones are marked
     title = f"{rundir.path.name}: alphas over epochs"
     fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions, stages=stages)
     console.print(f"saved {save}")

@@ -13,12 +13,14 @@ from rich.console import Console
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
+    from core.api.config import ConfigOverrides
+    from core.api.jobs import Job
     from core.api.runs import RunKind
-    from core.train.job import Job
 
 from presnet_tui.commands.common import (
     ActsOpt,
     AllowUnsearchedOpt,
+    ArchLrOpt,
     CandidatesOpt,
     ConfigOpt,
     DataDirOpt,
@@ -26,15 +28,19 @@ from presnet_tui.commands.common import (
     DeviceOpt,
     DownloadOpt,
     EpochsOpt,
+    EstimatorOpt,
     ImageSizeOpt,
     KernelsOpt,
     NprocOpt,
     OutOpt,
+    PatienceOpt,
     ProgressiveOpt,
     RetrainEpochsOpt,
     ScopeOpt,
     SeedOpt,
+    SetOpt,
     StopAtOpt,
+    WarmupOpt,
     app,
     console,
     err_console,
@@ -95,26 +101,37 @@ def _start(job: Job, no_tty: bool = False) -> None:
     raise typer.Exit(run_headless(job, console))
 
 
-def _new_run(kind: RunKind, options: dict[str, object], arch_file: Path | None = None) -> None:
-    """The one path of run, search, retrain and baseline: config, launcher, run directory, job, start."""
-    from core.api.config import ConfigOverrides, resolve_config
+def _new_run(
+    kind: RunKind,
+    config: Path | None,
+    overrides: ConfigOverrides,
+    *,
+    nproc: int = 1,
+    headless: bool = True,
+    arch_file: Path | None = None,
+    allow_unsearched: bool = False,
+    resume_if_exists: bool = False,
+) -> None:
+    """The one path of run, search, retrain and baseline: config, launcher, run directory, job, start.
+
+    The config is read (and a bad option refused) before torch loads; search, retrain and baseline
+    always run headless."""
+    from core.api.config import resolve_config
     from core.api.runs import start_run
 
     with user_errors():
+        cfg = resolve_config(config, overrides)
         arch = None
-        if arch_file is not None:  # an architecture needs torch; the other kinds refuse bad input before it loads
+        if arch_file is not None:  # an architecture needs torch: read after the options have passed
+            from core.api.arch import load_arch
             from core.api.confidence import check_searched
-            from core.space.arch import load_arch
 
             arch = load_arch(arch_file)
-            check_searched(arch, options.get("allow_unsearched") is True, str(arch_file))
-        path, nproc = options.get("config"), options.get("nproc")
-        cfg = resolve_config(path if isinstance(path, Path) else None, ConfigOverrides.pick(options))
-        headless = options.get("headless", True) is not False  # search, retrain, baseline: always headless
-        if options.get("resume_if_exists") is True and _continue_existing(options.get("out"), headless):
+            check_searched(arch, allow_unsearched, str(arch_file))
+        if resume_if_exists and _continue_existing(overrides.out, headless):
             return
         no_tty = not headless and _no_terminal()
-        _launch(nproc if isinstance(nproc, int) else 1, headless or no_tty, cfg.run.device)
+        _launch(nproc, headless or no_tty, cfg.run.device)
         if not (headless or no_tty):
             from presnet_tui.app import PresnetApp
             from presnet_tui.commands.tui import leave
@@ -152,7 +169,11 @@ def run(
     kernels: KernelsOpt = None,
     activations: ActsOpt = None,
     epochs: EpochsOpt = None,
+    warmup_epochs: WarmupOpt = None,
     stop_at_epoch: StopAtOpt = None,
+    arch_lr: ArchLrOpt = None,
+    estimator: EstimatorOpt = None,
+    patience: PatienceOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = None,
@@ -163,6 +184,7 @@ def run(
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
     progressive: ProgressiveOpt = None,
+    set_: SetOpt = None,
     nproc: NprocOpt = 1,
     resume_if_exists: Annotated[
         bool,
@@ -172,7 +194,31 @@ def run(
     ] = False,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
-    _new_run("run", locals())
+    from core.api.config import ConfigOverrides
+
+    overrides = ConfigOverrides(
+        scope=scope,
+        kernels=kernels,
+        activations=activations,
+        epochs=epochs,
+        warmup_epochs=warmup_epochs,
+        stop_at_epoch=stop_at_epoch,
+        arch_lr=arch_lr,
+        estimator=estimator,
+        patience=patience,
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        seed=seed,
+        out=out,
+        retrain_epochs=retrain_epochs,
+        image_size=image_size,
+        candidates=candidates,
+        progressive=progressive,
+        sets=tuple(set_ or ()),
+    )
+    _new_run("run", config, overrides, nproc=nproc, headless=headless, resume_if_exists=resume_if_exists)
 
 
 @app.command()
@@ -182,7 +228,11 @@ def search(
     kernels: KernelsOpt = None,
     activations: ActsOpt = None,
     epochs: EpochsOpt = None,
+    warmup_epochs: WarmupOpt = None,
     stop_at_epoch: StopAtOpt = None,
+    arch_lr: ArchLrOpt = None,
+    estimator: EstimatorOpt = None,
+    patience: PatienceOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = None,
@@ -192,10 +242,34 @@ def search(
     image_size: ImageSizeOpt = None,
     candidates: CandidatesOpt = None,
     progressive: ProgressiveOpt = None,
+    set_: SetOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Search and derive the architecture (no retrain), headless."""
-    _new_run("search", locals())
+    from core.api.config import ConfigOverrides
+
+    overrides = ConfigOverrides(
+        scope=scope,
+        kernels=kernels,
+        activations=activations,
+        epochs=epochs,
+        warmup_epochs=warmup_epochs,
+        stop_at_epoch=stop_at_epoch,
+        arch_lr=arch_lr,
+        estimator=estimator,
+        patience=patience,
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        seed=seed,
+        out=out,
+        image_size=image_size,
+        candidates=candidates,
+        progressive=progressive,
+        sets=tuple(set_ or ()),
+    )
+    _new_run("search", config, overrides, nproc=nproc)
 
 
 @app.command()
@@ -210,11 +284,25 @@ def retrain(
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
+    set_: SetOpt = None,
     nproc: NprocOpt = 1,
     allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
-    _new_run("retrain", locals(), arch_file=arch_file)
+    from core.api.config import ConfigOverrides
+
+    overrides = ConfigOverrides(
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        seed=seed,
+        out=out,
+        retrain_epochs=retrain_epochs,
+        image_size=image_size,
+        sets=tuple(set_ or ()),
+    )
+    _new_run("retrain", config, overrides, nproc=nproc, arch_file=arch_file, allow_unsearched=allow_unsearched)
 
 
 @app.command()
@@ -228,10 +316,24 @@ def baseline(
     out: OutOpt = None,
     retrain_epochs: RetrainEpochsOpt = None,
     image_size: ImageSizeOpt = None,
+    set_: SetOpt = None,
     nproc: NprocOpt = 1,
 ) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
-    _new_run("baseline", locals())
+    from core.api.config import ConfigOverrides
+
+    overrides = ConfigOverrides(
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        device=device,
+        seed=seed,
+        out=out,
+        retrain_epochs=retrain_epochs,
+        image_size=image_size,
+        sets=tuple(set_ or ()),
+    )
+    _new_run("baseline", config, overrides, nproc=nproc)
 
 
 @app.command()
@@ -248,8 +350,8 @@ def resume(
     ] = None,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
+    from core.api.rundirs import RunDir
     from core.api.runs import continue_run
-    from core.run.rundir import RunDir
 
     with user_errors():
         if arch is not None or search_only:  # a worker the TUI started (core.api.handle): headless, one process
@@ -295,9 +397,9 @@ def stop(
     old_resume: Annotated[bool, typer.Option("--resume", hidden=True, help="deprecated: --continue")] = False,
 ) -> None:
     """Ask a running search (another process) to stop now, after an epoch, to pause or to continue."""
+    from core.api.rundirs import RunDir
     from core.api.steer import check_stop_request
     from core.run.control import Control
-    from core.run.rundir import RunDir
 
     with user_errors():
         if sum((pause, cont or old_resume, at_epoch is not None)) > 1:

@@ -59,8 +59,8 @@ def check_inputs(config: Path | None, attach: Path | None, host: str, allow_remo
 
         load_config(config)  # a broken config fails here, not in every browser tab
     if attach is not None:
-        from core.run.rundir import RunDir
-        from core.scale.sweep import Sweep, is_sweep
+        from core.api.rundirs import RunDir
+        from core.api.sweeps import Sweep, is_sweep
 
         Sweep.open(attach) if is_sweep(attach) else RunDir.open(attach)
     if not allow_remote and not is_loopback(host):

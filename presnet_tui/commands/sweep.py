@@ -105,7 +105,7 @@ def sweep(
     with user_errors():
         overrides = {"epochs": epochs, "retrain_epochs": retrain_epochs, "dataset": dataset, "data_dir": data_dir}
         overrides |= {"download": download, "device": device, "image_size": image_size}
-        files = config or [None]
+        files: list[Path | None] = list(config) if config else [None]
         request = SweepRequest(
             configs=[resolve_config(f, **overrides) for f in files],
             sources=[str(f) for f in files],

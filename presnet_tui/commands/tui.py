@@ -38,9 +38,9 @@ def tui(
                 "`presnet resume RUN --headless` here"
             ]
         )
+    from core.api.rundirs import RunDir
+    from core.api.sweeps import Sweep, is_sweep
     from core.config import load_config
-    from core.run.rundir import RunDir
-    from core.scale.sweep import Sweep, is_sweep
     from presnet_tui.app import PresnetApp  # no torch: every run is a worker process the app attaches to
 
     with user_errors():

@@ -15,17 +15,12 @@ from presnet_tui.widgets.plots import CurvesPlot
 
 
 def architecture_flops(arch: dict, image_size: int) -> str | None:
-    """``FLOPs at N px: ...`` for an architecture (as events carry it), counted on the meta device."""
-    import torch
+    """``FLOPs at N px: ...`` for an architecture (as events carry it), counted by core on the meta device."""
+    from core.api.arch import event_arch_flops
+    from presnet_tui.units import human
 
-    from core.space.arch import parse_arch
-    from core.space.cost import count_flops, human
-
-    if not arch:
-        return None
-    with torch.device("meta"):
-        model = parse_arch({k: v for k, v in arch.items() if k != "source"}, "architecture").build()
-    return f"FLOPs at {image_size} px: {human(count_flops(model, image_size))}"
+    flops = event_arch_flops(arch, image_size)
+    return None if flops is None else f"FLOPs at {image_size} px: {human(flops)}"
 
 
 class RetrainScreen(RunScreen):

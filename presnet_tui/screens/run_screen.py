@@ -25,8 +25,12 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"presnet · {self.session.run_dir.path}"
-        self.session.connect(lambda: self.post_message(EventsArrived()))
+        self.session.connect(self._events_arrived)
         self.redraws.request()
+
+    def _events_arrived(self) -> None:
+        """From the runner's thread: a message, never a widget call (Textual's thread rule)."""
+        self.post_message(EventsArrived())
 
     def on_unmount(self) -> None:
         self.session.close()

@@ -10,13 +10,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from core.api.confidence import settled_of
+from core.api.arch import Architecture
+from core.api.confidence import Confidence, settled_of
 from core.api.derive import derive
 from core.config import check_stop_at
 from core.errors import PresnetError
 from core.run.events import AnyEvent, Converged, Error, RetrainDone, SearchStopped, SpaceWarning, Unstable
-from core.space.arch import Architecture
-from core.train.convergence import Confidence
 from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
@@ -122,7 +121,7 @@ class SearchScreen(RunScreen):
         m = self.model
         lines = [f"epochs done {m.epochs_done}/{m.epochs}"]
         if m.expected_cost is not None:
-            from core.space.cost import human
+            from presnet_tui.units import human
 
             lines.append(f"expected cost {human(*m.expected_cost)}")
         if m.change:  # the paper's "erratic" signal: how far each decision moved in the last epoch
@@ -140,7 +139,8 @@ class SearchScreen(RunScreen):
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             settled = settled_of(self.derived.source)
             lines.append(
-                f"derived @{self.derived.source['epoch']}: {arch}" + (f" · {settled} settled" if settled else "")
+                f"derived @{(self.derived.source or {}).get('epoch', '?')}: {arch}"
+                + (f" · {settled} settled" if settled else "")
             )
         if m.warnings:
             lines.append(f"[yellow]{m.warnings[-1]}[/]")

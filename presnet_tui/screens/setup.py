@@ -28,6 +28,8 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from core.api.config import ConfigOverrides, override_config
+from core.api.files import atomic_write_text
 from core.config import (
     DEVICE_KINDS,
     VOID_KERNELS_FIX,
@@ -36,11 +38,9 @@ from core.config import (
     Dataset,
     dump_yaml,
     load_config,
-    validate,
     void_kernels_fact,
 )
 from core.errors import PresnetError
-from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
 
 if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
@@ -70,7 +70,7 @@ ERROR_SLOTS = {
 def space_facts(report: SpaceReport) -> str:
     """Facts about a choice of scope and candidates, as one short paragraph, with the FLOPs range of
     the space's architectures at the form's input size."""
-    from core.space.cost import human
+    from presnet_tui.units import human
 
     f, flops = report.facts, report.flops
     return (
@@ -205,38 +205,49 @@ class SetupScreen(Screen):
         self.query_one("#scope", RadioSet).focus()
 
     # -- reading the form ----------------------------------------------------------------------
-    def form_values(self) -> dict[str, Any]:
-        """The form as config overrides; unreadable numbers become None and fail validation."""
+    def form_overrides(self) -> ConfigOverrides:
+        """The form as the CLI's overrides object: the same fields, the same merge and validation.
+
+        A number that cannot be read is refused here (None would mean "keep the config's value")."""
+        c = self.config
         scope_set = self.query_one("#scope", RadioSet)
-        pressed = scope_set.pressed_button.id.removeprefix("scope-") if scope_set.pressed_button else None
-        scope: Any = pressed or self.config.space.scope  # none pressed: the config's own (e.g. progressive)
+        button = scope_set.pressed_button
+        pressed = button.id.removeprefix("scope-") if button is not None and button.id else None
+        scope = pressed  # none pressed: the config's own (e.g. progressive)
         if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
             scope = self.query_one("#custom-blocks", Input).value
+        unreadable: list[str] = []
 
-        def number(widget_id: str) -> int | None:
+        def number(widget_id: str, field: str) -> int | None:
             text = self.query_one(f"#{widget_id}", Input).value.strip()
-            return int(text) if text.lstrip("-").isdigit() else None
+            if not text.lstrip("-").isdigit():
+                unreadable.append(f"{field}: type a whole number")
+                return None
+            return int(text)
 
-        return {
-            "space.scope": scope,
-            "space.kernels": [k for k in KERNELS if self.query_one(f"#k-{k}", Checkbox).value],
-            "space.activations": [a for a in ACTIVATIONS if self.query_one(f"#a-{a}", Checkbox).value],
-            "data.dataset": self.query_one("#dataset", Select).value,
-            "data.data_dir": self.query_one("#data-dir", Input).value,
-            "data.image_size": number("image-size"),
-            "space.candidates": self.query_one("#candidates", Select).value,
-            "search.epochs": number("epochs"),
-            "search.warmup_epochs": number("warmup"),
-            "run.device": self.query_one("#device", Select).value,
-            "run.seed": number("seed"),
-        }
+        def chosen(widget_id: str) -> str:
+            return str(self.query_one(f"#{widget_id}", Select).value)
+
+        data_dir = self.query_one("#data-dir", Input).value
+        overrides = ConfigOverrides(
+            scope=scope,
+            kernels=",".join(str(k) for k in KERNELS if self.query_one(f"#k-{k}", Checkbox).value),
+            activations=",".join(a for a in ACTIVATIONS if self.query_one(f"#a-{a}", Checkbox).value),
+            dataset=chosen("dataset"),
+            data_dir=Path(data_dir) if data_dir != str(c.data.data_dir) else None,  # unchanged: as the file has it
+            image_size=number("image-size", "data.image_size"),
+            candidates=chosen("candidates"),
+            epochs=number("epochs", "search.epochs"),
+            warmup_epochs=number("warmup", "search.warmup_epochs"),
+            device=chosen("device"),
+            seed=number("seed", "run.seed"),
+        )
+        if unreadable:
+            raise ConfigError(unreadable)
+        return overrides
 
     def build_config(self) -> Config:
-        data = self.config.model_dump(mode="json")
-        for dotted, value in self.form_values().items():
-            section, key = dotted.split(".")
-            data[section][key] = value
-        return validate(data)
+        return override_config(self.config, self.form_overrides())
 
     def show_problems(self, problems: list[str]) -> None:
         slots: dict[str, list[str]] = {}
@@ -245,7 +256,7 @@ class SetupScreen(Screen):
             slots.setdefault(ERROR_SLOTS.get(field_path, "general"), []).append(
                 message if field_path in ERROR_SLOTS else line
             )
-        for label in self.query("Label.error"):
+        for label in self.query("Label.error").results(Label):
             slot = (label.id or "").removeprefix("err-")
             text = "\n".join(slots.get(slot, []))
             label.update(text)

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.scale.sweep import RunStatus, Sweep
+from core.api.sweeps import RunStatus, Sweep
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.session import AttachedSession
 from presnet_tui.sweepview import status_cells

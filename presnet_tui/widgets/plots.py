@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -38,7 +40,7 @@ def legend_text(labels: list[tuple[str, str]], width: int = 1000) -> Text:
     return text
 
 
-def bars_text(title: str, probs: dict[str, str | float], width: int = 6) -> Text:
+def bars_text(title: str, probs: Mapping[str, str | float], width: int = 6) -> Text:
     """A decision's current probabilities as one bar per candidate: the compact view of a marginal."""
     text = Text(title + "\n", style="bold")
     for i, (label, p) in enumerate(probs.items()):
@@ -192,7 +194,7 @@ class AlphaHeatmap(Static):
             table.add_column(SHORT.get(a, a), justify="right", no_wrap=True)
         for block in model.block_ids:
             probs = model.block_probs(str(block))
-            row = [str(block), str(model.stages.get(str(block), ""))]
+            row: list[str | Text] = [str(block), str(model.stages.get(str(block), ""))]
             row += [_cell(probs.get("kernel", {}).get(k, 0.0)) for k in kernels]
             row += [_cell(probs.get("activation", {}).get(a, 0.0)) for a in acts]
             table.add_row(*row)

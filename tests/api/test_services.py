@@ -15,10 +15,10 @@ from core.errors import PresnetError
 from presnet_tui.model import RunModel
 
 
-def test_overrides_are_picked_from_a_commands_parameters_and_applied():
-    picked = ConfigOverrides.pick({"scope": "m", "epochs": 9, "headless": True, "nproc": 2, "config": None})
-    assert picked == ConfigOverrides(scope="m", epochs=9)
-    cfg = resolve_config(None, picked)
+def test_overrides_are_applied_over_the_quickstart():
+    given = ConfigOverrides(scope="m", epochs=9)
+    assert given.dotted() == {"space.scope": "m", "search.epochs": 9}  # a field left None is absent
+    cfg = resolve_config(None, given)
     assert cfg.space.scope == "m" and cfg.search.epochs == 9
     assert cfg.data.dataset == quickstart().data.dataset  # the rest is the quickstart's
     with pytest.raises(PresnetError, match="space.scope"):

@@ -33,6 +33,6 @@ def test_retrain_from_a_past_epoch_rewrites_the_summary_when_it_starts(synthetic
     result = Runner(Job(cfg, run, bus, Control(), search=False, arch=past).prepare()).start().wait(120)
     assert result is not None and result.status == "done", result and result.message
     summary, arch = seen_at_start["summary"], seen_at_start["arch"]
-    assert summary["architecture"] == arch and arch["source"]["epoch"] == 2
-    assert summary["params"] == sum(p.numel() for p in past.build().parameters())
-    assert run.summary()["architecture"] == json.loads(run.arch_file.read_text())  # and at the end
+    assert summary.architecture == arch and arch["source"]["epoch"] == 2
+    assert summary.params == sum(p.numel() for p in past.build().parameters())
+    assert run.summary().architecture == json.loads(run.arch_file.read_text())  # and at the end

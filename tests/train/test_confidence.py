@@ -51,7 +51,7 @@ def test_auto_stop_with_a_margin_and_patience_on_a_real_search(tiny, start):
     runner, run, seen = start(cfg, retrain=False)
     result = runner.wait(300)
     assert result is not None and result.status == "done", result and result.message
-    summary = run.summary()["search"]
+    summary = run.summary().search.model_dump()
     assert summary["stop_reason"] == "converged" and summary["epochs"] < 12
     assert summary["settled"] == summary["decisions_total"] == 2 * len(summary["block_ids"])
     history = run.epoch_history()
@@ -81,7 +81,7 @@ def test_a_search_stopped_in_its_warm_up_says_so_and_is_refused_downstream(synth
 
     runner, run, seen = start(synthetic(epochs=3, warmup_epochs=2), on_event=stop_in_warmup, retrain=False)
     assert runner.wait(120).status == "done"
-    search = run.summary()["search"]
+    search = run.summary().search.model_dump()
     assert search["searched"] is False and search["arch_steps"] == 0 and search["settled"] == 0
     assert search["decisions_total"] > 0
     warnings = [e for e in seen if e.kind == "warning" and e.where == "search.decisions"]
@@ -101,7 +101,7 @@ def test_a_search_stopped_in_its_warm_up_says_so_and_is_refused_downstream(synth
 def test_summary_search_section_and_architecture_file_agree_on_each_decision(synthetic, start):
     runner, run, seen = start(synthetic(epochs=3), retrain=False)
     assert runner.wait(120).status == "done"
-    search = run.summary()["search"]
+    search = run.summary().search.model_dump()
     arch = json.loads(run.arch_file.read_text())
     assert search["searched"] is True and search["arch_steps"] > 0
     assert arch["source"]["decisions"] == search["decisions"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.run.control import Control
 from core.run.events import EventBus
 from core.train.convergence import ConvergenceTracker, snapshot_change, total_variation
+from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 
 
@@ -84,7 +85,7 @@ def test_auto_stop_stops_a_real_search_once_every_decision_settles(tiny, tmp_pat
     bus = EventBus()
     seen = []
     bus.subscribe(seen.append)
-    outcome = SearchEngine(cfg, bus, Control(), tmp_path / "s.pt", lambda: 0).run()
+    outcome = SearchEngine(LoopContext(cfg, bus, Control(), tmp_path / "s.pt", lambda: 0)).run()
     assert outcome.reason == "converged" and outcome.epoch == 2  # first search epoch after the warm-up
     assert [e.epoch for e in seen if e.kind == "converged"] == [2]
     ends = [e for e in seen if e.kind == "epoch_end"]

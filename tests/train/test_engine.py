@@ -58,8 +58,8 @@ def test_stop_at_epoch_from_config_gives_exactly_n_epochs(synthetic, start):
     assert runner.wait(120).status == "done"
     assert [h.epoch for h in run.epoch_history()] == [1, 2]
     assert len(kinds(read_events(run.events_file), "epoch_end")) == 2
-    summary = run.summary()
-    assert summary["search"] == {**summary["search"], "epochs": 2, "stop_reason": "user"}
+    search = run.summary().search
+    assert search is not None and (search.epochs, search.stop_reason) == (2, "user")
 
 
 def test_stop_now_mid_epoch_derives_from_live_alphas_and_retrains(synthetic, start):

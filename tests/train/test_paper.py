@@ -15,6 +15,7 @@ from core.space.geometry import block_geometry
 from core.space.network import NetSpec, SearchNet
 from core.space.proxyless import MixedOp, Mode, PathSampler
 from core.train.device import precision_for
+from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 from core.train.step import arch_step, grad_scaler
 
@@ -25,7 +26,7 @@ def paper_engine(tiny, tmp_path, **search) -> SearchEngine:
         data={"dataset": "synthetic", "synthetic_size": 96, "batch_size": 16},
         search={"arch_lr": 1e-3, "epochs": 2, "warmup_epochs": 1, **search},
     )
-    return SearchEngine(cfg, EventBus(), Control(), tmp_path / "search.pt", lambda: 0)
+    return SearchEngine(LoopContext(cfg, EventBus(), Control(), tmp_path / "search.pt", lambda: 0))
 
 
 def test_optimisers_as_built_are_the_papers(tiny, tmp_path):

@@ -58,8 +58,8 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(synthetic):
             await wait_for(pilot, lambda: app.screen.model.retrain_done is not None)
             assert app.screen.model.architecture["blocks"]
             run = screen.session.run_dir
-            assert run.summary()["retrain"]["epochs"] == 1
-            assert run.summary()["search"]["epochs"] == 3
+            assert run.summary().retrain.epochs == 1
+            assert run.summary().search.epochs == 3
 
     asyncio.run(scenario())
 

@@ -1,9 +1,9 @@
-"""One pydantic model tree for every setting, and YAML loading.
+"""One pydantic model tree for every setting.
 
 Unknown keys are errors (``extra="forbid"``) so that a typo in a config is caught
 in the first second, not after ten hours of searching.  Defaults are the paper's
-CIFAR-10 settings; :func:`quickstart` is the embedded default the CLI runs with no
-arguments (a small ResNet-50 on scikit-learn's digits, a few minutes on a CPU).
+CIFAR-10 settings; :func:`core.config.load.quickstart` is the embedded default the CLI
+runs with no arguments (a small ResNet-50 on scikit-learn's digits, a few minutes on a CPU).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.errors import PresnetError, as_field_error
-from core.io import read_user_text
 from core.space import (
     ACTIVATIONS,
     KERNELS,
@@ -38,7 +36,7 @@ from core.space import (
     validate_progressive,
     validate_scope,
 )
-from core.space.geometry import BlockGeometry, prunable, space_geometry, void_blocks
+from core.space.geometry import BlockGeometry, prunable, space_geometry
 
 # The run's vocabulary beside the space's (core.space): each list once, read with typing.get_args.
 Dataset = Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
@@ -273,12 +271,14 @@ def no_search_problem(search: SearchConfig) -> str | None:
     if w >= search.epochs:
         return (
             f"search.warmup_epochs: {w} warm-up epochs leave no architecture step in {search.epochs} search epochs; "
-            f"raise search.epochs (--epochs) above {w} or lower search.warmup_epochs below {search.epochs}"
+            f"raise search.epochs (--epochs) above {w} "
+            f"or lower search.warmup_epochs (--warmup-epochs) below {search.epochs}"
         )
     if search.stop_at_epoch is not None and search.stop_at_epoch <= w:
         return (
             f"search.stop_at_epoch: a stop after epoch {search.stop_at_epoch} falls inside the {w} warm-up epochs "
-            f"(no architecture step); stop after epoch {w + 1} or later, or lower search.warmup_epochs"
+            f"(no architecture step); stop after epoch {w + 1} or later, "
+            "or lower search.warmup_epochs (--warmup-epochs)"
         )
     return None
 
@@ -373,174 +373,3 @@ class Config(_Strict):
     def geometry(self) -> list[BlockGeometry]:
         """The search blocks' geometry (its scope, kernels, stem and data.image_size)."""
         return space_geometry(self.search_space(), self.data.image_size, self.network.stem)
-
-
-# -- void kernel choices, worded ---------------------------------------------------------------
-VOID_KERNELS_FIX = "set space.void_kernels: prune to drop the duplicates, or raise data.image_size"
-
-
-def void_kernels_fact(geometry: list[BlockGeometry], image_size: int) -> str | None:
-    """What is void where, in one clause (no advice), or None when every kernel choice is real."""
-    void = void_blocks(geometry)
-    if not void:
-        return None
-    ids = ", ".join(str(g.block_id) for g in void)
-    sides = sorted({g.input_size for g in void})
-    return (
-        f"at {image_size} px the kernel choice of block(s) {ids} is void: their middle conv sees a "
-        f"{'/'.join(f'{s}x{s}' for s in sides)} map, where the candidate kernels compute the same functions"
-    )
-
-
-def void_warning(geometry: list[BlockGeometry], image_size: int) -> str | None:
-    """The warning line: the fact and how to fix it, or None."""
-    fact = void_kernels_fact(geometry, image_size)
-    return None if fact is None else f"{fact} ({VOID_KERNELS_FIX})"
-
-
-def check_void_kernels(config: Config) -> str | None:
-    """Apply ``space.void_kernels``: the warning line to show (warn), None, or a refusal (error).
-
-    Pruned spaces no longer hold a void choice, so ``prune`` returns None.
-    """
-    mode = config.space.void_kernels
-    if mode == "prune":
-        return None
-    fact = void_kernels_fact(config.geometry(), config.data.image_size)
-    if fact is None:
-        return None
-    if mode == "error":
-        raise PresnetError(
-            fact,
-            where="space.void_kernels",
-            hint="set space.void_kernels: prune or warn, pick other blocks, or raise data.image_size (--image-size)",
-        )
-    return f"{fact} ({VOID_KERNELS_FIX})"
-
-
-def quickstart() -> Config:
-    """The embedded default: a real search + retrain on digits in a few CPU minutes.
-
-    Its blocks are stage 2's (ids 10-13): at 32 px with torchvision's stem their middle
-    convs see 8x8 and 4x4 maps, where 3x3 and 5x5 differ; stage 4 (scope s) sees 2x2 and
-    1x1 maps there, where the kernel choice is void (see :mod:`core.space.geometry`).
-    """
-    return Config.model_validate(
-        {
-            "space": {"scope": [10, 11, 12, 13]},
-            "network": {"width_mult": 0.25},
-            "data": {"dataset": "digits", "val_fraction": 0.25, "batch_size": 64, "augment": "pad_crop", "flip": False},
-            "search": {  # departures from the paper's arch_lr and estimator: see sample_configs/quickstart.yaml
-                "epochs": 24,
-                "warmup_epochs": 6,
-                "arch_lr": 0.03,
-                "estimator": "all_paths",
-                "alphas_every": 2,
-                "patience": 3,
-                "auto_stop": True,
-            },
-            "retrain": {"epochs": 40},
-            "run": {"threads": 1},  # see sample_configs/quickstart.yaml
-        }
-    )
-
-
-def format_validation_error(err: ValidationError, source: str | None = None) -> list[str]:
-    """Every problem as ``field.path: message`` (one line each)."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if not loc:  # a cross-field check names its field itself: "section.key: message"
-            loc, _, msg = msg.partition(": ") if ": " in msg else ("(config)", "", msg)
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (check its spelling; `presnet config show` lists the valid ones)"
-        prefix = f"{source}: " if source else ""
-        lines.append(f"{prefix}{loc}: {msg}")
-    return lines
-
-
-class ConfigError(PresnetError):
-    """Invalid configuration; ``problems`` holds one ``field.path: message`` line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self._problems = problems
-        super().__init__("; ".join(problems))
-
-    @property
-    def problems(self) -> list[str]:
-        return self._problems
-
-
-def validate(data: dict[str, Any], source: str | None = None) -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    """Read a config file; every failure is a one-line :class:`PresnetError`."""
-    path = Path(path)
-    if not path.exists():
-        raise PresnetError("config file not found", where=str(path), hint="check the path")
-    if path.is_dir():
-        raise PresnetError("is a directory, not a config file", where=str(path), hint="pass a .yaml file")
-    try:
-        text = read_user_text(path, "config file")
-    except OSError as err:
-        raise PresnetError(f"cannot read: {err.strerror}", where=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise PresnetError(
-            f"{line}YAML syntax error: {problem}", where=str(path), hint="fix the YAML syntax at that line"
-        ) from None
-    if data is None:
-        raise PresnetError(
-            "config file is empty", where=str(path), hint="write at least one section, e.g. `space: {scope: s}`"
-        )
-    if not isinstance(data, dict):
-        raise PresnetError(
-            "config must be a mapping of sections",
-            where=str(path),
-            hint="top-level keys: space, network, data, search, retrain, run",
-        )
-    return data
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    for section, key in (("data", "data_dir"), ("run", "out"), ("run", "runs_dir")):
-        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
-        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
-            data[section][key] = str((base / Path(value).expanduser()).resolve())
-
-
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """File (or the quickstart when none) + CLI overrides as ``{"section.key": value}``.
-
-    Relative paths in a file resolve against the file's folder; overrides resolve
-    against the current directory, like any command-line path.
-    """
-    if path is None:
-        data = quickstart().model_dump(mode="json")
-        source = None
-    else:
-        data = load_yaml(Path(path))
-        _resolve_paths(data, Path(path).resolve().parent)
-        source = str(path)
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        section, key = dotted.split(".")
-        if not isinstance(data.setdefault(section, {}), dict):
-            raise ConfigError([f"{section}: must be a mapping"])
-        data[section][key] = value
-    return validate(data, source)
-
-
-def dump_yaml(config: Config) -> str:
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

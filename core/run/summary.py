@@ -1,0 +1,101 @@
+"""``summary.json``: a run's result, one pydantic model written and read everywhere.
+
+The job writes it section by section (the search's outcome, the architecture, the retrain's
+result); compare, sweeps, steering and the front ends read it.  Every section allows keys it does
+not name (``extra="allow"``), so a summary written by an older or newer presnet still opens, and a
+section is written back as it was read (``exclude_unset``): the file keeps its shape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import PresnetError
+from core.faults import fault_point
+from core.io import atomic_write
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SearchSummary(_Section):
+    """The search's outcome; the confidence keys are :meth:`core.train.convergence.Confidence.as_dict`'s."""
+
+    epochs: int | None = None  #: every key may be missing: hand-written and older summaries still open
+    stop_reason: str | None = None
+    elapsed_s: float | None = None
+    scope: str | list[int] | None = None
+    block_ids: list[int] = Field(default_factory=list)
+    stages: list[dict[str, Any]] | None = None  #: a progressive search's stage history
+    rank_state_sha256: list[str] | None = None  #: distributed runs: each rank's final state digest
+    searched: bool | None = None
+    arch_steps: int | None = None
+    settled: int | None = None
+    decisions_total: int | None = None
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RetrainSummary(_Section):
+    epochs: int | None = None
+    test_top1: float | None = None
+    stopped: bool = False
+    rank_state_sha256: list[str] | None = None
+
+
+class RunSummary(_Section):
+    baseline: bool = False  #: a `presnet baseline` run (the plain network, no search)
+    search: SearchSummary | None = None
+    architecture: dict[str, Any] | None = None  #: the architecture file's content (Architecture, as JSON)
+    params: int | None = None
+    world_size: int | None = None
+    retrain: RetrainSummary | None = None
+
+    @property
+    def empty(self) -> bool:
+        """No section written yet (the run has not finished its search nor its retrain)."""
+        return not self.model_fields_set and not self.model_extra
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_unset=True), indent=2) + "\n"
+
+
+def read_summary(path: Path) -> RunSummary:
+    """The summary at ``path``; an empty one when there is none yet; a broken one is one line."""
+    if not path.exists():
+        return RunSummary()
+    try:
+        return RunSummary.model_validate_json(path.read_text())
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(file)"
+        raise PresnetError(f"summary.json is malformed: {where}: {first['msg']}", where=str(path)) from None
+
+
+def write_summary(path: Path, summary: RunSummary, sections: str = "") -> None:
+    """Temp file, then rename: a failed write (a full disk) leaves the previous summary whole."""
+    text = summary.to_json()
+
+    def write(f: Any) -> None:
+        half = len(text) // 2
+        f.write(text[:half])
+        fault_point("summary", sections)  # test-only: a kill or a write error in mid-write (core.faults)
+        f.write(text[half:])
+
+    atomic_write(path, write, binary=False)
+
+
+def updated(summary: RunSummary, **sections: Any) -> RunSummary:
+    """``summary`` with whole sections replaced (``search=...``, ``retrain=...``), validated."""
+    data = summary.model_dump(mode="json", exclude_unset=True)
+    data.update(
+        {
+            k: v.model_dump(mode="json", exclude_unset=True) if isinstance(v, BaseModel) else v
+            for k, v in sections.items()
+        }
+    )
+    return RunSummary.model_validate(data)
