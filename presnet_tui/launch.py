@@ -11,11 +11,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.api.handle import RunHandle
 from core.api.runs import new_run_path
 from core.config import Config, dump_yaml
-from core.space.arch import Architecture
+
+if TYPE_CHECKING:
+    from core.api.arch import Architecture
 
 
 def worker_command(*args: str) -> list[str]:

@@ -151,37 +151,20 @@ def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path):
 #: The package's public vocabulary; everything else a front end needs is a core.api function.
 DOOR = ("core.errors", "core.config", "core.space", "core.run.events", "core.run.control")
 
-#: TEMPORARY (issue 30): the run launching that helper i29 is moving behind a core.api run handle
-#: (detached worker processes).  The integrator deletes these lines after merging i29; each names
-#: exactly one known leftover, so no new deep import can hide here.
-DOOR_LEFTOVERS = {
-    ("presnet_tui.session", "core.run.rundir"),
-    ("presnet_tui.session", "core.train.job"),
-    ("presnet_tui.session", "core.train.runner"),
-    ("presnet_tui.headless", "core.train.job"),
-    ("presnet_tui.headless", "core.train.runner"),
-    ("presnet_tui.headless", "core.train.dist_ops"),
-}
-
 
 def through_the_door(module: str) -> bool:
     return module in DOOR or module == "core.api" or module.startswith("core.api.")
 
 
 def test_front_ends_import_only_core_api_and_the_public_vocabulary():
-    bad, used_leftovers = [], set()
+    bad = []
     for name, deps in graph().items():
         if not name.startswith("presnet_tui"):
             continue
         for dep in sorted(d for d in deps if d.split(".")[0] == "core"):
-            if (name, dep) in DOOR_LEFTOVERS:
-                used_leftovers.add((name, dep))
-            elif not through_the_door(dep):
+            if not through_the_door(dep):
                 bad.append(f"{name} imports {dep}: make what it needs a core.api function")
     assert not bad, "\n".join(bad)
-    assert used_leftovers == DOOR_LEFTOVERS, (
-        f"leftovers gone, drop them from DOOR_LEFTOVERS: {DOOR_LEFTOVERS - used_leftovers}"
-    )
 
 
 def _path_tricks(path: Path) -> list[str]:

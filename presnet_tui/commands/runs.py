@@ -377,12 +377,12 @@ def resume(
 
 def _worker_job(run_dir: Path, arch_file: Path | None) -> Job:
     """The TUI's retrain (``--arch``: this architecture, in the run that found it) or continued search."""
+    from core.api.rundirs import RunDir
     from core.api.runs import continue_run, retrain_run
-    from core.run.rundir import RunDir
 
     if arch_file is None:
         return continue_run(run_dir, retrain_after_search=False)
-    from core.space.arch import load_arch
+    from core.api.arch import load_arch
 
     run = RunDir.open(run_dir)
     return retrain_run(run, load_arch(arch_file))
