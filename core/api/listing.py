@@ -119,7 +119,7 @@ def _position(events: list[AnyEvent]) -> tuple[Literal["search", "retrain", "non
     if s.phase == "retrain":
         done = s.retrain_done.epochs if s.retrain_done is not None else s.retrain_epoch
         return "retrain", done, s.retrain_epochs
-    if not s.search_config:
+    if not s.epochs:  # no search_started yet
         return "none", 0, 0
     return "search", s.epochs_done, s.epochs
 

@@ -58,6 +58,7 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(synthetic):
             await wait_for(pilot, lambda: app.screen.model.retrain_done is not None)
             assert app.screen.model.architecture["blocks"]
             run = screen.session.run_dir
+            await wait_for(pilot, lambda: run.summary().retrain is not None)  # written just after retrain_done
             assert run.summary().retrain.epochs == 1
             assert run.summary().search.epochs == 3
 
@@ -161,7 +162,7 @@ def test_quit_during_search_detaches_and_the_run_goes_on(synthetic):
     assert f"run {run.path}: runs on (detached)" in lines
     handle = RunHandle.attach(run.path)
     handle.wait(timeout=300)  # the worker finishes on its own
-    assert run.summary()["search"]["epochs"] == 2
+    assert run.summary().search.epochs == 2
 
 
 def test_attach_to_a_headless_run(synthetic):
