@@ -298,14 +298,14 @@ class SetupScreen(Screen):
         waited for on a daemon thread -- not a Textual thread worker, whose executor the app's exit would
         join, so that quitting never waits for the count.  A newer keystroke's answer wins."""
         self._facts_asked += 1
-        asked = self._facts_asked
+        asked, app = self._facts_asked, self.app  # a plain thread has no active app: taken here
 
         def ask() -> None:
             from presnet_tui.facts import FACTS
 
             text = FACTS.ask(cfg)
-            if asked == self._facts_asked and self.app.is_running:
-                self.app.call_from_thread(self._show_facts, text)
+            if asked == self._facts_asked and app.is_running:
+                app.call_from_thread(self._show_facts, text)
 
         threading.Thread(target=ask, name="presnet-facts", daemon=True).start()
 
