@@ -6,9 +6,11 @@ a run that fails exits 1; success exits 0.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from presnet_tui.commands import app
+from presnet_tui.commands.common import FastExit
 from presnet_tui.commands.sweep import ray_address_argv
 from presnet_tui.commands.tui import tui_main
 
@@ -17,7 +19,15 @@ __all__ = ["app", "main", "tui_main"]
 
 def main() -> None:
     sys.argv = ray_address_argv(sys.argv)
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if not FastExit.wanted:
+            raise
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
         "presnet_tui.bench_view",
         "presnet_tui.session",
         "presnet_tui.launch",
+        "presnet_tui.facts",
     ),
     ("presnet_tui.widgets", "presnet_tui.headless"),
     ("presnet_tui.screens",),

@@ -41,8 +41,8 @@ class RunHandle:
     def __init__(self, path: Path, proc: subprocess.Popen[bytes] | None = None) -> None:
         self.path = Path(path)
         self.proc = proc  #: the worker, when this handle started it
-        self.control = Control(self.path / "control.json")
-        self._follower = EventFollower(self.path / "events.jsonl")
+        self.control = Control(self.run_dir.control_file)
+        self._follower = EventFollower(self.run_dir.events_file)
 
     # -- starting and attaching -----------------------------------------------------------------
     @classmethod
@@ -66,10 +66,10 @@ class RunHandle:
             raise live_error(run_dir)
         made = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
+        layout = RunDir(run_dir)
         if paused:
-            write_control(run_dir / "control.json", ControlState(paused=True))
-        log_path = run_dir / "worker.log"
-        events = run_dir / "events.jsonl"
+            write_control(layout.control_file, ControlState(paused=True))
+        log_path, events = layout.worker_log, layout.events_file
         before = _stat(events)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
@@ -125,11 +125,11 @@ class RunHandle:
 
     def progress(self) -> Progress | None:
         """The newest progress event (step, images/s, ETA), or None before the first step."""
-        return read_progress(self.path / "progress.json")
+        return read_progress(self.run_dir.progress_file)
 
     def log_tail(self) -> str:
         """The worker log's last line (why a worker ended early)."""
-        return last_line(self.path / "worker.log")
+        return last_line(self.run_dir.worker_log)
 
     # -- steering ---------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -176,7 +176,7 @@ class Job:
                 result.status, result.message = "error", err.line()
                 if isinstance(err, (Diverged, RankDrift)) and err.where == "search":
                     self.bus.emit(SearchStopped(epoch=self._epochs_done(), reason=StopReason.ERROR))
-                self._emit_error(Error(message=err.line(), where=err.where))
+                self._emit_closing(Error(message=err.line(), where=err.where))
             except Exception as err:  # a bug: keep the traceback for the report, tell the user where it is
                 result.status = "error"
                 result.message = f"{err.__class__.__name__}: {err} (traceback in {self._keep_traceback()})"
@@ -228,9 +228,9 @@ class Job:
         ckpt = self.run_dir.retrain_ckpt if phase == "retrain" else self.run_dir.search_ckpt
         by = self.control.poll().interrupt_by or "interrupt"
         event = Suspended(phase=phase, epoch=err.epoch, step=err.step, by=by, checkpoint=str(ckpt))
-        self._emit_error(event)
+        self._emit_closing(event)
 
-    def _emit_error(self, event: Error | Suspended) -> None:
+    def _emit_closing(self, event: Error | Suspended) -> None:
         """The closing event of a run that failed or left: when the disk itself is what failed, the event
         file may refuse it too; the result's message (stderr) still says what happened."""
         try:

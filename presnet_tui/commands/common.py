@@ -30,6 +30,15 @@ err_console = Console(stderr=True)
 EXIT_USAGE = 2
 
 
+class FastExit:
+    """Set by a command whose process has nothing left to do once it returns: a headless run (its files
+    are closed and fsynced, its lock released) or the TUI (every run is another process).  The CLI's
+    entry point then leaves with ``os._exit``, skipping the interpreter's teardown -- garbage-collecting
+    torch's objects took 4 to 50 s after a SIGTERM on the loaded 2-core machine (BENCHMARKS.md)."""
+
+    wanted = False
+
+
 def fail(lines: list[str]) -> NoReturn:
     if os.environ.get("RANK", "0") != "0" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise typer.Exit(EXIT_USAGE)  # a distributed run speaks through rank 0 alone

@@ -29,6 +29,7 @@ from presnet_tui.commands.common import (
     DownloadOpt,
     EpochsOpt,
     EstimatorOpt,
+    FastExit,
     ImageSizeOpt,
     KernelsOpt,
     NprocOpt,
@@ -98,7 +99,9 @@ def _start(job: Job, no_tty: bool = False) -> None:
     job.prepare()
     if no_tty:  # said once the input has passed its checks, so a refusal stays one line
         err_console.print(NO_TTY_NOTICE, highlight=False, soft_wrap=True)
-    raise typer.Exit(run_headless(job, console))
+    code = run_headless(job, console)
+    FastExit.wanted = True  # the run's files are closed: no interpreter teardown to wait for
+    raise typer.Exit(code)
 
 
 def _new_run(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from presnet_tui.commands.common import (
+    FastExit,
     app,
     console,
     fail,
@@ -57,19 +57,19 @@ def tui(
         leave(PresnetApp(config=load_config(config) if config else None))
 
 
-def leave(app: PresnetApp) -> NoReturn:
+def leave(app: PresnetApp) -> None:
     """Run the app; once it is gone, say in the shell where each run is and how to find it again.
 
-    Then leave at once: a thread may still be importing torch for the setup screen's network count
-    (seconds on a loaded machine), and a normal interpreter exit would wait for it.  Nothing is lost:
-    every run is another process, and this one has written all it writes."""
+    Then the process leaves at once (:class:`FastExit`): a thread may still be importing torch for the
+    setup screen's network count (seconds on a loaded machine), and a normal interpreter exit would
+    wait for it.  Nothing is lost: every run is another process."""
     from rich.markup import escape
 
     for line in app.run() or []:
         console.print(escape(line), highlight=False, soft_wrap=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(app.return_code or 0)
+    FastExit.wanted = True
+    if app.return_code:
+        raise typer.Exit(app.return_code)
 
 
 def tui_main() -> None:

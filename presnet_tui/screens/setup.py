@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -26,7 +27,6 @@ from textual.widgets import (
     Static,
 )
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
 
 from core.api.config import ConfigOverrides, override_config
 from core.api.files import atomic_write_text
@@ -43,9 +43,8 @@ from core.config import (
 from core.errors import PresnetError
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
 
-if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
+if TYPE_CHECKING:
     from core.api.listing import RunRecord
-    from core.api.space import SpaceReport
 
 SCOPES = [*SCOPE_STAGES, "custom"]
 DATASETS = list(get_args(Dataset))
@@ -65,20 +64,6 @@ ERROR_SLOTS = {
     "data.data_dir": "data",
     "data.image_size": "image-size",
 }
-
-
-def space_facts(report: SpaceReport) -> str:
-    """Facts about a choice of scope and candidates, as one short paragraph, with the FLOPs range of
-    the space's architectures at the form's input size."""
-    from presnet_tui.units import human
-
-    f, flops = report.facts, report.flops
-    return (
-        f"stages {', '.join(map(str, f.stages))} · {len(f.block_ids)} search blocks "
-        f"({', '.join(map(str, f.block_ids))})\n"
-        f"{f.architectures:,} architectures · super-network {f.supernet_params:,} params (plain {f.baseline_params:,})"
-        f"\nFLOPs at {report.image_size} px: {human(flops.min)} to {human(flops.max)} (plain {human(flops.baseline)})"
-    )
 
 
 def void_line(cfg: Config) -> str:
@@ -195,7 +180,8 @@ class SetupScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "presnet · setup"
-        self.counting = False  # the facts need torch: counted once the screen has been painted
+        self.counting = False  # the facts need a helper process (torch): asked once the screen has been painted
+        self._facts_asked = 0
         self.update_facts()
         self.call_after_refresh(self.set_timer, 0.1, self._start_counting)
         for widget in (self.query_one("#live-title"), self.query_one("#live-runs")):
@@ -318,15 +304,21 @@ class SetupScreen(Screen):
         if event.option.id:
             self.post_message(self.AttachRequested(Path(event.option.id)))
 
-    @work(thread=True, exclusive=True, group="facts")
     def count_facts(self, cfg: Config) -> None:
-        """The space's report off the UI thread: it needs torch (seconds to import on a busy machine)
-        and a meta-device FLOPs count; a newer keystroke's worker replaces this one, its answer wins."""
-        from core.api.space import space_report
+        """The space's report, from the helper process (presnet_tui.facts: torch never loads in the app),
+        waited for on a daemon thread -- not a Textual thread worker, whose executor the app's exit would
+        join, so that quitting never waits for the count.  A newer keystroke's answer wins."""
+        self._facts_asked += 1
+        asked, app = self._facts_asked, self.app  # a plain thread has no active app: taken here
 
-        text = space_facts(space_report(cfg))
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_facts, text)
+        def ask() -> None:
+            from presnet_tui.facts import FACTS
+
+            text = FACTS.ask(cfg)
+            if asked == self._facts_asked and app.is_running:
+                app.call_from_thread(self._show_facts, text)
+
+        threading.Thread(target=ask, name="presnet-facts", daemon=True).start()
 
     def _show_facts(self, text: str) -> None:
         if self.is_mounted:
