@@ -8,14 +8,17 @@ Regenerate after an intended visual change: python -m pytest tests/tui/test_tui_
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.widgets import Footer, Label, RadioSet, Static
 from textual_plotext import PlotextPlot
 
 from core.config import quickstart
 from core.run.events import RetrainDone, SearchStopped
 from core.scale.sweep import RunStatus, Sweep
+from core.space import ACTIVATIONS
 from presnet_tui.app import QUIT_QUESTION
 from presnet_tui.screens.dialogs import ConfirmScreen, NumberScreen
 from presnet_tui.screens.search import SearchScreen
@@ -52,6 +55,18 @@ def test_setup_shows_its_void_warning_in_full(snap_compare):
 
     app = Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
     assert snap_compare(app, terminal_size=SIZE, run_before=choose_s)
+
+
+def test_setup_candidates_80x24(snap_compare):
+    """The candidate rows, scrolled to: four to a row, every activation on screen, [x]/[ ] marks."""
+
+    async def scroll(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#a-hardswish").scroll_visible(animate=False)
+        await pilot.pause(0.3)
+
+    app = Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=scroll)
 
 
 def test_search_joint_80x24(snap_compare):
@@ -123,6 +138,32 @@ def test_sweep_view_80x24(snap_compare, monkeypatch):
 
 
 # -- behaviour at 80x24 -----------------------------------------------------------------------------
+def screen_text(app) -> str:
+    """The screen as plain text, as a capture without colour shows it (what a reader without colour sees)."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def setup_host() -> Host:
+    return Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
+
+
+def test_setup_candidate_rows_wrap_inside_80_columns():
+    async def scenario():
+        app = setup_host()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.screen.query_one("#a-hardswish").scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            for a in ACTIVATIONS:
+                assert app.screen.query_one(f"#a-{a}").region.right <= 80, a  # on screen, not past the edge
+            text = screen_text(app)
+            assert "hardswish" in text and "relu" in text
+
+    asyncio.run(scenario())
+
+
 def footer_keys(app) -> set[str]:
     return {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
 
