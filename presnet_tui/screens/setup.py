@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioSet, Select, Static
 from textual.worker import get_current_worker
 
 from core.config import (
@@ -29,6 +29,7 @@ from core.config import (
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
+from presnet_tui.widgets.candidates import CandidateBox, ChoiceButton
 
 if TYPE_CHECKING:  # torch: the facts are counted on a worker thread, after the first paint
     from core.api.space import SpaceReport
@@ -112,7 +113,7 @@ class SetupScreen(Screen):
                         if s != "custom"
                         else "custom blocks"
                     )
-                    yield RadioButton(label, value=s == scope, id=f"scope-{s}")
+                    yield ChoiceButton(label, value=s == scope, id=f"scope-{s}")
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
             yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
             yield Label("", id="err-scope", classes="error")
@@ -120,12 +121,12 @@ class SetupScreen(Screen):
             yield Label("Candidate kernels", classes="section")
             with Horizontal(classes="toggles"):
                 for k in KERNELS:
-                    yield Checkbox(f"{k}x{k}", value=k in c.space.kernels, id=f"k-{k}")
+                    yield CandidateBox(f"{k}x{k}", value=k in c.space.kernels, id=f"k-{k}")
             yield Label("", id="err-kernels", classes="error")
             yield Label("Candidate activations", classes="section")
             with Horizontal(classes="toggles"):
                 for a in ACTIVATIONS:
-                    yield Checkbox(a, value=a in c.space.activations, id=f"a-{a}")
+                    yield CandidateBox(a, value=a in c.space.activations, id=f"a-{a}")
             yield Label("", id="err-activations", classes="error")
             with Horizontal(classes="fields"):
                 yield self._field("image size", Input(str(c.data.image_size), type="integer", id="image-size"))

@@ -179,6 +179,27 @@ def test_setup_void_warning_stays_in_view_wherever_the_form_is_scrolled():
     asyncio.run(scenario())
 
 
+def test_setup_checked_state_reads_without_colour():
+    async def scenario():
+        app = setup_host()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            box = app.screen.query_one("#k-7")
+            box.scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            assert "[x] 3x3" in text and "[x] 5x5" in text and "[ ] 7x7" in text and "[ ] 1x1" in text
+            await pilot.click("#k-7")
+            await pilot.pause(0.3)
+            assert "[x] 7x7" in screen_text(app)
+            app.screen.query_one("#scope").scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            text = screen_text(app)  # the quickstart's scope is a custom block list
+            assert "(•) custom blocks" in text and "( ) s (1 deepest stage)" in text
+
+    asyncio.run(scenario())
+
+
 def footer_keys(app) -> set[str]:
     return {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
 
