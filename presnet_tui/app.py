@@ -110,13 +110,13 @@ class PresnetApp(App):
         self.config = config
         self._prepare(lambda: self.job_factory(config), self.show_search, on_error)
 
-    def start_retrain(self, session: Session, arch: Architecture) -> None:
+    def start_retrain(self, session: Session, arch: Architecture, epochs: int) -> None:
         run = session.run_dir
 
         def make() -> Job:
             from core.api.runs import retrain_run
 
-            return retrain_run(run, arch)
+            return retrain_run(run, arch, epochs=epochs)
 
         self._prepare(make, self.show_retrain, lambda msg: self.notify(msg, severity="error", timeout=15))
 

@@ -91,8 +91,28 @@ def test_derive_after_a_stop_80x24(snap_compare):
         await settle(pilot)
 
     events = [*search_events(), SearchStopped(epoch=8, reason="user")]
-    app = Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=lambda session, arch: None))
+    app = Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=lambda session, arch, epochs: None))
     assert snap_compare(app, terminal_size=SIZE, run_before=pick)
+
+
+def stopped_host(on_retrain) -> Host:
+    """The stopped search, derivable: its config's scope is the events' blocks (1-3, scope s)."""
+    started, *rest = search_events()
+    config = started.config | {"space": started.config["space"] | {"scope": "s"}}
+    events = [started.model_copy(update={"config": config}), *rest, SearchStopped(epoch=8, reason="user")]
+    return Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=on_retrain))
+
+
+def test_retrain_length_dialog_80x24(snap_compare):
+    async def press_r(pilot):
+        await settle(pilot)
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        pilot.app.screen.query_one("#number").cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(stopped_host(lambda session, arch, epochs: None), terminal_size=SIZE, run_before=press_r)
 
 
 def test_quit_dialog_80x24(snap_compare):
@@ -140,7 +160,7 @@ def test_sweep_view_80x24(snap_compare, monkeypatch):
 def screen_text(app) -> str:
     """The screen as plain text, as a capture without colour shows it (what a reader without colour sees)."""
     console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True)
-    console.print(app.screen._compositor.render_update(full=True))
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
 
@@ -305,6 +325,34 @@ def test_key_list_names_every_key_of_the_search_screen():
             await pilot.press("escape")
             await pilot.pause(0.2)
             assert isinstance(app.screen, SearchScreen)
+
+    asyncio.run(scenario())
+
+
+def test_r_asks_for_the_retrain_length_with_the_configs_as_default():
+    asked: list[tuple[dict, int]] = []
+
+    async def scenario():
+        app = stopped_host(lambda session, arch, epochs: asked.append((arch.blocks, epochs)))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, NumberScreen) and not asked  # asked first, nothing started yet
+            assert app.screen.query_one("#number").value == "40"  # the quickstart config's retrain.epochs
+            text = screen_text(app)
+            assert "Retrain the derived architecture" in text and "(config: 40)" in text
+            await pilot.press("end", "backspace", "backspace", "0", "enter")  # refused in the dialog, in words
+            await pilot.pause(0.3)
+            assert "at least 1" in screen_text(app) and not asked
+            await pilot.press("escape")  # cancelled: no retrain
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, SearchScreen) and not asked
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            await pilot.press("end", "backspace", "backspace", "5", "enter")
+            await pilot.pause(0.3)
+            assert [epochs for _, epochs in asked] == [5] and asked[0][0]  # the derived architecture, 5 epochs
 
     asyncio.run(scenario())
 
