@@ -191,7 +191,8 @@ class RunModel:
         self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
 
     def _retrain_started(self, e: RetrainStarted) -> None:
-        self.phase = "retrain"
+        # The header counts the retrain's own epochs from here, and no longer shows the search's rate and ETA.
+        self.phase, self.epoch, self.step, self.images_per_s, self.eta_s = "retrain", 0, 0, 0.0, None
         self.architecture, self.arch_params = e.architecture, e.params
         self.baseline_params, self.retrain_epochs = e.baseline_params, e.epochs
         self.steps_per_epoch = e.steps_per_epoch

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Label, RadioSet, Static
 from textual_plotext import PlotextPlot
 
 from core.config import quickstart
-from core.run.events import RetrainDone, SearchStopped
+from core.run.events import ArchitectureDerived, RetrainDone, RetrainEpochEnd, RetrainStarted, SearchStopped
 from core.scale.sweep import RunStatus, Sweep
 from core.space import ACTIVATIONS
 from presnet_tui.app import QUIT_QUESTION
@@ -113,6 +113,37 @@ def test_retrain_length_dialog_80x24(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(stopped_host(lambda session, arch, epochs: None), terminal_size=SIZE, run_before=press_r)
+
+
+def retraining_events(done: bool = False) -> list:
+    """A headless run watched from its search, now 4 epochs into its 40-epoch retrain (or done)."""
+    arch = {"blocks": {"1": {"kernel": 5, "activation": "mish"}}, "width_mult": 0.25, "num_classes": 10}
+    events = [
+        *search_events(),
+        SearchStopped(epoch=8, reason="converged"),
+        ArchitectureDerived(epoch=8, architecture=arch, params=1_748_250, path="runs/demo/arch.json"),
+        RetrainStarted(epochs=40, params=1_748_250, baseline_params=1_486_106, steps_per_epoch=22, architecture=arch),
+    ]
+    for e in range(1, 41 if done else 5):
+        events.append(
+            RetrainEpochEnd(
+                epoch=e,
+                epochs=40,
+                train_loss=1.0 / e,
+                train_top1=0.5,
+                test_loss=1.1 / e,
+                test_top1=0.5,
+                lr=0.05,
+                elapsed_s=2.0 * e,
+            )
+        )
+    if done:
+        events.append(RetrainDone(epochs=40, test_top1=0.5, params=1_748_250, weights="runs/demo/weights"))
+    return events
+
+
+def test_attached_during_a_retrain_80x24(snap_compare):
+    assert snap_compare(search_host(retraining_events()), terminal_size=SIZE, run_before=settle)
 
 
 def test_quit_dialog_80x24(snap_compare):
@@ -273,7 +304,7 @@ def test_a_stopped_search_shows_no_eta_and_offers_no_stop_or_pause():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             status = str(app.screen.query_one("#run-status", Static).render())
-            assert status.startswith("done") and "ETA" not in status
+            assert status.startswith("search done") and "ETA" not in status
             assert not {"s", "e", "p"} & footer_keys(app)
             assert {"d", "q"} <= footer_keys(app)
 
@@ -355,6 +386,22 @@ def test_r_asks_for_the_retrain_length_with_the_configs_as_default():
             assert [epochs for _, epochs in asked] == [5] and asked[0][0]  # the derived architecture, 5 epochs
 
     asyncio.run(scenario())
+
+
+def test_header_names_the_retrain_and_counts_its_epochs_when_attached():
+    async def status_of(events) -> str:
+        app = search_host(events)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            return str(app.screen.query_one("#run-status", Static).render())
+
+    during = asyncio.run(status_of(retraining_events()))
+    assert during.startswith("retrain · epoch 4/40") and "done" not in during  # not "done · epoch 4/12"
+    assert "412 img/s" not in during and "01:15" not in during  # the search's last rate and ETA
+    after = asyncio.run(status_of(retraining_events(done=True)))
+    assert after.startswith("retrain done · epoch 40/40") and "ETA" not in after
+    searching = asyncio.run(status_of(search_events()))
+    assert searching.startswith("search · epoch 8/12") and "ETA" in searching
 
 
 def test_number_dialog_wraps_a_long_question():
