@@ -93,9 +93,9 @@ class PresnetApp(App[list[str]]):
         paused, retrain = self.start_paused, self.retrain_after_search
         self._launch(lambda: _search(config, paused, retrain), self.show_search, on_error)
 
-    def start_retrain(self, session: Session, arch: Architecture) -> None:
+    def start_retrain(self, session: Session, arch: Architecture, epochs: int) -> None:
         path = session.run_dir.path
-        self._launch(lambda: _retrain(path, arch), self.show_retrain, self._error)
+        self._launch(lambda: _retrain(path, arch, epochs), self.show_retrain, self._error)
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(
@@ -171,7 +171,7 @@ def _continue(path: Path) -> RunHandle:
     return continue_search(path)
 
 
-def _retrain(path: Path, arch: Architecture) -> RunHandle:
+def _retrain(path: Path, arch: Architecture, epochs: int) -> RunHandle:
     from presnet_tui.launch import start_retrain
 
-    return start_retrain(path, arch)
+    return start_retrain(path, arch, epochs)

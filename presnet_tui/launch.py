@@ -52,11 +52,11 @@ def continue_search(run_dir: Path) -> RunHandle:
     return RunHandle.start(worker_command("resume", str(run_dir), "--search-only"), run_dir)
 
 
-def start_retrain(run_dir: Path, arch: Architecture) -> RunHandle:
-    """The retrain of ``arch`` in the run that found it, detached (the search screen's ``r``)."""
+def start_retrain(run_dir: Path, arch: Architecture, epochs: int) -> RunHandle:
+    """The retrain of ``arch`` for ``epochs`` in the run that found it, detached (the search screen's ``r``)."""
     file = _scratch(Path(run_dir).parent, ".json", arch.model_dump_json())
     try:
-        command = worker_command("resume", str(run_dir), "--arch", str(file))
+        command = worker_command("resume", str(run_dir), "--arch", str(file), "--retrain-epochs", str(epochs))
         return RunHandle.start(command, run_dir, history=False)
     finally:
         file.unlink(missing_ok=True)

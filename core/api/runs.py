@@ -100,11 +100,29 @@ def start_run(
     )
 
 
-def retrain_run(run: RunDir, arch: Architecture, control: Control | None = None, bus: EventBus | None = None) -> Job:
-    """The job that retrains ``arch`` in the run directory whose search found it (the TUI's ``r``)."""
+def retrain_run(
+    run: RunDir,
+    arch: Architecture,
+    control: Control | None = None,
+    bus: EventBus | None = None,
+    epochs: int | None = None,
+) -> Job:
+    """The job that retrains ``arch`` in the run directory whose search found it (the TUI's ``r``).
+
+    ``epochs``: the retrain's length when the user chose another than the config's. It is written into
+    the run's ``config.yaml`` (validated like any setting), because that file is what a later ``presnet
+    resume`` of this retrain, and every reader of the run, takes the retrain's length from."""
+    from core.config import dump_yaml, validate
+    from core.io import atomic_write_text
     from core.train.job import Job
 
-    return Job(run.config(), run, bus or EventBus(), control or Control(), search=False, arch=arch)
+    config = run.config()
+    if epochs is not None and epochs != config.retrain.epochs:
+        data = config.model_dump(mode="json")
+        data["retrain"]["epochs"] = epochs
+        config = validate(data, "the retrain's epochs")
+        atomic_write_text(run.config_file, dump_yaml(config))
+    return Job(config, run, bus or EventBus(), control or Control(), search=False, arch=arch)
 
 
 def continue_run(run_dir: Path, retrain_after_search: bool = True) -> Job:

@@ -225,7 +225,8 @@ def _architecture_derived(s: RunState, e: ArchitectureDerived) -> None:
 
 @on(RetrainStarted)
 def _retrain_started(s: RunState, e: RetrainStarted) -> None:
-    s.phase = "retrain"
+    # The header counts the retrain's own epochs from here, and no longer shows the search's rate and ETA.
+    s.phase, s.epoch, s.step, s.images_per_s, s.eta_s = "retrain", e.start_epoch - 1, 0, 0.0, None
     s.architecture, s.arch_params = e.architecture, e.params
     s.baseline_params, s.retrain_epochs = e.baseline_params, e.epochs
     s.retrain_epoch, s.suspended = e.start_epoch - 1, None

@@ -351,6 +351,10 @@ def resume(
         Path | None,
         typer.Option("--arch", hidden=True, help="retrain this architecture in the run (the TUI's worker)"),
     ] = None,
+    retrain_epochs: Annotated[
+        int | None,
+        typer.Option("--retrain-epochs", hidden=True, min=1, help="with --arch: the retrain's length (the TUI's r)"),
+    ] = None,
 ) -> None:
     """Continue a run after a crash, a kill or Ctrl+C: same alpha history, same event file."""
     from core.api.rundirs import RunDir
@@ -362,7 +366,7 @@ def resume(
                 raise PresnetError(
                     "choose one of --arch and --search-only", where="presnet resume", hint="one per call"
                 )
-            _start(_worker_job(run_dir, arch))
+            _start(_worker_job(run_dir, arch, retrain_epochs))
             return
         no_tty = not headless and _no_terminal()
         # a wrong path fails here, before any process starts
@@ -378,7 +382,7 @@ def resume(
         leave(PresnetApp(resume=run_dir))
 
 
-def _worker_job(run_dir: Path, arch_file: Path | None) -> Job:
+def _worker_job(run_dir: Path, arch_file: Path | None, epochs: int | None = None) -> Job:
     """The TUI's retrain (``--arch``: this architecture, in the run that found it) or continued search."""
     from core.api.rundirs import RunDir
     from core.api.runs import continue_run, retrain_run
@@ -388,7 +392,7 @@ def _worker_job(run_dir: Path, arch_file: Path | None) -> Job:
     from core.api.arch import load_arch
 
     run = RunDir.open(run_dir)
-    return retrain_run(run, load_arch(arch_file))
+    return retrain_run(run, load_arch(arch_file), epochs=epochs)
 
 
 @app.command()

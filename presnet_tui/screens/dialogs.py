@@ -49,16 +49,22 @@ class NumberScreen(ModalScreen[int | None]):
 
     def on_mount(self) -> None:
         self.query_one("#number", Input).focus()
+        self.query_one("#number-error", Label).display = False  # an empty error takes no (red) row
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text.isdigit() or int(text) < 1:
-            self.query_one("#number-error", Label).update("enter a whole number of at least 1")
+            self._error("enter a whole number of at least 1")
             return
         if self.maximum is not None and int(text) > self.maximum:
-            self.query_one("#number-error", Label).update(f"at most {self.maximum}")
+            self._error(f"at most {self.maximum}")
             return
         self.dismiss(int(text))
+
+    def _error(self, message: str) -> None:
+        label = self.query_one("#number-error", Label)
+        label.update(message)
+        label.display = True
 
 
 class HelpScreen(ModalScreen[None]):

@@ -49,7 +49,9 @@ class SearchScreen(RunScreen):
             return self.session.local and self.on_retrain is not None
         return True
 
-    def __init__(self, session: Session, on_retrain: Callable[[Session, Architecture], None] | None = None) -> None:
+    def __init__(
+        self, session: Session, on_retrain: Callable[[Session, Architecture, int], None] | None = None
+    ) -> None:
         super().__init__(session)
         self.on_retrain = on_retrain
         self.picked_epoch: int | None = None
@@ -234,4 +236,22 @@ class SearchScreen(RunScreen):
                 self.notify(
                     "no architecture step was taken: this is the plain network, not a searched one", severity="warning"
                 )
-            self.on_retrain(self.session, self.derived)
+            self.ask_retrain_length(self.derived)
+
+    def ask_retrain_length(self, arch: Architecture) -> None:
+        """The retrain's length, asked before it starts: the config's (the paper's 200, the quickstart's 40)
+        is the default, but a first look at a derived architecture often wants a shorter one."""
+        on_retrain = self.on_retrain
+        retrain = self.model.search_config.get("retrain", {})  # the config the search started with
+        default = retrain.get("epochs") or self.session.run_dir.config().retrain.epochs
+
+        def chosen(epochs: int | None) -> None:
+            if epochs is not None and on_retrain is not None:
+                on_retrain(self.session, arch, epochs)
+
+        self.app.push_screen(
+            NumberScreen(
+                f"Retrain the derived architecture from scratch for how many epochs? (config: {default})", default
+            ),
+            chosen,
+        )

@@ -21,7 +21,6 @@ from textual.widgets import (
     Input,
     Label,
     OptionList,
-    RadioButton,
     RadioSet,
     Select,
     Static,
@@ -42,6 +41,7 @@ from core.config import (
 )
 from core.errors import PresnetError
 from core.space import ACTIVATIONS, CANDIDATE_MODES, KERNELS, SCOPE_STAGES
+from presnet_tui.widgets.candidates import CandidateBox, ChoiceButton
 
 if TYPE_CHECKING:
     from core.api.listing import RunRecord
@@ -120,7 +120,7 @@ class SetupScreen(Screen):
                         if s != "custom"
                         else "custom blocks"
                     )
-                    yield RadioButton(label, value=s == scope, id=f"scope-{s}")
+                    yield ChoiceButton(label, value=s == scope, id=f"scope-{s}")
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
             yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
             yield Label("", id="err-scope", classes="error")
@@ -128,12 +128,12 @@ class SetupScreen(Screen):
             yield Label("Candidate kernels", classes="section")
             with Horizontal(classes="toggles"):
                 for k in KERNELS:
-                    yield Checkbox(f"{k}x{k}", value=k in c.space.kernels, id=f"k-{k}")
+                    yield CandidateBox(f"{k}x{k}", value=k in c.space.kernels, id=f"k-{k}")
             yield Label("", id="err-kernels", classes="error")
             yield Label("Candidate activations", classes="section")
             with Horizontal(classes="toggles"):
                 for a in ACTIVATIONS:
-                    yield Checkbox(a, value=a in c.space.activations, id=f"a-{a}")
+                    yield CandidateBox(a, value=a in c.space.activations, id=f"a-{a}")
             yield Label("", id="err-activations", classes="error")
             with Horizontal(classes="fields"):
                 yield self._field("image size", Input(str(c.data.image_size), type="integer", id="image-size"))

@@ -15,6 +15,7 @@ from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
 from presnet_tui.app import PresnetApp
+from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.retrain import RetrainScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
@@ -53,13 +54,16 @@ def test_setup_start_watch_stop_at_epoch_derive_retrain(synthetic):
             assert len(screen.model.trajectory.x) > 3  # curves moved within epochs
             await pilot.press("left_square_bracket", "d")
             assert screen.derived is not None and screen.derived.source["epoch"] == 2
-            await pilot.press("r")
+            await pilot.press("r")  # asks for the retrain's length: 2 epochs instead of the config's 1
+            await wait_for(pilot, lambda: isinstance(app.screen, NumberScreen))
+            await pilot.press("end", "backspace", "2", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, RetrainScreen))
             await wait_for(pilot, lambda: app.screen.model.retrain_done is not None)
             assert app.screen.model.architecture["blocks"]
             run = screen.session.run_dir
             await wait_for(pilot, lambda: run.summary().retrain is not None)  # written just after retrain_done
-            assert run.summary().retrain.epochs == 1
+            assert run.summary().retrain.epochs == 2
+            assert run.config().retrain.epochs == 2  # what a resume of this retrain would train for
             assert run.summary().search.epochs == 3
 
     asyncio.run(scenario())

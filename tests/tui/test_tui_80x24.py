@@ -8,14 +8,17 @@ Regenerate after an intended visual change: python -m pytest tests/tui/test_tui_
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.widgets import Footer, Label, RadioSet, Static
 from textual_plotext import PlotextPlot
 
 from core.config import quickstart
-from core.run.events import RetrainDone, SearchStopped
+from core.run.events import ArchitectureDerived, RetrainDone, RetrainEpochEnd, RetrainStarted, SearchStopped
 from core.scale.sweep import RunStatus, Sweep
+from core.space import ACTIVATIONS
 from presnet_tui.screens.dialogs import LeaveScreen, NumberScreen
 from presnet_tui.screens.search import SearchScreen
 from presnet_tui.screens.setup import SetupScreen
@@ -46,11 +49,22 @@ def test_setup_shows_its_void_warning_in_full(snap_compare):
         await settle(pilot)
         await pilot.press("space")  # the focus is on the first choice at open: Space picks scope s
         await settle(pilot)
-        pilot.app.screen.query_one("#void-warning").scroll_visible(animate=False, top=True)
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # no scrolling: the warning is in view as it appears
 
     app = Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
     assert snap_compare(app, terminal_size=SIZE, run_before=choose_s)
+
+
+def test_setup_candidates_80x24(snap_compare):
+    """The candidate rows, scrolled to: four to a row, every activation on screen, [x]/[ ] marks."""
+
+    async def scroll(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#a-hardswish").scroll_visible(animate=False)
+        await pilot.pause(0.3)
+
+    app = Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=scroll)
 
 
 def test_search_joint_80x24(snap_compare):
@@ -76,8 +90,59 @@ def test_derive_after_a_stop_80x24(snap_compare):
         await settle(pilot)
 
     events = [*search_events(), SearchStopped(epoch=8, reason="user")]
-    app = Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=lambda session, arch: None))
+    app = Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=lambda session, arch, epochs: None))
     assert snap_compare(app, terminal_size=SIZE, run_before=pick)
+
+
+def stopped_host(on_retrain) -> Host:
+    """The stopped search, derivable: its config's scope is the events' blocks (1-3, scope s)."""
+    started, *rest = search_events()
+    config = started.config | {"space": started.config["space"] | {"scope": "s"}}
+    events = [started.model_copy(update={"config": config}), *rest, SearchStopped(epoch=8, reason="user")]
+    return Host(lambda: SearchScreen(StoppedLocalSession(events), on_retrain=on_retrain))
+
+
+def test_retrain_length_dialog_80x24(snap_compare):
+    async def press_r(pilot):
+        await settle(pilot)
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        pilot.app.screen.query_one("#number").cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(stopped_host(lambda session, arch, epochs: None), terminal_size=SIZE, run_before=press_r)
+
+
+def retraining_events(done: bool = False) -> list:
+    """A headless run watched from its search, now 4 epochs into its 40-epoch retrain (or done)."""
+    arch = {"blocks": {"1": {"kernel": 5, "activation": "mish"}}, "width_mult": 0.25, "num_classes": 10}
+    events = [
+        *search_events(),
+        SearchStopped(epoch=8, reason="converged"),
+        ArchitectureDerived(epoch=8, architecture=arch, params=1_748_250, path="runs/demo/arch.json"),
+        RetrainStarted(epochs=40, params=1_748_250, baseline_params=1_486_106, steps_per_epoch=22, architecture=arch),
+    ]
+    for e in range(1, 41 if done else 5):
+        events.append(
+            RetrainEpochEnd(
+                epoch=e,
+                epochs=40,
+                train_loss=1.0 / e,
+                train_top1=0.5,
+                test_loss=1.1 / e,
+                test_top1=0.5,
+                lr=0.05,
+                elapsed_s=2.0 * e,
+            )
+        )
+    if done:
+        events.append(RetrainDone(epochs=40, test_top1=0.5, params=1_748_250, weights="runs/demo/weights"))
+    return events
+
+
+def test_attached_during_a_retrain_80x24(snap_compare):
+    assert snap_compare(search_host(retraining_events()), terminal_size=SIZE, run_before=settle)
 
 
 def test_quit_dialog_80x24(snap_compare):
@@ -122,6 +187,69 @@ def test_sweep_view_80x24(snap_compare, monkeypatch):
 
 
 # -- behaviour at 80x24 -----------------------------------------------------------------------------
+def screen_text(app) -> str:
+    """The screen as plain text, as a capture without colour shows it (what a reader without colour sees)."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def setup_host() -> Host:
+    return Host(lambda: SetupScreen(quickstart(), REPO / "sample_configs"))
+
+
+def test_setup_candidate_rows_wrap_inside_80_columns():
+    async def scenario():
+        app = setup_host()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.screen.query_one("#a-hardswish").scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            for a in ACTIVATIONS:
+                assert app.screen.query_one(f"#a-{a}").region.right <= 80, a  # on screen, not past the edge
+            text = screen_text(app)
+            assert "hardswish" in text and "relu" in text
+
+    asyncio.run(scenario())
+
+
+def test_setup_void_warning_stays_in_view_wherever_the_form_is_scrolled():
+    async def scenario():
+        app = setup_host()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("space")  # scope s: void kernel choices at the quickstart's 32 px
+            await settle(pilot)
+            assert "raise" in screen_text(app) and "data.image_size" in screen_text(app)  # at once, no scrolling
+            for widget in ("#start", "#scope"):  # the form's end, and back to its top
+                app.screen.query_one(widget).scroll_visible(animate=False)
+                await pilot.pause(0.3)
+                assert "kernel choice of block(s) 1, 2, 3 is void" in screen_text(app), widget
+
+    asyncio.run(scenario())
+
+
+def test_setup_checked_state_reads_without_colour():
+    async def scenario():
+        app = setup_host()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            box = app.screen.query_one("#k-7")
+            box.scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            assert "[x] 3x3" in text and "[x] 5x5" in text and "[ ] 7x7" in text and "[ ] 1x1" in text
+            await pilot.click("#k-7")
+            await pilot.pause(0.3)
+            assert "[x] 7x7" in screen_text(app)
+            app.screen.query_one("#scope").scroll_visible(animate=False)
+            await pilot.pause(0.3)
+            text = screen_text(app)  # the quickstart's scope is a custom block list
+            assert "(•) custom blocks" in text and "( ) s (1 deepest stage)" in text
+
+    asyncio.run(scenario())
+
+
 def footer_keys(app) -> set[str]:
     return {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
 
@@ -175,7 +303,7 @@ def test_a_stopped_search_shows_no_eta_and_offers_no_stop_or_pause():
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             status = str(app.screen.query_one("#run-status", Static).render())
-            assert status.startswith("done") and "ETA" not in status
+            assert status.startswith("search done") and "ETA" not in status
             assert not {"s", "e", "p"} & footer_keys(app)
             assert {"d", "q"} <= footer_keys(app)
 
@@ -229,6 +357,50 @@ def test_key_list_names_every_key_of_the_search_screen():
             assert isinstance(app.screen, SearchScreen)
 
     asyncio.run(scenario())
+
+
+def test_r_asks_for_the_retrain_length_with_the_configs_as_default():
+    asked: list[tuple[dict, int]] = []
+
+    async def scenario():
+        app = stopped_host(lambda session, arch, epochs: asked.append((arch.blocks, epochs)))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, NumberScreen) and not asked  # asked first, nothing started yet
+            assert app.screen.query_one("#number").value == "40"  # the quickstart config's retrain.epochs
+            text = screen_text(app)
+            assert "Retrain the derived architecture" in text and "(config: 40)" in text
+            await pilot.press("end", "backspace", "backspace", "0", "enter")  # refused in the dialog, in words
+            await pilot.pause(0.3)
+            assert "at least 1" in screen_text(app) and not asked
+            await pilot.press("escape")  # cancelled: no retrain
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, SearchScreen) and not asked
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            await pilot.press("end", "backspace", "backspace", "5", "enter")
+            await pilot.pause(0.3)
+            assert [epochs for _, epochs in asked] == [5] and asked[0][0]  # the derived architecture, 5 epochs
+
+    asyncio.run(scenario())
+
+
+def test_header_names_the_retrain_and_counts_its_epochs_when_attached():
+    async def status_of(events) -> str:
+        app = search_host(events)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            return str(app.screen.query_one("#run-status", Static).render())
+
+    during = asyncio.run(status_of(retraining_events()))
+    assert during.startswith("retrain · epoch 4/40") and "done" not in during  # not "done · epoch 4/12"
+    assert "412 img/s" not in during and "01:15" not in during  # the search's last rate and ETA
+    after = asyncio.run(status_of(retraining_events(done=True)))
+    assert after.startswith("retrain done · epoch 40/40") and "ETA" not in after
+    searching = asyncio.run(status_of(search_events()))
+    assert searching.startswith("search · epoch 8/12") and "ETA" in searching
 
 
 def test_number_dialog_wraps_a_long_question():
