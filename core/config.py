@@ -237,6 +237,19 @@ class RetrainConfig(_Strict):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(True, description="Nesterov momentum")
     weight_decay: float = Field(4e-5, ge=0, description="weight decay")
+    val_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="share of train + val held out (seeded, stratified) to validate each epoch; "
+        "the test set is measured once, at the end",
+    )
+    bn_recalib_batches: int = Field(
+        20,
+        ge=0,
+        description="fixed unaugmented training batches BatchNorm's running statistics are recomputed on "
+        "(torch.optim.swa_utils.update_bn) before each evaluation; 0: off",
+    )
 
 
 class RunConfig(_Strict):

@@ -52,8 +52,13 @@ def differs(r: Row) -> str:
     return ", ".join(f"{k}={v}" for k, v in r["differs"].items())
 
 
+def stopped_mark(r: Row) -> str:
+    """`` (stopped)`` for a row of retrains stopped early: a shorter recipe, never averaged with the full one."""
+    return " (stopped)" if r.get("stopped") else ""
+
+
 def _label(r: Row) -> str:
-    return r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}"
+    return (r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}") + stopped_mark(r)
 
 
 NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
@@ -65,7 +70,8 @@ def _wide_cells(r: Row) -> list[str]:
     flops = "-" if r["flops_mean"] is None else f"{r['flops_mean'] / 1e9:.3f}G @{r['image_size'] or '?'}px"
     search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
     agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
-    cells = [r["model"], r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r), interval(r["top1_ci95"])]
+    cells = [r["model"] + stopped_mark(r), r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r)]
+    cells.append(interval(r["top1_ci95"]))
     cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agree, settled(r)]
     return [*cells, differs(r) or "-"]
 

@@ -406,7 +406,8 @@ def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
         if isinstance(e, EpochEnd):
             status.phase, status.epoch, status.epochs, status.top1 = "search", e.epoch, e.epochs, e.val_top1
         elif isinstance(e, RetrainEpochEnd):
-            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, e.test_top1
+            top1 = e.val_top1 if e.val_top1 is not None else e.test_top1  # older event files: test each epoch
+            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, top1
         elif isinstance(e, RetrainStarted):
             status.phase, status.epoch, status.epochs, status.top1 = "retrain", 0, e.epochs, None
     retrain = summary.get("retrain")

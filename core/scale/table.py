@@ -62,6 +62,7 @@ class RunResult:
     recipe: dict[str, Any] = field(default_factory=dict)  #: flattened config, less what cannot change a result
     settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
     decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
+    stopped: bool = False  #: its retrain was stopped before ``retrain.epochs`` (its recipe says where)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class TableRow:
     random_n: int | None = None  #: the random row RI was computed against
     settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
     decisions_total: int | None = None  #: of that many decisions
+    stopped: int = 0  #: runs whose retrain was stopped early (a row of their own: the recipe differs)
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -151,17 +153,23 @@ def run_result(run: RunDir) -> RunResult:
     search = s.get("search") or {}
     counted = kind == "search" and "decisions_total" in search
     flops, size = run_flops(run)
+    retrain = s.get("retrain") or {}
+    stopped = bool(retrain.get("stopped"))
+    rec = recipe(run, kind)
+    if stopped:  # a retrain stopped at epoch e of a cosine schedule over retrain.epochs: another recipe
+        rec["retrain.stopped_at_epoch"] = retrain.get("epochs")
     return RunResult(
         path=run.path,
         scope=scope,
         params=s.get("params"),
-        top1=(s.get("retrain") or {}).get("test_top1"),
+        top1=retrain.get("test_top1"),
         search_s=search.get("elapsed_s"),
         choices={str(b): joint_name(int(c["kernel"]), c["activation"]) for b, c in blocks.items()},
         flops=flops,
         image_size=size,
         kind=kind,
-        recipe=recipe(run, kind),
+        recipe=rec,
+        stopped=stopped,
         settled=int(search.get("settled", 0)) if counted else None,
         decisions=int(search["decisions_total"]) if counted else None,
     )
@@ -240,6 +248,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         differs=differs,
         settled=sum(r.settled or 0 for r in counted) if counted else None,
         decisions_total=sum(r.decisions or 0 for r in counted) if counted else None,
+        stopped=sum(r.stopped for r in runs),
     )
 
 
