@@ -281,7 +281,8 @@ class Job:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
-        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps)
+        frozen = engine.stages.frozen_confidence if engine.stages else []  # gone from the final alphas
+        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps, frozen)
         arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
