@@ -6,7 +6,7 @@ One row per (scope, kind, recipe): ``search`` (architectures a search derived), 
 mean, sample std and 95 % interval, mean search time, and for each searched block how many
 runs derived the same (most common) choice.  A search row with a random row of the same
 scope and recipe beside it also carries the relative improvement over random with its
-interval and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
+interval (paired by seed) and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
 answer is whether the search beat what the space gives at random.
 
 Runs whose configs differ in anything but their seed (and what cannot change a result:
@@ -63,6 +63,7 @@ class RunResult:
     settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
     decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
     stopped: bool = False  #: its retrain was stopped before ``retrain.epochs`` (its recipe says where)
+    seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
 
 
 @dataclass
@@ -170,6 +171,7 @@ def run_result(run: RunDir) -> RunResult:
         kind=kind,
         recipe=rec,
         stopped=stopped,
+        seed=run.config().run.seed,
         settled=int(search.get("settled", 0)) if counted else None,
         decisions=int(search["decisions_total"]) if counted else None,
     )
@@ -239,7 +241,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         image_size=sizes[0] if len(sizes) == 1 else None,
         top1_mean=stats.mean(top1),
         top1_std=stats.sample_std(top1),
-        top1_ci95=stats.mean_ci95(top1),
+        top1_ci95=stats.mean_ci95(top1, bounds=(0.0, 1.0)),
         search_s_mean=stats.mean([r.search_s for r in runs if r.search_s is not None]),
         blocks_agreeing=sum(1 for a in agreement.values() if a["runs"] == len(runs)),
         blocks=len(agreement),
@@ -253,10 +255,18 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:
-    s = [r.top1 for r in search if r.top1 is not None]
-    r = [x.top1 for x in random if x.top1 is not None]
+    done_s = [x for x in search if x.top1 is not None]
+    done_r = [x for x in random if x.top1 is not None]
+    s, r = [x.top1 for x in done_s if x.top1 is not None], [x.top1 for x in done_r if x.top1 is not None]
     row.ri_mean = stats.relative_improvement(s, r)
-    row.ri_ci95 = stats.ri_ci95(s, r)
+    seeds_s, seeds_r = [x.seed for x in done_s], [x.seed for x in done_r]
+    paired = None not in seeds_s and None not in seeds_r
+    row.ri_ci95 = stats.ri_ci95(
+        s,
+        r,
+        [int(x) for x in seeds_s if x is not None] if paired else None,
+        [int(x) for x in seeds_r if x is not None] if paired else None,
+    )
     row.p_value = stats.permutation_p_value(s, r)
     row.random_n = len(r)
 
