@@ -63,6 +63,8 @@ class RunResult:
     settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
     decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
     stopped: bool = False  #: its retrain was stopped before ``retrain.epochs`` (its recipe says where)
+    #: block id -> decision ("kernel", "activation") -> the candidate chosen, for each decision searched
+    decided: dict[str, dict[str, str]] = field(default_factory=dict)
     seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
 
 
@@ -93,6 +95,10 @@ class TableRow:
     settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
     decisions_total: int | None = None  #: of that many decisions
     stopped: int = 0  #: runs whose retrain was stopped early (a row of their own: the recipe differs)
+    #: per block and decision, the majority candidate over the row's runs (its seeds) and how many chose it
+    seed_agreement: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    decisions_agreeing: int = 0  #: decisions every run of the row chose alike
+    decisions_compared: int = 0  #: decisions in ``seed_agreement``
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -171,10 +177,36 @@ def run_result(run: RunDir) -> RunResult:
         kind=kind,
         recipe=rec,
         stopped=stopped,
+        decided=_decided(blocks, search.get("decisions")),
         seed=run.config().run.seed,
         settled=int(search.get("settled", 0)) if counted else None,
         decisions=int(search["decisions_total"]) if counted else None,
     )
+
+
+def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+    """Each block's kernel and activation as chosen; with the search's decision list, only the
+    decisions it searched (a kernel list of one is no decision)."""
+    searched = {(str(d["block"]), d["decision"]) for d in decisions} if decisions else None
+    out: dict[str, dict[str, str]] = {}
+    for b, c in blocks.items():
+        for name, value in (("kernel", str(c["kernel"])), ("activation", str(c["activation"]))):
+            if searched is None or (str(b), name) in searched or (str(b), "op") in searched:
+                out.setdefault(str(b), {})[name] = value
+    return out
+
+
+def seed_agreement(runs: Sequence[RunResult]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per block and decision: the candidate most runs chose and how many of the runs did (of ``of``):
+    across seeds, the reproducibility a result can quote (*settled* is within one run)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in sorted({b for r in runs for b in r.decided}, key=int):
+        names = sorted({d for r in runs for d in r.decided.get(block, {})})
+        for name in names:
+            chosen = [r.decided[block][name] for r in runs if name in r.decided.get(block, {})]
+            choice, count = Counter(chosen).most_common(1)[0]
+            out.setdefault(block, {})[name] = {"choice": choice, "runs": count, "of": len(runs)}
+    return out
 
 
 def collect(paths: Iterable[Path]) -> list[RunResult]:
@@ -231,6 +263,8 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         agreement[block] = {"choice": choice, "runs": count}
     model = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}"}.get(kind, f"PResNet-50-{scope}")
     counted = [r for r in runs if r.settled is not None]
+    per_decision = seed_agreement(runs) if kind == "search" else {}
+    cells = [a for decisions in per_decision.values() for a in decisions.values()]
     return TableRow(
         scope=scope,
         kind=kind,  # type: ignore[arg-type]
@@ -251,6 +285,9 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         settled=sum(r.settled or 0 for r in counted) if counted else None,
         decisions_total=sum(r.decisions or 0 for r in counted) if counted else None,
         stopped=sum(r.stopped for r in runs),
+        seed_agreement=per_decision,
+        decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
+        decisions_compared=len(cells),
     )
 
 
