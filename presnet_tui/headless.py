@@ -125,7 +125,7 @@ class HeadlessView:
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
-                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs)",
+                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs, measured once)",
             )
         self.console.print(table)
 
@@ -221,10 +221,8 @@ def _retrain_started(view: HeadlessView, e: RetrainStarted) -> str:
 
 @line(RetrainEpochEnd)
 def _retrain_epoch_end(view: HeadlessView, e: RetrainEpochEnd) -> str:
-    return (
-        f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-        f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
-    )
+    held = f"val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_top1 is not None else ""
+    return f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  {held}"
 
 
 @line(Error)

@@ -64,7 +64,7 @@ class RunModel(RunState):
             )
         elif isinstance(e, RetrainEpochEnd):
             self.retrain_curves.add(
-                e.epoch, train_loss=e.train_loss, test_loss=e.test_loss, train_top1=e.train_top1, test_top1=e.test_top1
+                e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
             )
 
     # -- derived views ---------------------------------------------------------------------

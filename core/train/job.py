@@ -118,6 +118,7 @@ class Job:
             seed,
             search=self.do_search and not self._search_finished(),
             world_size=self.coll.world_size,
+            retrain_val_fraction=self.config.retrain.val_fraction,
         )
         if self.config.network.sync_bn:  # refused on the CPU before anything runs
             check_sync_bn(self.coll.info, resolve_device(self.config.run.device))
@@ -308,7 +309,8 @@ class Job:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
         self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
-        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps)
+        frozen = engine.stages.frozen_confidence if engine.stages else []  # gone from the final alphas
+        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps, frozen)
         arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
@@ -362,9 +364,10 @@ class Job:
             if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
                 outcome = RetrainOutcome(
                     head.epoch_done,
-                    float(payload["last_top1"]),
+                    float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
                     count_params(arch.build()),
                     bool(payload.get("stopped", False)),
+                    payload.get("last_val_top1"),
                 )
                 self._retrain_summary(arch, outcome, head.world_size, [])
             return None
@@ -387,6 +390,7 @@ class Job:
             retrain={
                 "epochs": outcome.epochs,
                 "test_top1": outcome.test_top1,
+                "val_top1": outcome.val_top1,
                 "stopped": outcome.stopped,
                 **({"rank_state_sha256": digests} if digests else {}),
             },

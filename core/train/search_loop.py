@@ -73,7 +73,7 @@ class SearchEngine(Loop):
 
     def __init__(self, ctx: LoopContext) -> None:
         config = ctx.config
-        super().__init__(ctx, init_seed=stream(config.run.seed, "search_init"), retrain=False)
+        super().__init__(ctx, init_seed=stream(config.run.seed, "search_init"), retrain=None)
         self.space = config.search_space()
         self.spec = net_spec(config, self.loaders.num_classes)
         #: a progressive search's stages (core.train.progressive); None for a direct search
