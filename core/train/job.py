@@ -34,6 +34,7 @@ from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.convergence import confidence, with_confidence
+from core.train.curvature import entropies
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
@@ -279,8 +280,17 @@ class Job:
         if self.warning:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         outcome = engine.run()
-        self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
-        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps)
+        rule = self.config.search.rule
+        self.bus.emit(
+            SearchStopped(
+                epoch=outcome.epoch,
+                reason=outcome.reason,
+                elapsed_s=round(outcome.elapsed_s, 3),
+                rule=rule,
+                architecture_epoch=outcome.arch_epoch,
+            )
+        )
+        conf = confidence(outcome.alphas, outcome.tracker or engine.tracker, engine.arch_steps)
         arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
@@ -289,7 +299,7 @@ class Job:
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
-                epoch=outcome.epoch,
+                epoch=outcome.arch_epoch,
                 architecture=arch.model_dump(mode="json"),
                 params=params,
                 path=str(run.arch_file),
@@ -309,6 +319,7 @@ class Job:
                 **({"stages": engine.stages.history} if engine.stages else {}),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
                 **conf.as_dict(),
+                **stop_record(rule, outcome, engine.curvatures),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
@@ -372,6 +383,23 @@ class Job:
             },
             world_size=world_size,
         )
+
+
+def stop_record(rule: str, outcome: SearchOutcome, curvatures: list[tuple[int, float]]) -> dict[str, Any]:
+    """summary.json's account of the stop: the rule in force, whether and when it fired, the epoch the
+    architecture comes from, what every rule said of the epochs run, and the curvature per epoch."""
+    fired = outcome.reason in (StopReason.CONVERGED, StopReason.CURVATURE)
+    return {
+        "stop_rule": {
+            "rule": rule,
+            "fired": fired,
+            "fired_at": outcome.epoch if fired else None,
+            "architecture_epoch": outcome.arch_epoch,
+        },
+        "rules": outcome.verdicts.as_dict() if outcome.verdicts else {},
+        "curvature": [[e, round(v, 6)] for e, v in curvatures],
+        "entropy": entropies(outcome.alphas),
+    }
 
 
 def _skip(**_: Any) -> None:

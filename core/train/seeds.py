@@ -34,6 +34,7 @@ PURPOSES: dict[str, int] = {
     "random_arch": 10,  # random architectures (baselines): index = which one
     "dataset": 11,  # synthetic images (from DATASET_SEED)
     "stats_sample": 12,  # the streamed image folder's sample for channel statistics
+    "curvature": 13,  # the curvature's fixed validation subset and its Lanczos start vector
 }
 
 #: The seed of the dataset's own randomness (synthetic images, the digits/synthetic test cut).
