@@ -180,7 +180,7 @@ class CurvatureConfig(_Strict):
 
     enabled: bool = Field(True, description="measure the curvature after each search epoch (core.train.curvature)")
     every: int = Field(1, ge=1, description="measure every N search epochs (the rule counts evaluations)")
-    images: int = Field(128, ge=1, description="validation images of the fixed, seeded subset it is measured on")
+    images: int = Field(64, ge=2, description="validation images of the fixed, seeded subset it is measured on")
     steps: int = Field(20, ge=1, description="Lanczos steps (Hessian-vector products); exact when >= the alphas")
     window: int = Field(5, ge=1, description="stop rule: moving average over this many evaluations (R-DARTS: 5)")
     factor: float = Field(1.3, gt=1, description="stop rule: stop when the average grew by more than this (1.3)")

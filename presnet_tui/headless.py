@@ -30,6 +30,7 @@ from core.run.events import (
     StageEnd,
     StageStart,
     State,
+    StopReason,
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice
@@ -54,6 +55,15 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str
         k, a = block_choice(probs)
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
+
+
+def stop_clause(e: SearchStopped) -> str:
+    """`` · rule curvature fired at epoch 30 · architecture from epoch 24`` (empty for older event files)."""
+    if e.rule is None:
+        return ""
+    fired = e.reason in (StopReason.CONVERGED, StopReason.CURVATURE)
+    head = f" · rule {e.rule} " + (f"fired at epoch {e.epoch}" if fired else "did not fire")
+    return head + f" · architecture from epoch {e.architecture_epoch if e.architecture_epoch is not None else e.epoch}"
 
 
 def decisions_line(conf: dict[str, Any]) -> str:
@@ -81,6 +91,7 @@ class HeadlessView:
         self.task = self.progress.add_task("starting", total=1, ips="-", eta="--:--")
         self.retrain_started: RetrainStarted | None = None  # its parameter counts go into the summary
         self.confidence: dict[str, Any] | None = None  # the derived architecture's, for the closing lines
+        self.stopped: SearchStopped | None = None  # which rule ended the search, for the closing lines
 
     def handle(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         def p(text: str) -> None:  # one event, one line: logs stay greppable whatever the width
@@ -109,9 +120,10 @@ class HeadlessView:
                     from core.space.cost import human
 
                     cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
+                curv = f"  λmax {e.curvature:.3g}" if e.curvature is not None else ""
                 p(
                     f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-                    f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas, self.frozen)}"
+                    f"  lr {e.lr:.4f}{cost}{curv}  │ {argmax_line(e.alphas, self.frozen)}"
                 )
             case Converged():
                 p(f"[green]alphas converged at epoch {e.epoch}[/] (every decision settled)")
@@ -129,7 +141,8 @@ class HeadlessView:
             case State():
                 p(f"[yellow]{e.state}[/] at epoch {e.epoch}")
             case SearchStopped():
-                p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})")
+                p(f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason}){stop_clause(e)}")
+                self.stopped = e
             case ArchitectureDerived():
                 p(f"architecture → {e.path} ({e.params:,} params)")
                 self.confidence = e.confidence
@@ -154,7 +167,8 @@ class HeadlessView:
         if result.search is not None:
             table.add_row(
                 "search",
-                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s",
+                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s"
+                + (stop_clause(self.stopped) if self.stopped else ""),
             )
             blocks = result.search.architecture.blocks
             table.add_row(
