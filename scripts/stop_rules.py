@@ -47,29 +47,32 @@ SUBSETS = [Path(os.environ.get("PRESNET_CIFAR_SUBSET", "/nonexistent"))] + [
 ]
 CIFAR_SUBSET = next((p for p in SUBSETS if (p / "train").is_dir()), SUBSETS[-1])
 LONG = {"stop_rule": "none", "auto_stop": False}
+#: the curvature probe of both: 32 validation images (one batch), 10 Lanczos steps (the quickstart's)
+PROBE = {"images": 32, "steps": 10}
 DATASETS: dict[str, dict[str, Any]] = {
-    # the quickstart (sample_configs/quickstart.yaml, its curvature probe included) but long, with a
-    # 2-epoch warm-up instead of 6 and 8 retrain epochs instead of 40: sized to fit a shared 2-core CPU
+    # the quickstart (sample_configs/quickstart.yaml) but long: 27 search epochs with a 2-epoch warm-up
+    # instead of 24 with 6, and 6 retrain epochs instead of 40: sized to fit a 2-core CPU shared by five
+    # sessions (load average 10-12 while it ran)
     "digits": {
         "base": REPO / "sample_configs" / "quickstart.yaml",
-        "search": {"epochs": 32, "warmup_epochs": 2, **LONG},
-        "retrain": {"epochs": 8},
+        "search": {"epochs": 27, "warmup_epochs": 2, "curvature": PROBE, **LONG},
+        "retrain": {"epochs": 6},
     },
-    # sample_configs/cifar10-subset.yaml at quarter width on 600 training images (limit_train; a quarter
-    # of them train the alphas, as in the quickstart), patience 3 (its default 10 cannot settle in so few
-    # epochs), the quickstart's all-paths estimator and arch_lr 0.03 (a few hundred architecture steps
-    # only), 24 search epochs, 5 retrain epochs: sized to fit a shared 2-core CPU
+    # sample_configs/cifar10-subset.yaml at quarter width on 400 training images (limit_train; a quarter
+    # of them train the alphas, as in the quickstart), batch 32, patience 3 (its default 10 cannot settle
+    # in so few epochs), the quickstart's all-paths estimator and arch_lr 0.03 (a few hundred architecture
+    # steps only), 24 search epochs, 5 retrain epochs: sized for the same shared CPU
     "cifar": {
         "base": REPO / "sample_configs" / "cifar10-subset.yaml",
         "network": {"width_mult": 0.25},
-        "data": {"data_dir": str(CIFAR_SUBSET), "limit_train": 600, "val_fraction": 0.25},
+        "data": {"data_dir": str(CIFAR_SUBSET), "limit_train": 400, "val_fraction": 0.25, "batch_size": 32},
         "search": {
             "epochs": 24,
             "warmup_epochs": 2,
             "patience": 3,
             "estimator": "all_paths",
             "arch_lr": 0.03,
-            "curvature": {"steps": 10},
+            "curvature": PROBE,
             **LONG,
         },
         "retrain": {"epochs": 5},

@@ -32,6 +32,7 @@ from core.run.events import (
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
+from core.train.budget import preflight_warnings
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.convergence import confidence, with_confidence
 from core.train.curvature import entropies
@@ -81,6 +82,7 @@ class Job:
         self._payloads: dict[str, dict[str, Any]] = {}
         self._prepared = False
         self.warning: str | None = None  # a void kernel choice (space.void_kernels: warn)
+        self.budget_warnings: list[tuple[str, str]] = []  # (message, where): core.train.budget
 
     def prepare(self) -> Job:
         """Take the run directory's lock, then check the device, decode the data, size the
@@ -101,6 +103,7 @@ class Job:
     def _prepare(self) -> Job:
         if self.do_search:  # space.void_kernels: error refuses here, before any data is read
             self.warning = check_void_kernels(self.config)
+            self.budget_warnings = preflight_warnings(self.config)  # and a stop rule or stage that cannot work
         check_writable(self.run_dir.path)
         check_precision(precision_for(self.config.run, resolve_device(self.config.run.device)))
         if self.config.run.tensorboard:
@@ -279,6 +282,8 @@ class Job:
         self.bus.emit(engine.started_event(resumed=payload is not None))
         if self.warning:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
+        for message, where in self.budget_warnings:
+            self.bus.emit(SpaceWarning(message=message, where=where))
         outcome = engine.run()
         rule = self.config.search.rule
         self.bus.emit(

@@ -23,6 +23,7 @@ from core.run.events import (
     EpochEnd,
     EventBus,
     SearchStarted,
+    SpaceWarning,
     StageStart,
     State,
     StopReason,
@@ -33,6 +34,7 @@ from core.space.arch import Architecture, from_choices, merged_choices, snapshot
 from core.space.cost import build_cost_term
 from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, net_spec
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
+from core.train.budget import LOW_LR_SHARE, low_lr_line
 from core.train.collectives import LoopControl
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
 from core.train.curvature import CurvatureProbe, entropies
@@ -462,6 +464,9 @@ class SearchEngine(Loop):
         for event in self.stages.end_epoch(epoch, snapshot, self.tracker, self.net, epoch >= self.config.search.epochs):
             self.bus.emit(event)
             changed = changed or isinstance(event, StageStart) or bool(getattr(event, "frozen", None))
+            lr, base = self.w_opt.param_groups[0]["lr"], self.config.search.lr
+            if isinstance(event, StageStart) and lr < LOW_LR_SHARE * base:  # the schedule ran out
+                self.bus.emit(SpaceWarning(message=low_lr_line(event.stage, event.epoch, lr, base), where="search.epochs"))
         if changed:
             self._refit()
 
