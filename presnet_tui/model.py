@@ -78,6 +78,7 @@ class RunModel:
     paused: bool = False
     search_done: bool = False
     stop_reason: StopReason | None = None
+    arch_epoch: int | None = None  #: the epoch the stopped search's architecture comes from (a rollback's)
     epochs_done: int = 0
     converged_at: int | None = None
     unstable: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -109,6 +110,7 @@ class RunModel:
     frozen: dict[str, dict[str, str]] = field(default_factory=dict)
     stage_ends: list[StageEnd] = field(default_factory=list)  #: what derive needs to place frozen choices
     _epoch_clock: tuple[int, float] | None = None  # (epoch, elapsed_s) of the last epoch end
+    _verdicts: tuple[int, Any] | None = None  # (epochs folded in, RuleVerdicts): replayed once per epoch
 
     def apply(self, e: AnyEvent) -> None:  # noqa: C901, PLR0912 -- one case per event type (match by type)
         """Fold one event into the model."""
@@ -141,6 +143,7 @@ class RunModel:
                 self.warnings.append(e.message)
             case SearchStopped():
                 self.search_done, self.stop_reason, self.epochs_done = True, e.reason, e.epoch
+                self.arch_epoch = e.architecture_epoch
             case ArchitectureDerived():
                 self.architecture, self.arch_params = e.architecture, e.params
             case RetrainStarted():
@@ -231,6 +234,24 @@ class RunModel:
             source,
             stage_ends=list(self.stage_ends),
         )
+
+    def curvature(self) -> list[tuple[int, float]]:
+        """(epoch, dominant Hessian eigenvalue) of each measured search epoch."""
+        from core.api.stops import curvature_points
+
+        return curvature_points(self.epoch_ends.values())
+
+    def stop_verdicts(self) -> Any:
+        """Where the margin and curvature rules fire in the epochs so far (core.api.stops.RuleVerdicts),
+        replayed with the run's own settings; None before the search has started."""
+        if not self.search_config:
+            return None
+        if self._verdicts is None or self._verdicts[0] != len(self.epoch_ends):
+            from core.api.stops import rule_verdicts
+            from core.config import validate
+
+            self._verdicts = (len(self.epoch_ends), rule_verdicts(validate(self.search_config), self.epoch_ends.values()))
+        return self._verdicts[1]
 
     @property
     def joint(self) -> bool:

@@ -50,24 +50,26 @@ LONG = {"stop_rule": "none", "auto_stop": False}
 #: the curvature probe of both: 32 validation images (one batch), 10 Lanczos steps (the quickstart's)
 PROBE = {"images": 32, "steps": 10}
 DATASETS: dict[str, dict[str, Any]] = {
-    # the quickstart (sample_configs/quickstart.yaml) but long: 27 search epochs with a 2-epoch warm-up
-    # instead of 24 with 6, and 6 retrain epochs instead of 40: sized to fit a 2-core CPU shared by five
-    # sessions (load average 10-12 while it ran)
+    # the quickstart (sample_configs/quickstart.yaml) but long: a 27-epoch schedule with a 2-epoch warm-up
+    # instead of 24 with 6, and 4 retrain epochs instead of 40. Measured in 2026-12 on a 2-core CPU shared
+    # by five sessions (load average 13-15, each of these processes at ~5 % of a core), the searches were
+    # stopped after epoch 15 (`presnet stop --at-epoch 15`, the schedule kept) to leave time to retrain
     "digits": {
         "base": REPO / "sample_configs" / "quickstart.yaml",
         "search": {"epochs": 27, "warmup_epochs": 2, "curvature": PROBE, **LONG},
-        "retrain": {"epochs": 6},
+        "retrain": {"epochs": 4},
     },
     # sample_configs/cifar10-subset.yaml at quarter width on 400 training images (limit_train; a quarter
     # of them train the alphas, as in the quickstart), batch 32, patience 3 (its default 10 cannot settle
     # in so few epochs), the quickstart's all-paths estimator and arch_lr 0.03 (a few hundred architecture
-    # steps only), 24 search epochs, 5 retrain epochs: sized for the same shared CPU
+    # steps only), a 16-epoch schedule stopped after epoch 9 (`presnet stop --at-epoch 9`), 2 retrain
+    # epochs: cut to what the same shared CPU could run in the time left
     "cifar": {
         "base": REPO / "sample_configs" / "cifar10-subset.yaml",
         "network": {"width_mult": 0.25},
         "data": {"data_dir": str(CIFAR_SUBSET), "limit_train": 400, "val_fraction": 0.25, "batch_size": 32},
         "search": {
-            "epochs": 24,
+            "epochs": 16,
             "warmup_epochs": 2,
             "patience": 3,
             "estimator": "all_paths",
@@ -75,7 +77,7 @@ DATASETS: dict[str, dict[str, Any]] = {
             "curvature": PROBE,
             **LONG,
         },
-        "retrain": {"epochs": 5},
+        "retrain": {"epochs": 2},
     },
 }
 

@@ -21,6 +21,7 @@ from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.widgets.curvature import CurvatureStrip
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
@@ -66,6 +67,7 @@ class SearchScreen(RunScreen):
             with TabbedContent(id="tabs", initial="block"):
                 with TabPane("Block", id="block"):
                     yield BlockPlot(id="block-plot")
+                    yield CurvatureStrip(id="curvature-strip")
                 with TabPane("Overview", id="overview"):
                     yield AlphaHeatmap(id="heatmap")
                 with TabPane("Curves", id="curves"):
@@ -111,6 +113,7 @@ class SearchScreen(RunScreen):
             block = table.selected_block
             change = model.change.get(block, {}) if block is not None else {}
             self.query_one(BlockPlot).draw(model.trajectory, block, marker, change)
+            self.query_one(CurvatureStrip).show(model.curvature(), model.stop_verdicts(), self.picked_epoch)
         elif tabs.active == "overview":
             self.query_one(AlphaHeatmap).show(model)
         else:
@@ -133,9 +136,16 @@ class SearchScreen(RunScreen):
         if m.converged_at:
             lines.append(f"[green]converged at epoch {m.converged_at}[/]")
         if m.search_done:
-            lines.append(f"stopped: {m.stop_reason}")
+            back = f" · arch from {m.arch_epoch}" if m.arch_epoch is not None and m.arch_epoch != m.epochs_done else ""
+            lines.append(f"stopped: {m.stop_reason}{back}")
+        verdicts = m.stop_verdicts()
+        if verdicts is not None and verdicts.curvature is not None:
+            c = verdicts.curvature
+            lines.append(f"[magenta]λ rose ×{c.ratio:.2f} by {c.detected}: back to {c.rollback}[/]")
         if self.picked_epoch is not None:
-            lines.append(f"picked epoch {self.picked_epoch}")
+            picked = m.epoch_ends.get(self.picked_epoch)
+            curv = f" · λmax {picked.curvature:.3g}" if picked is not None and picked.curvature is not None else ""
+            lines.append(f"picked epoch {self.picked_epoch}{curv}")
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             settled = settled_of(self.derived.source)

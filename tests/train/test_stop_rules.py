@@ -73,3 +73,36 @@ def test_replay_over_recorded_epochs_gives_each_rules_epoch():
     assert verdicts.margin == 3
     assert verdicts.curvature is not None and (verdicts.curvature.detected, verdicts.curvature.rollback) == (17, 11)
     assert (verdicts.epoch_for("margin"), verdicts.epoch_for("curvature"), verdicts.epoch_for("none")) == (3, 11, 30)
+
+
+@pytest.mark.slow
+def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback_epoch(synthetic, start):
+    """A search built to degrade: random-label images (nothing to learn; the relaxed loss's curvature
+    swings by orders of magnitude) and a large arch_lr. The rule's start is lowered to epoch 2 so that
+    it can fire within a test's 14 epochs; window, factor and delta keep R-DARTS's values."""
+    import json
+
+    from core.api.derive import derive
+    from core.run.events import SearchStopped, StopReason
+
+    cfg = synthetic(epochs=14, arch_lr=0.05, stop_rule="curvature", curvature={"start": 2})
+    runner, run, seen = start(cfg, retrain=False)
+    assert runner.wait(1200).status == "done"
+    ends = [e for e in seen if isinstance(e, EpochEnd)]
+    expected = curvature_stop([(e.epoch, e.curvature) for e in ends if e.curvature is not None], cfg.search.curvature)
+    assert expected is not None, [e.curvature for e in ends]  # it fired...
+    stopped = next(e for e in seen if isinstance(e, SearchStopped))
+    # ...at its detection epoch, where the search ended, with the architecture from the rollback epoch
+    assert stopped.reason == StopReason.CURVATURE and stopped.epoch == expected.detected == ends[-1].epoch
+    assert stopped.architecture_epoch == expected.rollback < expected.detected
+    summary = json.loads(run.summary_file.read_text())["search"]
+    assert summary["stop_rule"] == {
+        "rule": "curvature",
+        "fired": True,
+        "fired_at": expected.detected,
+        "architecture_epoch": expected.rollback,
+    }
+    assert summary["rules"]["curvature"] == expected.as_dict()
+    saved = json.loads(run.arch_file.read_text())
+    assert saved["blocks"] == derive(run, expected.rollback).model_dump(mode="json")["blocks"]
+    assert saved["source"]["epoch"] == expected.rollback
