@@ -202,7 +202,14 @@ class SearchConfig(_Strict):
     arch_betas: tuple[float, float] = Field((0.0, 0.999), description="alphas: Adam betas")
     arch_weight_decay: float = Field(0.0, ge=0, description="alphas: weight decay")
     arch_every: int = Field(1, ge=1, description="one architecture step every N weight steps")
-    estimator: Literal["two_path", "all_paths"] = Field("two_path", description="gradient estimator of the alphas")
+    estimator: Literal["two_path", "all_paths"] = Field(
+        "two_path",
+        description="the alphas' gradient estimator, both ProxylessNAS binary-gate estimators with one sampled "
+        "active path: two_path (the paper's) maps the gate gradients of two sampled paths to their alphas; "
+        "all_paths (ProxylessNAS's 'full' estimator) runs every candidate for the gate gradients, an estimate "
+        "that still depends on the active path, whose expectation is close to the DARTS-relaxation gradient, "
+        "not an exact gradient of the expected loss",
+    )
     alphas_every: int = Field(10, ge=1, description="emit an alphas event every N architecture steps")
     stop_at_epoch: int | None = Field(None, ge=1, description="stop after this epoch (keeps the schedule of `epochs`)")
     patience: int = Field(10, ge=1, description="stop criterion: epochs a decision's argmax must hold to be settled")
@@ -275,6 +282,19 @@ class RetrainConfig(_Strict):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(True, description="Nesterov momentum")
     weight_decay: float = Field(4e-5, ge=0, description="weight decay")
+    val_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="share of train + val held out (seeded, stratified) to validate each epoch; "
+        "the test set is measured once, at the end",
+    )
+    bn_recalib_batches: int = Field(
+        20,
+        ge=0,
+        description="fixed unaugmented training batches BatchNorm's running statistics are recomputed on "
+        "(torch.optim.swa_utils.update_bn) before each evaluation; 0: off",
+    )
 
 
 class RunConfig(_Strict):

@@ -52,21 +52,45 @@ def differs(r: Row) -> str:
     return ", ".join(f"{k}={v}" for k, v in r["differs"].items())
 
 
+def stopped_mark(r: Row) -> str:
+    """`` (stopped)`` for a row of retrains stopped early: a shorter recipe, never averaged with the full one."""
+    return " (stopped)" if r.get("stopped") else ""
+
+
 def _label(r: Row) -> str:
-    return r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}"
+    return (r["scope"] if r["kind"] == "baseline" else f"{r['scope']} {r['kind']}") + stopped_mark(r)
 
 
-NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p"]
+NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p", "settled"]
 WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
 WIDE += ["search", "seeds agree", "settled", "differs"]
+
+
+def agree(r: Row) -> str:
+    """Decisions every seed of a searched row chose alike, of those searched (``6/8``); ``-`` elsewhere."""
+    if r["kind"] != "search" or not r.get("decisions_compared"):
+        return "-"
+    return f"{r['decisions_agreeing']}/{r['decisions_compared']}"
+
+
+def agreement_note(r: Row) -> str | None:
+    """Per decision, how many seeds chose the majority candidate: ``10 kernel 3 (3/3), ...``."""
+    per = r.get("seed_agreement") or {}
+    if r["kind"] != "search" or not per:
+        return None
+    cells = [
+        f"{block} {name} {a['choice']} ({a['runs']}/{a['of']})" for block, ds in per.items() for name, a in ds.items()
+    ]
+    return f"{_label(r)}: seeds agree on {agree(r)} decisions: " + ", ".join(cells)
 
 
 def _wide_cells(r: Row) -> list[str]:
     flops = "-" if r["flops_mean"] is None else f"{r['flops_mean'] / 1e9:.3f}G @{r['image_size'] or '?'}px"
     search = "-" if r["search_s_mean"] is None else f"{r['search_s_mean']:.0f} s"
-    agree = "-" if not r["blocks"] else f"{r['blocks_agreeing']}/{r['blocks']} blocks"
-    cells = [r["model"], r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r), interval(r["top1_ci95"])]
-    cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agree, settled(r)]
+    agreed = "-" if agree(r) == "-" else f"{agree(r)} decisions"
+    cells = [r["model"] + stopped_mark(r), r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r)]
+    cells.append(interval(r["top1_ci95"]))
+    cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agreed, settled(r)]
     return [*cells, differs(r) or "-"]
 
 
@@ -80,7 +104,8 @@ def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str
     """The rich table and its footnotes (what differs between rows of one scope and kind).
 
     Narrow (the default) fits 80 columns: one label column, n, params, top-1 mean ± std, RI and
-    its interval, p; ``wide`` has every column."""
+    its interval, p, settled k/n; below it, per searched row, the decisions its seeds agree on;
+    ``wide`` has every column."""
     table = Table(title="Table I: test top-1 per scope and kind", box=box.SIMPLE_HEAD, pad_edge=False)
     notes: list[str] = []
     for col in WIDE if wide else NARROW:
@@ -93,9 +118,9 @@ def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str
         if r["differs"]:
             notes.append(f"[{len(notes) + 1}] {label}: {differs(r)}")
             label += f" [{len(notes)}]"
-        table.add_row(
-            label, str(r["n"]), params(r), top1(r, "±"), ri(r), interval(r["ri_ci95"], 1.0, 1, True), p_value(r)
-        )
+        ci = interval(r["ri_ci95"], 1.0, 1, True)
+        table.add_row(label, str(r["n"]), params(r), top1(r, "±"), ri(r), ci, p_value(r), settled(r))
+    notes += [n for n in (agreement_note(r) for r in rows) if n]
     return table, notes
 
 
@@ -108,6 +133,7 @@ def markdown(rows: list[Row]) -> str:
 CSV_FIELDS = ["scope", "model", "n", "params_mean", "flops_mean", "image_size", "top1_mean", "top1_std"]
 CSV_FIELDS += ["search_s_mean", "blocks_agreeing", "blocks", "kind", "top1_ci95_lo", "top1_ci95_hi", "ri_mean"]
 CSV_FIELDS += ["ri_ci95_lo", "ri_ci95_hi", "p_value", "random_n", "settled", "decisions_total", "differs"]
+CSV_FIELDS += ["decisions_agreeing", "decisions_compared"]
 
 
 def as_csv(rows: list[Row]) -> str:

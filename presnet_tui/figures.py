@@ -163,7 +163,7 @@ def mark_stages(ax: Any, stages: Sequence[tuple[float, str]], label: bool = Fals
 
 def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 per search scope") -> None:
     """Per scope, the searched and the random architectures' mean top-1 side by side (bars from 0,
-    95 % CI of the mean as error bars, n and RI written on them), and the baseline as a dashed line:
+    95 % CI of the mean as error bars, n, RI and p written at their feet), and the baseline as a dashed line:
     Table I at a glance, readable in greyscale (hatches and line styles, not colour alone)."""
     plt = _pyplot()
     bars = [r for r in rows if r["kind"] in _KIND_STYLE and r["top1_mean"] is not None]
@@ -195,8 +195,17 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
             )
             note = f"n={r['n']}" + (f"\nRI {r['ri_mean']:+.1f}%" if r.get("ri_mean") is not None else "")
             note += f"\np={r['p_value']:.3f}" if r.get("p_value") is not None else ""
+            # inside the bar, at its foot: above it a top-1 near 100 % (and its CI) would put the
+            # note over the title; every bar starts at 0, so its foot is always in the axes
             ax.annotate(
-                note, (x, 100 * ci[1] if ci else m), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=6
+                note,
+                (x, 0),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
             )
     if base is not None:
         b = 100 * base["top1_mean"]

@@ -153,10 +153,8 @@ class HeadlessView:
                 p(f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})")
                 self.retrain_started = e
             case RetrainEpochEnd():
-                p(
-                    f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  "
-                    f"test {e.test_loss:.3f} / {e.test_top1:6.1%}"
-                )
+                held = f"val {e.val_loss:.3f} / {e.val_top1:6.1%}" if e.val_top1 is not None else ""
+                p(f"retrain {e.epoch:>3}/{e.epochs} train {e.train_loss:.3f} / {e.train_top1:6.1%}  {held}")
             case Error():
                 p(f"[red]error:[/] {e.message}")
 
@@ -183,7 +181,7 @@ class HeadlessView:
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
-                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs)",
+                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs, measured once)",
             )
         self.console.print(table)
 

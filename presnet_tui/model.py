@@ -203,7 +203,7 @@ class RunModel:
     def _retrain_epoch_end(self, e: RetrainEpochEnd) -> None:
         self.epoch, self.step, self.retrain_epochs = e.epoch, self.steps_per_epoch, e.epochs
         self.retrain_curves.add(
-            e.epoch, train_loss=e.train_loss, test_loss=e.test_loss, train_top1=e.train_top1, test_top1=e.test_top1
+            e.epoch, train_loss=e.train_loss, val_loss=e.val_loss, train_top1=e.train_top1, val_top1=e.val_top1
         )
         self._rate_from_epochs(e.epoch, e.epochs, e.elapsed_s)
 

@@ -58,7 +58,8 @@ def confidence_at(snaps: SearchSnapshots, epoch: int) -> Confidence:
     steps = max((n for k, n in snaps.arch_steps.items() if k <= epoch), default=0)
     if not steps and any(h.phase == "search" for h in history):
         steps = 1  # alphas_every longer than the search so far: at least one step was taken
-    return confidence(history[-1].alphas, replay(history, s.patience, s.margin, s.threshold), steps)
+    judged = replay(history, s.patience, s.margin, s.threshold, snaps.stage_ends)
+    return confidence(history[-1].alphas, judged.tracker, steps, judged.frozen)
 
 
 def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Architecture:

@@ -17,8 +17,8 @@ class Comparison:
     """Table I over the given runs and sweeps, and how its intervals were computed."""
 
     rows: list[TableRow]
-    bootstrap_resamples: int = stats.BOOTSTRAP_RESAMPLES
-    bootstrap_seed: int = stats.BOOTSTRAP_SEED
+    ri_method: str = stats.RI_METHOD
+    permutation_seed: int = stats.BOOTSTRAP_SEED
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (intervals as ``[lo, hi]`` lists)."""

@@ -109,14 +109,14 @@ def space_report(config: Config, *, paper_network: bool = False, as_searched: bo
 def _report(config: Config, paper_network: bool, as_searched: bool) -> SpaceReport:
     c = config.space
     stages = config.progressive_stages()  # a progressive search's space is its last (widest) stage's
+    spec = NetSpec() if paper_network else net_spec(config)
     space = (
         config.search_space()
         if as_searched
-        else SearchSpace.build(
-            stages[-1] if stages else c.scope, c.kernels, c.activations, joint=c.candidates == "joint"
+        else SearchSpace.build(  # on the network it is shown on: a scope's blocks follow its depths
+            stages[-1] if stages else c.scope, c.kernels, c.activations, spec.depths, joint=c.candidates == "joint"
         )
     )
-    spec = NetSpec() if paper_network else net_spec(config)
     size = config.data.image_size
     with torch.device("meta"):  # shapes only: FLOPs need no arithmetic and no memory
         costs = measure_candidates(SearchNet(spec, space), "flops", size)

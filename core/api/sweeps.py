@@ -15,6 +15,7 @@ from core.config import Config
 from core.errors import PresnetError
 from core.scale.placement import OnPoll, Placement, SweepResult, choose_placement, run_placed
 from core.scale.sweep import Sweep, default_sweep_dir, preflight
+from core.space import scope_key
 
 
 @dataclass(frozen=True)
@@ -52,21 +53,19 @@ class SweepPlan:
 def scope_configs(
     configs: Sequence[Config], scopes: Sequence[str] | None, sources: Sequence[str] = ()
 ) -> tuple[list[str], dict[str, Config]]:
-    """The sweep's scopes and, with several configs, each scope's own config."""
+    """The sweep's scopes and, with several configs, each scope's own config.
+
+    A scope is a letter or block ids (:func:`scope_key`); one config and no ``scopes``: the config's own."""
     if len(configs) <= 1:
         if not scopes:
-            raise PresnetError("no scopes given", where="--scopes", hint="e.g. --scopes s,m,l,f (or one -c per scope)")
+            if not configs:
+                raise PresnetError("no scopes given", where="--scopes", hint="e.g. --scopes s,m,l,f")
+            return [scope_key(configs[0].space.scope)], {}
         return list(scopes), {}
     names = list(sources) or [f"config {i + 1}" for i in range(len(configs))]
     own: dict[str, Config] = {}
     for name, config in zip(names, configs):
-        scope = config.space.scope
-        if not isinstance(scope, str):
-            raise PresnetError(
-                f"a sweep's config names a whole-stage scope, this one block ids {scope}",
-                where=f"space.scope ({name})",
-                hint="set space.scope to s, m, l or f",
-            )
+        scope = scope_key(config.space.scope)
         if scope in own:
             raise PresnetError(
                 f"two configs for scope {scope}",

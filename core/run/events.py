@@ -208,8 +208,12 @@ class RetrainEpochEnd(_Event):
     epochs: int
     train_loss: float
     train_top1: float
-    test_loss: float
-    test_top1: float
+    #: on the retrain's held-out validation share (``retrain.val_fraction``); None in older event files
+    val_loss: float | None = None
+    val_top1: float | None = None
+    #: older event files only (the test set was read every epoch); now the test set is read once (RetrainDone)
+    test_loss: float | None = None
+    test_top1: float | None = None
     #: event files written before test-set selection was removed carry the best test top-1 so far; now None
     best_top1: float | None = None
     lr: float
@@ -219,7 +223,8 @@ class RetrainEpochEnd(_Event):
 class RetrainDone(_Event):
     kind: Literal["retrain_done"] = "retrain_done"
     epochs: int
-    test_top1: float  #: the last epoch's
+    test_top1: float  #: measured once, on the final weights (older event files: the last epoch's)
+    val_top1: float | None = None  #: the last epoch's validation top-1 (None in older event files)
     best_top1: float | None = None  #: older event files only (see RetrainEpochEnd)
     params: int
     stopped: bool = False

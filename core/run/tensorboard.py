@@ -6,7 +6,8 @@ engine knows nothing of TensorBoard.  Tags:
 * ``search/train_loss``, ``search/train_top1``, ``search/val_loss``, ``search/val_top1``, ``lr``,
   ``search/expected_cost`` (cost-aware search) -- x axis: search epoch;
 * ``alpha/<block>/<decision>/<choice>``: softmax(alpha) of every candidate -- x: search epoch;
-* ``retrain/train_loss``, ``retrain/test_loss``, ``retrain/test_top1``, ``retrain/lr`` -- x: retrain epoch;
+* ``retrain/train_loss``, ``retrain/val_loss``, ``retrain/val_top1`` (older files: ``retrain/test_*``),
+  ``retrain/lr`` -- x: retrain epoch;
 * ``images_per_s`` (live only: progress events are not kept in ``events.jsonl``) -- x: report count.
 
 ``torch.utils.tensorboard`` needs the ``tensorboard`` package; it is imported only here, on use.
@@ -71,8 +72,14 @@ class TensorBoardSink:
         elif isinstance(event, RetrainEpochEnd):
             step = event.epoch
             w.add_scalar("retrain/train_loss", event.train_loss, step)
-            w.add_scalar("retrain/test_loss", event.test_loss, step)
-            w.add_scalar("retrain/test_top1", event.test_top1, step)
+            for tag, value in (
+                ("retrain/val_loss", event.val_loss),
+                ("retrain/val_top1", event.val_top1),
+                ("retrain/test_loss", event.test_loss),  # older event files only
+                ("retrain/test_top1", event.test_top1),
+            ):
+                if value is not None:
+                    w.add_scalar(tag, value, step)
             w.add_scalar("retrain/lr", event.lr, step)
             w.flush()
         elif isinstance(event, Progress):

@@ -1,21 +1,33 @@
 """The statistics of Table I: a row's mean, spread and 95 % interval, and whether a search beats random.
 
-A sweep gives few runs per cell (3 seeds; K random architectures per seed), so every figure
-here is chosen to stay honest at small n:
+A sweep gives few runs per cell (3 seeds; K random architectures per seed), and what each figure
+claims at such n is checked by simulation (``tests/scale/test_ri_coverage.py``, BENCHMARKS.md):
 
 - a row's 95 % interval is Student's t interval of the mean (``mean ± t(0.975, n-1) · s/√n``):
   wide at n = 2 (t = 12.71), as it should be; none at n = 1 (no spread is known from one run);
 - the relative improvement over random, RI = 100 · (mean searched - mean random) / mean random
-  (Yang et al., ICLR 2020), gets a percentile bootstrap interval: the searched and the random
-  runs are each resampled with replacement, :data:`BOOTSTRAP_RESAMPLES` times, from a fixed
-  seed, so the same runs always give the same interval;
+  (Yang et al., ICLR 2020), gets a Fieller interval: the set of ratios ρ = μ_search / μ_random that
+  a t-test of ``search - ρ · random`` does not reject at 5 % (two-sided), RI = 100 (ρ - 1).
+  It respects the sweep's design: a searched run and its K random runs share a seed (split, data
+  order, initial weights), so when every searched run has random runs of its own seed the test is
+  *paired by seed* (per seed, the searched top-1 against the mean of its random ones; n_seeds - 1
+  degrees of freedom), which neither counts the K random runs of a seed as K independent ones nor
+  lets a seed's shared luck pass for a difference. Runs without that pairing get the Welch form
+  (independent groups, Welch-Satterthwaite degrees of freedom).  It assumes the per-seed
+  differences (or the two groups) are roughly normal; in 2,000 simulated null comparisons each at
+  2 vs 4, 3 vs 3 and 3 vs 9 runs it excluded 0 in at most 6 % of them (nominal 5 %), where the
+  percentile bootstrap it replaces did in 17-23 %;
 - "better than random?" is a one-sided exact permutation test on the difference of means: of
   all ways to split the pooled top-1s into groups of the two sizes, the share whose searched
   group does at least as well as the observed one.  Exact (every split enumerated up to
-  :data:`EXACT_SPLITS_MAX`, then a fixed-seed Monte Carlo), free of the normality that Welch's
-  t-test would assume and that 3 runs cannot show, and defined for a single searched run.
-  Its smallest possible p is 1 / C(n_search + n_random, n_search): 1/15 for 2 vs 4 runs,
-  1/220 for Table I's 3 seeds vs 3 x 3 random architectures.
+  :data:`EXACT_SPLITS_MAX`, then a fixed-seed Monte Carlo), free of the normality the interval
+  assumes, and defined for a single searched run.  It pools the runs of all seeds: runs of one
+  seed are positively correlated, which makes pooled splits vary more than the searched-random
+  difference does, so the test errs on the conservative side.  Its smallest possible p is
+  1 / C(n_search + n_random, n_search): 1/15 for 2 vs 4 runs, 1/220 for 3 vs 9.
+
+The interval and the test are different procedures and can disagree near the edge (an interval
+just clear of 0 with p a little above 0.025, or the reverse); neither is chosen after seeing the data.
 """
 
 from __future__ import annotations
@@ -27,14 +39,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Bootstrap resamples of the RI interval, and the seed they are drawn from (fixed: same runs, same interval).
-BOOTSTRAP_RESAMPLES = 10_000
+#: The Monte Carlo permutation test's seed (fixed: the same runs always give the same p).
 BOOTSTRAP_SEED = 0
 #: Up to this many splits the permutation test enumerates them all; beyond, it draws this many at random.
 EXACT_SPLITS_MAX = 200_000
 PERMUTATION_RESAMPLES = 20_000
 #: A split ties the observed one within this (float sums of the same numbers in another order).
 _TIE = 1e-12
+#: The interval's name, as the front ends print it.
+RI_METHOD = "Fieller, paired by seed where the seeds match (else Welch)"
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -46,15 +59,23 @@ def sample_std(values: Sequence[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else None
 
 
-def mean_ci95(values: Sequence[float]) -> tuple[float, float] | None:
-    """Student's t 95 % interval of the mean; None for fewer than two values."""
-    if len(values) < 2:
-        return None
+def _t975(df: float | np.ndarray) -> float | np.ndarray:
     from scipy.stats import t  # type: ignore[import-untyped]  # scipy: listed in pyproject.toml (and sklearn's)
 
+    return t.ppf(0.975, df)
+
+
+def mean_ci95(values: Sequence[float], bounds: tuple[float, float] | None = None) -> tuple[float, float] | None:
+    """Student's t 95 % interval of the mean; None for fewer than two values.  ``bounds``: the range
+    the quantity cannot leave (a top-1 lies in [0, 1]), which the interval is clipped to."""
+    if len(values) < 2:
+        return None
     m, s, n = statistics.fmean(values), statistics.stdev(values), len(values)
-    half = float(t.ppf(0.975, n - 1)) * s / math.sqrt(n)
-    return (m - half, m + half)
+    half = float(_t975(n - 1)) * s / math.sqrt(n)
+    lo, hi = m - half, m + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return (lo, hi)
 
 
 def relative_improvement(search: Sequence[float], random: Sequence[float]) -> float | None:
@@ -65,22 +86,88 @@ def relative_improvement(search: Sequence[float], random: Sequence[float]) -> fl
     return 100.0 * (statistics.fmean(search) - base) / base
 
 
-def ri_ci95(
-    search: Sequence[float], random: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> tuple[float, float] | None:
-    """Percentile bootstrap 95 % interval of RI over runs: both groups resampled with replacement.
+def fieller_roots(
+    a: np.ndarray, b: np.ndarray, saa: np.ndarray, sab: np.ndarray, sbb: np.ndarray, q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ρ with ``(a - ρ b)² <= q (saa - 2 ρ sab + ρ² sbb)``, vectorised: a bounded interval when the
+    denominator's mean ``b`` is itself clear of 0 (``b² > q sbb``), else NaN (no bounded interval)."""
+    qa, qb, qc = b * b - q * sbb, a * b - q * sab, a * a - q * saa
+    disc = qb * qb - qa * qc
+    ok = (qa > 0) & (disc >= 0)
+    root = np.sqrt(np.where(ok, disc, 0.0))
+    safe = np.where(ok, qa, 1.0)
+    lo = np.where(ok, (qb - root) / safe, np.nan)
+    hi = np.where(ok, (qb + root) / safe, np.nan)
+    return lo, hi
 
-    None when neither group has two runs (nothing to resample) or the random mean can be 0."""
-    if not search or not random or (len(search) < 2 and len(random) < 2):
+
+def ri_ci95_paired(search: np.ndarray, random_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paired Fieller 95 % interval of RI over seeds, vectorised over the last axis's leading ones:
+    ``search[..., i]`` and ``random_mean[..., i]`` are seed i's searched top-1 and mean random top-1."""
+    n = search.shape[-1]
+    a, b = search.mean(axis=-1), random_mean.mean(axis=-1)
+    ds, dr = search - a[..., None], random_mean - b[..., None]
+    saa, sbb, sab = (ds * ds).sum(-1) / (n - 1), (dr * dr).sum(-1) / (n - 1), (ds * dr).sum(-1) / (n - 1)
+    q = np.full_like(a, float(_t975(n - 1)) ** 2 / n)
+    lo, hi = fieller_roots(a, b, saa, sab, sbb, q)
+    return 100.0 * (lo - 1.0), 100.0 * (hi - 1.0)
+
+
+def ri_ci95_welch(search: np.ndarray, random: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Welch-Fieller 95 % interval of RI for independent groups, vectorised over leading axes; the
+    Welch-Satterthwaite degrees of freedom are taken at the estimated ratio."""
+    ns, nr = search.shape[-1], random.shape[-1]
+    a, b = search.mean(axis=-1), random.mean(axis=-1)
+    ws, wr = search.var(axis=-1, ddof=1) / ns, random.var(axis=-1, ddof=1) / nr
+    rho = a / b
+    df = (ws + rho**2 * wr) ** 2 / (ws**2 / (ns - 1) + rho**4 * wr**2 / (nr - 1))
+    t2 = np.asarray(_t975(df)) ** 2
+    lo, hi = fieller_roots(a, b, t2 * ws, np.zeros_like(a), t2 * wr, np.ones_like(a))
+    return 100.0 * (lo - 1.0), 100.0 * (hi - 1.0)
+
+
+def ri_ci95(
+    search: Sequence[float],
+    random: Sequence[float],
+    search_seeds: Sequence[int] | None = None,
+    random_seeds: Sequence[int] | None = None,
+) -> tuple[float, float] | None:
+    """The 95 % interval of RI (see the module docstring): paired by seed when the seeds are given and
+    every searched run's seed has random runs (and at least two seeds), else Welch.
+
+    None when it has no bounded interval: one run in a group (no spread is known), or a random mean
+    the runs cannot tell from 0."""
+    if not search or not random:
         return None
-    rng = np.random.default_rng(seed)
-    s, r = np.asarray(search, dtype=float), np.asarray(random, dtype=float)
-    ms = s[rng.integers(0, len(s), size=(resamples, len(s)))].mean(axis=1)
-    mr = r[rng.integers(0, len(r), size=(resamples, len(r)))].mean(axis=1)
-    if np.any(mr == 0):
+    pairs = _pairs(search, random, search_seeds, random_seeds)
+    if pairs is not None:
+        lo, hi = ri_ci95_paired(*pairs)
+    elif len(search) >= 2 and len(random) >= 2:
+        lo, hi = ri_ci95_welch(np.asarray(search, dtype=float), np.asarray(random, dtype=float))
+    else:
         return None
-    lo, hi = np.percentile(100.0 * (ms - mr) / mr, [2.5, 97.5])
-    return (float(lo), float(hi))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    return (max(float(lo), -100.0), float(hi))  # a top-1 is never below 0: RI never below -100 %
+
+
+def _pairs(
+    search: Sequence[float],
+    random: Sequence[float],
+    search_seeds: Sequence[int] | None,
+    random_seeds: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per seed (searched top-1, mean random top-1 of that seed), or None when the runs do not pair."""
+    if search_seeds is None or random_seeds is None or len(set(search_seeds)) != len(search_seeds):
+        return None
+    by_seed: dict[int, list[float]] = {}
+    for seed, value in zip(random_seeds, random, strict=True):
+        by_seed.setdefault(seed, []).append(value)
+    if len(search) < 2 or any(seed not in by_seed for seed in search_seeds):
+        return None
+    s = np.asarray(search, dtype=float)
+    r = np.asarray([statistics.fmean(by_seed[seed]) for seed in search_seeds])
+    return s, r
 
 
 def permutation_p_value(

@@ -39,6 +39,7 @@ from core.io import atomic_write_text
 from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_lines
 from core.run.lock import acquire, is_held
 from core.run.rundir import RunDir
+from core.space import scope_label
 
 if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, not by every importer
     from core.space.arch import Architecture
@@ -75,9 +76,9 @@ def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: in
     """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare."""
     runs: list[PlannedRun] = []
     for seed in seeds:
-        runs += [PlannedRun(name=f"{s}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
+        runs += [PlannedRun(name=f"{scope_label(s)}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
         runs += [
-            PlannedRun(name=f"{s}-seed{seed}-random{i}", kind="random", scope=s, seed=seed, index=i)
+            PlannedRun(name=f"{scope_label(s)}-seed{seed}-random{i}", kind="random", scope=s, seed=seed, index=i)
             for s in scopes
             for i in range(random)
         ]
@@ -90,7 +91,9 @@ def default_sweep_dir(
     base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0
 ) -> Path:
     """Deterministic, so that running the same command again finds (and resumes) the same sweep."""
-    name = f"sweep-{''.join(scopes)}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
+    labels = [scope_label(s) for s in scopes]
+    joined = "".join(labels) if all(len(x) == 1 for x in labels) else "_".join(labels)
+    name = f"sweep-{joined}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
     return Path(base.run.runs_dir) / (name + (f"-random{random}" if random else ""))
 
 
@@ -406,7 +409,8 @@ def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
         if isinstance(e, EpochEnd):
             status.phase, status.epoch, status.epochs, status.top1 = "search", e.epoch, e.epochs, e.val_top1
         elif isinstance(e, RetrainEpochEnd):
-            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, e.test_top1
+            top1 = e.val_top1 if e.val_top1 is not None else e.test_top1  # older event files: test each epoch
+            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, top1
         elif isinstance(e, RetrainStarted):
             status.phase, status.epoch, status.epochs, status.top1 = "retrain", 0, e.epochs, None
     retrain = summary.get("retrain")

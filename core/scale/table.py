@@ -6,7 +6,7 @@ One row per (scope, kind, recipe): ``search`` (architectures a search derived), 
 mean, sample std and 95 % interval, mean search time, and for each searched block how many
 runs derived the same (most common) choice.  A search row with a random row of the same
 scope and recipe beside it also carries the relative improvement over random with its
-interval and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
+interval (paired by seed) and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
 answer is whether the search beat what the space gives at random.
 
 Runs whose configs differ in anything but their seed (and what cannot change a result:
@@ -62,6 +62,10 @@ class RunResult:
     recipe: dict[str, Any] = field(default_factory=dict)  #: flattened config, less what cannot change a result
     settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
     decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
+    stopped: bool = False  #: its retrain was stopped before ``retrain.epochs`` (its recipe says where)
+    #: block id -> decision ("kernel", "activation") -> the candidate chosen, for each decision searched
+    decided: dict[str, dict[str, str]] = field(default_factory=dict)
+    seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
 
 
 @dataclass
@@ -90,6 +94,11 @@ class TableRow:
     random_n: int | None = None  #: the random row RI was computed against
     settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
     decisions_total: int | None = None  #: of that many decisions
+    stopped: int = 0  #: runs whose retrain was stopped early (a row of their own: the recipe differs)
+    #: per block and decision, the majority candidate over the row's runs (its seeds) and how many chose it
+    seed_agreement: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    decisions_agreeing: int = 0  #: decisions every run of the row chose alike
+    decisions_compared: int = 0  #: decisions in ``seed_agreement``
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -151,20 +160,53 @@ def run_result(run: RunDir) -> RunResult:
     search = s.get("search") or {}
     counted = kind == "search" and "decisions_total" in search
     flops, size = run_flops(run)
+    retrain = s.get("retrain") or {}
+    stopped = bool(retrain.get("stopped"))
+    rec = recipe(run, kind)
+    if stopped:  # a retrain stopped at epoch e of a cosine schedule over retrain.epochs: another recipe
+        rec["retrain.stopped_at_epoch"] = retrain.get("epochs")
     return RunResult(
         path=run.path,
         scope=scope,
         params=s.get("params"),
-        top1=(s.get("retrain") or {}).get("test_top1"),
+        top1=retrain.get("test_top1"),
         search_s=search.get("elapsed_s"),
         choices={str(b): joint_name(int(c["kernel"]), c["activation"]) for b, c in blocks.items()},
         flops=flops,
         image_size=size,
         kind=kind,
-        recipe=recipe(run, kind),
+        recipe=rec,
+        stopped=stopped,
+        decided=_decided(blocks, search.get("decisions")),
+        seed=run.config().run.seed,
         settled=int(search.get("settled", 0)) if counted else None,
         decisions=int(search["decisions_total"]) if counted else None,
     )
+
+
+def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+    """Each block's kernel and activation as chosen; with the search's decision list, only the
+    decisions it searched (a kernel list of one is no decision)."""
+    searched = {(str(d["block"]), d["decision"]) for d in decisions} if decisions else None
+    out: dict[str, dict[str, str]] = {}
+    for b, c in blocks.items():
+        for name, value in (("kernel", str(c["kernel"])), ("activation", str(c["activation"]))):
+            if searched is None or (str(b), name) in searched or (str(b), "op") in searched:
+                out.setdefault(str(b), {})[name] = value
+    return out
+
+
+def seed_agreement(runs: Sequence[RunResult]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per block and decision: the candidate most runs chose and how many of the runs did (of ``of``):
+    across seeds, the reproducibility a result can quote (*settled* is within one run)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in sorted({b for r in runs for b in r.decided}, key=int):
+        names = sorted({d for r in runs for d in r.decided.get(block, {})})
+        for name in names:
+            chosen = [r.decided[block][name] for r in runs if name in r.decided.get(block, {})]
+            choice, count = Counter(chosen).most_common(1)[0]
+            out.setdefault(block, {})[name] = {"choice": choice, "runs": count, "of": len(runs)}
+    return out
 
 
 def collect(paths: Iterable[Path]) -> list[RunResult]:
@@ -221,6 +263,8 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         agreement[block] = {"choice": choice, "runs": count}
     model = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}"}.get(kind, f"PResNet-50-{scope}")
     counted = [r for r in runs if r.settled is not None]
+    per_decision = seed_agreement(runs) if kind == "search" else {}
+    cells = [a for decisions in per_decision.values() for a in decisions.values()]
     return TableRow(
         scope=scope,
         kind=kind,  # type: ignore[arg-type]
@@ -231,7 +275,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         image_size=sizes[0] if len(sizes) == 1 else None,
         top1_mean=stats.mean(top1),
         top1_std=stats.sample_std(top1),
-        top1_ci95=stats.mean_ci95(top1),
+        top1_ci95=stats.mean_ci95(top1, bounds=(0.0, 1.0)),
         search_s_mean=stats.mean([r.search_s for r in runs if r.search_s is not None]),
         blocks_agreeing=sum(1 for a in agreement.values() if a["runs"] == len(runs)),
         blocks=len(agreement),
@@ -240,14 +284,26 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         differs=differs,
         settled=sum(r.settled or 0 for r in counted) if counted else None,
         decisions_total=sum(r.decisions or 0 for r in counted) if counted else None,
+        stopped=sum(r.stopped for r in runs),
+        seed_agreement=per_decision,
+        decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
+        decisions_compared=len(cells),
     )
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:
-    s = [r.top1 for r in search if r.top1 is not None]
-    r = [x.top1 for x in random if x.top1 is not None]
+    done_s = [x for x in search if x.top1 is not None]
+    done_r = [x for x in random if x.top1 is not None]
+    s, r = [x.top1 for x in done_s if x.top1 is not None], [x.top1 for x in done_r if x.top1 is not None]
     row.ri_mean = stats.relative_improvement(s, r)
-    row.ri_ci95 = stats.ri_ci95(s, r)
+    seeds_s, seeds_r = [x.seed for x in done_s], [x.seed for x in done_r]
+    paired = None not in seeds_s and None not in seeds_r
+    row.ri_ci95 = stats.ri_ci95(
+        s,
+        r,
+        [int(x) for x in seeds_s if x is not None] if paired else None,
+        [int(x) for x in seeds_r if x is not None] if paired else None,
+    )
     row.p_value = stats.permutation_p_value(s, r)
     row.random_n = len(r)
 

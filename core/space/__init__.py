@@ -94,6 +94,28 @@ def _ints(text: str, what: str, where: str, example: str) -> list[int]:
     return [int(t) for t in items]
 
 
+def block_id_list(text: str, where: str) -> list[int]:
+    """Block ids as typed: comma-separated ids and ranges, ``10,11`` or ``10-13`` or ``1-3,5`` (a range
+    includes both ends); the one reading of block ids in text (scopes, progressive stages, sweeps)."""
+    out: list[int] = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        lo, dash, hi = item.partition("-")
+        if lo.strip().isdigit() and (not dash or hi.strip().isdigit()):
+            first, last = int(lo), int(hi) if dash else int(lo)
+            if last < first:
+                raise PresnetError(
+                    f"range {item!r} runs backwards", where=where, hint=f"write it low to high: {last}-{first}"
+                )
+            out.extend(range(first, last + 1))
+            continue
+        raise PresnetError(
+            f"cannot read {item!r} as a block id",
+            where=where,
+            hint="give comma-separated ids or ranges, e.g. 1,2,5 or 10-13",
+        )
+    return out
+
+
 def validate_block_ids(
     ids: Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS, where: str = "space.scope"
 ) -> list[int]:
@@ -109,7 +131,8 @@ def validate_block_ids(
 
 
 def validate_scope(scope: str | Sequence[int], depths: Sequence[int] | None = None) -> Scope:
-    """The one reading of a scope: a letter, a list of block ids, or such a list as text ("1,2,5").
+    """The one reading of a scope: a letter, a list of block ids, or such a list as text ("1,2,5",
+    with ranges: "10-13").
 
     Returns the lower-case letter or the sorted ids.  Without ``depths`` the ids are only checked
     to be a non-empty list (a config checks their range once it knows the network's depths).
@@ -124,7 +147,7 @@ def validate_scope(scope: str | Sequence[int], depths: Sequence[int] | None = No
                 where="space.scope",
                 hint="use one of s, m, l, f, progressive or a list of block ids",
             )
-        scope = _ints(scope, "a block id", "space.scope", "1,2,5")
+        scope = block_id_list(scope, "space.scope")
     ids = sorted({int(i) for i in scope})
     if not ids:
         raise PresnetError(
@@ -173,7 +196,7 @@ def validate_progressive(
 ) -> list[Scope]:
     """The stages of a progressive search: nested scopes, deep to shallow.
 
-    Text is ``"s,m,f"`` (letters) or ``"10,11;10,11,12,13"`` (stages split by ``;``); a list holds
+    Text is ``"s,m,f"`` (letters) or ``"10,11;10-13"`` (stages split by ``;``, ids or ranges); a list holds
     letters or block-id lists.  Each stage must add at least one block, and every block it adds
     must be shallower (a larger id) than every block of the stage before: the deep blocks decide
     first, as the paper saw them converge first.  Without ``depths`` only the form is checked.
@@ -251,6 +274,18 @@ def scope_name(scope: str | Sequence[int]) -> str:
     if isinstance(scope, str):
         return scope
     return "custom-" + "-".join(str(i) for i in sorted(scope))
+
+
+def scope_key(scope: str | Sequence[int]) -> str:
+    """A sweep's name for a scope: its letter, or its block ids as text (``10,11,12,13``), which a
+    config reads back as the same scope."""
+    checked = validate_scope(scope)
+    return checked if isinstance(checked, str) else ",".join(str(b) for b in checked)
+
+
+def scope_label(key: str) -> str:
+    """The scope's part of a run or sweep directory name (``s``, ``custom-10-11-12-13``)."""
+    return scope_name(validate_scope(key))
 
 
 def validate_kernels(kernels: str | Sequence[int]) -> tuple[int, ...]:

@@ -26,8 +26,9 @@ class Mode(str, enum.Enum):
     """How paths are drawn for a step."""
 
     WEIGHT = "weight"  #: one sampled path, plain autograd (weight step)
-    TWO_PATH = "two_path"  #: gates over two sampled paths (ProxylessNAS)
-    ALL_PATHS = "all_paths"  #: gates over every path (NNI's estimator)
+    TWO_PATH = "two_path"  #: gates over two sampled paths (ProxylessNAS's two-path estimator, the paper's)
+    #: gates over every path, one of them active: ProxylessNAS's "full" binary-gate estimator (NNI's)
+    ALL_PATHS = "all_paths"
 
 
 ARCH_MODES = (Mode.TWO_PATH, Mode.ALL_PATHS)
@@ -213,9 +214,14 @@ def path_mask(paths: Sequence[tuple[int, ...]], n: int, device: torch.device) ->
 def alpha_grad_from_gates(alpha: torch.Tensor, gate_grad: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """dL/dalpha_i = sum_j dL/dg_j * q_j * (delta_ij - q_i), q = softmax over the masked paths.
 
-    With the mask covering every path this is the all-paths (NNI) estimator; with
-    two paths it is ProxylessNAS's renormalised two-path estimator.  Vectorised
+    With the mask covering every path this is ProxylessNAS's "full" binary-gate estimator (NNI's
+    all-paths); with two paths it is ProxylessNAS's renormalised two-path estimator.  Vectorised
     over rows: it equals ``q_i * (g_i - <g, q>)``.
+
+    What it is not: an exact gradient of the expected loss.  ``dL/dg_j`` is taken in the network
+    whose *sampled active* path ran (``<dL/dy, o_j(x)>``), so for one batch the estimate changes with
+    the active path drawn; averaged over that draw it is close to the gradient of DARTS's softmax
+    mixture (the continuous relaxation), not of ``E_path[L]``.  Two paths add the pair's sampling on top.
     """
     logits = alpha.detach().float().masked_fill(~mask, float("-inf"))
     q = torch.softmax(logits, dim=1)

@@ -13,10 +13,11 @@ epochs' distributions of a decision: near 0 when it is still, large when it wand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped
+from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped, StageEnd
 from core.space import argmax_label
 from core.space.arch import Architecture
 
@@ -182,10 +183,15 @@ class Confidence:
         return head + "; unsettled: " + ", ".join(f"{d.block} {d.decision} (margin {d.margin:.2f})" for d in rest)
 
 
-def confidence(snapshot: AlphaSnapshot, tracker: ConvergenceTracker, arch_steps: int) -> Confidence:
+def confidence(
+    snapshot: AlphaSnapshot, tracker: ConvergenceTracker, arch_steps: int, frozen: Sequence[Decision] = ()
+) -> Confidence:
     """Each real decision of ``snapshot`` (two or more candidates) with its lead, settled as the
-    ``tracker`` last judged it -- and only if the snapshot's argmax is still the one it judged."""
-    out = []
+    ``tracker`` last judged it -- and only if the snapshot's argmax is still the one it judged.
+
+    ``frozen``: a progressive search's decisions frozen at earlier stage ends (their alphas have left
+    the snapshot), as judged when they froze (:func:`frozen_decisions`): every decision ever searched counts."""
+    out = list(frozen)
     for block in sorted(snapshot, key=int):
         for decision, probs in snapshot[block].items():
             if len(probs) < 2:
@@ -194,17 +200,67 @@ def confidence(snapshot: AlphaSnapshot, tracker: ConvergenceTracker, arch_steps:
             track = tracker.tracks.get((int(block), decision))
             settled = bool(arch_steps and track and track.settled and track.argmax == best)
             out.append(Decision(int(block), decision, best, probs[best], gap, settled))
+    out.sort(key=lambda d: (d.block, d.decision))
     return Confidence(out, arch_steps)
 
 
-def replay(history: list[EpochEnd], patience: int, margin: float, threshold: float | None = None) -> ConvergenceTracker:
+def frozen_decisions(
+    frozen: dict[str, dict[str, str]], snapshot: AlphaSnapshot, tracker: ConvergenceTracker
+) -> list[Decision]:
+    """The decisions a stage end freezes (``StageEnd.frozen``), each with its lead in the stage's last
+    snapshot and settled as the tracker judged it then -- before the next stage resets it."""
+    out = []
+    for block, decisions in frozen.items():
+        for decision, choice in decisions.items():
+            probs = snapshot.get(block, {}).get(decision, {choice: 1.0})
+            gap = probs.get(choice, 0.0) - max((p for c, p in probs.items() if c != choice), default=0.0)
+            out.append(
+                Decision(
+                    int(block), decision, choice, probs.get(choice, 0.0), gap, tracker.settled(int(block), decision)
+                )
+            )
+    return out
+
+
+#: The stage ends after which the live search resets its stop criterion (core.train.progressive): a
+#: stage cut by the total cap ("cap") ends the search with nothing frozen and no next stage to judge.
+RESETTING_STAGE_ENDS = ("settled", "budget")
+
+
+@dataclass
+class Replay:
+    """The stop criterion replayed over a run's epochs: its state after the last one and the decisions
+    frozen before it (a progressive search's earlier stage ends)."""
+
+    tracker: ConvergenceTracker
+    frozen: list[Decision]
+
+
+def replay(
+    history: Sequence[EpochEnd],
+    patience: int,
+    margin: float,
+    threshold: float | None = None,
+    stage_ends: Sequence[StageEnd] = (),
+) -> Replay:
     """The stop criterion's state after ``history`` (a run's search epochs), judged afresh: what a
-    derive at a past epoch reports, from the event file alone."""
+    derive at a past epoch reports, from the event file alone.
+
+    A progressive search's stage end resets it exactly where the live search does (after the stage's
+    last epoch was judged, :data:`RESETTING_STAGE_ENDS`); a stage end at the last epoch of ``history``
+    is not applied yet, as the live ``epoch_end`` of that epoch was emitted before it."""
     tracker = ConvergenceTracker(patience, margin, threshold)
+    ends = {e.epoch: e for e in stage_ends if e.reason in RESETTING_STAGE_ENDS}
+    frozen: list[Decision] = []
+    last = history[-1].epoch if history else None
     for e in history:
         if e.phase == "search":
             tracker.update(e.epoch, e.alphas)
-    return tracker
+        end = ends.get(e.epoch)
+        if end is not None and e.epoch != last:
+            frozen += frozen_decisions(end.frozen, e.alphas, tracker)
+            tracker.load_state_dict({"converged": False, "tracks": []})
+    return Replay(tracker, frozen)
 
 
 def with_confidence(arch: Architecture, conf: Confidence) -> Architecture:

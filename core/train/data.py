@@ -68,6 +68,27 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[
     return torch.cat(kept).sort().values, torch.cat(held).sort().values
 
 
+@dataclass(frozen=True)
+class RetrainSplit:
+    """How a retrain cuts train + val: ``val_fraction`` held out (seeded, stratified) to validate each
+    epoch, and ``calib_batches`` fixed batches of the rest for BatchNorm's statistics (0: none)."""
+
+    val_fraction: float
+    calib_batches: int
+
+
+def calib_indices(n: int, batches: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Positions (into a set of ``n``) of the fixed calibration images: a seeded draw, the same at
+    every evaluation, so that recalibrated statistics depend on the weights only."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(stream(seed, "bn_calib")))
+    return order[: batches * batch_size].sort().values
+
+
+def retrain_cut(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The retrain's (train, val) positions in train + val: seeded, stratified, fixed per seed."""
+    return stratified_split(labels, fraction, stream(seed, "split_retrain_val"))
+
+
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """Per-channel mean/std in [0, 1] units, in chunks so CIFAR-size sets need no float copy."""
     total = torch.zeros(3, dtype=torch.float64)

@@ -119,6 +119,7 @@ class Job:
             seed,
             search=self.do_search and not self._search_finished(),
             world_size=self.coll.world_size,
+            retrain_val_fraction=self.config.retrain.val_fraction,
         )
         if self.config.network.sync_bn:  # refused on the CPU before anything runs
             check_sync_bn(self.coll.info, resolve_device(self.config.run.device))
@@ -295,7 +296,8 @@ class Job:
                 architecture_epoch=outcome.arch_epoch,
             )
         )
-        conf = confidence(outcome.alphas, outcome.tracker or engine.tracker, engine.arch_steps)
+        frozen = engine.stages.frozen_confidence if engine.stages else []  # gone from the final alphas
+        conf = confidence(outcome.alphas, outcome.tracker or engine.tracker, engine.arch_steps, frozen)
         arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
@@ -349,9 +351,10 @@ class Job:
             if main and "retrain" not in run.summary():  # killed between the last checkpoint and the summary
                 outcome = RetrainOutcome(
                     int(payload["epoch_done"]),
-                    float(payload["last_top1"]),
+                    float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
                     count_params(arch.build()),
                     bool(payload.get("stopped", False)),
+                    payload.get("last_val_top1"),
                 )
                 self._retrain_summary(arch, outcome, int(payload.get("world_size", 1)), [])
             return None
@@ -383,6 +386,7 @@ class Job:
             retrain={
                 "epochs": outcome.epochs,
                 "test_top1": outcome.test_top1,
+                "val_top1": outcome.val_top1,
                 "stopped": outcome.stopped,
                 **({"rank_state_sha256": digests} if digests else {}),
             },

@@ -29,7 +29,7 @@ from core.faults import fault_point
 from core.run.checkpoint import save_checkpoint
 from core.run.events import EventBus, Progress
 from core.train.collectives import Collectives, LoopControl, collectives
-from core.train.data import SearchData
+from core.train.data import RetrainSplit, SearchData
 from core.train.device import Precision, configure_torch, resolve_device
 from core.train.pipeline import Loaders, make_loaders
 from core.train.step import forward_loss
@@ -150,6 +150,22 @@ def evaluate(
     return float(loss or 0.0), float(top1 or 0.0)
 
 
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, calib: Iterable[tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+    """Recompute BatchNorm's running statistics with the current weights on fixed training batches.
+
+    Eval-mode BatchNorm normalises with running averages that lag weights still moving at a
+    retrain's learning rate: after one epoch they belong to a network long gone, and the test loss
+    can be 10^7 (BENCHMARKS.md, "Retrain on validation"). ``torch.optim.swa_utils.update_bn`` resets
+    them and takes the plain average over the batches (the SPOS / precise-BN recipe). None: off.
+    """
+    if calib is None:
+        return
+    from torch.optim.swa_utils import update_bn
+
+    update_bn(calib, model)
+
+
 class Loop:
     """What the search and the retrain loop share: the run's config, bus, control and checkpoint path,
     the device and precision, the ranks (a :class:`Collectives`), this rank's data loaders, and the
@@ -167,7 +183,7 @@ class Loop:
         events_offset: Callable[[], int],
         *,
         init_seed: int,
-        retrain: bool,
+        retrain: RetrainSplit | None,
         data: SearchData | None,
     ) -> None:
         self.config = config

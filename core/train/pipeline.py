@@ -20,7 +20,17 @@ import torch.nn.functional as F
 
 from core.config import DataConfig
 from core.errors import PresnetError
-from core.train.data import ImageSet, SearchData, channel_stats, check_image_folder, load_search_data, stratified_split
+from core.train.data import (
+    ImageSet,
+    RetrainSplit,
+    SearchData,
+    calib_indices,
+    channel_stats,
+    check_image_folder,
+    load_search_data,
+    retrain_cut,
+    stratified_split,
+)
 from core.train.seeds import stream
 
 
@@ -362,10 +372,19 @@ IN_MEMORY_LIMIT_BYTES = 4 << 30
 
 
 class Loaders:
-    """The batch sources of one job: search (train, val, test) or retrain (train = train + val, test)."""
+    """The batch sources of one job: search (train, val, test) or retrain (train and val cut from
+    train + val, test, and ``calib``: the fixed unaugmented training batches BatchNorm's statistics
+    are recomputed on before each evaluation; None when ``retrain.bn_recalib_batches`` is 0)."""
 
-    def __init__(self, train: BatchSource, val: BatchSource | None, test: BatchSource, classes: list[str]) -> None:
-        self.train, self.val, self.test, self.classes = train, val, test, classes
+    def __init__(
+        self,
+        train: BatchSource,
+        val: BatchSource | None,
+        test: BatchSource,
+        classes: list[str],
+        calib: BatchSource | None = None,
+    ) -> None:
+        self.train, self.val, self.test, self.classes, self.calib = train, val, test, classes, calib
 
     @property
     def num_classes(self) -> int:
@@ -397,30 +416,38 @@ def make_loaders(
     seed: int,
     device: torch.device,
     channels_last: bool,
-    retrain: bool,
+    retrain: RetrainSplit | None,
     data: SearchData | None = None,
     shard: tuple[int, int] = (0, 1),
 ) -> Loaders:
-    """Loaders for a search (train/val/test) or a retrain (train+val / test) on ``device``.
+    """Loaders for a search (train/val/test) or a retrain (train/val cut from train + val, test) on
+    ``device``.
 
     ``shard`` = (rank, world size): the shuffled splits give this rank its slice of each global
-    batch; the test set is read whole by every rank.
+    batch; validation, calibration and test sets are read whole by every rank.
     """
     if use_stream(cfg):
         return _stream_loaders(cfg, seed, device, channels_last, retrain, shard)
     data = data or load_search_data(cfg, seed)
     common = LoaderBase(cfg=cfg, mean=data.mean, std=data.std, device=device, channels_last=channels_last)
     test = DeviceLoader(data.test, seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common)
-    if retrain:
+    if retrain is not None:
+        full = data.full_train()
+        keep, held = retrain_cut(full.labels, retrain.val_fraction, seed)
+        part = full.subset(keep)
         train = DeviceLoader(
-            data.full_train(),
-            seed=stream(seed, "loader_full_train"),
-            shuffle=True,
-            augment=True,
-            shard=shard,
-            **common,
+            part, seed=stream(seed, "loader_full_train"), shuffle=True, augment=True, shard=shard, **common
         )
-        return Loaders(train, None, test, data.classes)
+        val = DeviceLoader(
+            full.subset(held), seed=stream(seed, "loader_retrain_val"), shuffle=False, augment=False, **common
+        )
+        calib = None
+        if retrain.calib_batches > 0:
+            pick = calib_indices(len(part), retrain.calib_batches, cfg.batch_size, seed)
+            calib = DeviceLoader(
+                part.subset(pick), seed=stream(seed, "bn_calib"), shuffle=False, augment=False, **common
+            )
+        return Loaders(train, val, test, data.classes, calib)
     train = DeviceLoader(
         data.train, seed=stream(seed, "loader_train"), shuffle=True, augment=True, shard=shard, **common
     )
@@ -444,7 +471,12 @@ def stream_split(cfg: DataConfig, seed: int) -> tuple[Any, Any, torch.Tensor, to
 
 
 def _stream_loaders(
-    cfg: DataConfig, seed: int, device: torch.device, channels_last: bool, retrain: bool, shard: tuple[int, int]
+    cfg: DataConfig,
+    seed: int,
+    device: torch.device,
+    channels_last: bool,
+    retrain: RetrainSplit | None,
+    shard: tuple[int, int],
 ) -> Loaders:
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
     sample = train_idx[
@@ -455,21 +487,30 @@ def _stream_loaders(
     test = StreamLoader(
         test_ds, torch.arange(len(test_ds)), seed=stream(seed, "loader_test"), shuffle=False, augment=False, **common
     )
-    if retrain:
+    if retrain is not None:
         full = torch.cat([train_idx, val_idx]).sort().values
+        keep, held = retrain_cut(torch.tensor(train_ds.targets)[full], retrain.val_fraction, seed)
+        part = full[keep]
+        calib = None
+        if retrain.calib_batches > 0:
+            pick = part[calib_indices(len(part), retrain.calib_batches, cfg.batch_size, seed)]
+            calib = StreamLoader(train_ds, pick, seed=stream(seed, "bn_calib"), shuffle=False, augment=False, **common)
         return Loaders(
             StreamLoader(
                 train_ds,
-                full,
+                part,
                 seed=stream(seed, "loader_full_train"),
                 shuffle=True,
                 augment=True,
                 shard=shard,
                 **common,
             ),
-            None,
+            StreamLoader(
+                train_ds, full[held], seed=stream(seed, "loader_retrain_val"), shuffle=False, augment=False, **common
+            ),
             test,
             train_ds.classes,
+            calib,
         )
     return Loaders(
         StreamLoader(

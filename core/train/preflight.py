@@ -8,7 +8,7 @@ Batch rules, and why (see :mod:`core.train.pipeline`):
 - the alphas' validation split is cycled the same way: one full batch too;
 - the test split is read in order in eval mode (BatchNorm uses its running statistics),
   so a partial last batch is sound: it only needs one image;
-- a retrain trains on train + validation: one full batch of those together.
+- a retrain trains on train + validation less its own held-out share: one full batch of that.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def stream_splits(cfg: DataConfig, seed: int) -> Splits:
     return Splits(len(train_idx), len(val_idx), len(test_ds), labels)
 
 
-def check_splits(splits: Splits, cfg: DataConfig, seed: int, search: bool, world_size: int = 1) -> None:
+def check_splits(
+    splits: Splits, cfg: DataConfig, seed: int, search: bool, world_size: int = 1, retrain_val_fraction: float = 0.0
+) -> None:
     """Refuse a split that cannot fill the batches its phase needs, naming the split, its
     size, the batch size and the fix.  Distributed, a step reads one global batch (the
     per-process ``batch_size`` times ``world_size``): that is what each split must fill."""
@@ -75,12 +77,18 @@ def check_splits(splits: Splits, cfg: DataConfig, seed: int, search: bool, world
             where="data.val_fraction",
             hint=", or ".join(fixes) if fixes else "use more training data",
         )
-    if not search and splits.train + splits.val < b:
-        n = splits.train + splits.val
+    n = splits.train + splits.val
+    n_fit = (
+        len(stratified_split(splits.labels, retrain_val_fraction, stream(seed, "split_retrain_val"))[0])
+        if (retrain_val_fraction > 0 and n > 1)
+        else n
+    )
+    if not search and n_fit < b:
         raise PresnetError(
-            f"the retraining set (train + validation) has {n} images, fewer than one batch of {b}{per}",
+            f"the retraining set (train + validation, less retrain.val_fraction {retrain_val_fraction:g}) has "
+            f"{n_fit} images, fewer than one batch of {b}{per}",
             where="data.batch_size",
-            hint=f"lower data.batch_size to {n // world_size} or less, or use more training data",
+            hint=f"lower data.batch_size to {n_fit // world_size} or less, or use more training data",
         )
     if splits.test < 1:
         raise PresnetError(

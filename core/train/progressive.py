@@ -28,7 +28,7 @@ from core.config import Config
 from core.run.events import AlphaSnapshot, StageEnd, StageStart, StopReason
 from core.space.network import SearchNet
 from core.space.progressive import Frozen, add_search_blocks, freeze_decisions, replay
-from core.train.convergence import ConvergenceTracker, lead
+from core.train.convergence import ConvergenceTracker, Decision, frozen_decisions, lead
 
 
 class StageController:
@@ -48,6 +48,9 @@ class StageController:
         self.done: StopReason | None = None  #: set when the last stage has ended
         #: one record per ended stage: stage, first and last epoch, why it ended, its blocks
         self.history: list[dict[str, Any]] = []
+        #: every frozen decision as judged when it froze: the final confidence counts them (their
+        #: alphas have left the network), as a derive's replay does (core.train.convergence.replay)
+        self.frozen_confidence: list[Decision] = []
 
     # -- what the loop asks ------------------------------------------------------------------
     def initial_blocks(self) -> list[int]:
@@ -104,6 +107,7 @@ class StageController:
             for bid, decisions in freeze.items():
                 self.frozen.setdefault(bid, {}).update(decisions)
         left = {b: [d for d in ds if d not in freeze.get(int(b), {})] for b, ds in snapshot.items()}
+        self.frozen_confidence += frozen_decisions({str(b): d for b, d in freeze.items()}, snapshot, tracker)
         self._record(epoch, reason)
         yield StageEnd(
             stage=self.stage,
@@ -163,6 +167,7 @@ class StageController:
             "steps": [[k, {str(b): d for b, d in a.items()} if k == "freeze" else a] for k, a in self.steps],
             "done": self.done.value if self.done else None,
             "history": self.history,
+            "frozen_confidence": [d.as_dict() for d in self.frozen_confidence],
         }
 
     def load_state_dict(self, state: dict[str, Any], net: SearchNet) -> None:
@@ -174,6 +179,7 @@ class StageController:
         self.steps = [(k, {int(b): d for b, d in a.items()} if k == "freeze" else list(a)) for k, a in state["steps"]]
         self.done = StopReason(state["done"]) if state.get("done") else None
         self.history = list(state.get("history", []))
+        self.frozen_confidence = [Decision(**d) for d in state.get("frozen_confidence", [])]
         replay(net, self.steps)
 
 

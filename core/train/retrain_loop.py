@@ -1,4 +1,10 @@
-"""The retrain loop: the derived architecture trained from scratch on train + val, tested each epoch.
+"""The retrain loop: the derived architecture trained from scratch, validated each epoch, tested once.
+
+The retrain trains on train + val less a held-out share (``retrain.val_fraction``, seeded and
+stratified): that share's top-1 is the per-epoch curve a person may steer by (stop, pick a
+length), so the test set is read once, at the end, and chooses nothing. Before each evaluation
+BatchNorm's running statistics are recomputed on fixed training batches
+(:func:`core.train.loop.recalibrate_bn`).
 
 The epoch/step skeleton (pause, interrupt, stop, faults, divergence, checkpoints) is
 :class:`core.train.loop.Loop`'s; this module holds what only the retrain does.
@@ -21,8 +27,8 @@ from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
 from core.train.collectives import LoopControl
-from core.train.data import SearchData
-from core.train.loop import Loop, Meter, evaluate, sgd
+from core.train.data import RetrainSplit, SearchData
+from core.train.loop import Loop, Meter, evaluate, recalibrate_bn, sgd
 from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
 
@@ -34,13 +40,14 @@ def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
 @dataclass
 class RetrainOutcome:
     epochs: int
-    test_top1: float  #: the last epoch's: no epoch is picked by its test score
+    test_top1: float  #: measured once, on the final weights: no epoch is picked by its test score
     params: int
     stopped: bool
+    val_top1: float | None = None  #: the last epoch's validation top-1
 
 
 class RetrainEngine(Loop):
-    """Train the derived architecture from scratch on train + val; test every epoch."""
+    """Train the derived architecture from scratch; validate every epoch, test once at the end."""
 
     kind = "retrain"
 
@@ -62,7 +69,7 @@ class RetrainEngine(Loop):
             ckpt_path,
             events_offset,
             init_seed=stream(config.run.seed, "retrain_init"),
-            retrain=True,
+            retrain=RetrainSplit(config.retrain.val_fraction, config.retrain.bn_recalib_batches),
             data=data,
         )
         self.arch = arch
@@ -73,7 +80,8 @@ class RetrainEngine(Loop):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
         self.scaler = grad_scaler(self.prec)
         self.stopped = False  # a stop request met; kept in the checkpoint
-        self.last_top1 = 0.0
+        self.last_val_top1: float | None = None
+        self.test_top1: float | None = None  #: set once, after the last epoch
         self.meter = Meter(self.device)
         self.params = count_params(self.model)
 
@@ -84,7 +92,8 @@ class RetrainEngine(Loop):
             "epoch_done": self.epoch_done,
             "step": self.step,
             "global_step": self.global_step,
-            "last_top1": self.last_top1,
+            "last_val_top1": self.last_val_top1,
+            "test_top1": self.test_top1,
             "elapsed": self.elapsed,
             "stopped": self.stopped,
             "model": self.model.state_dict(),
@@ -119,7 +128,9 @@ class RetrainEngine(Loop):
         torch.set_rng_state(payload["torch_rng"])
         for key in ("epoch_done", "step", "global_step"):
             setattr(self, key, int(payload[key]))
-        self.last_top1, self.elapsed = float(payload["last_top1"]), float(payload["elapsed"])
+        self.elapsed = float(payload["elapsed"])
+        self.last_val_top1 = payload.get("last_val_top1")
+        self.test_top1 = payload.get("test_top1")
         self.stopped = bool(payload.get("stopped", False))
 
     def started_event(self, resumed: bool) -> RetrainStarted:
@@ -159,20 +170,24 @@ class RetrainEngine(Loop):
     def on_user_stop(self, epoch: int) -> None:
         self.stopped = True
 
-    def end_epoch(self, epoch: int) -> None:
-        """Test the epoch's model, keep its weights (the last ones are the result: none is picked by its
-        test score), report; a stop-at-epoch met here is
-        decided before the checkpoint, which keeps it (a kill in between)."""
-        r = self.config.retrain
-        self.sched.step()
-        # every rank tests the same model on the whole test set
+    def _settle(self) -> None:
+        """Every rank holds the same weights, BatchNorm statistics recomputed on them."""
         self.coll.agree(list(self.model.parameters()), "weights", "retrain")
         self.coll.broadcast(self.model)
+        recalibrate_bn(self.model, self.loaders.calib)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Validate the epoch's model, keep its weights (the last ones are the result), report; a
+        stop-at-epoch met here is decided before the checkpoint, which keeps it (a kill in between)."""
+        r = self.config.retrain
+        self.sched.step()
+        self._settle()  # every rank validates the same model on the whole validation split
         self.coll.fold(self.meter)
-        test_loss, test_top1 = evaluate(self.model, self.loaders.test, self.prec)
+        assert self.loaders.val is not None
+        val_loss, val_top1 = evaluate(self.model, self.loaders.val, self.prec)
         train_loss, train_top1 = self.meter.result()
         self.epoch_done, self.step = epoch, 0
-        self.last_top1 = test_top1
+        self.last_val_top1 = val_top1
         self.elapsed = self.since_start()
         self._save_weights(LAST_WEIGHTS)
         self.bus.emit(
@@ -181,8 +196,8 @@ class RetrainEngine(Loop):
                 epochs=r.epochs,
                 train_loss=train_loss or 0.0,
                 train_top1=train_top1 or 0.0,
-                test_loss=test_loss,
-                test_top1=test_top1,
+                val_loss=val_loss,
+                val_top1=val_top1,
                 lr=self.opt.param_groups[0]["lr"],
                 elapsed_s=round(self.elapsed, 3),
             )
@@ -194,17 +209,21 @@ class RetrainEngine(Loop):
     def run(self) -> RetrainOutcome:
         self.run_epochs()
         self.rank_digests = self.coll.digests(self.model, f"epoch {self.epoch_done} step {self.step}")
-        if self.epoch_done == 0:
-            self.last_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
+        if self.test_top1 is None:  # the one test measurement, on the final weights
+            self._settle()
+            self.test_top1 = evaluate(self.model, self.loaders.test, self.prec)[1]
             self._save_weights(LAST_WEIGHTS)
+        test_top1 = self.test_top1
+        assert test_top1 is not None
         self.bus.emit(
             RetrainDone(
                 epochs=self.epoch_done,
-                test_top1=self.last_top1,
+                test_top1=test_top1,
+                val_top1=self.last_val_top1,
                 params=self.params,
                 stopped=self.stopped,
                 weights=str(self.weights_dir),
             )
         )
         self.save(finished=True)
-        return RetrainOutcome(self.epoch_done, self.last_top1, self.params, self.stopped)
+        return RetrainOutcome(self.epoch_done, test_top1, self.params, self.stopped, self.last_val_top1)

@@ -102,7 +102,7 @@ class SearchEngine(Loop):
             ckpt_path,
             events_offset,
             init_seed=stream(config.run.seed, "search_init"),
-            retrain=False,
+            retrain=None,
             data=data,
         )
         self.space = config.search_space()

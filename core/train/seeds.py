@@ -34,7 +34,10 @@ PURPOSES: dict[str, int] = {
     "random_arch": 10,  # random architectures (baselines): index = which one
     "dataset": 11,  # synthetic images (from DATASET_SEED)
     "stats_sample": 12,  # the streamed image folder's sample for channel statistics
-    "curvature": 13,  # the curvature's fixed validation subset and its Lanczos start vector
+    "split_retrain_val": 13,  # the retrain's held-out validation share of train + validation
+    "loader_retrain_val": 14,  # (read in order; its generator is unused but kept apart)
+    "bn_calib": 15,  # the fixed training batches BatchNorm's statistics are recomputed on
+    "curvature": 16,  # the curvature's fixed validation subset and its Lanczos start vector
 }
 
 #: The seed of the dataset's own randomness (synthetic images, the digits/synthetic test cut).

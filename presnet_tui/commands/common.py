@@ -131,12 +131,14 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
 ]
 ScopeOpt = Annotated[
-    str | None, typer.Option(help="s, m, l, f, block ids like 1,2,5, or progressive (stages s, m, l, f)")
+    str | None,
+    typer.Option(help="s, m, l, f, block ids like 1,2,5 or ranges like 10-13, or progressive (stages s, m, l, f)"),
 ]
 ProgressiveOpt = Annotated[
     str | None,
     typer.Option(
-        help="progressive search: stages deep to shallow, e.g. s,m,f (block lists split by ';': 10,11;10-13 as ids)"
+        help="progressive search: stages deep to shallow, e.g. s,m,f, or block ids with stages split by ';', "
+        "e.g. '10,11;10-13' (ids or ranges)"
     ),
 ]
 KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]

@@ -163,9 +163,11 @@ def inspect(
         if arch_file is not None:
             _arch_facts(arch_file, cfg.data.image_size, as_json)
             return
-        if scope is None:
+        if scope is None and config is None:  # with -c, the config's own scope
             raise PresnetError(
-                "give an architecture file or --scope", where="inspect", hint="e.g. presnet inspect --scope s"
+                "give an architecture file, --scope or -c CONFIG",
+                where="inspect",
+                hint="e.g. presnet inspect --scope s",
             )
         # The space as the paper defines it (full-width ResNet-50, torchvision's stem), or as -c configures it.
         report = space_report(cfg, paper_network=config is None, as_searched=False)

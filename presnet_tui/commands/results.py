@@ -128,7 +128,7 @@ def compare(
     wide: Annotated[bool, typer.Option("--wide", help="every column (the default fits 80 columns)")] = False,
 ) -> None:
     """Table I: per scope and kind (search, random, baseline) n, params, top-1 mean ± std and 95 % CI,
-    and the searched rows' relative improvement over random (RI, bootstrap 95 % CI, one-sided p)."""
+    and the searched rows' relative improvement over random (RI, Fieller 95 % CI paired by seed, one-sided p)."""
     from rich.measure import Measurement
 
     from core.api.results import compare as compare_runs
@@ -158,7 +158,6 @@ def compare(
             console.print(note, highlight=False, markup=False)
         if any(r["ri_ci95"] is not None for r in rows):
             console.print(
-                f"RI: % over mean random top-1; CI: bootstrap, {result.bootstrap_resamples} resamples; "
-                "p: one-sided permutation test",
+                f"RI: % over mean random top-1; CI: {result.ri_method}; p: one-sided permutation test",
                 highlight=False,
             )

@@ -14,7 +14,7 @@ from core.errors import PresnetError
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
     from core.api.sweeps import SweepPlan
 
-from core.space import scope_letters
+from core.space import scope_key
 from presnet_tui.commands.common import (
     DataDirOpt,
     DatasetOpt,
@@ -33,10 +33,18 @@ ENTRY = [sys.executable, "-m", "presnet_tui.cli"]
 
 
 def parse_scopes(value: str) -> list[str]:
-    """``s,m,l,f`` -> ["s", "m", "l", "f"]; only the paper's scope letters, each once."""
-    if not value.strip(", "):
-        raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f")
-    scopes = scope_letters([v for v in value.split(",") if v.strip()], where="--scopes")
+    """``s,m,l,f`` -> ["s", "m", "l", "f"]; block ids make a scope of their own, scopes split by
+    ``;``: ``10-13`` or ``s;10-13`` -> ["s", "10,11,12,13"]. Each scope once."""
+    if not value.strip(",; "):
+        raise PresnetError("no scope given", where="--scopes", hint="e.g. --scopes s,m,l,f or --scopes 's;10-13'")
+    if ";" in value or any(c.isdigit() for c in value):
+        parts = [v for v in value.split(";") if v.strip()]
+    else:
+        parts = [v for v in value.split(",") if v.strip()]
+    try:
+        scopes = [scope_key(p) for p in parts]
+    except PresnetError as err:
+        raise PresnetError(err.message, where="--scopes", hint=err.hint) from None
     if len(set(scopes)) != len(scopes):
         raise PresnetError("a scope is listed twice", where="--scopes", hint="list each scope once")
     return scopes
@@ -73,7 +81,12 @@ ConfigsOpt = Annotated[
 
 @app.command()
 def sweep(
-    scopes: Annotated[str | None, typer.Option(help="scopes to search, e.g. s,m,l,f (default: the configs')")] = None,
+    scopes: Annotated[
+        str | None,
+        typer.Option(
+            help="scopes to search, e.g. s,m,l,f or 's;10-13' (block ids: scopes split by ';'; default: the configs')"
+        ),
+    ] = None,
     seeds: Annotated[str, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2)")] = "0",
     config: ConfigsOpt = None,
     baseline: Annotated[bool, typer.Option("--baseline", help="add a plain ResNet-50 run per seed")] = False,

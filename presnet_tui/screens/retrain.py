@@ -47,8 +47,8 @@ class RetrainScreen(RunScreen):
                 yield DataTable(id="arch-table")
                 yield Static(id="retrain-info")
             with Vertical(id="retrain-plots"):
-                yield CurvesPlot("loss", ["train_loss", "test_loss"], log=True, id="retrain-loss")
-                yield CurvesPlot("top-1", ["train_top1", "test_top1"], id="retrain-top1")
+                yield CurvesPlot("loss", ["train_loss", "val_loss"], log=True, id="retrain-loss")
+                yield CurvesPlot("top-1", ["train_top1", "val_top1"], id="retrain-top1")
         yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     def on_mount(self) -> None:
@@ -90,12 +90,12 @@ class RetrainScreen(RunScreen):
             lines.append(f"params {m.arch_params:,} ({m.arch_params / m.baseline_params:.3f}x ResNet-50)")
         if self.flops is not None:
             lines.append(self.flops)
-        tops = m.retrain_curves.values.get("test_top1", [])
-        if tops and m.retrain_done is None:
-            lines.append(f"test top-1 {tops[-1]:.2%} (last epoch)")
+        tops = m.retrain_curves.values.get("val_top1", [])
+        if tops and m.retrain_done is None:  # the test set is read once, at the end
+            lines.append(f"val top-1 {tops[-1]:.2%} (last epoch)")
         if m.retrain_done is not None:  # at 80x24 the panel is 34 columns wide: short lines, every one shown
             d = m.retrain_done
-            lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%} (final weights)")
+            lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%} (once)")
             lines.append(f"weights {d.weights}")
             lines.append(f"arch    {self.session.run_dir.arch_file}")
             lines.append(f"summary {self.session.run_dir.summary_file}")
@@ -105,4 +105,4 @@ class RetrainScreen(RunScreen):
 
     def action_stop(self) -> None:
         self.session.stop_now()
-        self.notify("stopping the retrain after the current step; the test score is still measured")
+        self.notify("stopping the retrain after the current step; the test set is still measured, once")

@@ -30,9 +30,8 @@ def test_a_past_run_converts_and_reads_back(tiny):
             epochs=1,
             train_loss=1.0,
             train_top1=0.5,
-            test_loss=0.9,
-            test_top1=0.61,
-            best_top1=0.61,
+            val_loss=0.9,
+            val_top1=0.61,
             lr=0.05,
             elapsed_s=2.0,
         )  # fmt: skip
@@ -43,10 +42,10 @@ def test_a_past_run_converts_and_reads_back(tiny):
     acc = EventAccumulator(str(run.path / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    assert {"search/train_loss", "search/val_top1", "retrain/test_top1", "lr"} <= tags
+    assert {"search/train_loss", "search/val_top1", "retrain/val_top1", "lr"} <= tags
     assert {"alpha/1/kernel/3", "alpha/1/kernel/5", "alpha/1/activation/mish"} <= tags
     assert [(s.step, round(s.value, 4)) for s in acc.Scalars("alpha/1/kernel/3")] == [(1, 0.5), (2, 0.8)]
-    assert acc.Scalars("retrain/test_top1")[0].value == pytest.approx(0.61)
+    assert acc.Scalars("retrain/val_top1")[0].value == pytest.approx(0.61)
 
 
 def test_a_run_without_events_is_a_clear_error(tiny):

@@ -175,7 +175,8 @@ def test_bad_sweep_arguments_fail_before_any_run(tmp_path):
         (["--scopes", "s,s"], "--scopes"),
         (["--seeds", "0,a", "--scopes", "s"], "--seeds"),
         (["--seeds", "1,1", "--scopes", "s"], "--seeds"),
-        ([], "--scopes"),
+        (["--scopes", ";"], "--scopes"),  # (no --scopes at all: the config's own scope)
+        (["--scopes", "10-"], "--scopes"),
         (["--scopes", "s", "--workers", "0"], "--workers"),
         (["--scopes", "s", "--workers", "2", "--ray"], "--workers"),
         (["--scopes", "s", "--epochs", "0"], "search.epochs"),

@@ -137,8 +137,8 @@ def test_joint_search_derive_retrain_and_resume(synthetic, start, tmp_path):
     assert final["blocks"] == json.loads(derive_at(straight_run).to_json())["blocks"]
     top1 = straight_run.summary()["retrain"]["test_top1"]  # the final weights' share of a fixed test set
     n_test = len(load_search_data(straight.data, straight.run.seed).test)
-    last_epoch = [e for e in seen if e.kind == "retrain_epoch_end"][-1]
-    assert top1 == last_epoch.test_top1 and 0 <= top1 <= 1 and abs(top1 * n_test - round(top1 * n_test)) < 1e-6
+    done = next(e for e in seen if e.kind == "retrain_done")
+    assert top1 == done.test_top1 and 0 <= top1 <= 1 and abs(top1 * n_test - round(top1 * n_test)) < 1e-6
 
     fired = threading.Event()
 

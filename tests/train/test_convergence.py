@@ -90,3 +90,13 @@ def test_auto_stop_stops_a_real_search_once_every_decision_settles(tiny, tmp_pat
     ends = [e for e in seen if e.kind == "epoch_end"]
     assert ends[0].alpha_change == {} and set(ends[1].alpha_change) == {str(b) for b in outcome.alphas}
     assert max(v for b in ends[1].alpha_change.values() for v in b.values()) > 0  # the alphas moved
+
+
+def test_a_lead_exactly_at_the_margin_settles():
+    """gap == margin (0.75 - 0.25 = 0.5, exact in binary floating point): the margin is a floor, met."""
+    tracker = ConvergenceTracker(patience=1, margin=0.5)
+    tracker.update(1, kernel(0.75))
+    assert tracker.settled(1, "kernel")
+    below = ConvergenceTracker(patience=1, margin=0.5 + 1e-9)
+    below.update(1, kernel(0.75))
+    assert not below.settled(1, "kernel")

@@ -91,9 +91,9 @@ def test_warp_geometry_is_exact_for_flip_and_shift():
 
 def test_same_seed_same_batches():
     cfg = DataConfig(dataset="synthetic", synthetic_size=300, batch_size=16)
-    a = make_loaders(cfg, 5, CPU, False, retrain=False)
-    b = make_loaders(cfg, 5, CPU, False, retrain=False)
-    c = make_loaders(cfg, 6, CPU, False, retrain=False)
+    a = make_loaders(cfg, 5, CPU, False, retrain=None)
+    b = make_loaders(cfg, 5, CPU, False, retrain=None)
+    c = make_loaders(cfg, 6, CPU, False, retrain=None)
     for loaders in (a, b, c):
         loaders.train.start_epoch()
     for _ in range(3):
@@ -104,12 +104,12 @@ def test_same_seed_same_batches():
 
 def test_loader_state_resumes_mid_epoch():
     cfg = DataConfig(dataset="synthetic", synthetic_size=300, batch_size=16)
-    a = make_loaders(cfg, 5, CPU, False, retrain=False).train
+    a = make_loaders(cfg, 5, CPU, False, retrain=None).train
     a.start_epoch()
     a.next()
     state = a.state_dict()
     expected = [a.next()[0] for _ in range(3)]
-    b = make_loaders(cfg, 5, CPU, False, retrain=False).train
+    b = make_loaders(cfg, 5, CPU, False, retrain=None).train
     b.load_state_dict(state)
     assert all(torch.equal(e, b.next()[0]) for e in expected)
 
@@ -152,7 +152,7 @@ def test_stream_pipeline_reads_the_folder_in_batches(cifar_subset):
     cfg = DataConfig(
         dataset="imagefolder", data_dir=cifar_subset, pipeline="stream", workers=0, limit_train=400, batch_size=32
     )
-    loaders = make_loaders(cfg, 0, CPU, False, retrain=False)
+    loaders = make_loaders(cfg, 0, CPU, False, retrain=None)
     assert loaders.num_classes == 10
     assert loaders.train.steps_per_epoch == 360 // 32  # 400 kept, 10 % held out for the alphas
     loaders.train.start_epoch()
@@ -161,11 +161,11 @@ def test_stream_pipeline_reads_the_folder_in_batches(cifar_subset):
     loaders.train.next()
     state = loaders.train.state_dict()
     following = loaders.train.next()[1]
-    again = make_loaders(cfg, 0, CPU, False, retrain=False).train
+    again = make_loaders(cfg, 0, CPU, False, retrain=None).train
     again.load_state_dict(state)
     assert torch.equal(again.next()[1], following)  # same images (labels) after a resume
 
 
 def test_stream_pipeline_is_for_image_folders_only():
     with pytest.raises(PresnetError, match="image folders"):
-        make_loaders(DataConfig(dataset="digits", pipeline="stream"), 0, CPU, False, retrain=False)
+        make_loaders(DataConfig(dataset="digits", pipeline="stream"), 0, CPU, False, retrain=None)

@@ -51,6 +51,12 @@ def test_digits_search_moves_alphas_and_retrain_learns(tiny, start):
     ):
         assert kind in order
     assert order.index("search_stopped") < order.index("architecture") < order.index("retrain_started")
+    # validation every epoch, the test set once, at the end (nothing is chosen on it)
+    ends = kinds(read_events(run.events_file), "retrain_epoch_end")
+    assert [e.epoch for e in ends] == [1, 2, 3]
+    assert all(e.val_top1 is not None and e.val_loss is not None and e.test_top1 is None for e in ends)
+    (done,) = kinds(read_events(run.events_file), "retrain_done")
+    assert summary["retrain"]["test_top1"] == done.test_top1 and summary["retrain"]["val_top1"] == ends[-1].val_top1
 
 
 def test_stop_at_epoch_from_config_gives_exactly_n_epochs(synthetic, start):

@@ -225,3 +225,32 @@ def test_derive_at_an_epoch_includes_the_choices_frozen_by_then(progressive, sta
     frozen = end1.frozen["1"]
     assert str(later.blocks[1].kernel) == frozen["kernel"] and later.blocks[1].activation == frozen["activation"]
     assert sorted(later.blocks) == [1, 2, 3]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("margin, patience", [(0.0, 2), (0.02, 1)])
+def test_settled_counts_every_decision_ever_searched_and_the_replay_matches_live_epoch_by_epoch(
+    progressive, start, margin, patience
+):
+    """Stage 1 searches block 1 (2 decisions), stage 2 adds blocks 2-3: 6 decisions ever searched, the
+    frozen ones included. A derive's replay resets the criterion at each stage end exactly as the live
+    search does: its settled map equals the live ``epoch_end``'s at every epoch."""
+    from core.api.derive import confidence_at, snapshots_of_run
+    from core.train.convergence import replay
+
+    cfg = progressive(7, stage_epochs=3, stage_warmup_epochs=1, patience=patience, margin=margin)
+    runner, run, seen = start(cfg, retrain=False)
+    assert runner.wait().status == "done"
+    summary = json.loads(run.summary_file.read_text())["search"]
+    assert summary["decisions_total"] == 6 and 0 < summary["settled"] <= 6
+    assert [d["block"] for d in summary["decisions"]] == [1, 1, 2, 2, 3, 3]
+    snaps = snapshots_of_run(run)
+    history = [snaps.history[k] for k in sorted(snaps.history)]
+    live = {e.epoch: e.settled for e in seen if e.kind == "epoch_end"}
+    s = cfg.search
+    for i, e in enumerate(history):
+        judged = replay(history[: i + 1], s.patience, s.margin, s.threshold, snaps.stage_ends)
+        assert judged.tracker.settled_map() == live[e.epoch], f"epoch {e.epoch}"
+    final = confidence_at(snaps, history[-1].epoch)  # the derive at the last epoch says what the search said
+    assert (final.settled, final.total) == (summary["settled"], summary["decisions_total"])
+    assert [d.as_dict() for d in final.decisions] == summary["decisions"]
