@@ -6,6 +6,8 @@ engine knows nothing of TensorBoard.  Tags:
 * ``search/train_loss``, ``search/train_top1``, ``search/val_loss``, ``search/val_top1``, ``lr``,
   ``search/expected_cost`` (cost-aware search) -- x axis: search epoch;
 * ``alpha/<block>/<decision>/<choice>``: softmax(alpha) of every candidate -- x: search epoch;
+* ``search/curvature`` (the Hessian's dominant eigenvalue) and ``entropy/<block>/<decision>`` (normalised)
+  -- x: search epoch;
 * ``retrain/train_loss``, ``retrain/val_loss``, ``retrain/val_top1`` (older files: ``retrain/test_*``),
   ``retrain/lr`` -- x: retrain epoch;
 * ``images_per_s`` (live only: progress events are not kept in ``events.jsonl``) -- x: report count.
@@ -68,6 +70,11 @@ class TensorBoardSink:
                 w.add_scalar("search/expected_cost", event.expected_cost, step)
             for tag, p in alpha_tags(event.alphas).items():
                 w.add_scalar(tag, p, step)
+            if event.curvature is not None:
+                w.add_scalar("search/curvature", event.curvature, step)
+            for block, decisions in event.entropy.items():
+                for decision, h in decisions.items():
+                    w.add_scalar(f"entropy/{block}/{decision}", h, step)
             w.flush()
         elif isinstance(event, RetrainEpochEnd):
             step = event.epoch

@@ -66,6 +66,9 @@ class RunResult:
     #: block id -> decision ("kernel", "activation") -> the candidate chosen, for each decision searched
     decided: dict[str, dict[str, str]] = field(default_factory=dict)
     seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
+    #: summary.json's ``search.stop_rule``: the rule, whether it fired, the epoch the architecture is from
+    stop: dict[str, Any] | None = None
+    curvature: float | None = None  #: the Hessian's dominant eigenvalue at the architecture's epoch
 
 
 @dataclass
@@ -99,6 +102,10 @@ class TableRow:
     seed_agreement: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     decisions_agreeing: int = 0  #: decisions every run of the row chose alike
     decisions_compared: int = 0  #: decisions in ``seed_agreement``
+    stop_rule: str | None = None  #: the runs' stop rule (search rows; "mixed" when they differ)
+    stops_fired: int | None = None  #: runs whose rule fired
+    arch_epoch_mean: float | None = None  #: mean epoch the architectures come from
+    curvature_mean: float | None = None  #: mean curvature at those epochs (runs that measured it)
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -181,7 +188,15 @@ def run_result(run: RunDir) -> RunResult:
         seed=run.config().run.seed,
         settled=int(search.get("settled", 0)) if counted else None,
         decisions=int(search["decisions_total"]) if counted else None,
+        stop=search.get("stop_rule") if kind == "search" else None,
+        curvature=_curvature_at(search),
     )
+
+
+def _curvature_at(search: dict[str, Any]) -> float | None:
+    """The recorded curvature at the epoch the architecture comes from (None: not measured there)."""
+    epoch = (search.get("stop_rule") or {}).get("architecture_epoch")
+    return next((float(v) for e, v in search.get("curvature", []) if e == epoch), None)
 
 
 def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
@@ -288,7 +303,23 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         seed_agreement=per_decision,
         decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
         decisions_compared=len(cells),
+        **_stops(runs),
     )
+
+
+def _stops(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """The row's stop rule, how many of its runs it stopped, and where their architectures come from."""
+    stops = [r.stop for r in runs if r.stop]
+    if not stops:
+        return {}
+    rules = {s["rule"] for s in stops}
+    curv = [r.curvature for r in runs if r.curvature is not None]
+    return {
+        "stop_rule": rules.pop() if len(rules) == 1 else "mixed",
+        "stops_fired": sum(bool(s["fired"]) for s in stops),
+        "arch_epoch_mean": stats.mean([float(s["architecture_epoch"]) for s in stops]),
+        "curvature_mean": stats.mean(curv) if curv else None,
+    }
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:

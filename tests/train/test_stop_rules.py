@@ -79,13 +79,13 @@ def test_replay_over_recorded_epochs_gives_each_rules_epoch():
 def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback_epoch(synthetic, start):
     """A search built to degrade: random-label images (nothing to learn; the relaxed loss's curvature
     swings by orders of magnitude) and a large arch_lr. The rule's start is lowered to epoch 2 so that
-    it can fire within a test's 14 epochs; window, factor and delta keep R-DARTS's values."""
+    it can fire within a test's 10 epochs; window, factor and delta keep R-DARTS's values."""
     import json
 
     from core.api.derive import derive
     from core.run.events import SearchStopped, StopReason
 
-    cfg = synthetic(epochs=14, arch_lr=0.05, stop_rule="curvature", curvature={"start": 2})
+    cfg = synthetic(epochs=10, arch_lr=0.05, stop_rule="curvature", curvature={"start": 2, "images": 16})
     runner, run, seen = start(cfg, retrain=False)
     assert runner.wait(1200).status == "done"
     ends = [e for e in seen if isinstance(e, EpochEnd)]
