@@ -251,9 +251,7 @@ class SearchConfig(_Strict):
     @model_validator(mode="after")
     def _stop_rule(self) -> SearchConfig:
         if self.stop_rule is not None and self.auto_stop and self.stop_rule != "margin":
-            raise ValueError(
-                f"search.auto_stop: true means stop_rule: margin, not {self.stop_rule}; drop auto_stop"
-            )
+            raise ValueError(f"search.auto_stop: true means stop_rule: margin, not {self.stop_rule}; drop auto_stop")
         if self.stop_rule == "curvature" and not self.curvature.enabled:
             raise ValueError("search.stop_rule: curvature needs search.curvature.enabled: true")
         return self

@@ -37,6 +37,10 @@ def _save(fig: Any, path: Path) -> None:
 LINE_STYLES = [("-", None), ("--", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 3)), "D")]
 
 
+#: (epoch, curvature) points and (epoch, label) marks of the stop rules, for :func:`fig3`'s last row
+CurvatureMarks = tuple[Sequence[tuple[int, float]], Sequence[tuple[int, str]]]
+
+
 def line_style(i: int) -> dict[str, Any]:
     dash, marker = LINE_STYLES[i % len(LINE_STYLES)]
     return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
@@ -50,23 +54,23 @@ def fig3(
     title: str = "",
     decisions: Sequence[dict[str, Any]] = (),
     stages: Sequence[tuple[float, str]] = (),
-    curvature: Sequence[tuple[int, float]] = (),
-    marks: Sequence[tuple[int, str]] = (),
+    curvature: CurvatureMarks | None = None,
 ) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
     kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
     so the figure reads in greyscale.  ``stages``: a progressive search's stage boundaries (see
     :func:`mark_stages`).  ``curvature``: (epoch, dominant Hessian eigenvalue) per measured epoch, drawn
-    in a last row with ``marks`` ((epoch, label): the stop rules' epochs) on it and on every panel."""
+    in a last row, with its marks ((epoch, label): the stop rules' epochs) there and on every panel."""
     plt = _pyplot()
     panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
-    rows = len(blocks) + (1 if curvature else 0)
+    points, marks = curvature or ((), ())
+    rows = len(blocks) + (1 if points else 0)
     fig, axes = plt.subplots(
         rows, len(panels), figsize=(4.5 * len(panels), 1.9 * rows + 0.6), squeeze=False, sharex=True
     )
-    if curvature:
-        curvature_panel(axes[-1], curvature, marks)
+    if points:
+        curvature_panel(axes[-1], points, marks)
     for row, block in enumerate(blocks):
         for col, decision in enumerate(panels):
             ax = axes[row][col]
@@ -106,7 +110,9 @@ MARK_STYLE: dict[str, dict[str, Any]] = {
 }
 
 
-def curvature_panel(row_axes: Sequence[Any], points: Sequence[tuple[int, float]], marks: Sequence[tuple[int, str]]) -> None:
+def curvature_panel(
+    row_axes: Sequence[Any], points: Sequence[tuple[int, float]], marks: Sequence[tuple[int, str]]
+) -> None:
     """The last row: the curvature per epoch (log scale) across the first panel, with the rules' marks
     labelled; the row's other panels stay empty."""
     ax = row_axes[0]

@@ -250,7 +250,10 @@ class RunModel:
             from core.api.stops import rule_verdicts
             from core.config import validate
 
-            self._verdicts = (len(self.epoch_ends), rule_verdicts(validate(self.search_config), self.epoch_ends.values()))
+            self._verdicts = (
+                len(self.epoch_ends),
+                rule_verdicts(validate(self.search_config), self.epoch_ends.values()),
+            )
         return self._verdicts[1]
 
     @property

@@ -170,7 +170,11 @@ def erratic(run: Path, anchor: int) -> dict[str, float]:
     """The alphas' movement: mean total variation per decision and epoch right after ``anchor`` (the
     margin rule's epoch) and over the last 10 epochs, and the settled decisions lost after it."""
     _, ends, unstable = epochs_of(run)
-    tv = {e.epoch: statistics.fmean(v for d in e.alpha_change.values() for v in d.values()) for e in ends if e.alpha_change}
+    tv = {
+        e.epoch: statistics.fmean(v for d in e.alpha_change.values() for v in d.values())
+        for e in ends
+        if e.alpha_change
+    }
     last = max(tv)
     after = [tv[k] for k in range(anchor + 1, min(anchor + 11, last + 1)) if k in tv]
     tail = [tv[k] for k in range(last - 9, last + 1) if k in tv]
@@ -218,8 +222,10 @@ def report(out: Path) -> None:
             }
             rows.append(row)
             per.setdefault(dataset, []).append(row)
-    print("| data | seed | end | margin converged | curvature detected → rollback | distinct archs | "
-          "top-1 end | top-1 margin | top-1 curvature | TV after margin / last 10 | settled lost after margin |")
+    print(
+        "| data | seed | end | margin converged | curvature detected → rollback | distinct archs | "
+        "top-1 end | top-1 margin | top-1 curvature | TV after margin / last 10 | settled lost after margin |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cd = f"{r['curvature_detected']} → {r['curvature_epoch']}" if r["curvature_detected"] else "did not fire"
@@ -273,14 +279,18 @@ def figure(out: Path, per: dict[str, list[dict[str, Any]]]) -> None:
                 val = dict(pts)
                 ax_c.plot([r["curvature_detected"]], [val[r["curvature_detected"]]], "x", color=c, ms=8)
                 ax_c.plot([r["curvature_epoch"]], [val[r["curvature_epoch"]]], "o", color=c, mfc="none", ms=8)
-            tv = [(e.epoch, statistics.fmean(v for d in e.alpha_change.values() for v in d.values()))
-                  for e in ends if e.alpha_change and e.phase == "search"]
+            tv = [
+                (e.epoch, statistics.fmean(v for d in e.alpha_change.values() for v in d.values()))
+                for e in ends
+                if e.alpha_change and e.phase == "search"
+            ]
             ax_tv.plot([e for e, _ in tv], [v for _, v in tv], lw=1, color=c)
             if r["margin_fired"]:
                 ax_tv.axvline(r["margin_epoch"], color=c, ls=":", lw=1)
         ax_c.set_yscale("log")
-        ax_c.set_title(f"{dataset}: dominant Hessian eigenvalue (x detection, o rollback, : margin converged)",
-                       fontsize=8)
+        ax_c.set_title(
+            f"{dataset}: dominant Hessian eigenvalue (x detection, o rollback, : margin converged)", fontsize=8
+        )
         ax_c.set_xlabel("epoch")
         ax_c.legend(fontsize=7)
         ax_tv.set_title(f"{dataset}: mean total variation of the alphas per epoch", fontsize=8)

@@ -351,8 +351,11 @@ def curvature_seconds(setup: Setup, net: SearchNet, config: CurvatureConfig | No
     net.train()
     saved = setup.warmup
     setup.warmup = 1
+    def probe() -> None:
+        dominant_eigenvalue(net, batches, config.steps, 0)
+
     try:
-        return timed(setup, lambda: dominant_eigenvalue(net, batches, config.steps, 0), n=3)
+        return timed(setup, probe, n=3)
     finally:
         setup.warmup = saved
 

@@ -466,7 +466,9 @@ class SearchEngine(Loop):
             changed = changed or isinstance(event, StageStart) or bool(getattr(event, "frozen", None))
             lr, base = self.w_opt.param_groups[0]["lr"], self.config.search.lr
             if isinstance(event, StageStart) and lr < LOW_LR_SHARE * base:  # the schedule ran out
-                self.bus.emit(SpaceWarning(message=low_lr_line(event.stage, event.epoch, lr, base), where="search.epochs"))
+                self.bus.emit(
+                    SpaceWarning(message=low_lr_line(event.stage, event.epoch, lr, base), where="search.epochs")
+                )
         if changed:
             self._refit()
 

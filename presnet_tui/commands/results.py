@@ -105,8 +105,7 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
         title=title,
         decisions=decisions,
         stages=stages,
-        curvature=curvature_points(ends),
-        marks=marks,
+        curvature=(curvature_points(ends), marks),
     )
     console.print(f"saved {save}")
 

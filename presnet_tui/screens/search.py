@@ -63,11 +63,11 @@ class SearchScreen(RunScreen):
         with Horizontal(id="search-body"):
             with Vertical(id="left"):
                 yield BlockTable(id="blocks")
+                yield CurvatureStrip(id="curvature-strip")  # beside the alpha plot: the plots keep their rows
                 yield Static(id="search-info")
             with TabbedContent(id="tabs", initial="block"):
                 with TabPane("Block", id="block"):
                     yield BlockPlot(id="block-plot")
-                    yield CurvatureStrip(id="curvature-strip")
                 with TabPane("Overview", id="overview"):
                     yield AlphaHeatmap(id="heatmap")
                 with TabPane("Curves", id="curves"):
@@ -113,12 +113,12 @@ class SearchScreen(RunScreen):
             block = table.selected_block
             change = model.change.get(block, {}) if block is not None else {}
             self.query_one(BlockPlot).draw(model.trajectory, block, marker, change)
-            self.query_one(CurvatureStrip).show(model.curvature(), model.stop_verdicts(), self.picked_epoch)
         elif tabs.active == "overview":
             self.query_one(AlphaHeatmap).show(model)
         else:
             self.query_one("#loss-plot", CurvesPlot).draw(model.search_curves)
             self.query_one("#top1-plot", CurvesPlot).draw(model.search_curves)
+        self.query_one(CurvatureStrip).show(model.curvature(), model.stop_verdicts(), self.picked_epoch)
         self.query_one("#search-info", Static).update(self.info_text())
 
     def info_text(self) -> str:

@@ -1,7 +1,7 @@
-"""The curvature strip under the alpha plot: the Hessian's dominant eigenvalue per epoch as a sparkline,
+"""The curvature strip beside the alpha plot (under the block list): the Hessian's dominant eigenvalue per epoch as a sparkline,
 with the stop rules' epochs marked under it (R rollback, D detection, M margin converged, ^ picked).
 
-Two rows of text, so it fits under the alpha plot at 80x24; the values span orders of magnitude,
+Two rows of text, so it fits beside the alpha plot at 80x24 without taking a row from it; the values span orders of magnitude,
 so the bars are on a log scale.  The marks are the rules replayed over the recorded epochs
 (:func:`core.api.stops.rule_verdicts`), whichever rule the run itself stops by.
 """
@@ -35,7 +35,7 @@ def strip_text(
 ) -> Text:
     """Two lines: ``λ <sparkline> <last value>`` and the marks under the epochs they belong to."""
     if not points:
-        return Text("λmax: no curvature yet (measured after each search epoch)", style="dim")
+        return Text("λmax: none yet (after each\nsearch epoch)", style="dim")
     label_w = 2
     last_txt = f" {points[-1][1]:.3g}@{points[-1][0]}"
     cols = max(8, width - label_w - len(last_txt))

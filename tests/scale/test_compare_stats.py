@@ -208,7 +208,9 @@ def test_runs_of_each_stop_rule_get_a_row_with_where_their_architectures_come_fr
             (p / "summary.json").write_text(json.dumps(s))
         return paths
 
-    margin = stopped(plant_all(tmp_path / "m", "search", [0.90, 0.91], search={"stop_rule": "margin"}), "margin", True, 9)
+    margin = stopped(
+        plant_all(tmp_path / "m", "search", [0.90, 0.91], search={"stop_rule": "margin"}), "margin", True, 9
+    )
     curv = stopped(
         plant_all(tmp_path / "c", "search", [0.92, 0.93], search={"stop_rule": "curvature"}), "curvature", True, 14
     )

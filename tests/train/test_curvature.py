@@ -36,7 +36,9 @@ def _engine(cfg, tmp_path):
 
 
 def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path):
-    cfg = tiny(space={"scope": "s"}, search={"epochs": 3, "warmup_epochs": 1, "curvature": {"images": 24, "steps": 200}})
+    cfg = tiny(
+        space={"scope": "s"}, search={"epochs": 3, "warmup_epochs": 1, "curvature": {"images": 24, "steps": 200}}
+    )
     engine = _engine(cfg, tmp_path)
     net = engine.net
     with torch.no_grad():  # alphas off zero, as after some architecture steps

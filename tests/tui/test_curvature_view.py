@@ -1,4 +1,4 @@
-"""The curvature strip under the alpha plot, with the stop rules' epochs marked, at 80x24; the epoch
+"""The curvature strip beside the alpha plot, with the stop rules' epochs marked, at 80x24; the epoch
 picker shows a picked epoch's curvature."""
 
 from __future__ import annotations
@@ -64,8 +64,23 @@ def test_the_picker_shows_the_picked_epochs_curvature_and_the_strip_fits():
             assert "picked epoch 23 · λmax 0.03" in info
             assert "back to 11" in info
             strip = app.screen.query_one(CurvatureStrip)
-            assert strip.size.height == 2 and strip.region.right <= 80
+            assert strip.size.height == 2 and strip.region.right <= 34  # the left column: the plots keep their rows
             text = str(strip.render())
             assert "R" in text and "D" in text
 
     asyncio.run(scenario())
+
+
+def test_fig3_has_a_curvature_row_with_the_rules_marks(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    from presnet_tui.figures import fig3
+    from presnet_tui.trajectory import trajectory_from_events
+
+    events = curvature_events()
+    points = [(e.epoch, e.curvature) for e in events if isinstance(e, EpochEnd)]
+    out = tmp_path / "fig3.svg"
+    fig3(trajectory_from_events(events), ["1"], out, curvature=(points, [(11, "rollback"), (17, "rise detected")]))
+    svg = out.read_text()
+    assert "dominant eigenvalue" in svg and "rollback (epoch 11)" in svg and "rise detected (epoch 17)" in svg
