@@ -200,7 +200,7 @@ def confidence(
             track = tracker.tracks.get((int(block), decision))
             settled = bool(arch_steps and track and track.settled and track.argmax == best)
             out.append(Decision(int(block), decision, best, probs[best], gap, settled))
-    out.sort(key=lambda d: (d.block, d.decision))
+    out.sort(key=lambda d: d.block)  # stable: a block's decisions in their own order, frozen ones first
     return Confidence(out, arch_steps)
 
 

@@ -79,9 +79,10 @@ class RetrainSplit:
 
 def calib_indices(n: int, batches: int, batch_size: int, seed: int) -> torch.Tensor:
     """Positions (into a set of ``n``) of the fixed calibration images: a seeded draw, the same at
-    every evaluation, so that recalibrated statistics depend on the weights only."""
+    every evaluation, so that recalibrated statistics depend on the weights only.  Full batches
+    only (at most as many as the set holds): training-mode BatchNorm on a 1-image batch of 1x1 maps fails."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(stream(seed, "bn_calib")))
-    return order[: batches * batch_size].sort().values
+    return order[: min(batches, n // batch_size) * batch_size].sort().values
 
 
 def retrain_cut(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

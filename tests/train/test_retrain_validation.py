@@ -43,6 +43,10 @@ def test_retrain_loaders_validate_on_the_held_out_share_and_calibrate_on_fixed_b
     assert all(torch.equal(x, y) for (x, _), (y, _) in zip(calib, list(b.calib), strict=True))
     off = make_loaders(cfg, 3, CPU, False, retrain=RetrainSplit(0.1, 0), data=data)
     assert off.calib is None
+    many = make_loaders(cfg, 3, CPU, False, retrain=RetrainSplit(0.1, 1000), data=data)
+    assert many.calib is not None
+    sizes = [x.shape[0] for x, _ in many.calib]  # as many full batches as the training part holds
+    assert sizes == [32] * (len(a.train) // 32)  # type: ignore[arg-type]
 
 
 def test_recalibration_replaces_stale_running_statistics_with_the_current_weights_ones():
