@@ -53,7 +53,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     # the quickstart (sample_configs/quickstart.yaml) but long: a 27-epoch schedule with a 2-epoch warm-up
     # instead of 24 with 6, and 4 retrain epochs instead of 40. Measured in 2026-12 on a 2-core CPU shared
     # by five sessions (load average 13-15, each of these processes at ~5 % of a core), the searches were
-    # stopped after epoch 15 (`presnet stop --at-epoch 15`, the schedule kept) to leave time to retrain
+    # stopped after epoch 11 (`presnet stop --at-epoch 11`, the schedule kept) to leave time to retrain
     "digits": {
         "base": REPO / "sample_configs" / "quickstart.yaml",
         "search": {"epochs": 27, "warmup_epochs": 2, "curvature": PROBE, **LONG},
@@ -62,8 +62,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     # sample_configs/cifar10-subset.yaml at quarter width on 400 training images (limit_train; a quarter
     # of them train the alphas, as in the quickstart), batch 32, patience 3 (its default 10 cannot settle
     # in so few epochs), the quickstart's all-paths estimator and arch_lr 0.03 (a few hundred architecture
-    # steps only), a 16-epoch schedule stopped after epoch 9 (`presnet stop --at-epoch 9`), 2 retrain
-    # epochs: cut to what the same shared CPU could run in the time left
+    # steps only), a 16-epoch schedule, 2 retrain epochs: cut for the same shared CPU, and still not run
+    # to the end there (killed at epoch 3 to let digits finish; BENCHMARKS.md says so)
     "cifar": {
         "base": REPO / "sample_configs" / "cifar10-subset.yaml",
         "network": {"width_mult": 0.25},

@@ -351,6 +351,7 @@ def curvature_seconds(setup: Setup, net: SearchNet, config: CurvatureConfig | No
     net.train()
     saved = setup.warmup
     setup.warmup = 1
+
     def probe() -> None:
         dominant_eigenvalue(net, batches, config.steps, 0)
 

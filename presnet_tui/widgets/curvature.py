@@ -1,9 +1,11 @@
-"""The curvature strip beside the alpha plot (under the block list): the Hessian's dominant eigenvalue per epoch as a sparkline,
-with the stop rules' epochs marked under it (R rollback, D detection, M margin converged, ^ picked).
+"""The curvature strip beside the alpha plot (under the block list): the Hessian's dominant
+eigenvalue per epoch as a sparkline, with the stop rules' epochs marked under it (R rollback,
+D detection, M margin converged, ^ picked).
 
-Two rows of text, so it fits beside the alpha plot at 80x24 without taking a row from it; the values span orders of magnitude,
-so the bars are on a log scale.  The marks are the rules replayed over the recorded epochs
-(:func:`core.api.stops.rule_verdicts`), whichever rule the run itself stops by.
+Two rows of text, so it fits beside the alpha plot at 80x24 without taking a row from it; the
+values span orders of magnitude, so the bars are on a log scale.  The marks are the rules
+replayed over the recorded epochs (:func:`core.api.stops.rule_verdicts`), whichever rule the run
+itself stops by.
 """
 
 from __future__ import annotations
