@@ -254,6 +254,11 @@ class SearchConfig(_Strict):
             raise ValueError(f"search.auto_stop: true means stop_rule: margin, not {self.stop_rule}; drop auto_stop")
         if self.stop_rule == "curvature" and not self.curvature.enabled:
             raise ValueError("search.stop_rule: curvature needs search.curvature.enabled: true")
+        if self.stop_rule in ("curvature", "margin") and self.progressive is not None:
+            raise ValueError(
+                f"search.stop_rule: {self.stop_rule} does not apply to a progressive search (its stages end it); "
+                "drop stop_rule"
+            )
         return self
 
     @property
