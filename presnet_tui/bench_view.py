@@ -31,6 +31,12 @@ def render(r: dict[str, Any]) -> str:
             f"{mib(s['darts_bytes']):>6} | {s['weight_ratio_mem']:.2f}/{s['arch_ratio_mem']:.2f}/"
             f"{s['darts_ratio_mem']:.2f} | {mib(s['proxyless_total_bytes'])}/{mib(s['darts_total_bytes'])}"
         )
+    lines += [""] + [
+        f"(9) curvature probe, {s['scope']}: {s['curvature_s']:.3f} s = {s['curvature_share_paper']:.2%} of a search "
+        "epoch of 45,000 images at (5)'s rate (target <= 5 %)"
+        for s in r["scopes"]
+        if "curvature_s" in s
+    ]
     if "progress" in r:
         g = r["progress"]
         lines += [

@@ -63,7 +63,7 @@ def _label(r: Row) -> str:
 
 NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p", "settled"]
 WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
-WIDE += ["search", "seeds agree", "settled", "differs"]
+WIDE += ["search", "seeds agree", "settled", "stop", "λmax", "differs"]
 
 
 def agree(r: Row) -> str:
@@ -91,7 +91,20 @@ def _wide_cells(r: Row) -> list[str]:
     cells = [r["model"] + stopped_mark(r), r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r)]
     cells.append(interval(r["top1_ci95"]))
     cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agreed, settled(r)]
-    return [*cells, differs(r) or "-"]
+    return [*cells, stop(r), curvature(r), differs(r) or "-"]
+
+
+def stop(r: Row) -> str:
+    """``curvature 2/3 @14``: the rule, how many of the row's runs it stopped, the mean epoch their
+    architectures come from (a rollback's, for the curvature rule)."""
+    if r.get("stop_rule") is None:
+        return "-"
+    return f"{r['stop_rule']} {r['stops_fired']}/{r['n']} @{r['arch_epoch_mean']:.0f}"
+
+
+def curvature(r: Row) -> str:
+    """Mean dominant Hessian eigenvalue at the architectures' epochs."""
+    return "-" if r.get("curvature_mean") is None else f"{r['curvature_mean']:.3g}"
 
 
 def settled(r: Row) -> str:

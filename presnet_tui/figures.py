@@ -37,6 +37,10 @@ def _save(fig: Any, path: Path) -> None:
 LINE_STYLES = [("-", None), ("--", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 3)), "D")]
 
 
+#: (epoch, curvature) points and (epoch, label) marks of the stop rules, for :func:`fig3`'s last row
+CurvatureMarks = tuple[Sequence[tuple[int, float]], Sequence[tuple[int, str]]]
+
+
 def line_style(i: int) -> dict[str, Any]:
     dash, marker = LINE_STYLES[i % len(LINE_STYLES)]
     return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
@@ -50,17 +54,23 @@ def fig3(
     title: str = "",
     decisions: Sequence[dict[str, Any]] = (),
     stages: Sequence[tuple[float, str]] = (),
+    curvature: CurvatureMarks | None = None,
 ) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
     kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
     so the figure reads in greyscale.  ``stages``: a progressive search's stage boundaries (see
-    :func:`mark_stages`)."""
+    :func:`mark_stages`).  ``curvature``: (epoch, dominant Hessian eigenvalue) per measured epoch, drawn
+    in a last row, with its marks ((epoch, label): the stop rules' epochs) there and on every panel."""
     plt = _pyplot()
     panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
+    points, marks = curvature or ((), ())
+    rows = len(blocks) + (1 if points else 0)
     fig, axes = plt.subplots(
-        len(blocks), len(panels), figsize=(4.5 * len(panels), 1.9 * len(blocks) + 0.6), squeeze=False, sharex=True
+        rows, len(panels), figsize=(4.5 * len(panels), 1.9 * rows + 0.6), squeeze=False, sharex=True
     )
+    if points:
+        curvature_panel(axes[-1], points, marks)
     for row, block in enumerate(blocks):
         for col, decision in enumerate(panels):
             ax = axes[row][col]
@@ -70,6 +80,8 @@ def fig3(
             if stop_epoch is not None:
                 ax.axvline(stop_epoch, color="black", linestyle="--", linewidth=1, label=f"stop (epoch {stop_epoch:g})")
             mark_stages(ax, stages, label=row == 0 and col == 1)
+            for epoch, label in marks:
+                ax.axvline(epoch, **MARK_STYLE[label.split()[0]])
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
@@ -78,7 +90,7 @@ def fig3(
             ax.set_title(f"block {block} · {what}{marginal}", fontsize=9)
             if col == 0:
                 ax.set_ylabel("probability")
-            if row == len(blocks) - 1:
+            if row == rows - 1:
                 ax.set_xlabel("epoch")
             if row == 0:
                 ax.legend(fontsize=7, loc="upper left", ncol=2 if decision == "op" else 1)
@@ -88,6 +100,34 @@ def fig3(
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+#: the stop rules' epochs: margin converged, curvature rule's rollback and detection (greyscale-safe dashes)
+MARK_STYLE: dict[str, dict[str, Any]] = {
+    "margin": {"color": "tab:green", "linestyle": (0, (1, 1)), "linewidth": 1.2},
+    "rollback": {"color": "tab:purple", "linestyle": "-.", "linewidth": 1.2},
+    "rise": {"color": "tab:red", "linestyle": (0, (4, 1, 1, 1)), "linewidth": 1.2},
+}
+
+
+def curvature_panel(
+    row_axes: Sequence[Any], points: Sequence[tuple[int, float]], marks: Sequence[tuple[int, str]]
+) -> None:
+    """The last row: the curvature per epoch (log scale) across the first panel, with the rules' marks
+    labelled; the row's other panels stay empty."""
+    ax = row_axes[0]
+    ax.plot([e for e, _ in points], [v for _, v in points], color="black", linewidth=1.2, marker="o", markersize=2.5)
+    for epoch, label in marks:
+        ax.axvline(epoch, label=f"{label} (epoch {epoch})", **MARK_STYLE[label.split()[0]])
+    if min(v for _, v in points) > 0:
+        ax.set_yscale("log")
+    ax.set_ylabel("λmax")
+    ax.set_title("dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas", fontsize=9)
+    ax.grid(alpha=0.3)
+    if marks:
+        ax.legend(fontsize=7, loc="upper left")
+    for other in row_axes[1:]:
+        other.axis("off")
 
 
 def mark_unsettled(

@@ -33,6 +33,7 @@ from core.run.events import (
     StageEnd,
     StageStart,
     State,
+    StopReason,
     Suspended,
     Unstable,
 )
@@ -54,6 +55,15 @@ def argmax_line(alphas: dict[str, dict[str, dict[str, float]]], frozen: dict[str
         k, a = block_choice(probs)
         parts.append(f"{block}:{k}x{k}/{a}")
     return " ".join(parts)
+
+
+def stop_clause(e: SearchStopped) -> str:
+    """`` · rule curvature fired at epoch 30 · architecture from epoch 24`` (empty for older event files)."""
+    if e.rule is None:
+        return ""
+    fired = e.reason in (StopReason.CONVERGED, StopReason.CURVATURE)
+    head = f" · rule {e.rule} " + (f"fired at epoch {e.epoch}" if fired else "did not fire")
+    return head + f" · architecture from epoch {e.architecture_epoch if e.architecture_epoch is not None else e.epoch}"
 
 
 def decisions_line(conf: dict[str, Any]) -> str:
@@ -110,7 +120,8 @@ class HeadlessView:
         if result.search is not None:
             table.add_row(
                 "search",
-                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s",
+                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s"
+                + (stop_clause(self.state.stopped) if self.state.stopped else ""),
             )
             blocks = result.search.architecture.blocks
             table.add_row(
@@ -158,9 +169,10 @@ def _epoch_end(view: HeadlessView, e: EpochEnd) -> str:
         from presnet_tui.units import human
 
         cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
+    curv = f"  λmax {e.curvature:.3g}" if e.curvature is not None else ""
     return (
         f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
-        f"  lr {e.lr:.4f}{cost}  │ {argmax_line(e.alphas, view.state.frozen)}"
+        f"  lr {e.lr:.4f}{cost}{curv}  │ {argmax_line(e.alphas, view.state.frozen)}"
     )
 
 
@@ -197,7 +209,7 @@ def _state(view: HeadlessView, e: State) -> str:
 
 @line(SearchStopped)
 def _search_stopped(view: HeadlessView, e: SearchStopped) -> str:
-    return f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason})"
+    return f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason}){stop_clause(e)}"
 
 
 @line(Suspended)

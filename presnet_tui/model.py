@@ -8,7 +8,7 @@ feed it fixed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.api.state import RunState, reduce
 from core.run.events import AnyEvent, EpochEnd, RetrainEpochEnd
@@ -51,6 +51,7 @@ class RunModel(RunState):
     trajectory: Trajectory = field(default_factory=Trajectory)
     search_curves: Curves = field(default_factory=Curves)
     retrain_curves: Curves = field(default_factory=Curves)
+    _verdicts: tuple[int, Any] | None = None  # (epochs folded in, RuleVerdicts): replayed once per epoch
 
     def apply(self, e: AnyEvent) -> None:
         """Fold one event into the model."""
@@ -73,6 +74,27 @@ class RunModel(RunState):
         from core.api.derive import snapshots_of_state
 
         return snapshots_of_state(self, source)
+
+    def curvature(self) -> list[tuple[int, float]]:
+        """(epoch, dominant Hessian eigenvalue) of each measured search epoch."""
+        from core.api.stops import curvature_points
+
+        return curvature_points(self.epoch_ends.values())
+
+    def stop_verdicts(self) -> Any:
+        """Where the margin and curvature rules fire in the epochs so far (core.api.stops.RuleVerdicts),
+        replayed with the run's own settings; None before the search has started."""
+        if not self.search_config:
+            return None
+        if self._verdicts is None or self._verdicts[0] != len(self.epoch_ends):
+            from core.api.stops import rule_verdicts
+            from core.config import validate
+
+            self._verdicts = (
+                len(self.epoch_ends),
+                rule_verdicts(validate(self.search_config), self.epoch_ends.values()),
+            )
+        return self._verdicts[1]
 
     @property
     def joint(self) -> bool:

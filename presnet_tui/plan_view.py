@@ -41,6 +41,9 @@ def plan_table(plan: Plan, human: Callable[[float], str]) -> Group:
         "* progressive: worst case (early stages end as soon as they can settle, the last runs to its budget)\n"
         "times: training steps only (no data pipeline, no test pass); retrain on each scope's largest kernels"
     )
+    shares = [f"{_short(r.scope)} {r.curvature_share:.1%}" for r in plan.rows if r.curvature_share and not r.stages]
+    if shares:  # what the curvature probe adds to a search epoch (core.train.curvature)
+        foot.append("\ncurvature probe, share of a search epoch: " + ", ".join(shares))
     return Group(head, table, foot)
 
 

@@ -37,6 +37,7 @@ def quickstart() -> Config:
                 "alphas_every": 2,
                 "patience": 3,
                 "auto_stop": True,
+                "curvature": {"steps": 10},  # the probe at 16-step epochs: see sample_configs/quickstart.yaml
             },
             "retrain": {"epochs": 40},
             "run": {"threads": 1},  # see sample_configs/quickstart.yaml

@@ -172,6 +172,23 @@ class CostConfig(_Strict):
         return self
 
 
+class CurvatureConfig(_Strict):
+    """The dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas, once an epoch, and
+    the curvature stop rule's parameters (Zela et al. 2020, "Understanding and Robustifying DARTS")."""
+
+    enabled: bool = Field(True, description="measure the curvature after each search epoch (core.train.curvature)")
+    every: int = Field(1, ge=1, description="measure every N search epochs (the rule counts evaluations)")
+    images: int = Field(64, ge=2, description="validation images of the fixed, seeded subset it is measured on")
+    steps: int = Field(20, ge=1, description="Lanczos steps (Hessian-vector products); exact when >= the alphas")
+    window: int = Field(5, ge=1, description="stop rule: moving average over this many evaluations (R-DARTS: 5)")
+    factor: float = Field(1.3, gt=1, description="stop rule: stop when the average grew by more than this (1.3)")
+    delta: int = Field(4, ge=1, description="stop rule: ...over this many evaluations; roll back as far (4)")
+    start: int = Field(10, ge=1, description="stop rule: only once the rollback epoch is at least this (10)")
+
+
+StopRule = Literal["margin", "curvature", "none"]
+
+
 class SearchConfig(_Strict):
     epochs: int = Field(150, ge=1, description="planned search epochs (the cosine schedule spans them)")
     warmup_epochs: int = Field(10, ge=0, description="epochs of weight steps only, paths sampled uniformly")
@@ -204,6 +221,12 @@ class SearchConfig(_Strict):
         None, gt=0, le=1, description="deprecated (kept so old configs load): also require this argmax probability"
     )
     auto_stop: bool = Field(False, description="stop the search when every decision is settled")
+    stop_rule: StopRule | None = Field(
+        None,
+        description="what ends the search early: margin (every decision settled: auto_stop), curvature "
+        "(R-DARTS: the Hessian's eigenvalue rose; derives at the rollback epoch) or none (default: from auto_stop)",
+    )
+    curvature: CurvatureConfig = Field(default_factory=CurvatureConfig)
     cost: CostConfig | None = Field(
         None, description="cost-aware search (off by default): metric, target, weight, form"
     )
@@ -222,6 +245,24 @@ class SearchConfig(_Strict):
     freeze_unsettled: bool = Field(
         False, description="progressive: at a stage's end also freeze unsettled decisions (by argmax)"
     )
+
+    @model_validator(mode="after")
+    def _stop_rule(self) -> SearchConfig:
+        if self.stop_rule is not None and self.auto_stop and self.stop_rule != "margin":
+            raise ValueError(f"search.auto_stop: true means stop_rule: margin, not {self.stop_rule}; drop auto_stop")
+        if self.stop_rule == "curvature" and not self.curvature.enabled:
+            raise ValueError("search.stop_rule: curvature needs search.curvature.enabled: true")
+        if self.stop_rule in ("curvature", "margin") and self.progressive is not None:
+            raise ValueError(
+                f"search.stop_rule: {self.stop_rule} does not apply to a progressive search (its stages end it); "
+                "drop stop_rule"
+            )
+        return self
+
+    @property
+    def rule(self) -> StopRule:
+        """The stop rule in force: ``stop_rule``, or what ``auto_stop`` meant before it existed."""
+        return self.stop_rule or ("margin" if self.auto_stop else "none")
 
     @field_validator("progressive", mode="before")
     @classmethod

@@ -55,6 +55,7 @@ class StepTimes:
     weight_s: float
     arch_s: float
     retrain_s: float
+    curvature_s: float = 0.0  #: one curvature measurement (search.curvature's subset and steps); 0 when off
 
 
 @dataclass
@@ -72,6 +73,8 @@ class ScopeRow:
     sweep_s: float  #: ``seeds`` runs, plus ``random`` retrains of random architectures per seed
     fits: bool
     stages: list[dict[str, float | int | str]] = field(default_factory=list)  #: progressive: the worst case
+    #: the curvature probe's seconds per search epoch (``every`` spreads one measurement), over ``search_epoch_s``
+    curvature_share: float = 0.0
 
 
 @dataclass
@@ -172,7 +175,9 @@ def time_scope(setup: bench.Setup, config: Config, block_ids: list[int]) -> Step
     arch_s = bench.timed(setup, lambda: bench.arch_step(setup, net, sampler, a_opt, mode, x, y))
     largest = BlockChoice(max(s.kernels), s.activations[0])
     plain = bench.to_device(setup, build_plain(setup.spec, {b: largest for b in block_ids}))
-    return StepTimes(weight_s, arch_s, _retrain_step_s(setup, plain))
+    c = config.search.curvature
+    curvature_s = bench.curvature_seconds(setup, net, c) if c.enabled else 0.0
+    return StepTimes(weight_s, arch_s, _retrain_step_s(setup, plain), curvature_s)
 
 
 def _retrain_step_s(setup: bench.Setup, model: torch.nn.Module) -> float:
@@ -205,13 +210,13 @@ def _row(config: Config, scope: Scope, t: StepTimes, spe: tuple[int, int], setti
     search_epoch = _search_epoch_s(t, spe[0], s.arch_every)
     warm = min(s.warmup_epochs, s.epochs)
     retrain_epoch = spe[1] * t.retrain_s
-    run = warm * spe[0] * t.weight_s + (s.epochs - warm) * search_epoch + r.epochs * retrain_epoch
-    return _finish(
-        ScopeRow(
-            scope_name(scope), len(blocks), real, void, search_epoch, retrain_epoch, s.epochs, r.epochs, run, 0, False
-        ),
-        settings,
+    probe = t.curvature_s / s.curvature.every
+    run = warm * spe[0] * t.weight_s + (s.epochs - warm) * (search_epoch + probe) + r.epochs * retrain_epoch
+    row = ScopeRow(
+        scope_name(scope), len(blocks), real, void, search_epoch, retrain_epoch, s.epochs, r.epochs, run, 0, False
     )
+    row.curvature_share = probe / search_epoch if search_epoch > 0 else 0.0
+    return _finish(row, settings)
 
 
 def _finish(row: ScopeRow, settings: PlanSettings) -> ScopeRow:

@@ -34,6 +34,7 @@ class StopReason(str, Enum):
     COMPLETED = "completed"
     USER = "user"
     CONVERGED = "converged"
+    CURVATURE = "curvature"  #: the curvature rule saw the eigenvalue rise (the architecture is from before)
     ERROR = "error"
 
     def __str__(self) -> str:
@@ -106,6 +107,11 @@ class EpochEnd(_Event):
     #: per block and decision, whether the stop criterion (core.train.convergence) holds it settled
     #: after this epoch; empty in warm-up and in event files written before the field existed
     settled: dict[str, dict[str, bool]] = Field(default_factory=dict)
+    #: the dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas (core.train.curvature);
+    #: None in warm-up, on epochs it skips (search.curvature.every), and in older event files
+    curvature: float | None = None
+    #: per block and decision, the entropy of its distribution over log(candidates) (1 uniform, 0 decided)
+    entropy: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class Converged(_Event):
@@ -181,6 +187,10 @@ class SearchStopped(_Event):
     epoch: int
     reason: StopReason
     elapsed_s: float = 0.0
+    #: the stop rule in force (search.stop_rule: margin, curvature, none); None in older event files
+    rule: str | None = None
+    #: the epoch whose alphas the architecture is derived from (the curvature rule's rollback epoch)
+    architecture_epoch: int | None = None
 
 
 class ArchitectureDerived(_Event):

@@ -70,6 +70,8 @@ class RunState:
     retrain_epoch: int = 0  #: retrain epochs done (the retrain's own count, beside the search's ``epochs_done``)
     retrain_done: RetrainDone | None = None
     errors: list[str] = field(default_factory=list)
+    stopped: SearchStopped | None = None  #: how the search ended: which rule fired, the architecture's epoch
+    arch_epoch: int | None = None  #: the epoch the stopped search's architecture comes from (a rollback's)
     suspended: Suspended | None = None  #: the worker checkpointed and left (a signal, Ctrl+C, a stop): resumable
     #: every ended search epoch's alphas (what derive picks from), and what derive needs besides
     epoch_ends: dict[int, EpochEnd] = field(default_factory=dict)
@@ -144,7 +146,7 @@ def _search_started(s: RunState, e: SearchStarted) -> None:
     if e.resumed:  # the epochs the resume redoes are written again
         s.epoch_ends = {k: v for k, v in s.epoch_ends.items() if k < e.start_epoch}
         s.stage_ends = [x for x in s.stage_ends if x.epoch < e.start_epoch]
-    s.search_done, s.stop_reason, s.suspended = False, None, None
+    s.search_done, s.stop_reason, s.suspended, s.stopped, s.arch_epoch = False, None, None, None, None
     s._epoch_clock = None
     if e.progressive:  # blocks appear as their stage starts; frozen ones keep their choice
         s.stage = f"stage {e.progressive['stage']}/{e.progressive['stages']}"
@@ -216,6 +218,7 @@ def _space_warning(s: RunState, e: SpaceWarning) -> None:
 @on(SearchStopped)
 def _search_stopped(s: RunState, e: SearchStopped) -> None:
     s.search_done, s.stop_reason, s.epochs_done = True, e.reason, e.epoch
+    s.stopped, s.arch_epoch = e, e.architecture_epoch
 
 
 @on(ArchitectureDerived)

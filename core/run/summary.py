@@ -23,6 +23,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class StopRecord(_Section):
+    """How the search ended (core.train.job.stop_record): the rule, and the epoch the architecture is from."""
+
+    rule: str | None = None
+    fired: bool = False
+    fired_at: int | None = None
+    architecture_epoch: int | None = None
+
+
 class SearchSummary(_Section):
     """The search's outcome; the confidence keys are :meth:`core.train.convergence.Confidence.as_dict`'s."""
 
@@ -38,6 +47,14 @@ class SearchSummary(_Section):
     settled: int | None = None
     decisions_total: int | None = None
     decisions: list[dict[str, Any]] = Field(default_factory=list)
+    stop_rule: StopRecord | None = None  #: which rule was in force, whether and when it fired
+    rules: dict[str, Any] = Field(default_factory=dict)  #: what every stop rule said of the epochs run
+    curvature: list[tuple[int, float]] = Field(default_factory=list)  #: (epoch, dominant Hessian eigenvalue)
+    entropy: dict[str, Any] = Field(default_factory=dict)  #: each decision's entropy at the end
+
+    def curvature_at(self, epoch: int | None) -> float | None:
+        """The recorded curvature at ``epoch`` (None: not measured there)."""
+        return next((v for e, v in self.curvature if e == epoch), None)
 
 
 class RetrainSummary(_Section):

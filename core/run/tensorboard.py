@@ -6,6 +6,8 @@ engine knows nothing of TensorBoard.  Tags:
 * ``search/train_loss``, ``search/train_top1``, ``search/val_loss``, ``search/val_top1``, ``lr``,
   ``search/expected_cost`` (cost-aware search) -- x axis: search epoch;
 * ``alpha/<block>/<decision>/<choice>``: softmax(alpha) of every candidate -- x: search epoch;
+* ``search/curvature`` (the Hessian's dominant eigenvalue) and ``entropy/<block>/<decision>`` (normalised)
+  -- x: search epoch;
 * ``retrain/train_loss``, ``retrain/val_loss``, ``retrain/val_top1`` (older files: ``retrain/test_*``),
   ``retrain/lr`` -- x: retrain epoch;
 * ``images_per_s`` (live only: progress events are not kept in ``events.jsonl``) -- x: report count.
@@ -56,19 +58,7 @@ class TensorBoardSink:
     def __call__(self, event: Any) -> None:
         w = self.writer
         if isinstance(event, EpochEnd):
-            step = event.epoch
-            w.add_scalar("search/train_loss", event.train_loss, step)
-            w.add_scalar("search/train_top1", event.train_top1, step)
-            if event.val_loss is not None:
-                w.add_scalar("search/val_loss", event.val_loss, step)
-            if event.val_top1 is not None:
-                w.add_scalar("search/val_top1", event.val_top1, step)
-            w.add_scalar("lr", event.lr, step)
-            if event.expected_cost is not None:
-                w.add_scalar("search/expected_cost", event.expected_cost, step)
-            for tag, p in alpha_tags(event.alphas).items():
-                w.add_scalar(tag, p, step)
-            w.flush()
+            self._epoch_end(event)
         elif isinstance(event, RetrainEpochEnd):
             step = event.epoch
             w.add_scalar("retrain/train_loss", event.train_loss, step)
@@ -85,6 +75,26 @@ class TensorBoardSink:
         elif isinstance(event, Progress):
             self._progress += 1
             w.add_scalar("images_per_s", event.images_per_s, self._progress)
+
+    def _epoch_end(self, event: EpochEnd) -> None:
+        w, step = self.writer, event.epoch
+        w.add_scalar("search/train_loss", event.train_loss, step)
+        w.add_scalar("search/train_top1", event.train_top1, step)
+        if event.val_loss is not None:
+            w.add_scalar("search/val_loss", event.val_loss, step)
+        if event.val_top1 is not None:
+            w.add_scalar("search/val_top1", event.val_top1, step)
+        w.add_scalar("lr", event.lr, step)
+        if event.expected_cost is not None:
+            w.add_scalar("search/expected_cost", event.expected_cost, step)
+        for tag, p in alpha_tags(event.alphas).items():
+            w.add_scalar(tag, p, step)
+        if event.curvature is not None:
+            w.add_scalar("search/curvature", event.curvature, step)
+        for block, decisions in event.entropy.items():
+            for decision, h in decisions.items():
+                w.add_scalar(f"entropy/{block}/{decision}", h, step)
+        w.flush()
 
     def close(self) -> None:
         self.writer.close()

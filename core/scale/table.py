@@ -67,6 +67,9 @@ class RunResult:
     #: block id -> decision ("kernel", "activation") -> the candidate chosen, for each decision searched
     decided: dict[str, dict[str, str]] = field(default_factory=dict)
     seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
+    #: summary.json's ``search.stop_rule``: the rule, whether it fired, the epoch the architecture is from
+    stop: dict[str, Any] | None = None
+    curvature: float | None = None  #: the Hessian's dominant eigenvalue at the architecture's epoch
 
 
 @dataclass
@@ -100,6 +103,10 @@ class TableRow:
     seed_agreement: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     decisions_agreeing: int = 0  #: decisions every run of the row chose alike
     decisions_compared: int = 0  #: decisions in ``seed_agreement``
+    stop_rule: str | None = None  #: the runs' stop rule (search rows; "mixed" when they differ)
+    stops_fired: int | None = None  #: runs whose rule fired
+    arch_epoch_mean: float | None = None  #: mean epoch the architectures come from
+    curvature_mean: float | None = None  #: mean curvature at those epochs (runs that measured it)
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -181,6 +188,8 @@ def run_result(run: RunDir) -> RunResult:
         seed=run.config().run.seed,
         settled=int(search.settled or 0) if counted and search else None,
         decisions=search.decisions_total if counted and search else None,
+        stop=search.stop_rule.model_dump(mode="json") if kind == "search" and search and search.stop_rule else None,
+        curvature=search.curvature_at(search.stop_rule.architecture_epoch) if search and search.stop_rule else None,
     )
 
 
@@ -288,7 +297,23 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         seed_agreement=per_decision,
         decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
         decisions_compared=len(cells),
+        **_stops(runs),
     )
+
+
+def _stops(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """The row's stop rule, how many of its runs it stopped, and where their architectures come from."""
+    stops = [r.stop for r in runs if r.stop]
+    if not stops:
+        return {}
+    rules = {s["rule"] for s in stops}
+    curv = [r.curvature for r in runs if r.curvature is not None]
+    return {
+        "stop_rule": rules.pop() if len(rules) == 1 else "mixed",
+        "stops_fired": sum(bool(s["fired"]) for s in stops),
+        "arch_epoch_mean": stats.mean([float(s["architecture_epoch"]) for s in stops]),
+        "curvature_mean": stats.mean(curv) if curv else None,
+    }
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:

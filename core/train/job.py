@@ -35,8 +35,10 @@ from core.run.progress import ProgressFile
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
+from core.train.budget import preflight_warnings
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.convergence import confidence, with_confidence
+from core.train.curvature import entropies
 from core.train.data import SearchData, check_image_folder, load_search_data
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
@@ -83,6 +85,7 @@ class Job:
         self._payloads: dict[str, dict[str, Any]] = {}
         self._prepared = False
         self.warning: str | None = None  # a void kernel choice (space.void_kernels: warn)
+        self.budget_warnings: list[tuple[str, str]] = []  # (message, where): core.train.budget
 
     def prepare(self) -> Job:
         """Take the run directory's lock, then check the device, decode the data, size the
@@ -103,6 +106,7 @@ class Job:
     def _prepare(self) -> Job:
         if self.do_search:  # space.void_kernels: error refuses here, before any data is read
             self.warning = check_void_kernels(self.config)
+            self.budget_warnings = preflight_warnings(self.config)  # and a stop rule or stage that cannot work
         check_writable(self.run_dir.path)
         check_precision(precision_for(self.config.run, resolve_device(self.config.run.device)))
         if self.config.run.tensorboard:
@@ -307,10 +311,21 @@ class Job:
         self.bus.emit(engine.started_event(resumed=payload is not None))
         if self.warning:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
+        for message, where in self.budget_warnings:
+            self.bus.emit(SpaceWarning(message=message, where=where))
         outcome = engine.run()
-        self.bus.emit(SearchStopped(epoch=outcome.epoch, reason=outcome.reason, elapsed_s=round(outcome.elapsed_s, 3)))
+        rule = self.config.search.rule
+        self.bus.emit(
+            SearchStopped(
+                epoch=outcome.epoch,
+                reason=outcome.reason,
+                elapsed_s=round(outcome.elapsed_s, 3),
+                rule=rule,
+                architecture_epoch=outcome.arch_epoch,
+            )
+        )
         frozen = engine.stages.frozen_confidence if engine.stages else []  # gone from the final alphas
-        conf = confidence(outcome.alphas, engine.tracker, engine.arch_steps, frozen)
+        conf = confidence(outcome.alphas, outcome.tracker or engine.tracker, engine.arch_steps, frozen)
         arch = with_confidence(outcome.architecture, conf)
         params = count_params(arch.build())
         main = self.coll.is_main
@@ -319,7 +334,7 @@ class Job:
         fault_point("derive", outcome.epoch)  # test-only (core.faults)
         self.bus.emit(
             ArchitectureDerived(
-                epoch=outcome.epoch,
+                epoch=outcome.arch_epoch,
                 architecture=arch.model_dump(mode="json"),
                 params=params,
                 path=str(run.arch_file),
@@ -339,6 +354,7 @@ class Job:
                 **({"stages": engine.stages.history} if engine.stages else {}),
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
                 **conf.as_dict(),
+                **stop_record(rule, outcome, engine.curvatures),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
@@ -396,6 +412,23 @@ class Job:
             },
             world_size=world_size,
         )
+
+
+def stop_record(rule: str, outcome: SearchOutcome, curvatures: list[tuple[int, float]]) -> dict[str, Any]:
+    """summary.json's account of the stop: the rule in force, whether and when it fired, the epoch the
+    architecture comes from, what every rule said of the epochs run, and the curvature per epoch."""
+    fired = outcome.reason in (StopReason.CONVERGED, StopReason.CURVATURE)
+    return {
+        "stop_rule": {
+            "rule": rule,
+            "fired": fired,
+            "fired_at": outcome.epoch if fired else None,
+            "architecture_epoch": outcome.arch_epoch,
+        },
+        "rules": outcome.verdicts.as_dict() if outcome.verdicts else {},
+        "curvature": [[e, round(v, 6)] for e, v in curvatures],
+        "entropy": entropies(outcome.alphas),
+    }
 
 
 def _skip(**_: Any) -> None:

@@ -42,6 +42,8 @@ class BatchSource(Protocol):
     def start_epoch(self) -> None: ...
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None: ...
     def cycle(self) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def count(self) -> int: ...
+    def fixed(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -170,6 +172,17 @@ class DeviceLoader(EpochBatches):
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def count(self) -> int:
+        return len(self)
+
+    def fixed(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images at ``positions`` as one batch, touching neither the epoch's order nor the
+        generator: only an unaugmented set (the validation split) can be read so."""
+        if self.augment:
+            raise ValueError("fixed batches come from an unaugmented set (its transform draws no random numbers)")
+        idx = positions.to(self.device)
+        return self.transform(self.images[idx]), self.labels[idx]
+
     def start_epoch(self) -> None:
         n = len(self)
         self.perm = torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle else None
@@ -279,6 +292,21 @@ class StreamLoader(EpochBatches):
         self.started = True
         self._it = None
 
+    def count(self) -> int:
+        return len(self.indices)
+
+    def fixed(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images at ``positions`` (of this loader's indices), decoded here with the resize and
+        normalisation of a validation set: no random transform, no worker, no generator."""
+        from torchvision import transforms as T
+
+        plain = T.Compose([t for t in self.transform.transforms if not _random_transform(t)])
+        pairs = [self.dataset[int(i)] for i in self.indices[positions].tolist()]
+        x = torch.stack([plain(img) for img, _ in pairs]).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, torch.tensor([label for _, label in pairs], device=self.device)
+
     def _iterator(self) -> Iterator:
         from torch.utils.data import DataLoader, Subset
 
@@ -320,6 +348,11 @@ class StreamLoader(EpochBatches):
         self.perm, self.pos, self.started = state["perm"], int(state["pos"]), bool(state["started"])
         self.generator.set_state(state["generator"])
         self._it = None
+
+
+def _random_transform(t: Any) -> bool:
+    """A torchvision transform that draws random numbers (crops and flips)."""
+    return type(t).__name__.startswith("Random")
 
 
 class _Transformed(torch.utils.data.Dataset):

@@ -20,6 +20,7 @@ from core.run.events import (
     Converged,
     EpochEnd,
     SearchStarted,
+    SpaceWarning,
     StageStart,
     State,
     StopReason,
@@ -30,12 +31,15 @@ from core.space.arch import Architecture, from_choices, merged_choices, snapshot
 from core.space.cost import build_cost_term
 from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, net_spec
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
+from core.train.budget import LOW_LR_SHARE, low_lr_line
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
+from core.train.curvature import CurvatureProbe, entropies
 from core.train.loop import Diverged, Loop, LoopContext, Meter, sgd
 from core.train.pipeline import BatchSource
 from core.train.progressive import StageController, refit_optimizers
 from core.train.seeds import stream
 from core.train.step import arch_step, grad_scaler, train_step
+from core.train.stop_rules import CurvatureStop, RuleVerdicts, curvature_stop
 
 
 def search_fingerprint(spec: NetSpec, space: SearchSpace, stages: list[list[int]] | None = None) -> dict[str, Any]:
@@ -64,6 +68,12 @@ class SearchOutcome:
     alphas: AlphaSnapshot
     architecture: Architecture
     elapsed_s: float
+    #: the epoch the architecture comes from (``epoch``, or the curvature rule's rollback epoch)
+    arch_epoch: int = 0
+    #: the margin rule's state at ``arch_epoch``: the architecture's confidence is judged by it
+    tracker: ConvergenceTracker | None = None
+    #: what each stop rule said about the epochs run (whichever was in force)
+    verdicts: RuleVerdicts | None = None
 
 
 class SearchEngine(Loop):
@@ -98,6 +108,15 @@ class SearchEngine(Loop):
         self.train_meter = Meter(self.device)
         self.val_meter = Meter(self.device)
         self.cost = build_cost_term(s.cost, self.net, config.data.image_size) if s.cost is not None else None
+        self.probe = (
+            CurvatureProbe.build(s.curvature, self.val, config.run.seed, config.data.batch_size)
+            if s.curvature.enabled
+            else None
+        )
+        self.search_epochs = 0  # epochs past the warm-up(s): the curvature's ``every`` counts them
+        self.curvatures: list[tuple[int, float]] = []  # (epoch, dominant eigenvalue) of each measured epoch
+        self.snapshots: dict[int, AlphaSnapshot] = {}  # each search epoch's alphas: the rollback derives from one
+        self.converged_at: int | None = None  # the margin rule's first converged epoch
 
     @property
     def val(self) -> BatchSource:
@@ -126,6 +145,12 @@ class SearchEngine(Loop):
             "tracker": self.tracker.state_dict(),
             "prev_alphas": self.prev_alphas,
             "stopping": self.stopping.value if self.stopping else None,
+            "rules": {
+                "search_epochs": self.search_epochs,
+                "curvatures": self.curvatures,
+                "snapshots": self.snapshots,
+                "converged_at": self.converged_at,
+            },
             "meters": {"train": self.train_meter.state_dict(), "val": self.val_meter.state_dict()},
             **({"progressive": self.stages.state_dict()} if self.stages else {}),
         }
@@ -154,6 +179,11 @@ class SearchEngine(Loop):
         self.tracker.load_state_dict(payload["tracker"])
         self.prev_alphas = payload.get("prev_alphas")
         self.stopping = StopReason(payload["stopping"]) if payload.get("stopping") else None
+        rules = payload.get("rules", {})  # older checkpoints: no curvature history (the rule starts afresh)
+        self.search_epochs = int(rules.get("search_epochs", 0))
+        self.curvatures = [(int(e), float(v)) for e, v in rules.get("curvatures", [])]
+        self.snapshots = dict(rules.get("snapshots", {}))
+        self.converged_at = rules.get("converged_at")
         self.train_meter.load_state_dict(payload["meters"]["train"])
         self.val_meter.load_state_dict(payload["meters"]["val"])
         own = self.rank_meters(payload)
@@ -284,12 +314,36 @@ class SearchEngine(Loop):
         snapshot = self.alpha_snapshot()  # live: a stop mid-epoch derives from the alphas as they are now
         where = f"epoch {self.epoch_done} step {self.step} arch step {self.arch_steps}"
         self.rank_digests = self.coll.digests(self.net, where)
+        verdicts = self.verdicts()
+        arch_epoch, tracker = self.epoch_done, self.tracker
+        if reason == StopReason.CURVATURE and verdicts.curvature is not None:  # derived from before the rise
+            arch_epoch = verdicts.curvature.rollback
+            snapshot = self.snapshots[arch_epoch]
+            tracker = ConvergenceTracker(self.tracker.patience, self.tracker.margin, self.tracker.threshold)
+            for e in sorted(k for k in self.snapshots if k <= arch_epoch):
+                tracker.update(e, self.snapshots[e])
         arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
             self.choices(snapshot),
             self.spec,
-            source={"epoch": self.epoch_done, "stop_reason": reason.value},
+            source={"epoch": arch_epoch, "stop_reason": reason.value},
         )
-        return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed)
+        return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed, arch_epoch, tracker, verdicts)
+
+    def curvature_verdict(self) -> CurvatureStop | None:
+        return curvature_stop(self.curvatures, self.config.search.curvature)
+
+    def verdicts(self) -> RuleVerdicts:
+        return RuleVerdicts(self.converged_at, self.curvature_verdict(), self.epoch_done)
+
+    def measure_curvature(self, phase: str) -> float | None:
+        """This epoch's curvature when it is a measured search epoch (before its checkpoint: a resume
+        after the save does not measure it again)."""
+        if phase != "search":
+            return None
+        self.search_epochs += 1
+        if self.probe is None or not self.probe.due(self.search_epochs):
+            return None
+        return self.probe.measure(self.net)
 
     def end_epoch(self, epoch: int) -> None:
         """Epoch bookkeeping and events; the stop it decides (``self.stopping``) goes into the checkpoint."""
@@ -307,6 +361,13 @@ class SearchEngine(Loop):
         self.prev_alphas = snapshot
         self.epoch_done, self.step = epoch, 0
         verdict = self.tracker.update(epoch, snapshot) if phase == "search" else None
+        curvature = self.measure_curvature(phase)
+        if phase == "search":
+            self.snapshots[epoch] = snapshot
+            if curvature is not None:
+                self.curvatures.append((epoch, curvature))
+            if verdict is not None and verdict.converged_now and self.converged_at is None:
+                self.converged_at = epoch
         self.bus.emit(
             EpochEnd(
                 epoch=epoch,
@@ -323,6 +384,8 @@ class SearchEngine(Loop):
                 cost_metric=self.cost.costs.metric if self.cost else None,
                 alpha_change=change,
                 settled=self.tracker.settled_map(),
+                curvature=curvature,
+                entropy=entropies(snapshot) if phase == "search" else {},
             )
         )
         if verdict is not None:
@@ -355,8 +418,10 @@ class SearchEngine(Loop):
             return StopReason.USER
         if self.stages:  # a progressive search ends with its last stage (or at the cap)
             return self.stages.done or (None if epoch < s.epochs else StopReason.COMPLETED)
-        if s.auto_stop and self.tracker.converged:
+        if s.rule == "margin" and self.tracker.converged:
             return StopReason.CONVERGED
+        if s.rule == "curvature" and self.curvature_verdict() is not None:
+            return StopReason.CURVATURE
         return None if epoch < s.epochs else StopReason.COMPLETED
 
     # -- progressive search (core.train.progressive) -------------------------------------------
@@ -367,6 +432,11 @@ class SearchEngine(Loop):
         for event in self.stages.end_epoch(epoch, snapshot, self.tracker, self.net, epoch >= self.config.search.epochs):
             self.bus.emit(event)
             changed = changed or isinstance(event, StageStart) or bool(getattr(event, "frozen", None))
+            lr, base = self.w_opt.param_groups[0]["lr"], self.config.search.lr
+            if isinstance(event, StageStart) and lr < LOW_LR_SHARE * base:  # the schedule ran out
+                self.bus.emit(
+                    SpaceWarning(message=low_lr_line(event.stage, event.epoch, lr, base), where="search.epochs")
+                )
         if changed:
             self._refit()
 

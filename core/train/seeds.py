@@ -37,6 +37,7 @@ PURPOSES: dict[str, int] = {
     "split_retrain_val": 13,  # the retrain's held-out validation share of train + validation
     "loader_retrain_val": 14,  # (read in order; its generator is unused but kept apart)
     "bn_calib": 15,  # the fixed training batches BatchNorm's statistics are recomputed on
+    "curvature": 16,  # the curvature's fixed validation subset and its Lanczos start vector
 }
 
 #: The seed of the dataset's own randomness (synthetic images, the digits/synthetic test cut).

@@ -89,7 +89,8 @@ def plot(
 
 
 def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None:
-    from core.run.events import SearchStopped, StageStart
+    from core.api.stops import curvature_points, rule_verdicts
+    from core.run.events import EpochEnd, SearchStopped, StageStart
     from presnet_tui.figures import fig3
 
     events = rundir.events()
@@ -98,7 +99,21 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
     search = rundir.summary().search
     decisions = search.decisions if search else []  # unsettled ones are marked
     title = f"{rundir.path.name}: alphas over epochs"
-    fig3(traj, blocks, save, stop_epoch=stops[-1] if stops else None, title=title, decisions=decisions, stages=stages)
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    v = rule_verdicts(rundir.config(), ends)
+    marks = [(v.margin, "margin converged")] if v.margin is not None else []
+    if v.curvature is not None:
+        marks += [(v.curvature.rollback, "rollback"), (v.curvature.detected, "rise detected")]
+    fig3(
+        traj,
+        blocks,
+        save,
+        stop_epoch=stops[-1] if stops else None,
+        title=title,
+        decisions=decisions,
+        stages=stages,
+        curvature=(curvature_points(ends), marks),
+    )
     console.print(f"saved {save}")
 
 

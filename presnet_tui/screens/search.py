@@ -20,6 +20,7 @@ from presnet_tui.screens.dialogs import NumberScreen
 from presnet_tui.screens.run_screen import RunScreen
 from presnet_tui.session import Session
 from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.widgets.curvature import CurvatureStrip
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
 
@@ -63,6 +64,7 @@ class SearchScreen(RunScreen):
         with Horizontal(id="search-body"):
             with Vertical(id="left"):
                 yield BlockTable(id="blocks")
+                yield CurvatureStrip(id="curvature-strip")  # beside the alpha plot: the plots keep their rows
                 yield Static(id="search-info")
             with TabbedContent(id="tabs", initial="block"):
                 with TabPane("Block", id="block"):
@@ -117,6 +119,7 @@ class SearchScreen(RunScreen):
         else:
             self.query_one("#loss-plot", CurvesPlot).draw(model.search_curves)
             self.query_one("#top1-plot", CurvesPlot).draw(model.search_curves)
+        self.query_one(CurvatureStrip).show(model.curvature(), model.stop_verdicts(), self.picked_epoch)
         self.query_one("#search-info", Static).update(self.info_text())
 
     def info_text(self) -> str:
@@ -134,9 +137,16 @@ class SearchScreen(RunScreen):
         if m.converged_at:
             lines.append(f"[green]converged at epoch {m.converged_at}[/]")
         if m.search_done:
-            lines.append(f"stopped: {m.stop_reason}")
+            back = f" · arch from {m.arch_epoch}" if m.arch_epoch is not None and m.arch_epoch != m.epochs_done else ""
+            lines.append(f"stopped: {m.stop_reason}{back}")
+        verdicts = m.stop_verdicts()
+        if verdicts is not None and verdicts.curvature is not None:
+            c = verdicts.curvature
+            lines.append(f"[magenta]λ rose ×{c.ratio:.2f} by {c.detected}: back to {c.rollback}[/]")
         if self.picked_epoch is not None:
-            lines.append(f"picked epoch {self.picked_epoch}")
+            picked = m.epoch_ends.get(self.picked_epoch)
+            curv = f" · λmax {picked.curvature:.3g}" if picked is not None and picked.curvature is not None else ""
+            lines.append(f"picked epoch {self.picked_epoch}{curv}")
         if self.derived is not None:
             arch = ", ".join(f"{b}:{c.kernel}/{c.activation}" for b, c in sorted(self.derived.blocks.items()))
             settled = settled_of(self.derived.source)

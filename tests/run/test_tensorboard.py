@@ -69,3 +69,17 @@ def test_a_missing_optional_package_names_its_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(PresnetError, match=r"\.\[export\]"):
         export_onnx(torch.nn.Identity(), tmp_path / "m.onnx", 8)
+
+
+def test_curvature_and_entropy_have_their_own_tags(tiny):
+    run = RunDir.create(tiny())
+    events = [
+        _epoch(1, 0.5),
+        _epoch(2, 0.8).model_copy(update={"curvature": 0.25, "entropy": {"1": {"kernel": 0.72}}}),
+    ]
+    run.events_file.write_text("".join(e.model_dump_json() + "\n" for e in events))
+    assert CliRunner().invoke(app, ["tensorboard", str(run.path)]).exit_code == 0
+    acc = EventAccumulator(str(run.path / "tensorboard"))
+    acc.Reload()
+    assert [(s.step, s.value) for s in acc.Scalars("search/curvature")] == [(2, 0.25)]  # epoch 1: none measured
+    assert acc.Scalars("entropy/1/kernel")[0].value == pytest.approx(0.72)

@@ -195,3 +195,29 @@ def test_settled_decisions_are_summed_over_a_rows_runs(tmp_path):
     assert rows["s", "random"]["decisions_total"] is None
     assert compare_view.settled(rows["s", "search"]) == "11/12"
     assert "| 11/12 |" in compare_view.markdown(list(rows.values()))
+
+
+def test_runs_of_each_stop_rule_get_a_row_with_where_their_architectures_come_from(tmp_path):
+    def stopped(paths: list[Path], rule: str, fired: bool, epoch: int) -> list[Path]:
+        for p in paths:
+            s = json.loads((p / "summary.json").read_text())
+            s["search"] |= {
+                "stop_rule": {"rule": rule, "fired": fired, "fired_at": None, "architecture_epoch": epoch},
+                "curvature": [[epoch - 1, 0.5], [epoch, 0.25]],
+            }
+            (p / "summary.json").write_text(json.dumps(s))
+        return paths
+
+    margin = stopped(
+        plant_all(tmp_path / "m", "search", [0.90, 0.91], search={"stop_rule": "margin"}), "margin", True, 9
+    )
+    curv = stopped(
+        plant_all(tmp_path / "c", "search", [0.92, 0.93], search={"stop_rule": "curvature"}), "curvature", True, 14
+    )
+    rows = sorted((r for r in compare(margin + curv).as_dicts() if r["kind"] == "search"), key=lambda r: r["stop_rule"])
+    assert [(r["differs"], r["stop_rule"], r["stops_fired"], r["arch_epoch_mean"]) for r in rows] == [
+        ({"search.stop_rule": "curvature"}, "curvature", 2, 14.0),
+        ({"search.stop_rule": "margin"}, "margin", 2, 9.0),
+    ]
+    assert rows[0]["curvature_mean"] == 0.25  # at the architecture's epoch
+    assert compare_view.stop(rows[0]) == "curvature 2/2 @14" and compare_view.curvature(rows[0]) == "0.25"
