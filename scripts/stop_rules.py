@@ -30,15 +30,14 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from core.api.derive import derive
+from core.api.stops import curvature_points, rule_verdicts
+from core.run.events import EpochEnd, Unstable
+from core.run.rundir import RunDir
+from core.scale.stats import mean_ci95
+from core.space.arch import save_arch
 
-from core.api.derive import derive  # noqa: E402
-from core.api.stops import curvature_points, rule_verdicts  # noqa: E402
-from core.run.events import EpochEnd, Unstable  # noqa: E402
-from core.run.rundir import RunDir  # noqa: E402
-from core.scale.stats import mean_ci95  # noqa: E402
-from core.space.arch import save_arch  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SEEDS = (0, 1, 2, 3, 4)
 RULES = ("end", "margin", "curvature")

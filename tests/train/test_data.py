@@ -7,8 +7,9 @@ import torch
 
 from core.config import DataConfig
 from core.errors import PresnetError
+from core.train.augment import crop_thetas, warp
 from core.train.data import load_search_data, stratified_split
-from core.train.pipeline import DeviceLoader, crop_thetas, make_loaders, warp
+from core.train.pipeline import DeviceLoader, make_loaders
 
 CPU = torch.device("cpu")
 
