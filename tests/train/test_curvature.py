@@ -8,6 +8,7 @@ import torch
 
 from core.run.events import EpochEnd
 from core.train.curvature import CurvatureProbe, dominant_eigenvalue, entropy, lanczos_top
+from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 from core.train.seeds import stream
 
@@ -32,7 +33,7 @@ def _engine(cfg, tmp_path):
     from core.run.control import Control
     from core.run.events import EventBus
 
-    return SearchEngine(cfg, EventBus(), Control(), tmp_path / "ckpt.pt", lambda: 0)
+    return SearchEngine(LoopContext(cfg, EventBus(), Control(), tmp_path / "ckpt.pt", lambda: 0))
 
 
 def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path):

@@ -100,16 +100,20 @@ def test_parse_set_refuses_an_empty_key():
 
 @pytest.mark.slow
 def test_quickstart_with_a_shorter_warm_up_runs_three_epochs(tmp_path):
-    # the first try, now possible: the quickstart's warm-up lowered from the command line
+    # the first try, now possible: the quickstart's warm-up lowered from the command line. Its
+    # patience (3) must come below the 2 architecture epochs left, else the margin rule could never stop
+    # the search (core.train.budget): refused in one line before any step, and --patience is the fix
     out = tmp_path / "r"
     args = ["run", "--headless", "--warmup-epochs", "1", "--epochs", "3", "--retrain-epochs", "1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "presnet_tui.cli", *args, "--set", "data.limit_train=400", "-o", out],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+
+    def presnet(*more: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "presnet_tui.cli", *args, "--set", "data.limit_train=400", "-o", str(out)]
+        return subprocess.run([*cmd, *more], env=child_env(), capture_output=True, text=True, cwd=REPO)
+
+    refused = presnet()
+    assert refused.returncode == 2 and "search.patience" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not out.exists()
+    proc = presnet("--patience", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     cfg = RunDir.open(out).config()
     assert (cfg.search.warmup_epochs, cfg.search.epochs, cfg.data.limit_train) == (1, 3, 400)
