@@ -32,7 +32,7 @@ HEAD = {
 CONFIG = {
     "network": {"width_mult": 0.125, "depths": [1, 1, 1, 1]},
     "data": {"dataset": "synthetic", "synthetic_size": 320, "batch_size": 16, "val_fraction": 0.25},
-    "search": {"epochs": 2, "warmup_epochs": 1, "alphas_every": 2},
+    "search": {"epochs": 6, "warmup_epochs": 1, "alphas_every": 2},  # room after the first checkpoint
     "retrain": {"epochs": 1},
     "run": {"device": "cpu", "threads": 1},  # one thread on either side: the results compare bit for bit
 }
