@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "presnet_tui",
         "presnet_tui.terminal",
+        "presnet_tui.token_server",
         "presnet_tui.trajectory",
         "presnet_tui.messages",
         "presnet_tui.stages",

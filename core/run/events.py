@@ -180,6 +180,8 @@ class Suspended(_Event):
     step: int  #: steps of that epoch done
     by: str = "interrupt"
     checkpoint: str = ""
+    #: several ranks: each rank's state digest at the suspension (its step included); all equal
+    rank_state_sha256: list[str] | None = None
 
 
 class SearchStopped(_Event):

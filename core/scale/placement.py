@@ -35,6 +35,8 @@ class SweepResult:
 
 
 OnPoll = Callable[[list[RunStatus]], None]
+#: How many times a Ray run lost with its node (or worker) is submitted again before it counts as failed.
+RAY_REQUEUES = 2
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ def _init_ray(ray: Any, address: str | None, init_kwargs: dict[str, Any] | None,
     return started_here
 
 
-def _ray_task() -> Callable[[list[str], str, int | None], int]:
+def _ray_task() -> Callable[[list[str], str, int | None], tuple[int, str]]:
     """The function each Ray task runs, made here so that Ray ships it by value (a nested function):
     a worker needs no import of core to run it, only the same ``presnet`` on its PATH's python."""
 
@@ -279,19 +281,24 @@ def _ray_task() -> Callable[[list[str], str, int | None], int]:
         except (OSError, AttributeError):
             return
 
-    def task(cmd: list[str], log: str, threads: int | None) -> int:
+    def task(cmd: list[str], log: str, threads: int | None) -> tuple[int, str]:
         # Runs on a Ray worker: its own python, and the GPU Ray assigned (CUDA_VISIBLE_DEVICES).
+        # Returns the exit code and the node (id and IP), which the log names first: a task whose
+        # node dies returns nothing, and its log still says where it ran.
         import os as _os
         import subprocess as _sp
         import sys as _sys
 
+        import ray as _ray
+
+        node = f"{_ray.get_runtime_context().get_node_id()} {_ray.util.get_node_ip_address()}"
         env = dict(_os.environ)
         if threads is not None:
             env["OMP_NUM_THREADS"] = str(threads)
         with open(log, "ab") as f:
-            f.write(f"\n$ {' '.join(cmd)} (ray)\n".encode())
+            f.write(f"\n$ {' '.join(cmd)} (ray)\nray node: {node}\n".encode())
             f.flush()
-            return _sp.call(
+            code = _sp.call(
                 [_sys.executable, *cmd[1:]],
                 stdout=f,
                 stderr=_sp.STDOUT,
@@ -299,8 +306,49 @@ def _ray_task() -> Callable[[list[str], str, int | None], int]:
                 env=env,
                 preexec_fn=die_with_parent if _sys.platform.startswith("linux") else None,
             )
+        return code, node
 
     return task
+
+
+class _RayPool:
+    """The sweep's unfinished runs as Ray tasks.  A task lost with its node (or its worker) is
+    submitted again, up to :data:`RAY_REQUEUES` times: the new task's command resumes the run from its
+    last checkpoint, wherever Ray places it.  Each attempt's node goes into the sweep's record."""
+
+    def __init__(self, sweep: Sweep, ray: Any, remote: Any, entry: Sequence[str], threads: int | None) -> None:
+        self.sweep, self.ray, self.remote, self.entry, self.threads = sweep, ray, remote, entry, threads
+        self.pending: dict[Any, PlannedRun] = {}
+        self.failed: dict[str, str] = {}
+        self.requeues: dict[str, int] = {}
+
+    def submit(self, run: PlannedRun) -> None:
+        cmd = self.sweep.command(run, self.entry, threads=self.threads)  # a resume once the run has begun
+        self.sweep.log_file(run).parent.mkdir(parents=True, exist_ok=True)
+        self.pending[self.remote.remote(cmd, str(self.sweep.log_file(run)), self.threads)] = run
+
+    def collect(self, ref: Any) -> None:
+        """One finished task: its exit code, or its loss (requeued while attempts remain)."""
+        run = self.pending.pop(ref)
+        try:
+            rc, node = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as err:  # the task's own code raised: not a lost node
+            self.failed[run.name] = f"ray: {err.__class__.__name__}"
+            return
+        except Exception as err:  # a task Ray could not finish: node lost, worker died
+            self.sweep.record_node(run.name, f"lost: {err.__class__.__name__}")
+            if self.requeues.get(run.name, 0) < RAY_REQUEUES:
+                self.requeues[run.name] = self.requeues.get(run.name, 0) + 1
+                self.submit(run)
+            else:
+                self.failed[run.name] = f"ray: {err.__class__.__name__} ({RAY_REQUEUES} requeues)"
+            return
+        self.sweep.record_node(run.name, node)
+        if rc != 0:
+            self.failed[run.name] = f"exit code {rc} (see {self.sweep.log_file(run)})"
+
+    def statuses(self, started_only: bool = True) -> list[RunStatus]:
+        return _overlay(self.sweep, {r.name for r in self.pending.values()}, self.failed, started_only=started_only)
 
 
 def run_ray(
@@ -319,35 +367,25 @@ def run_ray(
     Ray only places the runs: each task starts the same ``presnet`` process the local
     executor would (``entry`` with the worker's own python in place of its first word), on
     whichever node Ray picks, so the sweep directory must be on a filesystem every node mounts
-    at the same path.
+    at the same path.  Ray's own retries are off (a retried task would rerun a stale command);
+    :class:`_RayPool` requeues a lost run itself.
     """
     ray = import_ray()
     started_here = _init_ray(ray, address, init_kwargs, gpu)
     resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": cpus_per_run}
     remote = ray.remote(max_retries=0, **resources)(_ray_task())
-    threads = None if gpu else cpus_per_run
-    pending: dict[Any, PlannedRun] = {}
-    failed: dict[str, str] = {}
+    pool = _RayPool(sweep, ray, remote, entry, None if gpu else cpus_per_run)
     try:
         for run in (r for r in sweep.runs if sweep.status(r).state != "done"):
-            cmd = sweep.command(run, entry, threads=threads)
-            sweep.log_file(run).parent.mkdir(parents=True, exist_ok=True)
-            pending[remote.remote(cmd, str(sweep.log_file(run)), threads)] = run
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+            pool.submit(run)
+        while pool.pending:
+            ready, _ = ray.wait(list(pool.pending), num_returns=1, timeout=poll_s)
             for ref in ready:
-                run = pending.pop(ref)
-                try:
-                    rc = ray.get(ref)
-                except Exception as err:  # a task Ray could not run (node lost, worker died)
-                    failed[run.name] = f"ray: {err.__class__.__name__}"
-                    continue
-                if rc != 0:
-                    failed[run.name] = f"exit code {rc} (see {sweep.log_file(run)})"
-            _report(sweep, _overlay(sweep, {r.name for r in pending.values()}, failed, started_only=True), on_poll)
-        return SweepResult(_overlay(sweep, set(), failed))
+                pool.collect(ref)
+            _report(sweep, pool.statuses(), on_poll)
+        return SweepResult(pool.statuses(started_only=False))
     except KeyboardInterrupt:
-        for ref in pending:
+        for ref in pool.pending:
             ray.cancel(ref, force=True)
         return SweepResult(sweep.statuses(), interrupted=True)
     finally:

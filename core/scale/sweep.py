@@ -71,6 +71,8 @@ class Manifest(BaseModel):
     states: dict[str, str] = {}
     random: int = 0  #: random architectures per scope and seed
     scope_configs: dict[str, dict[str, Any]] = {}  #: a scope's own config (``-c`` per scope)
+    #: Ray: where each run's tasks ran, one entry per attempt (``NODE_ID IP``, or ``lost: ERROR``)
+    nodes: dict[str, list[str]] = {}
 
 
 def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0) -> list[PlannedRun]:
@@ -267,6 +269,11 @@ class Sweep:
 
     def save(self) -> None:
         atomic_write_text(self.manifest_file, self.manifest.model_dump_json(indent=2) + "\n")
+
+    def record_node(self, name: str, where: str) -> None:
+        """A Ray task of run ``name`` ended on node ``where`` (or was lost with it): kept in the manifest."""
+        self.manifest.nodes = {**self.manifest.nodes, name: [*self.manifest.nodes.get(name, []), where]}
+        self.save()
 
     def record_states(self, statuses: Sequence[RunStatus]) -> None:
         """Keep the last seen states in the manifest (for a reader without presnet); the run

@@ -232,7 +232,10 @@ class Job:
         phase = "retrain" if err.phase == "retrain" else "search"
         ckpt = self.run_dir.retrain_ckpt if phase == "retrain" else self.run_dir.search_ckpt
         by = self.control.poll().interrupt_by or "interrupt"
-        event = Suspended(phase=phase, epoch=err.epoch, step=err.step, by=by, checkpoint=str(ckpt))
+        digests = err.digests or None  # several ranks: each one's state where it left
+        event = Suspended(
+            phase=phase, epoch=err.epoch, step=err.step, by=by, checkpoint=str(ckpt), rank_state_sha256=digests
+        )
         self._emit_closing(event)
 
     def _emit_closing(self, event: Error | Suspended) -> None:

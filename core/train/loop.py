@@ -41,11 +41,15 @@ M = TypeVar("M", bound=nn.Module)
 
 class Interrupted(Exception):
     """The run was interrupted (Ctrl+C, a signal): a resumable checkpoint was written, at ``step``
-    steps into ``epoch`` of ``phase`` (the job's ``suspended`` event says so)."""
+    steps into ``epoch`` of ``phase`` (the job's ``suspended`` event says so); ``digests``: each rank's
+    state and stopping point there (several ranks), the proof that they all left at the same step."""
 
-    def __init__(self, message: str, phase: str = "search", epoch: int = 0, step: int = 0) -> None:
+    def __init__(
+        self, message: str, phase: str = "search", epoch: int = 0, step: int = 0, digests: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.phase, self.epoch, self.step = phase, epoch, step
+        self.digests = digests or []
 
 
 class Diverged(PresnetError):
@@ -347,7 +351,8 @@ class Loop:
             if ctl.interrupt:
                 self.elapsed = self.since_start()
                 self.save()
-                raise Interrupted(f"{self.kind} interrupted in epoch {epoch}", self.kind, epoch, self.step)
+                digests = self.coll.digests(self.module, f"{self.kind} interrupted epoch {epoch} step {self.step}")
+                raise Interrupted(f"{self.kind} interrupted in epoch {epoch}", self.kind, epoch, self.step, digests)
             if ctl.stop:
                 return True
             fault_point(f"{self.kind}_step", self.global_step)  # test-only (core.faults)

@@ -131,7 +131,7 @@ def _new_run(
 
             arch = load_arch(arch_file)
             check_searched(arch, allow_unsearched, str(arch_file))
-        if resume_if_exists and _continue_existing(overrides.out, headless):
+        if resume_if_exists and _continue_existing(overrides.out, headless, nproc, cfg.run.device):
             return
         no_tty = not headless and _no_terminal()
         _launch(nproc, headless or no_tty, cfg.run.device)
@@ -144,9 +144,11 @@ def _new_run(
         _start(start_run(cfg, kind, arch=arch), no_tty=no_tty)
 
 
-def _continue_existing(out: object, headless: bool) -> bool:
+def _continue_existing(out: object, headless: bool, nproc: int = 1, device: str = "auto") -> bool:
     """``--resume-if-exists``: continue the run at ``--out`` if one is there (True), else start it (False);
-    so that a requeued job script is one line whether the scheduler ran it before or not."""
+    so that a requeued job script is one line whether the scheduler ran it before or not.  With
+    ``--nproc N`` the launcher starts N ranks of this same line, each of which continues the run (the
+    directory exists before any rank starts, so they all decide alike)."""
     if not isinstance(out, Path):
         raise PresnetError(
             "--resume-if-exists needs --out (the run directory to continue or start)",
@@ -159,6 +161,7 @@ def _continue_existing(out: object, headless: bool) -> bool:
         return False
     from core.api.runs import continue_run
 
+    _launch(nproc, headless, device)  # the launcher (--nproc > 1) leaves here with its ranks' exit code
     _start(continue_run(out))
     return True
 

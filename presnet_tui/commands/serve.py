@@ -2,8 +2,9 @@
 
 textual-serve starts one ``presnet tui`` process per open tab, over pipes with Textual's web driver
 (:mod:`presnet_tui.terminal` lets that through).  Whoever reaches the port drives that app -- starts and
-stops runs as this user -- so it binds the loopback interface unless told otherwise (``--allow-remote``);
-from another machine, tunnel: ``ssh -L 8000:localhost:8000 HOST``.
+stops runs as this user -- so it binds the loopback interface unless told otherwise (``--allow-remote``),
+and every request needs the server's token (:mod:`presnet_tui.token_server`), since every account on a
+shared machine reaches loopback; from another machine, tunnel: ``ssh -L 8000:localhost:8000 HOST``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from core.errors import PresnetError, import_extra
 from presnet_tui.commands.common import app, console, err_console, user_errors
 
 REMOTE_WARNING = (
-    "warning: serving on {host}:{port}, not only this machine: anyone who reaches that port can start "
-    "and stop runs as you (no password). Prefer the default 127.0.0.1 and `ssh -L {port}:localhost:{port} HOST`."
+    "warning: serving on {host}:{port}, not only this machine: the token travels in clear over HTTP, and "
+    "anyone who reaches that port with it can start and stop runs as you. Prefer the default 127.0.0.1 "
+    "and `ssh -L {port}:localhost:{port} HOST`."
 )
 
 
@@ -78,15 +80,25 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind; other than loopback needs --allow-remote")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     allow_remote: Annotated[
-        bool, typer.Option("--allow-remote", help="allow a --host other machines can reach (no password!)")
+        bool, typer.Option("--allow-remote", help="allow a --host other machines can reach (token only!)")
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="PRESNET_SERVE_TOKEN", show_envvar=True, help="the URL's token (default: a random one)"),
+    ] = None,
 ) -> None:
     """The TUI in a browser tab (textual-serve): one app per tab; tunnel with ssh -L 8000:localhost:8000 HOST."""
     with user_errors():
         check_inputs(config, attach, host, allow_remote)
-        server_mod = import_extra("textual_serve.server", "web", where="presnet serve", what="textual-serve")
+        import_extra("textual_serve.server", "web", where="presnet serve", what="textual-serve")
+        if token is not None and not token.strip():
+            raise PresnetError("the token is empty", where="--token", hint="leave it out for a random one")
+    from presnet_tui import token_server
+
+    secret = token or token_server.new_token()
     if not is_loopback(host):
         err_console.print(REMOTE_WARNING.format(host=host, port=port), style="yellow", highlight=False, soft_wrap=True)
-    console.print(f"presnet serve: open http://{host}:{port} (Ctrl+C stops the server)", highlight=False)
-    server = server_mod.Server(tui_command(config, attach), host=host, port=port, title="presnet")
+    url = token_server.served_url(host, port, secret)
+    console.print(f"presnet serve: open {url} (Ctrl+C stops the server)", highlight=False, soft_wrap=True)
+    server = token_server.TokenServer(tui_command(config, attach), token=secret, host=host, port=port, title="presnet")
     server.serve()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import shlex
 import sys
-import types
 
 import pytest
 
@@ -20,8 +19,8 @@ class FakeServer:
 
     made: list[FakeServer] = []
 
-    def __init__(self, command: str, host: str, port: int, title: str) -> None:
-        self.command, self.host, self.port = command, host, port
+    def __init__(self, command: str, *, token: str, host: str, port: int, title: str) -> None:
+        self.command, self.host, self.port, self.token = command, host, port, token
         FakeServer.made.append(self)
 
     def serve(self) -> None:
@@ -31,7 +30,9 @@ class FakeServer:
 @pytest.fixture
 def fake_server(monkeypatch):
     FakeServer.made = []
-    monkeypatch.setitem(sys.modules, "textual_serve.server", types.SimpleNamespace(Server=FakeServer))
+    token_server = pytest.importorskip("presnet_tui.token_server", reason="the web extra is not installed")
+    monkeypatch.setattr(token_server, "TokenServer", FakeServer)
+    monkeypatch.delenv("PRESNET_SERVE_TOKEN", raising=False)
     return FakeServer.made
 
 
@@ -43,7 +44,20 @@ def test_serves_the_tui_of_this_interpreter_on_loopback_by_default(fake_server, 
     argv = shlex.split(server.command)
     assert argv[:4] == [sys.executable, "-m", "presnet_tui.cli", "tui"]
     assert argv[4:] == ["--config", str(tiny_yaml.resolve())]
-    assert "http://127.0.0.1:8123" in result.output
+    assert f"http://127.0.0.1:8123/?token={server.token}" in result.output
+    assert len(server.token) >= 40  # secrets.token_urlsafe(32)
+
+
+def test_each_server_has_its_own_token_unless_given_one(fake_server, monkeypatch):
+    invoke("serve")
+    invoke("serve")
+    assert fake_server[0].token != fake_server[1].token
+    assert invoke("serve", "--token", "opt-secret").exit_code == 0
+    monkeypatch.setenv("PRESNET_SERVE_TOKEN", "env-secret")
+    assert invoke("serve").exit_code == 0
+    assert [s.token for s in fake_server[2:]] == ["opt-secret", "env-secret"]
+    refused = invoke("serve", "--token", " ")
+    assert refused.exit_code == 2 and "--token" in refused.output and len(fake_server) == 4
 
 
 def test_a_remote_host_needs_allow_remote_and_then_warns(fake_server):
@@ -52,7 +66,7 @@ def test_a_remote_host_needs_allow_remote_and_then_warns(fake_server):
     assert "--allow-remote" in refused.output and "Traceback" not in refused.output
     allowed = invoke("serve", "--host", "0.0.0.0", "--allow-remote")
     assert allowed.exit_code == 0, allowed.output
-    assert "anyone who reaches that port can start and stop runs" in allowed.output
+    assert "anyone who reaches that port with it can start and stop runs" in allowed.output
     assert fake_server[0].host == "0.0.0.0"
 
 

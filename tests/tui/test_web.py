@@ -1,5 +1,6 @@
-"""``presnet serve`` in a real browser (issue 25): headless Chromium through Playwright opens the page,
-sees the setup screen, starts a tiny search with Ctrl+S, sees the search screen, saves a screenshot.
+"""``presnet serve`` in a real browser (issue 25): headless Chromium through Playwright is refused the
+page without the server's token (issue 40), opens it with the token, sees the setup screen, starts a
+tiny search with Ctrl+S, sees the search screen, saves a screenshot.
 
 Debian's ``chromium`` is used (Playwright's own browser download is not reachable here); without it the
 test is skipped, saying why.  The terminal is drawn on a canvas, so the test reads the screen's text from
@@ -27,6 +28,8 @@ from tests.support import child_env
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).is_file()), None)
 ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07]*\x07|.)")
 
+WEB_TOKEN = "web-test-token-0123456789"
+
 pytestmark = pytest.mark.slow
 
 
@@ -49,13 +52,14 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
 
 @pytest.fixture
 def served(tiny_yaml, tmp_path):
-    """``presnet serve -c tiny.yaml`` on a free port (in its own process group: the apps it starts go too)."""
+    """``presnet serve -c tiny.yaml`` on a free port (in its own process group: the apps it starts go too),
+    with its token (issue 40) from the environment; yields the page's address and its token."""
     pytest.importorskip("textual_serve", reason="the web extra is not installed")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "presnet_tui.cli", "serve", "-c", str(tiny_yaml), "--port", str(port)],
         cwd=tmp_path,
-        env=child_env(),
+        env=child_env() | {"PRESNET_SERVE_TOKEN": WEB_TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -80,6 +84,14 @@ def assert_goes_on(run: Path) -> None:
         assert time.monotonic() < deadline, "the run stopped with its page"
         time.sleep(0.5)
     assert RunHandle.attach(run).is_alive()
+
+
+def open_with_token(page, served: str, frames: list[str]) -> None:
+    """Refused without the token (403, no app: no frames), then in with it, which leaves the address bar."""
+    refused = page.goto(served)
+    assert refused is not None and refused.status == 403 and not frames
+    page.goto(f"{served}/?token={WEB_TOKEN}")
+    assert "token" not in page.url  # the redirect took it out of the address bar
 
 
 def test_the_tui_in_headless_chromium(served, tiny_yaml, tmp_path):
@@ -112,7 +124,7 @@ def test_the_tui_in_headless_chromium(served, tiny_yaml, tmp_path):
             try:
                 page = browser.new_page(viewport={"width": 1100, "height": 700})
                 page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-                page.goto(served)
+                open_with_token(page, served, frames)
                 wait_for(page, "Search scope", "Candidate kernels")
                 page.locator("textarea").first.focus()  # xterm.js takes keys through its hidden textarea
                 page.keyboard.press("Control+s")
@@ -127,7 +139,7 @@ def test_the_tui_in_headless_chromium(served, tiny_yaml, tmp_path):
                 frames.clear()
                 page = browser.new_page(viewport={"width": 1100, "height": 700})
                 page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-                page.goto(served)
+                open_with_token(page, served, frames)
                 wait_for(page, "Live runs", run.name)  # the new page offers the run to attach to
             finally:
                 browser.close()
