@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, no
     from core.space.arch import Architecture
 
 SWEEP_FILE = "sweep.json"
-RunKind = Literal["search", "baseline", "random"]
+RunKind = Literal["search", "baseline", "random", "space"]
 RunState = Literal["pending", "running", "incomplete", "failed", "done"]
 
 
@@ -56,7 +56,7 @@ class PlannedRun(BaseModel):
     kind: RunKind
     scope: str | None
     seed: int
-    index: int | None = None  #: random runs: which draw of (scope, seed)
+    index: int | None = None  #: random runs: which draw of (scope, seed); space runs: which architecture
 
 
 class Manifest(BaseModel):
@@ -71,11 +71,33 @@ class Manifest(BaseModel):
     states: dict[str, str] = {}
     random: int = 0  #: random architectures per scope and seed
     scope_configs: dict[str, dict[str, Any]] = {}  #: a scope's own config (``-c`` per scope)
+    #: ``--exhaustive``: per scope, how many architectures its space holds (each retrained once per seed)
+    space_sizes: dict[str, int] = {}
 
 
-def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0) -> list[PlannedRun]:
-    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare."""
+def plan(
+    scopes: Sequence[str],
+    seeds: Sequence[int],
+    baseline: bool,
+    random: int = 0,
+    space_sizes: dict[str, int] | None = None,
+) -> list[PlannedRun]:
+    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare.
+
+    ``space_sizes`` (an exhaustive sweep): every architecture of each scope's space at every seed,
+    and nothing else (no search: the sweep is the ground truth a search is placed on)."""
     runs: list[PlannedRun] = []
+    if space_sizes:
+        for seed in seeds:
+            for s in scopes:
+                width = len(str(space_sizes[s] - 1))
+                runs += [
+                    PlannedRun(
+                        name=f"{scope_label(s)}-arch{i:0{width}d}-seed{seed}", kind="space", scope=s, seed=seed, index=i
+                    )
+                    for i in range(space_sizes[s])
+                ]
+        return runs
     for seed in seeds:
         runs += [PlannedRun(name=f"{scope_label(s)}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
         runs += [
@@ -89,11 +111,13 @@ def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: in
 
 
 def default_sweep_dir(
-    base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0
+    base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, exhaustive: bool = False
 ) -> Path:
     """Deterministic, so that running the same command again finds (and resumes) the same sweep."""
     labels = [scope_label(s) for s in scopes]
     joined = "".join(labels) if all(len(x) == 1 for x in labels) else "_".join(labels)
+    if exhaustive:
+        return Path(base.run.runs_dir) / f"sweep-{joined}-exhaustive-seeds{'_'.join(str(s) for s in seeds)}"
     name = f"sweep-{joined}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
     return Path(base.run.runs_dir) / (name + (f"-random{random}" if random else ""))
 
@@ -168,6 +192,7 @@ class Sweep:
         *,
         random: int = 0,
         scope_configs: dict[str, Config] | None = None,
+        space_sizes: dict[str, int] | None = None,
     ) -> Sweep:
         """A new sweep directory, or the existing one when it holds this very sweep (a rerun resumes).
 
@@ -180,20 +205,22 @@ class Sweep:
             seeds=list(seeds),
             baseline=baseline,
             base_config=_stored(base),
-            runs=plan(scopes, seeds, baseline, random),
+            runs=plan(scopes, seeds, baseline, random, space_sizes),
             random=random,
             scope_configs={s: _stored(c) for s, c in (scope_configs or {}).items()},
+            space_sizes=dict(space_sizes or {}),
         )
         cls(path, wanted).check_configs()
         if is_sweep(path):
             sweep = cls.open(path)
             have = sweep.manifest
-            plan_of = (have.scopes, have.seeds, have.baseline, have.random)
-            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random):
+            plan_of = (have.scopes, have.seeds, have.baseline, have.random, have.space_sizes)
+            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random, wanted.space_sizes):
                 raise PresnetError(
                     f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
                     f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''}"
-                    f"{f', random {have.random}' if have.random else ''})",
+                    f"{f', random {have.random}' if have.random else ''}"
+                    f"{', exhaustive' if have.space_sizes else ''})",
                     where=str(path),
                     hint="rerun it with those arguments to resume it, or choose another --out",
                 )
@@ -308,10 +335,14 @@ class Sweep:
         return [self.status(r) for r in self.runs]
 
     def random_architecture(self, run: PlannedRun) -> Architecture:
-        """A random run's architecture: drawn from its scope's space by (scope, seed, index)."""
+        """A random run's architecture, drawn from its scope's space by (scope, seed, index); a space
+        run's, the index-th of its space (:func:`core.scale.exhaustive.space_architecture`)."""
+        from core.scale.exhaustive import space_architecture
         from core.scale.random_arch import draw
 
-        assert run.kind == "random" and run.index is not None, run.name
+        assert run.kind in ("random", "space") and run.index is not None, run.name
+        if run.kind == "space":
+            return space_architecture(self.run_config(run), run.index)
         return draw(self.run_config(run), run.seed, run.index)
 
     def command(self, run: PlannedRun, entry: Sequence[str], threads: int | None = None) -> list[str]:
@@ -329,7 +360,7 @@ class Sweep:
         cfg = self.run_config(run, threads=threads)
         atomic_write_text(self.config_file(run), dump_yaml(cfg))
         config = ["--config", str(self.config_file(run))]
-        if run.kind == "random":
+        if run.kind in ("random", "space"):
             self.arch_file(run).parent.mkdir(parents=True, exist_ok=True)
             save_arch(self.arch_file(run), self.random_architecture(run))
             return [*entry, "retrain", str(self.arch_file(run)), *config]  # retrain is always headless
@@ -391,7 +422,7 @@ def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
                 source={"baseline": True},
             )
             save_arch(run.arch_file, baseline)
-    elif planned.kind == "random" and not run.arch_file.exists():
+    elif planned.kind in ("random", "space") and not run.arch_file.exists():
         file = sweep.arch_file(planned)
         save_arch(run.arch_file, load_arch(file) if file.is_file() else sweep.random_architecture(planned))
 

@@ -1,0 +1,76 @@
+"""``presnet compare``'s ground-truth section: the variance split in plain words, every architecture's
+rank, where each search's pick falls, and the power of a planned Table I (80 columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.table import Table
+
+from core.api.results import GroundTruth, PowerPlan
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _ci(ci: tuple[float, float] | None, scale: float = 100.0, digits: int = 1) -> str:
+    return "-" if ci is None else f"{scale * ci[0]:.{digits}f}-{scale * ci[1]:.{digits}f}"
+
+
+def split_lines(truth: GroundTruth) -> list[str]:
+    """The heading and the variance split (points: percentage points of top-1)."""
+    head = f"Ground truth, scope {truth.scope}: {len(truth.archs)} architectures, {truth.runs} runs"
+    s = truth.split
+    if s is None:
+        return [head, "  no variance split: no architecture has two runs yet"]
+    return [
+        head,
+        f"  {s.sentence()}",
+        f"  between SD {_pts(s.between_sd)} (95% CI {_ci(s.between_sd_ci95)}) · within SD {_pts(s.within_sd)} "
+        f"({_ci(s.within_sd_ci95)}) · share between (ICC) {s.icc:.2f} ({_ci(s.icc_ci95, 1.0, 2)})",
+        f"  F {s.f_stat:.2f}, p {s.p_value:.3g}; n0 {s.n0:.1f} runs per architecture; {s.method}",
+    ]
+
+
+def arch_table(truth: GroundTruth) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="every architecture, best mean first")
+    for col in ("rank", "architecture", "n", "top-1 % ± sd", "val %", "pct"):
+        table.add_column(col, no_wrap=True, justify="left" if col == "architecture" else "right")
+    for a in truth.archs:
+        sd = f" ± {_pts(a.sd)}" if a.sd is not None else ""
+        val = _pts(a.val_mean) if a.val_mean is not None else "-"
+        table.add_row(str(a.rank), a.label, str(a.n), f"{_pts(a.mean)}{sd}", val, f"{a.percentile:.0f}")
+    return table
+
+
+def placement_table(truth: GroundTruth) -> Table | None:
+    if not truth.placements:
+        return None
+    names = sorted({t.ordering for p in truth.placements for t in p.taus})
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="searches placed on it (95% CI: bootstrap over repeats)")
+    for col in ("run", "pick", "rank", "pct (CI)", *[f"τ {n} (CI)" for n in names]):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "pick") else "right")
+    for p in truth.placements:
+        if p.rank is None:
+            table.add_row(p.run, p.label, "-", "not in this space", *["-" for _ in names])
+            continue
+        rank = f"{p.rank}/{p.of}" + (f" ({p.rank_ci95[0]}-{p.rank_ci95[1]})" if p.rank_ci95 else "")
+        pct = f"{p.percentile:.0f} ({_ci(p.percentile_ci95, 1.0, 0)})"
+        taus = {t.ordering: f"{t.tau:+.2f} ({t.ci95[0]:+.2f}..{t.ci95[1]:+.2f})" for t in p.taus}
+        table.add_row(p.run, p.label.replace(" ", "  "), rank, pct, *[taus.get(n, "-") for n in names])
+    return table
+
+
+def power_lines(plans: Sequence[PowerPlan]) -> list[str]:
+    """One line per planned design: the smallest gain it detects, and the power for a named one."""
+    if not plans:
+        return []
+    out = ["  power of a Table I at this noise (RI's 95% interval above 0; 80% power, 5% level):"]
+    for p in plans:
+        line = f"    {p.seeds} seeds x {p.random} random: detects +{_pts(p.min_gain)} points (RI +{p.min_ri:.1f} %)"
+        if p.gain is not None and p.gain_power is not None:
+            line += f"; +{_pts(p.gain)} points found {100 * p.gain_power:.0f} % of the time"
+        out.append(line)
+    return out
