@@ -25,12 +25,16 @@ def split_lines(truth: GroundTruth) -> list[str]:
     s = truth.split
     if s is None:
         return [head, "  no variance split: no architecture has two runs yet"]
+    first, _, second = s.sentence().partition("; ")
     return [
         head,
-        f"  {s.sentence()}",
-        f"  between SD {_pts(s.between_sd)} (95% CI {_ci(s.between_sd_ci95)}) · within SD {_pts(s.within_sd)} "
-        f"({_ci(s.within_sd_ci95)}) · share between (ICC) {s.icc:.2f} ({_ci(s.icc_ci95, 1.0, 2)})",
-        f"  F {s.f_stat:.2f}, p {s.p_value:.3g}; n0 {s.n0:.1f} runs per architecture; {s.method}",
+        f"  {first};",
+        f"  {second}",
+        f"  SD between architectures {_pts(s.between_sd)} points (95% CI {_ci(s.between_sd_ci95)}),",
+        f"  within (seeds) {_pts(s.within_sd)} ({_ci(s.within_sd_ci95)}); share between (ICC) "
+        f"{s.icc:.2f} ({_ci(s.icc_ci95, 1.0, 2)})",
+        f"  F {s.f_stat:.2f}, p {s.p_value:.2g}, {s.n0:.1f} runs per architecture",
+        f"  {s.method}",
     ]
 
 
@@ -67,10 +71,10 @@ def power_lines(plans: Sequence[PowerPlan]) -> list[str]:
     """One line per planned design: the smallest gain it detects, and the power for a named one."""
     if not plans:
         return []
-    out = ["  power of a Table I at this noise (RI's 95% interval above 0; 80% power, 5% level):"]
+    out = ["  smallest gain a Table I at this noise finds with 80 % power (RI's 95% CI > 0):"]
     for p in plans:
-        line = f"    {p.seeds} seeds x {p.random} random: detects +{_pts(p.min_gain)} points (RI +{p.min_ri:.1f} %)"
+        line = f"    {p.seeds} seeds x {p.random} random: +{_pts(p.min_gain)} points (RI +{p.min_ri:.1f} %)"
         if p.gain is not None and p.gain_power is not None:
-            line += f"; +{_pts(p.gain)} points found {100 * p.gain_power:.0f} % of the time"
+            line += f"; power for +{_pts(p.gain)}: {100 * p.gain_power:.0f} %"
         out.append(line)
     return out

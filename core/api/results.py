@@ -13,7 +13,7 @@ from core.scale.ground_truth import GroundTruth, ground_truths
 from core.scale.power import PowerPlan, plan_power
 from core.scale.table import TableRow, collect, table_rows
 
-__all__ = ["Comparison", "GroundTruth", "PowerPlan", "compare", "pilot_power", "PLANNED_DESIGNS"]
+__all__ = ["PLANNED_DESIGNS", "Comparison", "GroundTruth", "PowerPlan", "compare", "pilot_power", "power_from_pilot"]
 
 #: The Table I designs ``compare`` sizes from a ground truth: (seeds, random architectures per seed).
 PLANNED_DESIGNS = ((3, 3), (5, 3), (10, 3))
@@ -60,3 +60,27 @@ def pilot_power(
     if split is None:
         return []
     return [plan_power(s, k, split.between_sd, split.within_sd, split.mean, gain) for s, k in designs]
+
+
+def power_from_pilot(
+    pilot: Sequence[Path], designs: Sequence[tuple[int, int]] = PLANNED_DESIGNS, gain: float | None = None
+) -> tuple[GroundTruth, list[PowerPlan]]:
+    """``presnet plan --power``: the planned designs' power at the noise of a pilot's exhaustive sweep
+    (its variance split); refused when the pilot has none."""
+    from core.errors import PresnetError
+
+    truths = [t for t in ground_truths(collect(pilot)) if t.split is not None]
+    if not truths:
+        raise PresnetError(
+            "the pilot has no architecture retrained twice: no variance split to plan from",
+            where="--power",
+            hint="pass an exhaustive sweep with --repeats 2 or more (`presnet sweep --exhaustive`)",
+        )
+    for seeds, random in designs:
+        if seeds < 2 or random < 1:
+            raise PresnetError(
+                f"a Table I of {seeds} seeds x {random} random architectures has no paired interval",
+                where="--seeds/--random",
+                hint="plan 2 or more seeds and 1 or more random architectures per seed",
+            )
+    return truths[0], pilot_power(truths[0], gain, designs)

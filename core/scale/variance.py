@@ -28,10 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-METHOD = (
-    "one-way random-effects ANOVA (Searle et al. 1992); ICC interval from F (Searle 1971), "
-    "within SD from chi-square, between SD Williams (1962)"
-)
+METHOD = "random-effects ANOVA; CIs: ICC from F, within SD chi2, between SD Williams"
 
 
 @dataclass(frozen=True)

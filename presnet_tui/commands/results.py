@@ -183,10 +183,10 @@ def _print_ground_truths(result: Any) -> None:
     for truth, plans in zip(result.ground_truths, result.power, strict=True):
         console.print()
         for line in view.split_lines(truth):
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
         console.print(view.arch_table(truth))
         placed = view.placement_table(truth)
         if placed is not None:
             console.print(placed)
         for line in view.power_lines(plans):
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
