@@ -71,33 +71,23 @@ class Manifest(BaseModel):
     states: dict[str, str] = {}
     random: int = 0  #: random architectures per scope and seed
     scope_configs: dict[str, dict[str, Any]] = {}  #: a scope's own config (``-c`` per scope)
-    #: ``--exhaustive``: per scope, how many architectures its space holds (each retrained once per seed)
-    space_sizes: dict[str, int] = {}
+    space_sizes: dict[str, int] = {}  #: ``--exhaustive``: per scope, its space's architectures (each at every seed)
 
 
 def plan(
-    scopes: Sequence[str],
-    seeds: Sequence[int],
-    baseline: bool,
-    random: int = 0,
-    space_sizes: dict[str, int] | None = None,
+    scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, sizes: dict[str, int] | None = None
 ) -> list[PlannedRun]:
     """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare.
-
-    ``space_sizes`` (an exhaustive sweep): every architecture of each scope's space at every seed,
-    and nothing else (no search: the sweep is the ground truth a search is placed on)."""
+    ``sizes`` (exhaustive): each scope's every architecture at every seed, and nothing else."""
+    if sizes:
+        named = [
+            (f"{scope_label(s)}-arch{i:0{len(str(sizes[s] - 1))}d}-seed{n}", s, n, i)
+            for n in seeds
+            for s in scopes
+            for i in range(sizes[s])
+        ]
+        return [PlannedRun(name=name, kind="space", scope=s, seed=n, index=i) for name, s, n, i in named]
     runs: list[PlannedRun] = []
-    if space_sizes:
-        for seed in seeds:
-            for s in scopes:
-                width = len(str(space_sizes[s] - 1))
-                runs += [
-                    PlannedRun(
-                        name=f"{scope_label(s)}-arch{i:0{width}d}-seed{seed}", kind="space", scope=s, seed=seed, index=i
-                    )
-                    for i in range(space_sizes[s])
-                ]
-        return runs
     for seed in seeds:
         runs += [PlannedRun(name=f"{scope_label(s)}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
         runs += [
@@ -335,8 +325,7 @@ class Sweep:
         return [self.status(r) for r in self.runs]
 
     def random_architecture(self, run: PlannedRun) -> Architecture:
-        """A random run's architecture, drawn from its scope's space by (scope, seed, index); a space
-        run's, the index-th of its space (:func:`core.scale.exhaustive.space_architecture`)."""
+        """A random run's architecture (drawn by scope, seed, index), or a space run's (its index-th)."""
         from core.scale.exhaustive import space_architecture
         from core.scale.random_arch import draw
 

@@ -68,7 +68,12 @@ def _power(pilot: list[Path], seeds: int, random: int, gain: float | None, as_js
         truth, plans = power_from_pilot(pilot, designs, gain / 100 if gain is not None else None)
     if as_json:
         typer.echo(
-            json.dumps({"split": dataclasses.asdict(truth.split), "plans": [dataclasses.asdict(p) for p in plans]})
+            json.dumps(
+                {
+                    "split": dataclasses.asdict(truth.split) if truth.split else None,
+                    "plans": [dataclasses.asdict(p) for p in plans],
+                }
+            )
         )
         return
     for line in [*split_lines(truth), *power_lines(plans)]:
