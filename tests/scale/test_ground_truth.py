@@ -171,16 +171,30 @@ def test_a_space_over_the_cap_is_refused_naming_what_fits(tmp_path):
 
 def test_the_cli_refuses_an_oversized_exhaustive_sweep_before_any_step(tmp_path):
     cfg = tmp_path / "big.yaml"
-    cfg.write_text(dump_yaml(space_config(tmp_path, scope=[10, 11, 12], activations=["relu", "mish"])))
+    big = space_config(tmp_path, scope=[10, 11, 12], activations=["relu", "mish", "leakyrelu"])  # 6^3
+    cfg.write_text(dump_yaml(big))
     out = tmp_path / "sweep"
     t0 = time.monotonic()
     res = invoke("sweep", "--exhaustive", "--repeats", 2, "-c", cfg, "--out", out)
-    assert res.exit_code == 2 and not out.exists() and time.monotonic() - t0 < 5
-    assert "64 architectures, over the cap of 64" not in res.output and "has 64" not in res.output
-    assert "scope 10,11,12 has 64" not in res.output
-    res = invoke("sweep", "--exhaustive", "--repeats", 2, "-c", cfg, "--out", out, "--cap", 32)
     lines = [line for line in res.output.splitlines() if line.strip()]
-    assert res.exit_code == 2 and not out.exists() and len(lines) == 1
-    assert "scope 10,11,12 has 64 architectures, over the cap of 32" in lines[0] and "--scopes 10,11" in lines[0]
+    assert res.exit_code == 2 and not out.exists() and time.monotonic() - t0 < 5 and len(lines) == 1
+    assert "scope 10,11,12 has 216 architectures, over the cap of 64" in lines[0]
+    assert "--scopes 10,11 (36 architectures)" in lines[0]
     res = invoke("sweep", "--repeats", 2, "-c", cfg, "--out", out)
     assert res.exit_code == 2 and "--exhaustive" in res.output and not out.exists()
+    res = invoke("sweep", "--exhaustive", "--random", 2, "-c", cfg, "--out", out, "--cap", 500)
+    assert res.exit_code == 2 and "no baseline or random runs" in res.output and not out.exists()
+
+
+def test_plan_power_sizes_a_table_from_a_pilot_and_refuses_one_without_repeats(tmp_path):
+    runs = plant_truth(tmp_path)
+    flags = [x for r in runs for x in ("--power", r)]
+    res = invoke("plan", *flags, "--seeds", 5, "--random", 3, "--gain", 10)
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.stdout.split())
+    assert "5 seeds x 3 random: +" in out and "power for +10.0:" in out and "3 seeds x" not in out
+    res = invoke("plan", *flags, "--json")
+    plans = json.loads(res.stdout)["plans"]
+    assert [(p["seeds"], p["random"]) for p in plans] == [(3, 3), (5, 3), (10, 3)]
+    res = invoke("plan", "--power", runs[0], "--power", runs[3])  # one run per architecture
+    assert res.exit_code == 2 and "no architecture retrained twice" in res.output
