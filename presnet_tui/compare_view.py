@@ -134,7 +134,21 @@ def terminal_table(rows: list[Row], wide: bool = False) -> tuple[Table, list[str
         ci = interval(r["ri_ci95"], 1.0, 1, True)
         table.add_row(label, str(r["n"]), params(r), top1(r, "±"), ri(r), ci, p_value(r), settled(r))
     notes += [n for n in (agreement_note(r) for r in rows) if n]
+    notes += [n for n in (ri_note(r) for r in rows) if n]
     return table, notes
+
+
+def ri_note(r: Row) -> str | None:
+    """Why a searched row's RI interval reads ``-`` (none bounded), and which random runs it left out."""
+    parts = []
+    if r.get("ri_mean") is not None and r.get("ri_ci95") is None and r.get("ri_note"):
+        parts.append(f"RI 95% CI -: {r['ri_note']}")
+    if r.get("random_left_out"):
+        parts.append(
+            f"RI, CI and p use the {r['random_n']} random runs of the searched seeds "
+            f"({r['random_left_out']} of other seeds set aside: no searched run to pair with)"
+        )
+    return f"{_label(r)}: " + "; ".join(parts) if parts else None
 
 
 def markdown(rows: list[Row]) -> str:

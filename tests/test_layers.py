@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
         "presnet_tui.model",
         "presnet_tui.figures",
         "presnet_tui.compare_view",
+        "presnet_tui.ground_truth_view",
         "presnet_tui.plan_view",
         "presnet_tui.sweepview",
         "presnet_tui.bench_view",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.config import Config
 from core.errors import PresnetError
+from core.scale.exhaustive import EXHAUSTIVE_CAP, check_cap
 from core.scale.placement import OnPoll, Placement, SweepResult, choose_placement, run_placed
 from core.scale.sweep import RunStatus, Sweep, default_sweep_dir, is_sweep, preflight
 from core.space import scope_key
@@ -48,6 +49,9 @@ class SweepRequest:
     ray: bool = False
     ray_address: str | None = None
     cpus_per_run: int = 1
+    #: ``--exhaustive``: every architecture of each scope's space, once per seed (no search runs)
+    exhaustive: bool = False
+    cap: int = EXHAUSTIVE_CAP  #: the most architectures a space may hold for ``exhaustive``
 
 
 @dataclass
@@ -104,6 +108,7 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
         raise PresnetError("no config", where="-c", hint="give a config (or none for the quickstart)")
     scopes, own = scope_configs(request.configs, request.scopes, request.sources)
     base = request.configs[0]
+    sizes = _space_sizes(request, scopes, own) if request.exhaustive else None
     placement = choose_placement(
         base.run.device,
         workers=request.workers,
@@ -113,13 +118,37 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     )
     for config in request.configs:
         preflight(config, local=not placement.ray)
-    path = request.out or default_sweep_dir(base, scopes, request.seeds, request.baseline, request.random)
+    path = request.out or default_sweep_dir(
+        base, scopes, request.seeds, request.baseline, request.random, exhaustive=request.exhaustive
+    )
     sweep = Sweep.create_or_open(
-        path, scopes, request.seeds, request.baseline, base, random=request.random, scope_configs=own
+        path, scopes, request.seeds, request.baseline, base, random=request.random, scope_configs=own, space_sizes=sizes
     )
     statuses = sweep.statuses()
     epochs = {s: (own.get(s) or base).search.epochs for s in scopes}
     return SweepPlan(sweep, placement, len(statuses), sum(s.state == "done" for s in statuses), epochs)
+
+
+def _space_sizes(request: SweepRequest, scopes: Sequence[str], own: dict[str, Config]) -> dict[str, int]:
+    """Each scope's architecture count for an exhaustive sweep; a space over the cap is refused here,
+    before anything is made or fetched."""
+    if request.baseline or request.random:
+        raise PresnetError(
+            "an exhaustive sweep trains every architecture of the space: it has no baseline or random runs",
+            where="--exhaustive",
+            hint="drop --baseline/--random (run them as a sweep of their own)",
+        )
+    sizes = {}
+    for scope in scopes:
+        config = own.get(scope) or request.configs[0]
+        scoped = config.model_copy(update={"space": config.space.model_copy(update={"scope": _scope_value(scope)})})
+        sizes[scope] = check_cap(scoped, request.cap)
+    return sizes
+
+
+def _scope_value(scope: str) -> str | list[int]:
+    """A sweep's scope key as a config's ``space.scope`` (a letter, or block ids)."""
+    return scope if scope.isalpha() else [int(b) for b in scope.split(",")]
 
 
 def run_sweep(plan: SweepPlan, entry: Sequence[str], on_poll: OnPoll | None = None) -> SweepResult:

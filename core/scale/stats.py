@@ -36,6 +36,7 @@ import itertools
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -168,6 +169,54 @@ def _pairs(
     s = np.asarray(search, dtype=float)
     r = np.asarray([statistics.fmean(by_seed[seed]) for seed in search_seeds])
     return s, r
+
+
+@dataclass(frozen=True)
+class RIEstimate:
+    """RI, its interval and the runs both come from: one set, so the point lies inside its interval.
+
+    Paired by seed, only the random runs of seeds that have a searched run take part (a random run
+    of another seed has no partner), in the point estimate as in the interval; ``left_out`` counts
+    the random runs so set aside.  ``reason`` says why there is no interval when there is none."""
+
+    point: float | None
+    ci95: tuple[float, float] | None
+    search: tuple[float, ...]  #: the top-1s compared (the p-value uses the same runs)
+    random: tuple[float, ...]
+    paired: bool
+    left_out: int = 0
+    reason: str | None = None
+
+
+#: Why a RI has no interval, as the table's note says it.
+NO_SPREAD = "one run in a group: no spread is known"
+UNBOUNDED = "the random runs' mean cannot be told from 0 at their spread, so the ratio has no bounded interval"
+
+
+def ri_estimate(
+    search: Sequence[float],
+    random: Sequence[float],
+    search_seeds: Sequence[int] | None = None,
+    random_seeds: Sequence[int] | None = None,
+) -> RIEstimate:
+    """RI and its 95 % interval from one set of runs (:class:`RIEstimate`): paired by seed when every
+    searched run's seed has random runs (then RI is the ratio of the means the interval is built
+    on: the searched mean over the mean of per-seed random means), else all runs, Welch."""
+    if not search or not random:
+        return RIEstimate(None, None, tuple(search), tuple(random), False)
+    pairs = _pairs(search, random, search_seeds, random_seeds)
+    if pairs is None:
+        point, ci = relative_improvement(search, random), ri_ci95(search, random)
+        reason = None if ci is not None else (NO_SPREAD if min(len(search), len(random)) < 2 else UNBOUNDED)
+        return RIEstimate(point, ci, tuple(search), tuple(random), False, reason=reason)
+    assert search_seeds is not None and random_seeds is not None
+    kept = [r for r, seed in zip(random, random_seeds, strict=True) if seed in set(search_seeds)]
+    s, r = pairs
+    point = None if r.mean() == 0 else 100.0 * (float(s.mean()) / float(r.mean()) - 1.0)
+    lo, hi = ri_ci95_paired(s, r)
+    ci = (max(float(lo), -100.0), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
+    left = len(random) - len(kept)
+    return RIEstimate(point, ci, tuple(search), tuple(kept), True, left, None if ci is not None else UNBOUNDED)
 
 
 def permutation_p_value(

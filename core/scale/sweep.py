@@ -24,7 +24,6 @@ and when those processes run, never two on one run directory.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ from pydantic import BaseModel
 from core.config import Config, dump_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted, parse_lines
+from core.run.event_tail import tail_events
+from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted
 from core.run.lock import acquire, is_held
 from core.run.rundir import RunDir
 from core.run.summary import RunSummary, read_summary
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, no
     from core.space.arch import Architecture
 
 SWEEP_FILE = "sweep.json"
-RunKind = Literal["search", "baseline", "random"]
+RunKind = Literal["search", "baseline", "random", "space"]
 RunState = Literal["pending", "running", "incomplete", "failed", "done"]
 
 
@@ -56,7 +56,7 @@ class PlannedRun(BaseModel):
     kind: RunKind
     scope: str | None
     seed: int
-    index: int | None = None  #: random runs: which draw of (scope, seed)
+    index: int | None = None  #: random runs: which draw of (scope, seed); space runs: which architecture
 
 
 class Manifest(BaseModel):
@@ -73,10 +73,22 @@ class Manifest(BaseModel):
     scope_configs: dict[str, dict[str, Any]] = {}  #: a scope's own config (``-c`` per scope)
     #: Ray: where each run's tasks ran, one entry per attempt (``NODE_ID IP``, or ``lost: ERROR``)
     nodes: dict[str, list[str]] = {}
+    space_sizes: dict[str, int] = {}  #: ``--exhaustive``: per scope, its space's architectures (each at every seed)
 
 
-def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0) -> list[PlannedRun]:
-    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare."""
+def plan(
+    scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, sizes: dict[str, int] | None = None
+) -> list[PlannedRun]:
+    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare.
+    ``sizes`` (exhaustive): each scope's every architecture at every seed, and nothing else."""
+    if sizes:
+        named = [
+            (f"{scope_label(s)}-arch{i:0{len(str(sizes[s] - 1))}d}-seed{n}", s, n, i)
+            for n in seeds
+            for s in scopes
+            for i in range(sizes[s])
+        ]
+        return [PlannedRun(name=name, kind="space", scope=s, seed=n, index=i) for name, s, n, i in named]
     runs: list[PlannedRun] = []
     for seed in seeds:
         runs += [PlannedRun(name=f"{scope_label(s)}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
@@ -91,11 +103,13 @@ def plan(scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: in
 
 
 def default_sweep_dir(
-    base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0
+    base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, exhaustive: bool = False
 ) -> Path:
     """Deterministic, so that running the same command again finds (and resumes) the same sweep."""
     labels = [scope_label(s) for s in scopes]
     joined = "".join(labels) if all(len(x) == 1 for x in labels) else "_".join(labels)
+    if exhaustive:
+        return Path(base.run.runs_dir) / f"sweep-{joined}-exhaustive-seeds{'_'.join(str(s) for s in seeds)}"
     name = f"sweep-{joined}-seeds{'_'.join(str(s) for s in seeds)}" + ("-baseline" if baseline else "")
     return Path(base.run.runs_dir) / (name + (f"-random{random}" if random else ""))
 
@@ -170,6 +184,7 @@ class Sweep:
         *,
         random: int = 0,
         scope_configs: dict[str, Config] | None = None,
+        space_sizes: dict[str, int] | None = None,
     ) -> Sweep:
         """A new sweep directory, or the existing one when it holds this very sweep (a rerun resumes).
 
@@ -182,20 +197,22 @@ class Sweep:
             seeds=list(seeds),
             baseline=baseline,
             base_config=_stored(base),
-            runs=plan(scopes, seeds, baseline, random),
+            runs=plan(scopes, seeds, baseline, random, space_sizes),
             random=random,
             scope_configs={s: _stored(c) for s, c in (scope_configs or {}).items()},
+            space_sizes=dict(space_sizes or {}),
         )
         cls(path, wanted).check_configs()
         if is_sweep(path):
             sweep = cls.open(path)
             have = sweep.manifest
-            plan_of = (have.scopes, have.seeds, have.baseline, have.random)
-            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random):
+            plan_of = (have.scopes, have.seeds, have.baseline, have.random, have.space_sizes)
+            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random, wanted.space_sizes):
                 raise PresnetError(
                     f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
                     f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''}"
-                    f"{f', random {have.random}' if have.random else ''})",
+                    f"{f', random {have.random}' if have.random else ''}"
+                    f"{', exhaustive' if have.space_sizes else ''})",
                     where=str(path),
                     hint="rerun it with those arguments to resume it, or choose another --out",
                 )
@@ -315,10 +332,13 @@ class Sweep:
         return [self.status(r) for r in self.runs]
 
     def random_architecture(self, run: PlannedRun) -> Architecture:
-        """A random run's architecture: drawn from its scope's space by (scope, seed, index)."""
+        """A random run's architecture (drawn by scope, seed, index), or a space run's (its index-th)."""
+        from core.scale.exhaustive import space_architecture
         from core.scale.random_arch import draw
 
-        assert run.kind == "random" and run.index is not None, run.name
+        assert run.kind in ("random", "space") and run.index is not None, run.name
+        if run.kind == "space":
+            return space_architecture(self.run_config(run), run.index)
         return draw(self.run_config(run), run.seed, run.index)
 
     def command(self, run: PlannedRun, entry: Sequence[str], threads: int | None = None) -> list[str]:
@@ -336,7 +356,7 @@ class Sweep:
         cfg = self.run_config(run, threads=threads)
         atomic_write_text(self.config_file(run), dump_yaml(cfg))
         config = ["--config", str(self.config_file(run))]
-        if run.kind == "random":
+        if run.kind in ("random", "space"):
             self.arch_file(run).parent.mkdir(parents=True, exist_ok=True)
             save_arch(self.arch_file(run), self.random_architecture(run))
             return [*entry, "retrain", str(self.arch_file(run)), *config]  # retrain is always headless
@@ -398,7 +418,7 @@ def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
                 source={"baseline": True},
             )
             save_arch(run.arch_file, baseline)
-    elif planned.kind == "random" and not run.arch_file.exists():
+    elif planned.kind in ("random", "space") and not run.arch_file.exists():
         file = sweep.arch_file(planned)
         save_arch(run.arch_file, load_arch(file) if file.is_file() else sweep.random_architecture(planned))
 
@@ -437,23 +457,6 @@ def _summary_or_none(path: Path) -> RunSummary:
         return read_summary(path)
     except (OSError, PresnetError):
         return RunSummary()
-
-
-def tail_events(path: Path, nbytes: int = 256 * 1024) -> list[Any]:
-    """The complete events in the last ``nbytes`` of an event file: enough for a status line
-    without reading a days-long history every second."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - nbytes))
-            data = f.read()
-    except OSError:
-        return []
-    lines = data.split(b"\n")
-    lines.pop()  # a torn (or empty) last piece
-    if size > nbytes and lines:
-        lines.pop(0)  # the first piece is cut in the middle
-    return parse_lines(lines)[0]  # a damaged line costs this status line a detail, nothing else
 
 
 def preflight(base: Config, *, local: bool) -> None:

@@ -31,8 +31,8 @@ from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
 
 BASELINE = "baseline"
-Kind = Literal["search", "random", "baseline"]
-KINDS: tuple[Kind, ...] = ("search", "random", "baseline")
+Kind = Literal["search", "random", "baseline", "space"]
+KINDS: tuple[Kind, ...] = ("search", "random", "baseline", "space")
 
 #: Config fields that cannot change a run's result: where it writes, its share of the CPU, how the
 #: data arrived.  ``run.seed`` is what a row averages over.
@@ -46,7 +46,12 @@ _NOT_RECIPE = (
     "data.data_dir",
 )
 #: Sections a kind of run never reads: a retrain-only run does not search; the baseline has no space.
-_UNREAD: dict[str, tuple[str, ...]] = {"search": (), "random": ("search",), "baseline": ("search", "space")}
+_UNREAD: dict[str, tuple[str, ...]] = {
+    "search": (),
+    "random": ("search",),
+    "space": ("search",),
+    "baseline": ("search", "space"),
+}
 
 
 @dataclass
@@ -70,6 +75,7 @@ class RunResult:
     #: summary.json's ``search.stop_rule``: the rule, whether it fired, the epoch the architecture is from
     stop: dict[str, Any] | None = None
     curvature: float | None = None  #: the Hessian's dominant eigenvalue at the architecture's epoch
+    val_top1: float | None = None  #: the retrain's last validation top-1 (summary.json's ``retrain.val_top1``)
 
 
 @dataclass
@@ -95,7 +101,9 @@ class TableRow:
     ri_mean: float | None = None  #: search rows: RI over the random row of the same scope and recipe, in %
     ri_ci95: tuple[float, float] | None = None
     p_value: float | None = None  #: one-sided permutation test, searched > random
-    random_n: int | None = None  #: the random row RI was computed against
+    random_n: int | None = None  #: the random runs RI (its point, interval and p) was computed on
+    random_left_out: int = 0  #: random runs of seeds without a searched run (no partner: set aside)
+    ri_note: str | None = None  #: why RI has no interval, when it has none
     settled: int | None = None  #: settled decisions summed over the row's runs (search rows)
     decisions_total: int | None = None  #: of that many decisions
     stopped: int = 0  #: runs whose retrain was stopped early (a row of their own: the recipe differs)
@@ -150,12 +158,17 @@ def _kind_and_scope(summary: RunSummary) -> tuple[Kind, str]:
         return "baseline", BASELINE
     source = (summary.architecture or {}).get("source") or {}
     drawn = source.get("random") if isinstance(source, dict) else None
-    raw = drawn.get("scope") if isinstance(drawn, dict) else (summary.search.scope if summary.search else None)
+    listed = source.get("space") if isinstance(source, dict) else None  # an exhaustive sweep's
+    origin = drawn if isinstance(drawn, dict) else listed if isinstance(listed, dict) else None
+    raw = origin.get("scope") if origin is not None else (summary.search.scope if summary.search else None)
+    if isinstance(raw, str) and raw.startswith("custom-"):  # a drawn architecture's record of block ids
+        raw = [int(b) for b in raw.removeprefix("custom-").split("-")]
     if isinstance(raw, list):
         scope = ",".join(str(b) for b in raw)
     else:
         scope = scope_name(raw) if raw is not None else "custom"
-    return ("random" if isinstance(drawn, dict) else "search"), scope
+    kind: Kind = "random" if isinstance(drawn, dict) else "space" if isinstance(listed, dict) else "search"
+    return kind, scope
 
 
 def run_result(run: RunDir) -> RunResult:
@@ -190,7 +203,13 @@ def run_result(run: RunDir) -> RunResult:
         decisions=search.decisions_total if counted and search else None,
         stop=search.stop_rule.model_dump(mode="json") if kind == "search" and search and search.stop_rule else None,
         curvature=search.curvature_at(search.stop_rule.architecture_epoch) if search and search.stop_rule else None,
+        val_top1=_val_top1(s),
     )
+
+
+def _val_top1(summary: RunSummary) -> float | None:
+    value = (summary.retrain.model_extra or {}).get("val_top1") if summary.retrain else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
@@ -270,7 +289,8 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
     for block in sorted({b for r in runs for b in r.choices}, key=int):
         choice, count = Counter(r.choices[block] for r in runs if block in r.choices).most_common(1)[0]
         agreement[block] = {"choice": choice, "runs": count}
-    model = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}"}.get(kind, f"PResNet-50-{scope}")
+    names = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}", "space": f"every-arch-{scope}"}
+    model = names.get(kind, f"PResNet-50-{scope}")
     counted = [r for r in runs if r.settled is not None]
     per_decision = seed_agreement(runs) if kind == "search" else {}
     cells = [a for decisions in per_decision.values() for a in decisions.values()]
@@ -320,17 +340,17 @@ def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence
     done_s = [x for x in search if x.top1 is not None]
     done_r = [x for x in random if x.top1 is not None]
     s, r = [x.top1 for x in done_s if x.top1 is not None], [x.top1 for x in done_r if x.top1 is not None]
-    row.ri_mean = stats.relative_improvement(s, r)
     seeds_s, seeds_r = [x.seed for x in done_s], [x.seed for x in done_r]
     paired = None not in seeds_s and None not in seeds_r
-    row.ri_ci95 = stats.ri_ci95(
+    ri = stats.ri_estimate(
         s,
         r,
         [int(x) for x in seeds_s if x is not None] if paired else None,
         [int(x) for x in seeds_r if x is not None] if paired else None,
     )
-    row.p_value = stats.permutation_p_value(s, r)
-    row.random_n = len(r)
+    row.ri_mean, row.ri_ci95, row.ri_note = ri.point, ri.ci95, ri.reason
+    row.p_value = stats.permutation_p_value(ri.search, ri.random)
+    row.random_n, row.random_left_out = len(ri.random), ri.left_out
 
 
 def _random_recipe(search_recipe: dict[str, Any]) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from core.errors import PresnetError
 from presnet_tui.commands.common import ConfigOpt, DeviceOpt, app, console, user_errors
 
 
@@ -28,8 +30,17 @@ def plan(
     baseline: Annotated[bool, typer.Option("--baseline", help="the sweep also retrains plain ResNet-50")] = False,
     random: Annotated[int, typer.Option(help="random architectures retrained per scope and seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
+    power: Annotated[
+        list[Path] | None,
+        typer.Option("--power", help="a pilot (exhaustive sweep with repeats): the power of a Table I at its noise"),
+    ] = None,
+    gain: Annotated[float | None, typer.Option("--gain", help="--power: the power for this gain, top-1 points")] = None,
 ) -> None:
-    """Time a few search and retrain steps per scope here, and what a run and a sweep of each would take."""
+    """Time a few search and retrain steps per scope here, and what a run and a sweep of each would take.
+    ``--power PILOT``: instead, the smallest RI a Table I of --seeds x --random detects at the pilot's noise."""
+    if power:
+        _power(power, seeds, random, gain, as_json)
+        return
     with user_errors():
         from core.api.plan import parse_duration, plan_scopes
         from core.config import load_config
@@ -43,3 +54,27 @@ def plan(
     from presnet_tui.plan_view import plan_table
 
     console.print(plan_table(result, human))
+
+
+def _power(pilot: list[Path], seeds: int, random: int, gain: float | None, as_json: bool) -> None:
+    """``--power``: the given design (or, with --seeds 1 --random 0 left as they are, three common ones)."""
+    from core.api.results import PLANNED_DESIGNS, power_from_pilot
+    from presnet_tui.ground_truth_view import power_lines, split_lines
+
+    with user_errors():
+        if gain is not None and not 0 < gain < 100:
+            raise PresnetError(f"a gain of {gain} points", where="--gain", hint="give top-1 points, e.g. --gain 2")
+        designs = PLANNED_DESIGNS if (seeds, random) == (1, 0) else ((seeds, random),)
+        truth, plans = power_from_pilot(pilot, designs, gain / 100 if gain is not None else None)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "split": dataclasses.asdict(truth.split) if truth.split else None,
+                    "plans": [dataclasses.asdict(p) for p in plans],
+                }
+            )
+        )
+        return
+    for line in [*split_lines(truth), *power_lines(plans)]:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -132,6 +132,10 @@ def compare(
     as_csv: Annotated[bool, typer.Option("--csv", help="rows as CSV")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="a Markdown table (for papers)")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="every column (the default fits 80 columns)")] = False,
+    gain: Annotated[
+        float | None,
+        typer.Option("--gain", help="with an exhaustive sweep: the power of a Table I for this gain, in top-1 points"),
+    ] = None,
 ) -> None:
     """Table I: per scope and kind (search, random, baseline) n, params, top-1 mean ± std and 95 % CI,
     and the searched rows' relative improvement over random (RI, Fieller 95 % CI paired by seed, one-sided p)."""
@@ -145,7 +149,9 @@ def compare(
             raise PresnetError("choose one output format", where="--json/--csv/--markdown", hint="give one of them")
         if wide and (as_json or as_csv or as_markdown):
             raise PresnetError("--wide shapes the terminal table only", where="--wide", hint="drop --wide")
-        result = compare_runs(run_dirs)
+        if gain is not None and not 0 < gain < 100:
+            raise PresnetError(f"a gain of {gain} points", where="--gain", hint="give top-1 points, e.g. --gain 2")
+        result = compare_runs(run_dirs, gain=gain / 100 if gain is not None else None)
     rows = result.as_dicts()
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -167,3 +173,20 @@ def compare(
                 f"RI: % over mean random top-1; CI: {result.ri_method}; p: one-sided permutation test",
                 highlight=False,
             )
+        _print_ground_truths(result)
+
+
+def _print_ground_truths(result: Any) -> None:
+    """Each exhaustive sweep's section: the split, every architecture, the searches, the power."""
+    from presnet_tui import ground_truth_view as view
+
+    for truth, plans in zip(result.ground_truths, result.power, strict=True):
+        console.print()
+        for line in view.split_lines(truth):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        console.print(view.arch_table(truth))
+        placed = view.placement_table(truth)
+        if placed is not None:
+            console.print(placed)
+        for line in view.power_lines(plans):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -87,7 +87,7 @@ def sweep(
             help="scopes to search, e.g. s,m,l,f or 's;10-13' (block ids: scopes split by ';'; default: the configs')"
         ),
     ] = None,
-    seeds: Annotated[str, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2)")] = "0",
+    seeds: Annotated[str | None, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2; default 0)")] = None,
     config: ConfigsOpt = None,
     baseline: Annotated[bool, typer.Option("--baseline", help="add a plain ResNet-50 run per seed")] = False,
     random: Annotated[
@@ -111,8 +111,16 @@ def sweep(
     download: DownloadOpt = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="side of the input images")] = None,
     device: DeviceOpt = None,
+    exhaustive: Annotated[
+        bool, typer.Option("--exhaustive", help="retrain every architecture of the space (no search): its ground truth")
+    ] = False,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", help="--exhaustive: retrain seeds per architecture (seeds 0..R-1)")
+    ] = None,
+    cap: Annotated[int, typer.Option("--cap", help="--exhaustive: the most architectures a space may hold")] = 64,
 ) -> None:
-    """Scopes x seeds (+ a baseline per seed, + K random architectures) as ordinary runs; rerun to resume."""
+    """Scopes x seeds (+ a baseline per seed, + K random architectures) as ordinary runs; rerun to resume.
+    ``--exhaustive --repeats R``: every architecture of the space, R seeds each."""
     from core.api.sweeps import SweepRequest, plan_sweep
 
     with user_errors():
@@ -123,7 +131,7 @@ def sweep(
             configs=[resolve_config(f, **overrides) for f in files],
             sources=[str(f) for f in files],
             scopes=parse_scopes(scopes) if scopes is not None else None,
-            seeds=parse_seeds(seeds),
+            seeds=_seeds(seeds, repeats, exhaustive),
             baseline=baseline,
             random=random,
             out=out,
@@ -131,9 +139,28 @@ def sweep(
             ray=ray,
             ray_address=ray_address,
             cpus_per_run=cpus_per_run,
+            exhaustive=exhaustive,
+            cap=cap,
         )
         code = _run_sweep(plan_sweep(request))
     raise typer.Exit(code)
+
+
+def _seeds(seeds: str | None, repeats: int | None, exhaustive: bool) -> list[int]:
+    """The sweep's seeds: ``--seeds``, or for ``--exhaustive`` ``--repeats R`` (seeds 0..R-1, default 2)."""
+    if repeats is not None and not exhaustive:
+        raise PresnetError("--repeats counts an exhaustive sweep's seeds", where="--repeats", hint="add --exhaustive")
+    if repeats is not None and seeds is not None:
+        raise PresnetError(
+            "give --repeats or --seeds, not both", where="--repeats", hint="--repeats R is --seeds 0-(R-1)"
+        )
+    if repeats is not None and repeats < 1:
+        raise PresnetError(
+            f"{repeats} repeats", where="--repeats", hint="give 1 or more (2 or more for a variance split)"
+        )
+    if seeds is not None:
+        return parse_seeds(seeds)
+    return list(range(repeats if repeats is not None else 2 if exhaustive else 1))
 
 
 def _run_sweep(plan: SweepPlan) -> int:
@@ -141,7 +168,12 @@ def _run_sweep(plan: SweepPlan) -> int:
     from presnet_tui.sweepview import SweepView, status_table
 
     sw = plan.sweep
-    budgets = ", ".join(f"{s}: {e} search epochs" for s, e in plan.search_epochs.items())
+    sizes = sw.manifest.space_sizes
+    budgets = (
+        ", ".join(f"{s}: {n} architectures x {len(sw.manifest.seeds)} seeds" for s, n in sizes.items())
+        if sizes
+        else ", ".join(f"{s}: {e} search epochs" for s, e in plan.search_epochs.items())
+    )
     console.print(
         f"sweep {sw.path}: {plan.runs} runs, {plan.done} done already; {plan.placement.describe()}; {budgets}",
         highlight=False,
