@@ -31,14 +31,15 @@ ATOL = 1e-4
 
 
 def run_architecture(run: RunDir) -> Architecture:
-    """The run's architecture file (written by the search, or copied by a retrain)."""
-    if not run.arch_file.is_file():
+    """The architecture the run's weights are of: its retrain's (a TUI retrain of a past epoch keeps
+    its own file), else the search's arch.json."""
+    if not run.retrain_arch_file.is_file():
         raise PresnetError(
             "the run has no architecture yet (no arch.json)",
             where=str(run.path),
             hint="wait for the search to end, or `presnet derive RUN -o arch.json`",
         )
-    return load_arch(run.arch_file)
+    return load_arch(run.retrain_arch_file)
 
 
 def resolve_weights(run: RunDir, weights: str | Path | None) -> Path:

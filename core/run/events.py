@@ -429,7 +429,10 @@ def read_events(path: Path) -> list[AnyEvent]:
 
 
 def repair_events(path: Path, offset: int | None = None) -> None:
-    """Cut the file to ``offset`` (a checkpoint's view), or to its last complete line."""
+    """Cut the file to ``offset`` (a checkpoint's view), or to its last complete line.
+
+    A ``suspended`` line past ``offset`` is kept: the work after the checkpoint is redone, but that
+    the run was suspended there (and by what) is history, which a resume must not erase."""
     path = Path(path)
     if not path.exists():
         return
@@ -438,8 +441,31 @@ def repair_events(path: Path, offset: int | None = None) -> None:
         with open(path, "rb") as f:
             data = f.read()
         offset = data.rfind(b"\n") + 1
-    if offset < size:
-        os.truncate(path, offset)
+    if offset >= size:
+        return
+    with open(path, "rb") as f:
+        f.seek(offset)
+        kept = b"".join(_suspended_lines(f.read()))
+    os.truncate(path, offset)
+    if kept:
+        with open(path, "ab") as f:
+            f.write(kept)
+            os.fsync(f.fileno())
+
+
+def _suspended_lines(tail: bytes) -> list[bytes]:
+    """The complete ``suspended`` lines of a cut-away tail, as they were written."""
+    out = []
+    for line in tail.split(b"\n")[:-1]:  # the last piece is empty or a torn line
+        if not line.strip():
+            continue
+        try:
+            event = parse_event(line.decode())
+        except ValueError:
+            continue
+        if isinstance(event, Suspended):
+            out.append(line + b"\n")
+    return out
 
 
 class EventFollower:

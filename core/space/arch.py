@@ -69,6 +69,11 @@ class Architecture(BaseModel):
             validate_block_ids(list(self.blocks), self.depths, where="blocks")
         return self
 
+    def same_network(self, other: Architecture) -> bool:
+        """The same network (where each came from, its ``source``, aside)."""
+        mine = self.model_dump(mode="json", exclude={"source"})
+        return mine == other.model_dump(mode="json", exclude={"source"})
+
     def spec(self) -> NetSpec:
         return NetSpec(self.num_classes, self.stem, self.width_mult, tuple(self.depths))
 

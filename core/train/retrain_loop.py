@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from core.run.checkpoint import save_checkpoint
-from core.run.events import RetrainDone, RetrainEpochEnd, RetrainStarted
+from core.run.events import RetrainEpochEnd, RetrainStarted
 from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
@@ -186,15 +186,5 @@ class RetrainEngine(Loop):
             self._save_weights(LAST_WEIGHTS)
         test_top1 = self.test_top1
         assert test_top1 is not None
-        self.bus.emit(
-            RetrainDone(
-                epochs=self.epoch_done,
-                test_top1=test_top1,
-                val_top1=self.last_val_top1,
-                params=self.params,
-                stopped=self.stopped,
-                weights=str(self.weights_dir),
-            )
-        )
-        self.save(finished=True)
+        self.save(finished=True)  # the job emits RetrainDone once summary.json has the retrain's section
         return RetrainOutcome(self.epoch_done, test_top1, self.params, self.stopped, self.last_val_top1)
