@@ -48,7 +48,8 @@ def check_stop_request(run: RunDir, at_epoch: int | None) -> None:
             hint="see its result with `presnet compare` or `presnet plot`",
         )
     if at_epoch is not None and not run.retrain_ckpt.exists() and run.summary().search is None:
-        check_stop_at(run.config().search, at_epoch)
+        history = run.epoch_history()
+        check_stop_at(run.config().search, at_epoch, ended=history[-1].epoch if history else 0)
 
 
 def check_resumable(run: RunDir) -> None:

@@ -119,11 +119,12 @@ def _new_run(
 
     The config is read (and a bad option refused) before torch loads; search, retrain and baseline
     always run headless."""
-    from core.api.config import resolve_config
+    from core.api.config import check_data, resolve_config
     from core.api.runs import start_run
 
     with user_errors():
         cfg = resolve_config(config, overrides)
+        check_data(cfg, overrides)
         arch = None
         if arch_file is not None:  # an architecture needs torch: read after the options have passed
             from core.api.arch import load_arch

@@ -24,7 +24,9 @@ def other_network(arch: Architecture, final: Architecture) -> Architecture:
         return arch
     block, choice = next(iter(arch.blocks.items()))
     kernel = 5 if choice.kernel == 3 else 3
-    return arch.model_copy(update={"blocks": {**arch.blocks, block: BlockArch(kernel=kernel, activation=choice.activation)}})
+    return arch.model_copy(
+        update={"blocks": {**arch.blocks, block: BlockArch(kernel=kernel, activation=choice.activation)}}
+    )
 
 
 @pytest.mark.slow
