@@ -122,7 +122,9 @@ class SetupScreen(Screen):
                     )
                     yield ChoiceButton(label, value=s == scope, id=f"scope-{s}")
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
-            yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks", select_on_focus=False)
+            yield Input(
+                custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks", select_on_focus=False
+            )
             yield Label("", id="err-scope", classes="error")
             yield Static("loading torch to count the network…", id="facts")
             yield Label("Candidate kernels", classes="section")
