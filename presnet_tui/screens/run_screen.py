@@ -7,8 +7,8 @@ from typing import Any
 
 from textual.screen import Screen
 
-from core.run.events import AnyEvent
-from presnet_tui.messages import EventsArrived, Throttle
+from core.run.events import AnyEvent, RetrainStarted
+from presnet_tui.messages import EventsArrived, RetrainBegan, Throttle
 from presnet_tui.model import RunModel
 from presnet_tui.session import Session
 
@@ -51,6 +51,8 @@ class RunScreen(Screen):
             when = getattr(event, "time", None)
             self.replaying = when is not None and when < self.opened_at
             self.on_run_event(event)
+            if isinstance(event, RetrainStarted) and not self.replaying:
+                self.post_message(RetrainBegan(self.session.run_dir.path))
         self.replaying = False
         self.redraws.request()
 
