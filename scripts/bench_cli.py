@@ -302,7 +302,7 @@ def refusal(argv: list[object], repo: Path, cwd: Path) -> tuple[float, int, list
 LAST_CPU = [0.0]  #: the CPU seconds of the last :func:`refusal`
 
 
-def refusals(repo: Path, repeats: int, limit: float, idle: bool) -> int:
+def refusals(repo: Path, repeats: int, limit: float, idle: bool, save: Path | None = None) -> int:
     """Every refusal ``repeats`` times; prints the table and returns the number of failed cases.  The
     limit holds for the CPU time (what the command costs, whatever the load); ``idle`` (a machine with
     nothing else running) holds the wall time to it as well."""
@@ -343,6 +343,13 @@ def refusals(repo: Path, repeats: int, limit: float, idle: bool) -> int:
             holder.kill()
             holder.wait()
     load = os.getloadavg()
+    if save is not None:  # every repeat's figures, behind the table
+        cases = [
+            {"case": name, "wall_s": times, "cpu_s": cpus, "one_line_exit_2": one_line, "under_limit": fast}
+            for name, times, cpus, one_line, fast, _ in rows
+        ]
+        meta = {"cpus": os.cpu_count(), "load_average": load, "repeats": repeats, "limit_s": limit}
+        save.write_text(json.dumps({**meta, "cases": cases}, indent=1) + "\n")
     print(
         f"repo {repo} · {os.cpu_count()} CPUs · load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} · "
         f"n = {repeats} · limit {limit:g} s\n"
@@ -365,10 +372,11 @@ def main() -> None:
     parser.add_argument("--refusals", action="store_true", help="time every refusal instead (issue 39)")
     parser.add_argument("--limit", type=float, default=1.0, help="with --refusals: the most seconds one may take")
     parser.add_argument("--idle", action="store_true", help="with --refusals: hold the wall time to the limit too")
+    parser.add_argument("--save", type=Path, help="with --refusals: every repeat's wall and CPU seconds (JSON)")
     args = parser.parse_args()
     repo, n = args.repo.resolve(), args.repeats
     if args.refusals:
-        raise SystemExit(1 if refusals(repo, n, args.limit, args.idle) else 0)
+        raise SystemExit(1 if refusals(repo, n, args.limit, args.idle, args.save) else 0)
     cli = [sys.executable, "-m", "presnet_tui.cli"]
     cases = dict(
         [

@@ -28,6 +28,7 @@ import torch
 from core.config import Config
 from core.errors import PresnetError
 from core.perf import bench
+from core.perf.duration import parse_duration as parse_duration  # re-exported: its old home
 from core.space import SCOPE_STAGES, Scope, SearchSpace, progressive_label, scope_block_ids, scope_name
 from core.space.geometry import space_geometry
 from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain
