@@ -104,3 +104,12 @@ def test_e_refuses_an_epoch_that_has_ended_naming_the_tui_action(tmp_path):
             assert session.asked == [9]
 
     asyncio.run(scenario())
+
+
+def test_a_stop_asked_for_at_the_last_epoch_is_recorded_as_completed(synthetic, start):
+    """The search ends there anyway: `user` would say someone cut it short (issue 39)."""
+    runner, run, events = start(synthetic(epochs=2, stop_at_epoch=2), retrain=False)
+    assert runner.wait(120).status == "done"
+    (stopped,) = [e for e in events if e.kind == "search_stopped"]
+    assert (stopped.epoch, stopped.reason) == (2, "completed")
+    assert run.summary().search.stop_reason == "completed"
