@@ -447,25 +447,15 @@ def repair_events(path: Path, offset: int | None = None) -> None:
         f.seek(offset)
         kept = b"".join(_suspended_lines(f.read()))
     os.truncate(path, offset)
-    if kept:
-        with open(path, "ab") as f:
-            f.write(kept)
-            os.fsync(f.fileno())
+    with open(path, "ab") as f:
+        f.write(kept)
 
 
 def _suspended_lines(tail: bytes) -> list[bytes]:
-    """The complete ``suspended`` lines of a cut-away tail, as they were written."""
-    out = []
-    for line in tail.split(b"\n")[:-1]:  # the last piece is empty or a torn line
-        if not line.strip():
-            continue
-        try:
-            event = parse_event(line.decode())
-        except ValueError:
-            continue
-        if isinstance(event, Suspended):
-            out.append(line + b"\n")
-    return out
+    """The complete ``suspended`` lines of a cut-away tail, as they were written (the last piece of the
+    split is empty or a torn line; a line that is not an event is dropped with the rest)."""
+    lines = tail.split(b"\n")[:-1]
+    return [line + b"\n" for line in lines if [type(e) for e in parse_lines([line])[0]] == [Suspended]]
 
 
 class EventFollower:

@@ -25,7 +25,6 @@ from core.run.events import (
     Error,
     EventBus,
     JsonlSink,
-    RetrainDone,
     SearchStopped,
     SpaceWarning,
     StopReason,
@@ -376,9 +375,9 @@ class Job:
         head = CheckpointHeader.of(payload) if payload is not None else None
         if payload is not None and head is not None and head.finished:
             if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
-                self._retrain_summary(arch, self._finished_outcome(arch, payload), head.world_size, [])
+                self._retrain_summary(arch, RetrainOutcome.of_checkpoint(payload, arch), head.world_size, [])
             if main:  # the cut-back event file ends before the closing event: write it (again), last
-                self.bus.emit(_retrain_done(self._finished_outcome(arch, payload), run.weights))
+                self.bus.emit(RetrainOutcome.of_checkpoint(payload, arch).done_event(run.weights))
             return None
         engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset), arch, run.weights)
         if payload is not None:
@@ -388,20 +387,8 @@ class Job:
         fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
         if main:
             self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests)
-        self.bus.emit(_retrain_done(outcome, run.weights))  # last: a reader that trusts it finds the summary whole
+        self.bus.emit(outcome.done_event(run.weights))  # last: a reader that trusts it finds the summary whole
         return outcome
-
-    @staticmethod
-    def _finished_outcome(arch: Architecture, payload: dict[str, Any]) -> RetrainOutcome:
-        """The result a finished retrain checkpoint holds (a resume after a kill past that checkpoint)."""
-        head = CheckpointHeader.of(payload)
-        return RetrainOutcome(
-            head.epoch_done,
-            float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
-            count_params(arch.build()),
-            bool(payload.get("stopped", False)),
-            payload.get("last_val_top1"),
-        )
 
     def _keep_retrain_arch(self, arch: Architecture) -> None:
         """Write the architecture this job retrains where it belongs.  A run without one (``presnet
@@ -440,17 +427,6 @@ class Job:
             },
             world_size=world_size,
         )
-
-
-def _retrain_done(outcome: RetrainOutcome, weights: Path) -> RetrainDone:
-    return RetrainDone(
-        epochs=outcome.epochs,
-        test_top1=outcome.test_top1,
-        val_top1=outcome.val_top1,
-        params=outcome.params,
-        stopped=outcome.stopped,
-        weights=str(weights),
-    )
 
 
 def stop_record(rule: str, outcome: SearchOutcome, curvatures: list[tuple[int, float]]) -> dict[str, Any]:
