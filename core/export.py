@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Literal
 
 from core.errors import PresnetError, import_extra
-from core.run.checkpoint import load_checkpoint
 from core.run.rundir import RunDir
 from core.space.arch import Architecture, load_arch
+
+if TYPE_CHECKING:  # torch loads once the request has passed its checks: a refusal stays under a second
+    import torch
+    from torch import nn
 
 FORMATS = ("onnx", "pt2")
 WEIGHTS = ("last",)
@@ -31,14 +31,15 @@ ATOL = 1e-4
 
 
 def run_architecture(run: RunDir) -> Architecture:
-    """The run's architecture file (written by the search, or copied by a retrain)."""
-    if not run.arch_file.is_file():
+    """The architecture the run's weights are of: its retrain's (a TUI retrain of a past epoch keeps
+    its own file), else the search's arch.json."""
+    if not run.retrain_arch_file.is_file():
         raise PresnetError(
             "the run has no architecture yet (no arch.json)",
             where=str(run.path),
             hint="wait for the search to end, or `presnet derive RUN -o arch.json`",
         )
-    return load_arch(run.arch_file)
+    return load_arch(run.retrain_arch_file)
 
 
 def resolve_weights(run: RunDir, weights: str | Path | None) -> Path:
@@ -78,6 +79,8 @@ def load_model(run_dir_or_arch: str | Path, weights: str | Path | None = None) -
         path = None if weights is None else Path(weights)
         if path is not None and not path.is_file():
             raise PresnetError("weights file not found", where=str(path), hint="pass a run's weights/last.pt")
+    from core.run.checkpoint import load_checkpoint
+
     model = arch.build()
     if path is not None:
         payload = load_checkpoint(path, "weights")
@@ -117,6 +120,8 @@ def _check(reference: torch.Tensor, got: torch.Tensor, where: str) -> float:
 
 def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Literal["dynamic"] = "dynamic") -> float:
     """ONNX through torch's exporter (needs ``onnxscript``), then checked in onnxruntime."""
+    import torch
+
     ort = import_extra("onnxruntime", "export", where="export")
     import_extra("onnxscript", "export", where="export")  # torch's ONNX exporter needs it, and onnx
     import_extra("onnx", "export", where="export")
@@ -144,6 +149,8 @@ def export_onnx(model: nn.Module, path: Path, image_size: int, batch: int | Lite
 
 def export_pt2(model: nn.Module, path: Path, image_size: int, batch: int | Literal["dynamic"] = "dynamic") -> float:
     """A ``torch.export`` program saved as ``.pt2``, reloaded with ``torch.export.load`` and checked."""
+    import torch
+
     x = torch.randn(_batch(batch), 3, image_size, image_size)
     dynamic = ({0: torch.export.Dim("batch", min=1)},) if batch == "dynamic" else None
     program = torch.export.export(model, (x,), dynamic_shapes=dynamic)
@@ -168,6 +175,8 @@ def export_run(
     if batch != "dynamic" and int(batch) < 1:
         raise PresnetError(f"batch {batch} is not positive", where="--batch", hint="use dynamic or a number >= 1")
     run = RunDir.open(Path(run_dir))
+    run_architecture(run)  # no architecture, or no weights: refused before torch loads
+    resolve_weights(run, weights)
     model = load_model(run.path, weights)
     size = image_size or run.config().data.image_size
     path = Path(out) if out is not None else run.path / f"model.{fmt}"

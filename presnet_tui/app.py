@@ -20,6 +20,7 @@ from textual.binding import Binding
 from core.api.sweeps import is_sweep
 from core.config import Config, quickstart
 from core.errors import PresnetError
+from presnet_tui.messages import RetrainBegan
 from presnet_tui.screens.dialogs import HelpScreen, LeaveScreen
 from presnet_tui.screens.setup import SetupScreen
 
@@ -55,6 +56,7 @@ class PresnetApp(App[list[str]]):
         self.start_paused = start_paused  # tests: the worker starts paused, so a stop epoch can be set first
         self.retrain_after_search = retrain_after_search  # `presnet run`: the worker retrains by itself
         self.sessions: list[AttachedSession] = []  # every run this app watched, for the lines left in the shell
+        self.retrains_started: set[Path] = set()  # runs whose retrain this app started (the search screen's r)
 
     def on_mount(self) -> None:
         if self.attach is not None and is_sweep(self.attach):
@@ -95,6 +97,7 @@ class PresnetApp(App[list[str]]):
 
     def start_retrain(self, session: Session, arch: Architecture, epochs: int) -> None:
         path = session.run_dir.path
+        self.retrains_started.add(path)  # its retrain screen comes from here, not from RetrainBegan
         self._launch(lambda: _retrain(path, arch, epochs), self.show_retrain, self._error)
 
     @work(thread=True, exclusive=True, group="launch")
@@ -125,6 +128,18 @@ class PresnetApp(App[list[str]]):
 
         self.sessions.append(session)
         self.push_screen(RetrainScreen(session.start()))
+
+    def on_retrain_began(self, message: RetrainBegan) -> None:
+        """The search screen in front saw its run's retrain start (``presnet run``'s one worker): show the
+        retrain screen, on a session of its own that reads the run from the start."""
+        from presnet_tui.screens.search import SearchScreen
+        from presnet_tui.session import AttachedSession
+
+        screen = self.screen
+        if message.run_dir in self.retrains_started:
+            return
+        if isinstance(screen, SearchScreen) and screen.session.run_dir.path == message.run_dir:
+            self.show_retrain(AttachedSession(message.run_dir, owned=screen.session.local))
 
     # -- leaving ------------------------------------------------------------------------------------
     def action_quit_app(self) -> None:

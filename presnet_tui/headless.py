@@ -114,13 +114,13 @@ class HeadlessView:
             self.console.print(text, soft_wrap=True, highlight=False)
 
     def summary(self, result: JobResult) -> None:
-        table = Table(title="presnet run", show_header=False)
+        table = Table(title=_title(result), show_header=False)
         table.add_row("run directory", result.run_dir)
         table.add_row("status", result.status + (f" — {result.message}" if result.message else ""))
         if result.search is not None:
             table.add_row(
                 "search",
-                f"{result.search.epoch} epochs, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s"
+                f"{epochs(result.search.epoch)}, stopped: {result.search.reason}, {result.search.elapsed_s:.0f} s"
                 + (stop_clause(self.state.stopped) if self.state.stopped else ""),
             )
             blocks = result.search.architecture.blocks
@@ -136,9 +136,21 @@ class HeadlessView:
         if result.retrain is not None:
             table.add_row(
                 "test top-1",
-                f"{result.retrain.test_top1:.2%} (final weights, {result.retrain.epochs} epochs, measured once)",
+                f"{result.retrain.test_top1:.2%} (final weights, {epochs(result.retrain.epochs)}, measured once)",
             )
         self.console.print(table)
+
+
+def epochs(n: int) -> str:
+    """``1 epoch``, ``12 epochs``."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def _title(result: JobResult) -> str:
+    """The closing table's title: what ran in this process (a search, a retrain, or both)."""
+    if result.search is not None and result.retrain is not None:
+        return "presnet run"
+    return "presnet search" if result.search is not None else "presnet retrain"
 
 
 # -- the lines, one function per event type ------------------------------------------------------
@@ -209,7 +221,7 @@ def _state(view: HeadlessView, e: State) -> str:
 
 @line(SearchStopped)
 def _search_stopped(view: HeadlessView, e: SearchStopped) -> str:
-    return f"[bold]search stopped[/] after {e.epoch} epochs ({e.reason}){stop_clause(e)}"
+    return f"[bold]search stopped[/] after {epochs(e.epoch)} ({e.reason}){stop_clause(e)}"
 
 
 @line(Suspended)

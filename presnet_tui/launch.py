@@ -63,14 +63,20 @@ def start_retrain(run_dir: Path, arch: Architecture, epochs: int) -> RunHandle:
 
 
 def leaving_lines(paths: list[Path], live: set[Path]) -> list[str]:
-    """What the shell shows once the app is gone: each run and how to find it again."""
+    """What the shell shows once the app is gone: each run and how to find it again -- only the commands
+    that apply (a finished run has nothing to stop or resume; a detached one nothing to resume yet)."""
+    from core.api.rundirs import RunDir
+    from core.api.steer import finished
+
     lines = []
     for path in paths:
-        state = "runs on (detached)" if path in live else "not running"
-        lines += [
-            f"run {path}: {state}",
-            f"  attach:  presnet tui --attach {path}",
-            f"  stop:    presnet stop {path}",
-            f"  resume:  presnet resume {path} --headless",
-        ]
+        done = None if path in live else finished(RunDir(Path(path)))
+        state = "runs on (detached)" if path in live else f"finished (its {done} is done)" if done else "not running"
+        lines += [f"run {path}: {state}", f"  attach:  presnet tui --attach {path}"]
+        if done:
+            lines.append(f"  result:  presnet compare {path}")
+            continue
+        lines.append(
+            f"  stop:    presnet stop {path}" if path in live else f"  resume:  presnet resume {path} --headless"
+        )
     return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -21,6 +22,15 @@ REDRAW_S = 0.5
 
 class EventsArrived(Message):
     """New events wait in the session's inbox (``session.take()`` collects them)."""
+
+
+class RetrainBegan(Message):
+    """A watched run went on from its search to its retrain by itself (``presnet run``: one worker does
+    both): the app moves from the search screen to the retrain screen."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
 
 
 class Throttle:

@@ -125,15 +125,16 @@ class RunModel(RunState):
 
     def status(self, block: int) -> str:
         """A mark per decision (kernel then activation, or the joint op): ✓ settled, ! unstable
-        (lost its lead or margin after settling), · moving, = frozen (a progressive search's earlier stage)."""
+        (lost its lead or margin after settling, and not settled again since), · moving, = frozen (a
+        progressive search's earlier stage).  Settled is the stop criterion's latest word, as derive's."""
         marks = ""
         for d in self.candidates or ("kernel", "activation"):
             if d in self.frozen.get(str(block), {}):
                 marks += "="
-            elif (block, d) in self.unstable:
-                marks += "!"
             elif self.settled.get(str(block), {}).get(d, False):
                 marks += "✓"
+            elif (block, d) in self.unstable:
+                marks += "!"
             else:
                 marks += "·"
         return marks

@@ -133,14 +133,20 @@ def legend_labels(traj: Trajectory, block: str, decision: str) -> list[tuple[str
     return [(label, COLORS[i % len(COLORS)]) for i, label in enumerate(probs)]
 
 
-def figure(plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per_block: int = 12) -> None:
+def figure(
+    plt: Any, traj: Trajectory, blocks: list[str], width: int, height_per_block: int = 12, scroll: bool = False
+) -> None:
     """The paper's Fig. 3 layout: one row per block, kernel left and activation right
-    (joint candidates: the pair probabilities first, then the two marginals)."""
+    (joint candidates: the pair probabilities first, then the two marginals).  ``scroll``: printed to a
+    terminal, the figure keeps ``height_per_block`` rows a block however short the window (plotext would
+    squeeze it to the window's height: a row a panel at 80x24)."""
     decisions = traj.decisions()
     if hasattr(plt, "main"):  # plotext clears only the active subplot: go back to the whole figure first
         plt.main()
     plt.clear_figure()
     plt.subplots(len(blocks), len(decisions))
+    if scroll:
+        plt.limit_size(False, False)
     plt.plotsize(width, height_per_block * len(blocks))
     for row, block in enumerate(blocks, start=1):
         for col, decision in enumerate(decisions, start=1):

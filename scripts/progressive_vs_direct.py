@@ -10,6 +10,7 @@ BENCHMARKS.md ("Progressive search, measured"); settings are the constants below
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -138,13 +139,25 @@ def main(out: Path, plan: list[tuple[str, list[str]]]) -> None:
             )
 
 
-if __name__ == "__main__":
-    # arguments: OUT [DATASET[:METHOD,METHOD...]]...  (default: every dataset with direct and progressive)
-    args = sys.argv[2:] or list(DATASETS)
-    main(
-        Path(sys.argv[1]),
-        [
-            (a.partition(":")[0], a.partition(":")[2].split(",") if ":" in a else ["direct", "progressive"])
-            for a in args
-        ],
+def parse_args(argv: list[str] | None = None) -> tuple[Path, list[tuple[str, list[str]]]]:
+    """``OUT [DATASET[:METHOD,METHOD...]]...`` (default: every dataset with direct and progressive)."""
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("out", type=Path, help="folder of the runs")
+    parser.add_argument(
+        "plan", nargs="*", default=list(DATASETS), help=f"DATASET[:METHOD,...], DATASET one of {', '.join(DATASETS)}"
+    )
+    args = parser.parse_args(argv)
+    plan = [
+        (a.partition(":")[0], a.partition(":")[2].split(",") if ":" in a else ["direct", "progressive"])
+        for a in args.plan
+    ]
+    for dataset, _ in plan:
+        if dataset not in DATASETS:
+            parser.error(f"unknown dataset {dataset!r} (use one of {', '.join(DATASETS)})")
+    return args.out, plan
+
+
+if __name__ == "__main__":
+    main(*parse_args())

@@ -19,6 +19,7 @@ parameters: nothing here is tuned, least of all on the test figures.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -300,12 +301,26 @@ def figure(out: Path, per: dict[str, list[dict[str, Any]]]) -> None:
     print(f"\nfigure: {target}")
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``OUT search|retrain DATASET [SEEDS]`` or ``OUT report`` (the module docstring's three lines)."""
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out", type=Path, help="folder of the searches, retrains and report")
+    parser.add_argument("what", choices=("search", "retrain", "report"), help="which step")
+    parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS), help="search and retrain: which data")
+    parser.add_argument("seeds", nargs="?", default=",".join(map(str, SEEDS)), help="comma-separated seeds")
+    args = parser.parse_args(argv)
+    if args.what != "report" and args.dataset is None:
+        parser.error(f"{args.what} needs a dataset ({' or '.join(sorted(DATASETS))})")
+    return args
+
+
 if __name__ == "__main__":
-    out_dir = Path(sys.argv[1])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    what = sys.argv[2]
-    if what == "report":
-        report(out_dir)
+    args = parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "report":
+        report(args.out)
     else:
-        seeds = tuple(int(x) for x in sys.argv[4].split(",")) if len(sys.argv) > 4 else SEEDS
-        {"search": search, "retrain": retrain}[what](out_dir, sys.argv[3], seeds)
+        seeds = tuple(int(x) for x in args.seeds.split(","))
+        {"search": search, "retrain": retrain}[args.what](args.out, args.dataset, seeds)

@@ -2,6 +2,7 @@
 or ``presnet inspect`` shows beside one (trainable parameters, FLOPs at an input size).
 
 Counted on the meta device: a full-width ResNet-50's FLOPs in milliseconds, no weights allocated.
+Torch loads only to count: reading, parsing and refusing a file stays under a second.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from core.space.arch import Architecture, decision_argmax, load_arch, parse_arch, save_arch
-from core.space.cost import count_flops
-from core.space.network import count_params
 
 __all__ = [
     "ArchFacts",
@@ -37,6 +34,11 @@ class ArchFacts:
 
 def arch_facts(arch: Architecture, image_size: int) -> ArchFacts:
     """The architecture's parameters and FLOPs at ``image_size`` px."""
+    import torch
+
+    from core.space.cost import count_flops
+    from core.space.network import count_params
+
     with torch.device("meta"):
         model = arch.build()
     return ArchFacts(count_params(model), count_flops(model, image_size), image_size)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Config, apply_overrides, load_config, parse_set
+from core.errors import PresnetError
+from core.train.datadir import check_data_dir
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,17 @@ def resolve_config(path: Path | None, overrides: ConfigOverrides | None = None) 
 def override_config(config: Config, overrides: ConfigOverrides) -> Config:
     """``config`` (already loaded: the setup screen's) with ``overrides`` applied and validated afresh."""
     return apply_overrides(config, overrides.dotted())
+
+
+def check_data(config: Config, overrides: ConfigOverrides | None = None) -> None:
+    """The data a new run will read is where the config says (before torch loads and before a run
+    directory is made: one line in under a second), and a ``--data-dir`` its dataset would ignore is
+    refused rather than silently training on the bundled digits."""
+    dataset = config.data.dataset
+    if overrides is not None and overrides.data_dir is not None and dataset in ("digits", "synthetic"):
+        raise PresnetError(
+            f"the {dataset} dataset reads no data folder, so --data-dir would be ignored",
+            where="--data-dir",
+            hint="add --dataset imagefolder (train/<class>/, test/<class>/) or --dataset cifar10, or drop --data-dir",
+        )
+    check_data_dir(config.data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import Config, validate
 from core.errors import PresnetError
@@ -13,8 +14,10 @@ from core.run.events import EpochEnd, StageEnd
 from core.run.rundir import RunDir
 from core.run.state import RunState, fold
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
-from core.space.network import BlockChoice, net_spec
 from core.train.convergence import Confidence, confidence, no_alphas_reason, replay, with_confidence
+
+if TYPE_CHECKING:  # the network module loads torch: a refused derive (no run, no such epoch) never needs it
+    from core.space.network import BlockChoice
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Archit
             where=snaps.events_file or "derive",
             hint="derive needs a run directory written by a search",
         )
+    from core.space.network import net_spec
+
     spec = net_spec(snaps.config, snaps.num_classes)
     arch = from_choices(_choices_at(snaps, chosen), spec, source={"run": snaps.source, "epoch": chosen})
     return with_confidence(arch, confidence_at(snaps, chosen))

@@ -1,6 +1,7 @@
 """Taking the found model out: export files, a per-candidate latency table, TensorBoard scalars.
 
 Front ends pass settings; building the network, choosing the device and seeding torch happen here.
+Torch loads inside the functions that need it, so a refused request is one line in under a second.
 """
 
 from __future__ import annotations
@@ -9,16 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from core.config import Config
 from core.errors import PresnetError
 from core.export import ExportResult, export_run, resolve_weights
 from core.run.rundir import RunDir
 from core.run.tensorboard import TB_DIR, convert_events
-from core.space.cost import latency_table, save_latency_table
-from core.space.network import SearchNet, net_spec
-from core.train.device import resolve_device
 
 __all__ = [
     "ExportResult",
@@ -32,6 +28,13 @@ __all__ = [
 ]
 
 
+def save_latency_table(path: Path, table: dict[str, Any]) -> None:
+    """Write a lookup table from :func:`latency_of` (JSON)."""
+    from core.space.cost import save_latency_table as save
+
+    save(path, table)
+
+
 def weights_used(run_dir: Path, weights: str) -> Path:
     """The weights file an export of ``run_dir`` reads (``last`` or a path)."""
     return resolve_weights(RunDir.open(run_dir), weights)
@@ -40,6 +43,12 @@ def weights_used(run_dir: Path, weights: str) -> Path:
 def latency_of(config: Config, image_size: int, batch: int, repeats: int, num_classes: int) -> dict[str, Any]:
     """Each candidate of each search block timed in place on ``config.run.device``: the lookup table of
     ``search.cost.metric: latency`` (seeded by ``run.seed``, so two tables time the same weights)."""
+    import torch
+
+    from core.space.cost import latency_table
+    from core.space.network import SearchNet, net_spec
+    from core.train.device import resolve_device
+
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)
     net = SearchNet(net_spec(config, num_classes), config.search_space()).to(device)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.config import Config, validate
 from core.errors import PresnetError
-from core.perf.plan import Plan, PlanSettings, parse_duration, plan
-from core.train.data import load_search_data
-from core.train.pipeline import use_stream
-from core.train.preflight import splits_of, stream_splits
+from core.perf.duration import parse_duration
+
+if TYPE_CHECKING:  # the measuring loads torch: a refused budget or seed count never needs it
+    from core.perf.plan import Plan, PlanSettings
+
+
+def __getattr__(name: str) -> object:
+    """``Plan`` and ``PlanSettings`` on first use (they live beside the measuring code, with torch)."""
+    if name in ("Plan", "PlanSettings"):
+        from core.perf import plan as perf_plan
+
+        return getattr(perf_plan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Plan", "PlanSettings", "parse_duration", "plan_scopes", "steps_per_epoch"]
 
@@ -15,6 +27,10 @@ __all__ = ["Plan", "PlanSettings", "parse_duration", "plan_scopes", "steps_per_e
 def steps_per_epoch(config: Config) -> tuple[int, int]:
     """(search, retrain) steps per epoch of the configured data: the search trains on the train split,
     the retrain on train + val (the loaders drop the last partial batch)."""
+    from core.train.data import load_search_data
+    from core.train.pipeline import use_stream
+    from core.train.preflight import splits_of, stream_splits
+
     d = config.data
     splits = stream_splits(d, config.run.seed) if use_stream(d) else splits_of(load_search_data(d, config.run.seed))
     return max(splits.train // d.batch_size, 1), max((splits.train + splits.val) // d.batch_size, 1)
@@ -38,5 +54,7 @@ def plan_scopes(
         data = config.model_dump(mode="json")
         data["run"]["device"] = device
         config = validate(data)
+    from core.perf.plan import PlanSettings, plan
+
     settings = PlanSettings(budget_s=budget_s, seeds=seeds, baseline=baseline, random=random)
     return plan(config, steps_per_epoch(config), settings)

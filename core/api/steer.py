@@ -16,11 +16,19 @@ def finished(run: RunDir) -> str | None:
     if is_held(run.path):
         return None
     summary = run.summary()
-    if summary.retrain is not None:
+    if summary.retrain is not None and _has_retrain_done(run):
         return "retrain"
     if summary.search is not None and not run.retrain_ckpt.exists() and not _wants_retrain(run):
         return "search"
     return None
+
+
+def _has_retrain_done(run: RunDir) -> bool:
+    """The retrain's closing event is on disk: it is written after summary.json's retrain section, so a
+    run killed between the two is not finished yet (its resume writes the event)."""
+    from core.run.events import RetrainDone
+
+    return any(isinstance(e, RetrainDone) for e in run.events())
 
 
 def _wants_retrain(run: RunDir) -> bool:
@@ -40,10 +48,18 @@ def check_stop_request(run: RunDir, at_epoch: int | None) -> None:
             hint="see its result with `presnet compare` or `presnet plot`",
         )
     if at_epoch is not None and not run.retrain_ckpt.exists() and run.summary().search is None:
-        check_stop_at(run.config().search, at_epoch)
+        history = run.epoch_history()
+        check_stop_at(run.config().search, at_epoch, ended=history[-1].epoch if history else 0)
 
 
 def check_resumable(run: RunDir) -> None:
-    """Refuse to continue a run that a process writes now (before a worker is started for it)."""
+    """Refuse to continue a run that a process writes now, or one with nothing left to do (its retrain
+    is done), before a worker is started for it or anything in it changes -- like ``presnet stop``."""
     if is_held(run.path):
         raise live_error(run.path)
+    if finished(run) == "retrain":
+        raise PresnetError(
+            "the run has finished (its retrain is done): there is nothing to resume",
+            where=str(run.path),
+            hint=f"watch it with `presnet tui --attach {run.path}`, or start another with `presnet run`",
+        )

@@ -344,13 +344,20 @@ def no_search_problem(search: SearchConfig) -> str | None:
     return None
 
 
-def check_stop_at(search: SearchConfig, epoch: int) -> None:
-    """A stop request (``presnet stop --at-epoch``, the TUI) at an epoch inside the warm-up is refused."""
+def check_stop_at(search: SearchConfig, epoch: int, where: str = "--at-epoch", ended: int = 0) -> None:
+    """A stop request (``presnet stop --at-epoch``, the TUI's ``e``: ``where`` names it) at an epoch inside
+    the warm-up, or at one that has already ended (``ended``: the epochs done), is refused."""
+    if epoch <= ended:
+        raise PresnetError(
+            f"epoch {epoch} has already ended (epochs done: {ended})",
+            where=where,
+            hint=f"stop after epoch {ended + 1} or later, or stop now",
+        )
     if epoch <= search.warmup_epochs:
         raise PresnetError(
             f"epoch {epoch} is inside the {search.warmup_epochs} warm-up epochs: the search would end "
             "before its first architecture step",
-            where="--at-epoch",
+            where=where,
             hint=f"stop after epoch {search.warmup_epochs + 1} or later (or stop now, leaving the run unsearched)",
         )
 

@@ -20,7 +20,6 @@ stage's epoch is costed as its scope's full super-network (no block frozen).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,23 +28,12 @@ import torch
 from core.config import Config
 from core.errors import PresnetError
 from core.perf import bench
+from core.perf.duration import parse_duration as parse_duration  # re-exported: its old home
 from core.space import SCOPE_STAGES, Scope, SearchSpace, progressive_label, scope_block_ids, scope_name
 from core.space.geometry import space_geometry
 from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler
 from core.train.device import configure_torch, resolve_device
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str, where: str = "--budget") -> float:
-    """``8h``, ``90m``, ``1.5d``, ``3600s`` or ``3600`` (seconds) as seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
-    if m is None or float(m.group(1)) <= 0:
-        raise PresnetError(
-            f"cannot read {text!r} as a duration", where=where, hint="give a positive number with s, m, h or d, e.g. 8h"
-        )
-    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 @dataclass(frozen=True)

@@ -431,7 +431,10 @@ def read_events(path: Path) -> list[AnyEvent]:
 
 
 def repair_events(path: Path, offset: int | None = None) -> None:
-    """Cut the file to ``offset`` (a checkpoint's view), or to its last complete line."""
+    """Cut the file to ``offset`` (a checkpoint's view), or to its last complete line.
+
+    A ``suspended`` line past ``offset`` is kept: the work after the checkpoint is redone, but that
+    the run was suspended there (and by what) is history, which a resume must not erase."""
     path = Path(path)
     if not path.exists():
         return
@@ -440,8 +443,21 @@ def repair_events(path: Path, offset: int | None = None) -> None:
         with open(path, "rb") as f:
             data = f.read()
         offset = data.rfind(b"\n") + 1
-    if offset < size:
-        os.truncate(path, offset)
+    if offset >= size:
+        return
+    with open(path, "rb") as f:
+        f.seek(offset)
+        kept = b"".join(_suspended_lines(f.read()))
+    os.truncate(path, offset)
+    with open(path, "ab") as f:
+        f.write(kept)
+
+
+def _suspended_lines(tail: bytes) -> list[bytes]:
+    """The complete ``suspended`` lines of a cut-away tail, as they were written (the last piece of the
+    split is empty or a torn line; a line that is not an event is dropped with the rest)."""
+    lines = tail.split(b"\n")[:-1]
+    return [line + b"\n" for line in lines if [type(e) for e in parse_lines([line])[0]] == [Suspended]]
 
 
 class EventFollower:

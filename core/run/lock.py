@@ -62,9 +62,10 @@ class RunIsLive(PresnetError):
 class RunLock:
     """A held lock; :meth:`release` (or garbage collection, or process death) lets it go."""
 
-    def __init__(self, path: Path, fd: int | None) -> None:
+    def __init__(self, path: Path, fd: int | None, previous: bytes = b"") -> None:
         self.path = path
         self._fd: int | None = fd
+        self._previous = previous  #: the record this holder replaced (the last owner's)
 
     @property
     def held(self) -> bool:
@@ -74,6 +75,15 @@ class RunLock:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)  # closing the only descriptor drops the flock
+
+    def release_refused(self) -> None:
+        """Let go after refusing to write: put the last owner's record back first, so that a refused
+        second writer leaves the run's ``run.lock`` byte for byte as it found it (``presnet ls`` keeps
+        naming the run's own last owner)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, self._previous, 0)
+        self.release()
 
     def __del__(self) -> None:
         self.release()
@@ -118,11 +128,21 @@ def acquire(run_dir: Path, name: str = LOCK_FILE, refuse: Callable[[Path], Presn
             where=str(path),
             hint=f"put the run on a local disk (--out), or set {UNLOCKED_ENV}=1 to write without the guard",
         ) from None
+    previous = _read_all(fd)
     me = Owner.me()
     record = json.dumps({"pid": me.pid, "host": me.host, "since": me.since, "command": me.command}) + "\n"
     os.ftruncate(fd, 0)
     os.pwrite(fd, record.encode(), 0)
-    return RunLock(path, fd)
+    return RunLock(path, fd, previous)
+
+
+def _read_all(fd: int) -> bytes:
+    """The lock file's content (a few hundred bytes: the last owner's record)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 4096, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _alive(owner: Owner | None) -> bool:

@@ -74,6 +74,13 @@ class RunDir:
         return self.path / "arch.json"
 
     @property
+    def retrain_arch_file(self) -> Path:
+        """The architecture the retrain trains: arch.json, or the file summary.json names for a
+        retrain of another architecture than the search's (``retrain_arch``)."""
+        name = self.summary().retrain_arch
+        return self.path / name if name else self.arch_file
+
+    @property
     def summary_file(self) -> Path:
         return self.path / "summary.json"
 
@@ -137,7 +144,7 @@ class RunDir:
             _mkdir(run.weights, exist_ok=True)
             atomic_write_text(run.config_file, dump_yaml(config))
         except BaseException:
-            run.release_lock()
+            run.release_lock(refused=True)
             raise
         return run
 
@@ -153,10 +160,15 @@ class RunDir:
         if writer is not None:
             self._writer = writer
 
-    def release_lock(self) -> None:
+    def release_lock(self, refused: bool = False) -> None:
+        """Let the directory go; ``refused``: nothing was written, so the lock file gets its last
+        owner's record back (a refused writer leaves the run as it found it)."""
         self._writer = None
         if self._lock is not None:
-            self._lock.release()
+            if refused:
+                self._lock.release_refused()
+            else:
+                self._lock.release()
             self._lock = None
 
     def discard_if_unused(self) -> None:

@@ -71,6 +71,9 @@ class RunSummary(_Section):
     params: int | None = None
     world_size: int | None = None
     retrain: RetrainSummary | None = None
+    #: the file the retrain trains when it is not the search's arch.json (the TUI's retrain of a past
+    #: epoch's architecture, e.g. ``arch-epoch5.json``): the search's own result stays as it was
+    retrain_arch: str | None = None
 
     @property
     def empty(self) -> bool:

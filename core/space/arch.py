@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -27,7 +27,9 @@ from core.space import (
     validate_depths,
     validate_kernels,
 )
-from core.space.network import BlockChoice, NetSpec, ResNet, build_plain
+
+if TYPE_CHECKING:  # the network (torch) loads when a network is built: reading a file stays instant
+    from core.space.network import BlockChoice, NetSpec, ResNet
 
 
 class BlockArch(BaseModel):
@@ -69,13 +71,24 @@ class Architecture(BaseModel):
             validate_block_ids(list(self.blocks), self.depths, where="blocks")
         return self
 
+    def same_network(self, other: Architecture) -> bool:
+        """The same network (where each came from, its ``source``, aside)."""
+        mine = self.model_dump(mode="json", exclude={"source"})
+        return mine == other.model_dump(mode="json", exclude={"source"})
+
     def spec(self) -> NetSpec:
+        from core.space.network import NetSpec
+
         return NetSpec(self.num_classes, self.stem, self.width_mult, tuple(self.depths))
 
     def choices(self) -> dict[int, BlockChoice]:
+        from core.space.network import BlockChoice
+
         return {bid: BlockChoice(b.kernel, b.activation) for bid, b in self.blocks.items()}
 
     def build(self) -> ResNet:
+        from core.space.network import build_plain
+
         return build_plain(self.spec(), self.choices())
 
     def to_json(self) -> str:
@@ -109,6 +122,8 @@ def snapshot_to_choices(
 ) -> dict[int, BlockChoice]:
     """The argmax path per block of an alpha snapshot (an ``alphas`` event's probabilities), factorized
     or joint: derive-at-epoch and the end of a search both come here."""
+    from core.space.network import BlockChoice
+
     return {bid: BlockChoice(*space.choice(snapshot[str(bid)])) for bid in space.block_ids}
 
 
@@ -120,6 +135,8 @@ def merged_choices(
     """A progressive search's architecture: every block with a frozen or an open decision -- the frozen
     choices as they were pinned, the open ones by the derive rule on ``snapshot``.  A frozen decision
     reads as a one-candidate distribution, so :meth:`SearchSpace.choice` stays the one rule."""
+    from core.space.network import BlockChoice
+
     blocks = sorted({int(b) for b in snapshot} | {int(b) for b in frozen})
     out = {}
     for bid in blocks:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from core.config import DataConfig
 from core.errors import PresnetError
+from core.train.datadir import check_image_folder, cifar_folder
 from core.train.seeds import DATASET_SEED, stream
 
 
@@ -117,13 +118,7 @@ def _cifar(cfg: DataConfig, name: str) -> tuple[ImageSet, ImageSet, list[str]]:
 
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     root = Path(cfg.data_dir).expanduser()
-    folder = root / ("cifar-10-batches-py" if name == "cifar10" else "cifar-100-python")
-    if not cfg.download and not folder.is_dir():
-        raise PresnetError(
-            f"{name} not found (looked for {folder})",
-            where="data.data_dir",
-            hint="pass --download (needs network) or point --data-dir at the folder holding it",
-        )
+    cifar_folder(cfg, name)
     try:
         train = cls(str(root), train=True, download=cfg.download)
         test = cls(str(root), train=False, download=cfg.download)
@@ -172,36 +167,6 @@ def _read_folder(root: Path, size: int) -> tuple[ImageSet, list[str]]:
         images.append(pil_to_tensor(img))
     labels = torch.tensor([t for _, t in ds.samples], dtype=torch.long)
     return ImageSet(torch.stack(images), labels), list(ds.classes)
-
-
-def check_image_folder(root: Path) -> tuple[Path, Path]:
-    """The train/ and test/ folders of an imagefolder dataset, with matching classes."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise PresnetError(
-            "data_dir does not exist",
-            where=f"data.data_dir ({root})",
-            hint="point --data-dir at a folder with train/<class>/ and test/<class>/",
-        )
-    train, test = root / "train", root / "test"
-    for part in (train, test):
-        if not part.is_dir():
-            raise PresnetError(
-                f"missing {part.name}/ folder",
-                where=f"data.data_dir ({root})",
-                hint="an imagefolder dataset needs train/<class>/* and test/<class>/*",
-            )
-    classes = {p: sorted(d.name for d in p.iterdir() if d.is_dir()) for p in (train, test)}
-    if not classes[train]:
-        raise PresnetError("no class folders", where=str(train), hint="put each class's images in train/<class>/")
-    if classes[train] != classes[test]:
-        only = sorted(set(classes[train]) ^ set(classes[test]))
-        raise PresnetError(
-            f"train and test classes differ ({', '.join(only)})",
-            where=str(root),
-            hint="give train/ and test/ the same class folders",
-        )
-    return train, test
 
 
 def _imagefolder(cfg: DataConfig) -> tuple[ImageSet, ImageSet, list[str]]:

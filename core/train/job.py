@@ -100,7 +100,7 @@ class Job:
         except BaseException:
             if not self.resume and self.coll.is_main:
                 self.run_dir.discard_if_unused()
-            self.run_dir.release_lock()
+            self.run_dir.release_lock(refused=self.resume)  # a refused resume leaves run.lock as it was
             raise
 
     def _prepare(self) -> Job:
@@ -283,7 +283,7 @@ class Job:
                 ),
             )
         if run.retrain_ckpt.exists():
-            arch = self.arch or load_arch(run.arch_file)
+            arch = self.arch or load_arch(run.retrain_arch_file)
             payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
         newest = payloads.get("retrain") or payloads.get("search")
         world = self.coll.world_size
@@ -372,23 +372,15 @@ class Job:
         if self.arch is not None:
             arch = self.arch
             if main:
-                save_arch(run.arch_file, arch)
-                # From this moment the run's result is this architecture (a TUI retrain from a past epoch):
-                # summary.json says so now, not only once the retrain ends.
-                run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
+                self._keep_retrain_arch(arch)
         else:
-            arch = load_arch(run.arch_file)
+            arch = load_arch(run.retrain_arch_file)
         head = CheckpointHeader.of(payload) if payload is not None else None
         if payload is not None and head is not None and head.finished:
             if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
-                outcome = RetrainOutcome(
-                    head.epoch_done,
-                    float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
-                    count_params(arch.build()),
-                    bool(payload.get("stopped", False)),
-                    payload.get("last_val_top1"),
-                )
-                self._retrain_summary(arch, outcome, head.world_size, [])
+                self._retrain_summary(arch, RetrainOutcome.of_checkpoint(payload, arch), head.world_size, [])
+            if main:  # the cut-back event file ends before the closing event: write it (again), last
+                self.bus.emit(RetrainOutcome.of_checkpoint(payload, arch).done_event(run.weights))
             return None
         engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset), arch, run.weights)
         if payload is not None:
@@ -398,19 +390,42 @@ class Job:
         fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
         if main:
             self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests)
+        self.bus.emit(outcome.done_event(run.weights))  # last: a reader that trusts it finds the summary whole
         return outcome
+
+    def _keep_retrain_arch(self, arch: Architecture) -> None:
+        """Write the architecture this job retrains where it belongs.  A run without one (``presnet
+        retrain``, or a search's retrain of the search's own result) keeps it in arch.json and its
+        summary; another architecture than the search's (the TUI's derive of a past epoch) gets its own
+        file, named in summary.json's ``retrain_arch``, so the search's result is never overwritten."""
+        run = self.run_dir
+        searched = load_arch(run.arch_file) if run.arch_file.is_file() else None
+        if searched is not None and searched.same_network(arch):  # the search's own result, in arch.json
+            if run.summary().retrain_arch:
+                run.update_summary(retrain_arch=None)  # no longer an earlier retrain's other file
+            return
+        if searched is None:
+            save_arch(run.arch_file, arch)
+            run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
+            return
+        epoch = (arch.source or {}).get("epoch")
+        name = f"arch-epoch{epoch}.json" if isinstance(epoch, int) else "arch-retrain.json"
+        save_arch(run.path / name, arch)
+        run.update_summary(retrain_arch=name)
 
     def _retrain_summary(
         self, arch: Architecture, outcome: RetrainOutcome, world_size: int, digests: list[str]
     ) -> None:
+        own = self.run_dir.summary().retrain_arch  # a past epoch's architecture: its own file and params
+        result = {} if own else {"architecture": arch.model_dump(mode="json"), "params": outcome.params}
         self.run_dir.update_summary(
-            architecture=arch.model_dump(mode="json"),
-            params=outcome.params,
+            **result,
             retrain={
                 "epochs": outcome.epochs,
                 "test_top1": outcome.test_top1,
                 "val_top1": outcome.val_top1,
                 "stopped": outcome.stopped,
+                **({"arch_file": own, "params": outcome.params} if own else {}),
                 **({"rank_state_sha256": digests} if digests else {}),
             },
             world_size=world_size,

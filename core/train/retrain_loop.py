@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.run.checkpoint import save_checkpoint
+from core.run.checkpoint import CheckpointHeader, save_checkpoint
 from core.run.events import RetrainDone, RetrainEpochEnd, RetrainStarted
 from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
@@ -41,6 +41,28 @@ class RetrainOutcome:
     params: int
     stopped: bool
     val_top1: float | None = None  #: the last epoch's validation top-1
+
+    @classmethod
+    def of_checkpoint(cls, payload: dict[str, Any], arch: Architecture) -> RetrainOutcome:
+        """The result a finished retrain checkpoint holds (a resume after a kill past that checkpoint)."""
+        return cls(
+            CheckpointHeader.of(payload).epoch_done,
+            float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
+            count_params(arch.build()),
+            bool(payload.get("stopped", False)),
+            payload.get("last_val_top1"),
+        )
+
+    def done_event(self, weights: Path) -> RetrainDone:
+        """The retrain's closing event; the job emits it once summary.json has the retrain's section."""
+        return RetrainDone(
+            epochs=self.epochs,
+            test_top1=self.test_top1,
+            val_top1=self.val_top1,
+            params=self.params,
+            stopped=self.stopped,
+            weights=str(weights),
+        )
 
 
 class RetrainEngine(Loop):
@@ -186,15 +208,5 @@ class RetrainEngine(Loop):
             self._save_weights(LAST_WEIGHTS)
         test_top1 = self.test_top1
         assert test_top1 is not None
-        self.bus.emit(
-            RetrainDone(
-                epochs=self.epoch_done,
-                test_top1=test_top1,
-                val_top1=self.last_val_top1,
-                params=self.params,
-                stopped=self.stopped,
-                weights=str(self.weights_dir),
-            )
-        )
-        self.save(finished=True)
+        self.save(finished=True)  # the job emits RetrainDone once summary.json has the retrain's section
         return RetrainOutcome(self.epoch_done, test_top1, self.params, self.stopped, self.last_val_top1)

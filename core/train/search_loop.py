@@ -414,7 +414,8 @@ class SearchEngine(Loop):
         s = self.config.search
         ctl = self.control.poll()
         stop_at = ctl.stop_at_epoch or s.stop_at_epoch
-        if ctl.stop or (stop_at is not None and epoch >= stop_at):
+        # a stop asked for at the last epoch (or later) changes nothing: the search completes there
+        if ctl.stop or (stop_at is not None and stop_at <= epoch < s.epochs):
             return StopReason.USER
         if self.stages:  # a progressive search ends with its last stage (or at the cap)
             return self.stages.done or (None if epoch < s.epochs else StopReason.COMPLETED)

@@ -77,7 +77,7 @@ class OneLineErrors(TyperGroup):
         except UsageError as err:
             where = err.ctx.command_path if err.ctx else "presnet"
             try:
-                fail([f"{err.format_message()} — see `{where} --help`"])
+                fail([f"{usage_message(err, where)} — see `{where} --help`"])
             except typer.Exit as exit_:
                 code = exit_.exit_code
         except typer.Exit as exit_:
@@ -85,6 +85,14 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code or 0)
+
+
+def usage_message(err: Any, where: str) -> str:
+    """Click's message, without a suggestion that helps no one: ``--headless`` on a command that is
+    headless anyway says so, and "(Possible options: --help)" is left out."""
+    if getattr(err, "option_name", None) == "--headless":
+        return f"`{where}` always runs headless: drop --headless"
+    return str(err.format_message()).replace(" (Possible options: --help)", "")
 
 
 def quiet_flags(command: Any) -> None:

@@ -154,8 +154,6 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
-    from core.api.space import space_report
-
     with user_errors():
         cfg = resolve_config(
             config, scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
@@ -169,6 +167,8 @@ def inspect(
                 where="inspect",
                 hint="e.g. presnet inspect --scope s",
             )
+        from core.api.space import space_report  # torch: after the input has passed its checks
+
         # The space as the paper defines it (full-width ResNet-50, torchvision's stem), or as -c configures it.
         report = space_report(cfg, paper_network=config is None, as_searched=False)
         if as_json:

@@ -36,7 +36,9 @@ def plot(
     save: Annotated[
         Path | None, typer.Option(help="write the figure to this file: .png/.svg/.pdf (matplotlib) or .txt/.html")
     ] = None,
-    width: Annotated[int, typer.Option(help="figure width in characters")] = 120,
+    width: Annotated[
+        int | None, typer.Option(min=40, help="figure width in characters (default: the terminal's, at most 120)")
+    ] = None,
 ) -> None:
     """Alpha trajectories per block, kernel and activation (the paper's Fig. 3); a sweep: top-1 per scope."""
     import plotext as plt
@@ -74,7 +76,7 @@ def plot(
         if save is not None and image:
             _plot_fig3(rundir, traj, blocks, save)
             return
-        figure(plt, traj, blocks, width)
+        figure(plt, traj, blocks, width or min(console.width, 120), scroll=True)
         if save is not None:
             import contextlib
             import io

@@ -119,11 +119,12 @@ def _new_run(
 
     The config is read (and a bad option refused) before torch loads; search, retrain and baseline
     always run headless."""
-    from core.api.config import resolve_config
+    from core.api.config import check_data, resolve_config
     from core.api.runs import start_run
 
     with user_errors():
         cfg = resolve_config(config, overrides)
+        check_data(cfg, overrides)
         arch = None
         if arch_file is not None:  # an architecture needs torch: read after the options have passed
             from core.api.arch import load_arch
@@ -371,17 +372,20 @@ def resume(
                 )
             _start(_worker_job(run_dir, arch, retrain_epochs))
             return
+        from core.api.runs import under_launcher
+        from core.api.steer import check_resumable
+
         no_tty = not headless and _no_terminal()
-        # a wrong path fails here, before any process starts
-        _launch(nproc, headless or no_tty, RunDir.open(run_dir).config().run.device)
+        run = RunDir.open(run_dir)  # a wrong path fails here, before any process starts
+        if not under_launcher():  # a live or finished run: one line, exit 2, headless or not
+            check_resumable(run)
+        _launch(nproc, headless or no_tty, run.config().run.device)
         if headless or no_tty:
             _start(continue_run(run_dir), no_tty=no_tty)
             return
-        from core.api.steer import check_resumable
         from presnet_tui.app import PresnetApp
         from presnet_tui.commands.tui import leave
 
-        check_resumable(RunDir.open(run_dir))
         leave(PresnetApp(resume=run_dir))
 
 

@@ -9,6 +9,7 @@ shared machine reaches loopback; from another machine, tunnel: ``ssh -L 8000:loc
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import shlex
 import socket
@@ -73,6 +74,27 @@ def check_inputs(config: Path | None, attach: Path | None, host: str, allow_remo
         )
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on, in one line, before the server prints its banner
+    (the server's own failure is a stack of lines about paths and permissions)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # an unresolvable host was refused by check_inputs already
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as err:
+            what = "is in use (another server listens there)" if err.errno == errno.EADDRINUSE else err.strerror
+            raise PresnetError(
+                f"port {port} on {host} {what}",
+                where="--port",
+                hint=f"choose another port (e.g. --port {port + 1 if port < 65535 else 8000}) or stop that server",
+            ) from None
+
+
 @app.command()
 def serve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config for the setup screen")] = None,
@@ -90,6 +112,7 @@ def serve(
     """The TUI in a browser tab (textual-serve): one app per tab; tunnel with ssh -L 8000:localhost:8000 HOST."""
     with user_errors():
         check_inputs(config, attach, host, allow_remote)
+        check_port(host, port)
         import_extra("textual_serve.server", "web", where="presnet serve", what="textual-serve")
         if token is not None and not token.strip():
             raise PresnetError("the token is empty", where="--token", hint="leave it out for a random one")

@@ -92,7 +92,7 @@ class RetrainScreen(RunScreen):
             d = m.retrain_done
             lines.append(f"[b]done[/b]: test top-1 {d.test_top1:.2%} (once)")
             lines.append(f"weights {d.weights}")
-            lines.append(f"arch    {self.session.run_dir.arch_file}")
+            lines.append(f"arch    {self.session.run_dir.retrain_arch_file}")
             lines.append(f"summary {self.session.run_dir.summary_file}")
         if m.errors:
             lines.append(f"[red]{m.errors[-1]}[/]")

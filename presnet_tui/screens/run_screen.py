@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from textual.screen import Screen
 
-from core.run.events import AnyEvent
-from presnet_tui.messages import EventsArrived, Throttle
+from core.run.events import AnyEvent, RetrainStarted
+from presnet_tui.messages import EventsArrived, RetrainBegan, Throttle
 from presnet_tui.model import RunModel
 from presnet_tui.session import Session
+
+#: Seconds a replayed error's toast stays (the panels say it for good).
+REPLAYED_S = 3.0
 
 
 class RunScreen(Screen):
@@ -22,6 +28,8 @@ class RunScreen(Screen):
         self.session = session
         self.model = RunModel()
         self.redraws = Throttle(self, self.redraw)
+        self.replaying = False  #: the event being applied is the run's history, not news
+        self.opened_at = time.time()
 
     def on_mount(self) -> None:
         self.title = f"presnet · {self.session.run_dir.path}"
@@ -38,8 +46,23 @@ class RunScreen(Screen):
     def on_events_arrived(self, message: EventsArrived) -> None:
         for event in self.session.take():
             self.model.apply(event)
+            # an event written before this screen opened is history (an attached or resumed run): what it
+            # says is in the panels already, and replayed toasts would sit over the plots for seconds
+            when = getattr(event, "time", None)
+            self.replaying = when is not None and when < self.opened_at
             self.on_run_event(event)
+            if isinstance(event, RetrainStarted) and not self.replaying:
+                self.post_message(RetrainBegan(self.session.run_dir.path))
+        self.replaying = False
         self.redraws.request()
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
+        """A toast; while the history is replayed only an error shows, and briefly (``REPLAYED_S``)."""
+        if self.replaying:
+            if kwargs.get("severity") != "error":
+                return
+            kwargs["timeout"] = REPLAYED_S
+        super().notify(message, *args, **kwargs)
 
     def on_run_event(self, event: AnyEvent) -> None:
         """One event, after the model has taken it in (the place for notifications)."""

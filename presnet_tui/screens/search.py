@@ -181,7 +181,8 @@ class SearchScreen(RunScreen):
         def chosen(epoch: Any) -> None:
             if epoch is not None:
                 try:  # inside the warm-up the search would end before its first architecture step
-                    check_stop_at(self.session.run_dir.config().search, epoch)
+                    ended = self.model.epochs_done  # read now: an epoch may have ended while the dialog was open
+                    check_stop_at(self.session.run_dir.config().search, epoch, "e (stop at)", ended)
                 except PresnetError as err:
                     self.notify(err.line(), severity="error")
                     return

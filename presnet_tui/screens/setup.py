@@ -122,7 +122,9 @@ class SetupScreen(Screen):
                     )
                     yield ChoiceButton(label, value=s == scope, id=f"scope-{s}")
             custom = ",".join(map(str, c.space.scope)) if isinstance(c.space.scope, list) else ""
-            yield Input(custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks")
+            yield Input(
+                custom, placeholder="block ids, 1 = deepest, e.g. 1,2,5", id="custom-blocks", select_on_focus=False
+            )
             yield Label("", id="err-scope", classes="error")
             yield Static("loading torch to count the network…", id="facts")
             yield Label("Candidate kernels", classes="section")
@@ -162,16 +164,17 @@ class SetupScreen(Screen):
                 yield self._field("seed", Input(str(c.run.seed), type="integer", id="seed"))
             for slot in ("epochs", "warmup", "device", "seed"):
                 yield Label("", id=f"err-{slot}", classes="error")
-            yield Label("Config file", classes="section")
-            with Horizontal(classes="fields"):
-                yield Input(placeholder="path/to/config.yaml", id="config-path")
-                yield Button("Load", id="load")
-                yield Button("Save", id="save")
             samples = sorted(self.config_dir.glob("*.yaml")) if self.config_dir.is_dir() else []
             if samples:
+                yield Label("Sample configs", classes="section")
                 yield Select([(p.name, str(p)) for p in samples], prompt="sample configs", id="samples")
             yield Label("", id="err-general", classes="error")
-            yield Button("Start search", variant="primary", id="start")
+        # one row under the form, always in view at 80x24: the config file's path, Load, Save and Start
+        with Horizontal(id="setup-actions"):
+            yield Input(placeholder="config file: path/to/config.yaml", id="config-path")
+            yield Button("Load", id="load", compact=True)
+            yield Button("Save", id="save", compact=True)
+            yield Button("Start search", variant="primary", id="start", compact=True)
         yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
     @staticmethod

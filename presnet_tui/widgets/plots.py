@@ -133,12 +133,14 @@ class CurvesPlot(PlotextPlot):
     """A few per-epoch series of one quantity (loss, or top-1).
 
     ``log``: a logarithmic y axis, for losses -- a first retrain epoch's test loss can be
-    263,518 and later ones ~0.3, which flattens a linear axis into one line.
+    263,518 and later ones ~0.3, which flattens a linear axis into one line.  Top-1 series (fractions in
+    the events) are drawn in %, as every text beside them says it.
     """
 
     def __init__(self, title: str, keys: list[str], *, log: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.title_text = title
+        self.percent = all("top1" in key for key in keys)
+        self.title_text = f"{title} (%)" if self.percent else title
         self.keys = keys
         self.log_scale = log
 
@@ -152,6 +154,8 @@ class CurvesPlot(PlotextPlot):
             values = curves.values.get(key, [])
             if self.log_scale:  # a log axis has no place for 0 or below
                 values = [v if v is not None and v > 0 else None for v in values]
+            if self.percent:
+                values = [100 * v if v is not None else None for v in values]
             series.append((key, *thin(curves.epochs, values, max(self.size.width - 8, 10))))
         # plotext cannot scale an empty log axis: linear until there is a point
         plt.yscale("log" if self.log_scale and any(xs for _, xs, _ in series) else "linear")

@@ -56,7 +56,8 @@ def test_sigterm_and_sigusr1_mid_epoch_then_requeue_matches_an_uninterrupted_run
         return [e for e in evs if e.kind == kind]
 
     assert [e.epoch for e in only("epoch_end")] == [e.epoch for e in only("epoch_end", ref_events)]
-    assert not only("suspended")  # a resume cuts the history back to its checkpoint's: gap-free, no doubles
+    # a resume cuts the history back to its checkpoint's (gap-free, no doubles) but keeps each suspension
+    assert [(e.phase, e.by) for e in only("suspended")] == [("search", "SIGTERM"), ("retrain", "SIGUSR1")]
     for mine, theirs in zip(only("epoch_end"), only("epoch_end", ref_events), strict=True):
         assert (mine.alphas, mine.train_loss, mine.val_loss) == (theirs.alphas, theirs.train_loss, theirs.val_loss)
     summary, ref_summary = (json.loads((d / "summary.json").read_text()) for d in (run, ref))

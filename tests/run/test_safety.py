@@ -212,10 +212,11 @@ def test_run_without_headless_and_without_a_terminal_ends_on_its_own(tmp_path):
     assert "no terminal" in text and "running headless" in text
     assert "\x1b[?1049h" not in text  # no alternate screen: the TUI never started
     assert epochs_of(out, "epoch_end") == [1, 2] and epochs_of(out, "retrain_epoch_end") == [1]
-    with open(log, "wb") as f:  # resume too (a finished run: nothing to redo)
+    with open(log, "wb") as f:  # a resume of the finished run is refused in one line (issue 39), not run
         proc = spawn(["resume", str(out)], stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
-        assert proc.wait(timeout=300) == 0, log.read_text()
-    assert "running headless" in log.read_text()
+        assert proc.wait(timeout=300) == 2, log.read_text()
+    lines = error_lines(log.read_text())
+    assert len(lines) == 1 and "nothing to resume" in lines[0], lines
 
 
 # -- races around a live run ------------------------------------------------------------------------

@@ -68,3 +68,28 @@ def test_the_model_marks_settled_decisions_from_the_event():
     assert model.status(1) == "✓·"
     model.apply(_epoch_end(2))  # an event file from before the field: nothing is marked settled
     assert model.status(1) == "··"
+
+
+def test_the_unstable_mark_clears_when_the_decision_settles_again():
+    """Issue 39: `!` stayed after a decision re-settled (`!✓` where derive said settled)."""
+    from core.run.events import Unstable
+
+    model = RunModel()
+    model.apply(
+        SearchStarted(
+            config={"search": {"patience": 1, "margin": 0.0}},
+            block_ids=[1],
+            stages={"1": 4},
+            candidates={"kernel": ["3", "5"], "activation": ["relu", "mish"]},
+            params=10,
+            num_classes=10,
+            steps_per_epoch=2,
+            epochs=4,
+        )
+    )
+    model.apply(_epoch_end(1, {"1": {"kernel": True, "activation": False}}))
+    model.apply(Unstable(epoch=2, block=1, decision="kernel", was="3", now="5"))
+    model.apply(_epoch_end(2, {"1": {"kernel": False, "activation": False}}))
+    assert model.status(1) == "!·"  # lost its lead, not settled again
+    model.apply(_epoch_end(3, {"1": {"kernel": True, "activation": False}}))
+    assert model.status(1) == "✓·"  # settled again: as derive says
