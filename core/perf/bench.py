@@ -41,7 +41,7 @@ from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DE
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler, host_logits
 from core.train import step as steps
-from core.train.curvature import dominant_eigenvalue
+from core.train.curvature import largest_eigenvalue
 from core.train.data import ImageSet, channel_stats
 from core.train.device import Precision, configure_torch, resolve_device
 from core.train.pipeline import DeviceLoader
@@ -354,7 +354,7 @@ def curvature_seconds(setup: Setup, net: SearchNet, config: CurvatureConfig | No
     setup.warmup = 1
 
     def probe() -> None:
-        dominant_eigenvalue(net, batches, config.steps, 0)
+        largest_eigenvalue(net, batches, config.steps, 0)
 
     try:
         return timed(setup, probe, n=3)

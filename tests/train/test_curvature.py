@@ -7,7 +7,7 @@ import json
 import torch
 
 from core.run.events import EpochEnd
-from core.train.curvature import CurvatureProbe, dominant_eigenvalue, entropy, lanczos_top
+from core.train.curvature import CurvatureProbe, largest_eigenvalue, entropy, lanczos_top
 from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 from core.train.seeds import stream
@@ -79,7 +79,7 @@ def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path)
         h = torch.autograd.functional.hessian(loss_of, flat)
     exact = float(torch.linalg.eigvalsh(h.double()).max())
     assert abs(value - exact) <= 1e-3 * max(1.0, abs(exact)), (value, exact)
-    assert dominant_eigenvalue(net, probe.batches, 200, probe.seed) == value  # deterministic
+    assert largest_eigenvalue(net, probe.batches, 200, probe.seed) == value  # deterministic
 
 
 class _swapped:
