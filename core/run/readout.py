@@ -82,6 +82,16 @@ class PerturbationReadout(BaseModel):
                     out[b][d] = {c: 1.0 if c == r.choice else 0.0 for c in out[b][d]}
         return out
 
+    def disagreement_line(self) -> str:
+        """One line: where the perturbation's choice differs from the alphas' argmax, with its strength."""
+        agree, total = self.agreement()
+        if agree == total:
+            return f"the perturbation readout agrees with the alphas' argmax at all {total} decisions"
+        parts = [
+            f"{b} {d} {a}->{c} (+{self.decisions[b][d].strength:.3g} pts)" for b, d, a, c in self.disagreements()
+        ]
+        return f"perturbation and argmax differ at {total - agree} of {total} decisions: " + ", ".join(parts)
+
     def agreement(self) -> tuple[int, int]:
         """(decisions where the perturbation agrees with the argmax, decisions read)."""
         rows = [r for ds in self.decisions.values() for r in ds.values()]

@@ -116,7 +116,7 @@ def test_the_probes_on_leave_the_search_bit_identical(synthetic, start, tmp_path
     states, ends = [], []
     for cfg in (on, off):
         runner, run, seen = start(cfg, retrain=False)
-        assert runner.wait(120).status == "done"
+        assert runner.wait(600).status == "done"
         states.append(_final_state(run))
         ends.append([e for e in seen if isinstance(e, EpochEnd)])
     a, b = states
@@ -133,7 +133,7 @@ def test_the_probes_on_leave_the_search_bit_identical(synthetic, start, tmp_path
 def test_a_tight_budget_runs_the_readout_less_often_and_says_so(synthetic, start, tmp_path):
     cfg = synthetic(epochs=4, probe_budget=0.001)
     runner, run, seen = start(cfg, retrain=False)
-    assert runner.wait(120).status == "done"
+    assert runner.wait(600).status == "done"
     warned = [e for e in seen if isinstance(e, SpaceWarning) and e.where == "search.probe_budget"]
     assert {w.message.split()[1] for w in warned} == {"curvature", "perturbation"}
     summary = json.loads(run.summary_file.read_text())
@@ -144,7 +144,7 @@ def test_a_tight_budget_runs_the_readout_less_often_and_says_so(synthetic, start
 def test_select_perturbation_takes_the_readouts_choices(synthetic, start, tmp_path):
     cfg = synthetic(epochs=3, select="perturbation", perturbation={"images": 24})
     runner, run, seen = start(cfg, retrain=False)
-    assert runner.wait(120).status == "done"
+    assert runner.wait(600).status == "done"
     last = [e for e in seen if isinstance(e, EpochEnd)][-1]
     assert last.perturbation is not None  # exempt from the budget: the architecture is read from it
     arch = json.loads(run.arch_file.read_text())
@@ -152,3 +152,21 @@ def test_select_perturbation_takes_the_readouts_choices(synthetic, start, tmp_pa
     for block, decisions in last.perturbation.choices().items():
         got = arch["blocks"][block]
         assert str(got["kernel"]) == decisions["kernel"] and got["activation"] == decisions["activation"]
+    # derive reads the same readout from the run's events, and says where the selections differ
+    from typer.testing import CliRunner
+
+    from core.api.derive import derive
+    from presnet_tui.cli import app
+
+    assert derive(run, select="perturbation").blocks == derive(run).blocks  # the run's search.select
+    by_alpha = derive(run, select="alpha")
+    assert "select" not in (by_alpha.source or {})
+    result = CliRunner().invoke(app, ["derive", str(run.path), "--select", "perturbation"])
+    assert result.exit_code == 0 and "by perturbation" in result.output
+    assert last.perturbation.disagreement_line() in " ".join(result.output.split())
+    differ = {b for b, *_ in last.perturbation.disagreements()}
+    assert differ == {str(b) for b, a in by_alpha.blocks.items() if a != derive(run).blocks[b]}
+    bad = CliRunner().invoke(app, ["derive", str(run.path), "--select", "votes"])
+    assert bad.exit_code == 2 and "--select" in bad.output
+    early = CliRunner().invoke(app, ["derive", str(run.path), "--epoch", "1", "--select", "perturbation"])
+    assert early.exit_code == 2 and "no perturbation readout at or before epoch 1" in early.output
