@@ -121,7 +121,9 @@ def analyse(truth_dir: Path, runs: Path, seeds: list[int], k: int) -> None:
             }
         row |= {
             "random_truth": float(np.mean([truth[a]["test_mean"] for a in randoms])),
-            "random_percentile": float(np.mean([100 * sum(g < truth[a]["test_mean"] for g in gt) / 15 for a in randoms])),
+            "random_percentile": float(
+                np.mean([100 * sum(g < truth[a]["test_mean"] for g in gt) / 15 for a in randoms])
+            ),
             "random_tau": float(tau_random),
         }
         rows.append(row)
@@ -164,11 +166,14 @@ def write(rows: list[dict], picks: dict, truth: dict, best: tuple[str, ...], k: 
         m, lo, hi = t["truth_mean_ci95"]
         tm, tlo, thi = t["tau_mean_ci95"]
         print(
-            f"{name:13s} truth {100 * m:.2f} % [{100 * lo:.2f}, {100 * hi:.2f}]  percentile {t['percentile_mean']:.0f}"
+            f"{name:13s} truth {100 * m:.2f} % [{100 * lo:.2f}, {100 * hi:.2f}]"
+            f"  percentile {t['percentile_mean']:.0f}"
             f"  tau {tm:+.2f} [{tlo:+.2f}, {thi:+.2f}]"
         )
     for name, a in agreement.items():
-        print(name, ", ".join(f"{d}: {v['modal']} {v['seeds']}/{v['of']} (best {v['truth_best']})" for d, v in a.items()))
+        print(
+            name, ", ".join(f"{d}: {v['modal']} {v['seeds']}/{v['of']} (best {v['truth_best']})" for d, v in a.items())
+        )
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.config import Config, validate
 from core.errors import PresnetError
@@ -100,7 +101,8 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None, select: s
             hint="derive needs a run directory written by a search",
         )
     spec = net_spec(snaps.config, snaps.num_classes)
-    alphas, source = snaps.history[chosen].alphas, {"run": snaps.source, "epoch": chosen}
+    alphas = snaps.history[chosen].alphas
+    record: dict[str, Any] = {"run": snaps.source, "epoch": chosen}
     if (select or snaps.config.search.select) == "perturbation":
         read = readout_at(snaps, chosen)
         if read is None:
@@ -110,8 +112,8 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None, select: s
                 hint="derive a later epoch, or use --select alpha (the run measured none: search.perturbation)",
             )
         alphas = read[1].as_snapshot(alphas)
-        source |= {"select": "perturbation", "readout_epoch": read[0]}
-    arch = from_choices(_choices_at(snaps, chosen, alphas), spec, source=source)
+        record |= {"select": "perturbation", "readout_epoch": read[0]}
+    arch = from_choices(_choices_at(snaps, chosen, alphas), spec, source=record)
     return with_confidence(arch, confidence_at(snaps, chosen))
 
 

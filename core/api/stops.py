@@ -20,7 +20,7 @@ def rule_verdicts(config: Config, epochs: Iterable[EpochEnd]) -> RuleVerdicts:
     """Both rules over ``epochs`` (any order), with the config's margin and curvature settings."""
     s = config.search
     ordered = sorted(epochs, key=lambda e: e.epoch)
-    return replay_rules(ordered, s.patience, s.margin, s.threshold, s.curvature, s.warmup_epochs)
+    return replay_rules(ordered, s.patience, s.margin, s.threshold, s.curvature)
 
 
 def curvature_points(epochs: Iterable[EpochEnd]) -> list[tuple[int, float]]:

@@ -87,9 +87,7 @@ class PerturbationReadout(BaseModel):
         agree, total = self.agreement()
         if agree == total:
             return f"the perturbation readout agrees with the alphas' argmax at all {total} decisions"
-        parts = [
-            f"{b} {d} {a}->{c} (+{self.decisions[b][d].strength:.3g} pts)" for b, d, a, c in self.disagreements()
-        ]
+        parts = [f"{b} {d} {a}->{c} (+{self.decisions[b][d].strength:.3g} pts)" for b, d, a, c in self.disagreements()]
         return f"perturbation and argmax differ at {total - agree} of {total} decisions: " + ", ".join(parts)
 
     def agreement(self) -> tuple[int, int]:

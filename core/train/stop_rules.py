@@ -117,14 +117,11 @@ def margin_converged(epochs: Sequence[EpochEnd], patience: int, margin: float, t
 
 
 def replay_rules(
-    epochs: Sequence[EpochEnd],
-    patience: int,
-    margin: float,
-    threshold: float | None,
-    rule: CurvatureConfig,
-    warmup: int = 0,
+    epochs: Sequence[EpochEnd], patience: int, margin: float, threshold: float | None, rule: CurvatureConfig
 ) -> RuleVerdicts:
-    """Both rules over a run's ``epoch_end`` events (ordered by epoch); ``warmup`` as in :func:`curvature_stop`."""
+    """Both rules over a run's ``epoch_end`` events (ordered by epoch); the warm-up is the epochs before
+    the first search epoch, as the events record them."""
+    warmup = min((e.epoch for e in epochs if e.phase == "search"), default=1) - 1
     return RuleVerdicts(
         margin=margin_converged(epochs, patience, margin, threshold),
         curvature=curvature_stop(curvature_history(epochs), rule, warmup),

@@ -7,7 +7,7 @@ import json
 import torch
 
 from core.run.events import EpochEnd
-from core.train.curvature import CurvatureProbe, largest_eigenvalue, entropy, lanczos_top
+from core.train.curvature import CurvatureProbe, entropy, lanczos_top, largest_eigenvalue
 from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 from core.train.seeds import stream

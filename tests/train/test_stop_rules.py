@@ -47,8 +47,11 @@ def test_start_counts_search_epochs_past_the_warm_up():
     assert curvature_stop(step_history(11, 80, 19), RULE, warmup=10) is None
     assert curvature_stop(step_history(11, 80, 19), RULE).rollback == 13
     assert curvature_stop(step_history(11, 80, 26), RULE, warmup=10).rollback == 20
-    ends = [_end(e, 0.7, v) for e, v in step_history(7, 60, 23)]
-    assert replay_rules(ends, 3, 0.1, None, RULE, warmup=6).curvature == curvature_stop(history, RULE, warmup=6)
+    # replayed from the events: the warm-up is what precedes the first search epoch
+    warm = [_end(e, 0.5, None).model_copy(update={"phase": "warmup"}) for e in range(1, 7)]
+    ends = warm + [_end(e, 0.7, v) for e, v in history]
+    replayed = replay_rules(ends, 3, 0.1, None, RULE.model_copy(update={"start": 12})).curvature
+    assert replayed == curvature_stop(history, RULE.model_copy(update={"start": 12}), warmup=6) == stop
 
 
 def test_every_second_epoch_counts_evaluations_not_epochs():

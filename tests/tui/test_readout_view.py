@@ -88,3 +88,28 @@ def test_a_run_without_readouts_shows_no_strip():
             assert not app.screen.query_one(ReadoutStrip).display
 
     asyncio.run(scenario())
+
+
+def test_fig3_marks_the_perturbation_choice_on_each_panel(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    from presnet_tui.figures import fig3
+    from presnet_tui.trajectory import trajectory_from_events
+
+    events = readout_events()
+    marks = [
+        (
+            e.epoch,
+            {b: {d: (r.choice, 0.5, r.agrees) for d, r in ds.items()} for b, ds in e.perturbation.decisions.items()},
+        )
+        for e in events
+        if isinstance(e, EpochEnd) and e.perturbation is not None
+    ]
+    out = tmp_path / "fig3.svg"
+    fig3(trajectory_from_events(events), ["1", "2"], out, readouts=marks)
+    svg = out.read_text()
+    assert "perturbation choice ≠ argmax" in svg and "perturbation choice" in svg
+    plain = tmp_path / "plain.svg"
+    fig3(trajectory_from_events(events), ["1", "2"], plain)
+    assert "perturbation choice" not in plain.read_text()
