@@ -41,7 +41,7 @@ def main() -> None:
     w_opt = bench.sgd(net.weight_parameters())
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-3, betas=(0.0, 0.999))
     t0 = time.time()
-    out = bench_probes(setup, net, w_opt, a_opt)
+    out = bench_probes(setup, net, bench.search_iteration(setup, net, w_opt, a_opt))
     out |= {
         "scope": a.scope,
         "width": a.width,

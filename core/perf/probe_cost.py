@@ -16,9 +16,8 @@ from typing import Any
 import torch
 
 from core.config import CurvatureConfig, PerturbationConfig
-from core.perf import bench
+from core.perf import timing
 from core.space.network import SearchNet
-from core.space.proxyless import Mode, PathSampler
 from core.train.curvature import largest_eigenvalue
 from core.train.perturbation import readout
 
@@ -26,15 +25,15 @@ from core.train.perturbation import readout
 PAPER_TRAIN_IMAGES = 45_000
 
 
-def probe_batches(setup: bench.Setup, images: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def probe_batches(setup: timing.Setup, images: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Random batches of the setup's size holding ``images`` images (a probe's cost does not depend on them)."""
     sizes = [len(c) for c in torch.arange(images).split(setup.batch)]
-    batches = [bench.batch(setup, seed=i) for i in range(len(sizes))]
+    batches = [timing.batch(setup, seed=i) for i in range(len(sizes))]
     return [(x[:n], y[:n]) for (x, y), n in zip(batches, sizes)]
 
 
 def probe_calls(
-    setup: bench.Setup, net: SearchNet, curvature: CurvatureConfig, perturbation: PerturbationConfig
+    setup: timing.Setup, net: SearchNet, curvature: CurvatureConfig, perturbation: PerturbationConfig
 ) -> dict[str, Callable[[], None]]:
     """One measurement of each enabled probe, as the search makes it."""
     calls: dict[str, Callable[[], None]] = {}
@@ -55,16 +54,16 @@ def probe_calls(
     return calls
 
 
-def _once(setup: bench.Setup, fn: Callable[[], None]) -> float:
-    bench.sync(setup.device)
+def _once(setup: timing.Setup, fn: Callable[[], None]) -> float:
+    timing.sync(setup.device)
     t = time.perf_counter()
     fn()
-    bench.sync(setup.device)
+    timing.sync(setup.device)
     return time.perf_counter() - t
 
 
 def interleaved(
-    setup: bench.Setup, probes: dict[str, Callable[[], None]], iteration: Callable[[], None], iterations: int = 4
+    setup: timing.Setup, probes: dict[str, Callable[[], None]], iteration: Callable[[], None], iterations: int = 4
 ) -> dict[str, float]:
     """Median seconds of each probe and of one search iteration, timed in turn over ``setup.repeats`` rounds
     (after one warm-up round)."""
@@ -81,7 +80,7 @@ def interleaved(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def probe_seconds(setup: bench.Setup, net: SearchNet, name: str, config: Any) -> float:
+def probe_seconds(setup: timing.Setup, net: SearchNet, name: str, config: Any) -> float:
     """Median seconds of one measurement of probe ``name`` at ``config`` (``presnet plan``)."""
     off = {"curvature": CurvatureConfig(enabled=False), "perturbation": PerturbationConfig(enabled=False)}
     off[name] = config
@@ -89,21 +88,16 @@ def probe_seconds(setup: bench.Setup, net: SearchNet, name: str, config: Any) ->
     saved = setup.warmup
     setup.warmup = 1
     try:
-        return bench.timed(setup, fn, n=3)
+        return timing.timed(setup, fn, n=3)
     finally:
         setup.warmup = saved
 
 
-def bench_probes(setup: bench.Setup, net: SearchNet, w_opt: Any, a_opt: Any, budget: float = 0.05) -> dict[str, Any]:
-    """Each probe at its default settings against search iterations, and its share of the paper's epoch."""
-    sampler = PathSampler(7)
-    x, y = bench.batch(setup, seed=99)
-
-    def iteration() -> None:
-        net.sample_weight_paths(sampler)
-        bench.train_step(setup, net, w_opt, x, y)
-        bench.arch_step(setup, net, sampler, a_opt, Mode.TWO_PATH, x, y)
-
+def bench_probes(
+    setup: timing.Setup, net: SearchNet, iteration: Callable[[], None], budget: float = 0.05
+) -> dict[str, Any]:
+    """Each probe at its default settings against ``iteration`` (one search iteration: a weight step and
+    an architecture step), and each one's share of the paper's epoch."""
     probes = probe_calls(setup, net, CurvatureConfig(), PerturbationConfig())
     t = interleaved(setup, probes, iteration)
     epoch_s = PAPER_TRAIN_IMAGES / setup.batch * t["iteration"]

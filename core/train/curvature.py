@@ -53,9 +53,9 @@ from core.train.seeds import stream
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
-#: a Hessian-vector product's cost in forward passes (a relaxed forward runs every candidate, then two
-#: backward passes): only the budget's guess before the first measurement, which replaces it
-FORWARDS_PER_HVP = 4
+#: a Hessian-vector product's cost in relaxed forward passes (a forward's worth of graph, then two backward
+#: passes): only the budget's guess before the first measurement, which replaces it
+FORWARDS_PER_HVP = 3
 
 
 def entropy(probs: dict[str, float]) -> float:
@@ -173,15 +173,18 @@ class CurvatureProbe:
         return value
 
     def estimate_s(self, net: SearchNet) -> float:
-        """Before a first measurement: one timed forward pass over the first batch, scaled to the subset
-        and to the passes a measurement makes (a gradient with its graph, then ``steps`` Hessian-vector
-        products, each counted as :data:`FORWARDS_PER_HVP` forward passes)."""
+        """Before a first measurement: one timed relaxed forward pass (every candidate) over the first
+        batch, scaled to the subset and to the passes a measurement makes (a gradient with its graph,
+        then ``steps`` Hessian-vector products, each counted as :data:`FORWARDS_PER_HVP` forward passes)."""
         x, _ = self.batches[0]
         with frozen_batchnorm(net), torch.no_grad():
-            net.set_argmax()
-            t0 = time.perf_counter()
-            net(x)
-            unit = (time.perf_counter() - t0) / len(x)
+            try:
+                net.set_softmax_weighted()
+                t0 = time.perf_counter()
+                net(x)
+                unit = (time.perf_counter() - t0) / len(x)
+            finally:
+                net.set_argmax()
         images = sum(len(y) for _, y in self.batches)
         n = sum(a.numel() for a in net.arch_parameters())
         return unit * images * FORWARDS_PER_HVP * (1 + min(n, self.config.steps))

@@ -53,18 +53,19 @@ class SearchProbes:
         if phase != "search":
             return out
         self.search_epochs += 1
-        if self.curvature is not None:
-            probe = self.curvature
-            if self._due("curvature", elapsed_s, lambda: probe.estimate_s(net), out):
-                out.curvature = probe.measure(net)
-                self.schedule.record("curvature", probe.last_s)
-                self.curvatures.append((epoch, out.curvature))
+        # the readout first: it is the cheaper of the two, and an architecture can be derived from it
         if self.perturbation is not None:
             pert = self.perturbation
             if self._due("perturbation", elapsed_s, lambda: pert.estimate_s(net), out):
                 out.perturbation = pert.measure(net)
                 self.schedule.record("perturbation", pert.last_s)
                 self.readouts[epoch] = out.perturbation
+        if self.curvature is not None:
+            probe = self.curvature
+            if self._due("curvature", elapsed_s, lambda: probe.estimate_s(net), out):
+                out.curvature = probe.measure(net)
+                self.schedule.record("curvature", probe.last_s)
+                self.curvatures.append((epoch, out.curvature))
         return out
 
     def _due(self, name: str, elapsed_s: float, estimate: Any, out: EpochProbes) -> bool:

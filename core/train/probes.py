@@ -91,12 +91,12 @@ class ProbeSchedule:
         if clock.announced:
             return Verdict(False)
         clock.announced = True
-        share = cost / max(work_s + spent + cost, 1e-9)
+        share = (spent + cost) / max(work_s + spent + cost, 1e-9)
         return Verdict(
             False,
             f"the {name} probe runs less often than every {clock.every} search epoch(s): one measurement "
-            f"(~{cost:.2g} s) would take the probes past {self.budget:.0%} of the search's time "
-            f"(this one alone {share:.0%} so far); it runs when the budget allows",
+            f"(~{cost:.2g} s) would bring the probes to {share:.0%} of the search's time, past its budget of "
+            f"{self.budget:.0%} (search.probe_budget); it runs when the budget allows",
         )
 
     def record(self, name: str, seconds: float) -> None:

@@ -88,7 +88,7 @@ def test_the_budget_holds_a_probe_back_and_says_so_once():
     calls = []
     # no measurement yet: the estimate decides; 1 s against 10 s of work is 9 % > 5 %
     v = sched.due("p", 1, 10.0, lambda: calls.append(1) or 1.0)
-    assert not v.run and v.announce and "5%" in v.announce and calls == [1]
+    assert not v.run and v.announce and "past its budget of 5%" in v.announce and calls == [1]
     assert sched.due("p", 2, 10.0, lambda: 1.0).announce is None  # said once
     assert sched.due("p", 3, 30.0, lambda: 1.0).run  # 1 / 31 s: within 5 %
     sched.record("p", 1.0)

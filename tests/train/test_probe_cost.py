@@ -27,7 +27,7 @@ def test_the_shares_are_the_probes_over_a_paper_epoch_of_interleaved_iterations(
     net = SearchNet(setup.spec, space)
     w_opt = bench.sgd(net.weight_parameters())
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-3)
-    out = bench_probes(setup, net, w_opt, a_opt)
+    out = bench_probes(setup, net, bench.search_iteration(setup, net, w_opt, a_opt))
     epoch_s = PAPER_TRAIN_IMAGES / setup.batch * out["search_iteration_s"]
     for name in ("curvature", "perturbation"):
         assert out[f"{name}_s"] > 0 and abs(out[f"{name}_share_paper"] - out[f"{name}_s"] / epoch_s) < 1e-12
