@@ -100,7 +100,7 @@ def analyse(truth_dir: Path, runs: Path, seeds: list[int], k: int) -> None:
     space = sorted(truth)
     gt = [truth[a]["test_mean"] for a in space]
     best = space[int(np.argmax(gt))]
-    rows, picks = [], {"alpha": [], "perturbation": []}
+    rows, picks, raw = [], {"alpha": [], "perturbation": []}, {}
     for s in seeds:
         found = read_search(runs / f"rts-seed{s}")
         argmax = {b: {d: max(p, key=p.get) for d, p in ds.items()} for b, ds in found["alphas"].items()}
@@ -109,7 +109,21 @@ def analyse(truth_dir: Path, runs: Path, seeds: list[int], k: int) -> None:
         rng = np.random.default_rng([37, s])
         randoms = [space[i] for i in rng.integers(0, len(space), size=k)]
         tau_random = stats.kendalltau(rng.permutation(len(space)), gt).statistic
-        row = {"seed": s, "derive_epoch": found["epoch"], "readout_epoch": found["read_epoch"]}
+        read = found["readout"]
+        raw[str(s)] = {"derive_epoch": found["epoch"], "alphas": found["alphas"], "readout": read}
+        strengths = [
+            max(v["top1"] for v in r["scores"].values()) - r["scores"][r["argmax"]]["top1"]
+            for ds in read["decisions"].values()
+            for r in ds.values()
+        ]
+        row = {
+            "seed": s,
+            "derive_epoch": found["epoch"],
+            "readout_epoch": found["read_epoch"],
+            "readout_images": read["images"],
+            "readout_supernet_top1": read["top1"],
+            "readout_max_strength": max(strengths),
+        }
         for name, key in chosen.items():
             picks[name].append(key)
             acc = truth[key]["test_mean"]
@@ -127,6 +141,8 @@ def analyse(truth_dir: Path, runs: Path, seeds: list[int], k: int) -> None:
             "random_tau": float(tau_random),
         }
         rows.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "readouts.json").write_text(json.dumps(raw, indent=1) + "\n")  # the derive epochs' alphas and readouts
     write(rows, picks, truth, best, k, truth_dir)
 
 
@@ -145,6 +161,11 @@ def write(rows: list[dict], picks: dict, truth: dict, best: tuple[str, ...], k: 
             "percentile_mean": float(np.mean([r[f"{name}_percentile"] for r in rows])),
             "tau_mean_ci95": interval(tau),
         }
+    diff = [r["perturbation_truth"] - r["alpha_truth"] for r in rows]
+    test = stats.permutation_test(
+        (diff,), np.mean, permutation_type="samples", alternative="two-sided", n_resamples=np.inf
+    )  # exact sign flips of the paired differences
+    table["perturbation_minus_alpha"] = {"mean": float(np.mean(diff)), "p_exact": float(test.pvalue)}
     agreement = {}
     for name, keys in picks.items():
         agreement[name] = {}
@@ -155,7 +176,7 @@ def write(rows: list[dict], picks: dict, truth: dict, best: tuple[str, ...], k: 
     result = {
         "n_seeds": len(rows),
         "k_random": k,
-        "truth": str(truth_dir),
+        "truth": "/".join(truth_dir.parts[-3:]),
         "space": {" ".join(a): v for a, v in sorted(truth.items())},
         "truth_best": " ".join(best),
         "selections": table,
@@ -163,6 +184,9 @@ def write(rows: list[dict], picks: dict, truth: dict, best: tuple[str, ...], k: 
     }
     (OUT / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     for name, t in table.items():
+        if "truth_mean_ci95" not in t:
+            print(f"perturbation - alpha: {100 * t['mean']:+.2f} points, paired exact p {t['p_exact']:.3f}")
+            continue
         m, lo, hi = t["truth_mean_ci95"]
         tm, tlo, thi = t["tau_mean_ci95"]
         print(
