@@ -113,3 +113,24 @@ def test_fig3_marks_the_perturbation_choice_on_each_panel(tmp_path):
     plain = tmp_path / "plain.svg"
     fig3(trajectory_from_events(events), ["1", "2"], plain)
     assert "perturbation choice" not in plain.read_text()
+
+
+def test_the_headless_log_says_the_agreement_each_epoch_and_where_the_selections_differ():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from core.run.events import ArchitectureDerived
+    from presnet_tui.headless import HeadlessView
+
+    out = StringIO()
+    view = HeadlessView(Console(file=out, width=240))
+    ends = [e for e in readout_events() if isinstance(e, EpochEnd)]
+    for e in ends[:9]:  # epochs 1-9: the last readout is epoch 8's
+        view.handle(e)
+    arch = {"blocks": {}, "source": {"epoch": 9}}
+    view.handle(ArchitectureDerived(epoch=9, architecture=arch, params=1, path="arch.json", confidence={}))
+    text = " ".join(out.getvalue().split())
+    assert "PT=α 5/6" in text  # the epoch lines of the epochs with a readout
+    assert "selected by alpha argmax; perturbation and argmax differ at 1 of 6 decisions: 1 kernel" in text
+    assert "(readout of epoch 8)" in text
