@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from core.run.events import EpochEnd, SpaceWarning
@@ -103,10 +104,28 @@ def test_the_budget_holds_a_probe_back_and_says_so_once():
     assert copy.clocks == sched.clocks
 
 
+def test_the_probes_part_keeps_its_account_and_readouts_across_a_checkpoint(tiny, tmp_path):
+    engine = _engine(tiny(search={"perturbation": {"images": 24}, "probe_budget": 1.0}), tmp_path)
+    probes = engine.probes
+    _scrambled(engine.net)
+    probed = probes.after_epoch(engine.net, 2, "search", 10.0)
+    assert probed.perturbation is not None and probed.curvature is not None and not probed.warnings
+    assert probes.after_epoch(engine.net, 1, "warmup", 11.0).perturbation is None  # warm-up: nothing
+    state = probes.state_dict()
+    again = _engine(tiny(search={"perturbation": {"images": 24}, "probe_budget": 1.0}), tmp_path / "b").probes
+    again.load_state_dict(state)
+    assert again.readouts == probes.readouts and again.curvatures == probes.curvatures
+    assert again.schedule.clocks == probes.schedule.clocks and again.search_epochs == 1
+    assert again.readout_for(5) == (2, probed.perturbation) and again.readout_for(1) is None
+    again.load_state_dict({"search_epochs": 3, "curvatures": [[4, 0.5]]})  # an older checkpoint's rules
+    assert again.curvatures == [(4, 0.5)] and again.readouts == {}
+
+
 def _final_state(run):
     return torch.load(run.search_ckpt, weights_only=False)["model"]
 
 
+@pytest.mark.slow
 def test_the_probes_on_leave_the_search_bit_identical(synthetic, start, tmp_path):
     on = synthetic(epochs=4, probe_budget=1.0, perturbation={"images": 24})
     off = synthetic(epochs=4)
@@ -130,6 +149,7 @@ def test_the_probes_on_leave_the_search_bit_identical(synthetic, start, tmp_path
     assert summary["search"]["probes"]["perturbation"]["runs"] == 3
 
 
+@pytest.mark.slow
 def test_a_tight_budget_runs_the_readout_less_often_and_says_so(synthetic, start, tmp_path):
     cfg = synthetic(epochs=4, probe_budget=0.001)
     runner, run, seen = start(cfg, retrain=False)
@@ -141,6 +161,7 @@ def test_a_tight_budget_runs_the_readout_less_often_and_says_so(synthetic, start
     assert all(p["skipped"] >= 1 for p in probes.values())
 
 
+@pytest.mark.slow
 def test_select_perturbation_takes_the_readouts_choices(synthetic, start, tmp_path):
     cfg = synthetic(epochs=3, select="perturbation", perturbation={"images": 24})
     runner, run, seen = start(cfg, retrain=False)
