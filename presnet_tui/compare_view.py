@@ -63,7 +63,7 @@ def _label(r: Row) -> str:
 
 NARROW = ["scope/kind", "n", "params", "top-1 %", "RI %", "RI 95% CI", "p", "settled"]
 WIDE = ["model", "scope", "kind", "n", "params", "FLOPs", "top-1 %", "top-1 95% CI", "RI %", "RI 95% CI", "p"]
-WIDE += ["search", "seeds agree", "settled", "stop", "λmax", "differs"]
+WIDE += ["search", "seeds agree", "settled", "stop", "λmax", "PT=α", "differs"]
 
 
 def agree(r: Row) -> str:
@@ -91,7 +91,7 @@ def _wide_cells(r: Row) -> list[str]:
     cells = [r["model"] + stopped_mark(r), r["scope"], r["kind"], str(r["n"]), params(r), flops, top1(r)]
     cells.append(interval(r["top1_ci95"]))
     cells += [ri(r), interval(r["ri_ci95"], 1.0, signed=True), p_value(r), search, agreed, settled(r)]
-    return [*cells, stop(r), curvature(r), differs(r) or "-"]
+    return [*cells, stop(r), curvature(r), readout(r), differs(r) or "-"]
 
 
 def stop(r: Row) -> str:
@@ -103,8 +103,14 @@ def stop(r: Row) -> str:
 
 
 def curvature(r: Row) -> str:
-    """Mean dominant Hessian eigenvalue at the architectures' epochs."""
+    """Mean largest Hessian eigenvalue at the architectures' epochs."""
     return "-" if r.get("curvature_mean") is None else f"{r['curvature_mean']:.3g}"
+
+
+def readout(r: Row) -> str:
+    """``5/8``: decisions where the perturbation readout agreed with the alphas' argmax at the
+    architectures' epochs, summed over the row's runs (``-``: no readout)."""
+    return "-" if r.get("pt_decisions") is None else f"{r['pt_agreeing']}/{r['pt_decisions']}"
 
 
 def settled(r: Row) -> str:

@@ -39,6 +39,8 @@ LINE_STYLES = [("-", None), ("--", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1,
 
 #: (epoch, curvature) points and (epoch, label) marks of the stop rules, for :func:`fig3`'s last row
 CurvatureMarks = tuple[Sequence[tuple[int, float]], Sequence[tuple[int, str]]]
+#: per epoch with a perturbation readout: (epoch, block -> decision -> (choice, its probability, agrees))
+ReadoutMarks = Sequence[tuple[int, dict[str, dict[str, tuple[str, float, bool]]]]]
 
 
 def line_style(i: int) -> dict[str, Any]:
@@ -46,22 +48,26 @@ def line_style(i: int) -> dict[str, Any]:
     return {"linestyle": dash, "marker": marker, "markevery": 0.12, "markersize": 3.5}
 
 
-def fig3(
+def fig3(  # noqa: PLR0913 -- the figure's overlays, each optional and named at the call
     traj: Trajectory,
     blocks: Sequence[str],
     path: Path,
+    *,
     stop_epoch: float | None = None,
     title: str = "",
     decisions: Sequence[dict[str, Any]] = (),
     stages: Sequence[tuple[float, str]] = (),
     curvature: CurvatureMarks | None = None,
+    readouts: ReadoutMarks = (),
 ) -> None:
     """Each block's kernel and activation probabilities over epochs (one row per block), with the
     stop epoch marked: the paper's Fig. 3.  Joint candidates: the pair probabilities first, then their
     kernel and activation marginals.  Every line has its own dash pattern and marker as well as its colour,
     so the figure reads in greyscale.  ``stages``: a progressive search's stage boundaries (see
-    :func:`mark_stages`).  ``curvature``: (epoch, dominant Hessian eigenvalue) per measured epoch, drawn
-    in a last row, with its marks ((epoch, label): the stop rules' epochs) there and on every panel."""
+    :func:`mark_stages`).  ``curvature``: (epoch, largest Hessian eigenvalue) per measured epoch, drawn
+    in a last row, with its marks ((epoch, label): the stop rules' epochs) there and on every panel.
+    ``readouts``: the perturbation readout's choice on each panel, a marker at the chosen candidate's
+    probability (filled: it differs from the argmax, hollow: it agrees)."""
     plt = _pyplot()
     panels = traj.decisions()  # ["op", "kernel", "activation"] for joint candidates
     points, marks = curvature or ((), ())
@@ -82,7 +88,8 @@ def fig3(
             mark_stages(ax, stages, label=row == 0 and col == 1)
             for epoch, label in marks:
                 ax.axvline(epoch, **MARK_STYLE[label.split()[0]])
-            ax.set_ylim(0, 1)
+            mark_readouts(ax, readouts, block, decision)
+            ax.set_ylim(0, 1.02)
             ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
             ax.grid(alpha=0.3)
             what = {"op": "kernel/activation pairs"}.get(decision, decision)
@@ -110,6 +117,27 @@ MARK_STYLE: dict[str, dict[str, Any]] = {
 }
 
 
+def mark_readouts(ax: Any, readouts: ReadoutMarks, block: str, decision: str) -> None:
+    """The perturbation's choice at each readout epoch, on the chosen candidate's probability."""
+    for agrees, style in ((True, {"facecolors": "none", "edgecolors": "black"}), (False, {"color": "black"})):
+        pts = [
+            (e, at[block][decision][1])
+            for e, at in readouts
+            if decision in at.get(block, {}) and at[block][decision][2] == agrees
+        ]
+        if pts:
+            label = "perturbation choice" + ("" if agrees else " ≠ argmax")
+            ax.scatter(
+                [e for e, _ in pts],
+                [y for _, y in pts],
+                marker="*" if not agrees else "o",
+                s=22,
+                zorder=3,
+                label=label,
+                **style,
+            )
+
+
 def curvature_panel(
     row_axes: Sequence[Any], points: Sequence[tuple[int, float]], marks: Sequence[tuple[int, str]]
 ) -> None:
@@ -122,7 +150,7 @@ def curvature_panel(
     if min(v for _, v in points) > 0:
         ax.set_yscale("log")
     ax.set_ylabel("λmax")
-    ax.set_title("dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas", fontsize=9)
+    ax.set_title("largest eigenvalue of the relaxed validation loss's Hessian w.r.t. the alphas", fontsize=9)
     ax.grid(alpha=0.3)
     if marks:
         ax.legend(fontsize=7, loc="upper left")

@@ -182,6 +182,9 @@ def _epoch_end(view: HeadlessView, e: EpochEnd) -> str:
 
         cost = f"  E[cost] {human(e.expected_cost, e.cost_metric or 'flops')}"
     curv = f"  λmax {e.curvature:.3g}" if e.curvature is not None else ""
+    if e.perturbation is not None:  # the readout's agreement with the argmax (docs: Reading the search)
+        agree, total = e.perturbation.agreement()
+        curv += f"  PT=α {agree}/{total}"
     return (
         f"epoch {e.epoch:>3}/{e.epochs} {e.phase:<6} train {e.train_loss:.3f} / {e.train_top1:6.1%}{val}"
         f"  lr {e.lr:.4f}{cost}{curv}  │ {argmax_line(e.alphas, view.state.frozen)}"
@@ -234,6 +237,12 @@ def _architecture_derived(view: HeadlessView, e: ArchitectureDerived) -> str:
     text = f"architecture → {e.path} ({e.params:,} params)"
     if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
         text += f"\n[green]{decisions_line(e.confidence)}[/]"  # otherwise the warning that follows says it
+    reads = [x for k, x in sorted(view.state.epoch_ends.items()) if k <= e.epoch and x.perturbation is not None]
+    if reads and reads[-1].perturbation is not None:  # the second opinion at the architecture's epoch
+        select = (e.architecture.get("source") or {}).get("select", "alpha")
+        line = reads[-1].perturbation.disagreement_line()
+        text += f"\nselected by {'perturbation' if select == 'perturbation' else 'alpha argmax'}; {line}"
+        text += f" (readout of epoch {reads[-1].epoch})" if reads[-1].epoch != e.epoch else ""
     return text
 
 

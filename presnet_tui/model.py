@@ -75,8 +75,17 @@ class RunModel(RunState):
 
         return snapshots_of_state(self, source)
 
+    def readout(self, epoch: int | None = None) -> Any:
+        """(epoch, core.run.readout.PerturbationReadout): the latest perturbation readout at or before
+        ``epoch`` (default: the last); None when there is none."""
+        for e in sorted(self.epoch_ends, reverse=True):
+            read = self.epoch_ends[e].perturbation
+            if read is not None and (epoch is None or e <= epoch):
+                return e, read
+        return None
+
     def curvature(self) -> list[tuple[int, float]]:
-        """(epoch, dominant Hessian eigenvalue) of each measured search epoch."""
+        """(epoch, largest Hessian eigenvalue) of each measured search epoch."""
         from core.api.stops import curvature_points
 
         return curvature_points(self.epoch_ends.values())

@@ -41,9 +41,16 @@ def plan_table(plan: Plan, human: Callable[[float], str]) -> Group:
         "* progressive: worst case (early stages end as soon as they can settle, the last runs to its budget)\n"
         "times: training steps only (no data pipeline, no test pass); retrain on each scope's largest kernels"
     )
-    shares = [f"{_short(r.scope)} {r.curvature_share:.1%}" for r in plan.rows if r.curvature_share and not r.stages]
-    if shares:  # what the curvature probe adds to a search epoch (core.train.curvature)
-        foot.append("\ncurvature probe, share of a search epoch: " + ", ".join(shares))
+    shares = [
+        f"{_short(r.scope)} {r.curvature_share:.1%}/{r.perturbation_share:.1%} → {r.probes_share:.1%}"
+        for r in plan.rows
+        if (r.curvature_share or r.perturbation_share) and not r.stages
+    ]
+    if shares:  # what the probes would add to a search epoch, and what the budget holds them to (core.train.probes)
+        foot.append(
+            "\nprobes, curvature/perturbation per search epoch → their share of the search within "
+            "search.probe_budget: " + ", ".join(shares)
+        )
     return Group(head, table, foot)
 
 

@@ -289,7 +289,7 @@ def figure(out: Path, per: dict[str, list[dict[str, Any]]]) -> None:
                 ax_tv.axvline(r["margin_epoch"], color=c, ls=":", lw=1)
         ax_c.set_yscale("log")
         ax_c.set_title(
-            f"{dataset}: dominant Hessian eigenvalue (x detection, o rollback, : margin converged)", fontsize=8
+            f"{dataset}: largest Hessian eigenvalue (x detection, o rollback, : margin converged)", fontsize=8
         )
         ax_c.set_xlabel("epoch")
         ax_c.legend(fontsize=7)

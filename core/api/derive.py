@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.config import Config, validate
 from core.errors import PresnetError
-from core.run.events import EpochEnd, StageEnd
+from core.run.events import AlphaSnapshot, EpochEnd, StageEnd
+from core.run.readout import PerturbationReadout
 from core.run.rundir import RunDir
 from core.run.state import RunState, fold
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
@@ -68,9 +69,20 @@ def confidence_at(snaps: SearchSnapshots, epoch: int) -> Confidence:
     return confidence(history[-1].alphas, judged.tracker, steps, judged.frozen)
 
 
-def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Architecture:
-    """The argmax architecture of epoch ``epoch``'s alpha snapshot (default: the last ended epoch),
-    carrying each decision's confidence at that epoch in its ``source``."""
+def readout_at(snaps: SearchSnapshots, epoch: int) -> tuple[int, PerturbationReadout] | None:
+    """The latest perturbation readout at or before ``epoch`` (the probe's budget may have skipped some)."""
+    for e in sorted((k for k in snaps.history if k <= epoch), reverse=True):
+        read = snaps.history[e].perturbation
+        if read is not None:
+            return e, read
+    return None
+
+
+def derive(source: RunDir | SearchSnapshots, epoch: int | None = None, select: str | None = None) -> Architecture:
+    """The architecture of epoch ``epoch`` (default: the last ended epoch), carrying each decision's
+    confidence at that epoch in its ``source``.  ``select`` (default: the config's ``search.select``):
+    ``alpha`` takes each decision's argmax; ``perturbation`` the candidate with the best pinned accuracy
+    in the latest perturbation readout at or before the epoch (decisions it does not hold: the argmax)."""
     snaps = snapshots_of_run(source) if isinstance(source, RunDir) else source
     if not snaps.history:
         no_epoch = ("the run has no finished search epoch yet", "wait for the first epoch to end")
@@ -93,14 +105,37 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None) -> Archit
     from core.space.network import net_spec
 
     spec = net_spec(snaps.config, snaps.num_classes)
-    arch = from_choices(_choices_at(snaps, chosen), spec, source={"run": snaps.source, "epoch": chosen})
+    alphas = snaps.history[chosen].alphas
+    record: dict[str, Any] = {"run": snaps.source, "epoch": chosen}
+    if (select or snaps.config.search.select) == "perturbation":
+        read = readout_at(snaps, chosen)
+        if read is None:
+            raise PresnetError(
+                f"no perturbation readout at or before epoch {chosen}",
+                where="--select",
+                hint="derive a later epoch, or use --select alpha (the run measured none: search.perturbation)",
+            )
+        alphas = read[1].as_snapshot(alphas)
+        record |= {"select": "perturbation", "readout_epoch": read[0]}
+    arch = from_choices(_choices_at(snaps, chosen, alphas), spec, source=record)
     return with_confidence(arch, confidence_at(snaps, chosen))
 
 
-def _choices_at(snaps: SearchSnapshots, epoch: int) -> dict[int, BlockChoice]:
-    """Each block's choices at ``epoch``: the argmax of its alphas; in a progressive search, the
+def selection_line(source: RunDir | SearchSnapshots, arch: Architecture) -> str | None:
+    """Where the two selections disagree at ``arch``'s epoch (derive's closing line); None: no readout."""
+    snaps = snapshots_of_run(source) if isinstance(source, RunDir) else source
+    epoch = (arch.source or {}).get("epoch")
+    read = readout_at(snaps, int(epoch)) if epoch is not None else None
+    if read is None:
+        return None
+    line = read[1].disagreement_line()
+    return line if read[0] == epoch else f"{line} (readout of epoch {read[0]})"
+
+
+def _choices_at(snaps: SearchSnapshots, epoch: int, alphas: AlphaSnapshot) -> dict[int, BlockChoice]:
+    """Each block's choices at ``epoch``: the argmax of ``alphas``; in a progressive search, the
     choices frozen by then as well (their alphas have left the snapshot)."""
-    alphas, space = snaps.history[epoch].alphas, snaps.config.search_space()
+    space = snaps.config.search_space()
     if snaps.config.search.progressive is None:
         return snapshot_to_choices(alphas, space)
     frozen: dict[int, dict[str, str]] = {}

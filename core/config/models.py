@@ -173,8 +173,8 @@ class CostConfig(_Strict):
 
 
 class CurvatureConfig(_Strict):
-    """The dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas, once an epoch, and
-    the curvature stop rule's parameters (Zela et al. 2020, "Understanding and Robustifying DARTS")."""
+    """The largest (algebraic) eigenvalue of the relaxed validation loss's Hessian w.r.t. the alphas, once
+    an epoch, and the curvature stop rule's parameters (Zela et al. 2020, "Understanding and Robustifying DARTS")."""
 
     enabled: bool = Field(True, description="measure the curvature after each search epoch (core.train.curvature)")
     every: int = Field(1, ge=1, description="measure every N search epochs (the rule counts evaluations)")
@@ -183,7 +183,18 @@ class CurvatureConfig(_Strict):
     window: int = Field(5, ge=1, description="stop rule: moving average over this many evaluations (R-DARTS: 5)")
     factor: float = Field(1.3, gt=1, description="stop rule: stop when the average grew by more than this (1.3)")
     delta: int = Field(4, ge=1, description="stop rule: ...over this many evaluations; roll back as far (4)")
-    start: int = Field(10, ge=1, description="stop rule: only once the rollback epoch is at least this (10)")
+    start: int = Field(
+        10, ge=1, description="stop rule: only once the rollback is at least this many search epochs past the warm-up"
+    )
+
+
+class PerturbationConfig(_Strict):
+    """The perturbation readout (core.train.perturbation): each decision pinned to each candidate, the
+    supernet's validation accuracy on a fixed, seeded subset (Wang et al. 2021, DARTS-PT's criterion)."""
+
+    enabled: bool = Field(True, description="measure the readout after search epochs (within search.probe_budget)")
+    every: int = Field(1, ge=1, description="at most every N search epochs")
+    images: int = Field(64, ge=2, description="validation images of the fixed, seeded subset it is measured on")
 
 
 StopRule = Literal["margin", "curvature", "none"]
@@ -227,6 +238,19 @@ class SearchConfig(_Strict):
         "(R-DARTS: the Hessian's eigenvalue rose; derives at the rollback epoch) or none (default: from auto_stop)",
     )
     curvature: CurvatureConfig = Field(default_factory=CurvatureConfig)
+    perturbation: PerturbationConfig = Field(default_factory=PerturbationConfig)
+    probe_budget: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="the probes (curvature, perturbation) together take at most this share of the search's time; "
+        "a probe that would exceed it runs less often (1: no limit)",
+    )
+    select: Literal["alpha", "perturbation"] = Field(
+        "alpha",
+        description="how the architecture takes each decision: alpha (the argmax) or perturbation (the candidate "
+        "whose pinning gives the supernet the best validation accuracy; needs search.perturbation.enabled)",
+    )
     cost: CostConfig | None = Field(
         None, description="cost-aware search (off by default): metric, target, weight, form"
     )
@@ -250,6 +274,8 @@ class SearchConfig(_Strict):
     def _stop_rule(self) -> SearchConfig:
         if self.stop_rule is not None and self.auto_stop and self.stop_rule != "margin":
             raise ValueError(f"search.auto_stop: true means stop_rule: margin, not {self.stop_rule}; drop auto_stop")
+        if self.select == "perturbation" and not self.perturbation.enabled:
+            raise ValueError("search.select: perturbation needs search.perturbation.enabled: true")
         if self.stop_rule == "curvature" and not self.curvature.enabled:
             raise ValueError("search.stop_rule: curvature needs search.curvature.enabled: true")
         if self.stop_rule in ("curvature", "margin") and self.progressive is not None:

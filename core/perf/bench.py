@@ -18,9 +18,9 @@ after warm-up, as the median over repeats:
    ProxylessNAS, a DARTS-style softmax-weighted super-network, and the plain network;
    totals add parameters, gradients' worth of optimizer state and that figure;
 7. the data pipeline alone (images/s), next to (1);
-8. one curvature measurement (:mod:`core.train.curvature`, default subset and Lanczos steps), in
-   seconds and as a share of a search epoch over the paper's 45,000 training images at the
-   epoch rate of (5).
+8. the probes: one curvature measurement and one perturbation readout at their default settings, in
+   seconds and as a share of a search epoch of the paper's 45,000 training images, timed interleaved
+   with search iterations (:mod:`core.perf.probe_cost`).
 """
 
 from __future__ import annotations
@@ -35,55 +35,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.config import CurvatureConfig, DataConfig, RunConfig
+from core.config import DataConfig, RunConfig
+from core.perf.probe_cost import bench_probes
 from core.perf.progress_cost import bench_progress
+from core.perf.timing import Setup, batch, sync, timed
 from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DEPTHS, SearchSpace
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler, host_logits
 from core.train import step as steps
-from core.train.curvature import dominant_eigenvalue
 from core.train.data import ImageSet, channel_stats
-from core.train.device import Precision, configure_torch, resolve_device
+from core.train.device import configure_torch, resolve_device
 from core.train.pipeline import DeviceLoader
-
-
-@dataclass
-class Setup:
-    device: torch.device
-    prec: Precision
-    spec: NetSpec
-    batch: int
-    size: int
-    repeats: int
-    warmup: int
-    epoch_images: int
-    joint: bool = False  #: joint candidates: one decision over (kernel, activation) pairs
-    scaler: torch.amp.GradScaler = field(init=False)
-    arch_scaler: torch.amp.GradScaler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scaler = steps.grad_scaler(self.prec)
-        self.arch_scaler = steps.grad_scaler(self.prec)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(setup: Setup, step: Callable[[], None], n: int | None = None) -> float:
-    """Median seconds of ``step`` after warm-up (synchronised around each call on CUDA)."""
-    for _ in range(setup.warmup):
-        step()
-    times = []
-    for _ in range(n or setup.repeats):
-        sync(setup.device)
-        t = time.perf_counter()
-        step()
-        sync(setup.device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
 
 Pair = tuple[Callable[[], None], Callable[[], None]]
 
@@ -117,16 +79,6 @@ def to_device(setup: Setup, model: nn.Module) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if setup.prec.channels_last else model
 
 
-def batch(setup: Setup, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(setup.batch, 3, setup.size, setup.size, generator=g)
-    y = torch.randint(0, setup.spec.num_classes, (setup.batch,), generator=g)
-    x = x.to(setup.device)
-    if setup.prec.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y.to(setup.device)
-
-
 def sgd(params: list) -> torch.optim.SGD:
     return torch.optim.SGD(params, lr=1e-3, momentum=0.9, nesterov=True, weight_decay=4e-5)
 
@@ -147,6 +99,22 @@ def arch_step(
 ) -> None:
     """The engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
     steps.arch_step(net, sampler, mode, opt, setup.arch_scaler, setup.prec, x, y)
+
+
+def search_iteration(
+    setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer
+) -> Callable[[], None]:
+    """One search iteration as a search epoch runs it: a weight step on sampled paths, then a two-path
+    architecture step (on one fixed batch: the data pipeline is (7)'s)."""
+    sampler = PathSampler(7)
+    x, y = batch(setup, seed=99)
+
+    def iteration() -> None:
+        net.sample_weight_paths(sampler)
+        train_step(setup, net, w_opt, x, y)
+        arch_step(setup, net, sampler, a_opt, Mode.TWO_PATH, x, y)
+
+    return iteration
 
 
 def base_indices(space: SearchSpace) -> dict[str, list[int]]:
@@ -271,9 +239,9 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     # (5) a whole search epoch on the on-device pipeline, against a plain epoch over the same images
     out.update(bench_epoch(setup, net, w_opt, a_opt, sampler))
 
-    # (8) the curvature probe once (core.train.curvature, default settings), as a share of a search epoch
-    #     of the paper's 45,000 training images: probe seconds over 45,000 / the epoch's images per second
-    out.update(bench_curvature(setup, net, out["epoch_images_per_s"]))
+    # (8) the probes (curvature, perturbation), interleaved with search iterations, as a share of a search
+    #     epoch of the paper's 45,000 training images
+    out.update(bench_probes(setup, net, search_iteration(setup, net, w_opt, a_opt)))
 
     # (6) memory beyond parameters and optimizer state
     w_opt.zero_grad(set_to_none=True)
@@ -336,36 +304,6 @@ def bench_uniform(
     time_pairs(setup, sequence())
     a, b = time_pairs(setup, sequence())
     return statistics.median(p / q for p, q in zip(a, b))
-
-
-#: CIFAR-10's training images less the paper's 10 % validation split: the paper's search epoch
-PAPER_TRAIN_IMAGES = 45_000
-
-
-def curvature_seconds(setup: Setup, net: SearchNet, config: CurvatureConfig | None = None) -> float:
-    """Median seconds of one curvature measurement at ``config``'s subset size and Lanczos steps,
-    on random batches of the setup's batch size (the probe's cost does not depend on the images)."""
-    config = config or CurvatureConfig()
-    sizes = [len(c) for c in torch.arange(config.images).split(setup.batch)]
-    batches = [batch(setup, seed=i) for i in range(len(sizes))]
-    batches = [(x[:n], y[:n]) for (x, y), n in zip(batches, sizes)]
-    net.train()
-    saved = setup.warmup
-    setup.warmup = 1
-
-    def probe() -> None:
-        dominant_eigenvalue(net, batches, config.steps, 0)
-
-    try:
-        return timed(setup, probe, n=3)
-    finally:
-        setup.warmup = saved
-
-
-def bench_curvature(setup: Setup, net: SearchNet, epoch_images_per_s: float) -> dict[str, Any]:
-    probe_s = curvature_seconds(setup, net)
-    epoch_s = PAPER_TRAIN_IMAGES / epoch_images_per_s
-    return {"curvature_s": probe_s, "curvature_share_paper": probe_s / epoch_s}
 
 
 def bench_epoch(

@@ -29,6 +29,7 @@ from core.config import Config
 from core.errors import PresnetError
 from core.perf import bench
 from core.perf.duration import parse_duration as parse_duration  # re-exported: its old home
+from core.perf.probe_cost import probe_seconds
 from core.space import SCOPE_STAGES, Scope, SearchSpace, progressive_label, scope_block_ids, scope_name
 from core.space.geometry import space_geometry
 from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain
@@ -44,6 +45,7 @@ class StepTimes:
     arch_s: float
     retrain_s: float
     curvature_s: float = 0.0  #: one curvature measurement (search.curvature's subset and steps); 0 when off
+    perturbation_s: float = 0.0  #: one perturbation readout (search.perturbation's subset); 0 when off
 
 
 @dataclass
@@ -61,8 +63,11 @@ class ScopeRow:
     sweep_s: float  #: ``seeds`` runs, plus ``random`` retrains of random architectures per seed
     fits: bool
     stages: list[dict[str, float | int | str]] = field(default_factory=list)  #: progressive: the worst case
-    #: the curvature probe's seconds per search epoch (``every`` spreads one measurement), over ``search_epoch_s``
+    #: each probe's seconds per search epoch (``every`` spreads one measurement), over ``search_epoch_s``,
+    #: before the budget; the probes together then take at most ``search.probe_budget`` of the search
     curvature_share: float = 0.0
+    perturbation_share: float = 0.0
+    probes_share: float = 0.0  #: what the probes take of the search's time within the budget
 
 
 @dataclass
@@ -163,9 +168,10 @@ def time_scope(setup: bench.Setup, config: Config, block_ids: list[int]) -> Step
     arch_s = bench.timed(setup, lambda: bench.arch_step(setup, net, sampler, a_opt, mode, x, y))
     largest = BlockChoice(max(s.kernels), s.activations[0])
     plain = bench.to_device(setup, build_plain(setup.spec, {b: largest for b in block_ids}))
-    c = config.search.curvature
-    curvature_s = bench.curvature_seconds(setup, net, c) if c.enabled else 0.0
-    return StepTimes(weight_s, arch_s, _retrain_step_s(setup, plain), curvature_s)
+    c, pt = config.search.curvature, config.search.perturbation
+    curvature_s = probe_seconds(setup, net, "curvature", c) if c.enabled else 0.0
+    perturbation_s = probe_seconds(setup, net, "perturbation", pt) if pt.enabled else 0.0
+    return StepTimes(weight_s, arch_s, _retrain_step_s(setup, plain), curvature_s, perturbation_s)
 
 
 def _retrain_step_s(setup: bench.Setup, model: torch.nn.Module) -> float:
@@ -198,13 +204,29 @@ def _row(config: Config, scope: Scope, t: StepTimes, spe: tuple[int, int], setti
     search_epoch = _search_epoch_s(t, spe[0], s.arch_every)
     warm = min(s.warmup_epochs, s.epochs)
     retrain_epoch = spe[1] * t.retrain_s
-    probe = t.curvature_s / s.curvature.every
+    shares = _probe_shares(config, t, search_epoch)
+    probe = shares[2] / (1 - shares[2]) * search_epoch if shares[2] < 1 else 0.0
     run = warm * spe[0] * t.weight_s + (s.epochs - warm) * (search_epoch + probe) + r.epochs * retrain_epoch
     row = ScopeRow(
         scope_name(scope), len(blocks), real, void, search_epoch, retrain_epoch, s.epochs, r.epochs, run, 0, False
     )
-    row.curvature_share = probe / search_epoch if search_epoch > 0 else 0.0
+    row.curvature_share, row.perturbation_share, row.probes_share = shares
     return _finish(row, settings)
+
+
+def _probe_shares(config: Config, t: StepTimes, search_epoch: float) -> tuple[float, float, float]:
+    """(curvature, perturbation) seconds per search epoch over the epoch's, and the share of the search's
+    time they take together once the budget holds them (core.train.probes; exempt probes are not held)."""
+    s = config.search
+    if search_epoch <= 0:
+        return 0.0, 0.0, 0.0
+    curv, pert = t.curvature_s / s.curvature.every, t.perturbation_s / s.perturbation.every
+    exempt = (curv if s.stop_rule == "curvature" else 0.0) + (pert if s.select == "perturbation" else 0.0)
+    held = curv + pert - exempt
+    if s.probe_budget < 1:  # within the budget: P / (E + P) <= b, so P <= b E / (1 - b)
+        held = min(held, max(0.0, s.probe_budget * search_epoch / (1 - s.probe_budget) - exempt))
+    probes = exempt + held
+    return curv / search_epoch, pert / search_epoch, probes / (search_epoch + probes)
 
 
 def _finish(row: ScopeRow, settings: PlanSettings) -> ScopeRow:

@@ -23,6 +23,7 @@ from core.errors import PresnetError
 from core.faults import ENV as FAULT_ENV
 from core.faults import fault_point
 from core.io import write_failed
+from core.run.readout import PerturbationReadout
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
@@ -107,9 +108,11 @@ class EpochEnd(_Event):
     #: per block and decision, whether the stop criterion (core.train.convergence) holds it settled
     #: after this epoch; empty in warm-up and in event files written before the field existed
     settled: dict[str, dict[str, bool]] = Field(default_factory=dict)
-    #: the dominant eigenvalue of the validation loss's Hessian w.r.t. the alphas (core.train.curvature);
-    #: None in warm-up, on epochs it skips (search.curvature.every), and in older event files
+    #: the largest (algebraic) eigenvalue of the relaxed validation loss's Hessian w.r.t. the alphas
+    #: (core.train.curvature); None in warm-up, on epochs it skips (``every``, the probe budget), older files
     curvature: float | None = None
+    #: each decision pinned to each candidate (core.train.perturbation); None where it did not run
+    perturbation: PerturbationReadout | None = None
     #: per block and decision, the entropy of its distribution over log(candidates) (1 uniform, 0 decided)
     entropy: dict[str, dict[str, float]] = Field(default_factory=dict)
 

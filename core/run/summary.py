@@ -49,7 +49,11 @@ class SearchSummary(_Section):
     decisions: list[dict[str, Any]] = Field(default_factory=list)
     stop_rule: StopRecord | None = None  #: which rule was in force, whether and when it fired
     rules: dict[str, Any] = Field(default_factory=dict)  #: what every stop rule said of the epochs run
-    curvature: list[tuple[int, float]] = Field(default_factory=list)  #: (epoch, dominant Hessian eigenvalue)
+    curvature: list[tuple[int, float]] = Field(default_factory=list)  #: (epoch, largest Hessian eigenvalue)
+    select: str | None = None  #: which selection made the architecture: alpha or perturbation (None: older)
+    #: the perturbation readout: agreement per measured epoch, choices and disagreements at the architecture
+    perturbation: dict[str, Any] | None = None
+    probes: dict[str, Any] = Field(default_factory=dict)  #: each probe's runs and share of the search's time
     entropy: dict[str, Any] = Field(default_factory=dict)  #: each decision's entropy at the end
 
     def curvature_at(self, epoch: int | None) -> float | None:

@@ -6,8 +6,11 @@ engine knows nothing of TensorBoard.  Tags:
 * ``search/train_loss``, ``search/train_top1``, ``search/val_loss``, ``search/val_top1``, ``lr``,
   ``search/expected_cost`` (cost-aware search) -- x axis: search epoch;
 * ``alpha/<block>/<decision>/<choice>``: softmax(alpha) of every candidate -- x: search epoch;
-* ``search/curvature`` (the Hessian's dominant eigenvalue) and ``entropy/<block>/<decision>`` (normalised)
-  -- x: search epoch;
+* ``search/curvature`` (the relaxed loss Hessian's largest eigenvalue) and ``entropy/<block>/<decision>``
+  (normalised) -- x: search epoch;
+* ``perturbation/<block>/<decision>/<choice>``: each candidate's pinned accuracy minus the argmax's (its
+  strength), ``perturbation/<block>/<decision>/agrees`` (1: the readout's choice is the argmax) and
+  ``perturbation/top1`` (the argmax architecture on the readout's subset) -- x: search epoch;
 * ``retrain/train_loss``, ``retrain/val_loss``, ``retrain/val_top1`` (older files: ``retrain/test_*``),
   ``retrain/lr`` -- x: retrain epoch;
 * ``images_per_s`` (live only: progress events are not kept in ``events.jsonl``) -- x: report count.
@@ -94,6 +97,13 @@ class TensorBoardSink:
         for block, decisions in event.entropy.items():
             for decision, h in decisions.items():
                 w.add_scalar(f"entropy/{block}/{decision}", h, step)
+        if event.perturbation is not None:
+            w.add_scalar("perturbation/top1", event.perturbation.top1, step)
+            for block, readouts in event.perturbation.decisions.items():
+                for decision, r in readouts.items():
+                    for choice, strength in r.strengths().items():
+                        w.add_scalar(f"perturbation/{block}/{decision}/{choice}", strength, step)
+                    w.add_scalar(f"perturbation/{block}/{decision}/agrees", float(r.agrees), step)
         w.flush()
 
     def close(self) -> None:

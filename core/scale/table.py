@@ -74,8 +74,10 @@ class RunResult:
     seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
     #: summary.json's ``search.stop_rule``: the rule, whether it fired, the epoch the architecture is from
     stop: dict[str, Any] | None = None
-    curvature: float | None = None  #: the Hessian's dominant eigenvalue at the architecture's epoch
+    curvature: float | None = None  #: the relaxed loss Hessian's largest eigenvalue at the architecture's epoch
     val_top1: float | None = None  #: the retrain's last validation top-1 (summary.json's ``retrain.val_top1``)
+    #: the perturbation readout at the architecture's epoch: (decisions agreeing with the argmax, decisions read)
+    perturbation: tuple[int, int] | None = None
 
 
 @dataclass
@@ -115,6 +117,9 @@ class TableRow:
     stops_fired: int | None = None  #: runs whose rule fired
     arch_epoch_mean: float | None = None  #: mean epoch the architectures come from
     curvature_mean: float | None = None  #: mean curvature at those epochs (runs that measured it)
+    #: decisions where the perturbation readout agreed with the argmax, of those read, over the row's runs
+    pt_agreeing: int | None = None
+    pt_decisions: int | None = None
 
 
 def run_flops(run: RunDir) -> tuple[int | None, int | None]:
@@ -204,12 +209,21 @@ def run_result(run: RunDir) -> RunResult:
         stop=search.stop_rule.model_dump(mode="json") if kind == "search" and search and search.stop_rule else None,
         curvature=search.curvature_at(search.stop_rule.architecture_epoch) if search and search.stop_rule else None,
         val_top1=_val_top1(s),
+        perturbation=_readout_agreement(search.perturbation if search else None),
     )
 
 
 def _val_top1(summary: RunSummary) -> float | None:
     value = (summary.retrain.model_extra or {}).get("val_top1") if summary.retrain else None
     return float(value) if isinstance(value, int | float) else None
+
+
+def _readout_agreement(record: dict[str, Any] | None) -> tuple[int, int] | None:
+    """(agreeing, read) from summary.json's ``search.perturbation`` (None: no readout)."""
+    if not record or not record.get("choices"):
+        return None
+    read = sum(len(ds) for ds in record["choices"].values())
+    return read - len(record.get("disagreements", [])), read
 
 
 def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
@@ -318,6 +332,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
         decisions_compared=len(cells),
         **_stops(runs),
+        **_readouts(runs),
     )
 
 
@@ -334,6 +349,14 @@ def _stops(runs: Sequence[RunResult]) -> dict[str, Any]:
         "arch_epoch_mean": stats.mean([float(s["architecture_epoch"]) for s in stops]),
         "curvature_mean": stats.mean(curv) if curv else None,
     }
+
+
+def _readouts(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """Decisions where the perturbation readout agreed with the argmax, of those read, over the row's runs."""
+    read = [r.perturbation for r in runs if r.perturbation]
+    if not read:
+        return {}
+    return {"pt_agreeing": sum(a for a, _ in read), "pt_decisions": sum(n for _, n in read)}
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:

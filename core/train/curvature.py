@@ -1,13 +1,20 @@
-"""How sharp the validation loss is in the alphas: the dominant eigenvalue of its Hessian, per epoch.
+"""How sharp the validation loss is in the alphas: the largest eigenvalue of its Hessian, per epoch.
 
 Zela et al. 2020 ("Understanding and Robustifying DARTS") found that this eigenvalue rises when a
 differentiable search starts to degrade; :mod:`core.train.stop_rules` stops on that rise.
 
+*Which eigenvalue.* The largest *algebraic* one (R-DARTS's ``max(eigvals(H))``), not the dominant
+one (largest in magnitude): the Hessian is indefinite away from a minimum, and at random alphas its
+smallest eigenvalue was -52 against a largest of 0.71.  Hence "largest" in names and events.
+
 *Which loss.* The softmax-relaxed mixture, as in R-DARTS: every mixed op returns the
 softmax(alpha)-weighted sum of its candidates (:meth:`SearchNet.set_softmax_weighted`), and the loss
-is the cross-entropy on a fixed validation subset.  It is a smooth, deterministic function of the
-alphas.  The binary-gate estimator's loss is not: it samples paths, so it has no Hessian to take, only
-a noisy estimate of one.  Cost terms are left out, as in R-DARTS: the curvature is the data's.
+is the cross-entropy on a fixed validation subset.  presnet's search does not optimise that loss: its
+binary-gate estimators follow the expected loss of one sampled path, sum over paths of
+prod(softmax) x loss(path), which is smooth in the alphas too and has a Hessian of its own.  The
+relaxed loss is a stand-in for it, cheaper to differentiate twice (one network pass, not one per
+path); they are not equal (at one state: relaxed 1.791, expected single-path 1.892).  Cost terms are
+left out, as in R-DARTS: the curvature is the data's.
 
 *How.* Lanczos iteration on Hessian-vector products (double backward through the relaxed loss),
 with full reorthogonalisation, from a seeded start vector: ``steps`` products give the top Ritz value.
@@ -41,9 +48,14 @@ from core.config import CurvatureConfig
 from core.run.events import AlphaSnapshot
 from core.space.network import SearchNet
 from core.train.pipeline import BatchSource
+from core.train.probes import fixed_subset
 from core.train.seeds import stream
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+#: a Hessian-vector product's cost in relaxed forward passes (a forward's worth of graph, then two backward
+#: passes): only the budget's guess before the first measurement, which replaces it
+FORWARDS_PER_HVP = 3
 
 
 def entropy(probs: dict[str, float]) -> float:
@@ -112,8 +124,9 @@ def relaxed_gradients(net: SearchNet, batches: Sequence[Batch]) -> list[torch.Te
     return out
 
 
-def dominant_eigenvalue(net: SearchNet, batches: Sequence[Batch], steps: int, seed: int) -> float:
-    """The largest eigenvalue of the Hessian of the mean relaxed validation loss over ``batches``."""
+def largest_eigenvalue(net: SearchNet, batches: Sequence[Batch], steps: int, seed: int) -> float:
+    """The largest (algebraic) eigenvalue of the Hessian of the mean relaxed validation loss over ``batches``
+    (each batch's loss weighs the same)."""
     alphas = net.arch_parameters()
     n = sum(a.numel() for a in alphas)
     with frozen_batchnorm(net), torch.enable_grad():
@@ -146,20 +159,32 @@ class CurvatureProbe:
     @classmethod
     def build(cls, config: CurvatureConfig, val: BatchSource, run_seed: int, batch_size: int) -> CurvatureProbe:
         seed = stream(run_seed, "curvature")
-        n = val.count()
-        picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: min(config.images, n)]
-        chunks = picked.split(max(1, batch_size))
-        # a lone image in a last chunk would make train-mode BatchNorm fail: it joins the one before
-        if len(chunks) > 1 and len(chunks[-1]) < 2:
-            chunks = (*chunks[:-2], torch.cat(chunks[-2:]))
-        return cls(config, [val.fixed(c) for c in chunks], seed)
+        return cls(config, fixed_subset(val, config.images, seed, batch_size), seed)
 
     def due(self, search_epoch: int) -> bool:
-        """Whether the ``search_epoch``-th epoch after the warm-up (1-based) is measured."""
+        """Whether the ``search_epoch``-th epoch after the warm-up (1-based) is due by ``every`` (the
+        probes' budget may still hold it back: :mod:`core.train.probes`)."""
         return self.config.enabled and (search_epoch - 1) % self.config.every == 0
 
     def measure(self, net: SearchNet) -> float:
         t0 = time.perf_counter()
-        value = dominant_eigenvalue(net, self.batches, self.config.steps, self.seed)
+        value = largest_eigenvalue(net, self.batches, self.config.steps, self.seed)
         self.last_s = time.perf_counter() - t0
         return value
+
+    def estimate_s(self, net: SearchNet) -> float:
+        """Before a first measurement: one timed relaxed forward pass (every candidate) over the first
+        batch, scaled to the subset and to the passes a measurement makes (a gradient with its graph,
+        then ``steps`` Hessian-vector products, each counted as :data:`FORWARDS_PER_HVP` forward passes)."""
+        x, _ = self.batches[0]
+        with frozen_batchnorm(net), torch.no_grad():
+            try:
+                net.set_softmax_weighted()
+                t0 = time.perf_counter()
+                net(x)
+                unit = (time.perf_counter() - t0) / len(x)
+            finally:
+                net.set_argmax()
+        images = sum(len(y) for _, y in self.batches)
+        n = sum(a.numel() for a in net.arch_parameters())
+        return unit * images * FORWARDS_PER_HVP * (1 + min(n, self.config.steps))

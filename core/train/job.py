@@ -358,6 +358,8 @@ class Job:
                 **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
                 **conf.as_dict(),
                 **stop_record(rule, outcome, engine.curvatures),
+                **engine.probes.summary(outcome.arch_epoch, self.config.search.select),
+                "probes": engine.probes.shares(outcome.elapsed_s),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,

@@ -33,9 +33,10 @@ from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, ne
 from core.space.proxyless import Mode, NonFiniteAlphas, PathSampler
 from core.train.budget import LOW_LR_SHARE, low_lr_line
 from core.train.convergence import ConvergenceTracker, Verdict, snapshot_change
-from core.train.curvature import CurvatureProbe, entropies
+from core.train.curvature import entropies
 from core.train.loop import Diverged, Loop, LoopContext, Meter, sgd
 from core.train.pipeline import BatchSource
+from core.train.probe_set import SearchProbes
 from core.train.progressive import StageController, refit_optimizers
 from core.train.seeds import stream
 from core.train.step import arch_step, grad_scaler, train_step
@@ -108,13 +109,8 @@ class SearchEngine(Loop):
         self.train_meter = Meter(self.device)
         self.val_meter = Meter(self.device)
         self.cost = build_cost_term(s.cost, self.net, config.data.image_size) if s.cost is not None else None
-        self.probe = (
-            CurvatureProbe.build(s.curvature, self.val, config.run.seed, config.data.batch_size)
-            if s.curvature.enabled
-            else None
-        )
-        self.search_epochs = 0  # epochs past the warm-up(s): the curvature's ``every`` counts them
-        self.curvatures: list[tuple[int, float]] = []  # (epoch, dominant eigenvalue) of each measured epoch
+        #: the curvature probe and the perturbation readout, within their time budget (a part with a state)
+        self.probes = SearchProbes(config, self.val)
         self.snapshots: dict[int, AlphaSnapshot] = {}  # each search epoch's alphas: the rollback derives from one
         self.converged_at: int | None = None  # the margin rule's first converged epoch
 
@@ -146,8 +142,7 @@ class SearchEngine(Loop):
             "prev_alphas": self.prev_alphas,
             "stopping": self.stopping.value if self.stopping else None,
             "rules": {
-                "search_epochs": self.search_epochs,
-                "curvatures": self.curvatures,
+                **self.probes.state_dict(),
                 "snapshots": self.snapshots,
                 "converged_at": self.converged_at,
             },
@@ -180,8 +175,7 @@ class SearchEngine(Loop):
         self.prev_alphas = payload.get("prev_alphas")
         self.stopping = StopReason(payload["stopping"]) if payload.get("stopping") else None
         rules = payload.get("rules", {})  # older checkpoints: no curvature history (the rule starts afresh)
-        self.search_epochs = int(rules.get("search_epochs", 0))
-        self.curvatures = [(int(e), float(v)) for e, v in rules.get("curvatures", [])]
+        self.probes.load_state_dict(rules)
         self.snapshots = dict(rules.get("snapshots", {}))
         self.converged_at = rules.get("converged_at")
         self.train_meter.load_state_dict(payload["meters"]["train"])
@@ -322,28 +316,29 @@ class SearchEngine(Loop):
             tracker = ConvergenceTracker(self.tracker.patience, self.tracker.margin, self.tracker.threshold)
             for e in sorted(k for k in self.snapshots if k <= arch_epoch):
                 tracker.update(e, self.snapshots[e])
+        source: dict[str, Any] = {"epoch": arch_epoch, "stop_reason": reason.value}
+        read = self.probes.readout_for(arch_epoch) if self.config.search.select == "perturbation" else None
+        if read is not None:  # every decision the readout holds takes its best pinned candidate
+            source |= {"select": "perturbation", "readout_epoch": read[0]}
+            snapshot = read[1].as_snapshot(snapshot)
         arch = from_choices(  # the same rule as derive-at-epoch, on the same (recorded) probabilities
             self.choices(snapshot),
             self.spec,
-            source={"epoch": arch_epoch, "stop_reason": reason.value},
+            source=source,
         )
         return SearchOutcome(self.epoch_done, reason, snapshot, arch, self.elapsed, arch_epoch, tracker, verdicts)
 
+    @property
+    def curvatures(self) -> list[tuple[int, float]]:
+        """(epoch, largest eigenvalue) of each measured search epoch."""
+        return self.probes.curvatures
+
     def curvature_verdict(self) -> CurvatureStop | None:
-        return curvature_stop(self.curvatures, self.config.search.curvature)
+        s = self.config.search
+        return curvature_stop(self.curvatures, s.curvature, s.warmup_epochs)
 
     def verdicts(self) -> RuleVerdicts:
         return RuleVerdicts(self.converged_at, self.curvature_verdict(), self.epoch_done)
-
-    def measure_curvature(self, phase: str) -> float | None:
-        """This epoch's curvature when it is a measured search epoch (before its checkpoint: a resume
-        after the save does not measure it again)."""
-        if phase != "search":
-            return None
-        self.search_epochs += 1
-        if self.probe is None or not self.probe.due(self.search_epochs):
-            return None
-        return self.probe.measure(self.net)
 
     def end_epoch(self, epoch: int) -> None:
         """Epoch bookkeeping and events; the stop it decides (``self.stopping``) goes into the checkpoint."""
@@ -361,11 +356,11 @@ class SearchEngine(Loop):
         self.prev_alphas = snapshot
         self.epoch_done, self.step = epoch, 0
         verdict = self.tracker.update(epoch, snapshot) if phase == "search" else None
-        curvature = self.measure_curvature(phase)
+        probed = self.probes.after_epoch(self.net, epoch, phase, self.since_start())
+        for line in probed.warnings:
+            self.bus.emit(SpaceWarning(message=line, where="search.probe_budget"))
         if phase == "search":
             self.snapshots[epoch] = snapshot
-            if curvature is not None:
-                self.curvatures.append((epoch, curvature))
             if verdict is not None and verdict.converged_now and self.converged_at is None:
                 self.converged_at = epoch
         self.bus.emit(
@@ -384,7 +379,8 @@ class SearchEngine(Loop):
                 cost_metric=self.cost.costs.metric if self.cost else None,
                 alpha_change=change,
                 settled=self.tracker.settled_map(),
-                curvature=curvature,
+                curvature=probed.curvature,
+                perturbation=probed.perturbation,
                 entropy=entropies(snapshot) if phase == "search" else {},
             )
         )

@@ -38,6 +38,7 @@ PURPOSES: dict[str, int] = {
     "loader_retrain_val": 14,  # (read in order; its generator is unused but kept apart)
     "bn_calib": 15,  # the fixed training batches BatchNorm's statistics are recomputed on
     "curvature": 16,  # the curvature's fixed validation subset and its Lanczos start vector
+    "perturbation": 17,  # the perturbation readout's fixed validation subset
 }
 
 #: The seed of the dataset's own randomness (synthetic images, the digits/synthetic test cut).

@@ -2,7 +2,7 @@
 
 - ``margin``: every decision settled (:mod:`core.train.convergence`); the architecture is that epoch's.
 - ``curvature``: R-DARTS's early stop (Zela et al. 2020, automl/RobustDARTS ``EVLocalAvg``) on the
-  dominant eigenvalue of the validation loss's Hessian (:mod:`core.train.curvature`); the architecture
+  largest eigenvalue of the relaxed validation loss's Hessian (:mod:`core.train.curvature`); the architecture
   is the one from *before* the rise.
 - ``none``: run to ``search.epochs``; the architecture is the last epoch's.
 
@@ -13,7 +13,8 @@ The curvature rule's arithmetic, on evaluations 1..k (one per measured epoch):
   ``k - floor(window / 2)``;
 - it fires at k when the average has grown by more than ``factor`` over ``delta`` averages
   (``avg[k] / avg[k - delta] > factor``, with a positive denominator) and the rollback epoch is at
-  least ``start``;
+  least ``start`` search epochs past the warm-up (R-DARTS counts its search epochs so; counting the
+  warm-up as well, the paper's 10 warm-up epochs would use up the default ``start`` of 10);
 - the rollback is ``delta`` evaluations before the centre: evaluation ``k - floor(window / 2) - delta``.
   With one evaluation an epoch and the defaults (5, 1.3, 4), a rise detected at epoch t rolls back to
   epoch t - 6.
@@ -58,8 +59,11 @@ def moving_averages(values: Sequence[float], window: int) -> list[float | None]:
     return out
 
 
-def curvature_stop(history: Sequence[tuple[int, float]], rule: CurvatureConfig) -> CurvatureStop | None:
-    """The first evaluation at which the rule fires over ``history`` ((epoch, eigenvalue), in order), or None."""
+def curvature_stop(
+    history: Sequence[tuple[int, float]], rule: CurvatureConfig, warmup: int = 0
+) -> CurvatureStop | None:
+    """The first evaluation at which the rule fires over ``history`` ((epoch, eigenvalue), in order), or
+    None; ``warmup``: the warm-up epochs before the first search epoch (``start`` counts after them)."""
     values = [v for _, v in history]
     averages = moving_averages(values, rule.window)
     for k in range(1, len(values) + 1):
@@ -67,7 +71,7 @@ def curvature_stop(history: Sequence[tuple[int, float]], rule: CurvatureConfig) 
         now, before = averages[k - 1], averages[k - 1 - rule.delta] if k - 1 - rule.delta >= 0 else None
         if back < 0 or now is None or before is None or before <= 0:
             continue
-        if history[back][0] < rule.start:
+        if history[back][0] - warmup < rule.start:
             continue
         if now / before > rule.factor:
             return CurvatureStop(history[k - 1][0], history[back][0], now / before)
@@ -115,9 +119,11 @@ def margin_converged(epochs: Sequence[EpochEnd], patience: int, margin: float, t
 def replay_rules(
     epochs: Sequence[EpochEnd], patience: int, margin: float, threshold: float | None, rule: CurvatureConfig
 ) -> RuleVerdicts:
-    """Both rules over a run's ``epoch_end`` events (ordered by epoch)."""
+    """Both rules over a run's ``epoch_end`` events (ordered by epoch); the warm-up is the epochs before
+    the first search epoch, as the events record them."""
+    warmup = min((e.epoch for e in epochs if e.phase == "search"), default=1) - 1
     return RuleVerdicts(
         margin=margin_converged(epochs, patience, margin, threshold),
-        curvature=curvature_stop(curvature_history(epochs), rule),
+        curvature=curvature_stop(curvature_history(epochs), rule, warmup),
         last=max((e.epoch for e in epochs), default=0),
     )

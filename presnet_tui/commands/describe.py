@@ -203,21 +203,36 @@ def derive(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write the architecture here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON only")] = False,
     allow_unsearched: AllowUnsearchedOpt = False,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="alpha: each decision's argmax; perturbation: the candidate whose pinning gave the supernet "
+            "the best validation accuracy (default: the run's search.select)"
+        ),
+    ] = None,
 ) -> None:
-    """The argmax architecture of any past epoch of a search, with each decision's confidence."""
+    """The architecture of any past epoch of a search, with each decision's confidence."""
     from core.api.arch import save_arch
     from core.api.confidence import check_searched
-    from core.api.derive import derive
+    from core.api.derive import derive, selection_line
     from core.api.rundirs import RunDir
+    from core.errors import PresnetError
 
     with user_errors():
-        arch = derive(RunDir.open(run_dir), epoch)
+        if select not in (None, "alpha", "perturbation"):
+            raise PresnetError(f"--select {select}: unknown", where="--select", hint="use alpha or perturbation")
+        run = RunDir.open(run_dir)
+        arch = derive(run, epoch, select)
         check_searched(arch, allow_unsearched, str(run_dir))
         if out is not None:
             save_arch(out, arch)
         if as_json:
             sys.stdout.write(arch.to_json())
             return
-        _arch_table(arch, f"derived at epoch {arch.source['epoch'] if arch.source else '?'}")
+        how = "perturbation" if (arch.source or {}).get("select") == "perturbation" else "alpha argmax"
+        _arch_table(arch, f"derived at epoch {arch.source['epoch'] if arch.source else '?'} by {how}")
         if out is not None:
             console.print(f"written to {out}")
+        line = selection_line(run, arch)
+        if line is not None:
+            console.print(line)

@@ -115,6 +115,20 @@ def _plot_fig3(rundir: RunDir, traj: Any, blocks: list[str], save: Path) -> None
         decisions=decisions,
         stages=stages,
         curvature=(curvature_points(ends), marks),
+        readouts=[
+            (
+                e.epoch,
+                {
+                    b: {
+                        d: (r.choice, e.alphas.get(b, {}).get(d, {}).get(r.choice, 0.0), r.agrees)
+                        for d, r in ds.items()
+                    }
+                    for b, ds in e.perturbation.decisions.items()
+                },
+            )
+            for e in ends
+            if e.perturbation is not None
+        ],
     )
     console.print(f"saved {save}")
 

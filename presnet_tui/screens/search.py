@@ -23,6 +23,7 @@ from presnet_tui.widgets.blocks import BlockTable
 from presnet_tui.widgets.curvature import CurvatureStrip
 from presnet_tui.widgets.header import RunHeader
 from presnet_tui.widgets.plots import AlphaHeatmap, BlockPlot, CurvesPlot
+from presnet_tui.widgets.readout import ReadoutStrip
 
 
 class SearchScreen(RunScreen):
@@ -65,6 +66,7 @@ class SearchScreen(RunScreen):
             with Vertical(id="left"):
                 yield BlockTable(id="blocks")
                 yield CurvatureStrip(id="curvature-strip")  # beside the alpha plot: the plots keep their rows
+                yield ReadoutStrip(id="readout-strip")  # the perturbation readout of the plotted block
                 yield Static(id="search-info")
             with TabbedContent(id="tabs", initial="block"):
                 with TabPane("Block", id="block"):
@@ -120,6 +122,8 @@ class SearchScreen(RunScreen):
             self.query_one("#loss-plot", CurvesPlot).draw(model.search_curves)
             self.query_one("#top1-plot", CurvesPlot).draw(model.search_curves)
         self.query_one(CurvatureStrip).show(model.curvature(), model.stop_verdicts(), self.picked_epoch)
+        found = model.readout(self.picked_epoch)
+        self.query_one(ReadoutStrip).show(found, table.selected_block, model.readout() is not None)
         self.query_one("#search-info", Static).update(self.info_text())
 
     def info_text(self) -> str:

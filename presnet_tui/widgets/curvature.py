@@ -1,4 +1,4 @@
-"""The curvature strip beside the alpha plot (under the block list): the Hessian's dominant
+"""The curvature strip beside the alpha plot (under the block list): the relaxed loss Hessian's largest
 eigenvalue per epoch as a sparkline, with the stop rules' epochs marked under it (R rollback,
 D detection, M margin converged, ^ picked).
 

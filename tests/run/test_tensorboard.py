@@ -83,3 +83,19 @@ def test_curvature_and_entropy_have_their_own_tags(tiny):
     acc.Reload()
     assert [(s.step, s.value) for s in acc.Scalars("search/curvature")] == [(2, 0.25)]  # epoch 1: none measured
     assert acc.Scalars("entropy/1/kernel")[0].value == pytest.approx(0.72)
+
+
+def test_the_perturbation_readout_has_its_own_tags(tiny):
+    from core.run.readout import DecisionReadout, PerturbationReadout, PinnedScore
+
+    r = DecisionReadout(argmax="3", scores={"3": PinnedScore(top1=50, loss=1), "5": PinnedScore(top1=62.5, loss=0.9)})
+    read = PerturbationReadout(images=8, top1=50, loss=1, decisions={"1": {"kernel": r}})
+    run = RunDir.create(tiny())
+    events = [_epoch(1, 0.5), _epoch(2, 0.8).model_copy(update={"perturbation": read})]
+    run.events_file.write_text("".join(e.model_dump_json() + "\n" for e in events))
+    assert CliRunner().invoke(app, ["tensorboard", str(run.path)]).exit_code == 0
+    acc = EventAccumulator(str(run.path / "tensorboard"))
+    acc.Reload()
+    assert [(s.step, s.value) for s in acc.Scalars("perturbation/1/kernel/5")] == [(2, 12.5)]
+    assert acc.Scalars("perturbation/1/kernel/agrees")[0].value == 0.0
+    assert acc.Scalars("perturbation/top1")[0].value == 50.0

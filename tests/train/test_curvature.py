@@ -7,7 +7,7 @@ import json
 import torch
 
 from core.run.events import EpochEnd
-from core.train.curvature import CurvatureProbe, dominant_eigenvalue, entropy, lanczos_top
+from core.train.curvature import CurvatureProbe, entropy, lanczos_top, largest_eigenvalue
 from core.train.loop import LoopContext
 from core.train.search_loop import SearchEngine
 from core.train.seeds import stream
@@ -37,8 +37,9 @@ def _engine(cfg, tmp_path):
 
 
 def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path):
+    # 40 images in batches of 32: the subset spans two batches, whose losses the Hessian averages
     cfg = tiny(
-        space={"scope": "s"}, search={"epochs": 3, "warmup_epochs": 1, "curvature": {"images": 24, "steps": 200}}
+        space={"scope": "s"}, search={"epochs": 3, "warmup_epochs": 1, "curvature": {"images": 40, "steps": 200}}
     )
     engine = _engine(cfg, tmp_path)
     net = engine.net
@@ -47,8 +48,8 @@ def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path)
             a.copy_(torch.randn(a.shape, generator=torch.Generator().manual_seed(1)))
     state = {k: v.clone() for k, v in net.state_dict().items()}
     rng = torch.get_rng_state()
-    probe = engine.probe
-    assert probe is not None and sum(len(y) for _, y in probe.batches) == 24
+    probe = engine.probes.curvature
+    assert probe is not None and [len(y) for _, y in probe.batches] == [32, 8]
     value = probe.measure(net)
     # the search's state is bit-identical: weights, alphas, BatchNorm buffers, global RNG, no grads
     after = net.state_dict()
@@ -79,7 +80,7 @@ def test_the_probe_matches_the_exact_hessian_and_touches_nothing(tiny, tmp_path)
         h = torch.autograd.functional.hessian(loss_of, flat)
     exact = float(torch.linalg.eigvalsh(h.double()).max())
     assert abs(value - exact) <= 1e-3 * max(1.0, abs(exact)), (value, exact)
-    assert dominant_eigenvalue(net, probe.batches, 200, probe.seed) == value  # deterministic
+    assert largest_eigenvalue(net, probe.batches, 200, probe.seed) == value  # deterministic
 
 
 class _swapped:
@@ -115,6 +116,7 @@ def test_curvature_on_leaves_the_search_bit_identical(synthetic, start, tmp_path
     on = synthetic(epochs=4)
     off = synthetic(epochs=4)
     on.run.out, off.run.out = tmp_path / "on", tmp_path / "off"
+    on.search.probe_budget = 1.0  # every due epoch measured (the budget's hold-back: test_perturbation)
     off.search.curvature.enabled = False
     states, ends = [], []
     for cfg in (on, off):
@@ -136,7 +138,7 @@ def test_curvature_on_leaves_the_search_bit_identical(synthetic, start, tmp_path
 
 def test_every_n_epochs_and_the_fixed_subset_come_from_their_own_stream(tiny, tmp_path):
     cfg = tiny(search={"curvature": {"every": 3, "images": 40}})
-    probe = _engine(cfg, tmp_path).probe
+    probe = _engine(cfg, tmp_path).probes.curvature
     assert isinstance(probe, CurvatureProbe)
     assert [probe.due(k) for k in range(1, 8)] == [True, False, False, True, False, False, True]
     assert probe.seed == stream(cfg.run.seed, "curvature")

@@ -36,6 +36,24 @@ def test_the_start_epoch_bounds_the_rollback_epoch():
     assert stop is not None and (stop.detected, stop.rollback) == (18, 12)
 
 
+def test_start_counts_search_epochs_past_the_warm_up():
+    # R-DARTS counts its start in search epochs. Warm-up 6: the rollback must be at least 12 search
+    # epochs past it, epoch 18; with the paper's warm-up of 10, start 10 means a rollback from epoch 20 on.
+    history = step_history(7, 60, 23)
+    assert curvature_stop(history, RULE.model_copy(update={"start": 12})).rollback == 17  # counted from 0
+    stop = curvature_stop(history, RULE.model_copy(update={"start": 12}), warmup=6)
+    assert stop is not None and stop.rollback == 18 and stop.detected == 24
+    # a rise at epoch 19 rolls back to 13: 3 search epochs in, too early; counted from epoch 1 it passed
+    assert curvature_stop(step_history(11, 80, 19), RULE, warmup=10) is None
+    assert curvature_stop(step_history(11, 80, 19), RULE).rollback == 13
+    assert curvature_stop(step_history(11, 80, 26), RULE, warmup=10).rollback == 20
+    # replayed from the events: the warm-up is what precedes the first search epoch
+    warm = [_end(e, 0.5, None).model_copy(update={"phase": "warmup"}) for e in range(1, 7)]
+    ends = warm + [_end(e, 0.7, v) for e, v in history]
+    replayed = replay_rules(ends, 3, 0.1, None, RULE.model_copy(update={"start": 12})).curvature
+    assert replayed == curvature_stop(history, RULE.model_copy(update={"start": 12}), warmup=6) == stop
+
+
 def test_every_second_epoch_counts_evaluations_not_epochs():
     # evaluations at 7, 9, 11, ...; the jump reaches the evaluation at epoch 27 (the 11th);
     # rollback: 2 + 4 evaluations before it = epoch 15
@@ -78,18 +96,19 @@ def test_replay_over_recorded_epochs_gives_each_rules_epoch():
 @pytest.mark.slow
 def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback_epoch(synthetic, start):
     """A search built to degrade: random-label images (nothing to learn; the relaxed loss's curvature
-    swings by orders of magnitude) and a large arch_lr. The rule's start is lowered to epoch 2 so that
+    swings by orders of magnitude) and a large arch_lr. The rule's start is lowered to 1 (epoch 2) so that
     it can fire within a test's 10 epochs; window, factor and delta keep R-DARTS's values."""
     import json
 
     from core.api.derive import derive
     from core.run.events import SearchStopped, StopReason
 
-    cfg = synthetic(epochs=10, arch_lr=0.05, stop_rule="curvature", curvature={"start": 2, "images": 16})
+    cfg = synthetic(epochs=10, arch_lr=0.05, stop_rule="curvature", curvature={"start": 1, "images": 16})
     runner, run, seen = start(cfg, retrain=False)
     assert runner.wait(1200).status == "done"
     ends = [e for e in seen if isinstance(e, EpochEnd)]
-    expected = curvature_stop([(e.epoch, e.curvature) for e in ends if e.curvature is not None], cfg.search.curvature)
+    history = [(e.epoch, e.curvature) for e in ends if e.curvature is not None]
+    expected = curvature_stop(history, cfg.search.curvature, cfg.search.warmup_epochs)
     assert expected is not None, [e.curvature for e in ends]  # it fired...
     stopped = next(e for e in seen if isinstance(e, SearchStopped))
     # ...at its detection epoch, where the search ended, with the architecture from the rollback epoch

@@ -83,4 +83,4 @@ def test_fig3_has_a_curvature_row_with_the_rules_marks(tmp_path):
     out = tmp_path / "fig3.svg"
     fig3(trajectory_from_events(events), ["1"], out, curvature=(points, [(11, "rollback"), (17, "rise detected")]))
     svg = out.read_text()
-    assert "dominant eigenvalue" in svg and "rollback (epoch 11)" in svg and "rise detected (epoch 17)" in svg
+    assert "largest eigenvalue" in svg and "rollback (epoch 11)" in svg and "rise detected (epoch 17)" in svg

@@ -1,0 +1,127 @@
+"""What the search's probes (curvature, perturbation) share: a fixed, seeded validation subset each, and
+one schedule that holds them within a share of the search's time.
+
+*The budget.* The probes measure the supernet; they do not train it, so what they cost is overhead on
+the search.  :class:`ProbeSchedule` lets a due probe run only if, counting what it is expected to cost,
+all probes together stay within ``budget`` of the search's time so far (the search's own seconds plus
+the probes'), measured as the run goes: a probe that would exceed it waits for later epochs, so it
+runs less often, and the search says so once per probe (a ``warning`` event).  The expected cost is
+the probe's last measured time; before its first measurement, its own estimate (one timed forward pass
+over its subset, scaled by the passes it makes).
+
+A probe a decision depends on is exempt: the curvature probe when ``search.stop_rule`` is ``curvature``
+(the rule counts its evaluations), the perturbation readout when ``search.select`` is ``perturbation``
+(the architecture is read from it).  Their time still counts against the others'.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from core.train.pipeline import BatchSource
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def fixed_subset(val: BatchSource, images: int, seed: int, batch_size: int) -> list[Batch]:
+    """``images`` validation images picked by a generator seeded with ``seed`` (none of training's),
+    read unaugmented, in batches of ``batch_size``; a lone image in a last batch joins the one before
+    (train-mode BatchNorm cannot normalise one image)."""
+    n = val.count()
+    picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: min(images, n)]
+    chunks = picked.split(max(1, batch_size))
+    if len(chunks) > 1 and len(chunks[-1]) < 2:
+        chunks = (*chunks[:-2], torch.cat(chunks[-2:]))
+    return [val.fixed(c) for c in chunks]
+
+
+@dataclass
+class ProbeClock:
+    """One probe's account: how often it may run, what it cost, whether it was held back."""
+
+    every: int
+    exempt: bool = False
+    last_s: float | None = None  #: seconds of its last measurement (its next one's expected cost)
+    spent_s: float = 0.0
+    runs: int = 0
+    skipped: int = 0  #: due epochs it did not run for the budget
+    announced: bool = False  #: the search said it runs less often
+
+
+@dataclass
+class Verdict:
+    run: bool
+    #: a first hold-back: the line the search emits (once per probe)
+    announce: str | None = None
+
+
+@dataclass
+class ProbeSchedule:
+    """The probes' shared budget (a part of the search with a state: resumed runs keep the account)."""
+
+    budget: float
+    clocks: dict[str, ProbeClock] = field(default_factory=dict)
+
+    @property
+    def spent_s(self) -> float:
+        return sum(c.spent_s for c in self.clocks.values())
+
+    def due(self, name: str, search_epoch: int, work_s: float, estimate: Callable[[], float]) -> Verdict:
+        """Whether probe ``name`` runs after the ``search_epoch``-th search epoch (1-based), ``work_s``
+        seconds of the search's own work so far; ``estimate`` is asked only before its first run."""
+        clock = self.clocks[name]
+        if (search_epoch - 1) % clock.every != 0:
+            return Verdict(False)
+        if clock.exempt:
+            return Verdict(True)
+        cost = clock.last_s
+        if cost is None:
+            t0 = time.perf_counter()
+            cost = estimate()
+            clock.spent_s += time.perf_counter() - t0
+        spent = self.spent_s
+        if spent + cost <= self.budget * (work_s + spent + cost):
+            return Verdict(True)
+        clock.skipped += 1
+        if clock.announced:
+            return Verdict(False)
+        clock.announced = True
+        share = (spent + cost) / max(work_s + spent + cost, 1e-9)
+        return Verdict(
+            False,
+            f"the {name} probe runs less often than every {clock.every} search epoch(s): one measurement "
+            f"(~{cost:.2g} s) would bring the probes to {share:.0%} of the search's time, past its budget of "
+            f"{self.budget:.0%} (search.probe_budget); it runs when the budget allows",
+        )
+
+    def record(self, name: str, seconds: float) -> None:
+        clock = self.clocks[name]
+        clock.last_s, clock.spent_s, clock.runs = seconds, clock.spent_s + seconds, clock.runs + 1
+
+    def shares(self, work_s: float) -> dict[str, dict[str, Any]]:
+        """Per probe: runs, held-back due epochs, seconds and share of the search's time (summary.json)."""
+        total = work_s + self.spent_s
+        return {
+            n: {
+                "runs": c.runs,
+                "skipped": c.skipped,
+                "seconds": round(c.spent_s, 3),
+                "share": round(c.spent_s / total, 4) if total > 0 else 0.0,
+            }
+            for n, c in self.clocks.items()
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "clocks": {n: asdict(c) for n, c in self.clocks.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, saved in state.get("clocks", {}).items():
+            if name in self.clocks:  # the config decides which probes exist and how often they may run
+                c = self.clocks[name]
+                c.last_s, c.spent_s, c.runs = saved["last_s"], saved["spent_s"], saved["runs"]
+                c.skipped, c.announced = saved["skipped"], saved["announced"]
