@@ -94,16 +94,28 @@ def test_replay_over_recorded_epochs_gives_each_rules_epoch():
 
 
 @pytest.mark.slow
-def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback_epoch(synthetic, start):
-    """A search built to degrade: random-label images (nothing to learn; the relaxed loss's curvature
-    swings by orders of magnitude) and a large arch_lr. The rule's start is lowered to 1 (epoch 2) so that
-    it can fire within a test's 10 epochs; window, factor and delta keep R-DARTS's values."""
+def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback_epoch(synthetic, start, monkeypatch):
+    """The rule's wiring end to end: a real search whose probe measures for real, but whose measured values
+    are replaced by a series that degrades (flat for five evaluations, then four times higher), so that the
+    rule fires at a known evaluation whatever this machine's arithmetic makes of a short random-label
+    search (whether such a search degrades within 10 epochs is a draw: it did on one machine, not on
+    another). The rule's start is lowered to 1 so that it can fire within a test's epochs; window, factor
+    and delta keep R-DARTS's values; the search has 12 epochs, so a stop at the detection epoch ends it early."""
     import json
 
+    import core.train.curvature as curvature_module
     from core.api.derive import derive
     from core.run.events import SearchStopped, StopReason
 
-    cfg = synthetic(epochs=10, arch_lr=0.05, stop_rule="curvature", curvature={"start": 1, "images": 16})
+    real = curvature_module.largest_eigenvalue
+    series = iter([1.0] * 5 + [4.0] * 20)
+
+    def degrading(*args, **kwargs):
+        real(*args, **kwargs)  # the probe's own computation runs, as in any search
+        return next(series)
+
+    monkeypatch.setattr(curvature_module, "largest_eigenvalue", degrading)
+    cfg = synthetic(epochs=12, arch_lr=0.05, stop_rule="curvature", curvature={"start": 1, "images": 16})
     runner, run, seen = start(cfg, retrain=False)
     assert runner.wait(1200).status == "done"
     ends = [e for e in seen if isinstance(e, EpochEnd)]
@@ -113,6 +125,7 @@ def test_the_curvature_rule_stops_a_degrading_search_and_derives_at_its_rollback
     stopped = next(e for e in seen if isinstance(e, SearchStopped))
     # ...at its detection epoch, where the search ended, with the architecture from the rollback epoch
     assert stopped.reason == StopReason.CURVATURE and stopped.epoch == expected.detected == ends[-1].epoch
+    assert ends[-1].epoch < cfg.search.epochs  # the rule ended the search early
     assert stopped.architecture_epoch == expected.rollback < expected.detected
     summary = json.loads(run.summary_file.read_text())["search"]
     assert summary["stop_rule"] == {
