@@ -4,8 +4,10 @@ epoch its architecture was derived from, to correlate with the ground truth (Ken
 ``alphas``: an architecture's score is the sum over its decisions of the log-probability the
 alphas give its candidate (the log of the product of per-decision softmax probabilities): the
 architecture the derive rule picks scores highest, and the ordering of the rest is the one the
-alphas imply.  Another readout (issue 37's perturbation one, say) plugs in with
-:func:`register_ordering` under its own name; :mod:`core.scale.ground_truth` correlates every
+alphas imply.  ``perturbation``: the sum over its decisions of the supernet's pinned validation
+top-1 for its candidate in the latest perturbation readout at or before that epoch
+(:mod:`core.run.readout`; the perturbation selection's pick scores highest).  Another readout plugs
+in with :func:`register_ordering` under its own name; :mod:`core.scale.ground_truth` correlates every
 registered ordering that has an answer for a run.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.run.events import EpochEnd
+from core.run.readout import PerturbationReadout
 from core.run.rundir import RunDir
 from core.scale.exhaustive import ArchKey
 
@@ -74,4 +77,33 @@ def alpha_scores(path: Path, keys: Sequence[ArchKey]) -> list[float] | None:
     return scores
 
 
+def readout_before(run: RunDir, epoch: int | None = None) -> PerturbationReadout | None:
+    """The latest perturbation readout at or before ``epoch`` (default: the derive epoch); the probes'
+    budget may have skipped the epoch itself."""
+    epoch = derive_epoch(run) if epoch is None else epoch
+    ends = [e for e in run.events() if isinstance(e, EpochEnd) and e.perturbation is not None]
+    at = [e for e in ends if epoch is None or e.epoch <= epoch]
+    return at[-1].perturbation if at else None
+
+
+def perturbation_scores(path: Path, keys: Sequence[ArchKey]) -> list[float] | None:
+    """Each architecture's summed pinned top-1 over its decisions (joint: the pair's); a decision the
+    readout does not hold adds nothing, so it cannot reorder the architectures."""
+    read = readout_before(RunDir(path))
+    if read is None:
+        return None
+    scores = []
+    for key in keys:
+        total = 0.0
+        for block, kernel, activation in key:
+            decisions = read.decisions.get(str(block), {})
+            labels = {"op": f"{kernel}x{kernel}/{activation}", "kernel": str(kernel), "activation": activation}
+            for name, readout in decisions.items():
+                pinned = readout.scores.get(labels.get(name, ""))
+                total += pinned.top1 if pinned is not None else -math.inf
+        scores.append(total)
+    return scores
+
+
 register_ordering("alphas", alpha_scores)
+register_ordering("perturbation", perturbation_scores)

@@ -201,8 +201,8 @@ def _print_ground_truths(result: Any) -> None:
         for line in view.split_lines(truth):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
         console.print(view.arch_table(truth))
-        placed = view.placement_table(truth)
-        if placed is not None:
-            console.print(placed)
+        for table in (view.placement_table(truth), view.tau_table(truth)):
+            if table is not None:
+                console.print(table)
         for line in view.power_lines(plans):
             console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -23,7 +23,7 @@ def test_an_exhaustive_sweep_is_a_ground_truth_a_search_is_placed_on(tmp_path):
         tmp_path,
         space=SPACE,
         data={"limit_train": 120, "batch_size": 16},
-        search={"epochs": 2, "warmup_epochs": 1, "patience": 1},
+        search={"epochs": 2, "warmup_epochs": 1, "patience": 1, "probe_budget": 1.0},  # the readout every epoch
         retrain={"epochs": 1, "bn_recalib_batches": 1},
         run={"threads": 1},
     )
@@ -48,6 +48,8 @@ def test_an_exhaustive_sweep_is_a_ground_truth_a_search_is_placed_on(tmp_path):
     assert text.count("4:3x3/relu 5:") + text.count("4:5x5/relu 5:") >= 4  # every architecture ranked
     placed = next(line for line in text.splitlines() if line.startswith(" search "))
     assert "/4 (" in placed  # the pick's rank of 4, with its interval
+    # the supernet's two orderings, each correlated with the ground truth: the alphas' and the readout's
+    assert "τ alphas" in text and "τ perturbation" in text, text
     assert "2 seeds x" not in text and "3 seeds x 3 random: +" in text
     rerun = invoke("sweep", "--exhaustive", "--repeats", 2, "-c", file, "--out", out)  # resumes: nothing left
     assert rerun.exit_code == 0 and "8 done already" in " ".join(rerun.output.split())
