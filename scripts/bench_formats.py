@@ -53,6 +53,10 @@ def search_step(spec: NetSpec, space: SearchSpace, n: int, size: int, cl: bool, 
     if cl:
         net = net.to(memory_format=torch.channels_last)
     if compiled:
+        # Out of place throughout: a compiled candidate saves its activation's input for backward, which an
+        # in-place activation (the weight step's, toggled per step by the engine) would overwrite.
+        net._set_inplace(False)
+        net._set_inplace = lambda inplace: None  # type: ignore[method-assign]
         for m in net.modules():
             if isinstance(m, MixedOp):
                 for cand in m.candidates:
