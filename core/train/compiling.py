@@ -8,9 +8,9 @@ compilation"), which only a long run earns back.  ``run.compile``:
 - ``on``: compiled (a failure falls back to eager, with one warning line);
 - ``auto``: a compile is *tried* only when the run's eager steps (their count times the step time
   just measured by :mod:`core.train.autotune`) could repay what a compile may cost here
-  (:data:`COMPILE_BOUND_S`) even at the best saving measured here; the trial then measures the compile's own time and the compiled
-  step, and the run keeps the compiled step only when it is faster.  Short runs (the quickstart's)
-  never pay for a trial.
+  (:data:`COMPILE_BOUND_S`) even at the best saving measured here; the trial then measures the
+  compile's own time and the compiled step, and the run keeps the compiled step only when it is
+  faster.  Short runs (the quickstart's) never pay for a trial.
 
 Only the training step runs compiled: evaluation, BatchNorm recalibration and checkpoints use the
 eager module, which shares the compiled one's parameters (no recompiles for eval mode or no-grad).
