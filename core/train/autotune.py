@@ -33,8 +33,8 @@ from core.space.proxyless import Mode, PathSampler
 from core.train.device import Precision
 from core.train.step import arch_step, grad_scaler, train_step
 
-WARMUP = 2  #: untimed steps each way (first-call allocations, weight layout conversions)
-REPEATS = 3  #: timed steps each way; the median is kept
+WARMUP = 1  #: untimed steps each way (first-call allocations, weight layout conversions)
+REPEATS = 5  #: timed steps each way; the choice is the median of the per-round ratios
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,20 @@ def _classes(model: nn.Module) -> int:
 
 def time_interleaved(steps: Sequence[Callable[[], None]], device: torch.device) -> list[float]:
     """Median seconds per call of each step, the steps taking turns (drifts in machine speed hit all alike)."""
+    return [statistics.median(t) for t in _rounds(steps, device)]
+
+
+def relative_speed(steps: Sequence[Callable[[], None]], device: torch.device) -> tuple[list[float], list[float]]:
+    """Each step's median seconds, and the median over rounds of its time over the first step's in the
+    same round: neighbours in time share the machine's load, so the ratios hold where the seconds
+    swing (on a loaded machine a step's time varies by 2x from round to round)."""
+    rounds = _rounds(steps, device)
+    ratios = [statistics.median(t / r for t, r in zip(times, rounds[0])) for times in rounds]
+    return [statistics.median(t) for t in rounds], ratios
+
+
+def _rounds(steps: Sequence[Callable[[], None]], device: torch.device) -> list[list[float]]:
+    """Seconds of each step's timed calls, the steps taking turns after :data:`WARMUP` untimed rounds."""
     times: list[list[float]] = [[] for _ in steps]
     for r in range(WARMUP + REPEATS):
         for i, step in enumerate(steps):
@@ -124,7 +138,7 @@ def time_interleaved(steps: Sequence[Callable[[], None]], device: torch.device) 
             _sync(device)
             if r >= WARMUP:
                 times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
+    return times
 
 
 def rng_devices(device: torch.device) -> list[int]:
@@ -148,12 +162,12 @@ def tune(run: RunConfig, prec: Precision, probe: Probe, world_size: int = 1) -> 
     t0 = time.perf_counter()
     with torch.random.fork_rng(devices=rng_devices(prec.device)):  # the run's RNG streams stay as they were
         options = [replace(prec, channels_last=cl, amp_dtype=amp) for cl, amp in combos]
-        seconds = time_interleaved([step_fn(probe, p) for p in options], prec.device)
-    best = min(range(len(options)), key=seconds.__getitem__)
+        seconds, ratios = relative_speed([step_fn(probe, p) for p in options], prec.device)
+    best = min(range(len(options)), key=ratios.__getitem__)
     chosen = options[best]
     settings = [
-        fmt_fixed or _measured("channels_last", combos, seconds, 0, chosen.channels_last, _onoff),
-        amp_fixed or _measured("amp", combos, seconds, 1, chosen.amp_dtype, amp_label),
+        fmt_fixed or _measured("channels_last", combos, seconds, ratios, 0, best, _onoff),
+        amp_fixed or _measured("amp", combos, seconds, ratios, 1, best, amp_label),
     ]
     return chosen, Tuning(settings=settings, measure_s=round(time.perf_counter() - t0, 3))
 
@@ -162,19 +176,25 @@ def _onoff(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-def _measured(
+def _measured(  # noqa: PLR0913, PLR0917 -- one axis of the measured grid
     name: str,
     combos: list[tuple[bool, torch.dtype | None]],
     seconds: list[float],
+    ratios: list[float],
     axis: int,
-    chosen: object,
+    best: int,
     label: Callable,
 ) -> TunedSetting:
-    """The timings of ``name``'s options with the other setting at its chosen value."""
+    """The timings of ``name``'s options with the other setting at its chosen value, and the paired ratio
+    the choice was made on."""
     other = 1 - axis
-    best_other = combos[min(range(len(combos)), key=seconds.__getitem__)][other]
-    times = {label(c[axis]): round(s, 5) for c, s in zip(combos, seconds) if c[other] == best_other}
-    return TunedSetting(name=name, choice=label(chosen), how="measured", seconds=times)
+    rows = [i for i, c in enumerate(combos) if c[other] == combos[best][other]]
+    times = {label(combos[i][axis]): round(seconds[i], 5) for i in rows}
+    runner_up = min((i for i in rows if i != best), key=ratios.__getitem__)
+    ratio = ratios[best] / ratios[runner_up]
+    note = f"{label(combos[best][axis])} takes {ratio:.2f}x the time of {label(combos[runner_up][axis])}"
+    note += f" (median of {REPEATS} paired rounds)"
+    return TunedSetting(name=name, choice=label(combos[best][axis]), how="measured", seconds=times, note=note)
 
 
 def replay(run: RunConfig, prec: Precision, recorded: Tuning) -> Precision:

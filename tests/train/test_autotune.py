@@ -32,7 +32,7 @@ def test_auto_times_both_formats_and_keeps_the_faster():
     )
     cl = tuning.get("channels_last")
     assert cl is not None and cl.how == "measured" and set(cl.seconds) == {"on", "off"}
-    assert cl.choice == min(cl.seconds, key=cl.seconds.__getitem__)
+    assert cl.choice in cl.seconds and "paired rounds" in cl.note  # chosen on the paired ratio, which it states
     assert prec.channels_last == (cl.choice == "on")
     amp = tuning.get("amp")  # the CPU keeps fp32 under auto, unmeasured, and says why
     assert amp is not None and amp.choice == "off" and amp.how == "fixed" and "fp32" in amp.note
