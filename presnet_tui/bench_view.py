@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.run.events import Tuning
+
 
 def mib(b: float) -> str:
     return f"{b / 2**20:,.1f}"
@@ -26,12 +28,18 @@ def probe_line(s: dict[str, Any]) -> str:
     )
 
 
+def tuning_line(tuning: dict[str, Any]) -> str:
+    """What ``auto`` chose, with the timings behind it (the record of :mod:`core.run.tuning`, as JSON)."""
+    return Tuning.model_validate(tuning).line()
+
+
 def render(r: dict[str, Any]) -> str:
     p = r["plain"]
     lines = [
         f"device {r['device']} ({r['device_name']}), amp {r['amp']}, channels_last {r['channels_last']}, "
         f"torch {r['torch']}, {r['threads']} threads",
         f"settings {r['settings']}",
+        *([f"chosen: {tuning_line(r['tuning'])}"] if r.get("tuning", {}).get("settings") else []),
         f"(1) plain ResNet-50 step: {p['images_per_s']:,.1f} img/s ({p['params']:,} params)",
         f"(7) data pipeline: {r['pipeline']['images_per_s']:,.1f} img/s = "
         f"{r['pipeline']['ratio_to_model']:.1f}x the plain step (target >= 10x)",

@@ -35,6 +35,7 @@ from core.run.events import (
     State,
     StopReason,
     Suspended,
+    Tuning,
     Unstable,
 )
 from core.space import JOINT_DECISION, block_choice
@@ -158,7 +159,7 @@ def _title(result: JobResult) -> str:
 def _search_started(view: HeadlessView, e: SearchStarted) -> str:
     verb = "resuming" if e.resumed else "searching"
     what = " · ".join(f"{d} {c}" for d, c in e.candidates.items())
-    return f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}"
+    return f"[bold]{verb}[/] blocks {e.block_ids} · {what} · {e.params:,} params · {e.device}" + _tuned(e.tuning)
 
 
 @line(Progress)
@@ -249,7 +250,14 @@ def _architecture_derived(view: HeadlessView, e: ArchitectureDerived) -> str:
 @line(RetrainStarted)
 def _retrain_started(view: HeadlessView, e: RetrainStarted) -> str:
     how = f"resumed at epoch {e.start_epoch}/{e.epochs}" if e.resumed else "from scratch"
-    return f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})"
+    return f"[bold]retraining[/] {how}: {e.params:,} params (ResNet-50 baseline {e.baseline_params:,})" + _tuned(
+        e.tuning
+    )
+
+
+def _tuned(tuning: Tuning | None) -> str:
+    """The speed settings ``auto`` chose, with the timings behind them (on the started line)."""
+    return f" · {tuning.line()}" if tuning is not None and tuning.settings else ""
 
 
 @line(RetrainEpochEnd)

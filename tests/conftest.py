@@ -25,7 +25,9 @@ def tiny_config(tmp_path: Path, **sections) -> Config:
         "data": {"dataset": "digits", "batch_size": 32, "val_fraction": 0.25, "augment": "pad_crop", "flip": False},
         "search": {"epochs": 3, "warmup_epochs": 1, "arch_lr": 0.05, "alphas_every": 2},
         "retrain": {"epochs": 2},
-        "run": {"device": "cpu", "out": str(tmp_path / "run")},
+        # channels_last explicit: a test's numerics must not hang on which format measured faster
+        # (auto's own tests: tests/train/test_autotune.py)
+        "run": {"device": "cpu", "out": str(tmp_path / "run"), "channels_last": "off"},
     }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)

@@ -42,6 +42,7 @@ from core.space.geometry import BlockGeometry, prunable, space_geometry
 Dataset = Literal["cifar10", "cifar100", "imagefolder", "digits", "synthetic"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
 ChannelsLast = Literal["auto", "on", "off"]
+Compile = Literal["auto", "on", "off"]
 #: the device kinds (``cuda:N`` names one GPU of the cuda kind)
 DEVICE_KINDS: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
@@ -330,9 +331,18 @@ class RunConfig(_Strict):
     out: Path | None = Field(None, description="run directory (default: runs_dir/<timestamp>-<scope>)")
     runs_dir: Path = Field(Path("runs"), description="parent of default run directories")
     amp: Amp = Field(
-        "auto", description="mixed precision (auto: bf16 on CUDA, fp16 where bf16 is unsupported; off elsewhere)"
+        "auto",
+        description="mixed precision (auto on CUDA: fp32 or bf16, fp16 where bf16 is unsupported, the faster "
+        "measured; off elsewhere)",
     )
-    channels_last: ChannelsLast = Field("auto", description="channels_last memory format (auto: on for CUDA)")
+    channels_last: ChannelsLast = Field(
+        "auto", description="channels_last memory format (auto: the faster of the two, timed at the start of each loop)"
+    )
+    compile: Compile = Field(
+        "auto",
+        description="torch.compile of the retrain's training step (auto: only when the run is long enough "
+        "to repay the compile, measured; a failure runs eager)",
+    )
     cudnn_benchmark: bool = Field(True, description="let cuDNN pick the fastest kernels")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     tensorboard: bool = Field(False, description="also write TensorBoard event files into the run directory")

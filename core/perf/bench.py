@@ -43,6 +43,7 @@ from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DE
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler, host_logits
 from core.train import step as steps
+from core.train.autotune import Probe, tune
 from core.train.data import ImageSet, channel_stats
 from core.train.device import configure_torch, resolve_device
 from core.train.pipeline import DeviceLoader
@@ -382,10 +383,13 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     device = resolve_device(run_cfg.device)
     args = settings.resolved(device.type == "cuda")
     prec = configure_torch(run_cfg, device)
-    torch.manual_seed(0)
     # resolved() filled every device default in
     assert args.width and args.batch_size and args.repeats and args.epoch_images
     spec = NetSpec(10, args.stem, args.width, args.depths)
+    # auto: the faster memory format (and precision, on CUDA) for this network and batch, measured as a
+    # run measures it (core.train.autotune); what it chose and the timings go into the report
+    prec, tuning = tune(run_cfg, prec, Probe(build_plain(spec), args.batch_size, args.image_size))
+    torch.manual_seed(0)
     setup = Setup(
         device,
         prec,
@@ -397,7 +401,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         args.epoch_images,
         joint=args.candidates == "joint",
     )
-    return measure(setup, args.scopes)
+    return {**measure(setup, args.scopes), "tuning": tuning.model_dump()}
 
 
 def measure(setup: Setup, scopes: Sequence[str]) -> dict[str, Any]:

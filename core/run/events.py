@@ -24,6 +24,7 @@ from core.faults import ENV as FAULT_ENV
 from core.faults import fault_point
 from core.io import write_failed
 from core.run.readout import PerturbationReadout
+from core.run.tuning import Tuning as Tuning  # re-exported: the started events carry it
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}
 AlphaSnapshot = dict[str, dict[str, dict[str, float]]]
@@ -66,6 +67,7 @@ class SearchStarted(_Event):
     global_batch_size: int | None = None  #: data.batch_size x world_size
     #: a progressive search where it (re)starts: {"stage", "stages", "blocks" (searched so far), "frozen"}
     progressive: dict[str, Any] | None = None
+    tuning: Tuning | None = None  #: what ``auto`` chose for the speed settings, and the timings (core.train.autotune)
 
 
 class Progress(_Event):
@@ -220,6 +222,7 @@ class RetrainStarted(_Event):
     resumed: bool = False
     world_size: int = 1  #: processes (ranks) the retrain runs on
     global_batch_size: int | None = None  #: data.batch_size x world_size
+    tuning: Tuning | None = None  #: what ``auto`` chose for the speed settings, and the timings
 
 
 class RetrainEpochEnd(_Event):

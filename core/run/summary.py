@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.errors import PresnetError
 from core.faults import fault_point
 from core.io import atomic_write
+from core.run.tuning import Tuning
 
 
 class _Section(BaseModel):
@@ -55,6 +56,7 @@ class SearchSummary(_Section):
     perturbation: dict[str, Any] | None = None
     probes: dict[str, Any] = Field(default_factory=dict)  #: each probe's runs and share of the search's time
     entropy: dict[str, Any] = Field(default_factory=dict)  #: each decision's entropy at the end
+    tuning: Tuning | None = None  #: what ``auto`` chose for the search's speed settings, and why
 
     def curvature_at(self, epoch: int | None) -> float | None:
         """The recorded curvature at ``epoch`` (None: not measured there)."""
@@ -66,6 +68,7 @@ class RetrainSummary(_Section):
     test_top1: float | None = None
     stopped: bool = False
     rank_state_sha256: list[str] | None = None
+    tuning: Tuning | None = None  #: what ``auto`` chose for the retrain's speed settings, and why
 
 
 class RunSummary(_Section):

@@ -33,6 +33,7 @@ from core.run.events import (
 )
 from core.run.progress import ProgressFile
 from core.run.rundir import RunDir
+from core.run.tuning import Tuning
 from core.space.arch import Architecture, load_arch, save_arch
 from core.space.network import count_params, net_spec
 from core.train.budget import preflight_warnings
@@ -302,13 +303,15 @@ class Job:
                     tmp.unlink(missing_ok=True)
         return payloads
 
-    def _loop_context(self, ckpt_path: Path, offset: Callable[[], int]) -> LoopContext:
-        """What the search and the retrain loop are both given."""
-        return LoopContext(self.config, self.bus, self._engine_control(), ckpt_path, offset, self.data())
+    def _loop_context(self, ckpt_path: Path, offset: Callable[[], int], payload: dict[str, Any] | None) -> LoopContext:
+        """What the search and the retrain loop are both given (a resumed loop: its recorded speed settings)."""
+        recorded = payload.get("tuning") if payload is not None else None
+        tuning = Tuning.model_validate(recorded) if recorded is not None else None
+        return LoopContext(self.config, self.bus, self._engine_control(), ckpt_path, offset, self.data(), tuning)
 
     def _search(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(self._loop_context(run.search_ckpt, offset))
+        engine = SearchEngine(self._loop_context(run.search_ckpt, offset, payload))
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
@@ -360,6 +363,7 @@ class Job:
                 **stop_record(rule, outcome, engine.curvatures),
                 **engine.probes.summary(outcome.arch_epoch, self.config.search.select),
                 "probes": engine.probes.shares(outcome.elapsed_s),
+                "tuning": engine.tuning.model_dump(),
             },
             architecture=arch.model_dump(mode="json"),
             params=params,
@@ -384,14 +388,14 @@ class Job:
             if main:  # the cut-back event file ends before the closing event: write it (again), last
                 self.bus.emit(RetrainOutcome.of_checkpoint(payload, arch).done_event(run.weights))
             return None
-        engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset), arch, run.weights)
+        engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset, payload), arch, run.weights)
         if payload is not None:
             engine.load(payload)
         self.bus.emit(engine.started_event(resumed=payload is not None))
         outcome = engine.run()
         fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
         if main:
-            self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests)
+            self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests, engine.tuning)
         self.bus.emit(outcome.done_event(run.weights))  # last: a reader that trusts it finds the summary whole
         return outcome
 
@@ -416,7 +420,12 @@ class Job:
         run.update_summary(retrain_arch=name)
 
     def _retrain_summary(
-        self, arch: Architecture, outcome: RetrainOutcome, world_size: int, digests: list[str]
+        self,
+        arch: Architecture,
+        outcome: RetrainOutcome,
+        world_size: int,
+        digests: list[str],
+        tuning: Tuning | None = None,
     ) -> None:
         own = self.run_dir.summary().retrain_arch  # a past epoch's architecture: its own file and params
         result = {} if own else {"architecture": arch.model_dump(mode="json"), "params": outcome.params}
@@ -429,6 +438,7 @@ class Job:
                 "stopped": outcome.stopped,
                 **({"arch_file": own, "params": outcome.params} if own else {}),
                 **({"rank_state_sha256": digests} if digests else {}),
+                **({"tuning": tuning.model_dump()} if tuning is not None else {}),
             },
             world_size=world_size,
         )

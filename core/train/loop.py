@@ -28,7 +28,11 @@ from core.config import Config
 from core.errors import PresnetError
 from core.faults import fault_point
 from core.run.checkpoint import CheckpointHeader, save_checkpoint
-from core.run.events import EventBus, Progress
+from core.run.events import EventBus, Progress, SpaceWarning
+from core.run.tuning import Tuning
+from core.space.network import SearchNet
+from core.space.proxyless import Mode
+from core.train import autotune, compiling
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import RetrainSplit, SearchData
 from core.train.device import Precision, configure_torch, resolve_device
@@ -170,6 +174,8 @@ class LoopContext:
     ckpt_path: Path
     events_offset: Callable[[], int]  #: the event file's length now, recorded in each checkpoint
     data: SearchData | None = None  #: the dataset, when the job has loaded it already
+    #: a resumed loop's recorded speed settings (its checkpoint's): reused, never measured again
+    tuning: Tuning | None = None
 
 
 @torch.no_grad()
@@ -217,6 +223,8 @@ class Loop:
             shard=(self.coll.rank, self.coll.world_size),
         )
         self.rank_digests: list[str] = []
+        self._recorded = ctx.tuning
+        self.tuning = Tuning()  #: what ``auto`` chose for this loop, and why (set by :meth:`_place`)
         self._grad_hook: Callable[[], None] | None = None
         self.epoch_done = 0
         self.step = 0
@@ -281,7 +289,7 @@ class Loop:
             finished=finished,
             world_size=self.coll.world_size,
         )
-        return {**head.model_dump(), "torch_rng": torch.get_rng_state()}
+        return {**head.model_dump(), "torch_rng": torch.get_rng_state(), "tuning": self.tuning.model_dump()}
 
     def load_header(self, payload: dict[str, Any]) -> None:
         """Where the loop stood, from a checkpoint written by :meth:`header` (and the torch RNG state)."""
@@ -311,13 +319,58 @@ class Loop:
 
     def _place(self, model: M, weights: Callable[[M], list[nn.Parameter]]) -> M:
         """The model on the device (channels_last when asked); distributed, with BatchNorm synchronised
-        if ``network.sync_bn`` and the gradients of ``weights(model)`` averaged across ranks after each backward."""
+        if ``network.sync_bn`` and the gradients of ``weights(model)`` averaged across ranks after each backward.
+        The memory format (and, on CUDA, the precision) is :mod:`core.train.autotune`'s choice, measured here."""
+        self._tune(model)
         model = model.to(self.device)
         if self.prec.channels_last:
             model = model.to(memory_format=torch.channels_last)
         placed = cast(M, self.coll.place(model, self.device, self.config.network.sync_bn))  # converted in place
         self._grad_hook = self.coll.gradient_hook(weights(placed))
         return placed
+
+    def _tune(self, model: nn.Module) -> None:
+        """Choose the speed settings ``auto`` leaves open, by timing ``model`` (or replay a checkpoint's)."""
+        if self._recorded is not None:
+            self.prec = autotune.replay(self.config.run, self.prec, self._recorded)
+            self.tuning = self._recorded
+        else:
+            mode = Mode(self.config.search.estimator) if isinstance(model, SearchNet) else None
+            probe = autotune.Probe(model, self.config.data.batch_size, self.config.data.image_size, mode)
+            self.prec, self.tuning = autotune.tune(self.config.run, self.prec, probe, self.coll.world_size)
+            if mode is not None:
+                self.tuning.settings.append(compiling.SEARCH_EAGER)
+        for loader in (self.loaders.train, self.loaders.val, self.loaders.test, self.loaders.calib):
+            if loader is not None:
+                loader.channels_last = self.prec.channels_last
+
+    def _compiled(self, model: nn.Module, steps: int) -> nn.Module:
+        """The module the training step calls: ``model`` compiled when ``run.compile`` says so and it pays
+        (:mod:`core.train.compiling`); the decision joins :attr:`tuning`, a failure is one warning line."""
+        mode = self.config.run.compile
+        recorded = self._recorded.get("compile") if self._recorded is not None else None
+        if recorded is not None:  # a resume continues as it started: compiled only if the run was
+            mode = "on" if recorded.choice == "on" else "off"
+        if self.coll.world_size > 1 and mode != "off":
+            mode = "off"  # one compiled graph per rank around DDP's hooks: not measured, left eager
+        eager_s = self._eager_step_s(model) if mode == "auto" else None
+        batch = (self.config.data.batch_size, self.config.data.image_size)
+        done = compiling.for_training(mode, model, self.prec, batch, steps, eager_s)
+        if recorded is None:
+            self.tuning.settings.append(done.setting)
+        if "failed" in done.setting.note:
+            self.bus.emit(SpaceWarning(message=f"torch.compile: {done.setting.note}", where="run.compile"))
+        return done.module
+
+    def _eager_step_s(self, model: nn.Module) -> float:
+        """The eager step time: measured by the format's choice, or timed now when that was given."""
+        cl = self.tuning.get("channels_last")
+        chosen = "on" if self.prec.channels_last else "off"
+        if cl is not None and chosen in cl.seconds:
+            return cl.seconds[chosen]
+        probe = autotune.Probe(model, self.config.data.batch_size, self.config.data.image_size)
+        with torch.random.fork_rng(devices=autotune.rng_devices(self.device)):
+            return autotune.time_interleaved([autotune.step_fn(probe, self.prec)], self.device)[0]
 
     def run_epochs(self) -> bool:
         """Epochs until :meth:`more_epochs` says no; True when a stop request ended one early.

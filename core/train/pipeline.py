@@ -39,6 +39,7 @@ class BatchSource(Protocol):
     """What the training loops need from a loader."""
 
     steps_per_epoch: int
+    channels_last: bool  #: the batches' memory format (set again once :mod:`core.train.autotune` chose it)
 
     def start_epoch(self) -> None: ...
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None: ...

@@ -78,6 +78,8 @@ class RetrainEngine(Loop):
         self.weights_dir = weights_dir
         self.model = self._place(arch.build(), lambda m: list(m.parameters()))
         r = config.retrain
+        #: what the training step calls: the model, or its compiled twin (same parameters; core.train.compiling)
+        self.train_model = self._compiled(self.model, r.epochs * self.loaders.train.steps_per_epoch)
         self.opt = sgd(list(self.model.parameters()), r.lr, r.momentum, r.nesterov, r.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=r.epochs)
         self.scaler = grad_scaler(self.prec)
@@ -138,6 +140,7 @@ class RetrainEngine(Loop):
             resumed=resumed,
             world_size=self.coll.world_size,
             global_batch_size=self.config.data.batch_size * self.coll.world_size,
+            tuning=self.tuning,
         )
 
     def _save_weights(self, name: str) -> None:
@@ -156,7 +159,7 @@ class RetrainEngine(Loop):
         return self.config.retrain.epochs
 
     def train_batch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> None:
-        loss, logits = train_step(self.model, self.opt, self.scaler, self.prec, x, y, self._grad_hook)
+        loss, logits = train_step(self.train_model, self.opt, self.scaler, self.prec, x, y, self._grad_hook)
         self.meter.add(loss, logits, y)
         self.watch.observe(loss, self.global_step)
 

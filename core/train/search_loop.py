@@ -256,6 +256,7 @@ class SearchEngine(Loop):
             world_size=self.coll.world_size,
             global_batch_size=self.config.data.batch_size * self.coll.world_size,
             progressive=self.stages.where() if self.stages else None,
+            tuning=self.tuning,
         )
 
     def check_ranks(self, weights: bool = False) -> None:

@@ -49,7 +49,14 @@ def test_bench_json_smoke(precision, scopes):
     assert res.exit_code == 0, res.stderr
     result = json.loads(res.stdout)
     assert [s["scope"] for s in result["scopes"]] == scopes
-    assert result["amp"] == ("torch.bfloat16" if precision else "off") and result["channels_last"] == bool(precision)
+    assert result["amp"] == ("torch.bfloat16" if precision else "off")
+    fmt = {s["name"]: s for s in result["tuning"]["settings"]}["channels_last"]
+    if precision:  # given: never measured
+        assert result["channels_last"] and fmt["how"] == "explicit" and not fmt["seconds"]
+    else:  # auto: both formats timed, the faster one kept and reported
+        assert fmt["how"] == "measured" and set(fmt["seconds"]) == {"on", "off"}
+        assert fmt["choice"] in fmt["seconds"] and "paired rounds" in fmt["note"]
+        assert result["channels_last"] == (fmt["choice"] == "on")
     for s in result["scopes"]:
         for key in (
             "pinned_ratio",
