@@ -45,7 +45,7 @@ CONFIG = {
     "data": {"dataset": "synthetic", "synthetic_size": 384, "batch_size": 16, "val_fraction": 0.25},
     "search": {"epochs": 8, "warmup_epochs": 1, "alphas_every": 2},
     "retrain": {"epochs": 1},
-    "run": {"device": "cpu", "threads": 1, "seed": 3},
+    "run": {"device": "cpu", "threads": 1, "seed": 3, "channels_last": "off"},  # auto may choose otherwise per run
 }
 
 

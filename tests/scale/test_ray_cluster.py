@@ -34,7 +34,9 @@ CONFIG = {
     "data": {"dataset": "synthetic", "synthetic_size": 320, "batch_size": 16, "val_fraction": 0.25},
     "search": {"epochs": 6, "warmup_epochs": 1, "alphas_every": 2},  # room after the first checkpoint
     "retrain": {"epochs": 1},
-    "run": {"device": "cpu", "threads": 1},  # one thread on either side: the results compare bit for bit
+    # one thread and one memory format on either side (auto measures, and may choose otherwise in each
+    # process): the results compare bit for bit
+    "run": {"device": "cpu", "threads": 1, "channels_last": "off"},
 }
 SEEDS = ["--scopes", "s", "--seeds", "0-1"]
 #: What differs between two sweeps of the same runs in other directories: where, and how long.

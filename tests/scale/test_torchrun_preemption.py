@@ -28,7 +28,7 @@ CONFIG = {
     "data": {"dataset": "synthetic", "synthetic_size": 384, "batch_size": 16, "val_fraction": 0.25},
     "search": {"epochs": 6, "warmup_epochs": 1, "alphas_every": 2},  # room after the first checkpoint
     "retrain": {"epochs": 1},
-    "run": {"device": "cpu", "threads": 1, "seed": 3},
+    "run": {"device": "cpu", "threads": 1, "seed": 3, "channels_last": "off"},
 }
 
 
