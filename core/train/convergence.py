@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped, StageEnd
-from core.space import argmax_label
+from core.space import DECISIONS, JOINT_DECISION, argmax_label
 from core.space.arch import Architecture
 
 
@@ -200,8 +200,13 @@ def confidence(
             track = tracker.tracks.get((int(block), decision))
             settled = bool(arch_steps and track and track.settled and track.argmax == best)
             out.append(Decision(int(block), decision, best, probs[best], gap, settled))
-    out.sort(key=lambda d: d.block)  # stable: a block's decisions in their own order, frozen ones first
+    out.sort(key=lambda d: (d.block, _DECISION_ORDER.get(d.decision, len(_DECISION_ORDER))))
     return Confidence(out, arch_steps)
+
+
+#: One order for a block's decisions, whichever dict they came from (a live snapshot, a stage end's
+#: frozen record, the events read back): the summary and a derive's replay list them alike.
+_DECISION_ORDER = {name: i for i, name in enumerate((*DECISIONS, JOINT_DECISION))}
 
 
 def frozen_decisions(

@@ -151,6 +151,20 @@ def finished_run(tmp_path: Path, name: str = "run", **changes) -> Path:
     return out
 
 
+def killed_before_the_retrain(out: Path) -> Path:
+    """A finished run made into one killed after its search, before its retrain began: no retrain
+    checkpoint, no retrain events, no retrain section in summary.json (a finished run is refused by
+    ``resume``: nothing is left to do)."""
+    (out / "checkpoints" / "retrain.pt").unlink()
+    lines = (out / "events.jsonl").read_bytes().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if b'"kind":"retrain_' in line.replace(b" ", b""))
+    (out / "events.jsonl").write_bytes(b"".join(lines[:first]))
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("retrain", None)
+    (out / "summary.json").write_text(json.dumps(summary))
+    return out
+
+
 def snapshot_dir(path: Path) -> dict[str, bytes]:
     """Every file of a run but run.lock (who held the run last, rewritten by each writer that starts)."""
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "run.lock")
@@ -162,7 +176,7 @@ def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
     out = finished_run(tmp_path)
     ckpt = out / "checkpoints" / "search.pt"
     ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
-    (out / "checkpoints" / "retrain.pt").unlink()
+    killed_before_the_retrain(out)
     before = snapshot_dir(out)
     one_error_line(cli.invoke(app, ["resume", str(out), "--headless"]), "truncated or corrupt", "search.pt")
     assert snapshot_dir(out) == before
@@ -170,8 +184,7 @@ def test_truncated_checkpoint_is_explained_and_nothing_changes(tmp_path):
 
 @pytest.mark.slow
 def test_checkpoint_from_another_space_is_refused_untouched(tmp_path):
-    out = finished_run(tmp_path)
-    (out / "checkpoints" / "retrain.pt").unlink()
+    out = killed_before_the_retrain(finished_run(tmp_path))
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     cfg["space"]["kernels"] = [3, 5, 7]
     (out / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -236,8 +249,7 @@ def test_atomic_write_failure_leaves_old_file(tmp_path):
 
 @pytest.mark.slow
 def test_torn_event_line_is_repaired_on_resume(tmp_path):
-    out = finished_run(tmp_path)
-    (out / "checkpoints" / "retrain.pt").unlink()
+    out = killed_before_the_retrain(finished_run(tmp_path))
     with open(out / "events.jsonl", "ab") as f:
         f.write(b'{"kind": "epoch_end", "epo')
     assert cli.invoke(app, ["resume", str(out), "--headless"]).exit_code == 0

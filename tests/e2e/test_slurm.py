@@ -43,7 +43,9 @@ CONFIG = {
     "space": {"scope": "m"},
     "network": {"width_mult": 0.125, "depths": [1, 1, 1, 1]},
     "data": {"dataset": "synthetic", "synthetic_size": 384, "batch_size": 16, "val_fraction": 0.25},
-    "search": {"epochs": 8, "warmup_epochs": 1, "alphas_every": 2},
+    # the probes every epoch: their time budget is measured as a run goes, and the two runs compared here
+    # share the machine unevenly (one is preempted); a fixed schedule keeps everything but timing equal
+    "search": {"epochs": 8, "warmup_epochs": 1, "alphas_every": 2, "probe_budget": 1.0},
     "retrain": {"epochs": 1},
     "run": {"device": "cpu", "threads": 1, "seed": 3, "channels_last": "off"},  # auto may choose otherwise per run
 }
@@ -249,7 +251,9 @@ def test_the_docs_sbatch_script_preempted_requeued_and_resumed_matches_an_uninte
     events, ref_events = read_events(run / "events.jsonl"), read_events(ref / "events.jsonl")
     mine = [e for e in events if e.kind == "epoch_end"]
     theirs = [e for e in ref_events if e.kind == "epoch_end"]
-    assert [e.epoch for e in mine] == list(range(1, 9)) and not [e for e in events if e.kind == "suspended"]
+    assert [e.epoch for e in mine] == list(range(1, 9))
+    # the history keeps the suspension it came back from (issue 39), once
+    assert [(e.kind, e.by) for e in events if e.kind == "suspended"] == [("suspended", "SIGTERM")]
     for a, b in zip(mine, theirs, strict=True):
         assert (a.alphas, a.train_loss, a.val_loss) == (b.alphas, b.train_loss, b.val_loss), a.epoch
     summary, ref_summary = (json.loads((d / "summary.json").read_text()) for d in (run, ref))

@@ -32,7 +32,9 @@ HEAD = {
 CONFIG = {
     "network": {"width_mult": 0.125, "depths": [1, 1, 1, 1]},
     "data": {"dataset": "synthetic", "synthetic_size": 320, "batch_size": 16, "val_fraction": 0.25},
-    "search": {"epochs": 6, "warmup_epochs": 1, "alphas_every": 2},  # room after the first checkpoint
+    # room after the first checkpoint; the probes every epoch: their time budget (search.probe_budget) is
+    # measured as a run goes, so which epochs carry a readout differs between two sweeps, and compare shows it
+    "search": {"epochs": 6, "warmup_epochs": 1, "alphas_every": 2, "probe_budget": 1.0},
     "retrain": {"epochs": 1},
     # one thread and one memory format on either side (auto measures, and may choose otherwise in each
     # process): the results compare bit for bit

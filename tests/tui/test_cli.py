@@ -116,7 +116,8 @@ def test_full_workflow(tiny_yaml, tmp_path):
     assert invoke("plot", out, "--block", "7").exit_code == 2
 
     assert invoke("run", "--headless", "--config", tiny_yaml, "--out", out).exit_code == 2  # existing run refused
-    assert invoke("resume", out, "--headless").exit_code == 0  # already finished: nothing to redo
+    res = invoke("resume", out, "--headless")  # already finished: nothing to redo, refused like stop (issue 39)
+    assert res.exit_code == 2 and "has finished" in res.stderr
 
     control = (out / "control.json").read_bytes()
     res = invoke("stop", out, "--at-epoch", "3")  # a finished run: nothing to stop, and nothing is filed
