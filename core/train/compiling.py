@@ -64,6 +64,7 @@ class Compiled:
 
     module: nn.Module
     setting: TunedSetting
+    failed: bool = False  #: the compiler failed, and the step runs eager (the loop warns once)
 
 
 def compile_module(model: nn.Module, backend: str | Callable[..., Any] = "inductor") -> nn.Module:
@@ -115,7 +116,7 @@ def _trial(
             first_s, step_s = _time_compiled(compiled, model, prec, batch)
     except Exception as err:  # noqa: BLE001 -- any compiler failure means: run eager
         note = f"compilation failed ({_reason(err)}); running eager"
-        return Compiled(model, TunedSetting(name="compile", choice="off", how="fixed", note=note))
+        return Compiled(model, TunedSetting(name="compile", choice="off", how="fixed", note=note), failed=True)
     finally:
         model.load_state_dict(saved)
     compile_s = max(first_s - step_s, 0.0)

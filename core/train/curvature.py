@@ -47,9 +47,7 @@ from torch import nn
 from core.config import CurvatureConfig
 from core.run.events import AlphaSnapshot
 from core.space.network import SearchNet
-from core.train.pipeline import BatchSource
-from core.train.probes import fixed_subset
-from core.train.seeds import stream
+from core.train.probes import SubsetProbe
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -147,19 +145,10 @@ def largest_eigenvalue(net: SearchNet, batches: Sequence[Batch], steps: int, see
 
 
 @dataclass
-class CurvatureProbe:
+class CurvatureProbe(SubsetProbe[CurvatureConfig]):
     """The search's probe: a fixed validation subset, picked once from the ``curvature`` stream."""
 
-    config: CurvatureConfig
-    batches: list[Batch]
-    seed: int
-    #: seconds of the last measurement (the benchmark and the plan read it)
-    last_s: float = 0.0
-
-    @classmethod
-    def build(cls, config: CurvatureConfig, val: BatchSource, run_seed: int, batch_size: int) -> CurvatureProbe:
-        seed = stream(run_seed, "curvature")
-        return cls(config, fixed_subset(val, config.images, seed, batch_size), seed)
+    STREAM = "curvature"
 
     def due(self, search_epoch: int) -> bool:
         """Whether the ``search_epoch``-th epoch after the warm-up (1-based) is due by ``every`` (the

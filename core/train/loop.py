@@ -358,7 +358,7 @@ class Loop:
         done = compiling.for_training(mode, model, self.prec, batch, steps, eager_s)
         if recorded is None:
             self.tuning.settings.append(done.setting)
-        if "failed" in done.setting.note:
+        if done.failed:
             self.bus.emit(SpaceWarning(message=f"torch.compile: {done.setting.note}", where="run.compile"))
         return done.module
 

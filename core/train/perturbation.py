@@ -38,9 +38,7 @@ from core.config import PerturbationConfig
 from core.run.readout import DecisionReadout, PerturbationReadout, PinnedScore
 from core.space.network import SearchNet
 from core.train.curvature import frozen_batchnorm
-from core.train.pipeline import BatchSource
-from core.train.probes import Batch, fixed_subset
-from core.train.seeds import stream
+from core.train.probes import Batch, SubsetProbe
 
 
 def score(net: SearchNet, batches: Sequence[Batch], indices: Mapping[str, Sequence[int]]) -> PinnedScore:
@@ -100,22 +98,14 @@ def forward_passes(net: SearchNet) -> int:
 
 
 @dataclass
-class PerturbationProbe:
+class PerturbationProbe(SubsetProbe[PerturbationConfig]):
     """The search's readout: a fixed validation subset, picked once from the ``perturbation`` stream.
 
     It holds no state between epochs (the subset is rebuilt from the seed), so a resumed search reads
     the same images; the schedule that decides when it runs keeps the account (:mod:`core.train.probes`).
     """
 
-    config: PerturbationConfig
-    batches: list[Batch]
-    seed: int
-    last_s: float = 0.0
-
-    @classmethod
-    def build(cls, config: PerturbationConfig, val: BatchSource, run_seed: int, batch_size: int) -> PerturbationProbe:
-        seed = stream(run_seed, "perturbation")
-        return cls(config, fixed_subset(val, config.images, seed, batch_size), seed)
+    STREAM = "perturbation"
 
     def measure(self, net: SearchNet) -> PerturbationReadout:
         t0 = time.perf_counter()

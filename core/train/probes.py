@@ -19,11 +19,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import torch
 
 from core.train.pipeline import BatchSource
+from core.train.seeds import stream
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -38,6 +39,34 @@ def fixed_subset(val: BatchSource, images: int, seed: int, batch_size: int) -> l
     if len(chunks) > 1 and len(chunks[-1]) < 2:
         chunks = (*chunks[:-2], torch.cat(chunks[-2:]))
     return [val.fixed(c) for c in chunks]
+
+
+class _SubsetSize(Protocol):
+    @property
+    def images(self) -> int: ...
+
+
+C = TypeVar("C", bound=_SubsetSize)
+P = TypeVar("P", bound="SubsetProbe[Any]")
+
+
+@dataclass
+class SubsetProbe(Generic[C]):
+    """A probe read on a fixed validation subset of its own, drawn once from its own seed stream
+    (:data:`STREAM`), so that it consumes none of training's random numbers and a resumed search reads
+    the same images; ``last_s``: its last measurement's seconds (the schedule's next expected cost)."""
+
+    STREAM: ClassVar[str]
+
+    config: C
+    batches: list[Batch]
+    seed: int
+    last_s: float = 0.0
+
+    @classmethod
+    def build(cls: type[P], config: Any, val: BatchSource, run_seed: int, batch_size: int) -> P:
+        seed = stream(run_seed, cls.STREAM)
+        return cls(config, fixed_subset(val, config.images, seed, batch_size), seed)
 
 
 @dataclass
