@@ -63,3 +63,29 @@ def kill_and_resume(
     assert code == 0, err
     code, err = finish(reference)
     assert code == 0, err
+
+
+def assert_resumed_like_uninterrupted(run: Path, ref: Path, epochs: int) -> tuple[dict, dict]:
+    """A run suspended once by SIGTERM and resumed against the same run left alone: the history keeps its
+    one suspension (issue 39), and every search epoch's alphas and losses, the architecture, the test
+    top-1 and the final weights are equal to the last bit.  Returns both summaries for further checks."""
+    import json
+
+    import torch
+
+    from core.run.events import read_events
+
+    events, ref_events = read_events(run / "events.jsonl"), read_events(ref / "events.jsonl")
+    mine = [e for e in events if e.kind == "epoch_end"]
+    theirs = [e for e in ref_events if e.kind == "epoch_end"]
+    assert [e.epoch for e in mine] == list(range(1, epochs + 1))
+    assert [(e.kind, e.by) for e in events if e.kind == "suspended"] == [("suspended", "SIGTERM")]
+    for a, b in zip(mine, theirs, strict=True):
+        assert (a.alphas, a.train_loss, a.val_loss) == (b.alphas, b.train_loss, b.val_loss), a.epoch
+    summary, ref_summary = (json.loads((d / "summary.json").read_text()) for d in (run, ref))
+    assert summary["architecture"]["blocks"] == ref_summary["architecture"]["blocks"]
+    assert summary["retrain"]["test_top1"] == ref_summary["retrain"]["test_top1"]
+    weights = [torch.load(d / "weights" / "last.pt", weights_only=True)["model"] for d in (run, ref)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    return summary, ref_summary

@@ -14,7 +14,6 @@ start (not root, a daemon refuses), the test skips, saying why; the daemons stop
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,11 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from core.run.events import read_events
-from tests.support import REPO, child_env
+from tests.support import REPO, assert_resumed_like_uninterrupted, child_env
 
 pytestmark = pytest.mark.slow
 
@@ -248,17 +246,4 @@ def test_the_docs_sbatch_script_preempted_requeued_and_resumed_matches_an_uninte
     _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err.decode()
 
-    events, ref_events = read_events(run / "events.jsonl"), read_events(ref / "events.jsonl")
-    mine = [e for e in events if e.kind == "epoch_end"]
-    theirs = [e for e in ref_events if e.kind == "epoch_end"]
-    assert [e.epoch for e in mine] == list(range(1, 9))
-    # the history keeps the suspension it came back from (issue 39), once
-    assert [(e.kind, e.by) for e in events if e.kind == "suspended"] == [("suspended", "SIGTERM")]
-    for a, b in zip(mine, theirs, strict=True):
-        assert (a.alphas, a.train_loss, a.val_loss) == (b.alphas, b.train_loss, b.val_loss), a.epoch
-    summary, ref_summary = (json.loads((d / "summary.json").read_text()) for d in (run, ref))
-    assert summary["architecture"]["blocks"] == ref_summary["architecture"]["blocks"]
-    assert summary["retrain"]["test_top1"] == ref_summary["retrain"]["test_top1"]
-    weights = [torch.load(d / "weights" / "last.pt", weights_only=True)["model"] for d in (run, ref)]
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert_resumed_like_uninterrupted(run, ref, 8)
