@@ -383,10 +383,12 @@ class Job:
             arch = load_arch(run.retrain_arch_file)
         head = CheckpointHeader.of(payload) if payload is not None else None
         if payload is not None and head is not None and head.finished:
-            if main and run.summary().retrain is None:  # killed between the last checkpoint and the summary
-                self._retrain_summary(arch, RetrainOutcome.of_checkpoint(payload, arch), head.world_size, [])
-            if main:  # the cut-back event file ends before the closing event: write it (again), last
-                self.bus.emit(RetrainOutcome.of_checkpoint(payload, arch).done_event(run.weights))
+            if main:
+                finished = RetrainOutcome.of_checkpoint(payload, arch)  # builds the network once, for its size
+                if run.summary().retrain is None:  # killed between the last checkpoint and the summary
+                    self._retrain_summary(arch, finished, head.world_size, [])
+                # the cut-back event file ends before the closing event: write it (again), last
+                self.bus.emit(finished.done_event(run.weights))
             return None
         engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset, payload), arch, run.weights)
         if payload is not None:
