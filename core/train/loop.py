@@ -382,7 +382,7 @@ class Loop:
         while self.more_epochs():
             epoch = self.epoch_done + 1
             if self.step == 0:
-                self.loaders.train.start_epoch()
+                self.loaders.train.begin_epoch()  # not again for an epoch a checkpoint began
                 for m in self.meters():
                     m.reset()
             stopped = self._steps(epoch)

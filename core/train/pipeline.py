@@ -42,6 +42,7 @@ class BatchSource(Protocol):
     channels_last: bool  #: the batches' memory format (set again once :mod:`core.train.autotune` chose it)
 
     def start_epoch(self) -> None: ...
+    def begin_epoch(self) -> None: ...
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None: ...
     def cycle(self) -> tuple[torch.Tensor, torch.Tensor]: ...
     def count(self) -> int: ...
@@ -63,6 +64,15 @@ class EpochBatches:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         raise NotImplementedError
+
+    def begin_epoch(self) -> None:
+        """Start the next epoch, unless this one is started and not read yet.
+
+        A signal met before an epoch's first step (one that arrived while the last epoch ended) leaves
+        a checkpoint holding the order that epoch drew; drawing again on resume would take another
+        order from the advanced generator, and the run would no longer be the uninterrupted one's."""
+        if not (self.started and self.pos == 0):
+            self.start_epoch()
 
     def cycle(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Next batch, starting a new epoch when this one is used up (the alphas' loader)."""

@@ -25,26 +25,28 @@ pytestmark = pytest.mark.slow
 SEARCH_AT, RETRAIN_AT = SPE + 5, RETRAIN_SPE + 3  # epoch 2 of the search, epoch 2 of the retrain
 
 
-def test_sigterm_and_sigusr1_mid_epoch_then_requeue_matches_an_uninterrupted_run(tmp_path):
+#: (the fault, the phase, the epoch and the step range it leaves at)
+Signal = tuple[str, str, int, tuple[int, int]]
+
+
+def preempt_twice_then_compare(tmp_path, signals: list[Signal]) -> None:
+    """Each signal ends the requeue command once (exit 143, a ``suspended`` event where it says, the
+    checkpoint there); a last requeue finishes the run, which then equals an uninterrupted one."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     ref, run = tmp_path / "reference", tmp_path / "run"
     requeue = ["run", "--headless", "--config", cfg, "--out", run, "--resume-if-exists"]
     reference = spawn(["run", "--headless", "--config", cfg, "--out", ref])
 
-    for fault, phase, step in (
-        (f"sigterm:search_step@{SEARCH_AT}", "search", 5),
-        (f"sigusr1:retrain_step@{RETRAIN_AT}", "retrain", 3),
-    ):
+    for fault, phase, epoch, (lo, hi) in signals:
         code, err = finish(spawn(requeue, fault))  # the first time it starts the run, then it continues it
         assert code == EXIT_PREEMPTED, f"{fault}: exit {code}\n{err}"
         last = read_events(run / "events.jsonl")[-1]
-        assert last.kind == "suspended" and last.phase == phase and last.epoch == 2, last
+        assert last.kind == "suspended" and last.phase == phase and last.epoch == epoch, last
         assert last.by == fault.split(":")[0].upper()
-        # the signal lands before step `step + 1` of the epoch: the engine leaves at the next boundary or so
-        assert step <= last.step <= step + 2, last
+        assert lo <= last.step <= hi, last
         ckpt = torch.load(run / "checkpoints" / f"{phase}.pt", weights_only=True)
-        assert (ckpt["epoch_done"], ckpt["step"]) == (1, last.step)  # mid-epoch 2, where it left
+        assert (ckpt["epoch_done"], ckpt["step"]) == (epoch - 1, last.step)  # where it left
     code, err = finish(spawn(requeue))
     assert code == 0, err
     code, err = finish(reference)
@@ -57,7 +59,8 @@ def test_sigterm_and_sigusr1_mid_epoch_then_requeue_matches_an_uninterrupted_run
 
     assert [e.epoch for e in only("epoch_end")] == [e.epoch for e in only("epoch_end", ref_events)]
     # a resume cuts the history back to its checkpoint's (gap-free, no doubles) but keeps each suspension
-    assert [(e.phase, e.by) for e in only("suspended")] == [("search", "SIGTERM"), ("retrain", "SIGUSR1")]
+    by = [(phase, fault.split(":")[0].upper()) for fault, phase, _, _ in signals]
+    assert [(e.phase, e.by) for e in only("suspended")] == by
     for mine, theirs in zip(only("epoch_end"), only("epoch_end", ref_events), strict=True):
         assert (mine.alphas, mine.train_loss, mine.val_loss) == (theirs.alphas, theirs.train_loss, theirs.val_loss)
     summary, ref_summary = (json.loads((d / "summary.json").read_text()) for d in (run, ref))
@@ -66,3 +69,28 @@ def test_sigterm_and_sigusr1_mid_epoch_then_requeue_matches_an_uninterrupted_run
     mine_w = torch.load(run / "weights" / "last.pt", weights_only=True)["model"]
     ref_w = torch.load(ref / "weights" / "last.pt", weights_only=True)["model"]
     assert mine_w.keys() == ref_w.keys() and all(torch.equal(mine_w[k], ref_w[k]) for k in mine_w)
+
+
+def test_sigterm_and_sigusr1_mid_epoch_then_requeue_matches_an_uninterrupted_run(tmp_path):
+    # the signal lands before step `step + 1` of the epoch: the engine leaves at the next boundary or so
+    preempt_twice_then_compare(
+        tmp_path,
+        [
+            (f"sigterm:search_step@{SEARCH_AT}", "search", 2, (5, 7)),
+            (f"sigusr1:retrain_step@{RETRAIN_AT}", "retrain", 2, (3, 5)),
+        ],
+    )
+
+
+def test_a_signal_during_an_epochs_end_leaves_before_the_next_epochs_first_step_and_resumes_it_alike(tmp_path):
+    """A signal that arrives while an epoch ends (its probes, events, checkpoint: under SLURM a real
+    preemption often lands there) is met before the next epoch's first step, after that epoch drew its
+    batch order.  The resume must take that order, not draw another (the SLURM test's intermittent
+    difference, issue 40)."""
+    preempt_twice_then_compare(
+        tmp_path,
+        [
+            ("sigterm:checkpoint@search-2", "search", 3, (0, 0)),
+            ("sigusr1:checkpoint@retrain-1", "retrain", 2, (0, 0)),
+        ],
+    )

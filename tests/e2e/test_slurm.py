@@ -193,12 +193,6 @@ def wait_for(what: str, ready, timeout: float = 240) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent (2 of about 8 runs after this round's merge, none of 8 on its own branch): the "
-    "job's resumed search differs from the uninterrupted one from the first epoch after the requeue; cause not "
-    "found yet (issue 40 stays open for it). The test still runs, and reports XPASS when it matches",
-)
 def test_the_docs_sbatch_script_preempted_requeued_and_resumed_matches_an_uninterrupted_run(slurm, tmp_path):
     script = docs_script()
     assert "--resume-if-exists" in script and 'scontrol requeue "$SLURM_JOB_ID"' in script

@@ -115,6 +115,24 @@ def test_loader_state_resumes_mid_epoch():
     assert all(torch.equal(e, b.next()[0]) for e in expected)
 
 
+def test_a_loader_saved_before_its_epochs_first_batch_resumes_that_epochs_order():
+    """begin_epoch starts an epoch once: a state saved between an epoch's start and its first batch
+    (a signal met at the epoch boundary) continues that order, and the epoch after draws afresh."""
+    cfg = DataConfig(dataset="synthetic", synthetic_size=300, batch_size=16)
+    a = make_loaders(cfg, 5, CPU, False, retrain=None).train
+    a.begin_epoch()
+    state = a.state_dict()
+    a.begin_epoch()  # not started again: the saved state is still where it was
+    expected = [a.next()[0] for _ in range(a.steps_per_epoch)]
+    b = make_loaders(cfg, 5, CPU, False, retrain=None).train
+    b.load_state_dict(state)
+    b.begin_epoch()
+    assert all(torch.equal(e, b.next()[0]) for e in expected)
+    a.begin_epoch(), b.begin_epoch()  # both used up: the next epoch is a new draw, the same on both
+    first = a.next()[0]
+    assert torch.equal(first, b.next()[0]) and not torch.equal(first, expected[0])
+
+
 def test_digits_is_embedded_and_balanced():
     data = load_search_data(DataConfig(dataset="digits"), seed=0)
     assert data.num_classes == 10 and data.train.images.shape[1:] == (3, 32, 32)
