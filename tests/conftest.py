@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_SUBSET = Path(os.environ.get("PRESNET_CIFAR_SUBSET", REPO.parent / "shared" / "data" / "cifar10-subset"))
 
 
+@pytest.fixture(autouse=True)
+def _own_tuning_cache(tmp_path_factory, monkeypatch):
+    """Each test keeps ``auto``'s measurements (core.train.tuning_cache) in a directory of its own, never
+    the user's ~/.cache, and starts with none; its child processes inherit the setting."""
+    monkeypatch.setenv("PRESNET_CACHE_DIR", str(tmp_path_factory.mktemp("tuning-cache")))
+
+
 def tiny_config(tmp_path: Path, **sections) -> Config:
     """A ResNet-50-shaped network small enough for a CPU test: width 1/8, depths [1, 1, 2, 1]."""
     data = {

@@ -336,7 +336,8 @@ class RunConfig(_Strict):
         "measured; off elsewhere)",
     )
     channels_last: ChannelsLast = Field(
-        "auto", description="channels_last memory format (auto: the faster of the two, timed at the start of each loop)"
+        "auto",
+        description="channels_last memory format (auto: the faster, timed once per machine and workload, then kept)",
     )
     compile: Compile = Field(
         "auto",

@@ -388,7 +388,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     spec = NetSpec(10, args.stem, args.width, args.depths)
     # auto: the faster memory format (and precision, on CUDA) for this network and batch, measured as a
     # run measures it (core.train.autotune); what it chose and the timings go into the report
-    prec, tuning = tune(run_cfg, prec, Probe(build_plain(spec), args.batch_size, args.image_size))
+    prec, tuning = tune(run_cfg, prec, Probe(build_plain(spec), args.batch_size, args.image_size), reuse=False)
     torch.manual_seed(0)
     setup = Setup(
         device,

@@ -12,8 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-#: measured: timed each way; explicit: the user's choice (nothing timed); fixed: not measured, and why
-How = Literal["measured", "explicit", "fixed"]
+#: measured: timed each way; kept: timed so by an earlier run of the same workload on this machine and
+#: reused (core.train.tuning_cache: a seed gives one result here); explicit: the user's choice (nothing
+#: timed); fixed: not measured, and why
+How = Literal["measured", "kept", "explicit", "fixed"]
 
 
 class TunedSetting(BaseModel):
@@ -28,10 +30,10 @@ class TunedSetting(BaseModel):
 
     def line(self) -> str:
         """``channels_last on (measured: on 0.210 s, off 0.310 s per step)``."""
-        if self.how == "measured" and self.seconds:
+        if self.how in ("measured", "kept") and self.seconds:
             times = ", ".join(f"{k} {v:.3f} s" for k, v in sorted(self.seconds.items(), key=lambda kv: kv[1]))
             extra = f"; {self.note}" if self.note else ""
-            return f"{self.name} {self.choice} (measured: {times} per step{extra})"
+            return f"{self.name} {self.choice} ({self.how}: {times} per step{extra})"
         why = f": {self.note}" if self.note else ""
         return f"{self.name} {self.choice} ({self.how}{why})"
 

@@ -8,6 +8,10 @@ each way -- interleaved, the median of each -- and keeps the faster.  An explici
 measured.  On the CPU mixed precision stays off under ``auto``: bf16 autocast on a CPU is slower
 for these convolutions and changes the numerics, so it is not a speed setting there.
 
+A measurement is kept per machine and workload (:mod:`core.train.tuning_cache`) and reused by the
+next run of the same workload: the two formats compute in a different order, so a choice made afresh
+under another load would send the same seed's search elsewhere.
+
 Measuring must not change the run: the steps run on a deep copy of the model with their own
 optimizer, on random images drawn from their own generator, inside a forked RNG state, so that a
 run with ``auto`` computes bit for bit what the same run with the chosen setting given explicitly
@@ -30,6 +34,7 @@ from core.config import RunConfig
 from core.run.tuning import TunedSetting, Tuning
 from core.space.network import SearchNet
 from core.space.proxyless import Mode, PathSampler
+from core.train import tuning_cache
 from core.train.device import Precision
 from core.train.step import arch_step, grad_scaler, train_step
 
@@ -151,14 +156,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def tune(run: RunConfig, prec: Precision, probe: Probe, world_size: int = 1) -> tuple[Precision, Tuning]:
-    """The precision to run with and the record of how it was chosen (timings when measured)."""
+def tune(
+    run: RunConfig, prec: Precision, probe: Probe, world_size: int = 1, *, reuse: bool = True
+) -> tuple[Precision, Tuning]:
+    """The precision to run with and the record of how it was chosen (timings when measured).
+
+    ``reuse``: take this machine's kept measurement of the workload, or keep this one
+    (:mod:`core.train.tuning_cache`); False measures and keeps nothing (``presnet bench``)."""
     formats, fmt_fixed = format_options(run, prec, world_size)
     amps, amp_fixed = amp_options(run, prec, world_size)
     combos = list(itertools.product(formats, amps))
     if len(combos) == 1:
         chosen = replace(prec, channels_last=formats[0], amp_dtype=amps[0])
         return chosen, Tuning(settings=[s for s in (fmt_fixed, amp_fixed) if s is not None])
+    ingredients = tuning_cache.workload(probe.model, prec.device, _shape(probe, combos))
+    kept = tuning_cache.lookup(ingredients) if reuse else None
+    if kept is not None:
+        return _reuse(run, prec, kept)
     t0 = time.perf_counter()
     with torch.random.fork_rng(devices=rng_devices(prec.device)):  # the run's RNG streams stay as they were
         options = [replace(prec, channels_last=cl, amp_dtype=amp) for cl, amp in combos]
@@ -169,7 +183,32 @@ def tune(run: RunConfig, prec: Precision, probe: Probe, world_size: int = 1) -> 
         fmt_fixed or _measured("channels_last", combos, seconds, ratios, 0, best, _onoff),
         amp_fixed or _measured("amp", combos, seconds, ratios, 1, best, amp_label),
     ]
-    return chosen, Tuning(settings=settings, measure_s=round(time.perf_counter() - t0, 3))
+    tuning = Tuning(settings=settings, measure_s=round(time.perf_counter() - t0, 3))
+    if reuse:
+        tuning_cache.store(ingredients, tuning)
+    return chosen, tuning
+
+
+def _shape(probe: Probe, combos: list[tuple[bool, torch.dtype | None]]) -> dict[str, object]:
+    """What besides the machine and the network a measurement's validity depends on."""
+    mode = probe.arch_mode
+    return {
+        "batch_size": probe.batch_size,
+        "image_size": probe.image_size,
+        "arch_step": None if mode is None else str(getattr(mode, "value", mode)),
+        "options": [f"{_onoff(cl)}/{amp_label(amp)}" for cl, amp in combos],
+    }
+
+
+def _reuse(run: RunConfig, prec: Precision, kept: tuning_cache.CachedTuning) -> tuple[Precision, Tuning]:
+    """An earlier run's measurement of this workload here: the same choice, so the same numerics."""
+    where = f"measured {kept.measured_at} by an earlier run of this workload here, kept in {tuning_cache.cache_path()}"
+    settings = [
+        s.model_copy(update={"how": "kept", "note": f"{s.note}; {where}"}) if s.how == "measured" else s
+        for s in kept.tuning.settings
+    ]
+    tuning = Tuning(settings=settings)
+    return replay(run, prec, tuning), tuning
 
 
 def _onoff(flag: bool) -> str:

@@ -66,11 +66,9 @@ class EpochBatches:
         raise NotImplementedError
 
     def begin_epoch(self) -> None:
-        """Start the next epoch, unless this one is started and not read yet.
-
-        A signal met before an epoch's first step (one that arrived while the last epoch ended) leaves
-        a checkpoint holding the order that epoch drew; drawing again on resume would take another
-        order from the advanced generator, and the run would no longer be the uninterrupted one's."""
+        """Start the next epoch, unless this one is started and unread: a checkpoint taken before an
+        epoch's first step (a signal met at the boundary) holds that epoch's order; drawing again on
+        resume would take another from the advanced generator (issue 40)."""
         if not (self.started and self.pos == 0):
             self.start_epoch()
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -11,7 +13,7 @@ from core.space import SearchSpace
 from core.space.arch import load_arch
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode
-from core.train import autotune, compiling
+from core.train import autotune, compiling, tuning_cache
 from core.train.device import Precision
 from core.train.step import train_step
 from tests.conftest import start_job
@@ -64,6 +66,33 @@ def test_a_resume_replays_the_recorded_choice():
     )
     replayed = autotune.replay(RunConfig(device="cpu"), Precision(CPU, None, False), tuning)
     assert replayed.channels_last == (tuning.choice("channels_last") == "on")
+
+
+def test_a_measurement_is_kept_and_the_same_workload_reuses_it_so_a_seed_gives_one_result():
+    run, prec = RunConfig(device="cpu"), Precision(CPU, None, False)
+    first_prec, first = autotune.tune(run, prec, autotune.Probe(tiny_search(), 8, 16, Mode.TWO_PATH))
+    assert tuning_cache.cache_path().exists() and first.get("channels_last").how == "measured"
+    again_prec, again = autotune.tune(run, prec, autotune.Probe(tiny_search(), 8, 16, Mode.TWO_PATH))
+    kept = again.get("channels_last")
+    assert kept.how == "kept" and again.measure_s == 0 and str(tuning_cache.cache_path()) in kept.note
+    assert (kept.choice, kept.seconds) == (first.get("channels_last").choice, first.get("channels_last").seconds)
+    assert again_prec == first_prec and "kept" in again.line()
+    # another workload (another batch size) is measured, not read from the first's entry
+    _, other = autotune.tune(run, prec, autotune.Probe(tiny_search(), 4, 16, Mode.TWO_PATH))
+    assert other.get("channels_last").how == "measured"
+    assert len(json.loads(tuning_cache.cache_path().read_text())) == 2
+
+
+def test_bench_measures_every_time_and_an_unreadable_cache_is_measured_over():
+    run, prec = RunConfig(device="cpu"), Precision(CPU, None, False)
+    probe = autotune.Probe(tiny_search(), 8, 16)
+    _, fresh = autotune.tune(run, prec, probe, reuse=False)
+    assert fresh.get("channels_last").how == "measured" and not tuning_cache.cache_path().exists()
+    tuning_cache.cache_path().parent.mkdir(parents=True, exist_ok=True)
+    tuning_cache.cache_path().write_text("{not json")
+    _, measured = autotune.tune(run, prec, probe)
+    assert measured.get("channels_last").how == "measured"
+    assert len(json.loads(tuning_cache.cache_path().read_text())) == 1  # rewritten whole
 
 
 def _run_twice(tiny, tmp_path, phase: str, **job_kw):
