@@ -38,6 +38,7 @@ def quickstart() -> Config:
                 "patience": 3,
                 "auto_stop": True,
                 "curvature": {"steps": 10},  # the probe at 16-step epochs: see sample_configs/quickstart.yaml
+                "probe_budget": 1.0,  # both probes every epoch, drawn: see sample_configs/quickstart.yaml
             },
             "retrain": {"epochs": 40},
             "run": {"threads": 1},  # see sample_configs/quickstart.yaml
