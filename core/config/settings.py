@@ -153,6 +153,11 @@ def settings_for(command: str) -> tuple[Setting, ...]:
     return tuple(s for s in SETTINGS if command in s.commands)
 
 
+def _given(values: Mapping[str, object]) -> dict[str, object]:
+    """The values of declared settings that were given (None: not given); an unknown name is a TypeError."""
+    return {setting(name).name: value for name, value in values.items() if value is not None}
+
+
 class ConfigOverrides:
     """Values given for declared settings beside a config file (the CLI's options, the setup form),
     by their names (``ConfigOverrides(scope="m", epochs=9)``); a value left None keeps the file's.
@@ -165,8 +170,15 @@ class ConfigOverrides:
     __slots__ = ("_values", "sets")
 
     def __init__(self, *, sets: Iterable[str] = (), **values: object) -> None:
-        self._values = {setting(name).name: value for name, value in values.items() if value is not None}
+        self._values = _given(values)
         self.sets = tuple(sets)
+
+    @classmethod
+    def of(cls, values: Mapping[str, object], sets: Iterable[str] = (), **more: object) -> ConfigOverrides:
+        """From values by setting name (a form's fields, a command's options), plus ``more`` by keyword."""
+        made = cls(sets=sets)
+        made._values = _given({**values, **more})
+        return made
 
     def get(self, name: str) -> object:
         """The value given for the setting ``name`` (None: not given)."""

@@ -218,7 +218,8 @@ def with_settings(command: str) -> Callable[[Command], Command]:
         @functools.wraps(func)
         def run_command(**given: Any) -> None:
             values = {s.name: given.pop(s.name) for s in declared}
-            func(**given, overrides=ConfigOverrides(sets=given.pop("set_") or (), **values))
+            overrides = ConfigOverrides.of(values, sets=given.pop("set_") or ())
+            func(**given, overrides=overrides)
 
         run_command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         run_command.__annotations__ = {p.name: p.annotation for p in params}
