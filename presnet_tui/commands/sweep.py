@@ -128,7 +128,7 @@ def sweep(
         overrides |= {"download": download, "device": device, "image_size": image_size}
         files: list[Path | None] = list(config) if config else [None]
         request = SweepRequest(
-            configs=[resolve_config(f, ConfigOverrides(**overrides)) for f in files],
+            configs=[resolve_config(f, ConfigOverrides.of(overrides)) for f in files],
             sources=[str(f) for f in files],
             scopes=parse_scopes(scopes) if scopes is not None else None,
             seeds=_seeds(seeds, repeats, exhaustive),
