@@ -19,7 +19,8 @@ from core.space import ACTIVATIONS, KERNELS
 #: The value types a setting may hold (its flag's type on the command line).
 Kind = type[int] | type[float] | type[str] | type[bool] | type[Path]
 
-#: The commands that take every setting declaring them, generated from this table (others take a few by hand).
+#: The commands whose settings' options are all generated from this table; the others (inspect, sweep, plan,
+#: ...) take the few they need one by one, each with its declared flag and help.
 RUN_COMMANDS = ("run", "search", "retrain", "baseline")
 
 
@@ -184,10 +185,6 @@ class ConfigOverrides:
         """The value given for the setting ``name`` (None: not given)."""
         return self._values.get(setting(name).name)
 
-    def given(self) -> dict[str, object]:
-        """The values given, by setting name."""
-        return dict(self._values)
-
     def named(self) -> dict[str, object]:
         """The values given, as ``section.key`` overrides in the table's order, with what they imply."""
         dotted = {s.key: s.config_value(self._values[s.name]) for s in SETTINGS if s.name in self._values}
@@ -206,7 +203,7 @@ class ConfigOverrides:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ConfigOverrides) and (self._values, self.sets) == (other._values, other.sets)
 
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking values (lists) may be held
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and a value may be a list: not hashable
 
     def __repr__(self) -> str:
         given = [f"{k}={v!r}" for k, v in self._values.items()] + ([f"sets={self.sets!r}"] if self.sets else [])
