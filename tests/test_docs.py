@@ -96,3 +96,37 @@ def test_quickstart_page_commands_run(tiny_yaml, tmp_path):
         args = [a.replace("runs/<run>", str(first_run)) for a in args]
         res = invoke(*args)
         assert res.exit_code == 0, f"{shlex.join(words)} exited {res.exit_code}:\n{res.stdout}\n{res.stderr}"
+
+
+# -- the settings' table: declared once in core/config/settings.py ------------------------------------------
+TABLE = re.compile(r"<!-- settings table:[^\n]*-->\n(.*?)<!-- end of settings table -->", re.S)
+
+
+def settings_table() -> str:
+    """The docs' table of flags as the declarations give it."""
+    from core.config import SETTINGS
+
+    rows = ["| flag | config key | commands | what |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        flags = ", ".join(f"`{f}`" for f in (s.flags or (s.flag,)))
+        what = s.help.replace("|", "\\|")
+        rows.append(f"| {flags} | `{s.key}` | {', '.join(s.commands)} | {what} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_commands_page_table_of_flags_is_the_declarations():
+    match = TABLE.search((DOCS / "commands.md").read_text(encoding="utf-8"))
+    assert match, "docs/commands.md lost its settings table markers"
+    expected = settings_table()
+    assert match.group(1) == expected, f"docs/commands.md's settings table differs; replace it with:\n{expected}"
+
+
+def test_every_flag_named_with_its_config_field_in_the_docs_is_declared_so():
+    """Rows like ``| `--arch-lr X` | `search.arch_lr` |`` (docs/configs.md) agree with the declarations."""
+    from core.config import SETTINGS
+
+    by_flag = {s.flag: s.key for s in SETTINGS}
+    rows = re.findall(r"^\| `(--[a-z-]+)[^`]*` \| `([a-z_.]+)` \|", (DOCS / "configs.md").read_text(), re.M)
+    assert rows, "docs/configs.md has no flag-to-field table"
+    wrong = [f"{flag} -> {key} (declared {by_flag.get(flag)})" for flag, key in rows if by_flag.get(flag) != key]
+    assert not wrong, wrong

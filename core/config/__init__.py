@@ -1,59 +1,111 @@
 """Every setting of a run: the model tree (:mod:`.models`), where a config comes from
-(:mod:`.load`), command-line overrides (:mod:`.overrides`) and the void-kernel wording
-(:mod:`.void`).  Front ends import from here; the names below are the package's vocabulary."""
+(:mod:`.load`), command-line overrides (:mod:`.overrides`), the settings a front end offers as flags
+and fields (:mod:`.settings`) and the void-kernel wording (:mod:`.void`).  Front ends import from here;
+the names below are the package's vocabulary, each loaded from its module on first use (PEP 562), so
+that ``presnet --help`` reads the settings' table without loading the config model (pydantic)."""
 
-from core.config.load import (
-    ConfigError,
-    apply_overrides,
-    dump_yaml,
-    format_validation_error,
-    load_config,
-    load_yaml,
-    quickstart,
-    validate,
-)
-from core.config.models import (
-    DEVICE_KINDS,
-    Amp,
-    ChannelsLast,
-    Config,
-    CostConfig,
-    CurvatureConfig,
-    DataConfig,
-    Dataset,
-    NetworkConfig,
-    PerturbationConfig,
-    RetrainConfig,
-    RunConfig,
-    SearchConfig,
-    SpaceConfig,
-    StopRule,
-    check_stop_at,
-    no_search_problem,
-)
-from core.config.overrides import check_key, parse_set
-from core.config.void import VOID_KERNELS_FIX, check_void_kernels, void_kernels_fact, void_warning
+from typing import TYPE_CHECKING
 
+from core.lazy import lazy_api
+
+if TYPE_CHECKING:  # the names as mypy sees them; at run time __getattr__ below loads each on first use
+    from core.config.load import (
+        ConfigError,
+        apply_overrides,
+        dump_yaml,
+        format_validation_error,
+        load_config,
+        load_yaml,
+        quickstart,
+        validate,
+    )
+    from core.config.models import (
+        DEVICE_KINDS,
+        Amp,
+        ChannelsLast,
+        Config,
+        CostConfig,
+        CurvatureConfig,
+        DataConfig,
+        Dataset,
+        NetworkConfig,
+        PerturbationConfig,
+        RetrainConfig,
+        RunConfig,
+        SearchConfig,
+        SpaceConfig,
+        StopRule,
+        check_stop_at,
+        no_search_problem,
+    )
+    from core.config.overrides import check_key, parse_set
+    from core.config.settings import RUN_COMMANDS, SETTINGS, ConfigOverrides, Setting, setting, settings_for
+    from core.config.void import VOID_KERNELS_FIX, check_void_kernels, void_kernels_fact, void_warning
+
+__getattr__, _names = lazy_api(
+    __name__,
+    {
+        "ConfigError": "load",
+        "apply_overrides": "load",
+        "dump_yaml": "load",
+        "format_validation_error": "load",
+        "load_config": "load",
+        "load_yaml": "load",
+        "quickstart": "load",
+        "validate": "load",
+        "DEVICE_KINDS": "models",
+        "Amp": "models",
+        "ChannelsLast": "models",
+        "Config": "models",
+        "CostConfig": "models",
+        "CurvatureConfig": "models",
+        "DataConfig": "models",
+        "Dataset": "models",
+        "NetworkConfig": "models",
+        "PerturbationConfig": "models",
+        "RetrainConfig": "models",
+        "RunConfig": "models",
+        "SearchConfig": "models",
+        "SpaceConfig": "models",
+        "StopRule": "models",
+        "check_stop_at": "models",
+        "no_search_problem": "models",
+        "check_key": "overrides",
+        "parse_set": "overrides",
+        "RUN_COMMANDS": "settings",
+        "SETTINGS": "settings",
+        "ConfigOverrides": "settings",
+        "Setting": "settings",
+        "setting": "settings",
+        "settings_for": "settings",
+        "VOID_KERNELS_FIX": "void",
+        "check_void_kernels": "void",
+        "void_kernels_fact": "void",
+        "void_warning": "void",
+    },
+)
 __all__ = [
-    "DEVICE_KINDS",
-    "VOID_KERNELS_FIX",
     "Amp",
     "ChannelsLast",
     "Config",
     "ConfigError",
+    "ConfigOverrides",
     "CostConfig",
     "CurvatureConfig",
-    "PerturbationConfig",
+    "DEVICE_KINDS",
     "DataConfig",
     "Dataset",
     "NetworkConfig",
+    "PerturbationConfig",
+    "RUN_COMMANDS",
     "RetrainConfig",
     "RunConfig",
+    "SETTINGS",
     "SearchConfig",
+    "Setting",
     "SpaceConfig",
     "StopRule",
-    "apply_overrides",
-    "check_key",
+    "VOID_KERNELS_FIX",
     "apply_overrides",
     "check_key",
     "check_stop_at",
@@ -64,8 +116,9 @@ __all__ = [
     "load_yaml",
     "no_search_problem",
     "parse_set",
-    "parse_set",
     "quickstart",
+    "setting",
+    "settings_for",
     "validate",
     "void_kernels_fact",
     "void_warning",

@@ -1,5 +1,5 @@
-"""What every ``presnet`` command shares: the one Typer app, the one error-to-exit path, the
-shared options and the reading of a config with the command line's overrides.
+"""What every ``presnet`` command shares: the one Typer app, the one error-to-exit path and the
+shared options, those of the declared settings (:mod:`core.config.settings`) built from their table.
 
 Every command turns a :class:`~core.errors.PresnetError` into one line on stderr and exit code 2;
 a run that fails exits 1; success exits 0.  Heavy modules (torch) load inside the commands that
@@ -8,22 +8,21 @@ need them, so ``presnet --help`` stays instant.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from core.config import ConfigOverrides, Setting, setting, settings_for  # the settings' table: no pydantic loads
 from core.errors import PresnetError
-from core.space import ACTIVATIONS, KERNELS
-
-if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.config import Config
 
 console = Console()
 err_console = Console(stderr=True)
@@ -144,34 +143,14 @@ def _root(
 
 
 # -- shared options -------------------------------------------------------------------------
+def option(name: str) -> Any:
+    """The Typer option of the setting ``name``, as :mod:`core.config.settings` declares it (flags, help)."""
+    declared = setting(name)
+    return typer.Option(*declared.flags or (declared.flag,), help=declared.help)
+
+
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: the embedded quickstart)")
-]
-ScopeOpt = Annotated[
-    str | None,
-    typer.Option(help="s, m, l, f, block ids like 1,2,5 or ranges like 10-13, or progressive (stages s, m, l, f)"),
-]
-ProgressiveOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="progressive search: stages deep to shallow, e.g. s,m,f, or block ids with stages split by ';', "
-        "e.g. '10,11;10-13' (ids or ranges)"
-    ),
-]
-KernelsOpt = Annotated[str | None, typer.Option(help=f"candidate kernels, comma-separated, from {list(KERNELS)}")]
-ActsOpt = Annotated[str | None, typer.Option(help=f"candidate activations, comma-separated, from {list(ACTIVATIONS)}")]
-EpochsOpt = Annotated[int | None, typer.Option(help="search epochs")]
-StopAtOpt = Annotated[int | None, typer.Option("--stop-at-epoch", help="stop the search after this epoch")]
-WarmupOpt = Annotated[
-    int | None, typer.Option("--warmup-epochs", help="search epochs of weight steps only (search.warmup_epochs)")
-]
-ArchLrOpt = Annotated[float | None, typer.Option("--arch-lr", help="alphas' Adam learning rate (search.arch_lr)")]
-EstimatorOpt = Annotated[
-    str | None, typer.Option("--estimator", help="alphas' gradient estimator: two_path or all_paths (search.estimator)")
-]
-PatienceOpt = Annotated[
-    int | None,
-    typer.Option("--patience", help="epochs a decision's argmax must hold to be settled (search.patience)"),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -181,19 +160,19 @@ SetOpt = Annotated[
         help="any config setting, e.g. --set search.arch_lr=0.01 (repeatable; `presnet config show` lists the keys)",
     ),
 ]
-DatasetOpt = Annotated[str | None, typer.Option(help="cifar10, cifar100, imagefolder, digits or synthetic")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="dataset folder")]
-DownloadOpt = Annotated[bool | None, typer.Option("--download/--no-download", help="download CIFAR if missing")]
-DeviceOpt = Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N, mps")]
-SeedOpt = Annotated[int | None, typer.Option(help="random seed")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="run directory to create")]
-RetrainEpochsOpt = Annotated[int | None, typer.Option("--retrain-epochs", help="retraining epochs")]
-ImageSizeOpt = Annotated[
-    int | None, typer.Option("--image-size", help="side of the input images (data.image_size); sets map sizes")
-]
-CandidatesOpt = Annotated[
-    str | None, typer.Option("--candidates", help="factorized (kernel, activation decisions) or joint (one over pairs)")
-]
+# Settings that commands outside core.config.settings.RUN_COMMANDS take by hand (inspect, latency, sweep, plan,
+# bench): the declared flag and help; the type is the declared kind's (tests/tui/test_cli_settings.py checks both).
+ScopeOpt = Annotated[str | None, option("scope")]
+KernelsOpt = Annotated[str | None, option("kernels")]
+ActsOpt = Annotated[str | None, option("activations")]
+EpochsOpt = Annotated[int | None, option("epochs")]
+DatasetOpt = Annotated[str | None, option("dataset")]
+DataDirOpt = Annotated[Path | None, option("data_dir")]
+DownloadOpt = Annotated[bool | None, option("download")]
+DeviceOpt = Annotated[str | None, option("device")]
+RetrainEpochsOpt = Annotated[int | None, option("retrain_epochs")]
+ImageSizeOpt = Annotated[int | None, option("image_size")]
+CandidatesOpt = Annotated[str | None, option("candidates")]
 AllowUnsearchedOpt = Annotated[
     bool,
     typer.Option(
@@ -210,14 +189,48 @@ NprocOpt = Annotated[
     ),
 ]
 
+Command = Callable[..., None]
 
-def resolve_config(config: Path | None, **overrides: Any) -> Config:
-    """The config file (or the quickstart) with the options given on the command line
-    (the keyword names of :class:`core.api.config.ConfigOverrides`)."""
-    from core.api.config import ConfigOverrides
-    from core.api.config import resolve_config as resolve
 
-    return resolve(config, ConfigOverrides(**overrides))
+def with_settings(command: str) -> Callable[[Command], Command]:
+    """The Typer command ``command`` with an option per setting declared for it in
+    :mod:`core.config.settings`, then ``--set``, in place of its keyword-only ``overrides`` parameter;
+    the function receives them as one :class:`~core.config.ConfigOverrides`.
+
+    The signature is built from the table, so a new setting is one line there: no parameter list,
+    no keyword re-listing, no setup-screen edit.  Parameters declared after ``overrides`` stay after
+    the settings in ``--help``."""
+    declared = settings_for(command)
+
+    def wrap(func: Command) -> Command:
+        own = inspect.signature(func, eval_str=True).parameters
+        if "overrides" not in own or own["overrides"].kind is not inspect.Parameter.KEYWORD_ONLY:
+            raise TypeError(f"{func.__name__}: declare `*, overrides: ConfigOverrides` where the settings go")
+        made = [
+            inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_annotation(s))
+            for s in declared
+        ]
+        made.append(inspect.Parameter("set_", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SetOpt))
+        params: list[inspect.Parameter] = []
+        for p in own.values():
+            params += made if p.name == "overrides" else [p]
+
+        @functools.wraps(func)
+        def run_command(**given: Any) -> None:
+            values = {s.name: given.pop(s.name) for s in declared}
+            overrides = ConfigOverrides.of(values, sets=given.pop("set_") or ())
+            func(**given, overrides=overrides)
+
+        run_command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        run_command.__annotations__ = {p.name: p.annotation for p in params}
+        return run_command
+
+    return wrap
+
+
+def _annotation(declared: Setting) -> Any:
+    """The Typer parameter of one setting: its kind or None (None keeps the config's value)."""
+    return cast(Any, Annotated)[declared.kind | None, option(declared.name)]
 
 
 def one_of(value: str, allowed: tuple[str, ...], where: str) -> str:

@@ -16,7 +16,6 @@ from presnet_tui.commands.common import (
     ScopeOpt,
     app,
     console,
-    resolve_config,
     user_errors,
 )
 
@@ -64,10 +63,12 @@ def latency(
     with user_errors():
         from rich.table import Table
 
+        from core.api.config import ConfigOverrides, resolve_config
         from core.api.export import latency_of, save_latency_table
         from presnet_tui.units import human
 
-        cfg = resolve_config(config, scope=scope, kernels=kernels, activations=activations, device=device)
+        given = ConfigOverrides(scope=scope, kernels=kernels, activations=activations, device=device)
+        cfg = resolve_config(config, given)
         size = image_size or cfg.data.image_size
         table = latency_of(cfg, size, batch=batch, repeats=repeats, num_classes=num_classes)
         if out is not None:

@@ -28,7 +28,6 @@ from presnet_tui.commands.common import (
     app,
     config_app,
     console,
-    resolve_config,
     user_errors,
 )
 
@@ -155,9 +154,12 @@ def inspect(
 ) -> None:
     """An architecture file's blocks, params and FLOPs, or a search space's blocks, map sizes, choices and costs."""
     with user_errors():
-        cfg = resolve_config(
-            config, scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
+        from core.api.config import ConfigOverrides, resolve_config
+
+        given = ConfigOverrides(
+            scope=scope, kernels=kernels, activations=activations, image_size=image_size, candidates=candidates
         )
+        cfg = resolve_config(config, given)
         if arch_file is not None:
             _arch_facts(arch_file, cfg.data.image_size, as_json)
             return

@@ -10,42 +10,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from core.config import ConfigOverrides  # the settings' table alone: no pydantic, no torch
 from core.errors import PresnetError
 
 if TYPE_CHECKING:  # the heavy modules (torch) load inside the commands that need them: `--help` stays instant
-    from core.api.config import ConfigOverrides
     from core.api.jobs import Job
     from core.api.runs import RunKind
 
 from presnet_tui.commands.common import (
-    ActsOpt,
     AllowUnsearchedOpt,
-    ArchLrOpt,
-    CandidatesOpt,
     ConfigOpt,
-    DataDirOpt,
-    DatasetOpt,
-    DeviceOpt,
-    DownloadOpt,
-    EpochsOpt,
-    EstimatorOpt,
     FastExit,
-    ImageSizeOpt,
-    KernelsOpt,
     NprocOpt,
-    OutOpt,
-    PatienceOpt,
-    ProgressiveOpt,
-    RetrainEpochsOpt,
-    ScopeOpt,
-    SeedOpt,
-    SetOpt,
-    StopAtOpt,
-    WarmupOpt,
     app,
     console,
     err_console,
     user_errors,
+    with_settings,
 )
 
 
@@ -132,7 +113,7 @@ def _new_run(
 
             arch = load_arch(arch_file)
             check_searched(arch, allow_unsearched, str(arch_file))
-        if resume_if_exists and _continue_existing(overrides.out, headless, nproc, cfg.run.device):
+        if resume_if_exists and _continue_existing(overrides.get("out"), headless, nproc, cfg.run.device):
             return
         no_tty = not headless and _no_terminal()
         _launch(nproc, headless or no_tty, cfg.run.device)
@@ -168,30 +149,14 @@ def _continue_existing(out: object, headless: bool, nproc: int = 1, device: str 
 
 
 # -- commands -------------------------------------------------------------------------------
+# Their settings' options (--scope ... --progressive, then --set) come from core.config.settings: see with_settings.
 @app.command()
+@with_settings("run")
 def run(
     config: ConfigOpt = None,
     headless: Annotated[bool, typer.Option(help="no TUI: progress bars and logs")] = False,
-    scope: ScopeOpt = None,
-    kernels: KernelsOpt = None,
-    activations: ActsOpt = None,
-    epochs: EpochsOpt = None,
-    warmup_epochs: WarmupOpt = None,
-    stop_at_epoch: StopAtOpt = None,
-    arch_lr: ArchLrOpt = None,
-    estimator: EstimatorOpt = None,
-    patience: PatienceOpt = None,
-    dataset: DatasetOpt = None,
-    data_dir: DataDirOpt = None,
-    download: DownloadOpt = None,
-    device: DeviceOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    retrain_epochs: RetrainEpochsOpt = None,
-    image_size: ImageSizeOpt = None,
-    candidates: CandidatesOpt = None,
-    progressive: ProgressiveOpt = None,
-    set_: SetOpt = None,
+    *,
+    overrides: ConfigOverrides,
     nproc: NprocOpt = 1,
     resume_if_exists: Annotated[
         bool,
@@ -201,145 +166,34 @@ def run(
     ] = False,
 ) -> None:
     """Search, derive the architecture, retrain it from scratch. No config: the embedded quickstart."""
-    from core.api.config import ConfigOverrides
-
-    overrides = ConfigOverrides(
-        scope=scope,
-        kernels=kernels,
-        activations=activations,
-        epochs=epochs,
-        warmup_epochs=warmup_epochs,
-        stop_at_epoch=stop_at_epoch,
-        arch_lr=arch_lr,
-        estimator=estimator,
-        patience=patience,
-        dataset=dataset,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        seed=seed,
-        out=out,
-        retrain_epochs=retrain_epochs,
-        image_size=image_size,
-        candidates=candidates,
-        progressive=progressive,
-        sets=tuple(set_ or ()),
-    )
     _new_run("run", config, overrides, nproc=nproc, headless=headless, resume_if_exists=resume_if_exists)
 
 
 @app.command()
-def search(
-    config: ConfigOpt = None,
-    scope: ScopeOpt = None,
-    kernels: KernelsOpt = None,
-    activations: ActsOpt = None,
-    epochs: EpochsOpt = None,
-    warmup_epochs: WarmupOpt = None,
-    stop_at_epoch: StopAtOpt = None,
-    arch_lr: ArchLrOpt = None,
-    estimator: EstimatorOpt = None,
-    patience: PatienceOpt = None,
-    dataset: DatasetOpt = None,
-    data_dir: DataDirOpt = None,
-    download: DownloadOpt = None,
-    device: DeviceOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    image_size: ImageSizeOpt = None,
-    candidates: CandidatesOpt = None,
-    progressive: ProgressiveOpt = None,
-    set_: SetOpt = None,
-    nproc: NprocOpt = 1,
-) -> None:
+@with_settings("search")
+def search(config: ConfigOpt = None, *, overrides: ConfigOverrides, nproc: NprocOpt = 1) -> None:
     """Search and derive the architecture (no retrain), headless."""
-    from core.api.config import ConfigOverrides
-
-    overrides = ConfigOverrides(
-        scope=scope,
-        kernels=kernels,
-        activations=activations,
-        epochs=epochs,
-        warmup_epochs=warmup_epochs,
-        stop_at_epoch=stop_at_epoch,
-        arch_lr=arch_lr,
-        estimator=estimator,
-        patience=patience,
-        dataset=dataset,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        seed=seed,
-        out=out,
-        image_size=image_size,
-        candidates=candidates,
-        progressive=progressive,
-        sets=tuple(set_ or ()),
-    )
     _new_run("search", config, overrides, nproc=nproc)
 
 
 @app.command()
+@with_settings("retrain")
 def retrain(
     arch_file: Annotated[Path, typer.Argument(help="architecture JSON")],
     config: ConfigOpt = None,
-    dataset: DatasetOpt = None,
-    data_dir: DataDirOpt = None,
-    download: DownloadOpt = None,
-    device: DeviceOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    retrain_epochs: RetrainEpochsOpt = None,
-    image_size: ImageSizeOpt = None,
-    set_: SetOpt = None,
+    *,
+    overrides: ConfigOverrides,
     nproc: NprocOpt = 1,
     allow_unsearched: AllowUnsearchedOpt = False,
 ) -> None:
     """Train an architecture file from scratch and test it, headless."""
-    from core.api.config import ConfigOverrides
-
-    overrides = ConfigOverrides(
-        dataset=dataset,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        seed=seed,
-        out=out,
-        retrain_epochs=retrain_epochs,
-        image_size=image_size,
-        sets=tuple(set_ or ()),
-    )
     _new_run("retrain", config, overrides, nproc=nproc, arch_file=arch_file, allow_unsearched=allow_unsearched)
 
 
 @app.command()
-def baseline(
-    config: ConfigOpt = None,
-    dataset: DatasetOpt = None,
-    data_dir: DataDirOpt = None,
-    download: DownloadOpt = None,
-    device: DeviceOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    retrain_epochs: RetrainEpochsOpt = None,
-    image_size: ImageSizeOpt = None,
-    set_: SetOpt = None,
-    nproc: NprocOpt = 1,
-) -> None:
+@with_settings("baseline")
+def baseline(config: ConfigOpt = None, *, overrides: ConfigOverrides, nproc: NprocOpt = 1) -> None:
     """Retrain the plain ResNet-50 with the config's retrain settings (Table I's baseline row)."""
-    from core.api.config import ConfigOverrides
-
-    overrides = ConfigOverrides(
-        dataset=dataset,
-        data_dir=data_dir,
-        download=download,
-        device=device,
-        seed=seed,
-        out=out,
-        retrain_epochs=retrain_epochs,
-        image_size=image_size,
-        sets=tuple(set_ or ()),
-    )
     _new_run("baseline", config, overrides, nproc=nproc)
 
 

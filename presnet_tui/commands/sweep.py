@@ -24,7 +24,6 @@ from presnet_tui.commands.common import (
     RetrainEpochsOpt,
     app,
     console,
-    resolve_config,
     user_errors,
 )
 
@@ -121,6 +120,7 @@ def sweep(
 ) -> None:
     """Scopes x seeds (+ a baseline per seed, + K random architectures) as ordinary runs; rerun to resume.
     ``--exhaustive --repeats R``: every architecture of the space, R seeds each."""
+    from core.api.config import ConfigOverrides, resolve_config
     from core.api.sweeps import SweepRequest, plan_sweep
 
     with user_errors():
@@ -128,7 +128,7 @@ def sweep(
         overrides |= {"download": download, "device": device, "image_size": image_size}
         files: list[Path | None] = list(config) if config else [None]
         request = SweepRequest(
-            configs=[resolve_config(f, **overrides) for f in files],
+            configs=[resolve_config(f, ConfigOverrides.of(overrides)) for f in files],
             sources=[str(f) for f in files],
             scopes=parse_scopes(scopes) if scopes is not None else None,
             seeds=_seeds(seeds, repeats, exhaustive),

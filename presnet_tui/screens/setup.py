@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,16 +27,19 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from core.api.config import ConfigOverrides, override_config
+from core.api.config import override_config
 from core.api.files import atomic_write_text
 from core.config import (
     DEVICE_KINDS,
     VOID_KERNELS_FIX,
     Config,
     ConfigError,
+    ConfigOverrides,
     Dataset,
+    Setting,
     dump_yaml,
     load_config,
+    setting,
     void_kernels_fact,
 )
 from core.errors import PresnetError
@@ -47,23 +50,42 @@ if TYPE_CHECKING:
     from core.api.listing import RunRecord
 
 SCOPES = [*SCOPE_STAGES, "custom"]
-DATASETS = list(get_args(Dataset))
-DEVICES = list(DEVICE_KINDS)
+
+#: The form's rows of declared settings (core.config.settings: name, key, label, type).  A field is a
+#: whole-number box (int), a choice (CHOICES) or a text box, read back by the same rule, so that a
+#: setting joins the form by its name here.  Scope, kernels and activations have widgets of their own.
+ROWS: tuple[tuple[str, ...], ...] = (
+    ("image_size", "candidates"),
+    ("dataset", "data_dir"),
+    ("epochs", "warmup_epochs", "device", "seed"),
+)
+CHOICES: dict[str, list[str]] = {
+    "candidates": list(CANDIDATE_MODES),
+    "dataset": list(get_args(Dataset)),
+    "device": list(DEVICE_KINDS),
+}
+
+
+def field_id(declared: Setting) -> str:
+    """The widget id of a setting's field (``image-size``); its error line is ``err-`` + this."""
+    return declared.name.replace("_", "-")
+
 
 #: Which error label shows a problem with which config field.
 ERROR_SLOTS = {
     "space.scope": "scope",
     "space.kernels": "kernels",
     "space.activations": "activations",
-    "search.epochs": "epochs",
-    "search.warmup_epochs": "warmup",
     "search.stop_at_epoch": "epochs",
-    "run.seed": "seed",
-    "run.device": "device",
-    "data.dataset": "data",
-    "data.data_dir": "data",
-    "data.image_size": "image-size",
-}
+} | {setting(name).key: field_id(setting(name)) for row in ROWS for name in row}
+
+
+def config_value(config: Config, key: str) -> object:
+    """The value at a dotted key (``search.warmup_epochs``) of a loaded config."""
+    value: object = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def void_line(cfg: Config) -> str:
@@ -77,7 +99,7 @@ def void_line(cfg: Config) -> str:
     return f"⚠ {fact} ({VOID_KERNELS_FIX})"
 
 
-class SetupScreen(Screen):
+class SetupScreen(Screen[None]):
     class StartRequested(Message):
         """The form holds a valid config: the app starts a search with it (or calls ``on_error``)."""
 
@@ -137,33 +159,11 @@ class SetupScreen(Screen):
                 for a in ACTIVATIONS:
                     yield CandidateBox(a, value=a in c.space.activations, id=f"a-{a}")
             yield Label("", id="err-activations", classes="error")
-            with Horizontal(classes="fields"):
-                yield self._field("image size", Input(str(c.data.image_size), type="integer", id="image-size"))
-                yield self._field(
-                    "candidates",
-                    Select(
-                        [(m, m) for m in CANDIDATE_MODES], value=c.space.candidates, allow_blank=False, id="candidates"
-                    ),
-                )
-            yield Label("", id="err-image-size", classes="error")
+            yield from self._row(ROWS[0])
             yield Label("", id="void-warning", classes="warning")
             yield Label("Data and run", classes="section")
-            with Horizontal(classes="fields"):
-                yield self._field(
-                    "dataset", Select([(d, d) for d in DATASETS], value=c.data.dataset, allow_blank=False, id="dataset")
-                )
-                yield self._field("data dir", Input(str(c.data.data_dir), id="data-dir"))
-            yield Label("", id="err-data", classes="error")
-            with Horizontal(classes="fields"):
-                yield self._field("epochs", Input(str(c.search.epochs), type="integer", id="epochs"))
-                yield self._field("warm-up", Input(str(c.search.warmup_epochs), type="integer", id="warmup"))
-                yield self._field(
-                    "device",
-                    Select([(d, d) for d in DEVICES], value=c.run.device.split(":")[0], allow_blank=False, id="device"),
-                )
-                yield self._field("seed", Input(str(c.run.seed), type="integer", id="seed"))
-            for slot in ("epochs", "warmup", "device", "seed"):
-                yield Label("", id=f"err-{slot}", classes="error")
+            for row in ROWS[1:]:
+                yield from self._row(row)
             samples = sorted(self.config_dir.glob("*.yaml")) if self.config_dir.is_dir() else []
             if samples:
                 yield Label("Sample configs", classes="section")
@@ -177,9 +177,23 @@ class SetupScreen(Screen):
             yield Button("Start search", variant="primary", id="start", compact=True)
         yield Footer(show_command_palette=False)  # ctrl+p still works; ? lists it
 
-    @staticmethod
-    def _field(label: str, widget: Any) -> Vertical:
-        return Vertical(Label(label), widget, classes="field")
+    def _row(self, names: tuple[str, ...]) -> ComposeResult:
+        """One row of declared settings' fields, each labelled as the table says, and their error lines."""
+        declared = [setting(name) for name in names]
+        yield Horizontal(*(self._field(s) for s in declared), classes="fields")
+        for s in declared:
+            yield Label("", id=f"err-{field_id(s)}", classes="error")
+
+    def _field(self, declared: Setting) -> Vertical:
+        value = config_value(self.config, declared.key)
+        widget: Input | Select[str]
+        if declared.name in CHOICES:  # a device "cuda:1" shows as its kind, cuda
+            choices = CHOICES[declared.name]
+            shown = value if value in choices else str(value).split(":")[0]
+            widget = Select([(c, c) for c in choices], value=shown, allow_blank=False, id=field_id(declared))
+        else:
+            widget = Input(str(value), type="integer" if declared.kind is int else "text", id=field_id(declared))
+        return Vertical(Label(declared.form or declared.name), widget, classes="field")
 
     def on_mount(self) -> None:
         self.title = "presnet · setup"
@@ -198,7 +212,6 @@ class SetupScreen(Screen):
         """The form as the CLI's overrides object: the same fields, the same merge and validation.
 
         A number that cannot be read is refused here (None would mean "keep the config's value")."""
-        c = self.config
         scope_set = self.query_one("#scope", RadioSet)
         button = scope_set.pressed_button
         pressed = button.id.removeprefix("scope-") if button is not None and button.id else None
@@ -206,34 +219,31 @@ class SetupScreen(Screen):
         if pressed == "custom":  # the text as typed: the config reads "1,2,5" (core.space.validate_scope)
             scope = self.query_one("#custom-blocks", Input).value
         unreadable: list[str] = []
-
-        def number(widget_id: str, field: str) -> int | None:
-            text = self.query_one(f"#{widget_id}", Input).value.strip()
-            if not text.lstrip("-").isdigit():
-                unreadable.append(f"{field}: type a whole number")
-                return None
-            return int(text)
-
-        def chosen(widget_id: str) -> str:
-            return str(self.query_one(f"#{widget_id}", Select).value)
-
-        data_dir = self.query_one("#data-dir", Input).value
-        overrides = ConfigOverrides(
+        fields = {name: self._read(setting(name), unreadable) for row in ROWS for name in row}
+        overrides = ConfigOverrides.of(
+            fields,
             scope=scope,
             kernels=",".join(str(k) for k in KERNELS if self.query_one(f"#k-{k}", Checkbox).value),
             activations=",".join(a for a in ACTIVATIONS if self.query_one(f"#a-{a}", Checkbox).value),
-            dataset=chosen("dataset"),
-            data_dir=Path(data_dir) if data_dir != str(c.data.data_dir) else None,  # unchanged: as the file has it
-            image_size=number("image-size", "data.image_size"),
-            candidates=chosen("candidates"),
-            epochs=number("epochs", "search.epochs"),
-            warmup_epochs=number("warmup", "search.warmup_epochs"),
-            device=chosen("device"),
-            seed=number("seed", "run.seed"),
         )
         if unreadable:
             raise ConfigError(unreadable)
         return overrides
+
+    def _read(self, declared: Setting, unreadable: list[str]) -> object:
+        """A field's value for the overrides: None keeps the config's (a text left as the file has it, or a
+        number that cannot be read, noted in ``unreadable``: None would otherwise mean "keep")."""
+        if declared.name in CHOICES:
+            return str(self.query_one(f"#{field_id(declared)}", Select).value)
+        text = self.query_one(f"#{field_id(declared)}", Input).value
+        if declared.kind is int:
+            if not text.strip().lstrip("-").isdigit():
+                unreadable.append(f"{declared.key}: type a whole number")
+                return None
+            return int(text.strip())
+        if text == str(config_value(self.config, declared.key)):
+            return None  # unchanged: as the file has it
+        return Path(text) if declared.kind is Path else text
 
     def build_config(self) -> Config:
         return override_config(self.config, self.form_overrides())
