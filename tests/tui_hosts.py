@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import presnet_tui
+import presnet_tui.app
 from core.run.rundir import RunDir
-from presnet_tui.app import PresnetApp
-from presnet_tui.session import Inbox, Session
+from presnet_tui.app.app import PresnetApp
+from presnet_tui.app.session import Inbox, Session
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ class Host(PresnetApp):
     """Hosts one screen with the real stylesheet and the app's keys (q, ?), but not PresnetApp's own
     on_mount, which would push the setup screen."""
 
-    CSS_PATH = str(Path(presnet_tui.__file__).parent / "presnet.tcss")
+    CSS_PATH = str(Path(presnet_tui.app.__file__).parent / "presnet.tcss")
 
     def __init__(self, screen_factory, **kw) -> None:
         super().__init__(**kw)

@@ -6,8 +6,8 @@ import threading
 
 from core.config import quickstart
 from core.run.events import EpochEnd, Progress, SearchStarted
-from presnet_tui.model import RunModel
-from presnet_tui.session import Inbox
+from presnet_tui.app.session import Inbox
+from presnet_tui.shared.model import RunModel
 
 
 def started(steps_per_epoch: int = 10) -> SearchStarted:
