@@ -25,10 +25,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("core.scale", "core.perf", "core.export"),
     ("core.api",),
     # The front ends: what both share, then each front end's own layers; the CLI's entry point on top.
-    ("presnet_tui", "presnet_tui.shared", "presnet_tui.web", "presnet_tui.cli.terminal"),
+    ("presnet_tui", "presnet_tui.shared", "presnet_tui.web", "presnet_tui.cli.terminal", "presnet_tui.app.messages"),
     (
         "presnet_tui.cli.views",
-        "presnet_tui.app.messages",
         "presnet_tui.app.session",
         "presnet_tui.app.launch",
         "presnet_tui.app.facts",

@@ -7,17 +7,26 @@ from pathlib import Path
 import presnet_tui.app
 from core.run.rundir import RunDir
 from presnet_tui.app.app import PresnetApp
-from presnet_tui.app.session import Inbox, Session
+from presnet_tui.app.messages import RunEvents
+from presnet_tui.app.session import Session
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 class FixedSession(Session):
+    """Fixed events, posted as one batch when the screen connects; no run behind them to steer."""
+
     local = False
 
     def __init__(self, events: list) -> None:
-        self.inbox = Inbox(events)
+        self.events = list(events)
         self.run_dir = RunDir(Path("runs/demo"))
+
+    def connect(self, screen) -> None:
+        screen.post_message(RunEvents(self.events))
+
+    def close(self) -> None:
+        pass
 
     @property
     def running(self) -> bool:

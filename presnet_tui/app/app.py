@@ -27,7 +27,7 @@ from presnet_tui.app.screens.setup import SetupScreen
 if TYPE_CHECKING:
     from core.api.arch import Architecture
     from core.api.handle import RunHandle
-    from presnet_tui.app.session import AttachedSession, Session
+    from presnet_tui.app.session import Session
 
 
 class PresnetApp(App[list[str]]):
@@ -55,7 +55,7 @@ class PresnetApp(App[list[str]]):
         self.config_dir = config_dir
         self.start_paused = start_paused  # tests: the worker starts paused, so a stop epoch can be set first
         self.retrain_after_search = retrain_after_search  # `presnet run`: the worker retrains by itself
-        self.sessions: list[AttachedSession] = []  # every run this app watched, for the lines left in the shell
+        self.sessions: list[Session] = []  # every run this app watched, for the lines left in the shell
         self.retrains_started: set[Path] = set()  # runs whose retrain this app started (the search screen's r)
 
     def on_mount(self) -> None:
@@ -64,9 +64,9 @@ class PresnetApp(App[list[str]]):
 
             self.push_screen(SweepScreen(self.attach))
         elif self.attach is not None:
-            from presnet_tui.app.session import AttachedSession
+            from presnet_tui.app.session import Session
 
-            self.show_search(AttachedSession(self.attach, owned=True))
+            self.show_search(Session(self.attach, owned=True))
         elif self.resume is not None:
             path = self.resume
             self._launch(lambda: _continue(path), self.show_search, self._error)
@@ -86,9 +86,9 @@ class PresnetApp(App[list[str]]):
         self.start_search(message.config, on_error=message.on_error)
 
     def on_setup_screen_attach_requested(self, message: SetupScreen.AttachRequested) -> None:
-        from presnet_tui.app.session import AttachedSession
+        from presnet_tui.app.session import Session
 
-        self.show_search(AttachedSession(message.path, owned=True))
+        self.show_search(Session(message.path, owned=True))
 
     def start_search(self, config: Config, on_error: Callable[[str], None]) -> None:
         self.config = config
@@ -104,42 +104,42 @@ class PresnetApp(App[list[str]]):
     def _launch(
         self,
         make: Callable[[], RunHandle],
-        then: Callable[[AttachedSession], None],
+        then: Callable[[Session], None],
         on_error: Callable[[str], None],
     ) -> None:
         """Start the worker off the UI thread (its first event takes a second or more) and attach."""
-        from presnet_tui.app.session import AttachedSession
+        from presnet_tui.app.session import Session
 
         try:
             handle = make()
         except PresnetError as err:
             self.call_from_thread(on_error, "; ".join(err.problems))
             return
-        self.call_from_thread(then, AttachedSession(handle, owned=True))
+        self.call_from_thread(then, Session(handle, owned=True))
 
-    def show_search(self, session: AttachedSession) -> None:
+    def show_search(self, session: Session) -> None:
         from presnet_tui.app.screens.search import SearchScreen
 
         self.sessions.append(session)
-        self.push_screen(SearchScreen(session.start(), on_retrain=self.start_retrain))
+        self.push_screen(SearchScreen(session, on_retrain=self.start_retrain))
 
-    def show_retrain(self, session: AttachedSession) -> None:
+    def show_retrain(self, session: Session) -> None:
         from presnet_tui.app.screens.retrain import RetrainScreen
 
         self.sessions.append(session)
-        self.push_screen(RetrainScreen(session.start()))
+        self.push_screen(RetrainScreen(session))
 
     def on_retrain_began(self, message: RetrainBegan) -> None:
         """The search screen in front saw its run's retrain start (``presnet run``'s one worker): show the
         retrain screen, on a session of its own that reads the run from the start."""
         from presnet_tui.app.screens.search import SearchScreen
-        from presnet_tui.app.session import AttachedSession
+        from presnet_tui.app.session import Session
 
         screen = self.screen
         if message.run_dir in self.retrains_started:
             return
         if isinstance(screen, SearchScreen) and screen.session.run_dir.path == message.run_dir:
-            self.show_retrain(AttachedSession(message.run_dir, owned=screen.session.local))
+            self.show_retrain(Session(message.run_dir, owned=screen.session.local))
 
     # -- leaving ------------------------------------------------------------------------------------
     def action_quit_app(self) -> None:
@@ -167,7 +167,7 @@ class PresnetApp(App[list[str]]):
         self.exit(leaving_lines(paths, live))
 
     @work(thread=True)
-    def _wait_and_leave(self, sessions: list[AttachedSession]) -> None:
+    def _wait_and_leave(self, sessions: list[Session]) -> None:
         """A stop asked: the workers checkpoint after their current step and exit (seconds at most)."""
         for s in sessions:
             s.handle.wait(timeout=120)

@@ -1,27 +1,47 @@
-"""How run events reach the Textual screens: messages posted from the engine's thread, and a redraw throttle.
+"""How a run's news reaches the Textual screens: messages posted from the session's follower thread,
+and a redraw throttle.
 
-The engine (or an attached run's file follower) runs on another thread; Textual's ``post_message`` is
-thread-safe, so events arrive as :class:`EventsArrived` messages handled on the UI thread.  A burst of
-progress events becomes one message (the session's inbox posts again only once the last one was taken),
-and plots redraw at most every :data:`REDRAW_S` seconds whatever the event rate.
+The follower (:class:`~presnet_tui.app.session.Session`) reads the run's files on its own thread;
+Textual's ``post_message`` is thread-safe, so what it read arrives as messages handled on the UI
+thread, and no widget is touched from another thread.  Each read of the event file is one
+:class:`RunEvents` (a burst of events is one message); the newest step is a :class:`RunProgress`, which
+a newer one still waiting in the queue supersedes (``can_replace``), so a busy UI skips stale steps
+rather than replaying them.  Plots redraw at most every :data:`REDRAW_S` seconds whatever the rate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.timer import Timer
 
+from core.run.events import AnyEvent, Progress
+
 #: Plots and tables redraw at most this often (seconds): drawing is the TUI's cost, not the events.
 REDRAW_S = 0.5
 
 
-class EventsArrived(Message):
-    """New events wait in the session's inbox (``session.take()`` collects them)."""
+@dataclass
+class RunEvents(Message, bubble=False):
+    """The events one read of the run's event file found, in order (each one counts: never dropped)."""
+
+    events: list[AnyEvent]
+
+
+@dataclass
+class RunProgress(Message, bubble=False):
+    """The run's newest step (images/s, ETA); only the last one matters."""
+
+    progress: Progress
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer step waiting behind this one makes this one stale: Textual drops it."""
+        return isinstance(message, RunProgress)
 
 
 class RetrainBegan(Message):

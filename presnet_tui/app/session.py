@@ -1,168 +1,119 @@
-"""The UI's handle on a run: where its events come from, where its commands go.
+"""The app's handle on one run: its news in, as Textual messages; its steering out, through its RunHandle.
 
 A run is always another process (core.api.handle: a detached worker, or a headless run started
-elsewhere).  :class:`AttachedSession` follows its event file and its progress file on a thread and
-steers it through its control file; closing the app (or its terminal, or its browser tab) leaves the
-run untouched.  Events collect in an :class:`Inbox` that tells the UI when there is news.
+elsewhere).  A :class:`Session` follows the run's event file and progress file on a thread of its own
+and posts what they gained to the screen that watches it (:mod:`presnet_tui.app.messages`); every
+request (stop, stop at an epoch, pause, continue, checkpoint-and-leave) is the run's
+:class:`~core.api.handle.RunHandle`'s.  Closing the app (or its terminal, or its browser tab) leaves
+the run untouched.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.api.handle import RunHandle
-from core.run.control import Control
-from core.run.events import AnyEvent, Error, RetrainDone
+from core.run.events import AnyEvent, Error, Progress, RetrainDone
+from presnet_tui.app.messages import RunEvents, RunProgress
 
 if TYPE_CHECKING:
-    from core.api.handle import RunDir
+    from textual.message import Message
+    from textual.message_pump import MessagePump
+
+    from core.api.rundirs import RunDir
 
 #: Seconds between reads of an attached run's event file.
 FOLLOW_S = 0.25
 
 
-class Inbox:
-    """Events from another thread, and one notification per batch.
-
-    ``notify`` is called (on the producing thread) when the first event lands in an empty,
-    untaken inbox; more events pile up silently until the UI calls :meth:`take`. So a burst
-    of progress events costs the UI one message, not one each.
-    """
-
-    def __init__(self, backlog: list[AnyEvent] | None = None) -> None:
-        self._events: list[AnyEvent] = list(backlog or [])
-        self._lock = threading.Lock()
-        self._notify: Callable[[], None] | None = None
-        self._pending = False
-
-    def connect(self, notify: Callable[[], None]) -> None:
-        with self._lock:
-            self._notify, self._pending = notify, bool(self._events)
-        if self._pending:
-            notify()
-
-    def put(self, event: AnyEvent) -> None:
-        with self._lock:
-            self._events.append(event)
-            notify = self._notify if not self._pending else None
-            self._pending = self._pending or notify is not None
-        if notify is not None:
-            notify()
-
-    def take(self) -> list[AnyEvent]:
-        with self._lock:
-            out, self._events, self._pending = self._events, [], False
-        return out
-
-
 class Session:
-    """Events in, requests out; requests go through the run's :class:`~core.run.control.Control`.
+    """One run, watched: ``connect`` a screen to receive its events; steer it through :attr:`handle`.
 
     ``local``: this app started (or took over) the run, so its screen offers the retrain."""
 
     run_dir: RunDir
-    control: Control
-    local: bool = False
-
-    inbox: Inbox
-
-    def connect(self, notify: Callable[[], None]) -> None:
-        """Have ``notify`` called (from any thread) when events wait in :meth:`take`."""
-        self.inbox.connect(notify)
-
-    def take(self) -> list[AnyEvent]:
-        """The events that arrived since the last call (on the UI thread)."""
-        return self.inbox.take()
-
-    def close(self) -> None:
-        """The UI stops watching; the run goes on (it is another process)."""
-
-    @property
-    def running(self) -> bool:
-        raise NotImplementedError
-
-    def stop_now(self) -> None:
-        self.control.request_stop()
-
-    def stop_at(self, epoch: int) -> None:
-        self.control.stop_at_epoch(epoch)
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def cont(self) -> None:
-        self.control.cont()
-
-    def pause_requested(self) -> bool:
-        """Whether a pause is asked for now (the engine confirms with a `state` event)."""
-        return self.control.poll().paused
-
-
-class AttachedSession(Session):
-    """A run in another process: its events.jsonl and progress.json read as they change (on a thread),
-    its control.json written.  ``owned``: this app started it (its screen offers the retrain)."""
+    local: bool
 
     def __init__(self, run: Path | RunHandle, owned: bool = False) -> None:
         self.handle = run if isinstance(run, RunHandle) else RunHandle.attach(run)
         self.run_dir = self.handle.run_dir
-        self.control = self.handle.control
         self.local = owned
-        self.inbox = Inbox()
         self._finished = False
         self._progress_at = 0.0
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="presnet-follow", daemon=True)
 
-    def start(self) -> AttachedSession:
-        self._thread.start()
-        return self
+    # -- news in ----------------------------------------------------------------------------------
+    def connect(self, screen: MessagePump) -> None:
+        """Post the run's news to ``screen`` from now on (its history first), from a follower thread:
+        ``post_message`` is the one call into Textual that is safe off the UI thread."""
+        threading.Thread(target=self._follow, args=(screen,), name="presnet-follow", daemon=True).start()
 
     def close(self) -> None:
+        """The UI stops watching; the run goes on (it is another process)."""
         self._closed.set()
 
-    def suspend(self) -> bool:
-        """Checkpoint and leave (resumable): the run's worker gets SIGTERM."""
-        return self.handle.suspend()
-
-    def _follow(self) -> None:
+    def _follow(self, screen: MessagePump) -> None:
         while not self._closed.is_set():
-            self.read()
+            for message in self.read():
+                screen.post_message(message)
             self._closed.wait(FOLLOW_S)
 
-    def read(self) -> None:
-        """Move what the files gained into the inbox (the follower thread's step)."""
+    def read(self) -> list[Message]:
+        """What the run's files gained since the last read: one batch of events, then the newest step."""
+        news: list[Message] = []
+        events = self._read_events()
+        if events:
+            news.append(RunEvents(events))
+        progress = self._read_progress()
+        if progress is not None:
+            news.append(RunProgress(progress))
+        return news
+
+    def _read_events(self) -> list[AnyEvent]:
         bad_before = self.handle.damaged_lines
         events = self.handle.events()
         if any(isinstance(e, RetrainDone | Error) for e in events):
             self._finished = True
         if self.handle.damaged_lines > bad_before:
-            events.append(
-                Error(
-                    message=f"skipped {self.handle.damaged_lines - bad_before} damaged line(s) of "
-                    f"{self.run_dir.events_file}"
-                )
-            )
-        for e in events:
-            self.inbox.put(e)
-        self._read_progress()
+            skipped = self.handle.damaged_lines - bad_before
+            events.append(Error(message=f"skipped {skipped} damaged line(s) of {self.run_dir.events_file}"))
+        return events
 
-    def _read_progress(self) -> None:
+    def _read_progress(self) -> Progress | None:
         """The newest step (the history file has none): one stat, and a read when it changed."""
         try:
             mtime = self.run_dir.progress_file.stat().st_mtime
         except FileNotFoundError:
-            return
+            return None
         if mtime == self._progress_at:
-            return
+            return None
         self._progress_at = mtime
-        progress = self.handle.progress()
-        if progress is not None:
-            self.inbox.put(progress)
+        return self.handle.progress()
 
     @property
     def running(self) -> bool:
         """A worker writes the run (its lock is held), and no closing event has been read yet."""
         return not self._finished and self.handle.is_alive()
+
+    # -- requests out: the handle's ----------------------------------------------------------------
+    def stop_now(self) -> None:
+        self.handle.stop()
+
+    def stop_at(self, epoch: int) -> None:
+        self.handle.stop_at(epoch)
+
+    def pause(self) -> None:
+        self.handle.pause()
+
+    def cont(self) -> None:
+        self.handle.cont()
+
+    def pause_requested(self) -> bool:
+        """Whether a pause is asked for now (the engine confirms with a `state` event)."""
+        return self.handle.control.poll().paused
+
+    def suspend(self) -> bool:
+        """Checkpoint and leave (resumable): the run's worker gets SIGTERM."""
+        return self.handle.suspend()

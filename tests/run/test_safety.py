@@ -176,11 +176,10 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
     # readers never take it
     assert cli.invoke(app, ["stop", str(run), "--pause"]).exit_code == 0
     assert cli.invoke(app, ["inspect", str(arch)]).exit_code == 0
-    from presnet_tui.app.session import AttachedSession
+    from presnet_tui.app.session import Session
 
-    attached = AttachedSession(run)
-    attached.read()
-    assert attached.take() == []
+    attached = Session(run)
+    assert attached.read() == []
     assert lock.read_owner(run).pid == os.getpid()
     held.release()
 

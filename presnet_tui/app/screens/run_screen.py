@@ -8,7 +8,7 @@ from typing import Any
 from textual.screen import Screen
 
 from core.run.events import AnyEvent, RetrainStarted
-from presnet_tui.app.messages import EventsArrived, RetrainBegan, Throttle
+from presnet_tui.app.messages import RetrainBegan, RunEvents, RunProgress, Throttle
 from presnet_tui.app.session import Session
 from presnet_tui.shared.model import RunModel
 
@@ -33,28 +33,31 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"presnet · {self.session.run_dir.path}"
-        self.session.connect(self._events_arrived)
+        self.session.connect(self)
         self.redraws.request()
-
-    def _events_arrived(self) -> None:
-        """From the runner's thread: a message, never a widget call (Textual's thread rule)."""
-        self.post_message(EventsArrived())
 
     def on_unmount(self) -> None:
         self.session.close()
 
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        for event in self.session.take():
-            self.model.apply(event)
-            # an event written before this screen opened is history (an attached or resumed run): what it
-            # says is in the panels already, and replayed toasts would sit over the plots for seconds
-            when = getattr(event, "time", None)
-            self.replaying = when is not None and when < self.opened_at
-            self.on_run_event(event)
-            if isinstance(event, RetrainStarted) and not self.replaying:
-                self.post_message(RetrainBegan(self.session.run_dir.path))
-        self.replaying = False
+    def on_run_events(self, message: RunEvents) -> None:
+        for event in message.events:
+            self._take(event)
         self.redraws.request()
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        self._take(message.progress)
+        self.redraws.request()
+
+    def _take(self, event: AnyEvent) -> None:
+        self.model.apply(event)
+        # an event written before this screen opened is history (an attached or resumed run): what it
+        # says is in the panels already, and replayed toasts would sit over the plots for seconds
+        when = getattr(event, "time", None)
+        self.replaying = when is not None and when < self.opened_at
+        self.on_run_event(event)
+        if isinstance(event, RetrainStarted) and not self.replaying:
+            self.post_message(RetrainBegan(self.session.run_dir.path))
+        self.replaying = False
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
         """A toast; while the history is replayed only an error shows, and briefly (``REPLAYED_S``)."""

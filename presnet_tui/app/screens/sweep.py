@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from core.api.sweeps import RunStatus, Sweep
 from presnet_tui.app.screens.search import SearchScreen
-from presnet_tui.app.session import AttachedSession
+from presnet_tui.app.session import Session
 from presnet_tui.shared.sweepview import status_cells
 
 #: Seconds between rereads of the runs' directories (their event files' tails).
@@ -76,4 +76,4 @@ class SweepScreen(Screen):
         if status.state == "pending":
             self.notify(f"{name} has not started yet", severity="warning")
             return
-        self.app.push_screen(AttachedRunScreen(AttachedSession(status.path).start()))
+        self.app.push_screen(AttachedRunScreen(Session(status.path)))
