@@ -1,4 +1,4 @@
-"""Small modal dialogs: yes/no, one number, and the list of every key of a screen.
+"""Small modal dialogs: one number, the list of every key of a screen, and detach-or-stop on leaving.
 
 All of them fit 80x24: the text wraps (``height: auto``) and the box is at most the screen's width."""
 
@@ -10,24 +10,6 @@ from textual.binding import ActiveBinding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [("escape", "dismiss(False)", "Cancel"), ("y", "dismiss(True)", "Yes"), ("n", "dismiss(False)", "No")]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.question)
-            with Horizontal(classes="buttons"):
-                yield Button("Yes", variant="primary", id="yes")
-                yield Button("No", id="no")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
 
 
 class NumberScreen(ModalScreen[int | None]):
