@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from presnet_tui.cli.commands.serve import is_loopback, tui_command
 from presnet_tui.cli.terminal import WEB_DRIVER, has_terminal
+from presnet_tui.web.serve import is_loopback, tui_command
 from tests.support import invoke
 
 
