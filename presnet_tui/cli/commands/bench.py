@@ -52,36 +52,37 @@ def _gpu_suite(device: str, out: Path | None, threads: int | None) -> NoReturn:
     raise typer.Exit(code)
 
 
+# The options whose help is longer than a line (the command's signature stays one option a line).
+WidthOpt = Annotated[float | None, typer.Option(help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", min=1, help="default: 64 on CUDA, 32 on CPU")]
+ThreadsOpt = Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (1 gives steadier CPU ratios)")]
+SuiteOpt = Annotated[
+    str, typer.Option(help="default, or gpu: the CUDA validation suite of BENCHMARKS.md (uses --device, --out)")
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="folder for the JSON results (gpu suite: its runs too)")
+]
+
+
 @app.command()
 def bench(
     device: DeviceOpt = "auto",
-    width: Annotated[
-        float | None,
-        typer.Option(help="width multiplier (default: 1.0 on CUDA, 0.25 on CPU)"),
-    ] = None,
+    width: WidthOpt = None,
     depths: Annotated[str, typer.Option(help="blocks per stage, comma-separated")] = "3,4,6,3",
     stem: Annotated[str, typer.Option(help="imagenet or cifar")] = "imagenet",
     candidates: Annotated[str, typer.Option(help="factorized or joint")] = "factorized",
     image_size: Annotated[int, typer.Option("--image-size", min=8, help="side of the input images")] = 32,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="default: 64 on CUDA, 32 on CPU")
-    ] = None,
+    batch_size: BatchOpt = None,
     repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats (default: 20 on CUDA, 9 on CPU)")] = None,
     warmup: Annotated[int, typer.Option(min=0, help="untimed steps before timing")] = 2,
     epoch_images: Annotated[int | None, typer.Option("--epoch-images", min=1, help="images in the (5) epoch")] = None,
     scopes: Annotated[str, typer.Option(help="scope letters to measure, comma-separated")] = "s,m,l,f",
     amp: Annotated[str, typer.Option(help="auto, bf16, fp16 or off")] = "auto",
     channels_last: Annotated[str, typer.Option("--channels-last", help="auto, on or off")] = "auto",
-    threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads for torch (1 gives steadier CPU ratios)")
-    ] = None,
+    threads: ThreadsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
-    suite: Annotated[
-        str, typer.Option(help="default, or gpu: the CUDA validation suite of BENCHMARKS.md (uses --device, --out)")
-    ] = "default",
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="folder for the JSON results (gpu suite: its runs too)")
-    ] = None,
+    suite: SuiteOpt = "default",
+    out: OutOpt = None,
 ) -> None:
     """Search cost against its physical limit, and memory against a DARTS-style step."""
     with user_errors():

@@ -73,6 +73,12 @@ def parse_seeds(value: str) -> list[int]:
     return seeds
 
 
+ScopesOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="scopes to search, e.g. s,m,l,f or 's;10-13' (block ids: scopes split by ';'; default: the configs')"
+    ),
+]
 ConfigsOpt = Annotated[
     list[Path] | None,
     typer.Option("--config", "-c", help="YAML config; repeat it, one per scope, to give each scope its own"),
@@ -81,12 +87,7 @@ ConfigsOpt = Annotated[
 
 @app.command()
 def sweep(
-    scopes: Annotated[
-        str | None,
-        typer.Option(
-            help="scopes to search, e.g. s,m,l,f or 's;10-13' (block ids: scopes split by ';'; default: the configs')"
-        ),
-    ] = None,
+    scopes: ScopesOpt = None,
     seeds: Annotated[str | None, typer.Option(help="seeds, e.g. 0,1,2 (or 0-2; default 0)")] = None,
     config: ConfigsOpt = None,
     baseline: Annotated[bool, typer.Option("--baseline", help="add a plain ResNet-50 run per seed")] = False,

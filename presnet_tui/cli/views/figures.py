@@ -248,6 +248,14 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
             lo, hi = (100 * v for v in base["top1_ci95"])
             ax.axhline(lo, color="black", linestyle=":", linewidth=0.8, label="baseline 95 % CI")
             ax.axhline(hi, color="black", linestyle=":", linewidth=0.8)
+    _table1_axes(ax, scopes, title)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _table1_axes(ax: Any, scopes: list[str], title: str) -> None:
+    """Table I's axes: scope ticks, a 0-105 % top-1 scale, one legend entry per label, outside the bars."""
     ax.set_xticks(range(len(scopes)), scopes)
     ax.set_xlabel("search scope")
     ax.set_ylabel("test top-1 (%), mean and 95 % CI")
@@ -257,9 +265,6 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
 
 
 def _bar_scope(row: dict[str, Any]) -> str:
