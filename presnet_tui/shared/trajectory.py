@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.run.events import Alphas, EpochEnd
+from core.run.events import Alphas, AlphaSnapshot, EpochEnd
 from core.space import JOINT_DECISION, marginals
 
 #: One colour per candidate position, stable across blocks.
@@ -27,7 +27,7 @@ class Trajectory:
     x: list[float] = field(default_factory=list)
     series: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
 
-    def add(self, x: float, alphas: dict[str, dict[str, dict[str, float]]]) -> None:
+    def add(self, x: float, alphas: AlphaSnapshot) -> None:
         cut_back(self.x, x, (col for b in self.series.values() for d in b.values() for col in d.values()))
         self.x.append(x)
         for block, decisions in alphas.items():
@@ -48,7 +48,7 @@ class Trajectory:
         return [JOINT_DECISION, "kernel", "activation"] if joint else ["kernel", "activation"]
 
 
-def cut_back(xs: list[float], x: float, columns: Iterable[list]) -> None:
+def cut_back(xs: list[float], x: float, columns: Iterable[list[Any]]) -> None:
     """A resumed run re-emits points: before adding ``x``, drop every point at or after it,
     so that ``xs`` (and the columns of values beside it) stay strictly increasing in x."""
     if xs and x <= xs[-1]:
@@ -67,7 +67,7 @@ def trajectory_from_events(events: Iterable[Any]) -> Trajectory:
     return traj
 
 
-def event_point(e: Any) -> tuple[float, dict] | None:
+def event_point(e: Any) -> tuple[float, AlphaSnapshot] | None:
     """(x in epochs, alphas) of an ``alphas`` or ``epoch_end`` event, else None."""
     if isinstance(e, Alphas):
         return (e.epoch - 1) + e.step / max(e.steps_per_epoch, 1), e.alphas

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
@@ -14,7 +16,7 @@ from presnet_tui.app.widgets.header import RunHeader
 from presnet_tui.app.widgets.plots import CurvesPlot
 
 
-def architecture_flops(arch: dict, image_size: int) -> str | None:
+def architecture_flops(arch: dict[str, Any], image_size: int) -> str | None:
     """``FLOPs at N px: ...`` for an architecture (as events carry it), counted by core on the meta device."""
     from core.api.arch import event_arch_flops
     from presnet_tui.shared.units import human

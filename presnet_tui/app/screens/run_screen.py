@@ -16,7 +16,7 @@ from presnet_tui.shared.model import RunModel
 REPLAYED_S = 3.0
 
 
-class RunScreen(Screen):
+class RunScreen(Screen[None]):
     """Folds a session's events into a :class:`RunModel` as they arrive; redraws at most twice a second.
 
     Subclasses draw in :meth:`redraw` and react to single events (notifications) in :meth:`on_run_event`.

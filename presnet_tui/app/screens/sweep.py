@@ -24,7 +24,7 @@ class AttachedRunScreen(SearchScreen):
     BINDINGS = [*SearchScreen.BINDINGS, Binding("escape", "app.pop_screen", "Back")]
 
 
-class SweepScreen(Screen):
+class SweepScreen(Screen[None]):
     BINDINGS = [Binding("enter", "open_run", "Open run"), Binding("g", "refresh", "Refresh")]
 
     def __init__(self, path: Path) -> None:

@@ -28,7 +28,7 @@ def _frozen(decision: str, frozen: dict[str, str]) -> Text | None:
     return Text(f"{label} frz", style="dim")
 
 
-class BlockTable(DataTable):
+class BlockTable(DataTable[str | Text]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True

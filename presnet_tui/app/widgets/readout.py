@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from core.api.derive import PerturbationReadout
+from core.run.events import PerturbationReadout  # epoch_end's payload
 from presnet_tui.app.widgets.plots import SHORT
 
 #: the decisions' short names (the block table's columns)
