@@ -1,4 +1,4 @@
-"""How a progressive search's stages read in every front end (headless log, inspect, TUI header)."""
+"""How a progressive search's stages read in the headless log (stage starts and ends, what each froze)."""
 
 from __future__ import annotations
 
