@@ -21,8 +21,8 @@ from pathlib import Path
 from rich.console import Console
 
 from core.run.rundir import RunDir
-from presnet_tui.headless import HeadlessView
-from presnet_tui.model import RunModel
+from presnet_tui.cli.views.headless import HeadlessView
+from presnet_tui.shared.model import RunModel
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "run-main-d8e0b70"
 

@@ -76,7 +76,7 @@ def attach_latency(tmp: Path, n: int) -> list[float]:
     """Seconds from an epoch_end line appended to the event file to the attached screen's redraw with it."""
     from core.run import lock
     from core.run.events import EpochEnd, read_events
-    from presnet_tui.app import PresnetApp
+    from presnet_tui.app.app import PresnetApp
 
     source = tmp / "kill-0"
     run = tmp / "attached"

@@ -1,7 +1,7 @@
 """``presnet bench --suite gpu``: the paper's workload on one device, measured and checked, one report.
 
 A validation harness, kept with the scripts rather than in the package: ``presnet bench --suite gpu``
-loads it from a source checkout (:func:`presnet_tui.commands.bench.load_gpu_suite`), and
+loads it from a source checkout (:func:`presnet_tui.cli.commands.bench.load_gpu_suite`), and
 ``scripts/gpu_check.sh`` runs that command on a bare device machine.
 
 The CUDA paths (bf16/fp16 autocast through the binary gates, the fp16 architecture scaler,

@@ -101,14 +101,14 @@ def tiny_yaml(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_run(monkeypatch):
     """For tests of argument handling only: starting a job or the TUI fails the test."""
-    import presnet_tui.app
-    import presnet_tui.commands.runs
+    import presnet_tui.app.app
+    import presnet_tui.cli.commands.runs
 
     def refuse(*args, **kwargs):
         pytest.fail("a run started in a test of argument handling")
 
-    monkeypatch.setattr(presnet_tui.commands.runs, "_start", refuse)
-    monkeypatch.setattr(presnet_tui.app.PresnetApp, "run", refuse)
+    monkeypatch.setattr(presnet_tui.cli.commands.runs, "_start", refuse)
+    monkeypatch.setattr(presnet_tui.app.app.PresnetApp, "run", refuse)
 
 
 @pytest.fixture(scope="session")

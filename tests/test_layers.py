@@ -24,31 +24,18 @@ LAYERS: list[tuple[str, ...]] = [
     ("core.train",),
     ("core.scale", "core.perf", "core.export"),
     ("core.api",),
+    # The front ends: what both share, then each front end's own layers; the CLI's entry point on top.
+    ("presnet_tui", "presnet_tui.shared", "presnet_tui.web", "presnet_tui.cli.terminal", "presnet_tui.app.messages"),
     (
-        "presnet_tui",
-        "presnet_tui.terminal",
-        "presnet_tui.token_server",
-        "presnet_tui.trajectory",
-        "presnet_tui.messages",
-        "presnet_tui.stages",
-        "presnet_tui.units",
+        "presnet_tui.cli.views",
+        "presnet_tui.app.session",
+        "presnet_tui.app.launch",
+        "presnet_tui.app.facts",
     ),
-    (
-        "presnet_tui.model",
-        "presnet_tui.figures",
-        "presnet_tui.compare_view",
-        "presnet_tui.ground_truth_view",
-        "presnet_tui.plan_view",
-        "presnet_tui.sweepview",
-        "presnet_tui.bench_view",
-        "presnet_tui.session",
-        "presnet_tui.launch",
-        "presnet_tui.facts",
-    ),
-    ("presnet_tui.widgets", "presnet_tui.headless"),
-    ("presnet_tui.screens",),
+    ("presnet_tui.app.widgets",),
+    ("presnet_tui.app.screens",),
     ("presnet_tui.app",),
-    ("presnet_tui.commands",),
+    ("presnet_tui.cli.commands",),
     ("presnet_tui.cli",),
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
@@ -189,7 +176,7 @@ def _path_tricks(path: Path) -> list[str]:
 def test_scripts_and_front_ends_load_no_code_behind_the_import_graph():
     files = [*REPO.glob("scripts/**/*.py"), *REPO.glob("presnet_tui/**/*.py")]
     bad = [line for path in files for line in _path_tricks(path)]
-    allowed = {"presnet_tui/commands/common.py"}  # importlib.metadata: the installed version, no code loaded
+    allowed = {"presnet_tui/cli/commands/common.py"}  # importlib.metadata: the installed version, no code loaded
     bad = [line for line in bad if not (line.split(":")[0] in allowed and "importlib" in line)]
     assert not bad, "\n".join(bad)
 
@@ -214,3 +201,103 @@ def test_no_file_over_500_lines_in_core_or_the_front_end():
         if (n := len(p.read_text().splitlines())) > 500
     ]
     assert not long, "split by concept: " + "; ".join(long)
+
+
+# -- the front ends' folders: the CLI, the Textual app, the web view, and what they share ----------------
+#: What each folder of presnet_tui may import of the others (its own modules always).
+FOLDERS: dict[str, set[str]] = {
+    "shared": set(),  # both front ends read it: it knows neither
+    "web": set(),  # textual-serve and its token: starts ``presnet tui`` as a command, imports no app
+    "app": {"shared"},  # the Textual app never imports the CLI that starts it
+    "cli": {"shared", "web", "app"},  # the app and the web view only inside the commands that open them
+}
+
+
+def folder(module: str) -> str | None:
+    """``presnet_tui.X...``'s folder X, None for the package's own face."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_front_end_module_lives_in_a_folder_and_imports_only_what_its_folder_may():
+    bad = []
+    for name, deps in graph().items():
+        if not name.startswith("presnet_tui."):
+            continue
+        here = folder(name)
+        if here not in FOLDERS:
+            bad.append(f"{name} is in no folder of presnet_tui (one of {sorted(FOLDERS)})")
+            continue
+        for dep in deps:
+            there = folder(dep) if dep.startswith("presnet_tui.") else None
+            if there is not None and there != here and there not in FOLDERS[here]:
+                bad.append(f"{name} imports {dep} (the {here} folder may import {sorted(FOLDERS[here]) or 'none'})")
+    assert not bad, "\n".join(sorted(bad))
+
+
+def _runs_on_import(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements that run when a module is imported: module level, also inside if/try/with and
+    class bodies, but not function bodies, and not ``if TYPE_CHECKING:`` blocks."""
+    out: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        out.append(node)
+        if isinstance(node, ast.If):
+            checking = isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+            out += _runs_on_import(node.orelse if checking else [*node.body, *node.orelse])
+        elif isinstance(node, ast.Try):
+            out += _runs_on_import(
+                [*node.body, *node.orelse, *node.finalbody, *(s for h in node.handlers for s in h.body)]
+            )
+        elif isinstance(node, ast.With | ast.ClassDef):
+            out += _runs_on_import(node.body)
+    return out
+
+
+def imported_on_import(name: str, path: Path) -> set[str]:
+    """Every module (ours or a library) that importing ``name`` imports at once, by its own statements."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _runs_on_import(ast.parse(path.read_text()).body):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base)
+            found |= {module, *(f"{module}.{a.name}" for a in node.names)}
+    return found
+
+
+def loaded_by_importing(start: str, known: dict[str, Path]) -> set[str]:
+    """The closure: what ``import start`` loads (a module's parent packages load before it)."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:n]) for n in range(1, len(parts))]
+        if name in known:
+            todo += sorted(imported_on_import(name, known[name]))
+    return seen
+
+
+def test_the_cli_loads_neither_the_textual_app_nor_textual_until_a_command_opens_it():
+    """``presnet --help`` and every headless command start without Textual: the app loads inside the
+    commands that open it (``presnet tui``, ``presnet run`` with a terminal)."""
+    loaded = loaded_by_importing("presnet_tui.cli", modules())
+    wrong = sorted(m for m in loaded if m.startswith(("presnet_tui.app", "presnet_tui.web.token_server", "textual")))
+    assert not wrong, "importing presnet_tui.cli loads " + ", ".join(wrong)
+
+
+def test_the_import_time_reader_skips_functions_and_type_checking(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text(
+        "from typing import TYPE_CHECKING\nimport rich\nif TYPE_CHECKING:\n    import textual\n"
+        "def f():\n    import presnet_tui.app.app\ntry:\n    import typer\nexcept ImportError:\n    pass\n"
+    )
+    assert imported_on_import("presnet_tui.cli.fake", path) == {"typing", "typing.TYPE_CHECKING", "rich", "typer"}
+    assert folder("presnet_tui.app.screens.search") == "app" and folder("presnet_tui") is None

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import presnet_tui
+import presnet_tui.app
 from core.run.rundir import RunDir
-from presnet_tui.app import PresnetApp
-from presnet_tui.session import Inbox, Session
+from presnet_tui.app.app import PresnetApp
+from presnet_tui.app.messages import RunEvents
+from presnet_tui.app.session import Session
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 class FixedSession(Session):
+    """Fixed events, posted as one batch when the screen connects; no run behind them to steer."""
+
     local = False
 
     def __init__(self, events: list) -> None:
-        self.inbox = Inbox(events)
+        self.events = list(events)
         self.run_dir = RunDir(Path("runs/demo"))
+
+    def connect(self, screen) -> None:
+        screen.post_message(RunEvents(self.events))
+
+    def close(self) -> None:
+        pass
 
     @property
     def running(self) -> bool:
@@ -31,7 +40,7 @@ class Host(PresnetApp):
     """Hosts one screen with the real stylesheet and the app's keys (q, ?), but not PresnetApp's own
     on_mount, which would push the setup screen."""
 
-    CSS_PATH = str(Path(presnet_tui.__file__).parent / "presnet.tcss")
+    CSS_PATH = str(Path(presnet_tui.app.__file__).parent / "presnet.tcss")
 
     def __init__(self, screen_factory, **kw) -> None:
         super().__init__(**kw)

@@ -12,7 +12,7 @@ from core.api.derive import derive
 from core.api.space import space_report
 from core.config import quickstart
 from core.errors import PresnetError
-from presnet_tui.model import RunModel
+from presnet_tui.shared.model import RunModel
 
 
 def test_overrides_are_applied_over_the_quickstart():

@@ -44,7 +44,7 @@ def test_a_refused_second_writer_leaves_run_lock_byte_identical(finished, tmp_pa
 
 
 def test_resume_of_a_finished_run_is_refused_in_the_tui_as_headless(finished, monkeypatch, no_run):
-    from presnet_tui import terminal
+    from presnet_tui.cli import terminal
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)
     for args in (["tui", "--resume", finished], ["resume", finished], ["resume", finished, "--headless"]):

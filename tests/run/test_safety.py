@@ -160,12 +160,12 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
         res = cli.invoke(app, args)
         assert res.exit_code == 2 and "run is live" in res.stderr, (args, res.stderr)
     # the TUI's two ways in: --resume, and starting a search from the setup screen
-    from presnet_tui import terminal
+    from presnet_tui.cli import terminal
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)
     res = cli.invoke(app, ["tui", "--resume", str(run)])
     assert res.exit_code == 2 and "run is live" in res.stderr, res.stderr
-    from presnet_tui.launch import start_search
+    from presnet_tui.app.launch import start_search
 
     with pytest.raises(PresnetError, match="run is live"):  # the worker refuses; its one line is the error
         config = RunDir.open(run).config()
@@ -176,11 +176,10 @@ def test_every_writer_is_refused_while_readers_go_on(tmp_path, monkeypatch):
     # readers never take it
     assert cli.invoke(app, ["stop", str(run), "--pause"]).exit_code == 0
     assert cli.invoke(app, ["inspect", str(arch)]).exit_code == 0
-    from presnet_tui.session import AttachedSession
+    from presnet_tui.app.session import Session
 
-    attached = AttachedSession(run)
-    attached.read()
-    assert attached.take() == []
+    attached = Session(run)
+    assert attached.read() == []
     assert lock.read_owner(run).pid == os.getpid()
     held.release()
 

@@ -13,8 +13,8 @@ from core.api.derive import derive, snapshots_of_state
 from core.run.events import AnyEvent, EpochEnd, SearchStarted
 from core.run.rundir import RunDir
 from core.run.state import _REDUCERS, RunState, fold, reduce
-from presnet_tui.headless import _LINES, HeadlessView
-from presnet_tui.model import RunModel
+from presnet_tui.cli.views.headless import _LINES, HeadlessView
+from presnet_tui.shared.model import RunModel
 from tests.support import REPO
 
 OLD_RUN = REPO / "tests" / "fixtures" / "run-main-d8e0b70"  # written by the code before issue 30

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from core.api.results import compare
-from presnet_tui import compare_view
+from presnet_tui.cli.views import compare as compare_view
 from tests.scale.test_compare_stats import invoke, plant_all
 
 

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from core.api.results import compare
-from presnet_tui import compare_view
+from presnet_tui.cli.views import compare as compare_view
 from tests.scale.test_compare_stats import plant_all
 
 
@@ -55,7 +55,7 @@ def test_compare_shows_per_decision_how_many_seeds_chose_the_majority_candidate(
 def test_table_one_figure_keeps_its_n_ri_p_labels_clear_of_the_title(tmp_path, monkeypatch):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    import presnet_tui.figures as figures
+    import presnet_tui.cli.views.figures as figures
     from tests.scale.test_compare_stats import plant_all as plant
 
     paths = plant(tmp_path, "search", [0.99, 0.995, 1.0]) + plant(tmp_path, "random", [0.97, 0.99, 0.98])

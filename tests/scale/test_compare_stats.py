@@ -14,7 +14,7 @@ from rich.console import Console
 from core.api.results import compare
 from core.config import dump_yaml
 from core.scale import stats
-from presnet_tui import compare_view
+from presnet_tui.cli.views import compare as compare_view
 from tests.conftest import tiny_config
 from tests.support import invoke
 
@@ -157,7 +157,7 @@ def test_compare_json_markdown_and_an_80_column_table(tmp_path):
 
 
 def test_table_one_figure_has_random_bars_beside_searched_ones_from_zero_and_greyscale_styles(tmp_path, monkeypatch):
-    import presnet_tui.figures as figures
+    import presnet_tui.cli.views.figures as figures
 
     paths = plant_all(tmp_path, "search", [0.90, 0.94]) + plant_all(tmp_path, "random", [0.80, 0.86, 0.83])
     paths += plant_all(tmp_path, "search", [0.91], scope="m") + plant_all(tmp_path, "baseline", [0.85, 0.87])

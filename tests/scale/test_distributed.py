@@ -253,9 +253,8 @@ def test_interrupt_and_kill_9_of_the_launcher_then_resume_continues_exactly(tmp_
 def test_nproc_needs_headless_and_is_taken_off_the_worker_command_line(monkeypatch):
     from typer.testing import CliRunner
 
-    from presnet_tui import terminal
-    from presnet_tui.cli import app
-    from presnet_tui.commands.runs import _worker_args
+    from presnet_tui.cli import app, terminal
+    from presnet_tui.cli.commands.runs import _worker_args
 
     monkeypatch.setattr(terminal, "has_terminal", lambda: True)  # at a terminal, no --headless means the TUI
     res = CliRunner().invoke(app, ["run", "--nproc", "2"])

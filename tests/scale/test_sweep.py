@@ -17,7 +17,7 @@ import yaml
 from core.errors import PresnetError
 from core.run.events import EpochEnd, RetrainEpochEnd, RetrainStarted, SearchStarted, read_events
 from core.scale.sweep import Sweep
-from presnet_tui.commands.sweep import parse_seeds, ray_address_argv
+from presnet_tui.cli.commands.sweep import parse_seeds, ray_address_argv
 from tests.support import REPO, child_env, invoke
 
 SWEEP_ARGS = ["--scopes", "s,m", "--seeds", "0,1", "--baseline"]
@@ -231,8 +231,8 @@ def test_tui_attach_lists_a_sweeps_runs_and_refuses_to_open_a_pending_one(tmp_pa
     import asyncio
 
     from core.config import load_config
-    from presnet_tui.app import PresnetApp
-    from presnet_tui.screens.sweep import SweepScreen
+    from presnet_tui.app.app import PresnetApp
+    from presnet_tui.app.screens.sweep import SweepScreen
 
     sweep = Sweep.create_or_open(tmp_path / "sw", ["s", "m"], [3], True, load_config(tiny_sweep_yaml(tmp_path)))
 
@@ -254,8 +254,8 @@ def test_tui_attach_lists_a_sweeps_runs_and_refuses_to_open_a_pending_one(tmp_pa
 def test_tui_attach_opens_a_run_of_a_finished_sweep(killed_and_finished):
     import asyncio
 
-    from presnet_tui.app import PresnetApp
-    from presnet_tui.screens.sweep import AttachedRunScreen, SweepScreen
+    from presnet_tui.app.app import PresnetApp
+    from presnet_tui.app.screens.sweep import AttachedRunScreen, SweepScreen
 
     out, _, _ = killed_and_finished
 
@@ -313,7 +313,7 @@ def test_missing_optional_packages_name_their_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     res = invoke("plot", tmp_path, "--save", tmp_path / "fig.png")  # not a run: the run check comes first
     assert res.exit_code == 2
-    from presnet_tui.figures import table1
+    from presnet_tui.cli.views.figures import table1
 
     with pytest.raises(PresnetError, match=r'pip install -e "\.\[plots\]"'):
         table1([], tmp_path / "t.png")
@@ -338,7 +338,7 @@ def test_sweep_modules_import_without_ui_or_optional_packages():
     code = (
         "import sys, core.scale.sweep, core.scale.placement, core.scale.table;"
         "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
-        "import presnet_tui.figures;"
+        "import presnet_tui.cli.views.figures;"
         "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -156,9 +156,9 @@ def test_a_strong_flops_weight_derives_cheaper_architectures(tiny, tmp_path):
 def test_the_tui_shows_flops_and_the_expected_cost():
     from core.run.events import EpochEnd
     from core.space.arch import Architecture
-    from presnet_tui.model import RunModel
-    from presnet_tui.screens.retrain import architecture_flops
-    from presnet_tui.units import human
+    from presnet_tui.app.screens.retrain import architecture_flops
+    from presnet_tui.shared.model import RunModel
+    from presnet_tui.shared.units import human
 
     arch = Architecture(blocks={1: {"kernel": 7}}, width_mult=0.125, depths=[1, 1, 2, 1])
     line = architecture_flops(arch.model_dump(mode="json"), 32)

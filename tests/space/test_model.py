@@ -1,13 +1,10 @@
-"""What the screens show, folded from events without Textual: the inbox that hands events to the UI, rates."""
+"""What the screens show, folded from events without Textual: rates and ETAs."""
 
 from __future__ import annotations
 
-import threading
-
 from core.config import quickstart
 from core.run.events import EpochEnd, Progress, SearchStarted
-from presnet_tui.model import RunModel
-from presnet_tui.session import Inbox
+from presnet_tui.shared.model import RunModel
 
 
 def started(steps_per_epoch: int = 10) -> SearchStarted:
@@ -35,26 +32,6 @@ def epoch_end(epoch: int, elapsed_s: float) -> EpochEnd:
         elapsed_s=elapsed_s,
         alphas=alphas,
     )
-
-
-def test_a_burst_of_events_is_one_notification():
-    inbox, calls = Inbox(), []
-    inbox.connect(lambda: calls.append(1))
-    threads = [threading.Thread(target=lambda: [inbox.put(epoch_end(1, 1.0)) for _ in range(50)]) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1 and len(inbox.take()) == 200
-    inbox.put(epoch_end(2, 2.0))
-    assert len(calls) == 2  # taken: the next event notifies again
-
-
-def test_events_before_connecting_are_kept_and_announced():
-    inbox, calls = Inbox([epoch_end(1, 1.0)]), []
-    inbox.put(epoch_end(2, 2.0))
-    inbox.connect(lambda: calls.append(1))
-    assert calls == [1] and [e.epoch for e in inbox.take()] == [1, 2]
 
 
 def test_an_attached_view_derives_rate_and_eta_from_epoch_ends():

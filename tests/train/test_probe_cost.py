@@ -12,7 +12,7 @@ from core.perf.probe_cost import PAPER_TRAIN_IMAGES, bench_probes, interleaved
 from core.space import SearchSpace
 from core.space.network import NetSpec, SearchNet
 from core.train.device import configure_torch
-from presnet_tui.bench_view import probe_line
+from presnet_tui.cli.views.bench import probe_line
 
 
 def _setup() -> bench.Setup:

@@ -210,7 +210,7 @@ def test_bad_option_values_are_one_line_too(no_run):
     "isatty,no_color,expected", [(False, None, False), (True, None, True), (True, "1", False), (True, "", True)]
 )
 def test_colour_only_on_a_terminal_and_not_under_no_color(monkeypatch, isatty, no_color, expected):
-    from presnet_tui.commands.common import use_colour
+    from presnet_tui.cli.commands.common import use_colour
 
     if no_color is None:
         monkeypatch.delenv("NO_COLOR", raising=False)

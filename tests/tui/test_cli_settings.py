@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import core.config.settings as settings_module
 from core.api.config import ConfigOverrides, resolve_config
 from core.config import SETTINGS, Setting, check_key
-from presnet_tui.commands.common import app, with_settings
-from presnet_tui.screens.setup import ROWS
+from presnet_tui.app.screens.setup import ROWS
+from presnet_tui.cli.commands.common import app, with_settings
 from tests.support import REPO
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from core.run.events import EpochEnd, SearchStarted
-from presnet_tui.model import RunModel
+from presnet_tui.shared.model import RunModel
 from tests.support import invoke
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from core.run.events import EpochEnd
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.widgets.curvature import CurvatureStrip, strip_text
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.widgets.curvature import CurvatureStrip, strip_text
 from tests.tui.test_snapshots import search_events
 from tests.tui_hosts import FixedSession, Host, settle
 
@@ -75,8 +75,8 @@ def test_fig3_has_a_curvature_row_with_the_rules_marks(tmp_path):
     import pytest
 
     pytest.importorskip("matplotlib")
-    from presnet_tui.figures import fig3
-    from presnet_tui.trajectory import trajectory_from_events
+    from presnet_tui.cli.views.figures import fig3
+    from presnet_tui.shared.trajectory import trajectory_from_events
 
     events = curvature_events()
     points = [(e.epoch, e.curvature) for e in events if isinstance(e, EpochEnd)]

@@ -11,7 +11,7 @@ import textwrap
 from rich.console import Console
 
 from core.run.events import RetrainStarted
-from presnet_tui.headless import HeadlessView
+from presnet_tui.cli.views.headless import HeadlessView
 from tests.support import REPO, child_env, invoke
 
 
@@ -82,7 +82,7 @@ def test_a_second_writer_is_refused_before_torch_loads(tmp_path):
 
 def test_the_tui_starts_without_torch():
     """What `presnet tui` imports before its first paint (torch comes later, on a worker thread)."""
-    loaded, _ = torch_loaded_after("import presnet_tui.cli, presnet_tui.app, presnet_tui.screens.setup")
+    loaded, _ = torch_loaded_after("import presnet_tui.cli, presnet_tui.app.app, presnet_tui.app.screens.setup")
     assert not loaded
 
 

@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from presnet_tui.trajectory import trajectory_from_events
+from presnet_tui.shared.trajectory import trajectory_from_events
 from tests.tui.test_tui_input_size import PAIRS, joint_events
 
 pytest.importorskip("matplotlib")
 
 
 def test_joint_fig3_has_the_pairs_the_marginals_and_a_dash_pattern_per_line(tmp_path):
-    from presnet_tui.figures import fig3
+    from presnet_tui.cli.views.figures import fig3
 
     out = tmp_path / "fig3.svg"
     fig3(trajectory_from_events(joint_events()), ["1", "2"], out, stop_epoch=3)

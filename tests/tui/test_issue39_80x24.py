@@ -15,10 +15,10 @@ from textual.widgets import Button, Input
 from core.config import quickstart
 from core.run.events import RetrainStarted
 from core.run.rundir import RunDir
-from presnet_tui.app import PresnetApp
-from presnet_tui.screens.retrain import RetrainScreen
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.screens.setup import SetupScreen
+from presnet_tui.app.app import PresnetApp
+from presnet_tui.app.screens.retrain import RetrainScreen
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.screens.setup import SetupScreen
 from tests.support import CLI, REPO, child_env
 from tests.tui_hosts import FixedSession, Host, settle
 
@@ -47,7 +47,7 @@ def test_ls_at_80_columns_shows_both_run_names_whole(tmp_path):
 
 
 def test_ls_elides_the_middle_of_a_name_that_cannot_fit(tmp_path):
-    from presnet_tui.commands.listing import middle_elided
+    from presnet_tui.cli.commands.listing import middle_elided
 
     runs = two_runs(tmp_path)
     long = "my-long-experiment-name-with-many-words-seed0"

@@ -13,9 +13,9 @@ from core.run.control import Control
 from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
-from presnet_tui.app import PresnetApp
-from presnet_tui.model import RunModel
-from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.app.app import PresnetApp
+from presnet_tui.app.widgets.blocks import BlockTable
+from presnet_tui.shared.model import RunModel
 from tests.support import invoke
 
 
@@ -93,7 +93,7 @@ def test_fig3_marks_each_later_stage_start():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from presnet_tui.figures import mark_stages
+    from presnet_tui.cli.views.figures import mark_stages
 
     fig, ax = plt.subplots()
     mark_stages(ax, [(4.0, "stage 2"), (9.0, "stage 3")], label=True)
@@ -117,7 +117,7 @@ def test_a_block_with_one_decision_frozen_and_one_open_reads_everywhere():
     from rich.console import Console
 
     from core.run.events import EpochEnd, SearchStarted, StageEnd
-    from presnet_tui.headless import HeadlessView, argmax_line
+    from presnet_tui.cli.views.headless import HeadlessView, argmax_line
 
     snapshot = {
         "10": {"activation": {"relu": 0.2, "mish": 0.8}},

@@ -8,8 +8,8 @@ import asyncio
 
 from core.run.events import EpochEnd
 from core.run.readout import DecisionReadout, PerturbationReadout, PinnedScore
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.widgets.readout import ReadoutStrip, readout_text
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.widgets.readout import ReadoutStrip, readout_text
 from tests.tui.test_snapshots import search_events
 from tests.tui_hosts import FixedSession, Host, settle
 
@@ -94,8 +94,8 @@ def test_fig3_marks_the_perturbation_choice_on_each_panel(tmp_path):
     import pytest
 
     pytest.importorskip("matplotlib")
-    from presnet_tui.figures import fig3
-    from presnet_tui.trajectory import trajectory_from_events
+    from presnet_tui.cli.views.figures import fig3
+    from presnet_tui.shared.trajectory import trajectory_from_events
 
     events = readout_events()
     marks = [
@@ -121,7 +121,7 @@ def test_the_headless_log_says_the_agreement_each_epoch_and_where_the_selections
     from rich.console import Console
 
     from core.run.events import ArchitectureDerived
-    from presnet_tui.headless import HeadlessView
+    from presnet_tui.cli.views.headless import HeadlessView
 
     out = StringIO()
     view = HeadlessView(Console(file=out, width=240))

@@ -12,8 +12,8 @@ import pytest
 
 from core.config import load_config
 from core.run.rundir import RunDir
-from presnet_tui.screens.dialogs import NumberScreen
-from presnet_tui.screens.search import SearchScreen
+from presnet_tui.app.screens.dialogs import NumberScreen
+from presnet_tui.app.screens.search import SearchScreen
 from tests.support import REPO, child_env
 from tests.tui.test_snapshots import search_events
 from tests.tui_hosts import FixedSession, Host, settle

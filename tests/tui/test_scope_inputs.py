@@ -10,7 +10,7 @@ from core.api.sweeps import SweepRequest, plan_sweep
 from core.config import load_config
 from core.errors import PresnetError
 from core.space import scope_key, validate_progressive, validate_scope
-from presnet_tui.commands.sweep import parse_scopes
+from presnet_tui.cli.commands.sweep import parse_scopes
 from tests.support import invoke
 
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from presnet_tui.commands.serve import is_loopback, tui_command
-from presnet_tui.terminal import WEB_DRIVER, has_terminal
+from presnet_tui.cli.terminal import WEB_DRIVER, has_terminal
+from presnet_tui.web.serve import is_loopback, tui_command
 from tests.support import invoke
 
 
@@ -30,7 +30,7 @@ class FakeServer:
 @pytest.fixture
 def fake_server(monkeypatch):
     FakeServer.made = []
-    token_server = pytest.importorskip("presnet_tui.token_server", reason="the web extra is not installed")
+    token_server = pytest.importorskip("presnet_tui.web.token_server", reason="the web extra is not installed")
     monkeypatch.setattr(token_server, "TokenServer", FakeServer)
     monkeypatch.delenv("PRESNET_SERVE_TOKEN", raising=False)
     return FakeServer.made

@@ -21,9 +21,9 @@ from core.run.events import (
     Unstable,
 )
 from core.train.convergence import ConvergenceTracker
-from presnet_tui.screens.retrain import RetrainScreen
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.screens.setup import SetupScreen
+from presnet_tui.app.screens.retrain import RetrainScreen
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.screens.setup import SetupScreen
 from tests.tui_hosts import REPO, FixedSession, Host, settle
 
 BLOCKS = [1, 2, 3]

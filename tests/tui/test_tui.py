@@ -14,12 +14,12 @@ from core.run.control import Control
 from core.run.events import EventBus, read_events
 from core.run.rundir import RunDir
 from core.train.job import Job
-from presnet_tui.app import PresnetApp
-from presnet_tui.screens.dialogs import NumberScreen
-from presnet_tui.screens.retrain import RetrainScreen
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.screens.setup import SetupScreen
-from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.app.app import PresnetApp
+from presnet_tui.app.screens.dialogs import NumberScreen
+from presnet_tui.app.screens.retrain import RetrainScreen
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.screens.setup import SetupScreen
+from presnet_tui.app.widgets.blocks import BlockTable
 
 pytestmark = pytest.mark.slow  # every test here runs the real engine behind the app
 

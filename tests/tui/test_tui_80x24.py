@@ -19,9 +19,9 @@ from core.config import quickstart
 from core.run.events import ArchitectureDerived, RetrainDone, RetrainEpochEnd, RetrainStarted, SearchStopped
 from core.scale.sweep import RunStatus, Sweep
 from core.space import ACTIVATIONS
-from presnet_tui.screens.dialogs import LeaveScreen, NumberScreen
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.screens.setup import SetupScreen
+from presnet_tui.app.screens.dialogs import LeaveScreen, NumberScreen
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.screens.setup import SetupScreen
 from tests.tui.test_snapshots import search_events
 from tests.tui.test_tui_input_size import joint_events
 from tests.tui_hosts import REPO, FixedSession, Host, settle
@@ -179,7 +179,7 @@ class FixedSweep:
 
 
 def test_sweep_view_80x24(snap_compare, monkeypatch):
-    from presnet_tui.screens.sweep import SweepScreen
+    from presnet_tui.app.screens.sweep import SweepScreen
 
     monkeypatch.setattr(Sweep, "open", staticmethod(lambda path: FixedSweep()))
     app = Host(lambda: SweepScreen(Path("runs/sweep")))
@@ -317,7 +317,7 @@ class FinishedSession(FixedSession):
 
 
 def test_a_finished_run_of_a_sweep_offers_no_stop_or_pause():
-    from presnet_tui.screens.sweep import AttachedRunScreen
+    from presnet_tui.app.screens.sweep import AttachedRunScreen
 
     done = RetrainDone(epochs=1, test_top1=0.5, best_top1=0.5, params=1, weights="w")
 

@@ -10,9 +10,9 @@ from textual_plotext import PlotextPlot
 
 from core.config import quickstart
 from core.run.events import EpochEnd, SearchStarted
-from presnet_tui.screens.search import SearchScreen
-from presnet_tui.screens.setup import SetupScreen
-from presnet_tui.widgets.blocks import BlockTable
+from presnet_tui.app.screens.search import SearchScreen
+from presnet_tui.app.screens.setup import SetupScreen
+from presnet_tui.app.widgets.blocks import BlockTable
 from tests.tui_hosts import REPO, FixedSession, Host
 
 PAIRS = ["3x3/relu", "3x3/mish", "5x5/relu", "5x5/mish"]
