@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped, StageEnd
+from core.run.summary import DecisionRecord
 from core.space import DECISIONS, JOINT_DECISION, argmax_label
 from core.space.arch import Architecture
 
@@ -42,6 +43,13 @@ def lead(probs: dict[str, float]) -> tuple[str, float]:
     """The argmax under the one derive rule (:func:`core.space.argmax_label`) and its gap to the runner-up."""
     best = argmax_label(probs)
     return best, probs[best] - max((p for c, p in probs.items() if c != best), default=0.0)
+
+
+class TrackerState(TypedDict):
+    """A :class:`ConvergenceTracker` in a checkpoint: each track as [block, decision, argmax, since, settled]."""
+
+    converged: bool
+    tracks: list[tuple[int, str, str, int, bool]]
 
 
 @dataclass
@@ -100,13 +108,13 @@ class ConvergenceTracker:
             out.setdefault(str(block), {})[decision] = track.settled
         return out
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> TrackerState:
         return {
             "converged": self.converged,
-            "tracks": [[b, d, t.argmax, t.since, t.settled] for (b, d), t in self.tracks.items()],
+            "tracks": [(b, d, t.argmax, t.since, t.settled) for (b, d), t in self.tracks.items()],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: TrackerState) -> None:
         self.converged = bool(state["converged"])
         self.tracks = {(int(b), d): DecisionTrack(a, int(s), bool(st)) for b, d, a, s, st in state["tracks"]}
 
@@ -123,7 +131,7 @@ class Decision:
     margin: float
     settled: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DecisionRecord:
         return {
             "block": self.block,
             "decision": self.decision,
