@@ -55,7 +55,7 @@ def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
     data = buf.getvalue()
     label = f"{payload.get('kind')}-{payload.get('epoch_done')}" + ("-final" if payload.get("finished") else "")
 
-    def write(f) -> None:
+    def write(f: Any) -> None:
         half = len(data) // 2
         f.write(data[:half])
         f.flush()

@@ -214,8 +214,7 @@ def run_result(run: RunDir) -> RunResult:
 
 
 def _val_top1(summary: RunSummary) -> float | None:
-    value = (summary.retrain.model_extra or {}).get("val_top1") if summary.retrain else None
-    return float(value) if isinstance(value, int | float) else None
+    return summary.retrain.val_top1 if summary.retrain else None
 
 
 def _readout_agreement(record: Mapping[str, Any] | None) -> tuple[int, int] | None:

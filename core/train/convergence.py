@@ -13,7 +13,7 @@ epochs' distributions of a decision: near 0 when it is still, large when it wand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -163,7 +163,7 @@ class Confidence:
         return self.arch_steps > 0
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> Confidence:
+    def from_dict(cls, record: Mapping[str, Any]) -> Confidence:
         """Back from :meth:`as_dict` (a summary's ``search`` section, an architecture's ``source``)."""
         return cls([Decision(**d) for d in record.get("decisions", [])], int(record.get("arch_steps", 0)))
 

@@ -36,7 +36,8 @@ from core.space.network import count_params
 from core.train.budget import preflight_warnings
 from core.train.checkpoints import LoopHead, RetrainCheckpoint, SearchCheckpoint
 from core.train.collectives import Collectives, LoopControl, collectives
-from core.train.data import SearchData, check_image_folder, load_search_data
+from core.train.data import SearchData, load_search_data
+from core.train.datadir import check_image_folder
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
 from core.train.loop import Interrupted, LoopContext

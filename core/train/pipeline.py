@@ -25,10 +25,10 @@ from core.train.data import (
     RetrainSplit,
     SearchData,
     calib_indices,
-    check_image_folder,
     load_search_data,
     retrain_cut,
 )
+from core.train.datadir import check_image_folder
 from core.train.seeds import stream
 from core.train.stream import stream_loaders
 

@@ -36,7 +36,7 @@ def fixed_subset(val: BatchSource, images: int, seed: int, batch_size: int) -> l
     (train-mode BatchNorm cannot normalise one image)."""
     n = val.count()
     picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: min(images, n)]
-    chunks = picked.split(max(1, batch_size))
+    chunks = torch.split(picked, max(1, batch_size))
     if len(chunks) > 1 and len(chunks[-1]) < 2:
         chunks = (*chunks[:-2], torch.cat(chunks[-2:]))
     return [val.fixed(c) for c in chunks]

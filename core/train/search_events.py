@@ -1,90 +1,25 @@
-"""The events a search emits, built from its state: its start, each epoch's end, the margin rule's
-verdicts, a progressive search's stage boundaries.  The search loop (:mod:`core.train.search_loop`)
-decides when; these say what (the typed events of :mod:`core.run.events`)."""
+"""The events a search's parts give it to emit: the margin rule's verdicts and a progressive search's
+stage boundaries.  The search loop (:mod:`core.train.search_loop`) decides when and emits them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
 from core.run.events import (
     AlphaSnapshot,
     Converged,
-    EpochEnd,
-    SearchStarted,
     SpaceWarning,
     StageEnd,
     StageStart,
     Unstable,
 )
-from core.space import block_stage
-from core.space.network import BlockChoice, SearchNet, count_params
+from core.space.network import BlockChoice, SearchNet
 from core.train.budget import LOW_LR_SHARE, low_lr_line
 from core.train.convergence import ConvergenceTracker, Verdict
-from core.train.curvature import entropies
-from core.train.probe_set import EpochProbes
 from core.train.progressive import StageController
-
-if TYPE_CHECKING:
-    from core.train.search_loop import SearchEngine
-
-
-def search_started_event(engine: SearchEngine, resumed: bool) -> SearchStarted:
-    """What a front end joining the search needs: the space, the network's size, where the search stands."""
-    space, net, config = engine.space, engine.net, engine.config
-    return SearchStarted(
-        config=config.model_dump(mode="json"),
-        block_ids=list(space.block_ids),
-        stages={str(b): block_stage(b, space.depths) for b in space.block_ids},
-        candidates={d: list(space.labels(d)) for d in space.decisions},
-        params=count_params(net) - sum(p.numel() for p in net.arch_parameters()),
-        num_classes=engine.spec.num_classes,
-        steps_per_epoch=engine.loaders.train.steps_per_epoch,
-        epochs=config.search.epochs,
-        start_epoch=engine.epoch_done + 1,
-        resumed=resumed,
-        device=str(engine.device),
-        world_size=engine.coll.world_size,
-        global_batch_size=config.data.batch_size * engine.coll.world_size,
-        progressive=engine.stages.where() if engine.stages else None,
-        tuning=engine.tuning,
-    )
-
-
-def epoch_end_event(
-    engine: SearchEngine,
-    epoch: int,
-    phase: str,
-    snapshot: AlphaSnapshot,
-    change: dict[str, dict[str, float]],
-    probed: EpochProbes,
-) -> EpochEnd:
-    """An epoch's record: its losses and accuracies, the alphas, their change and settling, the probes."""
-    train_loss, train_top1 = engine.train_meter.result()
-    val_loss, val_top1 = engine.val_meter.result()
-    cost = engine.strategy.cost
-    return EpochEnd(
-        epoch=epoch,
-        epochs=engine.config.search.epochs,
-        phase=phase,
-        train_loss=train_loss or 0.0,
-        train_top1=train_top1 or 0.0,
-        val_loss=val_loss,
-        val_top1=val_top1,
-        lr=engine.w_opt.param_groups[0]["lr"],
-        elapsed_s=round(engine.elapsed, 3),
-        alphas=snapshot,
-        expected_cost=cost.expected_value(engine.net.alphas()) if cost else None,
-        cost_metric=cost.costs.metric if cost else None,
-        alpha_change=change,
-        settled=engine.stop.tracker.settled_map(),
-        curvature=probed.curvature,
-        perturbation=probed.perturbation,
-        entropy=entropies(snapshot) if phase == "search" else {},
-    )
 
 
 def verdict_events(epoch: int, verdict: Verdict, choices: Mapping[int, BlockChoice]) -> Iterator[Unstable | Converged]:

@@ -18,22 +18,23 @@ import torch
 from torch import nn
 
 from core.run.checkpoint import Fingerprint
-from core.run.events import Alphas, AlphaSnapshot, SearchStarted, SpaceWarning, State, StopReason
-from core.space import SearchSpace
+from core.run.events import Alphas, AlphaSnapshot, EpochEnd, SearchStarted, SpaceWarning, State, StopReason
+from core.space import SearchSpace, block_stage
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
-from core.space.network import BlockChoice, NetSpec, SearchNet, net_spec
+from core.space.network import BlockChoice, NetSpec, SearchNet, count_params, net_spec
 from core.space.proxyless import NonFiniteAlphas
 from core.train.batches import BatchSource
 from core.train.checkpoints import LoopHead, SearchCheckpoint, SupernetSection
 from core.train.convergence import ConvergenceTracker
+from core.train.curvature import entropies
 from core.train.loop import Loop, LoopContext, sgd
 from core.train.meters import Diverged, Meter
-from core.train.probe_set import SearchProbes
+from core.train.probe_set import EpochProbes, SearchProbes
 from core.train.progressive import StageController, refit_optimizers
-from core.train.search_events import epoch_end_event, search_started_event, stage_events, verdict_events
+from core.train.search_events import stage_events, verdict_events
 from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
-from core.train.stop_rules import CurvatureStop, RuleVerdicts
+from core.train.stop_rules import RuleVerdicts
 from core.train.stopping import StopState
 from core.train.strategy import ProxylessStrategy, strategy_for
 
@@ -200,7 +201,57 @@ class SearchEngine(Loop):
 
     # -- loop ------------------------------------------------------------------------------
     def started_event(self, resumed: bool) -> SearchStarted:
-        return search_started_event(self, resumed)
+        """What a front end joining the search needs: the space, the network's size, where the search stands."""
+        space, net, config = self.space, self.net, self.config
+        return SearchStarted(
+            config=config.model_dump(mode="json"),
+            block_ids=list(space.block_ids),
+            stages={str(b): block_stage(b, space.depths) for b in space.block_ids},
+            candidates={d: list(space.labels(d)) for d in space.decisions},
+            params=count_params(net) - sum(p.numel() for p in net.arch_parameters()),
+            num_classes=self.spec.num_classes,
+            steps_per_epoch=self.loaders.train.steps_per_epoch,
+            epochs=config.search.epochs,
+            start_epoch=self.epoch_done + 1,
+            resumed=resumed,
+            device=str(self.device),
+            world_size=self.coll.world_size,
+            global_batch_size=config.data.batch_size * self.coll.world_size,
+            progressive=self.stages.where() if self.stages else None,
+            tuning=self.tuning,
+        )
+
+    def epoch_end_event(
+        self,
+        epoch: int,
+        phase: str,
+        snapshot: AlphaSnapshot,
+        change: dict[str, dict[str, float]],
+        probed: EpochProbes,
+    ) -> EpochEnd:
+        """An epoch's record: its losses and accuracies, the alphas, their change and settling, the probes."""
+        train_loss, train_top1 = self.train_meter.result()
+        val_loss, val_top1 = self.val_meter.result()
+        cost = self.strategy.cost
+        return EpochEnd(
+            epoch=epoch,
+            epochs=self.config.search.epochs,
+            phase=phase,
+            train_loss=train_loss or 0.0,
+            train_top1=train_top1 or 0.0,
+            val_loss=val_loss,
+            val_top1=val_top1,
+            lr=self.w_opt.param_groups[0]["lr"],
+            elapsed_s=round(self.elapsed, 3),
+            alphas=snapshot,
+            expected_cost=cost.expected_value(self.net.alphas()) if cost else None,
+            cost_metric=cost.costs.metric if cost else None,
+            alpha_change=change,
+            settled=self.stop.tracker.settled_map(),
+            curvature=probed.curvature,
+            perturbation=probed.perturbation,
+            entropy=entropies(snapshot) if phase == "search" else {},
+        )
 
     def check_ranks(self, weights: bool = False) -> None:
         """Distributed: the alphas (and, once an epoch, the weights) must agree on every rank."""
@@ -263,9 +314,6 @@ class SearchEngine(Loop):
         """(epoch, largest eigenvalue) of each measured search epoch."""
         return self.probes.curvatures
 
-    def curvature_verdict(self) -> CurvatureStop | None:
-        return self.stop.curvature_verdict(self.curvatures)
-
     def verdicts(self) -> RuleVerdicts:
         return self.stop.verdicts(self.curvatures, self.epoch_done)
 
@@ -283,7 +331,7 @@ class SearchEngine(Loop):
         probed = self.probes.after_epoch(self.net, epoch, phase, self.since_start())
         for line in probed.warnings:
             self.bus.emit(SpaceWarning(message=line, where="search.probe_budget"))
-        self.bus.emit(epoch_end_event(self, epoch, phase, snapshot, change, probed))
+        self.bus.emit(self.epoch_end_event(epoch, phase, snapshot, change, probed))
         if verdict is not None:
             for event in verdict_events(epoch, verdict, self.choices(snapshot)):
                 self.bus.emit(event)

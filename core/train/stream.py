@@ -15,10 +15,10 @@ from core.train.data import (
     RetrainSplit,
     calib_indices,
     channel_stats,
-    check_image_folder,
     retrain_cut,
     stratified_split,
 )
+from core.train.datadir import check_image_folder
 from core.train.seeds import stream
 
 
@@ -69,7 +69,7 @@ class StreamLoader(EpochBatches):
         self.steps_per_epoch = n // (cfg.batch_size * self.world) if shuffle else math.ceil(n / cfg.batch_size)
         self.perm: torch.Tensor | None = None
         self.pos = 0
-        self._it: Iterator | None = None
+        self._it: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def start_epoch(self) -> None:
         order = (
@@ -97,7 +97,7 @@ class StreamLoader(EpochBatches):
             x = x.contiguous(memory_format=torch.channels_last)
         return x, torch.tensor([label for _, label in pairs], device=self.device)
 
-    def _iterator(self) -> Iterator:
+    def _iterator(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from torch.utils.data import DataLoader, Subset
 
         assert self.perm is not None
@@ -145,7 +145,7 @@ def _random_transform(t: Any) -> bool:
     return type(t).__name__.startswith("Random")
 
 
-class _Transformed(torch.utils.data.Dataset):
+class _Transformed(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     def __init__(self, base: Any, transform: Any) -> None:
         self.base, self.transform = base, transform
 
