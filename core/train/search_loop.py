@@ -36,7 +36,7 @@ from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
 from core.train.stop_rules import RuleVerdicts
 from core.train.stopping import StopState
-from core.train.strategy import ProxylessStrategy, strategy_for
+from core.train.strategy import SearchStrategy, strategy_for
 
 
 def search_fingerprint(spec: NetSpec, space: SearchSpace, stages: list[list[int]] | None = None) -> Fingerprint:
@@ -90,7 +90,7 @@ class SearchEngine(Loop):
         s = config.search
         self.w_opt = sgd(self.net.weight_parameters(), s.lr, s.momentum, s.nesterov, s.weight_decay)
         #: how the alphas learn (core.train.strategy): its optimiser, sampler, cost term and their state
-        self.strategy: ProxylessStrategy = strategy_for(self.net, config, self.prec, self.coll)
+        self.strategy: SearchStrategy = strategy_for(self.net, config, self.prec, self.coll)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=s.epochs)
         self.scaler = grad_scaler(self.prec)
         self.stop = StopState(s)  #: the stop rules' state and the stop decided at an epoch's end

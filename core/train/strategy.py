@@ -35,7 +35,7 @@ class SearchStrategy(ABC):
     #: the ``search.estimator`` value that selects it
     name: ClassVar[str]
 
-    def __init__(self, net: SearchNet, config: Config) -> None:
+    def __init__(self, net: SearchNet, config: Config, prec: Precision, coll: Collectives) -> None:
         self.sampler = PathSampler(stream(config.run.seed, "path_sampler"))
         self.arch_steps = 0
         #: the search's cost term (``search.cost``), when it searches under a budget
@@ -68,7 +68,7 @@ class ProxylessStrategy(SearchStrategy):
     mode: ClassVar[Mode]
 
     def __init__(self, net: SearchNet, config: Config, prec: Precision, coll: Collectives) -> None:
-        super().__init__(net, config)
+        super().__init__(net, config, prec, coll)
         s = config.search
         self.a_opt = torch.optim.Adam(
             net.arch_parameters(), lr=s.arch_lr, betas=s.arch_betas, weight_decay=s.arch_weight_decay
@@ -130,10 +130,10 @@ class ProxylessAllPaths(ProxylessStrategy):
 
 
 #: ``search.estimator`` -> its strategy
-STRATEGIES: dict[str, type[ProxylessStrategy]] = {s.name: s for s in (ProxylessTwoPath, ProxylessAllPaths)}
+STRATEGIES: dict[str, type[SearchStrategy]] = {s.name: s for s in (ProxylessTwoPath, ProxylessAllPaths)}
 
 
-def strategy_for(net: SearchNet, config: Config, prec: Precision, coll: Collectives) -> ProxylessStrategy:
+def strategy_for(net: SearchNet, config: Config, prec: Precision, coll: Collectives) -> SearchStrategy:
     """The strategy ``search.estimator`` names, built on ``net`` (after the weights' optimiser: no
     random draw happens in between, so the run's random streams are those of every earlier version)."""
     return STRATEGIES[config.search.estimator](net, config, prec, coll)
