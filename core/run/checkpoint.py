@@ -22,6 +22,8 @@ from core.faults import fault_point
 from core.io import atomic_write
 
 FORMAT = 1
+#: What a checkpoint belongs to (the network and space, or the architecture), as JSON-like data.
+Fingerprint = dict[str, Any]
 
 
 class CheckpointHeader(BaseModel):
@@ -32,7 +34,7 @@ class CheckpointHeader(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     kind: Literal["search", "retrain"]
-    fingerprint: dict[str, Any]  #: the network and space (search) or architecture (retrain) it belongs to
+    fingerprint: Fingerprint  #: the network and space (search) or architecture (retrain) it belongs to
     epoch_done: int
     step: int  #: steps of the next epoch already taken (a checkpoint mid-epoch)
     global_step: int
@@ -46,14 +48,14 @@ class CheckpointHeader(BaseModel):
         return cls.model_validate(dict(payload))
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
     payload = {"format": FORMAT, **payload}
     buf = io.BytesIO()
     torch.save(payload, buf)
     data = buf.getvalue()
     label = f"{payload.get('kind')}-{payload.get('epoch_done')}" + ("-final" if payload.get("finished") else "")
 
-    def write(f) -> None:
+    def write(f: Any) -> None:
         half = len(data) // 2
         f.write(data[:half])
         f.flush()
@@ -63,7 +65,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(Path(path), write)
 
 
-def load_checkpoint(path: Path, kind: str, fingerprint: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_checkpoint(path: Path, kind: str, fingerprint: Fingerprint | None = None) -> dict[str, Any]:
     """Load and validate; any problem is a :class:`PresnetError` and the file is left as it is."""
     path = Path(path)
     if not path.is_file():
@@ -87,7 +89,7 @@ def load_checkpoint(path: Path, kind: str, fingerprint: dict[str, Any] | None = 
     return payload
 
 
-def check_fingerprint(payload: dict[str, Any], fingerprint: dict[str, Any], path: Path) -> None:
+def check_fingerprint(payload: Mapping[str, Any], fingerprint: Fingerprint, path: Path) -> None:
     """Refuse a checkpoint of another network or search space, naming what differs."""
     theirs = payload.get("fingerprint") or {}
     if theirs == fingerprint:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
 
 from core.errors import PresnetError
 from core.faults import fault_point
@@ -22,6 +23,70 @@ from core.run.tuning import Tuning
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+# The records inside a section are TypedDicts (pydantic validates them; typing_extensions' for Python
+# 3.10): readers index them as the dicts they are in the file, and a misspelt key fails mypy.
+
+
+class DecisionRecord(TypedDict):
+    """One decision of a derived architecture with its confidence (core.train.convergence.Decision)."""
+
+    block: int
+    decision: str
+    choice: str
+    p: float
+    margin: float
+    settled: bool
+
+
+class StageRecord(TypedDict):
+    """One ended stage of a progressive search (core.train.progressive)."""
+
+    stage: int
+    blocks: list[int]
+    first_epoch: int
+    last_epoch: int
+    reason: str
+
+
+class ProbeShare(TypedDict, total=False):
+    """One probe's account (core.train.probes.ProbeSchedule.shares); older summaries lack some keys."""
+
+    runs: int
+    skipped: int
+    seconds: float
+    share: float
+    budget: float
+    exempt: bool
+
+
+class MarginVerdict(TypedDict):
+    converged: int | None  #: the margin rule's first converged epoch (None: it did not fire)
+
+
+class CurvatureVerdict(TypedDict):
+    """Where the curvature rule fired: the epoch that saw the rise, the rollback epoch, the ratio."""
+
+    detected: int
+    rollback: int
+    ratio: float
+
+
+class RulesRecord(TypedDict, total=False):
+    """What every stop rule said of the epochs run (core.train.stop_rules.RuleVerdicts)."""
+
+    margin: MarginVerdict
+    curvature: CurvatureVerdict | None
+
+
+class PerturbationAccount(TypedDict, total=False):
+    """The perturbation readout's account (core.train.probe_set.SearchProbes.summary)."""
+
+    agreement: list[list[int]]  #: [epoch, agreeing, decisions] per measured epoch
+    epoch: int | None  #: the readout the architecture's epoch goes by (the latest at or before it)
+    choices: dict[str, dict[str, str]]
+    disagreements: list[list[str]]  #: [block, decision, argmax, choice]
 
 
 class StopRecord(_Section):
@@ -41,21 +106,21 @@ class SearchSummary(_Section):
     elapsed_s: float | None = None
     scope: str | list[int] | None = None
     block_ids: list[int] = Field(default_factory=list)
-    stages: list[dict[str, Any]] | None = None  #: a progressive search's stage history
+    stages: list[StageRecord] | None = None  #: a progressive search's stage history
     rank_state_sha256: list[str] | None = None  #: distributed runs: each rank's final state digest
     searched: bool | None = None
     arch_steps: int | None = None
     settled: int | None = None
     decisions_total: int | None = None
-    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    decisions: list[DecisionRecord] = Field(default_factory=list)
     stop_rule: StopRecord | None = None  #: which rule was in force, whether and when it fired
-    rules: dict[str, Any] = Field(default_factory=dict)  #: what every stop rule said of the epochs run
+    rules: RulesRecord = Field(default_factory=lambda: RulesRecord())  #: what every stop rule said of the epochs run
     curvature: list[tuple[int, float]] = Field(default_factory=list)  #: (epoch, largest Hessian eigenvalue)
     select: str | None = None  #: which selection made the architecture: alpha or perturbation (None: older)
     #: the perturbation readout: agreement per measured epoch, choices and disagreements at the architecture
-    perturbation: dict[str, Any] | None = None
-    probes: dict[str, Any] = Field(default_factory=dict)  #: each probe's runs and share of the search's time
-    entropy: dict[str, Any] = Field(default_factory=dict)  #: each decision's entropy at the end
+    perturbation: PerturbationAccount | None = None
+    probes: dict[str, ProbeShare] = Field(default_factory=dict)  #: each probe's runs and share of the search's time
+    entropy: dict[str, dict[str, float]] = Field(default_factory=dict)  #: each decision's entropy at the end
     tuning: Tuning | None = None  #: what ``auto`` chose for the search's speed settings, and why
 
     def curvature_at(self, epoch: int | None) -> float | None:
@@ -65,8 +130,12 @@ class SearchSummary(_Section):
 
 class RetrainSummary(_Section):
     epochs: int | None = None
-    test_top1: float | None = None
+    test_top1: float | None = None  #: measured once, on the final weights
+    val_top1: float | None = None  #: the last epoch's validation top-1
     stopped: bool = False
+    #: a past epoch's architecture retrained (``retrain_arch``): its file and its size
+    arch_file: str | None = None
+    params: int | None = None
     rank_state_sha256: list[str] | None = None
     tuning: Tuning | None = None  #: what ``auto`` chose for the retrain's speed settings, and why
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -214,11 +214,10 @@ def run_result(run: RunDir) -> RunResult:
 
 
 def _val_top1(summary: RunSummary) -> float | None:
-    value = (summary.retrain.model_extra or {}).get("val_top1") if summary.retrain else None
-    return float(value) if isinstance(value, int | float) else None
+    return summary.retrain.val_top1 if summary.retrain else None
 
 
-def _readout_agreement(record: dict[str, Any] | None) -> tuple[int, int] | None:
+def _readout_agreement(record: Mapping[str, Any] | None) -> tuple[int, int] | None:
     """(agreeing, read) from summary.json's ``search.perturbation`` (None: no readout)."""
     if not record or not record.get("choices"):
         return None
@@ -226,7 +225,7 @@ def _readout_agreement(record: dict[str, Any] | None) -> tuple[int, int] | None:
     return read - len(record.get("disagreements", [])), read
 
 
-def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+def _decided(blocks: dict[str, Any], decisions: Sequence[Mapping[str, Any]] | None) -> dict[str, dict[str, str]]:
     """Each block's kernel and activation as chosen; with the search's decision list, only the
     decisions it searched (a kernel list of one is no decision)."""
     searched = {(str(d["block"]), d["decision"]) for d in decisions} if decisions else None

@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -222,7 +223,7 @@ def _measured(  # noqa: PLR0913, PLR0917 -- one axis of the measured grid
     ratios: list[float],
     axis: int,
     best: int,
-    label: Callable,
+    label: Callable[[Any], str],
 ) -> TunedSetting:
     """The timings of ``name``'s options with the other setting at its chosen value, and the paired ratio
     the choice was made on."""

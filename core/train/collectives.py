@@ -20,7 +20,8 @@ from torch import nn
 
 from core.run.control import Control, ControlState
 from core.train import dist_ops
-from core.train.dist_ops import RankInfo, SyncedControl
+from core.train.dist_ops import SyncedControl
+from core.train.ranks import SINGLE, RankInfo
 
 T = TypeVar("T")
 Hook = Callable[[], None]
@@ -93,7 +94,7 @@ class Collectives(Protocol):
 class SingleProcess:
     """One process: nothing to agree with."""
 
-    info = dist_ops.SINGLE
+    info = SINGLE
     rank = 0
     world_size = 1
     is_main = True

@@ -13,11 +13,12 @@ epochs' distributions of a decision: near 0 when it is still, large when it wand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped, StageEnd
+from core.run.summary import DecisionRecord
 from core.space import DECISIONS, JOINT_DECISION, argmax_label
 from core.space.arch import Architecture
 
@@ -42,6 +43,13 @@ def lead(probs: dict[str, float]) -> tuple[str, float]:
     """The argmax under the one derive rule (:func:`core.space.argmax_label`) and its gap to the runner-up."""
     best = argmax_label(probs)
     return best, probs[best] - max((p for c, p in probs.items() if c != best), default=0.0)
+
+
+class TrackerState(TypedDict):
+    """A :class:`ConvergenceTracker` in a checkpoint: each track as [block, decision, argmax, since, settled]."""
+
+    converged: bool
+    tracks: list[tuple[int, str, str, int, bool]]
 
 
 @dataclass
@@ -100,13 +108,13 @@ class ConvergenceTracker:
             out.setdefault(str(block), {})[decision] = track.settled
         return out
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> TrackerState:
         return {
             "converged": self.converged,
-            "tracks": [[b, d, t.argmax, t.since, t.settled] for (b, d), t in self.tracks.items()],
+            "tracks": [(b, d, t.argmax, t.since, t.settled) for (b, d), t in self.tracks.items()],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: TrackerState) -> None:
         self.converged = bool(state["converged"])
         self.tracks = {(int(b), d): DecisionTrack(a, int(s), bool(st)) for b, d, a, s, st in state["tracks"]}
 
@@ -123,7 +131,7 @@ class Decision:
     margin: float
     settled: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DecisionRecord:
         return {
             "block": self.block,
             "decision": self.decision,
@@ -155,7 +163,7 @@ class Confidence:
         return self.arch_steps > 0
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> Confidence:
+    def from_dict(cls, record: Mapping[str, Any]) -> Confidence:
         """Back from :meth:`as_dict` (a summary's ``search`` section, an architecture's ``source``)."""
         return cls([Decision(**d) for d in record.get("decisions", [])], int(record.get("arch_steps", 0)))
 

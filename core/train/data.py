@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -96,7 +97,7 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, float, float], tup
     total = torch.zeros(3, dtype=torch.float64)
     total_sq = torch.zeros(3, dtype=torch.float64)
     count = 0
-    for chunk in images.split(4096):
+    for chunk in torch.split(images, 4096):
         x = chunk.double() / 255.0
         total += x.sum(dim=(0, 2, 3))
         total_sq += (x * x).sum(dim=(0, 2, 3))
@@ -135,7 +136,7 @@ def _cifar(cfg: DataConfig, name: str) -> tuple[ImageSet, ImageSet, list[str]]:
             hint="check the network, or download it by hand into data_dir",
         ) from None
 
-    def to_set(ds) -> ImageSet:
+    def to_set(ds: Any) -> ImageSet:
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
         return ImageSet(_to_size(images, cfg.image_size), torch.tensor(ds.targets, dtype=torch.long))
 

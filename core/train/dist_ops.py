@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -111,7 +111,7 @@ def on_main(fn: Callable[[], T]) -> T:
     kind, value = broadcast_object(outcome)
     if kind == "error":
         raise value
-    return value
+    return cast(T, value)
 
 
 def broadcast_buffers(module: nn.Module) -> None:
@@ -320,7 +320,8 @@ def sync_batchnorm(module: nn.Module, info: RankInfo, device: torch.device) -> n
     if not info.distributed:
         return module
     check_sync_bn(info, device)
-    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    convert: Callable[[nn.Module], nn.Module] = nn.SyncBatchNorm.convert_sync_batchnorm  # torch leaves it untyped
+    return convert(module)
 
 
 def check_sync_bn(info: RankInfo, device: torch.device) -> None:

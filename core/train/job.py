@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from core.config import Config, check_void_kernels
 from core.errors import PresnetError
 from core.faults import fault_point
-from core.run.checkpoint import CheckpointHeader, load_checkpoint
 from core.run.control import Control
 from core.run.events import (
     ArchitectureDerived,
@@ -29,25 +28,26 @@ from core.run.events import (
     SpaceWarning,
     StopReason,
     Suspended,
-    repair_events,
 )
 from core.run.progress import ProgressFile
 from core.run.rundir import RunDir
-from core.run.tuning import Tuning
 from core.space.arch import Architecture, load_arch, save_arch
-from core.space.network import count_params, net_spec
+from core.space.network import count_params
 from core.train.budget import preflight_warnings
+from core.train.checkpoints import LoopHead, RetrainCheckpoint, SearchCheckpoint
 from core.train.collectives import Collectives, LoopControl, collectives
-from core.train.convergence import confidence, with_confidence
-from core.train.curvature import entropies
-from core.train.data import SearchData, check_image_folder, load_search_data
+from core.train.data import SearchData, load_search_data
+from core.train.datadir import check_image_folder
 from core.train.device import precision_for, resolve_device
 from core.train.dist_ops import RankDrift, check_sync_bn
-from core.train.loop import Diverged, Interrupted, LoopContext
+from core.train.loop import Interrupted, LoopContext
+from core.train.meters import Diverged
 from core.train.pipeline import use_stream
 from core.train.preflight import check_precision, check_splits, check_writable, splits_of, stream_splits
-from core.train.retrain_loop import RetrainEngine, RetrainOutcome, retrain_fingerprint
-from core.train.search_loop import SearchEngine, SearchOutcome, search_fingerprint
+from core.train.results import derived, keep_retrain_arch, search_summary, write_retrain_summary
+from core.train.resume import ResumePoint, resume_point
+from core.train.retrain_loop import RetrainEngine, RetrainOutcome
+from core.train.search_loop import SearchEngine, SearchOutcome
 
 
 @dataclass
@@ -83,7 +83,8 @@ class Job:
         self.arch = arch
         self.resume = resume
         self._data: SearchData | None = None
-        self._payloads: dict[str, dict[str, Any]] = {}
+        #: (resume) the checkpoints to continue from, read and checked in :meth:`prepare`
+        self._resume_from = ResumePoint()
         self._prepared = False
         self.warning: str | None = None  # a void kernel choice (space.void_kernels: warn)
         self.budget_warnings: list[tuple[str, str]] = []  # (message, where): core.train.budget
@@ -134,7 +135,7 @@ class Job:
                 hint="set num_classes in the architecture file to match the data",
             )
         if self.resume:
-            self._payloads = self._resume_payloads(num_classes)
+            self._resume_from = resume_point(self.run_dir, self.config, self.arch, num_classes, self.coll)
         self._prepared = True
         return self
 
@@ -191,17 +192,16 @@ class Job:
 
     def _work(self, result: JobResult, offset: Callable[[], int]) -> None:
         """The search (unless a checkpoint says it is over), then the retrain."""
-        payloads = self._payloads
         if self.coll.is_main:  # rank 0 alone reads the control file
             self.control.attach(self.run_dir.control_file)
-        search_payload = payloads.get("search")
-        search_finished = search_payload is not None and CheckpointHeader.of(search_payload).finished
-        if self.do_search and not search_finished and "retrain" not in payloads:
-            result.search = self._search(search_payload, offset)
+        search, retrain = self._resume_from.search, self._resume_from.retrain
+        search_finished = search is not None and search.head.header.finished
+        if self.do_search and not search_finished and retrain is None:
+            result.search = self._search(search, offset)
         if self.do_retrain and result.status == "done":
-            if "retrain" not in payloads:  # the search's stop requests are not the retrain's
+            if retrain is None:  # the search's stop requests are not the retrain's
                 self.control.clear_stop()
-            result.retrain = self._retrain(payloads.get("retrain"), offset)
+            result.retrain = self._retrain(retrain, offset)
 
     @contextmanager
     def _event_files(self) -> Iterator[Callable[[], int]]:
@@ -268,71 +268,40 @@ class Job:
         history = self.run_dir.epoch_history()
         return history[-1].epoch if history else 0
 
-    def _resume_payloads(self, num_classes: int) -> dict[str, dict[str, Any]]:
-        """Checkpoints to continue from, each checked against this run's network and space;
-        only then is the event file cut back to the newest checkpoint's view."""
-        run = self.run_dir
-        payloads: dict[str, dict[str, Any]] = {}
-        if run.search_ckpt.exists():
-            payloads["search"] = load_checkpoint(
-                run.search_ckpt,
-                "search",
-                search_fingerprint(
-                    net_spec(self.config, num_classes),
-                    self.config.search_space(),
-                    self.config.progressive_stages(),
-                ),
-            )
-        if run.retrain_ckpt.exists():
-            arch = self.arch or load_arch(run.retrain_arch_file)
-            payloads["retrain"] = load_checkpoint(run.retrain_ckpt, "retrain", retrain_fingerprint(arch))
-        newest = payloads.get("retrain") or payloads.get("search")
-        world = self.coll.world_size
-        head = CheckpointHeader.of(newest) if newest is not None else None
-        if head is not None and head.world_size != world:
-            was = head.world_size
-            raise PresnetError(
-                f"the checkpoint was written by {was} process(es), this resume runs {world}",
-                where=str(run.path),
-                hint=f"resume with --nproc {was} (the data shards and the global batch depend on it)",
-            )
-        if self.coll.is_main:
-            repair_events(run.events_file, head.events_offset if head else 0)
-            for folder in (run.checkpoints, run.weights):  # writes the last owner died in; we hold the lock
-                for tmp in folder.glob(".*.tmp"):
-                    tmp.unlink(missing_ok=True)
-        return payloads
-
-    def _loop_context(self, ckpt_path: Path, offset: Callable[[], int], payload: dict[str, Any] | None) -> LoopContext:
+    def _loop_context(self, ckpt_path: Path, offset: Callable[[], int], head: LoopHead | None) -> LoopContext:
         """What the search and the retrain loop are both given (a resumed loop: its recorded speed settings)."""
-        recorded = payload.get("tuning") if payload is not None else None
-        tuning = Tuning.model_validate(recorded) if recorded is not None else None
+        tuning = head.tuning if head is not None else None
         return LoopContext(self.config, self.bus, self._engine_control(), ckpt_path, offset, self.data(), tuning)
 
-    def _search(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> SearchOutcome:
+    def _search(self, ckpt: SearchCheckpoint | None, offset: Callable[[], int]) -> SearchOutcome:
         run = self.run_dir
-        engine = SearchEngine(self._loop_context(run.search_ckpt, offset, payload))
-        if payload is not None:
-            engine.load(payload)
-        self.bus.emit(engine.started_event(resumed=payload is not None))
+        engine = SearchEngine(self._loop_context(run.search_ckpt, offset, ckpt.head if ckpt else None))
+        if ckpt is not None:
+            engine.load(ckpt)
+        self.bus.emit(engine.started_event(resumed=ckpt is not None))
         if self.warning:
             self.bus.emit(SpaceWarning(message=self.warning, where="space.void_kernels"))
         for message, where in self.budget_warnings:
             self.bus.emit(SpaceWarning(message=message, where=where))
         outcome = engine.run()
-        rule = self.config.search.rule
         self.bus.emit(
             SearchStopped(
                 epoch=outcome.epoch,
                 reason=outcome.reason,
                 elapsed_s=round(outcome.elapsed_s, 3),
-                rule=rule,
+                rule=self.config.search.rule,
                 architecture_epoch=outcome.arch_epoch,
             )
         )
-        frozen = engine.stages.frozen_confidence if engine.stages else []  # gone from the final alphas
-        conf = confidence(outcome.alphas, outcome.tracker or engine.tracker, engine.arch_steps, frozen)
-        arch = with_confidence(outcome.architecture, conf)
+        self._derive(engine, outcome)
+        engine.save(finished=True)
+        return outcome
+
+    def _derive(self, engine: SearchEngine, outcome: SearchOutcome) -> None:
+        """The search's architecture: its file, its event (and the caveat when decisions are unsettled),
+        and summary.json's search section."""
+        run = self.run_dir
+        arch, conf = derived(engine, outcome)
         params = count_params(arch.build())
         main = self.coll.is_main
         if main:
@@ -349,122 +318,43 @@ class Job:
         )
         if conf.unsettled():  # the result's caveat, in the event file where every reader finds it
             self.bus.emit(SpaceWarning(message=conf.line(), where="search.decisions"))
-        update_summary = run.update_summary if main else _skip
-        update_summary(
-            search={
-                "epochs": outcome.epoch,
-                "stop_reason": outcome.reason.value,
-                "elapsed_s": round(outcome.elapsed_s, 3),
-                "scope": self.config.space.scope,
-                "block_ids": list(engine.space.block_ids),
-                **({"stages": engine.stages.history} if engine.stages else {}),
-                **({"rank_state_sha256": engine.rank_digests} if engine.rank_digests else {}),
-                **conf.as_dict(),
-                **stop_record(rule, outcome, engine.curvatures),
-                **engine.probes.summary(outcome.arch_epoch, self.config.search.select),
-                "probes": engine.probes.shares(outcome.elapsed_s),
-                "tuning": engine.tuning.model_dump(),
-            },
-            architecture=arch.model_dump(mode="json"),
-            params=params,
-            world_size=engine.coll.world_size,
-        )
-        engine.save(finished=True)
-        return outcome
+        if main:
+            run.update_summary(
+                search=search_summary(self.config, engine, outcome, conf),
+                architecture=arch.model_dump(mode="json"),
+                params=params,
+                world_size=engine.coll.world_size,
+            )
 
-    def _retrain(self, payload: dict[str, Any] | None, offset: Callable[[], int]) -> RetrainOutcome | None:
+    def _retrain(self, ckpt: RetrainCheckpoint | None, offset: Callable[[], int]) -> RetrainOutcome | None:
         run = self.run_dir
         main = self.coll.is_main
         if self.arch is not None:
             arch = self.arch
             if main:
-                self._keep_retrain_arch(arch)
+                keep_retrain_arch(run, arch)
         else:
             arch = load_arch(run.retrain_arch_file)
-        head = CheckpointHeader.of(payload) if payload is not None else None
-        if payload is not None and head is not None and head.finished:
+        if ckpt is not None and ckpt.head.header.finished:
             if main:
-                finished = RetrainOutcome.of_checkpoint(payload, arch)  # builds the network once, for its size
+                finished = RetrainOutcome.of_checkpoint(ckpt, arch)  # builds the network once, for its size
                 if run.summary().retrain is None:  # killed between the last checkpoint and the summary
-                    self._retrain_summary(arch, finished, head.world_size, [])
+                    write_retrain_summary(run, arch, finished, ckpt.head.header.world_size, [])
                 # the cut-back event file ends before the closing event: write it (again), last
                 self.bus.emit(finished.done_event(run.weights))
             return None
-        engine = RetrainEngine(self._loop_context(run.retrain_ckpt, offset, payload), arch, run.weights)
-        if payload is not None:
-            engine.load(payload)
-        self.bus.emit(engine.started_event(resumed=payload is not None))
+        engine = RetrainEngine(
+            self._loop_context(run.retrain_ckpt, offset, ckpt.head if ckpt else None), arch, run.weights
+        )
+        if ckpt is not None:
+            engine.load(ckpt)
+        self.bus.emit(engine.started_event(resumed=ckpt is not None))
         outcome = engine.run()
         fault_point("retrain_done", outcome.epochs)  # test-only: after the closing checkpoint, before the summary
         if main:
-            self._retrain_summary(arch, outcome, engine.coll.world_size, engine.rank_digests, engine.tuning)
+            write_retrain_summary(run, arch, outcome, engine.coll.world_size, engine.rank_digests, engine.tuning)
         self.bus.emit(outcome.done_event(run.weights))  # last: a reader that trusts it finds the summary whole
         return outcome
-
-    def _keep_retrain_arch(self, arch: Architecture) -> None:
-        """Write the architecture this job retrains where it belongs.  A run without one (``presnet
-        retrain``, or a search's retrain of the search's own result) keeps it in arch.json and its
-        summary; another architecture than the search's (the TUI's derive of a past epoch) gets its own
-        file, named in summary.json's ``retrain_arch``, so the search's result is never overwritten."""
-        run = self.run_dir
-        searched = load_arch(run.arch_file) if run.arch_file.is_file() else None
-        if searched is not None and searched.same_network(arch):  # the search's own result, in arch.json
-            if run.summary().retrain_arch:
-                run.update_summary(retrain_arch=None)  # no longer an earlier retrain's other file
-            return
-        if searched is None:
-            save_arch(run.arch_file, arch)
-            run.update_summary(architecture=arch.model_dump(mode="json"), params=count_params(arch.build()))
-            return
-        epoch = (arch.source or {}).get("epoch")
-        name = f"arch-epoch{epoch}.json" if isinstance(epoch, int) else "arch-retrain.json"
-        save_arch(run.path / name, arch)
-        run.update_summary(retrain_arch=name)
-
-    def _retrain_summary(
-        self,
-        arch: Architecture,
-        outcome: RetrainOutcome,
-        world_size: int,
-        digests: list[str],
-        tuning: Tuning | None = None,
-    ) -> None:
-        own = self.run_dir.summary().retrain_arch  # a past epoch's architecture: its own file and params
-        result = {} if own else {"architecture": arch.model_dump(mode="json"), "params": outcome.params}
-        self.run_dir.update_summary(
-            **result,
-            retrain={
-                "epochs": outcome.epochs,
-                "test_top1": outcome.test_top1,
-                "val_top1": outcome.val_top1,
-                "stopped": outcome.stopped,
-                **({"arch_file": own, "params": outcome.params} if own else {}),
-                **({"rank_state_sha256": digests} if digests else {}),
-                **({"tuning": tuning.model_dump()} if tuning is not None else {}),
-            },
-            world_size=world_size,
-        )
-
-
-def stop_record(rule: str, outcome: SearchOutcome, curvatures: list[tuple[int, float]]) -> dict[str, Any]:
-    """summary.json's account of the stop: the rule in force, whether and when it fired, the epoch the
-    architecture comes from, what every rule said of the epochs run, and the curvature per epoch."""
-    fired = outcome.reason in (StopReason.CONVERGED, StopReason.CURVATURE)
-    return {
-        "stop_rule": {
-            "rule": rule,
-            "fired": fired,
-            "fired_at": outcome.epoch if fired else None,
-            "architecture_epoch": outcome.arch_epoch,
-        },
-        "rules": outcome.verdicts.as_dict() if outcome.verdicts else {},
-        "curvature": [[e, round(v, 6)] for e, v in curvatures],
-        "entropy": entropies(outcome.alphas),
-    }
-
-
-def _skip(**_: Any) -> None:
-    """What a rank other than 0 does instead of writing the summary."""
 
 
 def resume_job(run: RunDir, retrain_after_search: bool = True) -> Job:

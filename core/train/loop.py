@@ -16,28 +16,29 @@ epoch's end, its checkpoint.  The other ranks are reached through a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 import torch
 from torch import nn
 
 from core.config import Config
-from core.errors import PresnetError
 from core.faults import fault_point
-from core.run.checkpoint import CheckpointHeader, save_checkpoint
+from core.run.checkpoint import CheckpointHeader, Fingerprint, save_checkpoint
 from core.run.events import EventBus, Progress, SpaceWarning
 from core.run.tuning import Tuning
 from core.space.network import SearchNet
 from core.space.proxyless import Mode
 from core.train import autotune, compiling
+from core.train.batches import Loaders
+from core.train.checkpoints import LoopHead, Payload
 from core.train.collectives import Collectives, LoopControl, collectives
 from core.train.data import RetrainSplit, SearchData
-from core.train.device import Precision, configure_torch, resolve_device
-from core.train.pipeline import Loaders, make_loaders
-from core.train.step import forward_loss
+from core.train.device import configure_torch, resolve_device
+from core.train.meters import DivergenceWatch, Meter, MeterState
+from core.train.pipeline import make_loaders
 
 PROGRESS_INTERVAL_S = 0.5
 M = TypeVar("M", bound=nn.Module)
@@ -56,61 +57,13 @@ class Interrupted(Exception):
         self.digests = digests or []
 
 
-class Diverged(PresnetError):
-    """The loss or the alphas became non-finite: the search or retrain stops with reason ``error``."""
+class Checkpoint(Protocol):
+    """A loop's checkpoint (core.train.checkpoints): its head, and its payload as torch saves it."""
 
+    @property
+    def head(self) -> LoopHead: ...
 
-class Meter:
-    """Loss and top-1 sums kept on the device, read once per epoch."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.loss = torch.zeros((), device=device)
-        self.correct = torch.zeros((), device=device, dtype=torch.long)
-        self.n = 0
-
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        self.loss += loss.detach().float() * y.shape[0]
-        self.correct += (logits.detach().argmax(dim=1) == y).sum()
-        self.n += int(y.shape[0])
-
-    def reset(self) -> None:
-        """A new epoch's sums."""
-        self.loss.zero_()
-        self.correct.zero_()
-        self.n = 0
-
-    def result(self) -> tuple[float | None, float | None]:
-        if self.n == 0:
-            return None, None
-        return float(self.loss) / self.n, float(self.correct) / self.n
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"loss": float(self.loss), "correct": int(self.correct), "n": self.n}
-
-    def load_state_dict(self, s: dict[str, Any]) -> None:
-        self.loss.fill_(s["loss"])
-        self.correct.fill_(s["correct"])
-        self.n = int(s["n"])
-
-
-class DivergenceWatch:
-    """Remembers the first step whose loss was not finite, without syncing each step."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.first_bad = torch.full((), -1, device=device, dtype=torch.long)
-
-    def observe(self, loss: torch.Tensor, step: int) -> None:
-        bad = ~torch.isfinite(loss.detach())
-        self.first_bad = torch.where(bad & (self.first_bad < 0), step, self.first_bad)
-
-    def check(self, where: str) -> None:
-        step = int(self.first_bad)
-        if step >= 0:
-            raise Diverged(
-                f"loss became non-finite at global step {step}",
-                where=where,
-                hint="lower the learning rate; the last good checkpoint is kept",
-            )
+    def payload(self) -> Payload: ...
 
 
 class ProgressClock:
@@ -149,21 +102,6 @@ def sgd(params: list[nn.Parameter], lr: float, momentum: float, nesterov: bool, 
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=wd)
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], prec: Precision
-) -> tuple[float, float]:
-    """Loss and top-1 of ``model`` in eval mode over a whole loader."""
-    was_training = model.training
-    model.eval()
-    meter = Meter(prec.device)
-    for x, y in loader:
-        meter.add(*forward_loss(model, x, y, prec), y)
-    model.train(was_training)
-    loss, top1 = meter.result()
-    return float(loss or 0.0), float(top1 or 0.0)
-
-
 @dataclass(frozen=True)
 class LoopContext:
     """What a job hands each of its loops (the search's and the retrain's alike)."""
@@ -176,22 +114,6 @@ class LoopContext:
     data: SearchData | None = None  #: the dataset, when the job has loaded it already
     #: a resumed loop's recorded speed settings (its checkpoint's): reused, never measured again
     tuning: Tuning | None = None
-
-
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, calib: Iterable[tuple[torch.Tensor, torch.Tensor]] | None) -> None:
-    """Recompute BatchNorm's running statistics with the current weights on fixed training batches.
-
-    Eval-mode BatchNorm normalises with running averages that lag weights still moving at a
-    retrain's learning rate: after one epoch they belong to a network long gone, and the test loss
-    can be 10^7 (BENCHMARKS.md, "Retrain on validation"). ``torch.optim.swa_utils.update_bn`` resets
-    them and takes the plain average over the batches (the SPOS / precise-BN recipe). None: off.
-    """
-    if calib is None:
-        return
-    from torch.optim.swa_utils import update_bn
-
-    update_bn(calib, model)
 
 
 class Loop:
@@ -235,11 +157,11 @@ class Loop:
         self._clock = ProgressClock(bus, config.data.batch_size * self.coll.world_size)
 
     # -- what a loop names differently -------------------------------------------------------
-    def state(self, finished: bool = False) -> dict[str, Any]:
-        """The checkpoint's payload: :meth:`header`'s keys and the loop's own."""
+    def checkpoint(self, head: LoopHead) -> Checkpoint:
+        """The checkpoint: ``head`` (:meth:`head`) and the loop's parts' sections (core.train.checkpoints)."""
         raise NotImplementedError
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> Fingerprint:
         """What the checkpoint belongs to (checked on resume)."""
         raise NotImplementedError
 
@@ -276,9 +198,9 @@ class Loop:
         return None
 
     # -- shared ------------------------------------------------------------------------------
-    def header(self, finished: bool = False) -> dict[str, Any]:
-        """The checkpoint keys both loops write, and the torch RNG state."""
-        head = CheckpointHeader(
+    def head(self, finished: bool = False, rank_meters: list[list[MeterState]] | None = None) -> LoopHead:
+        """What both loops' checkpoints hold besides their parts: where the loop stands, the torch RNG state."""
+        header = CheckpointHeader(
             kind="retrain" if self.kind == "retrain" else "search",
             fingerprint=self.fingerprint(),
             epoch_done=self.epoch_done,
@@ -289,30 +211,25 @@ class Loop:
             finished=finished,
             world_size=self.coll.world_size,
         )
-        return {**head.model_dump(), "torch_rng": torch.get_rng_state(), "tuning": self.tuning.model_dump()}
+        return LoopHead(header, torch.get_rng_state(), self.tuning, rank_meters)
 
-    def load_header(self, payload: dict[str, Any]) -> None:
-        """Where the loop stood, from a checkpoint written by :meth:`header` (and the torch RNG state)."""
-        head = CheckpointHeader.of(payload)
-        self.epoch_done, self.step, self.global_step, self.elapsed = (
-            head.epoch_done,
-            head.step,
-            head.global_step,
-            head.elapsed,
-        )
-        torch.set_rng_state(payload["torch_rng"])
+    def restore_head(self, head: LoopHead) -> None:
+        """Where the loop stood, from a checkpoint's :meth:`head` (and the torch RNG state); this rank's own
+        epoch sums when the checkpoint has every rank's."""
+        h = head.header
+        self.epoch_done, self.step, self.global_step, self.elapsed = h.epoch_done, h.step, h.global_step, h.elapsed
+        own = head.own_meters(self.coll.rank)
+        if own is not None:
+            for meter, state in zip(self.meters(), own, strict=True):
+                meter.load_state_dict(state)
+        torch.set_rng_state(head.torch_rng)
 
     def save(self, finished: bool = False) -> None:
         """Collective: rank 0's checkpoint holds every rank's epoch sums and rank 0's buffers."""
         rank_meters = self.coll.gather([m.state_dict() for m in self.meters()])
         self.coll.broadcast(self.module)
         if self.coll.is_main:
-            save_checkpoint(self.ckpt_path, {**self.state(finished), "rank_meters": rank_meters})
-
-    def rank_meters(self, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """This rank's own epoch sums from a distributed checkpoint (None in a single-process one)."""
-        per_rank = payload.get("rank_meters")
-        return per_rank[self.coll.rank] if per_rank else None
+            save_checkpoint(self.ckpt_path, self.checkpoint(self.head(finished, rank_meters)).payload())
 
     def since_start(self) -> float:
         return time.monotonic() - self._t0

@@ -42,7 +42,7 @@ def splits_of(data: SearchData) -> Splits:
 
 def stream_splits(cfg: DataConfig, seed: int) -> Splits:
     """The same sizes for a streamed image folder, from its file list (nothing decoded)."""
-    from core.train.pipeline import stream_split
+    from core.train.stream import stream_split
 
     train_ds, test_ds, train_idx, val_idx = stream_split(cfg, seed)
     labels = torch.tensor(train_ds.targets)[torch.cat([train_idx, val_idx])]

@@ -11,10 +11,12 @@ from typing import Any
 
 from core.config import Config
 from core.run.readout import PerturbationReadout
+from core.run.summary import PerturbationAccount, ProbeShare
 from core.space.network import SearchNet
+from core.train.batches import BatchSource
+from core.train.checkpoints import ProbeSection
 from core.train.curvature import CurvatureProbe
 from core.train.perturbation import PerturbationProbe
-from core.train.pipeline import BatchSource
 from core.train.probes import ProbeClock, ProbeSchedule
 
 
@@ -80,42 +82,36 @@ class SearchProbes:
         at = [e for e in self.readouts if e <= epoch]
         return (max(at), self.readouts[max(at)]) if at else None
 
-    def shares(self, elapsed_s: float) -> dict[str, dict[str, Any]]:
+    def shares(self, elapsed_s: float) -> dict[str, ProbeShare]:
         """Each probe's runs and share of the search's time (``summary.json``, ``presnet bench``)."""
-        out = self.schedule.shares(max(0.0, elapsed_s - self.schedule.spent_s))
-        for name, row in out.items():
-            row["budget"] = self.schedule.budget
-            row["exempt"] = self.schedule.clocks[name].exempt
-        return out
+        return self.schedule.shares(max(0.0, elapsed_s - self.schedule.spent_s))
 
-    def summary(self, arch_epoch: int, select: str) -> dict[str, Any]:
-        """``summary.json``'s account: which selection made the architecture, and per measured epoch the
-        readout's agreement with the argmax ([epoch, agreeing, decisions]); at the architecture's epoch
-        (the latest readout at or before it) the choices and where they differ from the argmax."""
-        out: dict[str, Any] = {"select": select}
+    def account(self, arch_epoch: int) -> PerturbationAccount | None:
+        """``summary.json``'s account of the readout (None without one): per measured epoch its agreement
+        with the argmax ([epoch, agreeing, decisions]); at the architecture's epoch (the latest readout at
+        or before it) the choices and where they differ from the argmax."""
         if self.perturbation is None:
-            return out
+            return None
         at = self.readout_for(arch_epoch)
-        out["perturbation"] = {
-            "agreement": [[e, *r.agreement()] for e, r in sorted(self.readouts.items())],
-            "epoch": at[0] if at else None,
-            "choices": at[1].choices() if at else {},
-            "disagreements": [list(d) for d in at[1].disagreements()] if at else [],
-        }
-        return out
+        return PerturbationAccount(
+            agreement=[[e, *r.agreement()] for e, r in sorted(self.readouts.items())],
+            epoch=at[0] if at else None,
+            choices=at[1].choices() if at else {},
+            disagreements=[list(d) for d in at[1].disagreements()] if at else [],
+        )
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "search_epochs": self.search_epochs,
-            "curvatures": self.curvatures,
-            "readouts": {e: r.model_dump(mode="json") for e, r in self.readouts.items()},
-            "schedule": self.schedule.state_dict(),
-        }
+    def state_dict(self) -> ProbeSection:
+        return ProbeSection(
+            search_epochs=self.search_epochs,
+            curvatures=self.curvatures,
+            readouts={e: r.model_dump(mode="json") for e, r in self.readouts.items()},
+            schedule=self.schedule.state_dict(),
+        )
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Older checkpoints: no readouts nor schedule (the account starts afresh)."""
-        self.search_epochs = int(state.get("search_epochs", 0))
-        self.curvatures = [(int(e), float(v)) for e, v in state.get("curvatures", [])]
-        self.readouts = {int(e): PerturbationReadout.model_validate(r) for e, r in state.get("readouts", {}).items()}
-        if "schedule" in state:
-            self.schedule.load_state_dict(state["schedule"])
+    def load_state_dict(self, state: ProbeSection) -> None:
+        """Older checkpoints: no readouts nor schedule (the section's defaults: the account starts afresh)."""
+        self.search_epochs = int(state.search_epochs)
+        self.curvatures = [(int(e), float(v)) for e, v in state.curvatures]
+        self.readouts = {int(e): PerturbationReadout.model_validate(r) for e, r in state.readouts.items()}
+        if state.schedule is not None:
+            self.schedule.load_state_dict(state.schedule)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar
 
 import torch
 
-from core.train.pipeline import BatchSource
+from core.run.summary import ProbeShare
+from core.train.batches import BatchSource
 from core.train.seeds import stream
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -35,7 +36,7 @@ def fixed_subset(val: BatchSource, images: int, seed: int, batch_size: int) -> l
     (train-mode BatchNorm cannot normalise one image)."""
     n = val.count()
     picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: min(images, n)]
-    chunks = picked.split(max(1, batch_size))
+    chunks = torch.split(picked, max(1, batch_size))
     if len(chunks) > 1 and len(chunks[-1]) < 2:
         chunks = (*chunks[:-2], torch.cat(chunks[-2:]))
     return [val.fixed(c) for c in chunks]
@@ -69,6 +70,23 @@ class SubsetProbe(Generic[C]):
         return cls(config, fixed_subset(val, config.images, seed, batch_size), seed)
 
 
+class ClockState(TypedDict):
+    """A :class:`ProbeClock` in a checkpoint (its fields)."""
+
+    every: int
+    exempt: bool
+    last_s: float | None
+    spent_s: float
+    runs: int
+    skipped: int
+    announced: bool
+
+
+class ScheduleState(TypedDict):
+    budget: float
+    clocks: dict[str, ClockState]
+
+
 @dataclass
 class ProbeClock:
     """One probe's account: how often it may run, what it cost, whether it was held back."""
@@ -80,6 +98,17 @@ class ProbeClock:
     runs: int = 0
     skipped: int = 0  #: due epochs it did not run for the budget
     announced: bool = False  #: the search said it runs less often
+
+    def state_dict(self) -> ClockState:
+        return ClockState(
+            every=self.every,
+            exempt=self.exempt,
+            last_s=self.last_s,
+            spent_s=self.spent_s,
+            runs=self.runs,
+            skipped=self.skipped,
+            announced=self.announced,
+        )
 
 
 @dataclass
@@ -132,24 +161,27 @@ class ProbeSchedule:
         clock = self.clocks[name]
         clock.last_s, clock.spent_s, clock.runs = seconds, clock.spent_s + seconds, clock.runs + 1
 
-    def shares(self, work_s: float) -> dict[str, dict[str, Any]]:
-        """Per probe: runs, held-back due epochs, seconds and share of the search's time (summary.json)."""
+    def shares(self, work_s: float) -> dict[str, ProbeShare]:
+        """Per probe: runs, held-back due epochs, seconds and share of the search's time, its budget and
+        whether it is exempt from it (summary.json)."""
         total = work_s + self.spent_s
         return {
-            n: {
-                "runs": c.runs,
-                "skipped": c.skipped,
-                "seconds": round(c.spent_s, 3),
-                "share": round(c.spent_s / total, 4) if total > 0 else 0.0,
-            }
+            n: ProbeShare(
+                runs=c.runs,
+                skipped=c.skipped,
+                seconds=round(c.spent_s, 3),
+                share=round(c.spent_s / total, 4) if total > 0 else 0.0,
+                budget=self.budget,
+                exempt=c.exempt,
+            )
             for n, c in self.clocks.items()
         }
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"budget": self.budget, "clocks": {n: asdict(c) for n, c in self.clocks.items()}}
+    def state_dict(self) -> ScheduleState:
+        return {"budget": self.budget, "clocks": {n: c.state_dict() for n, c in self.clocks.items()}}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, saved in state.get("clocks", {}).items():
+    def load_state_dict(self, state: ScheduleState) -> None:
+        for name, saved in state["clocks"].items():
             if name in self.clocks:  # the config decides which probes exist and how often they may run
                 c = self.clocks[name]
                 c.last_s, c.spent_s, c.runs = saved["last_s"], saved["spent_s"], saved["runs"]

@@ -26,8 +26,10 @@ import torch
 
 from core.config import Config
 from core.run.events import AlphaSnapshot, StageEnd, StageStart, StopReason
+from core.run.summary import StageRecord
 from core.space.network import SearchNet
 from core.space.progressive import Frozen, add_search_blocks, freeze_decisions, replay
+from core.train.checkpoints import StageSection
 from core.train.convergence import ConvergenceTracker, Decision, frozen_decisions, lead
 
 
@@ -47,7 +49,7 @@ class StageController:
         self.steps: list[tuple[str, Any]] = []  #: ("freeze", Frozen) / ("add", [ids]) in order, for a resume
         self.done: StopReason | None = None  #: set when the last stage has ended
         #: one record per ended stage: stage, first and last epoch, why it ended, its blocks
-        self.history: list[dict[str, Any]] = []
+        self.history: list[StageRecord] = []
         #: every frozen decision as judged when it froze: the final confidence counts them (their
         #: alphas have left the network), as a derive's replay does (core.train.convergence.replay)
         self.frozen_confidence: list[Decision] = []
@@ -129,13 +131,13 @@ class StageController:
 
     def _record(self, epoch: int, reason: str) -> None:
         self.history.append(
-            {
-                "stage": self.stage,
-                "blocks": list(self.stages[self.stage - 1]),
-                "first_epoch": self.stage_start,
-                "last_epoch": epoch,
-                "reason": reason,
-            }
+            StageRecord(
+                stage=self.stage,
+                blocks=list(self.stages[self.stage - 1]),
+                first_epoch=self.stage_start,
+                last_epoch=epoch,
+                reason=reason,
+            )
         )
 
     def _stage_over(
@@ -159,27 +161,27 @@ class StageController:
         return out
 
     # -- checkpoint ---------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "stage_start": self.stage_start,
-            "frozen": {str(b): d for b, d in self.frozen.items()},
-            "steps": [[k, {str(b): d for b, d in a.items()} if k == "freeze" else a] for k, a in self.steps],
-            "done": self.done.value if self.done else None,
-            "history": self.history,
-            "frozen_confidence": [d.as_dict() for d in self.frozen_confidence],
-        }
+    def state_dict(self) -> StageSection:
+        return StageSection(
+            stage=self.stage,
+            stage_start=self.stage_start,
+            frozen={str(b): d for b, d in self.frozen.items()},
+            steps=[[k, {str(b): d for b, d in a.items()} if k == "freeze" else a] for k, a in self.steps],
+            done=self.done.value if self.done else None,
+            history=self.history,
+            frozen_confidence=[d.as_dict() for d in self.frozen_confidence],
+        )
 
-    def load_state_dict(self, state: dict[str, Any], net: SearchNet) -> None:
+    def load_state_dict(self, state: StageSection, net: SearchNet) -> None:
         """Restore the stage and rebuild ``net``'s structure as it was when the checkpoint was written
         (on a freshly built network, before its weights are loaded)."""
-        self.stage = int(state["stage"])
-        self.stage_start = int(state["stage_start"])
-        self.frozen = {int(b): dict(d) for b, d in state["frozen"].items()}
-        self.steps = [(k, {int(b): d for b, d in a.items()} if k == "freeze" else list(a)) for k, a in state["steps"]]
-        self.done = StopReason(state["done"]) if state.get("done") else None
-        self.history = list(state.get("history", []))
-        self.frozen_confidence = [Decision(**d) for d in state.get("frozen_confidence", [])]
+        self.stage = int(state.stage)
+        self.stage_start = int(state.stage_start)
+        self.frozen = {int(b): dict(d) for b, d in state.frozen.items()}
+        self.steps = [(k, {int(b): d for b, d in a.items()} if k == "freeze" else list(a)) for k, a in state.steps]
+        self.done = StopReason(state.done) if state.done else None
+        self.history = list(state.history)
+        self.frozen_confidence = [Decision(**d) for d in state.frozen_confidence]
         replay(net, self.steps)
 
 

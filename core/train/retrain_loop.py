@@ -14,23 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from core.run.checkpoint import CheckpointHeader, save_checkpoint
+from core.run.checkpoint import Fingerprint, save_checkpoint
 from core.run.events import RetrainDone, RetrainEpochEnd, RetrainStarted
 from core.run.rundir import LAST_WEIGHTS
 from core.space.arch import Architecture
 from core.space.network import build_plain, count_params
+from core.train.checkpoints import LoopHead, RetrainCheckpoint, RetrainSection
 from core.train.data import RetrainSplit
-from core.train.loop import Loop, LoopContext, Meter, evaluate, recalibrate_bn, sgd
+from core.train.loop import Loop, LoopContext, sgd
+from core.train.meters import Meter, evaluate, recalibrate_bn
 from core.train.seeds import stream
 from core.train.step import grad_scaler, train_step
 
 
-def retrain_fingerprint(arch: Architecture) -> dict[str, Any]:
+def retrain_fingerprint(arch: Architecture) -> Fingerprint:
     return {"architecture": arch.model_dump(mode="json", exclude={"source"})}
 
 
@@ -43,15 +44,10 @@ class RetrainOutcome:
     val_top1: float | None = None  #: the last epoch's validation top-1
 
     @classmethod
-    def of_checkpoint(cls, payload: dict[str, Any], arch: Architecture) -> RetrainOutcome:
+    def of_checkpoint(cls, ckpt: RetrainCheckpoint, arch: Architecture) -> RetrainOutcome:
         """The result a finished retrain checkpoint holds (a resume after a kill past that checkpoint)."""
-        return cls(
-            CheckpointHeader.of(payload).epoch_done,
-            float(payload["test_top1"] if "test_top1" in payload else payload["last_top1"]),
-            count_params(arch.build()),
-            bool(payload.get("stopped", False)),
-            payload.get("last_val_top1"),
-        )
+        r = ckpt.retrain
+        return cls(ckpt.head.header.epoch_done, r.final_top1, count_params(arch.build()), r.stopped, r.last_val_top1)
 
     def done_event(self, weights: Path) -> RetrainDone:
         """The retrain's closing event; the job emits it once summary.json has the retrain's section."""
@@ -89,22 +85,22 @@ class RetrainEngine(Loop):
         self.meter = Meter(self.device)
         self.params = count_params(self.model)
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> Fingerprint:
         return retrain_fingerprint(self.arch)
 
-    def state(self, finished: bool = False) -> dict[str, Any]:
-        return {
-            **self.header(finished),
-            "last_val_top1": self.last_val_top1,
-            "test_top1": self.test_top1,
-            "stopped": self.stopped,
-            "model": self.model.state_dict(),
-            "opt": self.opt.state_dict(),
-            "sched": self.sched.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "train_loader": self.loaders.train.state_dict(),
-            "meter": self.meter.state_dict(),
-        }
+    def checkpoint(self, head: LoopHead) -> RetrainCheckpoint:
+        section = RetrainSection(
+            model=self.model.state_dict(),
+            opt=self.opt.state_dict(),
+            sched=self.sched.state_dict(),
+            scaler=self.scaler.state_dict(),
+            train_loader=self.loaders.train.state_dict(),
+            meter=self.meter.state_dict(),
+            last_val_top1=self.last_val_top1,
+            test_top1=self.test_top1,
+            stopped=self.stopped,
+        )
+        return RetrainCheckpoint(head, section)
 
     @property
     def module(self) -> nn.Module:
@@ -113,20 +109,18 @@ class RetrainEngine(Loop):
     def meters(self) -> list[Meter]:
         return [self.meter]
 
-    def load(self, payload: dict[str, Any]) -> None:
-        self.model.load_state_dict(payload["model"])
-        self.opt.load_state_dict(payload["opt"])
-        self.sched.load_state_dict(payload["sched"])
-        self.scaler.load_state_dict(payload["scaler"])
-        self.loaders.train.load_state_dict(payload["train_loader"])
-        self.meter.load_state_dict(payload["meter"])
-        own = self.rank_meters(payload)
-        if own is not None:  # each rank's own epoch sums
-            self.meter.load_state_dict(own[0])
-        self.load_header(payload)
-        self.last_val_top1 = payload.get("last_val_top1")
-        self.test_top1 = payload.get("test_top1")
-        self.stopped = bool(payload.get("stopped", False))
+    def load(self, ckpt: RetrainCheckpoint) -> None:
+        r = ckpt.retrain
+        self.model.load_state_dict(r.model)
+        self.opt.load_state_dict(r.opt)
+        self.sched.load_state_dict(r.sched)
+        self.scaler.load_state_dict(r.scaler)
+        self.loaders.train.load_state_dict(r.train_loader)
+        self.meter.load_state_dict(r.meter)
+        self.restore_head(ckpt.head)  # each rank's own epoch sums, and the torch RNG state
+        self.last_val_top1 = r.last_val_top1
+        self.test_top1 = r.test_top1
+        self.stopped = bool(r.stopped)
 
     def started_event(self, resumed: bool) -> RetrainStarted:
         baseline = count_params(build_plain(self.arch.spec()))

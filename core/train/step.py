@@ -53,7 +53,7 @@ def train_step(
     """
     loss, logits = forward_loss(model, x, y, prec)
     opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    torch.autograd.backward(scaler.scale(loss))
     if after_backward is not None:
         after_backward()
     scaler.step(opt)
@@ -86,7 +86,7 @@ def arch_step(  # noqa: PLR0913 -- the step's recipe, shared verbatim by the loo
     """
     step = net.begin_arch_step(sampler, mode)
     loss, logits = forward_loss(net, x, y, prec)
-    scaler.scale(loss).backward(inputs=list(step.gates.values()))
+    torch.autograd.backward(scaler.scale(loss), inputs=list(step.gates.values()))
     if reduce_gates is not None:
         reduce_gates(list(step.gates.values()))
     net.finish_arch_backward(step)

@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from core.config import CurvatureConfig
 from core.run.events import EpochEnd
+from core.run.summary import CurvatureVerdict, RulesRecord
 from core.train.convergence import ConvergenceTracker
 
 
@@ -43,7 +43,7 @@ class CurvatureStop:
     rollback: int
     ratio: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> CurvatureVerdict:
         return {"detected": self.detected, "rollback": self.rollback, "ratio": round(self.ratio, 4)}
 
 
@@ -100,7 +100,7 @@ class RuleVerdicts:
             return self.curvature.rollback
         return self.last
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> RulesRecord:
         return {
             "margin": {"converged": self.margin},
             "curvature": self.curvature.as_dict() if self.curvature else None,

@@ -56,8 +56,8 @@ def test_retrain_from_a_past_epoch_keeps_the_search_result_and_trains_its_own_fi
     after = run.summary()
     assert after.architecture == summary_before.architecture == json.loads(arch_bytes)
     assert after.params == summary_before.params and after.search == summary_before.search
-    assert after.retrain is not None and after.retrain.model_extra["arch_file"] == "arch-epoch2.json"
-    assert after.retrain.model_extra["params"] == sum(p.numel() for p in past.build().parameters())
+    assert after.retrain is not None and after.retrain.arch_file == "arch-epoch2.json"
+    assert after.retrain.params == sum(p.numel() for p in past.build().parameters())
     assert run_architecture(run).same_network(past)  # export builds the network the weights are of
     # the closing event comes after the summary's retrain section (a reader trusting it finds it whole)
     done = seen["summary_at_done"]

@@ -9,7 +9,7 @@ from torch import nn
 
 from core.run.control import Control
 from core.train.collectives import SingleProcess, collectives
-from core.train.loop import Meter
+from core.train.meters import Meter
 from tests.support import REPO
 
 

@@ -10,6 +10,7 @@ import torch
 
 from core.run.events import EpochEnd, SpaceWarning
 from core.run.readout import DecisionReadout, PerturbationReadout, PinnedScore
+from core.train.checkpoints import ProbeSection
 from core.train.loop import LoopContext
 from core.train.perturbation import forward_passes, readout, score
 from core.train.probes import ProbeClock, ProbeSchedule
@@ -117,7 +118,9 @@ def test_the_probes_part_keeps_its_account_and_readouts_across_a_checkpoint(tiny
     assert again.readouts == probes.readouts and again.curvatures == probes.curvatures
     assert again.schedule.clocks == probes.schedule.clocks and again.search_epochs == 1
     assert again.readout_for(5) == (2, probed.perturbation) and again.readout_for(1) is None
-    again.load_state_dict({"search_epochs": 3, "curvatures": [[4, 0.5]]})  # an older checkpoint's rules
+    again.load_state_dict(
+        ProbeSection.of({"search_epochs": 3, "curvatures": [[4, 0.5]]})
+    )  # an older checkpoint's rules
     assert again.curvatures == [(4, 0.5)] and again.readouts == {}
 
 

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from core.space.arch import Architecture, BlockArch
+from core.train.batches import LoaderBase
 from core.train.data import load_search_data, retrain_cut
-from core.train.pipeline import DeviceLoader, LoaderBase
+from core.train.pipeline import DeviceLoader
 from core.train.seeds import stream
 
 CPU = torch.device("cpu")

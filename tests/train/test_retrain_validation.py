@@ -50,7 +50,7 @@ def test_retrain_loaders_validate_on_the_held_out_share_and_calibrate_on_fixed_b
 
 
 def test_recalibration_replaces_stale_running_statistics_with_the_current_weights_ones():
-    from core.train.loop import recalibrate_bn
+    from core.train.meters import recalibrate_bn
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))

@@ -6,7 +6,7 @@ slides.  matplotlib is imported here lazily, with the Agg backend (no display ne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def fig3(  # noqa: PLR0913 -- the figure's overlays, each optional and named at 
     *,
     stop_epoch: float | None = None,
     title: str = "",
-    decisions: Sequence[dict[str, Any]] = (),
+    decisions: Sequence[Mapping[str, Any]] = (),
     stages: Sequence[tuple[float, str]] = (),
     curvature: CurvatureMarks | None = None,
     readouts: ReadoutMarks = (),
@@ -161,7 +161,7 @@ def curvature_panel(
 def mark_unsettled(
     axes: Any,
     blocks: Sequence[str],
-    decisions: Sequence[dict[str, Any]],
+    decisions: Sequence[Mapping[str, Any]],
     panels: Sequence[str] = ("kernel", "activation"),
 ) -> None:
     """Mark each panel whose decision the stop criterion did not settle (``summary.json``'s
