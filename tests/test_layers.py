@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core.run",),
     ("core.train",),
     ("core.scale", "core.perf", "core.export"),
+    ("core.results",),
     ("core.api",),
     (
         "presnet_tui",

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.scale import stats
-from core.scale.ground_truth import GroundTruth, ground_truths
-from core.scale.power import PowerPlan, plan_power
-from core.scale.table import TableRow, collect, table_rows
+from core.results import stats
+from core.results.ground_truth import GroundTruth, ground_truths
+from core.results.power import PowerPlan, plan_power
+from core.results.table import TableRow, collect, table_rows
 
 __all__ = ["PLANNED_DESIGNS", "Comparison", "GroundTruth", "PowerPlan", "compare", "pilot_power", "power_from_pilot"]
 

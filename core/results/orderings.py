@@ -7,7 +7,7 @@ architecture the derive rule picks scores highest, and the ordering of the rest 
 alphas imply.  ``perturbation``: the sum over its decisions of the supernet's pinned validation
 top-1 for its candidate in the latest perturbation readout at or before that epoch
 (:mod:`core.run.readout`; the perturbation selection's pick scores highest).  Another readout plugs
-in with :func:`register_ordering` under its own name; :mod:`core.scale.ground_truth` correlates every
+in with :func:`register_ordering` under its own name; :mod:`core.results.ground_truth` correlates every
 registered ordering that has an answer for a run.
 """
 

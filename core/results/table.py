@@ -6,7 +6,7 @@ One row per (scope, kind, recipe): ``search`` (architectures a search derived), 
 mean, sample std and 95 % interval, mean search time, and for each searched block how many
 runs derived the same (most common) choice.  A search row with a random row of the same
 scope and recipe beside it also carries the relative improvement over random with its
-interval (paired by seed) and a one-sided p-value (:mod:`core.scale.stats`): the question Table I has to
+interval (paired by seed) and a one-sided p-value (:mod:`core.results.stats`): the question Table I has to
 answer is whether the search beat what the space gives at random.
 
 Runs whose configs differ in anything but their seed (and what cannot change a result:
@@ -26,7 +26,7 @@ from typing import Any, Literal
 from core.errors import PresnetError
 from core.run.rundir import RunDir
 from core.run.summary import RunSummary
-from core.scale import stats
+from core.results import stats
 from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
 

@@ -11,7 +11,7 @@ import pytest
 from core.errors import PresnetError
 from core.run.rundir import RunDir
 from core.run.summary import RunSummary, read_summary
-from core.scale.table import run_result
+from core.results.table import run_result
 from tests.support import REPO
 
 OLD_RUN = REPO / "tests" / "fixtures" / "run-main-d8e0b70"  # written by main d8e0b70 (before issue 30)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from core.api.results import compare
 from core.config import dump_yaml
-from core.scale import stats
+from core.results import stats
 from presnet_tui import compare_view
 from tests.conftest import tiny_config
 from tests.support import invoke
