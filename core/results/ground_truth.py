@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.scale.exhaustive import ArchKey, key_label
 from core.results.orderings import orderings
 from core.results.table import RunResult
 from core.results.variance import VarianceSplit, variance_split
+from core.scale.exhaustive import ArchKey, key_label
 
 BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 0

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import PresnetError
+from core.results import stats
 from core.run.rundir import RunDir
 from core.run.summary import RunSummary
-from core.results import stats
 from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
 
