@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from core.errors import PresnetError
 from core.results import stats
 from core.run.rundir import RunDir
-from core.run.summary import RunSummary
+from core.run.summary import RunSummary, StopRecord
 from core.scale.sweep import Sweep, is_sweep
 from core.space import SCOPE_STAGES, joint_name, scope_name
 
 BASELINE = "baseline"
 Kind = Literal["search", "random", "baseline", "space"]
 KINDS: tuple[Kind, ...] = ("search", "random", "baseline", "space")
+#: One flattened config value (lists kept as their JSON text, so that they compare and hash).
+Scalar = str | int | float | bool | None
+#: A flattened config: dotted key -> value.
+Recipe = dict[str, Scalar]
 
 #: Config fields that cannot change a run's result: where it writes, its share of the CPU, how the
 #: data arrived.  ``run.seed`` is what a row averages over.
@@ -55,6 +59,23 @@ _UNREAD: dict[str, tuple[str, ...]] = {
 
 
 @dataclass
+class BlockAgreement:
+    """A block's most common choice over a row's runs (``"5x5/mish"``) and how many runs made it."""
+
+    choice: str
+    runs: int
+
+
+@dataclass
+class DecisionAgreement:
+    """One decision's majority candidate over a row's runs (its seeds): ``runs`` of ``of`` chose it."""
+
+    choice: str
+    runs: int
+    of: int
+
+
+@dataclass
 class RunResult:
     path: Path
     scope: str  # s/m/l/f, "1,2,5" for a custom scope, or "baseline"
@@ -65,7 +86,7 @@ class RunResult:
     flops: int | None = None  #: of the trained architecture, at ``image_size``
     image_size: int | None = None
     kind: Kind = "search"
-    recipe: dict[str, Any] = field(default_factory=dict)  #: flattened config, less what cannot change a result
+    recipe: Recipe = field(default_factory=dict)  #: flattened config, less what cannot change a result
     settled: int | None = None  #: decisions the stop criterion settled (summary.json's ``search.settled``)
     decisions: int | None = None  #: of ``search.decisions_total``; None for a random or baseline run
     stopped: bool = False  #: its retrain was stopped before ``retrain.epochs`` (its recipe says where)
@@ -73,7 +94,7 @@ class RunResult:
     decided: dict[str, dict[str, str]] = field(default_factory=dict)
     seed: int | None = None  #: ``run.seed``: a searched run and its random runs share it (RI pairs by it)
     #: summary.json's ``search.stop_rule``: the rule, whether it fired, the epoch the architecture is from
-    stop: dict[str, Any] | None = None
+    stop: StopRecord | None = None
     curvature: float | None = None  #: the relaxed loss Hessian's largest eigenvalue at the architecture's epoch
     val_top1: float | None = None  #: the retrain's last validation top-1 (summary.json's ``retrain.val_top1``)
     #: the perturbation readout at the architecture's epoch: (decisions agreeing with the argmax, decisions read)
@@ -97,9 +118,9 @@ class TableRow:
     search_s_mean: float | None
     blocks_agreeing: int
     blocks: int
-    agreement: dict[str, dict[str, Any]]
+    agreement: dict[str, BlockAgreement]
     runs: list[str]
-    differs: dict[str, Any] = field(default_factory=dict)  #: config fields this row differs in from its siblings
+    differs: Recipe = field(default_factory=dict)  #: config fields this row differs in from its siblings
     ri_mean: float | None = None  #: search rows: RI over the random row of the same scope and recipe, in %
     ri_ci95: tuple[float, float] | None = None
     p_value: float | None = None  #: one-sided permutation test, searched > random
@@ -110,7 +131,7 @@ class TableRow:
     decisions_total: int | None = None  #: of that many decisions
     stopped: int = 0  #: runs whose retrain was stopped early (a row of their own: the recipe differs)
     #: per block and decision, the majority candidate over the row's runs (its seeds) and how many chose it
-    seed_agreement: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    seed_agreement: dict[str, dict[str, DecisionAgreement]] = field(default_factory=dict)
     decisions_agreeing: int = 0  #: decisions every run of the row chose alike
     decisions_compared: int = 0  #: decisions in ``seed_agreement``
     stop_rule: str | None = None  #: the runs' stop rule (search rows; "mixed" when they differ)
@@ -138,19 +159,21 @@ def run_flops(run: RunDir) -> tuple[int | None, int | None]:
     return count_flops(model, size), size
 
 
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: Mapping[str, object], prefix: str = "") -> Recipe:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists kept whole, as JSON text, so they compare and hash)."""
-    out: dict[str, Any] = {}
+    out: Recipe = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flatten(value, f"{name}."))
+        elif isinstance(value, str | int | float | bool) or value is None:
+            out[name] = value
         else:
-            out[name] = json.dumps(value) if isinstance(value, list) else value
+            out[name] = json.dumps(value)
     return out
 
 
-def recipe(run: RunDir, kind: Kind) -> dict[str, Any]:
+def recipe(run: RunDir, kind: Kind) -> Recipe:
     """What a run's result depends on besides its seed and architecture: its config, less
     :data:`_NOT_RECIPE` and the sections its kind never reads."""
     flat = flatten(run.config().model_dump(mode="json"))
@@ -206,7 +229,7 @@ def run_result(run: RunDir) -> RunResult:
         seed=run.config().run.seed,
         settled=int(search.settled or 0) if counted and search else None,
         decisions=search.decisions_total if counted and search else None,
-        stop=search.stop_rule.model_dump(mode="json") if kind == "search" and search and search.stop_rule else None,
+        stop=search.stop_rule if kind == "search" and search and search.stop_rule else None,
         curvature=search.curvature_at(search.stop_rule.architecture_epoch) if search and search.stop_rule else None,
         val_top1=_val_top1(s),
         perturbation=_readout_agreement(search.perturbation if search else None),
@@ -218,15 +241,19 @@ def _val_top1(summary: RunSummary) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _readout_agreement(record: dict[str, Any] | None) -> tuple[int, int] | None:
+def _readout_agreement(record: Mapping[str, object] | None) -> tuple[int, int] | None:
     """(agreeing, read) from summary.json's ``search.perturbation`` (None: no readout)."""
-    if not record or not record.get("choices"):
+    choices = record.get("choices") if record else None
+    if not isinstance(choices, dict) or not choices or record is None:
         return None
-    read = sum(len(ds) for ds in record["choices"].values())
-    return read - len(record.get("disagreements", [])), read
+    read = sum(len(ds) for ds in choices.values())
+    disagreements = record.get("disagreements", [])
+    return read - (len(disagreements) if isinstance(disagreements, list) else 0), read
 
 
-def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+def _decided(
+    blocks: Mapping[str, Mapping[str, object]], decisions: Sequence[Mapping[str, object]] | None
+) -> dict[str, dict[str, str]]:
     """Each block's kernel and activation as chosen; with the search's decision list, only the
     decisions it searched (a kernel list of one is no decision)."""
     searched = {(str(d["block"]), d["decision"]) for d in decisions} if decisions else None
@@ -238,16 +265,16 @@ def _decided(blocks: dict[str, Any], decisions: list[dict[str, Any]] | None) -> 
     return out
 
 
-def seed_agreement(runs: Sequence[RunResult]) -> dict[str, dict[str, dict[str, Any]]]:
+def seed_agreement(runs: Sequence[RunResult]) -> dict[str, dict[str, DecisionAgreement]]:
     """Per block and decision: the candidate most runs chose and how many of the runs did (of ``of``):
     across seeds, the reproducibility a result can quote (*settled* is within one run)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, DecisionAgreement]] = {}
     for block in sorted({b for r in runs for b in r.decided}, key=int):
         names = sorted({d for r in runs for d in r.decided.get(block, {})})
         for name in names:
             chosen = [r.decided[block][name] for r in runs if name in r.decided.get(block, {})]
             choice, count = Counter(chosen).most_common(1)[0]
-            out.setdefault(block, {})[name] = {"choice": choice, "runs": count, "of": len(runs)}
+            out.setdefault(block, {})[name] = DecisionAgreement(choice, count, len(runs))
     return out
 
 
@@ -279,9 +306,9 @@ def _order(key: tuple[str, str, str]) -> tuple[int, str, int, str]:
     return (rank, name, KINDS.index(kind), recipe_key)
 
 
-def _differences(groups: dict[tuple[str, str, str], list[RunResult]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+def _differences(groups: dict[tuple[str, str, str], list[RunResult]]) -> dict[tuple[str, str, str], Recipe]:
     """Per group, the recipe fields whose values differ between the groups of its scope and kind."""
-    out: dict[tuple[str, str, str], dict[str, Any]] = {key: {} for key in groups}
+    out: dict[tuple[str, str, str], Recipe] = {key: {} for key in groups}
     siblings: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for key in groups:
         siblings.setdefault(key[:2], []).append(key)
@@ -295,20 +322,20 @@ def _differences(groups: dict[tuple[str, str, str], list[RunResult]]) -> dict[tu
     return out
 
 
-def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str, Any]) -> TableRow:
+def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: Recipe) -> TableRow:
     scope, kind, _ = key
     top1 = [r.top1 for r in runs if r.top1 is not None]
     sizes = sorted({r.image_size for r in runs if r.image_size is not None})
-    agreement: dict[str, dict[str, Any]] = {}
+    agreement: dict[str, BlockAgreement] = {}
     for block in sorted({b for r in runs for b in r.choices}, key=int):
         choice, count = Counter(r.choices[block] for r in runs if block in r.choices).most_common(1)[0]
-        agreement[block] = {"choice": choice, "runs": count}
+        agreement[block] = BlockAgreement(choice, count)
     names = {"baseline": "ResNet-50 (baseline)", "random": f"random-{scope}", "space": f"every-arch-{scope}"}
     model = names.get(kind, f"PResNet-50-{scope}")
     counted = [r for r in runs if r.settled is not None]
     per_decision = seed_agreement(runs) if kind == "search" else {}
     cells = [a for decisions in per_decision.values() for a in decisions.values()]
-    return TableRow(
+    row = TableRow(
         scope=scope,
         kind=kind,  # type: ignore[arg-type]
         model=model,
@@ -320,7 +347,7 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         top1_std=stats.sample_std(top1),
         top1_ci95=stats.mean_ci95(top1, bounds=(0.0, 1.0)),
         search_s_mean=stats.mean([r.search_s for r in runs if r.search_s is not None]),
-        blocks_agreeing=sum(1 for a in agreement.values() if a["runs"] == len(runs)),
+        blocks_agreeing=sum(1 for a in agreement.values() if a.runs == len(runs)),
         blocks=len(agreement),
         agreement=agreement,
         runs=[str(r.path) for r in runs],
@@ -329,34 +356,32 @@ def _row(key: tuple[str, str, str], runs: Sequence[RunResult], differs: dict[str
         decisions_total=sum(r.decisions or 0 for r in counted) if counted else None,
         stopped=sum(r.stopped for r in runs),
         seed_agreement=per_decision,
-        decisions_agreeing=sum(a["runs"] == a["of"] for a in cells),
+        decisions_agreeing=sum(a.runs == a.of for a in cells),
         decisions_compared=len(cells),
-        **_stops(runs),
-        **_readouts(runs),
     )
+    _stops(row, runs)
+    _readouts(row, runs)
+    return row
 
 
-def _stops(runs: Sequence[RunResult]) -> dict[str, Any]:
+def _stops(row: TableRow, runs: Sequence[RunResult]) -> None:
     """The row's stop rule, how many of its runs it stopped, and where their architectures come from."""
     stops = [r.stop for r in runs if r.stop]
     if not stops:
-        return {}
-    rules = {s["rule"] for s in stops}
+        return
+    rules = {s.rule for s in stops}
     curv = [r.curvature for r in runs if r.curvature is not None]
-    return {
-        "stop_rule": rules.pop() if len(rules) == 1 else "mixed",
-        "stops_fired": sum(bool(s["fired"]) for s in stops),
-        "arch_epoch_mean": stats.mean([float(s["architecture_epoch"]) for s in stops]),
-        "curvature_mean": stats.mean(curv) if curv else None,
-    }
+    row.stop_rule = rules.pop() if len(rules) == 1 else "mixed"
+    row.stops_fired = sum(bool(s.fired) for s in stops)
+    row.arch_epoch_mean = stats.mean([float(s.architecture_epoch) for s in stops if s.architecture_epoch is not None])
+    row.curvature_mean = stats.mean(curv) if curv else None
 
 
-def _readouts(runs: Sequence[RunResult]) -> dict[str, Any]:
+def _readouts(row: TableRow, runs: Sequence[RunResult]) -> None:
     """Decisions where the perturbation readout agreed with the argmax, of those read, over the row's runs."""
     read = [r.perturbation for r in runs if r.perturbation]
-    if not read:
-        return {}
-    return {"pt_agreeing": sum(a for a, _ in read), "pt_decisions": sum(n for _, n in read)}
+    if read:
+        row.pt_agreeing, row.pt_decisions = sum(a for a, _ in read), sum(n for _, n in read)
 
 
 def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence[RunResult]) -> None:
@@ -376,7 +401,7 @@ def _against_random(row: TableRow, search: Sequence[RunResult], random: Sequence
     row.random_n, row.random_left_out = len(ri.random), ri.left_out
 
 
-def _random_recipe(search_recipe: dict[str, Any]) -> str:
+def _random_recipe(search_recipe: Recipe) -> str:
     """The recipe key a random row must have to be the reference of a search row's recipe."""
     unread = _UNREAD["random"]
     return json.dumps({k: v for k, v in search_recipe.items() if k.split(".", 1)[0] not in unread}, sort_keys=True)
