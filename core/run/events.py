@@ -7,22 +7,14 @@ directory (the durable record the user steers by) and the console.
 
 from __future__ import annotations
 
-import errno
-import os
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable
 from enum import Enum
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from core.errors import PresnetError
-from core.faults import ENV as FAULT_ENV
-from core.faults import fault_point
-from core.io import write_failed
+from core.run.payloads import ConfidenceRecord as ConfidenceRecord  # re-exported: front ends read them
+from core.run.payloads import ProgressiveWhere as ProgressiveWhere
 from core.run.readout import PerturbationReadout
 from core.run.tuning import Tuning as Tuning  # re-exported: the started events carry it
 
@@ -65,8 +57,8 @@ class SearchStarted(_Event):
     device: str = "cpu"
     world_size: int = 1  #: processes (ranks) the search runs on
     global_batch_size: int | None = None  #: data.batch_size x world_size
-    #: a progressive search where it (re)starts: {"stage", "stages", "blocks" (searched so far), "frozen"}
-    progressive: dict[str, Any] | None = None
+    #: a progressive search where it (re)starts (None: a direct search)
+    progressive: ProgressiveWhere | None = None
     tuning: Tuning | None = None  #: what ``auto`` chose for the speed settings, and the timings (core.train.autotune)
 
 
@@ -208,7 +200,7 @@ class ArchitectureDerived(_Event):
     path: str
     #: how much the search decided (core.train.convergence.Confidence.as_dict): searched, arch_steps,
     #: settled, decisions_total, decisions; absent in event files written before it existed
-    confidence: dict[str, Any] | None = None
+    confidence: ConfidenceRecord | None = None
 
 
 class RetrainStarted(_Event):
@@ -282,7 +274,7 @@ AnyEvent = (
 """Any event, for type checkers and ``match``; :data:`Event` is the same union, tagged by ``kind`` for parsing."""
 
 Event = Annotated[AnyEvent, Field(discriminator="kind")]
-_ADAPTER: TypeAdapter = TypeAdapter(Event)
+_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 #: Events after which the event file is fsynced: losing them would lose history.
 DURABLE: tuple[type[_Event], ...] = (
@@ -298,200 +290,32 @@ DURABLE: tuple[type[_Event], ...] = (
 )
 
 
-def parse_event(line: str | dict) -> AnyEvent:
+def parse_event(line: str | dict[str, object]) -> AnyEvent:
     if isinstance(line, dict):
         return _ADAPTER.validate_python(line)
     return _ADAPTER.validate_json(line)
 
 
-Subscriber = Callable[[AnyEvent], None]
-S = TypeVar("S", bound=Subscriber)
+#: Moved to :mod:`core.run.event_log` (the bus and the event file); still importable from here.
+_LOG_NAMES = frozenset(
+    {"EventBus", "EventFollower", "JsonlSink", "QueueSink", "Subscriber", "parse_lines", "read_events", "repair_events"}
+)
+
+if TYPE_CHECKING:
+    from core.run.event_log import EventBus as EventBus
+    from core.run.event_log import EventFollower as EventFollower
+    from core.run.event_log import JsonlSink as JsonlSink
+    from core.run.event_log import QueueSink as QueueSink
+    from core.run.event_log import Subscriber as Subscriber
+    from core.run.event_log import parse_lines as parse_lines
+    from core.run.event_log import read_events as read_events
+    from core.run.event_log import repair_events as repair_events
 
 
-class EventBus:
-    """Fan-out to any number of subscribers, called in the emitting (engine) thread.
+def __getattr__(name: str) -> object:
+    """The event log's names, loaded on first use (it imports this module: no circle at import time)."""
+    if name in _LOG_NAMES:
+        from core.run import event_log
 
-    A subscriber's exception reaches the emitter: a failed write to ``events.jsonl``
-    (a full disk) must end the run with an error, not lose history silently.
-    """
-
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, fn: S) -> S:
-        with self._lock:
-            self._subscribers.append(fn)
-        return fn
-
-    def unsubscribe(self, fn: Subscriber) -> None:
-        with self._lock:
-            self._subscribers.remove(fn)
-
-    def emit(self, event: AnyEvent) -> None:
-        with self._lock:
-            subs = list(self._subscribers)
-        for fn in subs:
-            fn(event)
-
-
-class QueueSink:
-    """For a UI thread: events land in a queue it drains on a timer."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue()
-
-    def __call__(self, event: AnyEvent) -> None:
-        self.queue.put(event)
-
-    def drain(self, limit: int = 10_000) -> list[AnyEvent]:
-        out: list[AnyEvent] = []
-        while len(out) < limit:
-            try:
-                out.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return out
-
-
-class JsonlSink:
-    """Appends one JSON line per event; fsyncs after the events that make up the history.
-
-    ``offset`` is the file size after the last complete line, which a checkpoint
-    records so a resume can cut the file back to exactly what the checkpoint knew.
-    """
-
-    def __init__(self, path: Path, skip: tuple[type[_Event], ...] = (Progress,)) -> None:
-        self.path = Path(path)
-        self.skip = skip
-        self._f = open(self.path, "ab", buffering=0)  # unbuffered: a failed write leaves no bytes to flush later
-        self.offset = self._f.tell()
-
-    def __call__(self, event: AnyEvent) -> None:
-        if isinstance(event, self.skip):
-            return
-        data = (event.model_dump_json() + "\n").encode()
-        try:
-            if os.environ.get(FAULT_ENV) is not None:  # test-only: a kill in mid-line (core.faults)
-                epoch = getattr(event, "epoch", None)
-                self._write(data[: len(data) // 2])
-                fault_point("event", event.kind if epoch is None else f"{event.kind}-{epoch}")
-                data = data[len(data) // 2 :]
-            self._write(data)
-            if isinstance(event, DURABLE):
-                os.fsync(self._f.fileno())
-        except OSError as err:  # a full or failing disk: no torn line left behind, one clear error
-            self._cut_back()
-            raise write_failed(self.path, err, "the history up to the last complete line is kept") from None
-        self.offset = os.fstat(self._f.fileno()).st_size
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # a raw write may take part of the bytes (a disk filling up): the rest, or the error
-            n = self._f.write(view)
-            if not n:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            view = view[n:]
-
-    def _cut_back(self) -> None:
-        """After a failed write: cut the file back to the last complete line."""
-        try:
-            os.truncate(self.path, self.offset)
-        except OSError:
-            return  # the disk refuses even that: a resume cuts the file back to its checkpoint's offset
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def parse_lines(lines: Iterable[bytes]) -> tuple[list[AnyEvent], int]:
-    """The events of complete lines, for a reader that must go on past a damaged one (a watcher, a
-    status line): the events, and how many non-empty lines were not events."""
-    out: list[AnyEvent] = []
-    bad = 0
-    for line in lines:
-        if line.strip():
-            try:
-                out.append(parse_event(line.decode()))
-            except ValueError:
-                bad += 1
-    return out, bad
-
-
-def read_events(path: Path) -> list[AnyEvent]:
-    """All events of a file; a torn last line (a kill mid-write) is left out, any other bad line is an error."""
-    events = []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                events.append(parse_event(raw.decode()))
-            except ValueError as err:
-                raise PresnetError(
-                    f"line {number} is not a presnet event ({err.__class__.__name__})",
-                    where=str(path),
-                    hint="the file was edited or damaged; restore it",
-                ) from None
-    return events
-
-
-def repair_events(path: Path, offset: int | None = None) -> None:
-    """Cut the file to ``offset`` (a checkpoint's view), or to its last complete line.
-
-    A ``suspended`` line past ``offset`` is kept: the work after the checkpoint is redone, but that
-    the run was suspended there (and by what) is history, which a resume must not erase."""
-    path = Path(path)
-    if not path.exists():
-        return
-    size = path.stat().st_size
-    if offset is None:
-        with open(path, "rb") as f:
-            data = f.read()
-        offset = data.rfind(b"\n") + 1
-    if offset >= size:
-        return
-    with open(path, "rb") as f:
-        f.seek(offset)
-        kept = b"".join(_suspended_lines(f.read()))
-    os.truncate(path, offset)
-    with open(path, "ab") as f:
-        f.write(kept)
-
-
-def _suspended_lines(tail: bytes) -> list[bytes]:
-    """The complete ``suspended`` lines of a cut-away tail, as they were written (the last piece of the
-    split is empty or a torn line; a line that is not an event is dropped with the rest)."""
-    lines = tail.split(b"\n")[:-1]
-    return [line + b"\n" for line in lines if [type(e) for e in parse_lines([line])[0]] == [Suspended]]
-
-
-class EventFollower:
-    """Reads an event file as it grows (attach to a headless run)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._pos = 0
-        self._partial = b""
-        self.bad_lines = 0
-
-    def skip(self, offset: int) -> None:
-        """Start reading at ``offset`` (the end of a history the reader does not want)."""
-        self._pos, self._partial = offset, b""
-
-    def poll(self) -> list[AnyEvent]:
-        if not self.path.exists():
-            return []
-        size = self.path.stat().st_size
-        if size < self._pos:  # cut back by a resume: read again from the start
-            self._pos, self._partial = 0, b""
-        with open(self.path, "rb") as f:
-            f.seek(self._pos)
-            chunk = f.read()
-        self._pos += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        out, bad = parse_lines(lines)
-        self.bad_lines += bad  # counted, not fatal: a watcher must not die of one damaged line
-        return out
+        return getattr(event_log, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
