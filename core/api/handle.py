@@ -127,10 +127,6 @@ class RunHandle:
         """The newest progress event (step, images/s, ETA), or None before the first step."""
         return read_progress(self.run_dir.progress_file)
 
-    def log_tail(self) -> str:
-        """The worker log's last line (why a worker ended early)."""
-        return last_line(self.run_dir.worker_log)
-
     # -- steering ---------------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop the search now (it derives and saves its result) or the retrain (final weights kept)."""

@@ -291,6 +291,17 @@ class SearchConfig(_Strict):
         """The stop rule in force: ``stop_rule``, or what ``auto_stop`` meant before it existed."""
         return self.stop_rule or ("margin" if self.auto_stop else "none")
 
+    def stage_warmup(self, stage: int = 1) -> int:
+        """Warm-up epochs of 1-based ``stage`` (a direct search is stage 1): the first stage has
+        ``warmup_epochs``, each later stage of a progressive search ``stage_warmup_epochs`` when set.
+        The one place of this rule: the loop, the budget checks and the planner all ask here."""
+        return self.warmup_epochs if stage == 1 or self.stage_warmup_epochs is None else self.stage_warmup_epochs
+
+    def in_warmup(self, epoch: int, stage_start: int = 1, stage: int = 1) -> bool:
+        """Whether 1-based ``epoch`` trains weights only: it lies in the warm-up of the stage that
+        started at ``stage_start`` (epochs ``stage_start`` .. ``stage_start + warm-up - 1``)."""
+        return epoch < stage_start + self.stage_warmup(stage)
+
     @field_validator("progressive", mode="before")
     @classmethod
     def _progressive(cls, v: Any) -> list[str | list[int]] | None:
@@ -371,7 +382,7 @@ def no_search_problem(search: SearchConfig) -> str | None:
             f"raise search.epochs (--epochs) above {w} "
             f"or lower search.warmup_epochs (--warmup-epochs) below {search.epochs}"
         )
-    if search.stop_at_epoch is not None and search.stop_at_epoch <= w:
+    if search.stop_at_epoch is not None and search.in_warmup(search.stop_at_epoch):
         return (
             f"search.stop_at_epoch: a stop after epoch {search.stop_at_epoch} falls inside the {w} warm-up epochs "
             f"(no architecture step); stop after epoch {w + 1} or later, "
@@ -389,7 +400,7 @@ def check_stop_at(search: SearchConfig, epoch: int, where: str = "--at-epoch", e
             where=where,
             hint=f"stop after epoch {ended + 1} or later, or stop now",
         )
-    if epoch <= search.warmup_epochs:
+    if search.in_warmup(epoch):
         raise PresnetError(
             f"epoch {epoch} is inside the {search.warmup_epochs} warm-up epochs: the search would end "
             "before its first architecture step",

@@ -242,7 +242,7 @@ def _progressive_row(
     epochs = worst_case_epochs(config, len(stages))
     search_s, detail = 0.0, list[dict[str, float | int | str]]()
     for i, (scope, t, e) in enumerate(zip(stages, times, epochs, strict=True)):
-        warm = min(s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs, e)
+        warm = min(s.stage_warmup(i + 1), e)
         stage_s = warm * spe[0] * t.weight_s + (e - warm) * _search_epoch_s(t, spe[0], s.arch_every)
         search_s += stage_s
         detail.append({"stage": i + 1, "scope": scope_name(scope), "epochs": e, "search_s": stage_s})
@@ -272,9 +272,7 @@ def worst_case_epochs(config: Config, n_stages: int) -> list[int]:
     s = config.search
     cap = s.epochs
     budgets = [config.stage_budget(i + 1) for i in range(n_stages)]
-    warm = [
-        s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs for i in range(n_stages)
-    ]
+    warm = [s.stage_warmup(i + 1) for i in range(n_stages)]
     limit = [b if b is not None else cap for b in budgets]
     least = [min(b, w + s.patience) for b, w in zip(limit, warm)]
     out = []

@@ -101,10 +101,6 @@ class RunDir:
         return self.path / "weights"
 
     @property
-    def last_weights(self) -> Path:
-        return self.weights / LAST_WEIGHTS
-
-    @property
     def error_log(self) -> Path:
         """A bug's traceback (the run's error event points here)."""
         return self.path / "error.log"

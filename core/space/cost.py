@@ -36,10 +36,8 @@ from core.io import atomic_write_text
 from core.space import JOINT_DECISION
 from core.space.network import BlockChoice, SearchNet, count_params
 
-METRICS = ("flops", "params", "latency")
 #: Default weight per form: ProxylessNAS's lambda (add) and beta (mul_log).
 DEFAULT_WEIGHT = {"add": 0.2, "mul_log": 0.6}
-UNITS = {"flops": "FLOPs", "params": "params", "latency": "us"}
 
 
 # -- whole networks ------------------------------------------------------------------------------
