@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import Config
-from core.run.readout import PerturbationReadout
+from core.run.readout import PerturbationReadout, latest_readout
 from core.space.network import SearchNet
 from core.train.curvature import CurvatureProbe
 from core.train.perturbation import PerturbationProbe
@@ -77,8 +77,7 @@ class SearchProbes:
 
     def readout_for(self, epoch: int) -> tuple[int, PerturbationReadout] | None:
         """The latest readout at or before ``epoch`` (the architecture's epoch), with its own epoch."""
-        at = [e for e in self.readouts if e <= epoch]
-        return (max(at), self.readouts[max(at)]) if at else None
+        return latest_readout(self.readouts, epoch)
 
     def shares(self, elapsed_s: float) -> dict[str, dict[str, Any]]:
         """Each probe's runs and share of the search's time (``summary.json``, ``presnet bench``)."""
