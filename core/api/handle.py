@@ -188,8 +188,9 @@ def last_line(path: Path) -> str:
 
 def _remove_unused(run_dir: Path) -> None:
     """A directory :meth:`RunHandle.start` made, left with nothing but the worker's log and control file."""
+    rd = RunDir(run_dir)
     leftovers = {p.name for p in run_dir.iterdir()}
-    if leftovers <= {"worker.log", "control.json"}:
+    if leftovers <= {rd.worker_log.name, rd.control_file.name}:
         for name in leftovers:
             (run_dir / name).unlink()
         run_dir.rmdir()

@@ -53,7 +53,7 @@ def list_runs(folder: Path) -> list[RunRecord]:
             where=str(folder),
             hint="pass the folder your runs are in (default: runs)",
         )
-    return [read_record(p) for p in sorted(folder.iterdir()) if (p / "config.yaml").is_file()]
+    return [read_record(p) for p in sorted(folder.iterdir()) if RunDir(p).config_file.is_file()]
 
 
 def live_runs(folder: Path) -> list[RunRecord]:

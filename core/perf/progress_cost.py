@@ -17,6 +17,7 @@ from typing import Any
 
 from core.run.events import EventBus
 from core.run.progress import ProgressFile
+from core.run.rundir import RunDir
 from core.train.loop import PROGRESS_INTERVAL_S, ProgressClock
 
 
@@ -26,7 +27,7 @@ def bench_progress(step_s: float, n: int = 400, rounds: int = 5) -> dict[str, An
     quiet, emitting = [], []
     with tempfile.TemporaryDirectory() as tmp:
         bus = EventBus()
-        sink = bus.subscribe(ProgressFile(Path(tmp) / "progress.json"))
+        sink = bus.subscribe(ProgressFile(RunDir(Path(tmp)).progress_file))
         clock = ProgressClock(bus, batch_size=32)
         for _ in range(rounds):
             t0 = time.perf_counter()
