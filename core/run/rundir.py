@@ -65,7 +65,7 @@ class RunDir:
 
     @property
     def worker_log(self) -> Path:
-        """A detached worker's stdout and stderr (core.api.handle)."""
+        """A detached worker's stdout and stderr (core.run.handle)."""
         return self.path / "worker.log"
 
     @property
