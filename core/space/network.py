@@ -464,7 +464,7 @@ class SearchNet(nn.Module):
         out = {}
         for r, bid in enumerate(self.space.block_ids):
             if self.space.joint:
-                out[bid] = BlockChoice(*parse_joint(self.space.candidates(JOINT_DECISION)[indices[JOINT_DECISION][r]]))
+                out[bid] = BlockChoice(*parse_joint(self.space.labels(JOINT_DECISION)[indices[JOINT_DECISION][r]]))
             else:
                 k, a = indices["kernel"][r], indices["activation"][r]
                 out[bid] = BlockChoice(self.space.kernels[k], self.space.activations[a])
