@@ -51,7 +51,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _vocabulary(rule: Callable[[Any], Any], value: Any) -> Any:
+def _vocabulary(rule: Callable[[Any], object], value: object) -> object:
     """Apply one of core.space's rules to a list or comma-separated text; anything else is left to
     pydantic's type check (so ``kernels: 3`` reads "Input should be a valid list")."""
     if not isinstance(value, str | list | tuple):
@@ -80,17 +80,17 @@ class SpaceConfig(_Strict):
 
     @field_validator("scope", mode="before")
     @classmethod
-    def _scope(cls, v: Any) -> str | list[int]:
+    def _scope(cls, v: Any) -> object:
         return _vocabulary(validate_scope, v)
 
     @field_validator("kernels", mode="before")
     @classmethod
-    def _kernels(cls, v: Any) -> list[int]:
+    def _kernels(cls, v: Any) -> object:
         return _vocabulary(validate_kernels, v)
 
     @field_validator("activations", mode="before")
     @classmethod
-    def _activations(cls, v: Any) -> list[str]:
+    def _activations(cls, v: Any) -> object:
         return _vocabulary(validate_activations, v)
 
 
@@ -109,7 +109,7 @@ class NetworkConfig(_Strict):
 
     @field_validator("depths", mode="before")
     @classmethod
-    def _depths(cls, v: Any) -> list[int]:
+    def _depths(cls, v: Any) -> object:
         return _vocabulary(validate_depths, v)
 
 
@@ -304,7 +304,7 @@ class SearchConfig(_Strict):
 
     @field_validator("progressive", mode="before")
     @classmethod
-    def _progressive(cls, v: Any) -> list[str | list[int]] | None:
+    def _progressive(cls, v: Any) -> object:
         return None if v is None else _vocabulary(validate_progressive, v)
 
     @field_validator("stage_epochs")

@@ -80,7 +80,12 @@ def to_device(setup: Setup, model: nn.Module) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if setup.prec.channels_last else model
 
 
-def sgd(params: list) -> torch.optim.SGD:
+def _backward(loss: torch.Tensor, inputs: list[torch.Tensor] | None = None) -> None:
+    """A step's backward, for :func:`step_memory` (to the gates alone for an architecture step)."""
+    loss.backward(inputs=inputs)  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def sgd(params: list[nn.Parameter]) -> torch.optim.SGD:
     return torch.optim.SGD(params, lr=1e-3, momentum=0.9, nesterov=True, weight_decay=4e-5)
 
 
@@ -173,7 +178,7 @@ def bench_plain(setup: Setup) -> dict[str, Any]:
     x, y = batch(setup)
     t = timed(setup, lambda: train_step(setup, model, opt, x, y))
     opt.zero_grad(set_to_none=True)
-    act = step_memory(setup, lambda: loss_of(setup, model, x, y), lambda loss: loss.backward())
+    act = step_memory(setup, lambda: loss_of(setup, model, x, y), _backward)
     params = tensor_bytes(model.parameters())
     state = tensor_bytes(v for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
     return {
@@ -247,7 +252,7 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     # (6) memory beyond parameters and optimizer state
     w_opt.zero_grad(set_to_none=True)
     net.set_fixed(pinned)
-    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
 
     begun = []  # the architecture step the forward began, for its backward
@@ -256,11 +261,11 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         begun.append(net.begin_arch_step(sampler, Mode.TWO_PATH))
         return loss_of(setup, net, x, y)
 
-    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: loss.backward(inputs=list(begun[-1].gates.values())))
+    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: _backward(loss, list(begun[-1].gates.values())))
     net.finish_arch_backward(begun[-1])
     a_opt.zero_grad(set_to_none=True)
     net.set_softmax_weighted()
-    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
     a_opt.zero_grad(set_to_none=True)
     net.set_argmax()

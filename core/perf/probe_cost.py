@@ -27,7 +27,7 @@ PAPER_TRAIN_IMAGES = 45_000
 
 def probe_batches(setup: timing.Setup, images: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Random batches of the setup's size holding ``images`` images (a probe's cost does not depend on them)."""
-    sizes = [len(c) for c in torch.arange(images).split(setup.batch)]
+    sizes = [min(setup.batch, images - start) for start in range(0, images, setup.batch)]
     batches = [timing.batch(setup, seed=i) for i in range(len(sizes))]
     return [(x[:n], y[:n]) for (x, y), n in zip(batches, sizes)]
 

@@ -99,12 +99,14 @@ def _percentiles(means: np.ndarray) -> np.ndarray:
     """Per architecture (last axis), the share in % of the others whose mean it beats (ties half)."""
     below = (means[..., :, None] > means[..., None, :]).sum(-1)
     ties = (means[..., :, None] == means[..., None, :]).sum(-1) - 1
-    return 100.0 * (below + 0.5 * ties) / max(means.shape[-1] - 1, 1)
+    share: np.ndarray = 100.0 * (below + 0.5 * ties) / max(means.shape[-1] - 1, 1)
+    return share
 
 
 def _ranks(means: np.ndarray) -> np.ndarray:
     """1 + how many architectures have a strictly higher mean."""
-    return 1 + (means[..., None, :] > means[..., :, None]).sum(-1)
+    ranks: np.ndarray = 1 + (means[..., None, :] > means[..., :, None]).sum(-1)
+    return ranks
 
 
 def build(scope: str, runs: Sequence[ArchRun]) -> GroundTruth:

@@ -118,7 +118,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         return
 
 
-def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as f:
         f.write(f"\n$ {' '.join(cmd)}\n".encode())
@@ -156,7 +156,7 @@ class _LocalPool:
     def __init__(self, sweep: Sweep, workers: int, entry: Sequence[str], gpus: int, threads: int | None) -> None:
         self.sweep, self.workers, self.entry, self.gpus, self.threads = sweep, workers, entry, gpus, threads
         self.todo = [r for r in sweep.runs if sweep.status(r).state != "done"]
-        self.active: dict[int, tuple[PlannedRun, subprocess.Popen]] = {}  # slot -> run
+        self.active: dict[int, tuple[PlannedRun, subprocess.Popen[bytes]]] = {}  # slot -> run
         self.failed: dict[str, str] = {}
 
     @property
@@ -291,7 +291,7 @@ def _ray_task() -> Callable[[list[str], str, int | None], tuple[int, str]]:
 
         import ray as _ray
 
-        node = f"{_ray.get_runtime_context().get_node_id()} {_ray.util.get_node_ip_address()}"
+        node = f"{_ray.get_runtime_context().get_node_id()} {_ray.util.get_node_ip_address()}"  # type: ignore[no-untyped-call, unused-ignore]
         env = dict(_os.environ)
         if threads is not None:
             env["OMP_NUM_THREADS"] = str(threads)

@@ -372,7 +372,7 @@ def _stored(config: Config) -> dict[str, Any]:
 def _results_part(config: dict[str, Any] | None) -> dict[str, Any]:
     """A config without the fields that cannot change a result (``data.download``): a rerun
     that leaves out ``--download`` is the same sweep."""
-    data = json.loads(json.dumps(config or {}))
+    data: dict[str, Any] = json.loads(json.dumps(config or {}))
     data.get("data", {}).pop("download", None)
     return data
 
@@ -465,7 +465,7 @@ def preflight(base: Config, *, local: bool) -> None:
     ``local``: the runs train on this machine, so its device must exist (a Ray cluster's
     driver need not have the GPUs its workers have).
     """
-    from core.train.data import check_image_folder
+    from core.train.datadir import check_image_folder
     from core.train.device import resolve_device
 
     if local:

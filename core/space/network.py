@@ -110,7 +110,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.act2(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        result: torch.Tensor = self.relu(out + identity)
+        return result
 
 
 class SearchBottleneck(nn.Module):
@@ -155,7 +156,8 @@ class SearchBottleneck(nn.Module):
         for op in self.mixed:
             out = op(out)
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        result: torch.Tensor = self.relu(out + identity)
+        return result
 
 
 def _downsample(in_ch: int, out_ch: int, stride: int) -> nn.Module | None:
@@ -203,7 +205,8 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages():
             x = stage(x)
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        logits: torch.Tensor = self.fc(torch.flatten(self.avgpool(x), 1))
+        return logits
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -277,7 +280,7 @@ class SearchNet(nn.Module):
         self.allowed: dict[str, torch.Tensor | None] = {}
         self._allowed_rows: dict[str, list[list[bool]]] = {}
         self._inplace = False  # as built: the activation candidates are not in place
-        self._host_alphas: tuple[tuple[int, ...], list] | None = None
+        self._host_alphas: tuple[tuple[int, ...], list[np.ndarray]] | None = None
         self.reindex()
 
     def blocks(self) -> Iterator[tuple[int, nn.Module]]:
@@ -339,9 +342,10 @@ class SearchNet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        logits: torch.Tensor = self.net(x)
+        return logits
 
-    def host_alphas(self) -> list:
+    def host_alphas(self) -> list[np.ndarray]:
         """The alphas as host arrays, copied from the device only when they changed.
 
         A search iteration samples twice (weight step, architecture step) from the same
