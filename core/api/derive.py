@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from core.config import Config, validate
 from core.errors import PresnetError
 from core.run.events import AlphaSnapshot, EpochEnd, StageEnd
-from core.run.readout import PerturbationReadout, latest_readout
+from core.run.readout import PerturbationReadout
+from core.run.readout import latest_readout as latest_readout  # re-exported: the TUI's model asks it too
 from core.run.rundir import RunDir
 from core.run.state import RunState, fold
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from core.run.payloads import ConfidenceRecord as ConfidenceRecord  # re-exported: front ends read them
 from core.run.payloads import ProgressiveWhere as ProgressiveWhere
-from core.run.readout import PerturbationReadout
+from core.run.readout import PerturbationReadout as PerturbationReadout  # re-exported: epoch_end carries it
 from core.run.tuning import Tuning as Tuning  # re-exported: the started events carry it
 
 #: {"<block id>": {"kernel": {"3": p, "5": p}, "activation": {"relu": p, ...}}}

@@ -32,6 +32,7 @@ from core.run.event_types import Converged as Converged
 from core.run.event_types import EpochEnd as EpochEnd
 from core.run.event_types import Error as Error
 from core.run.event_types import Event as Event
+from core.run.event_types import PerturbationReadout as PerturbationReadout
 from core.run.event_types import Progress as Progress
 from core.run.event_types import ProgressiveWhere as ProgressiveWhere
 from core.run.event_types import RetrainDone as RetrainDone
