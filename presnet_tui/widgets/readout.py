@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from core.api.derive import PerturbationReadout
+from core.run.events import PerturbationReadout
 from presnet_tui.widgets.plots import SHORT
 
 #: the decisions' short names (the block table's columns)
