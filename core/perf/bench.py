@@ -174,11 +174,11 @@ def _scope_memory(
     pinned: dict[str, list[int]],
     data: tuple[torch.Tensor, torch.Tensor],
     plain_bytes: int,
-) -> dict[str, Any]:
+) -> dict[str, float]:
     """(6): a weight step's, an architecture step's and a DARTS-style step's memory beyond parameters
     and optimizer state, as ratios to the plain network's, and the totals with parameters."""
     (w_opt, a_opt), (x, y) = opts, data
-    out: dict[str, Any] = {}
+    out: dict[str, float] = {}
     w_opt.zero_grad(set_to_none=True)
     net.set_fixed(pinned)
     out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
