@@ -10,9 +10,11 @@ concern per subpackage:
   files, input-size geometry, candidate costs;
 - :mod:`core.train` -- the search and retrain loops, their steps, data, devices, stop criterion,
   and a run directory's job;
-- :mod:`core.run` -- a run directory: layout, events, control file, checkpoints, lock, Table I;
+- :mod:`core.run` -- a run directory: layout, events, control file, checkpoints, lock, and the
+  process that runs a job in it;
 - :mod:`core.scale` -- many runs (sweeps on local workers or Ray) and one run over many
   processes (torchrun);
+- :mod:`core.results` -- what finished runs say: Table I and its statistics, power, ground truth;
 - :mod:`core.perf` -- the benchmark;
 - :mod:`core.api` -- the service layer front ends call (one module per concern);
 - :mod:`core.export` -- the found model as a plain module, ONNX or a ``torch.export`` program;

@@ -19,12 +19,12 @@ import json
 from pathlib import Path
 
 from core.api.results import compare
+from core.results.ground_truth import _key_of
+from core.results.orderings import alpha_snapshot, derive_epoch
+from core.results.table import collect
 from core.run.rundir import RunDir
 from core.scale.exhaustive import key_label, space_keys
-from core.scale.ground_truth import _key_of
-from core.scale.orderings import alpha_snapshot, derive_epoch
 from core.scale.sweep import Sweep
-from core.scale.table import collect
 
 
 def _decisions(label: str) -> dict[str, str]:

@@ -33,9 +33,9 @@ import yaml
 
 from core.api.derive import derive
 from core.api.stops import curvature_points, rule_verdicts
+from core.results.stats import mean_ci95
 from core.run.events import EpochEnd, Unstable
 from core.run.rundir import RunDir
-from core.scale.stats import mean_ci95
 from core.space.arch import save_arch
 
 REPO = Path(__file__).resolve().parents[1]

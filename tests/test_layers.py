@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core.run",),
     ("core.train",),
     ("core.scale", "core.perf", "core.export"),
+    ("core.results",),
     ("core.api",),
     # The front ends: what both share, then each front end's own layers; the CLI's entry point on top.
     ("presnet_tui", "presnet_tui.shared", "presnet_tui.web", "presnet_tui.cli.terminal", "presnet_tui.app.messages"),

@@ -12,6 +12,7 @@ from core.config import Config, validate
 from core.errors import PresnetError
 from core.run.events import AlphaSnapshot, EpochEnd, StageEnd
 from core.run.readout import PerturbationReadout
+from core.run.readout import latest_readout as latest_readout  # re-exported: the TUI's model asks it too
 from core.run.rundir import RunDir
 from core.run.state import RunState, fold
 from core.space.arch import Architecture, from_choices, merged_choices, snapshot_to_choices
@@ -71,11 +72,7 @@ def confidence_at(snaps: SearchSnapshots, epoch: int) -> Confidence:
 
 def readout_at(snaps: SearchSnapshots, epoch: int) -> tuple[int, PerturbationReadout] | None:
     """The latest perturbation readout at or before ``epoch`` (the probe's budget may have skipped some)."""
-    for e in sorted((k for k in snaps.history if k <= epoch), reverse=True):
-        read = snaps.history[e].perturbation
-        if read is not None:
-            return e, read
-    return None
+    return latest_readout({e: end.perturbation for e, end in snaps.history.items()}, epoch)
 
 
 def derive(source: RunDir | SearchSnapshots, epoch: int | None = None, select: str | None = None) -> Architecture:

@@ -19,7 +19,8 @@ from core.run.rundir import RunDir
 from core.run.state import fold
 from core.run.summary import RunSummary
 
-RunStatus = Literal["live", "finished", "stopped", "failed", "crashed"]
+#: A run directory's state as `presnet runs` lists it (a sweep's per-run status is core.scale.sweep.RunStatus).
+ListedState = Literal["live", "finished", "stopped", "failed", "crashed"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RunRecord:
     """One run directory as a listing shows it."""
 
     path: str
-    state: RunStatus
+    state: ListedState
     phase: Literal["search", "retrain", "none"]
     epoch: int  #: epochs done in that phase
     epochs: int  #: epochs that phase was set to run (0 when unknown)
@@ -52,7 +53,7 @@ def list_runs(folder: Path) -> list[RunRecord]:
             where=str(folder),
             hint="pass the folder your runs are in (default: runs)",
         )
-    return [read_record(p) for p in sorted(folder.iterdir()) if (p / "config.yaml").is_file()]
+    return [read_record(p) for p in sorted(folder.iterdir()) if RunDir(p).config_file.is_file()]
 
 
 def live_runs(folder: Path) -> list[RunRecord]:
@@ -98,7 +99,7 @@ def read_record(path: Path) -> RunRecord:
     )
 
 
-def _state(run: RunDir, summary: RunSummary, events: list[AnyEvent]) -> tuple[RunStatus, str]:
+def _state(run: RunDir, summary: RunSummary, events: list[AnyEvent]) -> tuple[ListedState, str]:
     if is_held(run.path):
         return "live", ""
     from core.api.steer import finished

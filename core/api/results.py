@@ -8,12 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.scale import stats
-from core.scale.ground_truth import GroundTruth, ground_truths
-from core.scale.power import PowerPlan, plan_power
-from core.scale.table import TableRow, collect, table_rows
+from core.results import stats
+from core.results.ground_truth import GroundTruth, ground_truths
+from core.results.power import PowerPlan, plan_power
+from core.results.table import BlockAgreement, DecisionAgreement, TableRow, collect, table_rows
 
-__all__ = ["PLANNED_DESIGNS", "Comparison", "GroundTruth", "PowerPlan", "compare", "pilot_power", "power_from_pilot"]
+__all__ = [
+    "PLANNED_DESIGNS",
+    "BlockAgreement",
+    "Comparison",
+    "DecisionAgreement",
+    "GroundTruth",
+    "PowerPlan",
+    "TableRow",
+    "compare",
+    "pilot_power",
+    "power_from_pilot",
+]
 
 #: The Table I designs ``compare`` sizes from a ground truth: (seeds, random architectures per seed).
 PLANNED_DESIGNS = ((3, 3), (5, 3), (10, 3))

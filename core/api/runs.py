@@ -151,7 +151,7 @@ def run_job_as_rank(job: Job, run: Callable[[Job, bool], int]) -> int:
 
 def new_run_path(config: Config, label: str | None = None) -> Path:
     """Where a new run of ``config`` goes: ``run.out``, or a fresh ``<timestamp>-<scope>`` under the runs
-    folder (a worker started detached creates it there: :class:`~core.api.handle.RunHandle`)."""
+    folder (a worker started detached creates it there: :class:`~core.run.handle.RunHandle`)."""
     import time
 
     from core.space import scope_name

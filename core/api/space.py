@@ -3,6 +3,7 @@ FLOPs range, computed once per space (``presnet inspect``, the setup screen)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,16 @@ class FlopsRange:
 
 
 @dataclass(frozen=True)
+class StageRow:
+    """One stage of a progressive search as inspect shows it: its scope, its blocks, the ones it adds."""
+
+    stage: int  #: 1-based
+    scope: str | list[int]
+    blocks: list[int]
+    new_blocks: list[int]
+
+
+@dataclass(frozen=True)
 class SpaceReport:
     scope: str | list[int]
     candidates: str
@@ -41,7 +52,7 @@ class SpaceReport:
     #: the void kernel choices in words (no advice), or None
     void: str | None
     #: a progressive search's stages: each scope, its blocks and the blocks it adds (empty: a direct search)
-    stages: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[StageRow] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """``presnet inspect --scope ... --json``."""
@@ -63,7 +74,7 @@ class SpaceReport:
             "blocks": [g.to_json() for g in self.geometry],
             "baseline_flops": self.flops.baseline,
             "flops": {"min": self.flops.min, "max": self.flops.max, "per_block": self.flops.per_block},
-            **({"progressive": self.stages} if self.stages else {}),
+            **({"progressive": [dataclasses.asdict(st) for st in self.stages]} if self.stages else {}),
         }
 
 
@@ -136,11 +147,11 @@ def _report(config: Config, paper_network: bool, as_searched: bool) -> SpaceRepo
     )
 
 
-def _stages(scopes: list[Any], stages: list[list[int]]) -> list[dict[str, Any]]:
+def _stages(scopes: list[str | list[int]], stages: list[list[int]]) -> list[StageRow]:
     """A progressive search's stages as inspect shows them: each scope, its blocks and the ones it adds."""
-    out: list[dict[str, Any]] = []
+    out: list[StageRow] = []
     before: set[int] = set()
     for i, (scope, blocks) in enumerate(zip(scopes, stages, strict=True)):
-        out.append({"stage": i + 1, "scope": scope, "blocks": blocks, "new_blocks": sorted(set(blocks) - before)})
+        out.append(StageRow(i + 1, scope, blocks, sorted(set(blocks) - before)))
         before = set(blocks)
     return out

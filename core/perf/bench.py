@@ -33,16 +33,25 @@ from functools import partial
 from typing import Any
 
 import torch
-from torch import nn
 
 from core.config import DataConfig, RunConfig
 from core.perf.probe_cost import bench_probes
 from core.perf.progress_cost import bench_progress
+from core.perf.steps import _backward as _backward
+from core.perf.steps import arch_step as arch_step
+from core.perf.steps import base_indices as base_indices
+from core.perf.steps import loss_of as loss_of
+from core.perf.steps import saved_tensor_bytes as saved_tensor_bytes
+from core.perf.steps import search_iteration as search_iteration
+from core.perf.steps import sgd as sgd
+from core.perf.steps import step_memory as step_memory
+from core.perf.steps import tensor_bytes as tensor_bytes
+from core.perf.steps import to_device as to_device
+from core.perf.steps import train_step as train_step
 from core.perf.timing import Setup, batch, sync, timed
-from core.space import BASE_ACTIVATION, BASE_KERNEL, JOINT_DECISION, RESNET50_DEPTHS, SearchSpace
+from core.space import RESNET50_DEPTHS, SearchSpace
 from core.space.network import NetSpec, SearchNet, build_plain
 from core.space.proxyless import Mode, PathSampler, host_logits
-from core.train import step as steps
 from core.train.autotune import Probe, tune
 from core.train.data import ImageSet, channel_stats
 from core.train.device import configure_torch, resolve_device
@@ -75,105 +84,13 @@ def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]
     return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
-def to_device(setup: Setup, model: nn.Module) -> nn.Module:
-    model = model.to(setup.device)
-    return model.to(memory_format=torch.channels_last) if setup.prec.channels_last else model
-
-
-def sgd(params: list) -> torch.optim.SGD:
-    return torch.optim.SGD(params, lr=1e-3, momentum=0.9, nesterov=True, weight_decay=4e-5)
-
-
-def train_step(setup: Setup, model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    """The engine's training step (a weight step on whatever paths the ops are set to)."""
-    steps.train_step(model, opt, setup.scaler, setup.prec, x, y)
-
-
-def arch_step(
-    setup: Setup,
-    net: SearchNet,
-    sampler: PathSampler,
-    opt: torch.optim.Optimizer,
-    mode: Mode,
-    x: torch.Tensor,
-    y: torch.Tensor,
-) -> None:
-    """The engine's architecture step (gates -> alpha grads -> Adam -> rescale)."""
-    steps.arch_step(net, sampler, mode, opt, setup.arch_scaler, setup.prec, x, y)
-
-
-def search_iteration(
-    setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer
-) -> Callable[[], None]:
-    """One search iteration as a search epoch runs it: a weight step on sampled paths, then a two-path
-    architecture step (on one fixed batch: the data pipeline is (7)'s)."""
-    sampler = PathSampler(7)
-    x, y = batch(setup, seed=99)
-
-    def iteration() -> None:
-        net.sample_weight_paths(sampler)
-        train_step(setup, net, w_opt, x, y)
-        arch_step(setup, net, sampler, a_opt, Mode.TWO_PATH, x, y)
-
-    return iteration
-
-
-def base_indices(space: SearchSpace) -> dict[str, list[int]]:
-    """Pin every decision to 3x3 / ReLU (or the first candidate when those are not offered)."""
-    k = space.kernels.index(BASE_KERNEL) if BASE_KERNEL in space.kernels else 0
-    a = space.activations.index(BASE_ACTIVATION) if BASE_ACTIVATION in space.activations else 0
-    n = len(space.block_ids)
-    if space.joint:
-        return {JOINT_DECISION: [k * len(space.activations) + a] * n}
-    return {"kernel": [k] * n, "activation": [a] * n}
-
-
-# -- memory ------------------------------------------------------------------------------------
-def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Run a forward; return its output and the bytes of distinct storages autograd saved for backward."""
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        if not isinstance(t, nn.Parameter):  # weights are counted as parameters, not activations
-            storage = t.untyped_storage()
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    return out, sum(seen.values())
-
-
-def step_memory(setup: Setup, forward: Callable[[], torch.Tensor], backward: Callable[[torch.Tensor], None]) -> int:
-    """Memory of one step beyond what existed before it (see the module doc for the method per device)."""
-    if setup.device.type == "cuda":
-        sync(setup.device)
-        torch.cuda.reset_peak_memory_stats(setup.device)
-        before = torch.cuda.memory_allocated(setup.device)
-        backward(forward())
-        sync(setup.device)
-        return torch.cuda.max_memory_allocated(setup.device) - before
-    out, saved = saved_tensor_bytes(forward)
-    backward(out)
-    return saved
-
-
-def tensor_bytes(tensors: Any) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def loss_of(setup: Setup, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return steps.forward_loss(model, x, y, setup.prec)[0]
-
-
-# -- the measurements ------------------------------------------------------------------------------
 def bench_plain(setup: Setup) -> dict[str, Any]:
     model = to_device(setup, build_plain(setup.spec))
     opt = sgd(list(model.parameters()))
     x, y = batch(setup)
     t = timed(setup, lambda: train_step(setup, model, opt, x, y))
     opt.zero_grad(set_to_none=True)
-    act = step_memory(setup, lambda: loss_of(setup, model, x, y), lambda loss: loss.backward())
+    act = step_memory(setup, lambda: loss_of(setup, model, x, y), _backward)
     params = tensor_bytes(model.parameters())
     state = tensor_bytes(v for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
     return {
@@ -245,9 +162,26 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
     out.update(bench_probes(setup, net, search_iteration(setup, net, w_opt, a_opt)))
 
     # (6) memory beyond parameters and optimizer state
+    out.update(_scope_memory(setup, net, (w_opt, a_opt), sampler, pinned, (x, y), plain["activation_bytes"]))
+    return out
+
+
+def _scope_memory(
+    setup: Setup,
+    net: SearchNet,
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    sampler: PathSampler,
+    pinned: dict[str, list[int]],
+    data: tuple[torch.Tensor, torch.Tensor],
+    plain_bytes: int,
+) -> dict[str, float]:
+    """(6): a weight step's, an architecture step's and a DARTS-style step's memory beyond parameters
+    and optimizer state, as ratios to the plain network's, and the totals with parameters."""
+    (w_opt, a_opt), (x, y) = opts, data
+    out: dict[str, float] = {}
     w_opt.zero_grad(set_to_none=True)
     net.set_fixed(pinned)
-    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
 
     begun = []  # the architecture step the forward began, for its backward
@@ -256,18 +190,18 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         begun.append(net.begin_arch_step(sampler, Mode.TWO_PATH))
         return loss_of(setup, net, x, y)
 
-    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: loss.backward(inputs=list(begun[-1].gates.values())))
+    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: _backward(loss, list(begun[-1].gates.values())))
     net.finish_arch_backward(begun[-1])
     a_opt.zero_grad(set_to_none=True)
     net.set_softmax_weighted()
-    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), lambda loss: loss.backward())
+    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
     a_opt.zero_grad(set_to_none=True)
     net.set_argmax()
     params = tensor_bytes(p for p in net.parameters())
-    out["weight_ratio_mem"] = out["weight_bytes"] / plain["activation_bytes"]
-    out["arch_ratio_mem"] = out["arch_bytes"] / plain["activation_bytes"]
-    out["darts_ratio_mem"] = out["darts_bytes"] / plain["activation_bytes"]
+    out["weight_ratio_mem"] = out["weight_bytes"] / plain_bytes
+    out["arch_ratio_mem"] = out["arch_bytes"] / plain_bytes
+    out["darts_ratio_mem"] = out["darts_bytes"] / plain_bytes
     out["supernet_param_bytes"] = params
     # SGD keeps one momentum buffer per parameter tensor: the total counts params, momentum, the step.
     out["proxyless_total_bytes"] = 2 * params + max(out["weight_bytes"], out["arch_bytes"])

@@ -30,6 +30,7 @@ from core.errors import PresnetError
 from core.perf import bench
 from core.perf.duration import parse_duration as parse_duration  # re-exported: its old home
 from core.perf.probe_cost import probe_seconds
+from core.perf.timing import Setup, batch, timed
 from core.space import SCOPE_STAGES, Scope, SearchSpace, progressive_label, scope_block_ids, scope_name
 from core.space.geometry import space_geometry
 from core.space.network import BlockChoice, NetSpec, SearchNet, build_plain
@@ -108,11 +109,11 @@ def plan(config: Config, steps_per_epoch: tuple[int, int], settings: PlanSetting
     torch.manual_seed(0)
     n, d = config.network, config.data
     spec = NetSpec(10, n.stem, n.width_mult, tuple(n.depths))
-    setup = bench.Setup(device, prec, spec, d.batch_size, d.image_size, settings.repeats, settings.warmup, 0)
+    setup = Setup(device, prec, spec, d.batch_size, d.image_size, settings.repeats, settings.warmup, 0)
     setup.joint = config.space.candidates == "joint"
     times: dict[tuple[int, ...], StepTimes] = {}
 
-    def timed(scope: Scope) -> StepTimes:
+    def times_of(scope: Scope) -> StepTimes:
         ids = tuple(scope_block_ids(scope, n.depths))
         if ids not in times:
             times[ids] = time_scope(setup, config, list(ids))
@@ -122,9 +123,9 @@ def plan(config: Config, steps_per_epoch: tuple[int, int], settings: PlanSetting
     if isinstance(config.space.scope, list):
         scopes.append(config.space.scope)
     search_spe, retrain_spe = steps_per_epoch
-    rows = [_row(config, scope, timed(scope), steps_per_epoch, settings) for scope in scopes]
+    rows = [_row(config, scope, times_of(scope), steps_per_epoch, settings) for scope in scopes]
     stages: list[Scope] = list(config.search.progressive or ["s", "m", "l", "f"])
-    rows.append(_progressive_row(config, stages, [timed(s) for s in stages], steps_per_epoch, settings))
+    rows.append(_progressive_row(config, stages, [times_of(s) for s in stages], steps_per_epoch, settings))
     baseline_s = 0.0
     if settings.baseline:
         plain = bench.to_device(setup, build_plain(spec))
@@ -147,7 +148,7 @@ def plan(config: Config, steps_per_epoch: tuple[int, int], settings: PlanSetting
     )
 
 
-def time_scope(setup: bench.Setup, config: Config, block_ids: list[int]) -> StepTimes:
+def time_scope(setup: Setup, config: Config, block_ids: list[int]) -> StepTimes:
     """Median seconds of a sampled weight step, an architecture step (the configured estimator) and a
     retrain step of the scope's costliest architecture."""
     s = config.space
@@ -157,15 +158,15 @@ def time_scope(setup: bench.Setup, config: Config, block_ids: list[int]) -> Step
     w_opt = bench.sgd(net.weight_parameters())
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-3, betas=(0.0, 0.999))
     sampler = PathSampler(0)
-    x, y = bench.batch(setup)
+    x, y = batch(setup)
     mode = Mode(config.search.estimator)
 
     def weight_step() -> None:
         net.sample_weight_paths(sampler)
         bench.train_step(setup, net, w_opt, x, y)
 
-    weight_s = bench.timed(setup, weight_step)
-    arch_s = bench.timed(setup, lambda: bench.arch_step(setup, net, sampler, a_opt, mode, x, y))
+    weight_s = timed(setup, weight_step)
+    arch_s = timed(setup, lambda: bench.arch_step(setup, net, sampler, a_opt, mode, x, y))
     largest = BlockChoice(max(s.kernels), s.activations[0])
     plain = bench.to_device(setup, build_plain(setup.spec, {b: largest for b in block_ids}))
     c, pt = config.search.curvature, config.search.perturbation
@@ -174,10 +175,10 @@ def time_scope(setup: bench.Setup, config: Config, block_ids: list[int]) -> Step
     return StepTimes(weight_s, arch_s, _retrain_step_s(setup, plain), curvature_s, perturbation_s)
 
 
-def _retrain_step_s(setup: bench.Setup, model: torch.nn.Module) -> float:
+def _retrain_step_s(setup: Setup, model: torch.nn.Module) -> float:
     opt = bench.sgd(list(model.parameters()))
-    x, y = bench.batch(setup)
-    return bench.timed(setup, lambda: bench.train_step(setup, model, opt, x, y))
+    x, y = batch(setup)
+    return timed(setup, lambda: bench.train_step(setup, model, opt, x, y))
 
 
 def _choices(config: Config, block_ids: Sequence[int]) -> tuple[int, int]:
@@ -242,7 +243,7 @@ def _progressive_row(
     epochs = worst_case_epochs(config, len(stages))
     search_s, detail = 0.0, list[dict[str, float | int | str]]()
     for i, (scope, t, e) in enumerate(zip(stages, times, epochs, strict=True)):
-        warm = min(s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs, e)
+        warm = min(s.stage_warmup(i + 1), e)
         stage_s = warm * spe[0] * t.weight_s + (e - warm) * _search_epoch_s(t, spe[0], s.arch_every)
         search_s += stage_s
         detail.append({"stage": i + 1, "scope": scope_name(scope), "epochs": e, "search_s": stage_s})
@@ -272,9 +273,7 @@ def worst_case_epochs(config: Config, n_stages: int) -> list[int]:
     s = config.search
     cap = s.epochs
     budgets = [config.stage_budget(i + 1) for i in range(n_stages)]
-    warm = [
-        s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs for i in range(n_stages)
-    ]
+    warm = [s.stage_warmup(i + 1) for i in range(n_stages)]
     limit = [b if b is not None else cap for b in budgets]
     least = [min(b, w + s.patience) for b, w in zip(limit, warm)]
     out = []

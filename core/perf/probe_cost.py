@@ -27,7 +27,7 @@ PAPER_TRAIN_IMAGES = 45_000
 
 def probe_batches(setup: timing.Setup, images: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Random batches of the setup's size holding ``images`` images (a probe's cost does not depend on them)."""
-    sizes = [len(c) for c in torch.arange(images).split(setup.batch)]
+    sizes = [min(setup.batch, images - start) for start in range(0, images, setup.batch)]
     batches = [timing.batch(setup, seed=i) for i in range(len(sizes))]
     return [(x[:n], y[:n]) for (x, y), n in zip(batches, sizes)]
 
@@ -95,13 +95,13 @@ def probe_seconds(setup: timing.Setup, net: SearchNet, name: str, config: Any) -
 
 def bench_probes(
     setup: timing.Setup, net: SearchNet, iteration: Callable[[], None], budget: float = 0.05
-) -> dict[str, Any]:
+) -> dict[str, float]:
     """Each probe at its default settings against ``iteration`` (one search iteration: a weight step and
     an architecture step), and each one's share of the paper's epoch."""
     probes = probe_calls(setup, net, CurvatureConfig(), PerturbationConfig())
     t = interleaved(setup, probes, iteration)
     epoch_s = PAPER_TRAIN_IMAGES / setup.batch * t["iteration"]
-    out: dict[str, Any] = {"search_iteration_s": t["iteration"], "probe_budget": budget}
+    out: dict[str, float] = {"search_iteration_s": t["iteration"], "probe_budget": budget}
     for name in probes:
         out[f"{name}_s"] = t[name]
         out[f"{name}_share_paper"] = t[name] / epoch_s

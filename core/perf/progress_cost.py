@@ -13,20 +13,20 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from core.run.events import EventBus
 from core.run.progress import ProgressFile
+from core.run.rundir import RunDir
 from core.train.loop import PROGRESS_INTERVAL_S, ProgressClock
 
 
-def bench_progress(step_s: float, n: int = 400, rounds: int = 5) -> dict[str, Any]:
+def bench_progress(step_s: float, n: int = 400, rounds: int = 5) -> dict[str, float | list[float]]:
     """Seconds per quiet tick and per emitting tick (median of ``rounds`` rounds of ``n``), and the share
     of a ``step_s`` step they take together."""
     quiet, emitting = [], []
     with tempfile.TemporaryDirectory() as tmp:
         bus = EventBus()
-        sink = bus.subscribe(ProgressFile(Path(tmp) / "progress.json"))
+        sink = bus.subscribe(ProgressFile(RunDir(Path(tmp)).progress_file))
         clock = ProgressClock(bus, batch_size=32)
         for _ in range(rounds):
             t0 = time.perf_counter()

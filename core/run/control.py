@@ -18,8 +18,6 @@ from pathlib import Path
 from core.errors import PresnetError
 from core.io import atomic_write_text
 
-CONTROL_FILE = "control.json"
-
 
 @dataclass
 class ControlState:

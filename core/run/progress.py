@@ -14,7 +14,6 @@ from pathlib import Path
 
 from core.run.events import AnyEvent, Progress
 
-PROGRESS_FILE = "progress.json"
 #: At most this many seconds between two writes (the engine emits progress every 0.5 s anyway).
 MIN_INTERVAL_S = 0.2
 

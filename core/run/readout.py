@@ -7,6 +7,8 @@ A typed sub-payload of :class:`core.run.events.EpochEnd` (``perturbation``), wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, Field
 
 
@@ -94,3 +96,15 @@ class PerturbationReadout(BaseModel):
         """(decisions where the perturbation agrees with the argmax, decisions read)."""
         rows = [r for ds in self.decisions.values() for r in ds.values()]
         return sum(r.agrees for r in rows), len(rows)
+
+
+def latest_readout(
+    readouts: Mapping[int, PerturbationReadout | None], epoch: int | None = None
+) -> tuple[int, PerturbationReadout] | None:
+    """The latest readout at or before ``epoch`` (None: the latest of all), with its own epoch.
+
+    The probes' time budget may have skipped the epoch itself, so the architecture of an epoch is
+    read against the last readout taken by then.  The one finder of it: the live search, ``derive``
+    and compare's orderings all ask here."""
+    at = [(e, r) for e, r in readouts.items() if r is not None and (epoch is None or e <= epoch)]
+    return max(at, key=lambda pair: pair[0]) if at else None

@@ -17,7 +17,6 @@ from typing import Any
 from core.config import Config, dump_yaml, load_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.run.control import CONTROL_FILE
 from core.run.events import AnyEvent, EpochEnd, SearchStarted, read_events
 from core.run.lock import LOCK_FILE, RunLock, acquire, live_error
 from core.run.summary import RunSummary, read_summary, updated, write_summary
@@ -57,7 +56,7 @@ class RunDir:
 
     @property
     def control_file(self) -> Path:
-        return self.path / CONTROL_FILE
+        return self.path / "control.json"
 
     @property
     def progress_file(self) -> Path:
@@ -66,7 +65,7 @@ class RunDir:
 
     @property
     def worker_log(self) -> Path:
-        """A detached worker's stdout and stderr (core.api.handle)."""
+        """A detached worker's stdout and stderr (core.run.handle)."""
         return self.path / "worker.log"
 
     @property
@@ -99,10 +98,6 @@ class RunDir:
     @property
     def weights(self) -> Path:
         return self.path / "weights"
-
-    @property
-    def last_weights(self) -> Path:
-        return self.weights / LAST_WEIGHTS
 
     @property
     def error_log(self) -> Path:
@@ -177,12 +172,12 @@ class RunDir:
         Only the lock's holder may do this; the lock file goes last, while still held."""
         if self._lock is None:
             return
-        made = {"config.yaml", "summary.json", "checkpoints", "weights", LOCK_FILE}
+        made = {p.name for p in (self.config_file, self.summary_file, self.checkpoints, self.weights)} | {LOCK_FILE}
         entries = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
         if not entries <= made or any(any(d.iterdir()) for d in (self.checkpoints, self.weights) if d.is_dir()):
             return
-        for name in ("config.yaml", "summary.json", LOCK_FILE):
-            (self.path / name).unlink(missing_ok=True)
+        for path in (self.config_file, self.summary_file, self.path / LOCK_FILE):
+            path.unlink(missing_ok=True)
         self.release_lock()
         try:  # best effort: the input error that brought us here is what the user must see
             for d in (self.checkpoints, self.weights):

@@ -35,6 +35,7 @@ from core.run.events import (
     Suspended,
     Unstable,
 )
+from core.run.payloads import ConfidenceRecord
 
 
 @dataclass
@@ -65,7 +66,7 @@ class RunState:
     architecture: dict[str, Any] | None = None
     arch_params: int | None = None
     baseline_params: int | None = None
-    confidence: dict[str, Any] | None = None  #: the derived architecture's, as architecture_derived carried it
+    confidence: ConfidenceRecord | None = None  #: the derived architecture's, as architecture_derived carried it
     retrain_epochs: int = 0
     retrain_epoch: int = 0  #: retrain epochs done (the retrain's own count, beside the search's ``epochs_done``)
     retrain_done: RetrainDone | None = None
@@ -149,9 +150,9 @@ def _search_started(s: RunState, e: SearchStarted) -> None:
     s.search_done, s.stop_reason, s.suspended, s.stopped, s.arch_epoch = False, None, None, None, None
     s._epoch_clock = None
     if e.progressive:  # blocks appear as their stage starts; frozen ones keep their choice
-        s.stage = f"stage {e.progressive['stage']}/{e.progressive['stages']}"
-        s.block_ids = list(e.progressive["blocks"])
-        s.frozen = {b: dict(d) for b, d in e.progressive["frozen"].items()}
+        s.stage = f"stage {e.progressive.stage}/{e.progressive.stages}"
+        s.block_ids = list(e.progressive.blocks)
+        s.frozen = {b: dict(d) for b, d in e.progressive.frozen.items()}
 
 
 @on(Progress)

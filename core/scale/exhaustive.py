@@ -3,7 +3,7 @@
 Whether a weight-sharing search beat its own space can only be told against the space itself
 (Li & Talwalkar 2019; Sciuto et al. 2019; Yang et al., ICLR 2020): ``presnet sweep --exhaustive
 --repeats R`` retrains every architecture of the config's space R times, and ``compare`` then
-looks any architecture of that space up instead of retraining it (:mod:`core.scale.ground_truth`).
+looks any architecture of that space up instead of retraining it (:mod:`core.results.ground_truth`).
 
 An architecture here is one (kernel, activation) pair per searched block.  Two kernels that are
 the same function at a block (:mod:`core.space.geometry`: a k x k conv on a map too small to

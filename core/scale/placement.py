@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from core.errors import PresnetError, import_extra
+from core.scale.process import popen_run
 from core.scale.sweep import PlannedRun, RunStatus, Sweep
 
 
@@ -107,35 +106,6 @@ def cpu_threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the run process gets SIGKILL when the sweep process dies, so a killed sweep never
-    leaves a writer behind that a rerun would race (the run then resumes from its checkpoint)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-
-
-def _popen(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as f:
-        f.write(f"\n$ {' '.join(cmd)}\n".encode())
-        f.flush()
-        return subprocess.Popen(
-            cmd,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            # Its own process group: a Ctrl+C at the terminal reaches the sweep alone, which passes
-            # exactly one SIGINT on (a second one would cut a run's checkpoint short).
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-
-
 def _overlay(sweep: Sweep, running: set[str], failed: dict[str, str], started_only: bool = False) -> list[RunStatus]:
     """The runs' states from their directories, with what this executor knows on top: which run
     has a live process (its directory alone cannot tell; ``started_only``: a queued task that has
@@ -156,7 +126,7 @@ class _LocalPool:
     def __init__(self, sweep: Sweep, workers: int, entry: Sequence[str], gpus: int, threads: int | None) -> None:
         self.sweep, self.workers, self.entry, self.gpus, self.threads = sweep, workers, entry, gpus, threads
         self.todo = [r for r in sweep.runs if sweep.status(r).state != "done"]
-        self.active: dict[int, tuple[PlannedRun, subprocess.Popen]] = {}  # slot -> run
+        self.active: dict[int, tuple[PlannedRun, subprocess.Popen[bytes]]] = {}  # slot -> run
         self.failed: dict[str, str] = {}
 
     @property
@@ -174,7 +144,7 @@ class _LocalPool:
             if self.threads is not None:
                 env["OMP_NUM_THREADS"] = str(self.threads)
             cmd = self.sweep.command(run, self.entry, threads=self.threads)
-            self.active[slot] = (run, _popen(cmd, self.sweep.log_file(run), env))
+            self.active[slot] = (run, popen_run(cmd, self.sweep.log_file(run), env))
 
     def reap(self) -> None:
         for slot, (run, proc) in list(self.active.items()):
@@ -291,7 +261,7 @@ def _ray_task() -> Callable[[list[str], str, int | None], tuple[int, str]]:
 
         import ray as _ray
 
-        node = f"{_ray.get_runtime_context().get_node_id()} {_ray.util.get_node_ip_address()}"
+        node = f"{_ray.get_runtime_context().get_node_id()} {_ray.util.get_node_ip_address()}"  # type: ignore[no-untyped-call, unused-ignore]
         env = dict(_os.environ)
         if threads is not None:
             env["OMP_NUM_THREADS"] = str(threads)

@@ -39,7 +39,7 @@ def num_classes(config: Config) -> int:
     if data.dataset == "cifar100":
         return 100
     if data.dataset == "imagefolder":
-        from core.train.data import check_image_folder
+        from core.train.datadir import check_image_folder
 
         train_dir, _ = check_image_folder(data.data_dir)
         return sum(1 for d in train_dir.iterdir() if d.is_dir())

@@ -26,39 +26,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from core.config import Config, dump_yaml, validate
 from core.errors import PresnetError
 from core.io import atomic_write_text
-from core.run.event_tail import tail_events
-from core.run.events import EpochEnd, Error, RetrainEpochEnd, RetrainStarted
 from core.run.lock import acquire, is_held
 from core.run.rundir import RunDir
-from core.run.summary import RunSummary, read_summary
+from core.scale.preflight import preflight as preflight
+from core.scale.sweep_runs import PlannedRun as PlannedRun
+from core.scale.sweep_runs import RunKind as RunKind
+from core.scale.sweep_runs import RunState as RunState
+from core.scale.sweep_runs import RunStatus as RunStatus
+from core.scale.sweep_runs import plan as plan
+from core.scale.sweep_runs import read_status as read_status
 from core.space import scope_label
 
 if TYPE_CHECKING:  # torch: loaded by the methods that build an architecture, not by every importer
     from core.space.arch import Architecture
 
 SWEEP_FILE = "sweep.json"
-RunKind = Literal["search", "baseline", "random", "space"]
-RunState = Literal["pending", "running", "incomplete", "failed", "done"]
 
 
 # -- the plan and its manifest -------------------------------------------------------------------
-class PlannedRun(BaseModel):
-    name: str
-    kind: RunKind
-    scope: str | None
-    seed: int
-    index: int | None = None  #: random runs: which draw of (scope, seed); space runs: which architecture
-
-
 class Manifest(BaseModel):
     """What ``sweep.json`` holds: enough to rebuild every run's config and check a rerun."""
 
@@ -76,32 +69,6 @@ class Manifest(BaseModel):
     space_sizes: dict[str, int] = {}  #: ``--exhaustive``: per scope, its space's architectures (each at every seed)
 
 
-def plan(
-    scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, sizes: dict[str, int] | None = None
-) -> list[PlannedRun]:
-    """Runs in the order they start: seed by seed, so a partial sweep has whole rows to compare.
-    ``sizes`` (exhaustive): each scope's every architecture at every seed, and nothing else."""
-    if sizes:
-        named = [
-            (f"{scope_label(s)}-arch{i:0{len(str(sizes[s] - 1))}d}-seed{n}", s, n, i)
-            for n in seeds
-            for s in scopes
-            for i in range(sizes[s])
-        ]
-        return [PlannedRun(name=name, kind="space", scope=s, seed=n, index=i) for name, s, n, i in named]
-    runs: list[PlannedRun] = []
-    for seed in seeds:
-        runs += [PlannedRun(name=f"{scope_label(s)}-seed{seed}", kind="search", scope=s, seed=seed) for s in scopes]
-        runs += [
-            PlannedRun(name=f"{scope_label(s)}-seed{seed}-random{i}", kind="random", scope=s, seed=seed, index=i)
-            for s in scopes
-            for i in range(random)
-        ]
-        if baseline:
-            runs.append(PlannedRun(name=f"baseline-seed{seed}", kind="baseline", scope=None, seed=seed))
-    return runs
-
-
 def default_sweep_dir(
     base: Config, scopes: Sequence[str], seeds: Sequence[int], baseline: bool, random: int = 0, exhaustive: bool = False
 ) -> Path:
@@ -116,23 +83,6 @@ def default_sweep_dir(
 
 def is_sweep(path: Path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
-
-
-@dataclass
-class RunStatus:
-    """One run as the sweep's display shows it: read from its directory, or from its process."""
-
-    name: str
-    kind: RunKind
-    scope: str | None
-    seed: int
-    path: Path
-    state: RunState
-    phase: str | None = None  # search | retrain
-    epoch: int | None = None
-    epochs: int | None = None
-    top1: float | None = None  # search: last val top-1; retrain: last test top-1
-    message: str | None = None
 
 
 #: The sweep directory's own lock file (its runs have theirs, run.lock, inside them).
@@ -205,24 +155,7 @@ class Sweep:
         cls(path, wanted).check_configs()
         if is_sweep(path):
             sweep = cls.open(path)
-            have = sweep.manifest
-            plan_of = (have.scopes, have.seeds, have.baseline, have.random, have.space_sizes)
-            if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random, wanted.space_sizes):
-                raise PresnetError(
-                    f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
-                    f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''}"
-                    f"{f', random {have.random}' if have.random else ''}"
-                    f"{', exhaustive' if have.space_sizes else ''})",
-                    where=str(path),
-                    hint="rerun it with those arguments to resume it, or choose another --out",
-                )
-            diff = _config_difference(have, wanted)
-            if diff is not None:
-                raise PresnetError(
-                    f"holds a sweep with another config ({diff})",
-                    where=str(path),
-                    hint="rerun it with its config and overrides to resume it, or choose another --out",
-                )
+            _check_same_sweep(path, sweep.manifest, wanted)
             return sweep
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise PresnetError(
@@ -364,6 +297,28 @@ class Sweep:
         return [*entry, *verb, *config]
 
 
+def _check_same_sweep(path: Path, have: Manifest, wanted: Manifest) -> None:
+    """Refuse to resume a directory holding a different sweep: mixing runs of two settings would
+    make their mean meaningless."""
+    plan_of = (have.scopes, have.seeds, have.baseline, have.random, have.space_sizes)
+    if plan_of != (wanted.scopes, wanted.seeds, wanted.baseline, wanted.random, wanted.space_sizes):
+        raise PresnetError(
+            f"holds another sweep (scopes {','.join(have.scopes)}, seeds "
+            f"{','.join(map(str, have.seeds))}{', baseline' if have.baseline else ''}"
+            f"{f', random {have.random}' if have.random else ''}"
+            f"{', exhaustive' if have.space_sizes else ''})",
+            where=str(path),
+            hint="rerun it with those arguments to resume it, or choose another --out",
+        )
+    diff = _config_difference(have, wanted)
+    if diff is not None:
+        raise PresnetError(
+            f"holds a sweep with another config ({diff})",
+            where=str(path),
+            hint="rerun it with its config and overrides to resume it, or choose another --out",
+        )
+
+
 def _stored(config: Config) -> dict[str, Any]:
     """A config as the manifest keeps it: without ``run.out`` (each run gets its own)."""
     return config.model_copy(update={"run": config.run.model_copy(update={"out": None})}).model_dump(mode="json")
@@ -372,7 +327,7 @@ def _stored(config: Config) -> dict[str, Any]:
 def _results_part(config: dict[str, Any] | None) -> dict[str, Any]:
     """A config without the fields that cannot change a result (``data.download``): a rerun
     that leaves out ``--download`` is the same sweep."""
-    data = json.loads(json.dumps(config or {}))
+    data: dict[str, Any] = json.loads(json.dumps(config or {}))
     data.get("data", {}).pop("download", None)
     return data
 
@@ -421,67 +376,3 @@ def _make_resumable(planned: PlannedRun, run: RunDir, sweep: Sweep) -> None:
     elif planned.kind in ("random", "space") and not run.arch_file.exists():
         file = sweep.arch_file(planned)
         save_arch(run.arch_file, load_arch(file) if file.is_file() else sweep.random_architecture(planned))
-
-
-def read_status(run: PlannedRun, run_dir: Path) -> RunStatus:
-    """A run's state from its directory: pending (never started), done (its retrain wrote the
-    summary), failed (its last event is an error), else incomplete."""
-    status = RunStatus(run.name, run.kind, run.scope, run.seed, run_dir, "pending")
-    rundir = RunDir(run_dir)
-    if not rundir.config_file.is_file():
-        return status
-    summary = _summary_or_none(rundir.summary_file)
-    last = None
-    for e in tail_events(rundir.events_file):
-        last = e
-        if isinstance(e, EpochEnd):
-            status.phase, status.epoch, status.epochs, status.top1 = "search", e.epoch, e.epochs, e.val_top1
-        elif isinstance(e, RetrainEpochEnd):
-            top1 = e.val_top1 if e.val_top1 is not None else e.test_top1  # older event files: test each epoch
-            status.phase, status.epoch, status.epochs, status.top1 = "retrain", e.epoch, e.epochs, top1
-        elif isinstance(e, RetrainStarted):
-            status.phase, status.epoch, status.epochs, status.top1 = "retrain", 0, e.epochs, None
-    retrain = summary.retrain
-    if retrain is not None and retrain.test_top1 is not None:
-        status.state, status.top1 = "done", retrain.test_top1
-    elif isinstance(last, Error):
-        status.state, status.message = "failed", last.message
-    else:
-        status.state = "incomplete"
-    return status
-
-
-def _summary_or_none(path: Path) -> RunSummary:
-    """A status poll must not fail on a summary being replaced or broken: it reads as none yet."""
-    try:
-        return read_summary(path)
-    except (OSError, PresnetError):
-        return RunSummary()
-
-
-def preflight(base: Config, *, local: bool) -> None:
-    """Input checks the runs would otherwise each fail on, done once before any run starts.
-
-    ``local``: the runs train on this machine, so its device must exist (a Ray cluster's
-    driver need not have the GPUs its workers have).
-    """
-    from core.train.data import check_image_folder
-    from core.train.device import resolve_device
-
-    if local:
-        resolve_device(base.run.device)
-    data = base.data
-    if data.dataset in ("cifar10", "cifar100") and data.download:
-        from core.train.data import load_train_test
-
-        load_train_test(data, base.run.seed)  # fetch once here, not once per run at the same time
-    elif data.dataset == "imagefolder":
-        check_image_folder(data.data_dir)
-    elif data.dataset in ("cifar10", "cifar100") and not data.download:
-        folder = Path(data.data_dir) / ("cifar-10-batches-py" if data.dataset == "cifar10" else "cifar-100-python")
-        if not folder.is_dir():
-            raise PresnetError(
-                f"{data.dataset} not found (looked for {folder})",
-                where="data.data_dir",
-                hint="pass --download (fetched once, before any run; needs network) or point --data-dir at it",
-            )

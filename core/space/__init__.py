@@ -1,10 +1,11 @@
 """The search space: which ResNet-50 blocks are searched, and over which choices.
 
-This package's own module is the space's vocabulary, the one place each of its rules lives:
-scopes, block ids (counted from the deepest bottleneck, 1 = last block of stage 4, as in the
-paper, so that an id names the same physical block whatever the scope), kernels, activations,
-candidate names (``5x5/mish``), the derive rule.  Everything here is plain data, importable
-without torch.  What is built from it lives beside it:
+This package's face names the space's vocabulary, the one place each of its rules lives, from
+three plain-data modules (importable without torch): :mod:`.scopes` (scopes, block ids counted
+from the deepest bottleneck, progressive stages, stage layouts), :mod:`.vocabulary` (kernels,
+activations, candidate names such as ``5x5/mish``, the derive rule) and :mod:`.search_space` (a
+scope and its candidates as one value).  ``from core.space import X`` is how callers reach them.
+What is built from them lives beside them:
 
 - :mod:`.activations` -- the activation registry (name -> module, in-place switch);
 - :mod:`.network` -- ResNet-50 and its search blocks, the network shape of a config;
@@ -14,430 +15,135 @@ without torch.  What is built from it lives beside it:
 - :mod:`.cost` -- FLOPs, parameters and latency of each candidate, and the cost term.
 """
 
-from __future__ import annotations
-
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal, get_args
-
-from core.errors import PresnetError, did_you_mean
-
-RESNET50_DEPTHS: tuple[int, ...] = (3, 4, 6, 3)
-# The vocabulary, each list once: a ``Literal`` for the type checker, its values (``get_args``) for
-# validation, CLI help and choices, the setup screen and the benchmark.  The activations' modules
-# are registered against these names in :mod:`.activations`.
-Kernel = Literal[1, 3, 5, 7]
-Activation = Literal["relu", "leakyrelu", "mish", "silu", "gelu", "hardswish"]
-#: imagenet: torchvision's 7x7/2 conv + max-pool; cifar: one 3x3/1 conv
-Stem = Literal["imagenet", "cifar"]
-CandidateMode = Literal["factorized", "joint"]
-KERNELS: tuple[int, ...] = get_args(Kernel)
-ACTIVATIONS: tuple[str, ...] = get_args(Activation)
-#: Other libraries' names for our activations, offered when one is mistyped (SiLU is Swish-1).
-ACTIVATION_ALIASES: dict[str, str] = {
-    "swish": "silu",
-    "hswish": "hardswish",
-    "hard_swish": "hardswish",
-    "leaky_relu": "leakyrelu",
-    "lrelu": "leakyrelu",
-}
-STEMS: tuple[str, ...] = get_args(Stem)
-PAPER_KERNELS: tuple[int, ...] = (3, 5)
-PAPER_ACTIVATIONS: tuple[str, ...] = ("relu", "leakyrelu", "mish")
-BASE_KERNEL = 3
-BASE_ACTIVATION = "relu"
-DECISIONS: tuple[str, ...] = ("kernel", "activation")
-#: The one decision of a block in joint mode: a (kernel, activation) pair named by :func:`joint_name`.
-JOINT_DECISION = "op"
-#: factorized: kernel and activation are two independent decisions; joint: one decision over every pair.
-CANDIDATE_MODES: tuple[str, ...] = get_args(CandidateMode)
-
-#: Scope letter -> number of deepest stages it covers.
-SCOPE_STAGES: dict[str, int] = {"s": 1, "m": 2, "l": 3, "f": 4}
-#: The scope of a progressive search (deep to shallow stages, ``search.progressive``); alone it means
-#: :data:`PROGRESSIVE_DEFAULT`.
-PROGRESSIVE = "progressive"
-PROGRESSIVE_DEFAULT: tuple[str, ...] = ("s", "m", "l", "f")
-
-
-@dataclass(frozen=True)
-class BlockPosition:
-    """Where a block id sits in the network (0-based stage and index in stage)."""
-
-    block_id: int
-    stage: int
-    index: int
-
-
-def block_positions(depths: Sequence[int] = RESNET50_DEPTHS) -> list[BlockPosition]:
-    """All blocks in forward order, each with its deepest-first id."""
-    total = sum(depths)
-    positions: list[BlockPosition] = []
-    forward = 0
-    for stage, depth in enumerate(depths):
-        for index in range(depth):
-            positions.append(BlockPosition(total - forward, stage, index))
-            forward += 1
-    return positions
-
-
-def block_stage(block_id: int, depths: Sequence[int] = RESNET50_DEPTHS) -> int:
-    """1-based stage number of a block, for display."""
-    validate_block_ids([block_id], depths, where="blocks")
-    return next(p.stage + 1 for p in block_positions(depths) if p.block_id == block_id)
-
-
-Scope = str | list[int]
-"""A scope as configs hold it: a letter (s/m/l/f) or a sorted list of block ids (custom)."""
-
-
-def _ints(text: str, what: str, where: str, example: str) -> list[int]:
-    """A comma-separated list of whole numbers, as typed on a command line or in a form."""
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if not t.lstrip("-").isdigit()]
-    if bad:
-        raise PresnetError(
-            f"cannot read {bad[0]!r} as {what}", where=where, hint=f"give comma-separated numbers, e.g. {example}"
-        )
-    return [int(t) for t in items]
-
-
-def block_id_list(text: str, where: str) -> list[int]:
-    """Block ids as typed: comma-separated ids and ranges, ``10,11`` or ``10-13`` or ``1-3,5`` (a range
-    includes both ends); the one reading of block ids in text (scopes, progressive stages, sweeps)."""
-    out: list[int] = []
-    for item in (t.strip() for t in text.split(",") if t.strip()):
-        lo, dash, hi = item.partition("-")
-        if lo.strip().isdigit() and (not dash or hi.strip().isdigit()):
-            first, last = int(lo), int(hi) if dash else int(lo)
-            if last < first:
-                raise PresnetError(
-                    f"range {item!r} runs backwards", where=where, hint=f"write it low to high: {last}-{first}"
-                )
-            out.extend(range(first, last + 1))
-            continue
-        raise PresnetError(
-            f"cannot read {item!r} as a block id",
-            where=where,
-            hint="give comma-separated ids or ranges, e.g. 1,2,5 or 10-13",
-        )
-    return out
-
-
-def validate_block_ids(
-    ids: Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS, where: str = "space.scope"
-) -> list[int]:
-    """Block ids sorted and de-duplicated; each must exist in a network of ``depths``."""
-    total = sum(depths)
-    out = sorted({int(i) for i in ids})
-    bad = [i for i in out if not 1 <= i <= total]
-    if bad:
-        raise PresnetError(
-            f"block id {bad[0]} is out of range", where=where, hint=f"ids run from 1 (deepest) to {total}"
-        )
-    return out
-
-
-def validate_scope(scope: str | Sequence[int], depths: Sequence[int] | None = None) -> Scope:
-    """The one reading of a scope: a letter, a list of block ids, or such a list as text ("1,2,5",
-    with ranges: "10-13").
-
-    Returns the lower-case letter or the sorted ids.  Without ``depths`` the ids are only checked
-    to be a non-empty list (a config checks their range once it knows the network's depths).
-    """
-    if isinstance(scope, str):
-        letter = scope.strip().lower()
-        if letter in SCOPE_STAGES or letter == PROGRESSIVE:
-            return letter
-        if not any(c.isdigit() for c in letter) and letter:
-            raise PresnetError(
-                f"unknown scope {scope!r}",
-                where="space.scope",
-                hint="use one of s, m, l, f, progressive or a list of block ids",
-            )
-        scope = block_id_list(scope, "space.scope")
-    ids = sorted({int(i) for i in scope})
-    if not ids:
-        raise PresnetError(
-            "custom scope lists no block", where="space.scope", hint="give at least one block id, e.g. 1,2,3"
-        )
-    if depths is not None:
-        return validate_block_ids(ids, depths)
-    if ids[0] < 1:
-        raise PresnetError(f"block id {ids[0]} is out of range", where="space.scope", hint="ids count from 1 (deepest)")
-    return ids
-
-
-def scope_letters(text: str | Sequence[str], where: str = "space.scope") -> list[str]:
-    """A list of scope letters (e.g. ``"s,f"``), for commands that take whole stages only."""
-    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
-    out = []
-    for item in items:
-        try:
-            scope = validate_scope(item)
-        except PresnetError as err:
-            raise PresnetError(err.message, where=where, hint=err.hint) from None
-        if not isinstance(scope, str):
-            raise PresnetError(
-                f"{item!r} is not a scope letter", where=where, hint="use letters from s, m, l, f, e.g. s,f"
-            )
-        out.append(scope)
-    return out
-
-
-def scope_block_ids(scope: str | Sequence[int], depths: Sequence[int] = RESNET50_DEPTHS) -> list[int]:
-    """Search block ids of a scope, deepest first.
-
-    ``scope`` is a letter (s/m/l/f) or an explicit list of block ids (custom scope).
-    """
-    scope = validate_scope(scope, depths)
-    if isinstance(scope, list):
-        return scope
-    if scope == PROGRESSIVE:  # on its own, progressive is s, m, l, f: its union is f's blocks
-        scope = PROGRESSIVE_DEFAULT[-1]
-    n_stages = min(SCOPE_STAGES[scope], len(depths))
-    return sorted(p.block_id for p in block_positions(depths) if p.stage >= len(depths) - n_stages)
-
-
-def validate_progressive(
-    stages: str | Sequence[str | Sequence[int]], depths: Sequence[int] | None = None, where: str = "search.progressive"
-) -> list[Scope]:
-    """The stages of a progressive search: nested scopes, deep to shallow.
-
-    Text is ``"s,m,f"`` (letters) or ``"10,11;10-13"`` (stages split by ``;``, ids or ranges); a list holds
-    letters or block-id lists.  Each stage must add at least one block, and every block it adds
-    must be shallower (a larger id) than every block of the stage before: the deep blocks decide
-    first, as the paper saw them converge first.  Without ``depths`` only the form is checked.
-    """
-    if isinstance(stages, str):
-        text = stages.strip().lower()
-        if text == PROGRESSIVE:
-            items: list[str | Sequence[int]] = list(PROGRESSIVE_DEFAULT)
-        else:
-            items = [t for t in text.split(";" if ";" in text else ",") if t.strip()]
-    else:
-        items = list(stages)
-    if len(items) < 2:
-        raise PresnetError("a progressive search needs at least two stages", where=where, hint="e.g. s,m,f or s,m,l,f")
-    out: list[Scope] = []
-    for item in items:
-        try:
-            scope = validate_scope(item, depths)
-        except PresnetError as err:
-            raise PresnetError(err.message, where=where, hint=err.hint) from None
-        if scope == PROGRESSIVE:
-            raise PresnetError("a stage cannot be progressive itself", where=where, hint="use s, m, l, f or block ids")
-        out.append(scope)
-    if depths is not None:
-        before: set[int] = set()
-        for i, scope in enumerate(out):
-            blocks = set(scope_block_ids(scope, depths))
-            if not before < blocks:
-                raise PresnetError(
-                    f"stage {i + 1} ({scope_name(scope)}) does not contain and widen stage {i}",
-                    where=where,
-                    hint="each stage holds the one before it plus shallower blocks, e.g. s,m,l,f",
-                )
-            if before and min(blocks - before) < max(before):
-                raise PresnetError(
-                    f"stage {i + 1} adds block {min(blocks - before)}, deeper than stage {i}'s blocks",
-                    where=where,
-                    hint="stages go deep to shallow: a later stage adds larger block ids only",
-                )
-            before = blocks
-    return out
-
-
-def progressive_label(stages: Sequence[Scope]) -> str:
-    """``s>m>f`` or ``10-13>10-16``: a progressive search's stages in one word, for logs and tables."""
-
-    def one(scope: Scope) -> str:
-        if isinstance(scope, str):
-            return scope
-        ids = sorted(scope)
-        contiguous = ids == list(range(ids[0], ids[-1] + 1))
-        return f"{ids[0]}-{ids[-1]}" if contiguous and len(ids) > 1 else ",".join(map(str, ids))
-
-    return ">".join(one(s) for s in stages)
-
-
-DEPTHS_RULE = "depths needs four stages of at least one block each, e.g. [3, 4, 6, 3]"
-
-
-def depths_ok(depths: Sequence[int]) -> bool:
-    """The stage layouts presnet builds: four stages (ResNet-50's skeleton), none empty."""
-    return len(depths) == 4 and all(d >= 1 for d in depths)
-
-
-def validate_depths(depths: str | Sequence[int], where: str = "network.depths") -> tuple[int, ...]:
-    """Blocks per stage, from a list or text like ``"3,4,6,3"``."""
-    values = _ints(depths, "a block count", where, "3,4,6,3") if isinstance(depths, str) else [int(d) for d in depths]
-    if not depths_ok(values):
-        raise PresnetError(f"{values} is not a stage layout", where=where, hint=DEPTHS_RULE)
-    return tuple(values)
-
-
-def scope_name(scope: str | Sequence[int]) -> str:
-    """Short label for run directories and tables."""
-    if isinstance(scope, str):
-        return scope
-    return "custom-" + "-".join(str(i) for i in sorted(scope))
-
-
-def scope_key(scope: str | Sequence[int]) -> str:
-    """A sweep's name for a scope: its letter, or its block ids as text (``10,11,12,13``), which a
-    config reads back as the same scope."""
-    checked = validate_scope(scope)
-    return checked if isinstance(checked, str) else ",".join(str(b) for b in checked)
-
-
-def scope_label(key: str) -> str:
-    """The scope's part of a run or sweep directory name (``s``, ``custom-10-11-12-13``)."""
-    return scope_name(validate_scope(key))
-
-
-def validate_kernels(kernels: str | Sequence[int]) -> tuple[int, ...]:
-    """Candidate kernel sizes, from a list or text like ``"3,5"``; duplicates dropped, order kept."""
-    if isinstance(kernels, str):
-        kernels = _ints(kernels, "a kernel size", "space.kernels", "3,5")
-    ks = tuple(dict.fromkeys(int(k) for k in kernels))
-    if not ks:
-        raise PresnetError("no candidate kernel", where="space.kernels", hint=f"choose at least one of {list(KERNELS)}")
-    for k in ks:
-        if k not in KERNELS:
-            raise PresnetError(
-                f"kernel {k} is not supported", where="space.kernels", hint=f"choose from {list(KERNELS)}"
-            )
-    return ks
-
-
-def validate_activations(activations: str | Sequence[str]) -> tuple[str, ...]:
-    """Candidate activations, from a list or text like ``"relu,mish"``; case and spaces ignored."""
-    if isinstance(activations, str):
-        activations = [a for a in activations.split(",") if a.strip()]
-    acts = tuple(dict.fromkeys(str(a).strip().lower() for a in activations))
-    if not acts:
-        raise PresnetError(
-            "no candidate activation", where="space.activations", hint=f"choose at least one of {list(ACTIVATIONS)}"
-        )
-    for a in acts:
-        if a not in ACTIVATIONS:
-            near = did_you_mean(a, ACTIVATIONS, ACTIVATION_ALIASES)
-            raise PresnetError(
-                f"unknown activation {a!r}" + (f" (did you mean {near!r}?)" if near else ""),
-                where="space.activations",
-                hint=f"choose from {list(ACTIVATIONS)}",
-            )
-    return acts
-
-
-def joint_name(kernel: int, activation: str) -> str:
-    """The name of a joint candidate, e.g. ``5x5/mish`` (the one place it is spelled)."""
-    return f"{int(kernel)}x{int(kernel)}/{activation}"
-
-
-def parse_joint(name: str) -> tuple[int, str]:
-    """``5x5/mish`` -> (5, "mish")."""
-    shape, _, activation = name.partition("/")
-    return int(shape.partition("x")[0]), activation
-
-
-def marginals(op_probs: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Kernel and activation marginals of a joint decision's pair probabilities."""
-    out: dict[str, dict[str, float]] = {"kernel": {}, "activation": {}}
-    for name, p in op_probs.items():
-        k, a = parse_joint(name)
-        out["kernel"][str(k)] = out["kernel"].get(str(k), 0.0) + p
-        out["activation"][a] = out["activation"].get(a, 0.0) + p
-    return out
-
-
-def argmax_label(probs: Mapping[str, float], labels: Sequence[str] | None = None) -> str:
-    """THE derive rule, used at any epoch, at the end of a search and by the stop criterion alike: the
-    most probable candidate of a snapshot (probabilities as recorded in events), ties to the first in
-    candidate order (``labels``; default the snapshot's own order, which is the space's).
-    Candidates absent from ``probs`` (pruned) are never chosen."""
-    present = [c for c in (probs if labels is None else labels) if c in probs]
-    return max(present, key=lambda c: (probs[c], -present.index(c)))
-
-
-def block_choice(probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
-    """(kernel, activation) of one block's snapshot, factorized or joint, under :func:`argmax_label`
-    (candidate order: the snapshot's, which is the space's)."""
-    if JOINT_DECISION in probs:
-        return parse_joint(argmax_label(probs[JOINT_DECISION], list(probs[JOINT_DECISION])))
-    kernel = argmax_label(probs["kernel"], list(probs["kernel"]))
-    return int(kernel), argmax_label(probs["activation"], list(probs["activation"]))
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """A scope and the candidates every search block chooses from."""
-
-    block_ids: tuple[int, ...]
-    kernels: tuple[int, ...] = PAPER_KERNELS
-    activations: tuple[str, ...] = PAPER_ACTIVATIONS
-    depths: tuple[int, ...] = RESNET50_DEPTHS
-    joint: bool = False  #: one decision over (kernel, activation) pairs instead of two
-    pruned: tuple[tuple[int, int], ...] = ()  #: (block id, kernel) candidates removed as void
-
-    @classmethod
-    def build(
-        cls,
-        scope: str | Sequence[int],
-        kernels: Sequence[int] = PAPER_KERNELS,
-        activations: Sequence[str] = PAPER_ACTIVATIONS,
-        depths: Sequence[int] = RESNET50_DEPTHS,
-        joint: bool = False,
-        pruned: Sequence[tuple[int, int]] = (),
-    ) -> SearchSpace:
-        return cls(
-            tuple(scope_block_ids(scope, depths)),
-            validate_kernels(kernels),
-            validate_activations(activations),
-            tuple(depths),
-            joint,
-            tuple(sorted((int(b), int(k)) for b, k in pruned)),
-        )
-
-    @property
-    def decisions(self) -> tuple[str, ...]:
-        return (JOINT_DECISION,) if self.joint else DECISIONS
-
-    def pairs(self) -> list[tuple[int, str]]:
-        """The joint candidates as (kernel, activation), in the order of the ``op`` alphas."""
-        return [(k, a) for k in self.kernels for a in self.activations]
-
-    def candidates(self, decision: str) -> tuple:
-        if decision == JOINT_DECISION:
-            return tuple(joint_name(k, a) for k, a in self.pairs())
-        return self.kernels if decision == "kernel" else self.activations
-
-    def labels(self, decision: str) -> tuple[str, ...]:
-        """Candidate names as they appear in events and snapshots."""
-        return tuple(str(c) for c in self.candidates(decision))
-
-    def allowed(self, decision: str) -> list[list[bool]]:
-        """Per search block (rows deepest first), which candidates take part (pruning removes void kernels)."""
-        pruned = set(self.pruned)
-        if decision == "activation":
-            return [[True] * len(self.activations) for _ in self.block_ids]
-        kernels = [k for k, _ in self.pairs()] if decision == JOINT_DECISION else list(self.kernels)
-        return [[(b, k) not in pruned for k in kernels] for b in self.block_ids]
-
-    def choice(self, probs: Mapping[str, Mapping[str, float]]) -> tuple[int, str]:
-        """(kernel, activation) of one block's snapshot: :func:`block_choice` (snapshots list the
-        candidates in this space's order, pruned ones left out)."""
-        return block_choice(probs)
-
-    @property
-    def size(self) -> int:
-        """Number of distinct architectures in the space (pruned candidates left out)."""
-        pruned = set(self.pruned)
-        total = 1
-        for b in self.block_ids:
-            total *= sum(1 for k in self.kernels if (b, k) not in pruned) * len(self.activations)
-        return total
-
-    def stages_covered(self) -> list[int]:
-        return sorted({block_stage(b, self.depths) for b in self.block_ids})
+from core.space.scopes import (
+    DEPTHS_RULE as DEPTHS_RULE,
+)
+from core.space.scopes import (
+    PROGRESSIVE as PROGRESSIVE,
+)
+from core.space.scopes import (
+    PROGRESSIVE_DEFAULT as PROGRESSIVE_DEFAULT,
+)
+from core.space.scopes import (
+    RESNET50_DEPTHS as RESNET50_DEPTHS,
+)
+from core.space.scopes import (
+    SCOPE_STAGES as SCOPE_STAGES,
+)
+from core.space.scopes import (
+    BlockPosition as BlockPosition,
+)
+from core.space.scopes import (
+    Scope as Scope,
+)
+from core.space.scopes import (
+    block_id_list as block_id_list,
+)
+from core.space.scopes import (
+    block_positions as block_positions,
+)
+from core.space.scopes import (
+    block_stage as block_stage,
+)
+from core.space.scopes import (
+    depths_ok as depths_ok,
+)
+from core.space.scopes import (
+    progressive_label as progressive_label,
+)
+from core.space.scopes import (
+    scope_block_ids as scope_block_ids,
+)
+from core.space.scopes import (
+    scope_key as scope_key,
+)
+from core.space.scopes import (
+    scope_label as scope_label,
+)
+from core.space.scopes import (
+    scope_letters as scope_letters,
+)
+from core.space.scopes import (
+    scope_name as scope_name,
+)
+from core.space.scopes import (
+    validate_block_ids as validate_block_ids,
+)
+from core.space.scopes import (
+    validate_depths as validate_depths,
+)
+from core.space.scopes import (
+    validate_progressive as validate_progressive,
+)
+from core.space.scopes import (
+    validate_scope as validate_scope,
+)
+from core.space.search_space import (
+    SearchSpace as SearchSpace,
+)
+from core.space.vocabulary import (
+    ACTIVATION_ALIASES as ACTIVATION_ALIASES,
+)
+from core.space.vocabulary import (
+    ACTIVATIONS as ACTIVATIONS,
+)
+from core.space.vocabulary import (
+    BASE_ACTIVATION as BASE_ACTIVATION,
+)
+from core.space.vocabulary import (
+    BASE_KERNEL as BASE_KERNEL,
+)
+from core.space.vocabulary import (
+    CANDIDATE_MODES as CANDIDATE_MODES,
+)
+from core.space.vocabulary import (
+    DECISIONS as DECISIONS,
+)
+from core.space.vocabulary import (
+    JOINT_DECISION as JOINT_DECISION,
+)
+from core.space.vocabulary import (
+    KERNELS as KERNELS,
+)
+from core.space.vocabulary import (
+    PAPER_ACTIVATIONS as PAPER_ACTIVATIONS,
+)
+from core.space.vocabulary import (
+    PAPER_KERNELS as PAPER_KERNELS,
+)
+from core.space.vocabulary import (
+    STEMS as STEMS,
+)
+from core.space.vocabulary import (
+    Activation as Activation,
+)
+from core.space.vocabulary import (
+    CandidateMode as CandidateMode,
+)
+from core.space.vocabulary import (
+    Kernel as Kernel,
+)
+from core.space.vocabulary import (
+    Stem as Stem,
+)
+from core.space.vocabulary import (
+    argmax_label as argmax_label,
+)
+from core.space.vocabulary import (
+    block_choice as block_choice,
+)
+from core.space.vocabulary import (
+    joint_name as joint_name,
+)
+from core.space.vocabulary import (
+    marginals as marginals,
+)
+from core.space.vocabulary import (
+    parse_joint as parse_joint,
+)
+from core.space.vocabulary import (
+    validate_activations as validate_activations,
+)
+from core.space.vocabulary import (
+    validate_kernels as validate_kernels,
+)

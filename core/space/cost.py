@@ -36,10 +36,8 @@ from core.io import atomic_write_text
 from core.space import JOINT_DECISION
 from core.space.network import BlockChoice, SearchNet, count_params
 
-METRICS = ("flops", "params", "latency")
 #: Default weight per form: ProxylessNAS's lambda (add) and beta (mul_log).
 DEFAULT_WEIGHT = {"add": 0.2, "mul_log": 0.6}
-UNITS = {"flops": "FLOPs", "params": "params", "latency": "us"}
 
 
 # -- whole networks ------------------------------------------------------------------------------
@@ -90,7 +88,9 @@ class CandidateCosts:
     def tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
         return {d: torch.tensor(rows, dtype=torch.float64, device=device) for d, rows in self.per_row.items()}
 
-    def expected(self, alphas: Mapping[str, torch.Tensor], costs: Mapping[str, torch.Tensor] | None = None):
+    def expected(
+        self, alphas: Mapping[str, torch.Tensor], costs: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """E[c] as a differentiable function of the alphas (a 0-d float64 tensor)."""
         device = next(iter(alphas.values())).device
         costs = costs or self.tensors(device)
@@ -112,7 +112,9 @@ def _op_input_shapes(net: SearchNet, image_size: int) -> tuple[dict[int, tuple[i
     """
     shapes: dict[int, tuple[int, ...]] = {}
 
-    def record(module: nn.Module, args: tuple) -> None:  # a pre-hook that returns a value would replace the input
+    def record(
+        module: nn.Module, args: tuple[torch.Tensor, ...]
+    ) -> None:  # a pre-hook that returns a value would replace the input
         shapes.setdefault(id(module), tuple(args[0].shape))
 
     hooks = [op.register_forward_pre_hook(record) for ops in net.ops.values() for op in ops]
@@ -275,7 +277,8 @@ class CostTerm:
             d: a if (mask := self._masks.get(d)) is None else a.masked_fill(mask, float("-inf"))
             for d, a in alphas.items()
         }
-        return self.costs.expected(masked, self._tensors)
+        total: torch.Tensor = self.costs.expected(masked, self._tensors)
+        return total
 
     def loss(self, ce: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
         """ProxylessNAS's forms (see the module docstring)."""

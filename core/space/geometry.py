@@ -66,7 +66,7 @@ class BlockGeometry:
         """What pruning keeps: the smallest kernel of each equivalent group (no dead weights)."""
         return sorted(min(g) for g in self.equivalent_groups())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             "id": self.block_id,
             "stage": self.stage,

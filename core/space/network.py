@@ -1,27 +1,23 @@
-"""ResNet-50 as torchvision lays it out, with search blocks inside a scope.
+"""ResNet-50 with search blocks inside a scope.
 
-The plain network keeps torchvision's parameter names (``conv1``, ``layer1.0.conv2``,
-``fc`` ...), so that with no block changed it *is* ``resnet50`` parameter for
-parameter.  The search network swaps the middle k x k conv + BN + activation of
+The plain network (:mod:`core.space.resnet`, its names re-exported here) keeps torchvision's
+parameter names, so that with no block changed it *is* ``resnet50`` parameter for parameter.
+The search network swaps the middle k x k conv + BN + activation of
 each in-scope bottleneck for two :class:`~core.space.proxyless.MixedOp` decisions and
 owns the architecture parameters of all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.space import (
-    BASE_ACTIVATION,
-    BASE_KERNEL,
     JOINT_DECISION,
-    RESNET50_DEPTHS,
     SearchSpace,
     block_positions,
     parse_joint,
@@ -37,80 +33,21 @@ from core.space.proxyless import (
     path_mask,
     rescale_pair,
 )
-
-EXPANSION = 4
-STAGE_WIDTHS = (64, 128, 256, 512)
-
-
-def kernel_op(in_ch: int, out_ch: int, kernel: int, stride: int) -> nn.Sequential:
-    """A candidate middle op: k x k conv with its own BatchNorm, stride kept, padding k//2."""
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(out_ch),
-    )
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    """The non-searched shape of the network (also stored in architecture files)."""
-
-    num_classes: int = 10
-    stem: str = "imagenet"
-    width_mult: float = 1.0
-    depths: tuple[int, ...] = RESNET50_DEPTHS
-
-    def widths(self) -> list[int]:
-        return [max(1, int(round(w * self.width_mult))) for w in STAGE_WIDTHS]
-
-
-class NetworkShape(Protocol):
-    """What a network shape is read from: a config's ``network`` section (:class:`core.config.NetworkConfig`)."""
-
-    @property
-    def stem(self) -> str: ...
-    @property
-    def width_mult(self) -> float: ...
-    @property
-    def depths(self) -> Sequence[int]: ...
-
-
-class Configured(Protocol):
-    """A config, as far as the network shape goes (the space layer sits below core.config)."""
-
-    @property
-    def network(self) -> NetworkShape: ...
-
-
-def net_spec(config: Configured, num_classes: int = 10) -> NetSpec:
-    """The one reading of a config's ``network`` section as a network shape."""
-    n = config.network
-    return NetSpec(num_classes, n.stem, n.width_mult, tuple(n.depths))
-
-
-class Bottleneck(nn.Module):
-    """torchvision's Bottleneck (stride on the middle conv) with a chosen kernel and activation."""
-
-    def __init__(
-        self, in_ch: int, width: int, stride: int, kernel: int = BASE_KERNEL, activation: str = BASE_ACTIVATION
-    ) -> None:
-        super().__init__()
-        out_ch = width * EXPANSION
-        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, kernel, stride=stride, padding=kernel // 2, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.act2 = create_activation(activation)
-        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(in_ch, out_ch, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.act2(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+from core.space.resnet import EXPANSION as EXPANSION
+from core.space.resnet import STAGE_WIDTHS as STAGE_WIDTHS
+from core.space.resnet import BlockChoice as BlockChoice
+from core.space.resnet import BlockFactory as BlockFactory
+from core.space.resnet import Bottleneck as Bottleneck
+from core.space.resnet import Configured as Configured
+from core.space.resnet import NetSpec as NetSpec
+from core.space.resnet import NetworkShape as NetworkShape
+from core.space.resnet import ResNet as ResNet
+from core.space.resnet import _downsample as _downsample
+from core.space.resnet import _init_weights as _init_weights
+from core.space.resnet import build_plain as build_plain
+from core.space.resnet import count_params as count_params
+from core.space.resnet import kernel_op as kernel_op
+from core.space.resnet import net_spec as net_spec
 
 
 class SearchBottleneck(nn.Module):
@@ -155,82 +92,8 @@ class SearchBottleneck(nn.Module):
         for op in self.mixed:
             out = op(out)
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
-
-
-def _downsample(in_ch: int, out_ch: int, stride: int) -> nn.Module | None:
-    if stride == 1 and in_ch == out_ch:
-        return None
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
-
-
-BlockFactory = Callable[[int, int, int, int], nn.Module]
-
-
-class ResNet(nn.Module):
-    """torchvision's ResNet skeleton; ``make_block(block_id, in_ch, width, stride)`` picks each block."""
-
-    def __init__(self, spec: NetSpec, make_block: BlockFactory) -> None:
-        super().__init__()
-        self.spec = spec
-        widths = spec.widths()
-        if spec.stem == "imagenet":
-            self.conv1 = nn.Conv2d(3, widths[0], 7, stride=2, padding=3, bias=False)
-            self.maxpool: nn.Module = nn.MaxPool2d(3, stride=2, padding=1)
-        else:
-            self.conv1 = nn.Conv2d(3, widths[0], 3, stride=1, padding=1, bias=False)
-            self.maxpool = nn.Identity()
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.relu = nn.ReLU(inplace=True)
-        in_ch = widths[0]
-        positions = block_positions(spec.depths)
-        for stage, width in enumerate(widths):
-            blocks = []
-            for pos in (p for p in positions if p.stage == stage):
-                stride = 2 if stage > 0 and pos.index == 0 else 1
-                blocks.append(make_block(pos.block_id, in_ch, width, stride))
-                in_ch = width * EXPANSION
-            self.add_module(f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_ch, spec.num_classes)
-        _init_weights(self)
-
-    def stages(self) -> Iterator[nn.Sequential]:
-        for stage in range(len(self.spec.depths)):
-            yield getattr(self, f"layer{stage + 1}")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        for stage in self.stages():
-            x = stage(x)
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def _init_weights(model: nn.Module) -> None:
-    """torchvision's init: Kaiming-normal convs, unit BN."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
-@dataclass(frozen=True)
-class BlockChoice:
-    kernel: int = BASE_KERNEL
-    activation: str = BASE_ACTIVATION
-
-
-def build_plain(spec: NetSpec, choices: Mapping[int, BlockChoice] | None = None) -> ResNet:
-    """A plain network: listed blocks get their choice, others stay 3x3/ReLU."""
-    choices = dict(choices or {})
-
-    def make_block(block_id: int, in_ch: int, width: int, stride: int) -> nn.Module:
-        c = choices.get(block_id, BlockChoice())
-        return Bottleneck(in_ch, width, stride, c.kernel, c.activation)
-
-    return ResNet(spec, make_block)
+        result: torch.Tensor = self.relu(out + identity)
+        return result
 
 
 @dataclass
@@ -277,7 +140,7 @@ class SearchNet(nn.Module):
         self.allowed: dict[str, torch.Tensor | None] = {}
         self._allowed_rows: dict[str, list[list[bool]]] = {}
         self._inplace = False  # as built: the activation candidates are not in place
-        self._host_alphas: tuple[tuple[int, ...], list] | None = None
+        self._host_alphas: tuple[tuple[int, ...], list[np.ndarray]] | None = None
         self.reindex()
 
     def blocks(self) -> Iterator[tuple[int, nn.Module]]:
@@ -339,9 +202,10 @@ class SearchNet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        logits: torch.Tensor = self.net(x)
+        return logits
 
-    def host_alphas(self) -> list:
+    def host_alphas(self) -> list[np.ndarray]:
         """The alphas as host arrays, copied from the device only when they changed.
 
         A search iteration samples twice (weight step, architecture step) from the same
@@ -464,12 +328,8 @@ class SearchNet(nn.Module):
         out = {}
         for r, bid in enumerate(self.space.block_ids):
             if self.space.joint:
-                out[bid] = BlockChoice(*parse_joint(self.space.candidates(JOINT_DECISION)[indices[JOINT_DECISION][r]]))
+                out[bid] = BlockChoice(*parse_joint(self.space.labels(JOINT_DECISION)[indices[JOINT_DECISION][r]]))
             else:
                 k, a = indices["kernel"][r], indices["activation"][r]
                 out[bid] = BlockChoice(self.space.kernels[k], self.space.activations[a])
         return out
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

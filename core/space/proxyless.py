@@ -16,6 +16,7 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ class _BinaryGate(torch.autograd.Function):
     """y = o_active(x); d y / d gate_k = o_k(x) for the paths in ``op.paths``."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, op: MixedOp) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, gate: torch.Tensor, op: MixedOp) -> torch.Tensor:
         detached = x.detach().requires_grad_(x.requires_grad)
         with torch.enable_grad():
             out = op.candidates[op.route.active](detached)
@@ -47,10 +48,11 @@ class _BinaryGate(torch.autograd.Function):
         ctx.paths = op.route.paths
         ctx.autocast = _autocast_state(x)
         ctx.save_for_backward(detached, out)
-        return out.detach()
+        result: torch.Tensor = out.detach()
+        return result
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         detached, out = ctx.saved_tensors
         grad_x = None
         if ctx.needs_input_grad[0]:
@@ -71,7 +73,7 @@ class _BinaryGate(torch.autograd.Function):
         return grad_x, grad_gate, None
 
 
-def _autocast_state(x: torch.Tensor) -> dict:
+def _autocast_state(x: torch.Tensor) -> dict[str, object]:
     """The autocast context of the forward, so candidates rerun alike in backward."""
     device_type = x.device.type if x.device.type in ("cuda", "cpu", "mps") else "cpu"
     if device_type == "mps":
@@ -125,10 +127,13 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         r = self.route
         if r.gate is not None:
-            return _BinaryGate.apply(x, r.gate, self)
+            gated: torch.Tensor = _BinaryGate.apply(x, r.gate, self)
+            return gated
         if r.weights is not None:
-            return sum(w * cand(x) for w, cand in zip(r.weights.unbind(0), self.candidates))
-        return self.candidates[r.active](x)
+            mixed: torch.Tensor = sum(w * cand(x) for w, cand in zip(r.weights.unbind(0), self.candidates))
+            return mixed
+        one: torch.Tensor = self.candidates[r.active](x)
+        return one
 
 
 @dataclass
@@ -157,7 +162,8 @@ def host_logits(alphas: Sequence[torch.Tensor]) -> list[np.ndarray]:
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+    probs: np.ndarray = z / z.sum(axis=1, keepdims=True)
+    return probs
 
 
 class PathSampler:
@@ -194,7 +200,8 @@ class PathSampler:
     def _categorical(self, probs: np.ndarray) -> list[int]:
         u = self.rng.random((probs.shape[0], 1))
         idx = (np.cumsum(probs, axis=1) < u).sum(axis=1)
-        return np.minimum(idx, probs.shape[1] - 1).tolist()
+        picks: list[int] = np.minimum(idx, probs.shape[1] - 1).tolist()
+        return picks
 
     def state(self) -> str:
         return json.dumps(self.rng.bit_generator.state)

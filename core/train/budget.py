@@ -58,7 +58,7 @@ def stage_starts(config: Config) -> list[tuple[int, int]]:
     s = config.search
     out, start = [], 1
     for i in range(len(config.search.progressive or [])):
-        warm = s.warmup_epochs if i == 0 or s.stage_warmup_epochs is None else s.stage_warmup_epochs
+        warm = s.stage_warmup(i + 1)
         out.append((start, warm))
         budget = config.stage_budget(i + 1)
         start += min(budget if budget is not None else s.epochs, warm + s.patience)

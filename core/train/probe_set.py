@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import Config
-from core.run.readout import PerturbationReadout
+from core.run.readout import PerturbationReadout, latest_readout
 from core.run.summary import PerturbationAccount, ProbeShare
 from core.space.network import SearchNet
 from core.train.batches import BatchSource
@@ -79,8 +79,7 @@ class SearchProbes:
 
     def readout_for(self, epoch: int) -> tuple[int, PerturbationReadout] | None:
         """The latest readout at or before ``epoch`` (the architecture's epoch), with its own epoch."""
-        at = [e for e in self.readouts if e <= epoch]
-        return (max(at), self.readouts[max(at)]) if at else None
+        return latest_readout(self.readouts, epoch)
 
     def shares(self, elapsed_s: float) -> dict[str, ProbeShare]:
         """Each probe's runs and share of the search's time (``summary.json``, ``presnet bench``)."""

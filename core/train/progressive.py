@@ -59,13 +59,10 @@ class StageController:
         return list(self.stages[0])
 
     def warmup_epochs(self, stage: int | None = None) -> int:
-        s = self.config.search
-        if (stage or self.stage) == 1 or s.stage_warmup_epochs is None:
-            return s.warmup_epochs
-        return s.stage_warmup_epochs
+        return self.config.search.stage_warmup(stage or self.stage)
 
     def is_warmup(self, epoch: int) -> bool:
-        return epoch < self.stage_start + self.warmup_epochs()
+        return self.config.search.in_warmup(epoch, self.stage_start, self.stage)
 
     def where(self) -> dict[str, Any]:
         """Where the search stands, for a front end that joins mid-way (``search_started``)."""

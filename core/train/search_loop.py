@@ -271,7 +271,7 @@ class SearchEngine(Loop):
 
     def is_warmup(self, epoch: int) -> bool:
         """Weight steps only, paths sampled uniformly: the first epochs (and a progressive stage's first)."""
-        return self.stages.is_warmup(epoch) if self.stages else epoch <= self.config.search.warmup_epochs
+        return self.stages.is_warmup(epoch) if self.stages else self.config.search.in_warmup(epoch)
 
     def on_pause(self) -> Callable[[bool], None]:
         def paused_events(paused: bool) -> None:

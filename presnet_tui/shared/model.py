@@ -8,15 +8,16 @@ feed it fixed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.api.state import RunState, reduce
-from core.run.events import AnyEvent, EpochEnd, RetrainEpochEnd
+from core.run.events import AnyEvent, EpochEnd, PerturbationReadout, RetrainEpochEnd
 from core.space import JOINT_DECISION, argmax_label, block_choice, marginals
 from presnet_tui.shared.trajectory import Trajectory, cut_back, event_point
 
 if TYPE_CHECKING:  # the service layer (and torch) load when a derive asks for them
     from core.api.derive import SearchSnapshots
+    from core.api.stops import RuleVerdicts
 
 
 def fmt_eta(seconds: float | None) -> str:
@@ -51,7 +52,7 @@ class RunModel(RunState):
     trajectory: Trajectory = field(default_factory=Trajectory)
     search_curves: Curves = field(default_factory=Curves)
     retrain_curves: Curves = field(default_factory=Curves)
-    _verdicts: tuple[int, Any] | None = None  # (epochs folded in, RuleVerdicts): replayed once per epoch
+    _verdicts: tuple[int, RuleVerdicts] | None = None  # (epochs folded in, verdicts): replayed once per epoch
 
     def apply(self, e: AnyEvent) -> None:
         """Fold one event into the model."""
@@ -75,14 +76,12 @@ class RunModel(RunState):
 
         return snapshots_of_state(self, source)
 
-    def readout(self, epoch: int | None = None) -> Any:
-        """(epoch, core.run.readout.PerturbationReadout): the latest perturbation readout at or before
-        ``epoch`` (default: the last); None when there is none."""
-        for e in sorted(self.epoch_ends, reverse=True):
-            read = self.epoch_ends[e].perturbation
-            if read is not None and (epoch is None or e <= epoch):
-                return e, read
-        return None
+    def readout(self, epoch: int | None = None) -> tuple[int, PerturbationReadout] | None:
+        """(epoch, readout): the latest perturbation readout at or before ``epoch`` (default: the last);
+        None when there is none."""
+        from core.api.derive import latest_readout
+
+        return latest_readout({e: end.perturbation for e, end in self.epoch_ends.items()}, epoch)
 
     def curvature(self) -> list[tuple[int, float]]:
         """(epoch, largest Hessian eigenvalue) of each measured search epoch."""
@@ -90,7 +89,7 @@ class RunModel(RunState):
 
         return curvature_points(self.epoch_ends.values())
 
-    def stop_verdicts(self) -> Any:
+    def stop_verdicts(self) -> RuleVerdicts | None:
         """Where the margin and curvature rules fire in the epochs so far (core.api.stops.RuleVerdicts),
         replayed with the run's own settings; None before the search has started."""
         if not self.search_config:

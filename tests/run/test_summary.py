@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from core.errors import PresnetError
+from core.results.table import run_result
 from core.run.rundir import RunDir
 from core.run.summary import RunSummary, read_summary
-from core.scale.table import run_result
 from tests.support import REPO
 
 OLD_RUN = REPO / "tests" / "fixtures" / "run-main-d8e0b70"  # written by main d8e0b70 (before issue 30)

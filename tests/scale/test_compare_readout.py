@@ -29,8 +29,8 @@ def test_the_readouts_agreement_is_summed_over_a_rows_runs(tmp_path):
     search = plant_all(tmp_path, "search", [0.90, 0.92])
     _with_readout(search[0], [["1", "kernel", "3", "5"]])
     _with_readout(search[1], [])
-    rows = {r["kind"]: r for r in compare(search + plant_all(tmp_path, "random", [0.85])).as_dicts()}
-    assert (rows["search"]["pt_agreeing"], rows["search"]["pt_decisions"]) == (7, 8)
+    rows = {r.kind: r for r in compare(search + plant_all(tmp_path, "random", [0.85])).rows}
+    assert (rows["search"].pt_agreeing, rows["search"].pt_decisions) == (7, 8)
     assert compare_view.readout(rows["search"]) == "7/8" and compare_view.readout(rows["random"]) == "-"
     res = invoke("compare", *search, "--wide")
     assert res.exit_code == 0 and "PT=α" in res.stdout and "7/8" in res.stdout

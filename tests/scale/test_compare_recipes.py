@@ -6,7 +6,7 @@ import json
 
 from rich.console import Console
 
-from core.api.results import compare
+from core.api.results import DecisionAgreement, compare
 from presnet_tui.cli.views import compare as compare_view
 from tests.scale.test_compare_stats import plant_all
 
@@ -18,10 +18,10 @@ def test_a_retrain_stopped_early_gets_a_row_of_its_own_marked_stopped(tmp_path):
     summary = json.loads(summary_file.read_text())
     summary["retrain"] |= {"stopped": True, "epochs": 1}
     summary_file.write_text(json.dumps(summary))
-    rows = compare(full + short).as_dicts()
-    assert sorted((r["n"], r["stopped"]) for r in rows) == [(1, 1), (2, 0)]
-    (stopped,) = [r for r in rows if r["stopped"]]
-    assert stopped["top1_mean"] == 0.70 and stopped["differs"] == {"retrain.stopped_at_epoch": 1}
+    rows = compare(full + short).rows
+    assert sorted((r.n, r.stopped) for r in rows) == [(1, 1), (2, 0)]
+    (stopped,) = [r for r in rows if r.stopped]
+    assert stopped.top1_mean == 0.70 and stopped.differs == {"retrain.stopped_at_epoch": 1}
     table, _ = compare_view.terminal_table(rows)
     console = Console(width=80, record=True)
     console.print(table)
@@ -37,10 +37,13 @@ def test_compare_shows_per_decision_how_many_seeds_chose_the_majority_candidate(
         summary["architecture"]["blocks"] = {"1": {"kernel": k, "activation": a}, "2": {"kernel": 3, "activation": a}}
         summary["search"] |= {"settled": 3, "decisions_total": 4}
         (run / "summary.json").write_text(json.dumps(summary))
-    (row,) = compare(runs).as_dicts()
-    assert row["seed_agreement"]["1"]["kernel"] == {"choice": "5", "runs": 2, "of": 3}
-    assert row["seed_agreement"]["1"]["activation"] == {"choice": "mish", "runs": 3, "of": 3}
-    assert (row["decisions_agreeing"], row["decisions_compared"]) == (3, 4)
+    result = compare(runs)
+    (as_json,) = result.as_dicts()  # the JSON edge keeps its shape
+    assert as_json["seed_agreement"]["1"]["kernel"] == {"choice": "5", "runs": 2, "of": 3}
+    assert as_json["seed_agreement"]["1"]["activation"] == {"choice": "mish", "runs": 3, "of": 3}
+    (row,) = result.rows
+    assert row.seed_agreement["1"]["kernel"] == DecisionAgreement("5", 2, 3)
+    assert (row.decisions_agreeing, row.decisions_compared) == (3, 4)
     table, notes = compare_view.terminal_table([row])
     console = Console(width=80, record=True)
     console.print(table)
@@ -61,7 +64,7 @@ def test_table_one_figure_keeps_its_n_ri_p_labels_clear_of_the_title(tmp_path, m
     paths = plant(tmp_path, "search", [0.99, 0.995, 1.0]) + plant(tmp_path, "random", [0.97, 0.99, 0.98])
     saved = []
     monkeypatch.setattr(figures, "_save", lambda fig, path: saved.append(fig))
-    figures.table1(compare(paths).as_dicts(), tmp_path / "t.png")
+    figures.table1(compare(paths).rows, tmp_path / "t.png")
     fig = saved[0]
     ax = fig.axes[0]
     renderer = FigureCanvasAgg(fig).get_renderer()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from core.api.results import compare
+from core.api.results import TableRow, compare
 from core.config import dump_yaml
-from core.scale import stats
+from core.results import stats
 from presnet_tui.cli.views import compare as compare_view
 from tests.conftest import tiny_config
 from tests.support import invoke
@@ -45,7 +45,13 @@ def plant_all(folder: Path, kind: str, values: list[float], scope: str = "s", **
 
 
 def rows_by_kind(paths: list[Path]) -> dict[tuple[str, str], dict]:
+    """The rows as ``compare --json`` writes them (the JSON edge)."""
     return {(r["scope"], r["kind"]): r for r in compare(paths).as_dicts()}
+
+
+def typed_rows(paths: list[Path]) -> dict[tuple[str, str], TableRow]:
+    """The rows as the front ends receive them."""
+    return {(r.scope, r.kind): r for r in compare(paths).rows}
 
 
 def test_three_searched_against_four_random_and_one_baseline(tmp_path):
@@ -100,7 +106,7 @@ def test_one_run_each_has_ri_but_no_spread_interval_or_p(tmp_path):
     assert s["ri_mean"] == pytest.approx(100 * 0.06 / 0.85)
     assert s["ri_ci95"] is None and s["p_value"] is None  # one run a side: nothing to resample or permute
     assert s["top1_std"] is None and s["top1_ci95"] is None and r["top1_std"] is None
-    rendered = compare_view.markdown(compare([*Path(tmp_path).glob("*-s-0")]).as_dicts())
+    rendered = compare_view.markdown(compare([*Path(tmp_path).glob("*-s-0")]).rows)
     assert "| 91.00 |" in rendered and "±" not in rendered
 
 
@@ -116,13 +122,13 @@ def test_runs_of_differing_configs_get_rows_of_their_own_that_say_what_differs(t
     large = plant_all(tmp_path / "b", "search", [0.95, 0.97], data={"image_size": 64})
     random = plant_all(tmp_path / "c", "random", [0.80, 0.82], data={"image_size": 32})
     seeds = plant_all(tmp_path / "d", "random", [0.81], data={"image_size": 32}, run={"seed": 7})
-    rows = compare(small + large + random + seeds).as_dicts()
-    search = [r for r in rows if r["kind"] == "search"]
-    assert [(r["n"], r["differs"]) for r in search] == [(2, {"data.image_size": 32}), (2, {"data.image_size": 64})]
-    rand = [r for r in rows if r["kind"] == "random"]
-    assert len(rand) == 1 and rand[0]["n"] == 3 and rand[0]["differs"] == {}  # the seed is what a row averages
-    assert search[0]["random_n"] == 3 and search[0]["ri_mean"] == pytest.approx(100 * (0.91 - 0.81) / 0.81)
-    assert search[1]["ri_mean"] is None  # no random run at 64 px: no RI against another recipe's randoms
+    rows = compare(small + large + random + seeds).rows
+    search = [r for r in rows if r.kind == "search"]
+    assert [(r.n, r.differs) for r in search] == [(2, {"data.image_size": 32}), (2, {"data.image_size": 64})]
+    rand = [r for r in rows if r.kind == "random"]
+    assert len(rand) == 1 and rand[0].n == 3 and rand[0].differs == {}  # the seed is what a row averages
+    assert search[0].random_n == 3 and search[0].ri_mean == pytest.approx(100 * (0.91 - 0.81) / 0.81)
+    assert search[1].ri_mean is None  # no random run at 64 px: no RI against another recipe's randoms
     table, notes = compare_view.terminal_table(rows)
     assert notes[:2] == ["[1] s search: data.image_size=32", "[2] s search: data.image_size=64"]
 
@@ -140,14 +146,14 @@ def test_compare_json_markdown_and_an_80_column_table(tmp_path):
     assert {"ri_mean", "ri_ci95", "p_value"} <= set(search) and len(search["ri_ci95"]) == 2
     md = invoke("compare", *paths, "--markdown").stdout.splitlines()
     assert len(md) == 5 and [line.split(" | ")[2] for line in md[2:]] == ["baseline", "search", "random"]
-    table, _ = compare_view.terminal_table(rows)
+    table, _ = compare_view.terminal_table(compare(paths).rows)
     console = Console(width=80, record=True, color_system=None)
     console.print(table)
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text, text
     assert "94.22±0.34" in text and "f random" in text and "f search" in text
     wide = Console(width=80, record=True, color_system=None)
-    wide_table, _ = compare_view.terminal_table(rows, wide=True)
+    wide_table, _ = compare_view.terminal_table(compare(paths).rows, wide=True)
     wide.print(wide_table)
     assert "…" in wide.export_text()  # --wide does not fit 80 columns: the command widens its console instead
     res = invoke("compare", *paths, "--wide")
@@ -163,7 +169,7 @@ def test_table_one_figure_has_random_bars_beside_searched_ones_from_zero_and_gre
     paths += plant_all(tmp_path, "search", [0.91], scope="m") + plant_all(tmp_path, "baseline", [0.85, 0.87])
     saved = []
     monkeypatch.setattr(figures, "_save", lambda fig, path: saved.append(fig))
-    figures.table1(compare(paths).as_dicts(), tmp_path / "t.png")
+    figures.table1(compare(paths).rows, tmp_path / "t.png")
     ax = saved[0].axes[0]
     assert ax.get_ylim()[0] == 0  # bars start from 0
     bars = [p for p in ax.patches if p.get_height() > 0]
@@ -190,9 +196,9 @@ def test_settled_decisions_are_summed_over_a_rows_runs(tmp_path):
         summary = json.loads((path / "summary.json").read_text())
         summary["search"] |= {"settled": settled, "decisions_total": total}
         (path / "summary.json").write_text(json.dumps(summary))
-    rows = rows_by_kind(search + plant_all(tmp_path, "random", [0.85]))
-    assert (rows["s", "search"]["settled"], rows["s", "search"]["decisions_total"]) == (11, 12)
-    assert rows["s", "random"]["decisions_total"] is None
+    rows = typed_rows(search + plant_all(tmp_path, "random", [0.85]))
+    assert (rows["s", "search"].settled, rows["s", "search"].decisions_total) == (11, 12)
+    assert rows["s", "random"].decisions_total is None
     assert compare_view.settled(rows["s", "search"]) == "11/12"
     assert "| 11/12 |" in compare_view.markdown(list(rows.values()))
 
@@ -214,10 +220,10 @@ def test_runs_of_each_stop_rule_get_a_row_with_where_their_architectures_come_fr
     curv = stopped(
         plant_all(tmp_path / "c", "search", [0.92, 0.93], search={"stop_rule": "curvature"}), "curvature", True, 14
     )
-    rows = sorted((r for r in compare(margin + curv).as_dicts() if r["kind"] == "search"), key=lambda r: r["stop_rule"])
-    assert [(r["differs"], r["stop_rule"], r["stops_fired"], r["arch_epoch_mean"]) for r in rows] == [
+    rows = sorted((r for r in compare(margin + curv).rows if r.kind == "search"), key=lambda r: str(r.stop_rule))
+    assert [(r.differs, r.stop_rule, r.stops_fired, r.arch_epoch_mean) for r in rows] == [
         ({"search.stop_rule": "curvature"}, "curvature", 2, 14.0),
         ({"search.stop_rule": "margin"}, "margin", 2, 9.0),
     ]
-    assert rows[0]["curvature_mean"] == 0.25  # at the architecture's epoch
+    assert rows[0].curvature_mean == 0.25  # at the architecture's epoch
     assert compare_view.stop(rows[0]) == "curvature 2/2 @14" and compare_view.curvature(rows[0]) == "0.25"

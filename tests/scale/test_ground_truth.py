@@ -16,9 +16,9 @@ import pytest
 from core.api.results import compare
 from core.config import Config, dump_yaml
 from core.errors import PresnetError
+from core.results.variance import variance_split
 from core.run.events import EpochEnd
 from core.scale.exhaustive import check_cap, space_architecture, space_keys, space_size
-from core.scale.variance import variance_split
 from tests.conftest import tiny_config
 from tests.support import invoke
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.scale import stats
-from core.scale.power import min_gain, plan_power, power_at, simulate
+from core.results import stats
+from core.results.power import min_gain, plan_power, power_at, simulate
 from tests.scale.test_compare_stats import plant
 from tests.support import invoke
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
-from core.scale import stats
+from core.results import stats
 
 SIMS = 4000
 

@@ -334,9 +334,9 @@ def test_a_watcher_sees_running_runs_only_while_the_sweep_holds_its_lock(tmp_pat
 
 
 def test_sweep_modules_import_without_ui_or_optional_packages():
-    """core.scale.sweep and core.scale.table are engine code (no UI); Ray and matplotlib load only when used."""
+    """core.scale.sweep and core.results.table are engine code (no UI); Ray and matplotlib load only when used."""
     code = (
-        "import sys, core.scale.sweep, core.scale.placement, core.scale.table;"
+        "import sys, core.scale.sweep, core.scale.placement, core.results.table;"
         "bad = [m for m in ('textual', 'typer', 'rich', 'ray', 'matplotlib') if m in sys.modules];"
         "import presnet_tui.cli.views.figures;"
         "bad += [m for m in ('ray', 'matplotlib') if m in sys.modules];"

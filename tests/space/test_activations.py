@@ -27,5 +27,5 @@ def test_every_activation_name_builds_its_module_and_in_place_is_a_switch():
 def test_the_setup_screen_offers_the_vocabulary():
     from presnet_tui.app.screens import setup
 
-    assert setup.DATASETS == list(get_args(Dataset)) and setup.DEVICES == list(DEVICE_KINDS)
+    assert setup.CHOICES["dataset"] == list(get_args(Dataset)) and setup.CHOICES["device"] == list(DEVICE_KINDS)
     assert setup.SCOPES == ["s", "m", "l", "f", "custom"]

@@ -112,7 +112,8 @@ def test_summary_search_section_and_architecture_file_agree_on_each_decision(syn
     for d in search["decisions"]:
         assert 0 < d["p"] <= 1 and 0 <= d["margin"] <= d["p"]
     derived = [e for e in seen if e.kind == "architecture"][0]
-    assert derived.confidence == {k: search[k] for k in derived.confidence}
+    confidence = derived.confidence.model_dump()  # a typed record; as JSON, the summary's keys
+    assert confidence == {k: search[k] for k in confidence}
 
 
 @pytest.mark.slow

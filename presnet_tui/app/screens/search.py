@@ -226,7 +226,8 @@ class SearchScreen(RunScreen):
             return
         conf = self.derived.source or {}
         line = Confidence.from_dict(conf).line() if "decisions" in conf else ""
-        unsettled = conf.get("settled") != conf.get("decisions_total")
+        count = settled_of(conf)
+        unsettled = count is not None and count.settled != count.total
         self.notify(
             f"architecture derived from epoch {conf['epoch']}" + (f": {line}" if line else ""),
             severity="warning" if line and unsettled else "information",

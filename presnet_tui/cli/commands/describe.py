@@ -109,9 +109,7 @@ def _space_table(report: SpaceReport) -> None:
     )
     console.print(f"FLOPs at {size} px: {human(flops.min)} to {human(flops.max)} (ResNet-50: {human(flops.baseline)})")
     for st in report.stages:
-        console.print(
-            f"stage {st['stage']}: scope {st['scope']}, blocks {st['blocks']} (new {st['new_blocks']})", soft_wrap=True
-        )
+        console.print(f"stage {st.stage}: scope {st.scope}, blocks {st.blocks} (new {st.new_blocks})", soft_wrap=True)
     void = [g.block_id for g in report.geometry if g.kernel_choice_void]
     if void:
         console.print(

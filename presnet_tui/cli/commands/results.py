@@ -137,7 +137,7 @@ def _plot_sweep(sweep_dir: Path, save: Path) -> None:
     from core.api.results import compare
     from presnet_tui.cli.views.figures import table1
 
-    table1(compare([sweep_dir]).as_dicts(), save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
+    table1(compare([sweep_dir]).rows, save, title=f"{Path(sweep_dir).name}: test top-1 per scope")
     console.print(f"saved {save}")
 
 
@@ -168,9 +168,9 @@ def compare(
         if gain is not None and not 0 < gain < 100:
             raise PresnetError(f"a gain of {gain} points", where="--gain", hint="give top-1 points, e.g. --gain 2")
         result = compare_runs(run_dirs, gain=gain / 100 if gain is not None else None)
-    rows = result.as_dicts()
+    rows = result.rows
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result.as_dicts(), indent=2) + "\n")
     elif as_csv:
         sys.stdout.write(compare_view.as_csv(rows))
     elif as_markdown:
@@ -184,7 +184,7 @@ def compare(
         console.width = width
         for note in notes:
             console.print(note, highlight=False, markup=False)
-        if any(r["ri_ci95"] is not None for r in rows):
+        if any(r.ri_ci95 is not None for r in rows):
             console.print(
                 f"RI: % over mean random top-1; CI: {result.ri_method}; p: one-sided permutation test",
                 highlight=False,

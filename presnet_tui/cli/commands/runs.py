@@ -139,7 +139,9 @@ def _continue_existing(out: object, headless: bool, nproc: int = 1, device: str 
         )
     if not headless:
         raise PresnetError("--resume-if-exists runs headless only", where="--resume-if-exists", hint="add --headless")
-    if not (out / "config.yaml").is_file():
+    from core.api.rundirs import RunDir
+
+    if not RunDir(out).config_file.is_file():
         return False
     from core.api.runs import continue_run
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.api.results import TableRow
 from core.errors import PresnetError, import_extra
 from presnet_tui.shared.trajectory import Trajectory
 
@@ -195,25 +196,25 @@ def mark_stages(ax: Any, stages: Sequence[tuple[float, str]], label: bool = Fals
             ax.text(x, 1.0, f" {name}", fontsize=7, color="grey", va="top", ha="left")
 
 
-def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 per search scope") -> None:
+def table1(rows: Sequence[TableRow], path: Path, title: str = "Test top-1 per search scope") -> None:
     """Per scope, the searched and the random architectures' mean top-1 side by side (bars from 0,
     95 % CI of the mean as error bars, n, RI and p written at their feet), and the baseline as a dashed line:
     Table I at a glance, readable in greyscale (hatches and line styles, not colour alone)."""
     plt = _pyplot()
-    bars = [r for r in rows if r["kind"] in _KIND_STYLE and r["top1_mean"] is not None]
-    base = next((r for r in rows if r["kind"] == "baseline" and r["top1_mean"] is not None), None)
+    bars = [r for r in rows if r.kind in _KIND_STYLE and r.top1_mean is not None]
+    base = next((r for r in rows if r.kind == "baseline" and r.top1_mean is not None), None)
     if not bars and base is None:
         raise PresnetError("no finished run with a test top-1", where=str(path), hint="let a run finish first")
     scopes = list(dict.fromkeys(_bar_scope(r) for r in bars))
-    kinds = [k for k in _KIND_STYLE if any(r["kind"] == k for r in bars)]
+    kinds = [k for k in _KIND_STYLE if any(r.kind == k for r in bars)]
     width = 0.8 / max(1, len(kinds))
     fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(scopes) + 2.5), 3.8))
     for i, kind in enumerate(kinds):
         style = _KIND_STYLE[kind]
-        for r in (r for r in bars if r["kind"] == kind):
+        for r in (r for r in bars if r.kind == kind):
             x = scopes.index(_bar_scope(r)) + (i - (len(kinds) - 1) / 2) * width
-            m = 100 * r["top1_mean"]
-            ci = r["top1_ci95"]
+            m = 100 * (r.top1_mean or 0.0)  # bars hold rows with a mean
+            ci = r.top1_ci95
             err = [[m - 100 * ci[0]], [100 * ci[1] - m]] if ci is not None else None
             ax.bar(
                 x,
@@ -227,8 +228,8 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
                 linewidth=0.8,
                 label=style["label"],
             )
-            note = f"n={r['n']}" + (f"\nRI {r['ri_mean']:+.1f}%" if r.get("ri_mean") is not None else "")
-            note += f"\np={r['p_value']:.3f}" if r.get("p_value") is not None else ""
+            note = f"n={r.n}" + (f"\nRI {r.ri_mean:+.1f}%" if r.ri_mean is not None else "")
+            note += f"\np={r.p_value:.3f}" if r.p_value is not None else ""
             # inside the bar, at its foot: above it a top-1 near 100 % (and its CI) would put the
             # note over the title; every bar starts at 0, so its foot is always in the axes
             ax.annotate(
@@ -242,10 +243,10 @@ def table1(rows: Sequence[dict[str, Any]], path: Path, title: str = "Test top-1 
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
             )
     if base is not None:
-        b = 100 * base["top1_mean"]
-        ax.axhline(b, color="black", linestyle="--", linewidth=1.2, label=f"ResNet-50 baseline (n={base['n']})")
-        if base["top1_ci95"] is not None:
-            lo, hi = (100 * v for v in base["top1_ci95"])
+        b = 100 * (base.top1_mean or 0.0)  # a base has a mean
+        ax.axhline(b, color="black", linestyle="--", linewidth=1.2, label=f"ResNet-50 baseline (n={base.n})")
+        if base.top1_ci95 is not None:
+            lo, hi = (100 * v for v in base.top1_ci95)
             ax.axhline(lo, color="black", linestyle=":", linewidth=0.8, label="baseline 95 % CI")
             ax.axhline(hi, color="black", linestyle=":", linewidth=0.8)
     _table1_axes(ax, scopes, title)
@@ -267,7 +268,7 @@ def _table1_axes(ax: Any, scopes: list[str], title: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def _bar_scope(row: dict[str, Any]) -> str:
+def _bar_scope(row: TableRow) -> str:
     """A bar group's label: the scope, and what differs when one scope has rows of several recipes."""
-    extra = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row.get("differs", {}).items())
-    return row["scope"] + (f"\n{extra}" if extra else "")
+    extra = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row.differs.items())
+    return row.scope + (f"\n{extra}" if extra else "")

@@ -21,6 +21,7 @@ from core.api.worker import run_to_end
 from core.run.events import (
     AnyEvent,
     ArchitectureDerived,
+    ConfidenceRecord,
     Converged,
     EpochEnd,
     Error,
@@ -67,11 +68,11 @@ def stop_clause(e: SearchStopped) -> str:
     return head + f" · architecture from epoch {e.architecture_epoch if e.architecture_epoch is not None else e.epoch}"
 
 
-def decisions_line(conf: dict[str, Any]) -> str:
+def decisions_line(conf: ConfidenceRecord) -> str:
     """``5 of 8 decisions settled; unsettled: 11 kernel (margin 0.02), ...`` from a recorded confidence."""
     from core.api.confidence import Confidence
 
-    return Confidence.from_dict(conf).line()
+    return Confidence.from_dict(conf.model_dump(mode="json")).line()
 
 
 #: One function per event type: the line it prints (None: none); :data:`_LINES` maps type -> function.
@@ -236,7 +237,7 @@ def _suspended(view: HeadlessView, e: Suspended) -> str:
 @line(ArchitectureDerived)
 def _architecture_derived(view: HeadlessView, e: ArchitectureDerived) -> str:
     text = f"architecture → {e.path} ({e.params:,} params)"
-    if e.confidence and e.confidence.get("settled") == e.confidence.get("decisions_total"):
+    if e.confidence and e.confidence.all_settled:
         text += f"\n[green]{decisions_line(e.confidence)}[/]"  # otherwise the warning that follows says it
     reads = [x for k, x in sorted(view.state.epoch_ends.items()) if k <= e.epoch and x.perturbation is not None]
     if reads and reads[-1].perturbation is not None:  # the second opinion at the architecture's epoch

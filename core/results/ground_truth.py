@@ -5,11 +5,11 @@ From an exhaustive sweep (``presnet sweep --exhaustive``, :mod:`core.scale.exhau
 
 - each architecture's mean top-1 over its seeds, its rank (1 = best mean) and percentile (the
   share of the *other* architectures whose mean it beats, ties counted half: 100 = best, 0 = worst);
-- the variance split (:mod:`core.scale.variance`): how much the space matters at this noise;
+- the variance split (:mod:`core.results.variance`): how much the space matters at this noise;
 - a searched run's architecture placed on it: rank and percentile, each with a 95 % interval from
   a bootstrap over the repeats (every architecture's seeds resampled with replacement, 2,000
   times, fixed seed), and Kendall's tau (tau-b, scipy.stats.kendalltau) between the supernet's
-  ordering at the derive epoch (:mod:`core.scale.orderings`) and the ground-truth means, with a
+  ordering at the derive epoch (:mod:`core.results.orderings`) and the ground-truth means, with a
   95 % interval from the same bootstrap.  The bootstrap carries the ground truth's seed noise
   only; the search's own seed is one draw (place several searches to see that spread).
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.results.orderings import orderings
+from core.results.table import RunResult
+from core.results.variance import VarianceSplit, variance_split
 from core.scale.exhaustive import ArchKey, key_label
-from core.scale.orderings import orderings
-from core.scale.table import RunResult
-from core.scale.variance import VarianceSplit, variance_split
 
 BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 0
@@ -99,12 +99,14 @@ def _percentiles(means: np.ndarray) -> np.ndarray:
     """Per architecture (last axis), the share in % of the others whose mean it beats (ties half)."""
     below = (means[..., :, None] > means[..., None, :]).sum(-1)
     ties = (means[..., :, None] == means[..., None, :]).sum(-1) - 1
-    return 100.0 * (below + 0.5 * ties) / max(means.shape[-1] - 1, 1)
+    share: np.ndarray = 100.0 * (below + 0.5 * ties) / max(means.shape[-1] - 1, 1)
+    return share
 
 
 def _ranks(means: np.ndarray) -> np.ndarray:
     """1 + how many architectures have a strictly higher mean."""
-    return 1 + (means[..., None, :] > means[..., :, None]).sum(-1)
+    ranks: np.ndarray = 1 + (means[..., None, :] > means[..., :, None]).sum(-1)
+    return ranks
 
 
 def build(scope: str, runs: Sequence[ArchRun]) -> GroundTruth:

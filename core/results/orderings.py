@@ -7,7 +7,7 @@ architecture the derive rule picks scores highest, and the ordering of the rest 
 alphas imply.  ``perturbation``: the sum over its decisions of the supernet's pinned validation
 top-1 for its candidate in the latest perturbation readout at or before that epoch
 (:mod:`core.run.readout`; the perturbation selection's pick scores highest).  Another readout plugs
-in with :func:`register_ordering` under its own name; :mod:`core.scale.ground_truth` correlates every
+in with :func:`register_ordering` under its own name; :mod:`core.results.ground_truth` correlates every
 registered ordering that has an answer for a run.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.run.events import EpochEnd
-from core.run.readout import PerturbationReadout
+from core.run.readout import PerturbationReadout, latest_readout
 from core.run.rundir import RunDir
 from core.scale.exhaustive import ArchKey
 
@@ -81,9 +81,9 @@ def readout_before(run: RunDir, epoch: int | None = None) -> PerturbationReadout
     """The latest perturbation readout at or before ``epoch`` (default: the derive epoch); the probes'
     budget may have skipped the epoch itself."""
     epoch = derive_epoch(run) if epoch is None else epoch
-    ends = [e for e in run.events() if isinstance(e, EpochEnd) and e.perturbation is not None]
-    at = [e for e in ends if epoch is None or e.epoch <= epoch]
-    return at[-1].perturbation if at else None
+    ends = {e.epoch: e.perturbation for e in run.events() if isinstance(e, EpochEnd) and e.perturbation is not None}
+    found = latest_readout(ends, epoch)
+    return found[1] if found else None
 
 
 def perturbation_scores(path: Path, keys: Sequence[ArchKey]) -> list[float] | None:

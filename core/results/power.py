@@ -1,13 +1,13 @@
 """The power of a planned Table I, from a pilot's variance split: before the GPU-days are spent.
 
 A Table I of S seeds compares, per seed, one searched architecture with K random ones, and calls
-the search better when RI's 95 % interval (:mod:`core.scale.stats`: Fieller, paired by seed) lies
+the search better when RI's 95 % interval (:mod:`core.results.stats`: Fieller, paired by seed) lies
 above 0.  The paired Fieller interval excludes ratio 1 exactly when the paired t-test of
 ``d_s = searched_s - mean(random_s)`` rejects at the two-sided 5 % level (the set of ratios is the
 t-test's acceptance region, and ratio 1 is the difference 0), so its power is a noncentral t:
 ``P(T(S - 1, delta) > t_{0.975}(S - 1))`` with ``delta = gain * sqrt(S) / sd_d``.
 
-The model, from the pilot (:class:`core.scale.variance.VarianceSplit`): every retrained run scores
+The model, from the pilot (:class:`core.results.variance.VarianceSplit`): every retrained run scores
 ``mu + a + e``, its architecture's effect ``a ~ N(0, sd_arch^2)`` and its seed's ``e ~ N(0, sd_seed^2)``;
 a searched run adds ``gain`` (its architecture still varies from seed to seed like any other: no
 two seeds of a search need derive the same one).  So ``sd_d^2 = (1 + 1/K)(sd_arch^2 + sd_seed^2)``.
@@ -100,8 +100,8 @@ def simulate(
     gain: float, seeds: int, random: int, sd_arch: float, sd_seed: float, mean: float, sims: int, seed: int = 0
 ) -> tuple[float, float]:
     """The share (and its Monte-Carlo standard error) of simulated tables whose RI interval, computed
-    by :func:`core.scale.stats.ri_ci95_paired` (the table's own code), lies above 0."""
-    from core.scale.stats import ri_ci95_paired
+    by :func:`core.results.stats.ri_ci95_paired` (the table's own code), lies above 0."""
+    from core.results.stats import ri_ci95_paired
 
     rng = np.random.default_rng(seed)
     searched = mean + gain + rng.normal(0, sd_arch, (sims, seeds)) + rng.normal(0, sd_seed, (sims, seeds))

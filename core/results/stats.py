@@ -63,7 +63,8 @@ def sample_std(values: Sequence[float]) -> float | None:
 def _t975(df: float | np.ndarray) -> float | np.ndarray:
     from scipy.stats import t  # type: ignore[import-untyped]  # scipy: listed in pyproject.toml (and sklearn's)
 
-    return t.ppf(0.975, df)
+    quantile: float | np.ndarray = t.ppf(0.975, df)
+    return quantile
 
 
 def mean_ci95(values: Sequence[float], bounds: tuple[float, float] | None = None) -> tuple[float, float] | None:
