@@ -8,8 +8,8 @@ the architecture file's ``source``; this module only reads them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from core.errors import PresnetError
 from core.run.summary import RunSummary
@@ -31,12 +31,13 @@ class Settled:
         return f"{self.settled}/{self.total}" if self.searched else "unsearched"
 
 
-def settled_of(record: dict[str, Any] | None) -> Settled | None:
+def settled_of(record: Mapping[str, object] | None) -> Settled | None:
     """The settled count in a ``summary.json``'s ``search`` section or an architecture's ``source``;
     None where it was not recorded (a baseline, a hand-written file, a run older than the count)."""
-    if not record or "decisions_total" not in record:
+    total, settled = (record or {}).get("decisions_total"), (record or {}).get("settled", 0)
+    if record is None or not isinstance(total, int) or not isinstance(settled, int):
         return None
-    return Settled(int(record.get("settled", 0)), int(record["decisions_total"]), bool(record.get("searched", True)))
+    return Settled(settled, total, bool(record.get("searched", True)))
 
 
 def summary_settled(summary: RunSummary) -> Settled | None:

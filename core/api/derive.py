@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.config import Config, validate
 from core.errors import PresnetError
@@ -103,7 +103,7 @@ def derive(source: RunDir | SearchSnapshots, epoch: int | None = None, select: s
 
     spec = net_spec(snaps.config, snaps.num_classes)
     alphas = snaps.history[chosen].alphas
-    record: dict[str, Any] = {"run": snaps.source, "epoch": chosen}
+    record: dict[str, object] = {"run": snaps.source, "epoch": chosen}
     if (select or snaps.config.search.select) == "perturbation":
         read = readout_at(snaps, chosen)
         if read is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from core.errors import PresnetError
 from core.run.events import AnyEvent, EpochEnd, Error, Suspended, parse_lines
@@ -40,7 +40,7 @@ class RunRecord:
     host: str | None
     note: str = ""  #: why it is stopped, failed or crashed
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 

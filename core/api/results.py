@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.results import stats
 from core.results.ground_truth import GroundTruth, ground_truths
@@ -42,7 +41,7 @@ class Comparison:
     ri_method: str = stats.RI_METHOD
     permutation_seed: int = stats.BOOTSTRAP_SEED
 
-    def as_dicts(self) -> list[dict[str, Any]]:
+    def as_dicts(self) -> list[dict[str, object]]:
         """The rows as JSON-ready dicts (intervals as ``[lo, hi]`` lists)."""
         out = []
         for row in self.rows:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
@@ -54,7 +53,7 @@ class SpaceReport:
     #: a progressive search's stages: each scope, its blocks and the blocks it adds (empty: a direct search)
     stages: list[StageRow] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """``presnet inspect --scope ... --json``."""
         f = self.facts
         return {

@@ -157,4 +157,4 @@ def apply_overrides(config: Config, overrides: Mapping[str, object]) -> Config:
 
 
 def dump_yaml(config: Config) -> str:
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    return str(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -40,6 +40,17 @@ class DecisionRecord(TypedDict):
     settled: bool
 
 
+class ConfidenceDict(TypedDict):
+    """How much a search decided (core.train.convergence.Confidence): an architecture file's ``source``
+    and the ``confidence`` of the architecture event carry it."""
+
+    searched: bool
+    arch_steps: int
+    settled: int
+    decisions_total: int
+    decisions: list[DecisionRecord]
+
+
 class StageRecord(TypedDict):
     """One ended stage of a progressive search (core.train.progressive)."""
 

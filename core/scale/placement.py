@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,11 +213,11 @@ def import_ray() -> Any:
     return import_extra("ray", "ray", where="--ray", what="Ray", instead="or drop --ray to run locally")
 
 
-def _init_ray(ray: Any, address: str | None, init_kwargs: dict[str, Any] | None, gpu: bool) -> bool:
+def _init_ray(ray: Any, address: str | None, init_kwargs: Mapping[str, object] | None, gpu: bool) -> bool:
     """Connect to (or start) Ray unless this process already has; True when it was started here."""
     started_here = not ray.is_initialized()
     if started_here:
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, object] = {"include_dashboard": False, "log_to_driver": False}
         kwargs.update(init_kwargs or {})
         try:
             ray.init(address=address, **kwargs)
@@ -330,7 +330,7 @@ def run_ray(
     cpus_per_run: int = 1,
     on_poll: OnPoll | None = None,
     poll_s: float = 1.0,
-    init_kwargs: dict[str, Any] | None = None,
+    init_kwargs: Mapping[str, object] | None = None,
 ) -> SweepResult:
     """Run every unfinished run as one Ray task (``num_gpus=1``, or ``num_cpus=cpus_per_run``).
 

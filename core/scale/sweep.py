@@ -24,7 +24,7 @@ and when those processes run, never two on one run directory.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -324,11 +324,13 @@ def _stored(config: Config) -> dict[str, Any]:
     return config.model_copy(update={"run": config.run.model_copy(update={"out": None})}).model_dump(mode="json")
 
 
-def _results_part(config: dict[str, Any] | None) -> dict[str, Any]:
+def _results_part(config: Mapping[str, object] | None) -> dict[str, object]:
     """A config without the fields that cannot change a result (``data.download``): a rerun
     that leaves out ``--download`` is the same sweep."""
-    data: dict[str, Any] = json.loads(json.dumps(config or {}))
-    data.get("data", {}).pop("download", None)
+    data: dict[str, object] = json.loads(json.dumps(config or {}))
+    section = data.get("data")
+    if isinstance(section, dict):
+        section.pop("download", None)
     return data
 
 
@@ -342,7 +344,7 @@ def _config_difference(have: Manifest, wanted: Manifest) -> str | None:
     return diff
 
 
-def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
+def _first_difference(a: object, b: object, where: str = "") -> str | None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
             d = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)

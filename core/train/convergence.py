@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from core.run.events import AlphaSnapshot, AnyEvent, EpochEnd, SearchStopped, StageEnd
-from core.run.summary import DecisionRecord
+from core.run.summary import ConfidenceDict, DecisionRecord
 from core.space import DECISIONS, JOINT_DECISION, argmax_label
 from core.space.arch import Architecture
 
@@ -170,7 +170,7 @@ class Confidence:
     def unsettled(self) -> list[Decision]:
         return [d for d in self.decisions if not d.settled]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ConfidenceDict:
         """The ``search`` part of ``summary.json`` (and of the architecture file's ``source``)."""
         return {
             "searched": self.searched,

@@ -26,6 +26,7 @@ import torch
 
 from core.config import Config
 from core.run.events import AlphaSnapshot, StageEnd, StageStart, StopReason
+from core.run.payloads import ProgressiveWhere
 from core.run.summary import StageRecord
 from core.space.network import SearchNet
 from core.space.progressive import Frozen, add_search_blocks, freeze_decisions, replay
@@ -64,14 +65,14 @@ class StageController:
     def is_warmup(self, epoch: int) -> bool:
         return self.config.search.in_warmup(epoch, self.stage_start, self.stage)
 
-    def where(self) -> dict[str, Any]:
+    def where(self) -> ProgressiveWhere:
         """Where the search stands, for a front end that joins mid-way (``search_started``)."""
-        return {
-            "stage": self.stage,
-            "stages": len(self.stages),
-            "blocks": list(self.stages[self.stage - 1]),
-            "frozen": {str(b): d for b, d in self.frozen.items()},
-        }
+        return ProgressiveWhere(
+            stage=self.stage,
+            stages=len(self.stages),
+            blocks=list(self.stages[self.stage - 1]),
+            frozen={str(b): d for b, d in self.frozen.items()},
+        )
 
     def start_event(self) -> StageStart:
         prev = set(self.stages[self.stage - 2]) if self.stage > 1 else set()
