@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.run.summary import DecisionRecord  # one shape for a decision: summary.json's and the event's
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="allow")  # a newer writer's key survives an older reader
-
-
-class DecisionRecord(_Payload):
-    """One decision of a derived architecture (:class:`core.train.convergence.Decision`, as JSON)."""
-
-    block: int
-    decision: str
-    choice: str
-    p: float
-    margin: float
-    settled: bool
 
 
 class ConfidenceRecord(_Payload):
