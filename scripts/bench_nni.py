@@ -24,7 +24,7 @@ A search step is what each side does per batch:
 
 Each presnet variant is timed against an NNI step as neighbours in time (``core.perf.bench.time_pairs``,
 warm-up rounds first), round-robin over the variants, so that a shared machine's drifts cancel from the
-per-pair ratios; the table gives medians, the ratios' median and their range.  Raw per-repeat seconds
+per-pair ratios; the table gives medians, the ratios' median, quartiles and range.  Raw per-repeat seconds
 go to ``--out``.
 
 NNI is not a project dependency: NNI 3.0 does not support this torch (2.14) officially, so it lives in
@@ -32,13 +32,12 @@ its own virtual environment that sees the project's torch through a ``.pth`` fil
 against NNI 3.0").  Run with that environment's python:
 
     PYTHONPATH=. OMP_NUM_THREADS=2 nice -n 10 /work/nnivenv/bin/python scripts/bench_nni.py --threads 2 \\
-        --out benchmarks/nni-side-by-side.json
+        --repeats 15 --warmup 2 --out benchmarks/nni-side-by-side.json
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -295,15 +294,19 @@ def interleaved(
 
 # -- the table --------------------------------------------------------------------------------------
 def table(result: dict[str, Any]) -> str:
+    """Markdown: per scope and presnet variant, the median seconds of each side and the per-pair ratios'
+    median, quartiles and range."""
     rows = [
-        "| scope | presnet variant | presnet s/step | NNI s/step | presnet/NNI (median, range) | n |",
-        "|---|---|---|---|---|---|",
+        "| scope | presnet variant | presnet s/step | NNI s/step | presnet/NNI: median (quartiles; range) | n |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for s in result["scopes"]:
         for name, v in s["variants"].items():
+            q1, _, q3 = statistics.quantiles(v["ratios"], n=4)
             rows.append(
                 f"| {s['scope']} | {name} | {v['presnet_median_s']:.3f} | {v['nni_median_s']:.3f} "
-                f"| {v['ratio_median']:.2f}x ({v['ratio_min']:.2f}-{v['ratio_max']:.2f}) | {v['n']} |"
+                f"| {v['ratio_median']:.2f}x ({q1:.2f}-{q3:.2f}; {v['ratio_min']:.2f}-{v['ratio_max']:.2f}) "
+                f"| {v['n']} |"
             )
     return "\n".join(rows)
 
@@ -328,6 +331,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--out", type=Path, help="raw per-repeat seconds as JSON")
+    p.add_argument("--table", type=Path, help="print the table of a saved --out file, measuring nothing")
     args = p.parse_args(argv)
     args.scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     args.estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
@@ -341,9 +345,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    if importlib.util.find_spec("nni") is None:
+    if args.table:
+        try:
+            print(table(json.loads(args.table.read_text())))
+        except (OSError, ValueError, KeyError) as e:
+            refuse(f"--table {args.table}: not a saved bench_nni.py result ({e})")
+        return
+    try:
+        import nni
+    except ImportError:
         refuse("nni is not importable: run with the python of NNI 3.0's own venv (see this script's docstring)")
-    import nni
 
     spec = NetSpec(10, args.stem, args.width)
     try:
