@@ -215,7 +215,7 @@ def tuned_format(args: argparse.Namespace, spec: NetSpec, space: SearchSpace, mo
     run_cfg = RunConfig(device="cpu", channels_last="auto", amp="off", threads=args.threads)
     prec = configure_torch(run_cfg, torch.device("cpu"))
     probe = Probe(SearchNet(spec, space), args.batch_size, args.image_size, mode)
-    chosen, tuning = tune(run_cfg, prec, probe)
+    chosen, tuning = tune(run_cfg, prec, probe, reuse=False)  # a benchmark measures, never reuses
     return chosen.channels_last, tuning.model_dump()
 
 
