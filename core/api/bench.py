@@ -5,5 +5,6 @@ from __future__ import annotations
 
 from core.perf.bench import BenchSettings
 from core.perf.bench import run as run_bench
+from core.perf.bench_report import BenchReport, ProbeBench, ScopeBench
 
-__all__ = ["BenchSettings", "run_bench"]
+__all__ = ["BenchReport", "BenchSettings", "ProbeBench", "ScopeBench", "run_bench"]

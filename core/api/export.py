@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.config import Config
 from core.errors import PresnetError
 from core.export import ExportResult, export_run, resolve_weights
 from core.run.rundir import RunDir
 from core.run.tensorboard import TB_DIR, convert_events
+
+if TYPE_CHECKING:  # the module imports torch, which the functions load only when they run
+    from core.space.cost import LatencyTable
 
 __all__ = [
     "ExportResult",
@@ -28,7 +31,7 @@ __all__ = [
 ]
 
 
-def save_latency_table(path: Path, table: dict[str, Any]) -> None:
+def save_latency_table(path: Path, table: LatencyTable) -> None:
     """Write a lookup table from :func:`latency_of` (JSON)."""
     from core.space.cost import save_latency_table as save
 
@@ -40,7 +43,7 @@ def weights_used(run_dir: Path, weights: str) -> Path:
     return resolve_weights(RunDir.open(run_dir), weights)
 
 
-def latency_of(config: Config, image_size: int, batch: int, repeats: int, num_classes: int) -> dict[str, Any]:
+def latency_of(config: Config, image_size: int, batch: int, repeats: int, num_classes: int) -> LatencyTable:
     """Each candidate of each search block timed in place on ``config.run.device``: the lookup table of
     ``search.cost.metric: latency`` (seeded by ``run.seed``, so two tables time the same weights)."""
     import torch

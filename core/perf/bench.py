@@ -30,11 +30,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
 
 import torch
 
 from core.config import DataConfig, RunConfig
+from core.perf.bench_report import (
+    BenchReport,
+    EpochBench,
+    MemoryBench,
+    PipelineTiming,
+    PlainBench,
+    ProbeBench,
+    ProgressBench,
+    ScopeBench,
+    as_record,
+)
 from core.perf.probe_cost import bench_probes
 from core.perf.progress_cost import bench_progress
 from core.perf.steps import _backward as _backward
@@ -84,7 +94,8 @@ def paired(setup: Setup, step: Callable[[], None], reference: Callable[[], None]
     return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
-def bench_plain(setup: Setup) -> dict[str, Any]:
+def bench_plain(setup: Setup) -> tuple[PlainBench, Callable[[], None]]:
+    """(1), and the step itself: the reference the scopes' steps are timed against."""
     model = to_device(setup, build_plain(setup.spec))
     opt = sgd(list(model.parameters()))
     x, y = batch(setup)
@@ -99,11 +110,10 @@ def bench_plain(setup: Setup) -> dict[str, Any]:
         "activation_bytes": act,
         "total_bytes": params + state + act,
         "params": sum(p.numel() for p in model.parameters()),
-        "step": lambda: train_step(setup, model, opt, x, y),
-    }
+    }, lambda: train_step(setup, model, opt, x, y)
 
 
-def bench_pipeline(setup: Setup) -> dict[str, Any]:
+def bench_pipeline(setup: Setup) -> PipelineTiming:
     n = max(setup.epoch_images, setup.batch * 4)
     g = torch.Generator().manual_seed(0)
     data = ImageSet(
@@ -126,14 +136,13 @@ def bench_pipeline(setup: Setup) -> dict[str, Any]:
     return {"batch_s": t, "images_per_s": setup.batch / t}
 
 
-def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, Any]:
+def bench_scope(setup: Setup, scope: str, plain: PlainBench, plain_step: Callable[[], None]) -> ScopeBench:
     space = SearchSpace.build(scope, depths=setup.spec.depths, joint=setup.joint)
     net = to_device(setup, SearchNet(setup.spec, space))
     assert isinstance(net, SearchNet)
     w_opt = sgd(net.weight_parameters())
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=1e-3, betas=(0.0, 0.999))
     x, y = batch(setup)
-    out: dict[str, Any] = {"scope": scope, "blocks": len(space.block_ids)}
 
     # (2) pinned to the base choice
     pinned = base_indices(space)
@@ -142,28 +151,37 @@ def bench_scope(setup: Setup, scope: str, plain: dict[str, Any]) -> dict[str, An
         net.set_fixed(pinned)
         train_step(setup, net, w_opt, x, y)
 
-    out["pinned_ratio"] = paired(setup, pinned_step, plain["step"])[2]
+    pinned_ratio = paired(setup, pinned_step, plain_step)[2]
 
     # (3) uniform sampling against plain networks of the same sampled architectures
-    out["uniform_ratio"] = bench_uniform(setup, net, w_opt, x, y)
+    uniform_ratio = bench_uniform(setup, net, w_opt, x, y)
     sampler = PathSampler(123)
 
     # (4) architecture steps
-    for mode in (Mode.TWO_PATH, Mode.ALL_PATHS):
-        t, _, ratio = paired(setup, partial(arch_step, setup, net, sampler, a_opt, mode, x, y), plain["step"])
-        out[f"{mode.value}_images_per_s"] = setup.batch / t
-        out[f"{mode.value}_ratio"] = ratio
-
+    two_s, _, two_ratio = paired(setup, partial(arch_step, setup, net, sampler, a_opt, Mode.TWO_PATH, x, y), plain_step)
+    all_s, _, all_ratio = paired(
+        setup, partial(arch_step, setup, net, sampler, a_opt, Mode.ALL_PATHS, x, y), plain_step
+    )
     # (5) a whole search epoch on the on-device pipeline, against a plain epoch over the same images
-    out.update(bench_epoch(setup, net, w_opt, a_opt, sampler))
-
+    epoch = bench_epoch(setup, net, w_opt, a_opt, sampler)
     # (8) the probes (curvature, perturbation), interleaved with search iterations, as a share of a search
     #     epoch of the paper's 45,000 training images
-    out.update(bench_probes(setup, net, search_iteration(setup, net, w_opt, a_opt)))
-
+    probes = as_record(ProbeBench, bench_probes(setup, net, search_iteration(setup, net, w_opt, a_opt)))
     # (6) memory beyond parameters and optimizer state
-    out.update(_scope_memory(setup, net, (w_opt, a_opt), sampler, pinned, (x, y), plain["activation_bytes"]))
-    return out
+    memory = _scope_memory(setup, net, (w_opt, a_opt), sampler, pinned, (x, y), plain["activation_bytes"])
+    return {
+        "scope": scope,
+        "blocks": len(space.block_ids),
+        "pinned_ratio": pinned_ratio,
+        "uniform_ratio": uniform_ratio,
+        "two_path_images_per_s": setup.batch / two_s,
+        "two_path_ratio": two_ratio,
+        "all_paths_images_per_s": setup.batch / all_s,
+        "all_paths_ratio": all_ratio,
+        **epoch,
+        **probes,
+        **memory,
+    }
 
 
 def _scope_memory(
@@ -174,14 +192,13 @@ def _scope_memory(
     pinned: dict[str, list[int]],
     data: tuple[torch.Tensor, torch.Tensor],
     plain_bytes: int,
-) -> dict[str, float]:
+) -> MemoryBench:
     """(6): a weight step's, an architecture step's and a DARTS-style step's memory beyond parameters
     and optimizer state, as ratios to the plain network's, and the totals with parameters."""
     (w_opt, a_opt), (x, y) = opts, data
-    out: dict[str, float] = {}
     w_opt.zero_grad(set_to_none=True)
     net.set_fixed(pinned)
-    out["weight_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
+    weight = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
 
     begun = []  # the architecture step the forward began, for its backward
@@ -190,23 +207,27 @@ def _scope_memory(
         begun.append(net.begin_arch_step(sampler, Mode.TWO_PATH))
         return loss_of(setup, net, x, y)
 
-    out["arch_bytes"] = step_memory(setup, arch_fwd, lambda loss: _backward(loss, list(begun[-1].gates.values())))
+    arch = step_memory(setup, arch_fwd, lambda loss: _backward(loss, list(begun[-1].gates.values())))
     net.finish_arch_backward(begun[-1])
     a_opt.zero_grad(set_to_none=True)
     net.set_softmax_weighted()
-    out["darts_bytes"] = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
+    darts = step_memory(setup, lambda: loss_of(setup, net, x, y), _backward)
     w_opt.zero_grad(set_to_none=True)
     a_opt.zero_grad(set_to_none=True)
     net.set_argmax()
     params = tensor_bytes(p for p in net.parameters())
-    out["weight_ratio_mem"] = out["weight_bytes"] / plain_bytes
-    out["arch_ratio_mem"] = out["arch_bytes"] / plain_bytes
-    out["darts_ratio_mem"] = out["darts_bytes"] / plain_bytes
-    out["supernet_param_bytes"] = params
-    # SGD keeps one momentum buffer per parameter tensor: the total counts params, momentum, the step.
-    out["proxyless_total_bytes"] = 2 * params + max(out["weight_bytes"], out["arch_bytes"])
-    out["darts_total_bytes"] = 2 * params + out["darts_bytes"]
-    return out
+    return {
+        "weight_bytes": weight,
+        "arch_bytes": arch,
+        "darts_bytes": darts,
+        "weight_ratio_mem": weight / plain_bytes,
+        "arch_ratio_mem": arch / plain_bytes,
+        "darts_ratio_mem": darts / plain_bytes,
+        "supernet_param_bytes": params,
+        # SGD keeps one momentum buffer per parameter tensor: the total counts params, momentum, the step.
+        "proxyless_total_bytes": 2 * params + max(weight, arch),
+        "darts_total_bytes": 2 * params + darts,
+    }
 
 
 def bench_uniform(
@@ -243,7 +264,7 @@ def bench_uniform(
 
 def bench_epoch(
     setup: Setup, net: SearchNet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer, sampler: PathSampler
-) -> dict[str, Any]:
+) -> EpochBench:
     n = max(setup.epoch_images, setup.batch * 4)
     g = torch.Generator().manual_seed(1)
     images = torch.randint(0, 256, (2 * n, 3, setup.size, setup.size), dtype=torch.uint8, generator=g)
@@ -309,8 +330,8 @@ class BenchSettings:
         )
 
 
-def run(settings: BenchSettings) -> dict[str, Any]:
-    """Every measurement of the module doc, as one JSON-ready dict (front ends render it)."""
+def run(settings: BenchSettings) -> BenchReport:
+    """Every measurement of the module doc, as one JSON-ready record (front ends render it)."""
     run_cfg = RunConfig(
         device=settings.device, amp=settings.amp, channels_last=settings.channels_last, threads=settings.threads
     )
@@ -338,14 +359,13 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     return {**measure(setup, args.scopes), "tuning": tuning.model_dump()}
 
 
-def measure(setup: Setup, scopes: Sequence[str]) -> dict[str, Any]:
+def measure(setup: Setup, scopes: Sequence[str]) -> BenchReport:
     """(1)-(7) for ``setup`` and each scope, with the device and settings they were taken on
     (the shape of ``presnet bench --json``; the GPU suite stores one per image size)."""
-    plain = bench_plain(setup)
+    plain, plain_step = bench_plain(setup)
     pipeline = bench_pipeline(setup)
-    per_scope = [bench_scope(setup, s, plain) for s in scopes]
-    progress = bench_progress(setup.batch / plain["images_per_s"])
-    plain.pop("step")
+    per_scope = [bench_scope(setup, s, plain, plain_step) for s in scopes]
+    progress = as_record(ProgressBench, bench_progress(setup.batch / plain["images_per_s"]))
     device, prec, spec = setup.device, setup.prec, setup.spec
     return {
         "device": str(device),

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -167,9 +167,32 @@ def time_module(module: nn.Module, x: torch.Tensor, warmup: int = 5, repeats: in
     return float(statistics.median(times))
 
 
-def latency_table(
-    net: SearchNet, image_size: int, batch: int = 1, warmup: int = 5, repeats: int = 20
-) -> dict[str, Any]:
+class NetworkKey(TypedDict):
+    """The network a latency table was measured for (a table is only valid for it)."""
+
+    stem: str
+    width_mult: float
+    depths: list[int]
+
+
+class LatencyTable(TypedDict):
+    """``presnet latency``'s lookup table, as written to JSON (in this key order).
+
+    ``blocks`` maps a block id to each decision (``kernel``, ``activation``, or the joint one) and
+    each candidate's microseconds: ``blocks["3"]["kernel"]["5"]``."""
+
+    metric: str
+    unit: str
+    device: str
+    image_size: int
+    batch: int
+    network: NetworkKey
+    whole_us: float
+    fixed_us: float
+    blocks: dict[str, dict[str, dict[str, float]]]
+
+
+def latency_table(net: SearchNet, image_size: int, batch: int = 1, warmup: int = 5, repeats: int = 20) -> LatencyTable:
     """Each candidate of each search block timed in place (its real input shape), in microseconds.
 
     ``fixed_us`` is the whole network at path 0 minus its path-0 candidates: the part no
@@ -204,7 +227,7 @@ def latency_table(
     }
 
 
-def save_latency_table(path: Path, table: dict[str, Any]) -> None:
+def save_latency_table(path: Path, table: LatencyTable) -> None:
     atomic_write_text(Path(path), json.dumps(table, indent=2) + "\n")
 
 
@@ -219,7 +242,7 @@ def costs_from_table(path: Path, net: SearchNet, image_size: int) -> CandidateCo
     except json.JSONDecodeError as err:
         raise PresnetError(f"malformed JSON: {err.msg}", where=str(path), hint=hint) from None
     spec = net.spec
-    want = {"stem": spec.stem, "width_mult": spec.width_mult, "depths": list(spec.depths)}
+    want: NetworkKey = {"stem": spec.stem, "width_mult": spec.width_mult, "depths": list(spec.depths)}
     if table.get("network") != want or table.get("image_size") != image_size:
         raise PresnetError(
             f"the table was measured for another network or input size ({table.get('network')}, "

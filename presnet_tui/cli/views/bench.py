@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.run.events import Tuning
+
+if TYPE_CHECKING:  # core.api.bench loads torch; rendering a stored report needs none
+    from core.api.bench import BenchReport, ScopeBench
 
 
 def mib(b: float) -> str:
     return f"{b / 2**20:,.1f}"
 
 
-def probe_line(s: dict[str, Any]) -> str:
+def probe_line(s: ScopeBench) -> str:
     """(9): each probe's seconds and share of a paper-size search epoch (older results: the curvature only)."""
     if "probes_share_paper" not in s:
         return f"(9) curvature probe, {s['scope']}: {s['curvature_s']:.3f} s = {s['curvature_share_paper']:.2%}"
-    parts = [
-        f"{name} {s[f'{name}_s']:.3f} s = {s[f'{name}_share_paper']:.2%}"
-        for name in ("curvature", "perturbation")
-        if f"{name}_s" in s
-    ]
+    timed = (
+        ("curvature", s.get("curvature_s"), s.get("curvature_share_paper")),
+        ("perturbation", s.get("perturbation_s"), s.get("perturbation_share_paper")),
+    )
+    parts = [f"{name} {t:.3f} s = {share:.2%}" for name, t, share in timed if t is not None and share is not None]
     budget = s.get("probe_budget", 0.05)
     return (
         f"(9) probes, {s['scope']}: " + ", ".join(parts) + f"; together {s['probes_share_paper']:.2%} of a search "
@@ -28,12 +32,12 @@ def probe_line(s: dict[str, Any]) -> str:
     )
 
 
-def tuning_line(tuning: dict[str, Any]) -> str:
+def tuning_line(tuning: Mapping[str, object]) -> str:
     """What ``auto`` chose, with the timings behind it (the record of :mod:`core.run.tuning`, as JSON)."""
     return Tuning.model_validate(tuning).line()
 
 
-def render(r: dict[str, Any]) -> str:
+def render(r: BenchReport) -> str:
     p = r["plain"]
     lines = [
         f"device {r['device']} ({r['device_name']}), amp {r['amp']}, channels_last {r['channels_last']}, "
