@@ -255,7 +255,7 @@ def _config(s: SuiteSettings, device: str, scope: str, out: Path, **changes: dic
 
 
 # -- 1. the benchmark ---------------------------------------------------------------------------
-def bench_at(device: torch.device, prec: Precision, s: SuiteSettings, size: int) -> dict[str, Any]:
+def bench_at(device: torch.device, prec: Precision, s: SuiteSettings, size: int) -> bench.BenchReport:
     """:mod:`core.perf.bench`'s measurements at one image size, in the shape of ``core.perf.bench.run``'s result."""
     spec = NetSpec(10, s.stem, s.width, s.depths)
     setup = bench.Setup(
