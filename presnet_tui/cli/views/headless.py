@@ -239,12 +239,15 @@ def _architecture_derived(view: HeadlessView, e: ArchitectureDerived) -> str:
     text = f"architecture → {e.path} ({e.params:,} params)"
     if e.confidence and e.confidence.all_settled:
         text += f"\n[green]{decisions_line(e.confidence)}[/]"  # otherwise the warning that follows says it
-    reads = [x for k, x in sorted(view.state.epoch_ends.items()) if k <= e.epoch and x.perturbation is not None]
-    if reads and reads[-1].perturbation is not None:  # the second opinion at the architecture's epoch
+    from core.api.derive import latest_readout
+
+    read = latest_readout({k: x.perturbation for k, x in view.state.epoch_ends.items()}, e.epoch)
+    if read is not None:  # the second opinion at the architecture's epoch
+        read_epoch, readout = read
         select = (e.architecture.get("source") or {}).get("select", "alpha")
-        line = reads[-1].perturbation.disagreement_line()
-        text += f"\nselected by {'perturbation' if select == 'perturbation' else 'alpha argmax'}; {line}"
-        text += f" (readout of epoch {reads[-1].epoch})" if reads[-1].epoch != e.epoch else ""
+        text += f"\nselected by {'perturbation' if select == 'perturbation' else 'alpha argmax'}; "
+        text += readout.disagreement_line()
+        text += f" (readout of epoch {read_epoch})" if read_epoch != e.epoch else ""
     return text
 
 
