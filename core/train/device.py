@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -72,3 +75,17 @@ def configure_torch(run: RunConfig, device: torch.device) -> Precision:
     if run.threads:
         torch.set_num_threads(run.threads)
     return precision_for(run, device)
+
+
+def device_name(device: torch.device) -> str:
+    """The hardware a timing belongs to: the GPU's name, or the CPU's model and core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device.index or 0)
+    return f"{_cpu_model() or platform.processor() or platform.machine()} x{os.cpu_count()}"
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name from Linux's /proc/cpuinfo (None elsewhere: platform's answer stands)."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None)

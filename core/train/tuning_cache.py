@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from core.errors import PresnetError
 from core.io import atomic_write_text
 from core.run.tuning import Tuning
+from core.train.device import device_name
 
 ENV = "PRESNET_CACHE_DIR"
 FILE = "tuning.json"
@@ -49,20 +49,6 @@ def cache_path() -> Path:
         return Path(os.environ[ENV]) / FILE
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "presnet" / FILE
-
-
-def device_name(device: torch.device) -> str:
-    """The hardware a timing belongs to: the GPU's name, or the CPU's model and core count."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device.index or 0)
-    return f"{_cpu_model() or platform.processor() or platform.machine()} x{os.cpu_count()}"
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name from Linux's /proc/cpuinfo (None elsewhere: platform's answer stands)."""
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None)
 
 
 def workload(model: torch.nn.Module, device: torch.device, shape: dict[str, object]) -> dict[str, object]:

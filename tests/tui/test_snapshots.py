@@ -1,6 +1,6 @@
 """Snapshot tests of fixed TUI states, fed with fixed events (pytest-textual-snapshot).
 
-Regenerate after an intended visual change with: python -m pytest tests/tui/test_snapshots.py --snapshot-update
+Regenerate after an intended visual change with: python -m pytest tests/tui/test_snapshots.py --snapshot-update -n 0
 """
 
 from __future__ import annotations

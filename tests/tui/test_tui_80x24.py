@@ -2,7 +2,7 @@
 full), search (joint), the dialogs of the stop/derive flow, the key list, the sweep view; and the small
 lies: no ETA after a stop, no Stop/Pause on a finished run, every main key in the footer at 80 columns.
 
-Regenerate after an intended visual change: python -m pytest tests/tui/test_tui_80x24.py --snapshot-update
+Regenerate after an intended visual change: python -m pytest tests/tui/test_tui_80x24.py --snapshot-update -n 0
 """
 
 from __future__ import annotations
