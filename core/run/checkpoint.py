@@ -7,6 +7,7 @@ of a shape error deep inside ``load_state_dict``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import zipfile
@@ -62,6 +63,12 @@ def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
         fault_point("checkpoint", label)  # test-only: a kill in mid-write (core.faults)
         f.write(data[half:])
 
+    # its folder too: a run directory copied without its empty checkpoints/ or weights/ (git, some sync
+    # tools) still resumes to the end; where the folder cannot be made, atomic_write says so in one line
+    folder = Path(path).parent
+    if not folder.is_dir():
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True)
     atomic_write(Path(path), write)
 
 

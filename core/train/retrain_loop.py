@@ -140,8 +140,6 @@ class RetrainEngine(Loop):
     def _save_weights(self, name: str) -> None:
         if not self.coll.is_main:
             return
-        # a run directory copied without its empty folders (git, some sync tools) still resumes to the end
-        self.weights_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(
             self.weights_dir / name,
             {"kind": "weights", "architecture": self.arch.model_dump(mode="json"), "model": self.model.state_dict()},
